@@ -1,0 +1,1 @@
+"""Cluster definitions: generators for the paper's clusters and the artifact ini reader/writer."""

@@ -1,0 +1,151 @@
+"""The root config model. Sub-models live with the code that uses them and are composed here.
+
+Pydantic validates config.yaml at Snakefile start-up; errors are reported as one line naming the
+file, the field path and the value (see ``load_config``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from helix.clusters.spec import ClusterSpec
+from helix.errors import HelixInputError
+from helix.placement.settings import PlacementPreset
+from helix.sim.settings import SimRunSpec
+
+ARTIFACT_REPO = "https://github.com/Thesys-lab/Helix-ASPLOS25"
+ARTIFACT_COMMIT = "148b733080c0c5d3ddca0fe3c985b2e52a7f7b35"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ArtifactSpec(_Strict):
+    """Where the authors' public artifact lives; HELIX_ARTIFACT_DIR overrides ``path``."""
+
+    path: str | None = None
+    repo: str = ARTIFACT_REPO
+    commit: str = ARTIFACT_COMMIT
+
+
+class ModelEntry(_Strict):
+    """A model by its HF config.json; ``artifact:`` paths are relative to the artifact root."""
+
+    config_json: str
+    param_bytes_per_layer: float | None = Field(None, gt=0)
+    description: str = ""
+
+
+class GpuType(_Strict):
+    """A machine type: the GPUs in one box and its network; figures from the artifact's profiles."""
+
+    num_gpus: int = Field(1, ge=1)
+    vram_bytes: float = Field(gt=0, description="total GPU memory of the machine, bytes")
+    nic_in: float = Field(10e9, gt=0, description="bytes/s")
+    nic_out: float = Field(10e9, gt=0, description="bytes/s")
+    disk: float = Field(1e9, gt=0, description="bytes/s, model loading")
+    description: str = ""
+
+
+class ExperimentSpec(_Strict):
+    """One experiment group of the paper's evaluation (mission.md table)."""
+
+    section: str
+    description: str = ""
+    figures: list[str] = []
+    clusters: list[str] = []
+    models: list[str] = []
+    placements: list[str] = Field([], description="placement methods this experiment needs")
+    simulations: list[SimRunSpec] = []
+
+
+class Config(_Strict):
+    artifact: ArtifactSpec = ArtifactSpec()
+    seed: int = 0
+    models: dict[str, ModelEntry]
+    gpus: dict[str, GpuType]
+    clusters: dict[str, ClusterSpec]
+    placement_presets: dict[str, PlacementPreset] = {"default": PlacementPreset()}
+    # method -> preset name, with per (cluster, model) overrides "cluster/model/method"
+    placement: dict[str, str] = {}
+    experiments: dict[str, ExperimentSpec] = {}
+    extra: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> "Config":
+        for cname, spec in self.clusters.items():
+            for parent in [getattr(spec, "parent", None)]:
+                if parent is not None and parent not in self.clusters:
+                    raise ValueError(f"clusters.{cname}.parent: unknown cluster {parent!r}")
+            gpus: list[str] = []
+            if hasattr(spec, "types"):
+                gpus = list(spec.types)
+            elif hasattr(spec, "regions"):
+                gpus = [g for region in spec.regions for g in region]
+            elif hasattr(spec, "replace"):
+                gpus = list(spec.replace.values())
+            for g in gpus:
+                if g not in self.gpus:
+                    raise ValueError(f"clusters.{cname}: unknown GPU type {g!r}")
+        for pname, preset in self.placement.items():
+            if preset not in self.placement_presets:
+                raise ValueError(f"placement.{pname}: unknown preset {preset!r}")
+        for ename, exp in self.experiments.items():
+            for i, run in enumerate(exp.simulations):
+                if run.model not in self.models:
+                    raise ValueError(f"experiments.{ename}.simulations[{i}].model: unknown model {run.model!r}")
+                if run.cluster not in self.clusters:
+                    raise ValueError(f"experiments.{ename}.simulations[{i}].cluster: unknown cluster {run.cluster!r}")
+            for c in exp.clusters:
+                if c not in self.clusters:
+                    raise ValueError(f"experiments.{ename}.clusters: unknown cluster {c!r}")
+        return self
+
+    # ---- helpers used by rules and scripts ------------------------------------------------
+    def artifact_dir(self) -> Path:
+        env = os.environ.get("HELIX_ARTIFACT_DIR")
+        if env:
+            return Path(env)
+        if self.artifact.path:
+            return Path(self.artifact.path)
+        return Path("resources/helix-artifact")
+
+    def resolve_model_path(self, name: str) -> Path:
+        entry = self.models[name]
+        if entry.config_json.startswith("artifact:"):
+            return self.artifact_dir() / entry.config_json[len("artifact:") :]
+        return Path(entry.config_json)
+
+
+def _format_validation_error(source: str, exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+    msg = err["msg"]
+    if "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict):
+        return f"{source}: {loc}: {msg} (got {err['input']!r})"
+    return f"{source}: {loc}: {msg}"
+
+
+def validate_config(data: dict, source: str = "config") -> Config:
+    """Validate a config mapping (e.g. Snakemake's ``config``); raise HelixInputError in one line."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise HelixInputError(None, None, _format_validation_error(source, exc)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    if not path.is_file():
+        raise HelixInputError(path, None, "config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise HelixInputError(path, None, f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+    return validate_config(data or {}, str(path))

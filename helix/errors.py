@@ -1,0 +1,35 @@
+"""One error type for bad input, so every entry point can print one line and exit non-zero.
+
+Users meet these messages first when a config is wrong, so each one names the file, the field and
+the offending value instead of surfacing a traceback from deep inside the library.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+class HelixInputError(ValueError):
+    """Bad user input: a malformed config, cluster, layout, profile or artifact path."""
+
+    def __init__(self, source: str | Path | None, field: str | None, message: str, value: Any = ...):
+        self.source = str(source) if source is not None else None
+        self.field = field
+        self.value = value
+        self.message = message
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        parts = []
+        if self.source:
+            parts.append(self.source)
+        if self.field:
+            parts.append(self.field)
+        head = ": ".join(parts)
+        text = self.message if self.value is ... else f"{self.message} (got {self.value!r})"
+        return f"{head}: {text}" if head else text
+
+
+class PlacementError(HelixInputError):
+    """A placement that cannot exist: model does not fit, no complete route, infeasible settings."""

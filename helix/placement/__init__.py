@@ -1,0 +1,1 @@
+"""Model placement: which contiguous layer range each machine holds."""

@@ -1,0 +1,1 @@
+"""Discrete-event simulator of one placement on one cluster."""
