@@ -1,0 +1,1 @@
+"""Subcommands of the `helix` CLI, one module each (see helix/cli.py)."""

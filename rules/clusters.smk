@@ -1,0 +1,1 @@
+"""Rules of the clusters phase (filled in by its issue)."""

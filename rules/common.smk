@@ -1,0 +1,66 @@
+"""Helpers shared by every rule file: the validated config, wildcard constraints, input functions."""
+
+import os
+from pathlib import Path
+
+from helix.config.schema import validate_config
+from helix.errors import HelixInputError
+
+try:
+    HCFG = validate_config(config, ", ".join(str(f) for f in workflow.configfiles) or "config")
+except HelixInputError as exc:
+    raise WorkflowError(exc.one_line()) from None
+
+
+wildcard_constraints:
+    cluster="|".join(sorted(HCFG.clusters)) or "NONE",
+    model="|".join(sorted(HCFG.models)) or "NONE",
+    scheduler="helix|swarm|random|shortest_queue",
+    mode="offline|online",
+
+
+def artifact_dir():
+    """The artifact root: $HELIX_ARTIFACT_DIR, else config artifact.path, else the cloned copy."""
+    return str(HCFG.artifact_dir())
+
+
+def artifact_input():
+    """Declare the cloned artifact as an input only when no local copy was named."""
+    if os.environ.get("HELIX_ARTIFACT_DIR") or HCFG.artifact.path:
+        return []
+    return ["resources/helix-artifact/COMMIT"]
+
+
+def cluster_spec(wildcards):
+    """The config slice a cluster depends on (params, so editing one cluster reruns only it)."""
+    return HCFG.clusters[wildcards.cluster].model_dump(mode="json")
+
+
+def gpu_catalogue():
+    return {k: v.model_dump(mode="json") for k, v in HCFG.gpus.items()}
+
+
+def model_entry(wildcards):
+    return HCFG.models[wildcards.model].model_dump(mode="json")
+
+
+def cluster_parent_input(wildcards):
+    """Derived clusters (sub-clusters, GPU replacements) read their parent's YAML."""
+    parent = getattr(HCFG.clusters[wildcards.cluster], "parent", None)
+    return [f"results/clusters/{parent}.yaml"] if parent else []
+
+
+def all_clusters():
+    return [f"results/clusters/{c}.yaml" for c in HCFG.clusters]
+
+
+_TARGETS = []
+
+
+def register_targets(files):
+    """Rule files add what `rule all` builds; keeps the Snakefile free of per-phase knowledge."""
+    _TARGETS.extend(files)
+
+
+def all_targets():
+    return list(_TARGETS)

@@ -1,0 +1,1 @@
+"""Rules of the figures phase (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Rules of the placement phase (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Rules of the profiles phase (filled in by its issue)."""

@@ -1,0 +1,1 @@
+"""Rules of the prototype phase (filled in by its issue)."""

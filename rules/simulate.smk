@@ -1,0 +1,1 @@
+"""Rules of the simulate phase (filled in by its issue)."""
