@@ -4,13 +4,13 @@
 rule fetch_artifact:
     output:
         "resources/helix-artifact/COMMIT",
-    params:
-        repo=HCFG.artifact.repo,
-        commit=HCFG.artifact.commit,
     log:
         "logs/fetch_artifact.log",
     conda:
         "../envs/helix.yaml"
+    params:
+        repo=HCFG.artifact.repo,
+        commit=HCFG.artifact.commit,
     shell:
         "(rm -rf resources/helix-artifact.tmp && "
         "git clone --quiet {params.repo} resources/helix-artifact.tmp && "

@@ -1,4 +1,4 @@
-"""Helpers shared by every rule file: the validated config, wildcard constraints, input functions."""
+"""Helpers shared by all phases: the validated config, wildcard constraints, input functions."""
 
 import os
 from pathlib import Path
@@ -7,7 +7,9 @@ from helix.config.schema import validate_config
 from helix.errors import HelixInputError
 
 try:
-    HCFG = validate_config(config, ", ".join(str(f) for f in workflow.configfiles) or "config")
+    HCFG = validate_config(
+        config, ", ".join(str(f) for f in workflow.configfiles) or "config"
+    )
 except HelixInputError as exc:
     raise WorkflowError(exc.one_line()) from None
 
@@ -58,7 +60,7 @@ _TARGETS = []
 
 
 def register_targets(files):
-    """Rule files add what `rule all` builds; keeps the Snakefile free of per-phase knowledge."""
+    """Phases add the files that the default target builds, keeping the Snakefile free of per-phase knowledge."""
     _TARGETS.extend(files)
 
 
