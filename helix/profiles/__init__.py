@@ -1,0 +1,1 @@
+"""Per-layer profiles, per-GPU engine limits and typical-throughput tables (the profiles phase)."""
