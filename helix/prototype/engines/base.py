@@ -1,0 +1,57 @@
+"""The interface every stage engine implements (one per worker process).
+
+A worker receives, per request and iteration, the sub-range ``[start, end)`` of its held layers to
+run (always a suffix of what it holds in Helix, but any sub-range is allowed) and a payload: token
+ids when ``start == 0``, else the previous stage's hidden states. ``step()`` runs everything queued
+(prompts one by one, decodes batched) and returns one output per work item: hidden states, or the
+greedy next token when ``end`` is the model's last layer. The KV cache of a (request, layer) lives
+in the engine from the prompt pass until ``free``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class StageWork:
+    rid: int
+    phase: str  # "prompt" | "decode"
+    start: int
+    end: int
+    payload: Any  # np/torch array: int32 token ids (start == 0) or float hidden [n, hidden]
+    max_tokens: int  # input_len + output_len: the cache capacity and the stop length
+    context: int = 0  # tokens already in the cache before this iteration (decode position)
+    meta: Any = None  # carried through untouched (the message header)
+
+
+@dataclass
+class StageOutput:
+    work: StageWork
+    payload: Any  # hidden [n, hidden] (not last) or int32 [1] next token (last layer)
+    is_token: bool
+
+
+class StageEngine(ABC):
+    name = "base"
+
+    def __init__(self, model_cfg, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32"):
+        self.model_cfg, self.held, self.seed, self.device, self.dtype = model_cfg, held, seed, device, dtype
+
+    @abstractmethod
+    def submit(self, work: StageWork) -> None:
+        """Queue one iteration of one request."""
+
+    @abstractmethod
+    def step(self) -> list[StageOutput]:
+        """Run all queued work; return outputs in the order they can be sent on."""
+
+    @abstractmethod
+    def free(self, rid: int) -> None:
+        """Drop a request's KV cache (finished or aborted)."""
+
+    @abstractmethod
+    def cached_requests(self) -> int:
+        """Requests holding KV cache here (for logs and tests)."""

@@ -1,0 +1,102 @@
+"""The ``torch`` stage engine: our LLaMA layers for a held range, per-request KV, batched decode.
+
+Prompts run one request at a time (their lengths differ and prefill is already a matrix product);
+all decodes waiting at the worker run as one batch per layer: at layer l the batch is every decode
+whose sub-range contains l, so requests entering this worker at different layers (overlapping
+placements, suffix execution) still share the matrix products of the layers they have in common.
+Prompts go first, then decodes, as in the paper's layer-wise engine (prototype.md s5).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from helix.prototype.engines import register
+from helix.prototype.engines.base import StageEngine, StageOutput, StageWork
+from helix.prototype.model import DecoderLayer, Embedding, Head, LayerCache, LlamaConfig
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@register("torch")
+class TorchEngine(StageEngine):
+    name = "torch"
+
+    def __init__(self, model_cfg: LlamaConfig, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32"):
+        super().__init__(model_cfg, held, seed=seed, device=device, dtype=dtype)
+        self.tdtype = DTYPES[dtype]
+        s, e = held
+        self.layers = {i: DecoderLayer(model_cfg, i, seed).to(device=device, dtype=self.tdtype) for i in range(s, e)}
+        self.embed = Embedding(model_cfg, seed).to(device=device, dtype=self.tdtype) if s == 0 else None
+        self.head = Head(model_cfg, seed).to(device=device, dtype=self.tdtype) if e == model_cfg.num_layers else None
+        self.caches: dict[int, dict[int, LayerCache]] = {}
+        self.queue: list[StageWork] = []
+
+    # -- interface -----------------------------------------------------------------------------
+    def submit(self, work: StageWork) -> None:
+        s, e = self.held
+        if not (s <= work.start < work.end <= e):
+            raise ValueError(f"request {work.rid}: layers [{work.start}, {work.end}) not within held [{s}, {e})")
+        if work.start == 0 and self.embed is None:
+            raise ValueError(f"request {work.rid}: starts at layer 0 but this worker has no embedding")
+        if work.phase == "decode" and work.rid not in self.caches:
+            raise ValueError(f"request {work.rid}: decode without a prompt pass here (no KV cache)")
+        self.queue.append(work)
+
+    def free(self, rid: int) -> None:
+        self.caches.pop(rid, None)
+
+    def cached_requests(self) -> int:
+        return len(self.caches)
+
+    @torch.inference_mode()
+    def step(self) -> list[StageOutput]:
+        work, self.queue = self.queue, []
+        outs = [self._prompt(w) for w in work if w.phase == "prompt"]
+        decodes = [w for w in work if w.phase == "decode"]
+        if decodes:
+            outs.extend(self._decodes(decodes))
+        for o in outs:
+            w = o.work
+            n = 1 if w.phase == "decode" else int(_length(w.payload))
+            if w.context + n >= w.max_tokens - 1:  # the last iteration has run: its KV is no longer needed
+                self.free(w.rid)
+        return outs
+
+    # -- internals -----------------------------------------------------------------------------
+    def _input(self, w: StageWork) -> torch.Tensor:
+        t = torch.as_tensor(w.payload, device=self.device)
+        if w.start == 0:
+            return self.embed(t.reshape(-1))
+        return t.reshape(-1, self.model_cfg.hidden_size).to(self.tdtype)
+
+    def _output(self, w: StageWork, x: torch.Tensor) -> StageOutput:
+        if w.end == self.model_cfg.num_layers:
+            return StageOutput(w, self.head(x[-1:]).cpu(), True)
+        return StageOutput(w, x.cpu(), False)
+
+    def _prompt(self, w: StageWork) -> StageOutput:
+        x = self._input(w)
+        caches = self.caches.setdefault(w.rid, {})
+        for i in range(w.start, w.end):
+            caches[i] = LayerCache(self.model_cfg, w.max_tokens, self.device, self.tdtype)
+            x = self.layers[i].forward_prompt(x, caches[i])
+        return self._output(w, x)
+
+    def _decodes(self, ws: list[StageWork]) -> list[StageOutput]:
+        xs = [self._input(w) for w in ws]
+        pos = torch.tensor([w.context for w in ws], device=self.device)
+        for i in range(min(w.start for w in ws), max(w.end for w in ws)):
+            idx = [k for k, w in enumerate(ws) if w.start <= i < w.end]
+            if not idx:
+                continue
+            x = torch.cat([xs[k] for k in idx])
+            y = self.layers[i].forward_decode(x, [self.caches[ws[k].rid][i] for k in idx], pos[idx])
+            for j, k in enumerate(idx):
+                xs[k] = y[j : j + 1]
+        return [self._output(w, x) for w, x in zip(ws, xs)]
+
+
+def _length(payload) -> int:
+    shape = getattr(payload, "shape", None)
+    return int(shape[0]) if shape is not None and len(shape) else 1

@@ -1,0 +1,257 @@
+"""A LLaMA-architecture decoder written with plain torch, split into per-layer pieces.
+
+Why our own code instead of ``transformers``: a Helix worker holds an arbitrary contiguous layer
+range and may be asked to run any suffix of it for a given request, with one KV cache per
+(request, layer) that never moves. Owning the ~150 lines of RMSNorm / RoPE / GQA attention / SwiGLU
+keeps that exact (no hidden caches, no version drift) and needs no extra dependency.
+
+Weights are random and **seeded per layer** (``layer_seed``), so every worker that holds layer l
+builds bit-identical weights for it, whatever else it holds; the embedding and the LM head have
+their own seeds. That is what makes the distributed run comparable token-for-token with a
+single-process run of the whole model (``Reference``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from helix.errors import HelixInputError
+from helix.models import load_hf_config
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    name: str
+    num_layers: int
+    hidden_size: int
+    intermediate_size: int
+    num_heads: int
+    num_kv_heads: int
+    vocab_size: int
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    max_position: int = 4096
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_heads
+
+    @classmethod
+    def from_json(cls, path: str | Path, name: str | None = None) -> "LlamaConfig":
+        """Read a HF config.json (shape checks shared with ``helix.models``)."""
+        path = Path(path)
+        spec = load_hf_config(path, name or path.stem)
+        raw = json.loads(path.read_text())
+        for key in ("rms_norm_eps", "rope_theta"):
+            val = raw.get(key)
+            if val is not None and (not isinstance(val, (int, float)) or val <= 0):
+                raise HelixInputError(path, key, "must be a positive number", val)
+        return cls(
+            name=spec.name,
+            num_layers=spec.num_layers,
+            hidden_size=spec.hidden_size,
+            intermediate_size=spec.intermediate_size,
+            num_heads=spec.num_heads,
+            num_kv_heads=spec.num_kv_heads,
+            vocab_size=spec.vocab_size,
+            rms_norm_eps=float(raw.get("rms_norm_eps") or 1e-5),
+            rope_theta=float(raw.get("rope_theta") or 10000.0),
+            max_position=int(raw.get("max_position_embeddings") or 4096),
+        )
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+# Seeds: one stream per layer, one for the embedding, one for the head (see module docstring).
+_EMBED, _HEAD = 1_000_000, 1_000_001
+
+
+def layer_seed(seed: int, index: int) -> int:
+    return (int(seed) * 1_000_003 + index) % (2**63 - 1)
+
+
+def _randn(shape, seed: int, std: float) -> torch.Tensor:
+    g = torch.Generator().manual_seed(int(seed) % (2**63 - 1))
+    return torch.randn(*shape, generator=g, dtype=torch.float32) * std
+
+
+class RMSNorm(torch.nn.Module):
+    def __init__(self, hidden: int, eps: float):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.ones(hidden), requires_grad=False)
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dtype = x.dtype
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return (x32 * self.weight.float()).to(dtype)
+
+
+def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
+    """Rotary embedding (LLaMA's rotate-half form). x: [T, heads, d]; pos: [T] int64."""
+    d = x.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d))
+    ang = pos.to(torch.float32)[:, None] * inv[None, :]  # [T, d/2]
+    cos = torch.cat([ang.cos(), ang.cos()], -1)[:, None, :]
+    sin = torch.cat([ang.sin(), ang.sin()], -1)[:, None, :]
+    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
+    rot = torch.cat([-x2, x1], -1)
+    return (x.float() * cos + rot.float() * sin).to(x.dtype)
+
+
+class DecoderLayer(torch.nn.Module):
+    """One LLaMA block: x + attn(norm(x)), then + mlp(norm(.)). The residual stays in the output,
+    so one [tokens, hidden] tensor is the whole inter-stage payload (prototype.md s9a)."""
+
+    def __init__(self, cfg: LlamaConfig, index: int, seed: int):
+        super().__init__()
+        self.cfg, self.index = cfg, index
+        h, kv, ff = cfg.hidden_size, cfg.num_kv_heads * cfg.head_dim, cfg.intermediate_size
+        s = layer_seed(seed, index)
+        # std 1/sqrt(fan_in): activations keep their scale, so greedy argmax has clear margins.
+        self.wq = torch.nn.Parameter(_randn((h, h), s * 8 + 0, 1 / math.sqrt(h)), requires_grad=False)
+        self.wk = torch.nn.Parameter(_randn((kv, h), s * 8 + 1, 1 / math.sqrt(h)), requires_grad=False)
+        self.wv = torch.nn.Parameter(_randn((kv, h), s * 8 + 2, 1 / math.sqrt(h)), requires_grad=False)
+        self.wo = torch.nn.Parameter(_randn((h, h), s * 8 + 3, 1 / math.sqrt(h)), requires_grad=False)
+        self.w_gate = torch.nn.Parameter(_randn((ff, h), s * 8 + 4, 1 / math.sqrt(h)), requires_grad=False)
+        self.w_up = torch.nn.Parameter(_randn((ff, h), s * 8 + 5, 1 / math.sqrt(h)), requires_grad=False)
+        self.w_down = torch.nn.Parameter(_randn((h, ff), s * 8 + 6, 1 / math.sqrt(ff)), requires_grad=False)
+        self.attn_norm = RMSNorm(h, cfg.rms_norm_eps)
+        self.mlp_norm = RMSNorm(h, cfg.rms_norm_eps)
+
+    def qkv(self, x: torch.Tensor, pos: torch.Tensor):
+        c = self.cfg
+        y = self.attn_norm(x)
+        q = F.linear(y, self.wq).view(-1, c.num_heads, c.head_dim)
+        k = F.linear(y, self.wk).view(-1, c.num_kv_heads, c.head_dim)
+        v = F.linear(y, self.wv).view(-1, c.num_kv_heads, c.head_dim)
+        return rope(q, pos, c.rope_theta), rope(k, pos, c.rope_theta), v
+
+    def finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        x = x + F.linear(attn.reshape(x.shape[0], -1), self.wo)
+        y = self.mlp_norm(x)
+        return x + F.linear(F.silu(F.linear(y, self.w_gate)) * F.linear(y, self.w_up), self.w_down)
+
+    def forward_prompt(self, x: torch.Tensor, cache: "LayerCache") -> torch.Tensor:
+        """x: [n, h], the whole prompt of one request starting at position 0 (causal)."""
+        n = x.shape[0]
+        pos = torch.arange(n, device=x.device)
+        q, k, v = self.qkv(x, pos)
+        cache.write(0, k, v)
+        rep = self.cfg.num_heads // self.cfg.num_kv_heads
+        kk = k.repeat_interleave(rep, 1).transpose(0, 1)
+        vv = v.repeat_interleave(rep, 1).transpose(0, 1)
+        out = F.scaled_dot_product_attention(q.transpose(0, 1), kk, vv, is_causal=True)
+        return self.finish(x, out.transpose(0, 1))
+
+    def forward_decode(self, x: torch.Tensor, caches: list["LayerCache"], pos: torch.Tensor) -> torch.Tensor:
+        """x: [B, h], one new token per request at positions ``pos``; batched with a padded mask."""
+        q, k, v = self.qkv(x, pos)
+        lens = [int(p) + 1 for p in pos.tolist()]
+        for i, c in enumerate(caches):
+            c.write(lens[i] - 1, k[i : i + 1], v[i : i + 1])
+        rep = self.cfg.num_heads // self.cfg.num_kv_heads
+        if len(caches) == 1:
+            kk, vv = caches[0].view(lens[0])
+            kk = kk.repeat_interleave(rep, 1).transpose(0, 1)[None]
+            vv = vv.repeat_interleave(rep, 1).transpose(0, 1)[None]
+            out = F.scaled_dot_product_attention(q[:, None].transpose(1, 2), kk, vv)
+        else:
+            m = max(lens)
+            kk = torch.stack([c.padded(m)[0] for c in caches])  # [B, m, kvh, d]
+            vv = torch.stack([c.padded(m)[1] for c in caches])
+            kk = kk.repeat_interleave(rep, 2).transpose(1, 2)  # [B, H, m, d]
+            vv = vv.repeat_interleave(rep, 2).transpose(1, 2)
+            mask = torch.arange(m, device=x.device)[None, :] < torch.tensor(lens, device=x.device)[:, None]
+            out = F.scaled_dot_product_attention(q[:, :, None, :], kk, vv, attn_mask=mask[:, None, None, :])
+        return self.finish(x, out.reshape(x.shape[0], -1))
+
+
+class LayerCache:
+    """K/V of one (request, layer), preallocated to the request's final length; it never moves."""
+
+    def __init__(self, cfg: LlamaConfig, capacity: int, device, dtype):
+        shape = (capacity, cfg.num_kv_heads, cfg.head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.length = 0
+
+    def write(self, at: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        n = k.shape[0]
+        if at + n > self.k.shape[0]:
+            raise RuntimeError(f"KV cache overflow: {at + n} > capacity {self.k.shape[0]}")
+        self.k[at : at + n] = k
+        self.v[at : at + n] = v
+        self.length = at + n
+
+    def view(self, n: int):
+        return self.k[:n], self.v[:n]
+
+    def padded(self, m: int):
+        if self.k.shape[0] >= m:
+            return self.k[:m], self.v[:m]
+        pad = m - self.k.shape[0]
+        z = torch.zeros((pad,) + tuple(self.k.shape[1:]), device=self.k.device, dtype=self.k.dtype)
+        return torch.cat([self.k, z]), torch.cat([self.v, z])
+
+
+class Embedding(torch.nn.Module):
+    def __init__(self, cfg: LlamaConfig, seed: int):
+        super().__init__()
+        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _EMBED), 1.0)
+        self.weight = torch.nn.Parameter(w, requires_grad=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(ids.long(), self.weight)
+
+
+class Head(torch.nn.Module):
+    """Final RMSNorm + LM head + greedy sampling (argmax), on the worker whose range ends at L."""
+
+    def __init__(self, cfg: LlamaConfig, seed: int):
+        super().__init__()
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _HEAD), 1 / math.sqrt(cfg.hidden_size))
+        self.weight = torch.nn.Parameter(w, requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [B, h] last-token hidden states -> [B] int32 greedy tokens."""
+        logits = F.linear(self.norm(x).float(), self.weight.float())
+        return torch.argmax(logits, dim=-1).to(torch.int32)
+
+
+class Reference:
+    """The whole model in one process, one request at a time: the equality baseline for tests."""
+
+    def __init__(self, cfg: LlamaConfig, seed: int = 0, device: str = "cpu", dtype=torch.float32):
+        self.cfg, self.device, self.dtype = cfg, device, dtype
+        self.embed = Embedding(cfg, seed).to(device=device, dtype=dtype)
+        self.layers = [DecoderLayer(cfg, i, seed).to(device=device, dtype=dtype) for i in range(cfg.num_layers)]
+        self.head = Head(cfg, seed).to(device=device, dtype=dtype)
+
+    @torch.inference_mode()
+    def generate(self, prompt: list[int], output_len: int) -> list[int]:
+        """Greedy tokens: the prompt pass yields the first, then ``output_len - 1`` decode steps."""
+        cap = len(prompt) + output_len
+        caches = [LayerCache(self.cfg, cap, self.device, self.dtype) for _ in self.layers]
+        x = self.embed(torch.tensor(prompt, device=self.device))
+        for layer, c in zip(self.layers, caches):
+            x = layer.forward_prompt(x, c)
+        tok = self.head(x[-1:])
+        out = [int(tok[0])]
+        for step in range(output_len - 1):
+            pos = torch.tensor([len(prompt) + step], device=self.device)
+            x = self.embed(tok)
+            for layer, c in zip(self.layers, caches):
+                x = layer.forward_decode(x, [c], pos)
+            tok = self.head(x)
+            out.append(int(tok[0]))
+        return out
