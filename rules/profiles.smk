@@ -1,1 +1,70 @@
-"""Rules of the profiles phase (filled in by its issue)."""
+"""Rules of the profiles phase: the artifact's per-layer profiles and workload traces, converted once.
+
+Outputs (the project's own formats, read by placement and simulation rules):
+  resources/profiles/{model}/{gpu}/prompt.csv, decode.csv, meta.json   ({gpu} = lower-case type name)
+  resources/traces/azure_conv_lengths.parquet, azure_conv_arrivals.csv
+Measured or predicted profiles (profiles_whatif.smk) use the same layout for other (model, GPU) pairs.
+Helpers for other rule files: profile_files(model, gpus), model_profiles (input function on
+{model}: its profile on every config GPU type), TRACE_FILES.
+"""
+
+from helix.profiles.paths import TRACE_FILES, profile_files, profile_inputs
+from helix.profiles.store import ARTIFACT_GPU_TYPES, ARTIFACT_MODEL_DIRS
+
+model_profiles = profile_inputs(HCFG.gpus)
+# (model, GPU) pairs the artifact has profiles for; directory names are lower-case.
+ARTIFACT_PROFILE_MODELS = [m for m in HCFG.models if m in ARTIFACT_MODEL_DIRS]
+ARTIFACT_PROFILE_GPUS = [g for g in HCFG.gpus if g in ARTIFACT_GPU_TYPES]
+# A named local artifact travels as a param; the cloned copy is found from the rule's input.
+ARTIFACT_PARAM = "" if artifact_input() else artifact_dir()
+
+
+localrules:
+    import_profiles,
+    import_traces,
+
+
+rule import_profiles:
+    input:
+        artifact_input(),
+    output:
+        prompt="resources/profiles/{model}/{gpu}/prompt.csv",
+        decode="resources/profiles/{model}/{gpu}/decode.csv",
+        meta="resources/profiles/{model}/{gpu}/meta.json",
+    log:
+        "logs/import_profiles/{model}/{gpu}.log",
+    wildcard_constraints:
+        model="|".join(ARTIFACT_PROFILE_MODELS) or "NONE",
+        gpu="|".join(g.lower() for g in ARTIFACT_PROFILE_GPUS) or "NONE",
+    conda:
+        "../envs/helix.yaml"
+    params:
+        artifact=ARTIFACT_PARAM,
+    script:
+        "../scripts/import_profiles.py"
+
+
+rule import_traces:
+    input:
+        artifact_input(),
+    output:
+        lengths=TRACE_FILES[0],
+        arrivals=TRACE_FILES[1],
+    log:
+        "logs/import_traces.log",
+    conda:
+        "../envs/helix.yaml"
+    params:
+        artifact=ARTIFACT_PARAM,
+    script:
+        "../scripts/import_traces.py"
+
+
+register_targets(
+    [
+        f
+        for m in ARTIFACT_PROFILE_MODELS
+        for f in profile_files(m, ARTIFACT_PROFILE_GPUS)
+    ]
+    + list(TRACE_FILES)
+)

@@ -55,7 +55,7 @@ class ProfileTable:
 
     tokens: tuple[int, ...]
     seconds: tuple[float, ...]
-    path: str = ""
+    path: str = field(default="", compare=False)
     _x: np.ndarray = field(init=False, repr=False, compare=False)
     _y: np.ndarray = field(init=False, repr=False, compare=False)
 
@@ -185,7 +185,7 @@ def read_artifact_table(path: str | Path) -> ProfileTable:
 
 def table_csv(table: ProfileTable) -> str:
     """Project CSV text; ``repr`` floats so a read-back gives the identical table."""
-    lines = [",".join(HEADER)] + [f"{t},{s!r}" for t, s in zip(table.tokens, table.seconds)]
+    lines = [",".join(HEADER)] + [f"{t},{s!r}" if s else f"{t},0" for t, s in zip(table.tokens, table.seconds)]
     return "\n".join(lines) + "\n"
 
 
@@ -287,6 +287,39 @@ def artifact_commit(artifact_dir: str | Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
+def _require_artifact_root(artifact_dir: str | Path) -> None:
+    root = Path(artifact_dir) / "simulator" / "model_manager"
+    if not root.is_dir():
+        raise HelixInputError(root, None, "artifact lacks the profile directory")
+
+
+def canonical_gpu(name: str) -> str:
+    """Config type name of a profile directory name (``l4x2`` -> ``L4x2``); unknown names unchanged."""
+    for gpu in ARTIFACT_GPU_TYPES:
+        if gpu.lower() == name.lower():
+            return gpu
+    return name
+
+
+def _artifact_profile(store: ProfileStore, artifact_dir: Path, model: str, gpu: str) -> tuple[LayerProfile, dict]:
+    """One artifact profile plus the meta.json that records where it came from."""
+    profile = store.get(model, gpu)
+    d = store.profile_dir(model, gpu)
+    files = [str(p.relative_to(artifact_dir)) for p in (d / "prompt_bs2time.csv", d / "decode_bs2time.csv")]
+    meta = {"source": "artifact", "artifact_commit": artifact_commit(artifact_dir),
+            "artifact_files": files, "units": "seconds per layer"}
+    return profile, meta
+
+
+def import_profile(artifact_dir: str | Path, model: str, gpu: str, out_dir: str | Path) -> Path:
+    """Convert one (model, GPU) pair of the artifact into the project format at ``out_dir``."""
+    artifact_dir = Path(artifact_dir)
+    _require_artifact_root(artifact_dir)
+    profile, meta = _artifact_profile(ProfileStore.from_artifact(artifact_dir), artifact_dir, model, gpu)
+    write_profile(out_dir, profile, meta)
+    return Path(out_dir)
+
+
 def import_profiles(artifact_dir: str | Path, out_root: str | Path,
                     models: Iterable[str] | None = None,
                     gpus: Iterable[str] | None = None) -> list[Path]:
@@ -295,19 +328,12 @@ def import_profiles(artifact_dir: str | Path, out_root: str | Path,
     Everything is read and validated before anything is written, so a bad or missing file leaves
     no partial output; each file is then written atomically. Returns the directories written.
     """
+    artifact_dir = Path(artifact_dir)
+    _require_artifact_root(artifact_dir)
     store = ProfileStore.from_artifact(artifact_dir)
     models = list(models) if models is not None else list(ARTIFACT_MODEL_DIRS)
     gpus = list(gpus) if gpus is not None else list(ARTIFACT_GPU_TYPES)
-    commit = artifact_commit(artifact_dir)
-    loaded: list[tuple[LayerProfile, dict]] = []
-    for model in models:
-        for gpu in gpus:
-            profile = store.get(model, gpu)
-            d = store.profile_dir(model, gpu)
-            files = [str(p.relative_to(Path(artifact_dir))) for p in
-                     (d / "prompt_bs2time.csv", d / "decode_bs2time.csv")]
-            loaded.append((profile, {"source": "artifact", "artifact_commit": commit,
-                                     "artifact_files": files, "units": "seconds per layer"}))
+    loaded = [_artifact_profile(store, artifact_dir, m, g) for m in models for g in gpus]
     written = []
     for profile, meta in loaded:
         out = Path(out_root) / profile.model / gpu_dir(profile.gpu)

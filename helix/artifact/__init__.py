@@ -1,0 +1,1 @@
+"""Importers of the authors' public artifact (data files only) into the project's own formats."""
