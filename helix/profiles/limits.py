@@ -103,8 +103,40 @@ def _validate(path: Path, data: dict) -> None:
             raise HelixInputError(path, f"gpus.{gpu}.R", "must be >= 1", e.get("R"))
 
 
+# ---- fallback hook for pairs without a data entry (what-if GPUs such as H100, new models) ----------
+# Modules named here are imported on first need and call ``register_fallback``; the data files always
+# win. helix.profiles.analytic derives limits and seeds from datasheet figures (its docstring).
+FALLBACK_MODULES = ("helix.profiles.analytic",)
+_FALLBACKS: list = []  # (limits_fn(model, gpu) -> EngineLimits | None, seeds_fn(model, gpu) -> (a, b, seed) | None)
+
+
+def register_fallback(limits_fn, seeds_fn=None) -> None:
+    _FALLBACKS.append((limits_fn, seeds_fn))
+
+
+def _fallbacks() -> list:
+    if not _FALLBACKS:
+        import importlib
+
+        for name in FALLBACK_MODULES:
+            importlib.import_module(name)
+    return _FALLBACKS
+
+
+def _fallback_limits(model: str, gpu: str) -> EngineLimits | None:
+    for limits_fn, _ in _fallbacks():
+        found = limits_fn(model, gpu)
+        if found is not None:
+            return found
+    return None
+
+
 def engine_limits(model: str, gpu: str) -> EngineLimits:
     """Limits of ``gpu`` (config type name, e.g. ``L4x2``) running ``model`` (``llama70b``...)."""
+    if not _data_path(model).is_file() or gpu not in (_load(model).get("gpus") or {}):
+        found = _fallback_limits(model, gpu)
+        if found is not None:
+            return found
     data = _load(model)
     entry = (data.get("gpus") or {}).get(gpu)
     if entry is None:
@@ -121,8 +153,18 @@ def gpu_types(model: str) -> list[str]:
     return list((_load(model).get("gpus") or {}))
 
 
-def typical_seeds(model: str) -> TypicalSeeds:
+def typical_seeds(model: str, gpus=()) -> TypicalSeeds:
+    """Seed tables of ``model``; GPU types in ``gpus`` missing from the data come from the fallback."""
     data = _load(model)
     t = data.get("typical") or {}
-    return TypicalSeeds(model, int(data["num_layers"]), dict(t["layers_a"]), dict(t["layers_b"]),
-                        {k: float(v) for k, v in t["performance_seed"].items()})
+    seeds = TypicalSeeds(model, int(data["num_layers"]), dict(t["layers_a"]), dict(t["layers_b"]),
+                         {k: float(v) for k, v in t["performance_seed"].items()})
+    for gpu in gpus:
+        if gpu in seeds.layers_a:
+            continue
+        for _, seeds_fn in _fallbacks():
+            found = seeds_fn(model, gpu) if seeds_fn else None
+            if found is not None:
+                seeds.layers_a[gpu], seeds.layers_b[gpu], seeds.performance_seed[gpu] = found
+                break
+    return seeds

@@ -32,7 +32,7 @@ def _mix(model: str, mix: Mapping[str, int]) -> dict[str, int]:
         raise HelixInputError(None, "mix", "machine counts must be >= 0", dict(mix))
     if not present:
         raise HelixInputError(None, "mix", "the machine mix is empty", dict(mix))
-    seeds = typical_seeds(model)
+    seeds = typical_seeds(model, present)
     for gpu in present:
         if gpu not in seeds.layers_a:
             raise HelixInputError(None, "mix", f"no typical-throughput seeds for GPU type {gpu!r} with {model!r}", gpu)
@@ -42,7 +42,7 @@ def _mix(model: str, mix: Mapping[str, int]) -> dict[str, int]:
 def typical_layers(model: str, mix: Mapping[str, int], num_layers: int) -> dict[str, int]:
     """Step 1 of s2.6: table A, or table B when the mix holds fewer than 1.2 L table-A layers."""
     present = _mix(model, mix)
-    seeds = typical_seeds(model)
+    seeds = typical_seeds(model, present)
     total = sum(n * seeds.layers_a[g] for g, n in present.items())
     table = seeds.layers_b if total < TABLE_B_FACTOR * num_layers else seeds.layers_a
     return {g: int(table[g]) for g in present}
@@ -59,7 +59,7 @@ class TypicalThroughput:
         self.typ = typical_layers(model, self.mix, self.num_layers)
         self._limits = {g: engine_limits(model, g) for g in self.mix}
         self._profiles = {g: store.get(model, g) for g in self.mix}
-        seeds = typical_seeds(model)
+        seeds = typical_seeds(model, self.mix)
         perf = {g: seeds.performance_seed[g] for g in self.mix}
         for _ in range(ITERATIONS):  # simultaneous updates: each from the previous vector
             perf = {g: self._tau(g, self.typ[g], perf) * self.typ[g] for g in self.mix}
