@@ -1,11 +1,14 @@
 """Typed config entries that define a cluster (the `clusters:` section of config.yaml).
 
-Owned by the clusters package; the root config model imports ClusterSpec from here.
+Owned by the clusters package; the root config model imports ClusterSpec from here. Each entry
+names its ``generator``; the builders in :mod:`helix.clusters.build` turn an entry into a
+:class:`helix.cluster.Cluster`. The union is discriminated on ``generator`` so that a bad field in
+one entry is reported against that generator only (not against every member of the union).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,31 +26,74 @@ class LinkDist(_Strict):
     latency_var: float = Field(0.0, ge=0)
 
 
-class FakeClusterSpec(_Strict):
-    """Complete graph with identical links; node types shuffled with a seeded RNG (placement.md s7)."""
+class Rounding(_Strict):
+    """How drawn values are rounded, as the paper's generator wrote them into its .ini files.
 
-    generator: Literal["fake"] = "fake"
+    A bandwidth above ``int_above`` is truncated to whole mbps (10^6 B/s), above
+    ``one_decimal_above`` rounded to 0.1 mbps, otherwise to 0.001 mbps; a latency is truncated to
+    whole milliseconds. The paper's fake generator used int_above = 10 mbps, its partitioned
+    (geo) generator 100 mbps (placement.md s7). Rounding is part of the cluster's identity: the
+    reproduced files match the artifact's bit for bit only with it.
+    """
+
+    int_above: float = Field(gt=0, description="bytes/s; above it bandwidth is truncated to whole mbps")
+    one_decimal_above: float = Field(1e6, gt=0, description="bytes/s; above it bandwidth is rounded to 0.1 mbps")
+    latency: Literal["truncate_ms"] = "truncate_ms"
+
+
+FAKE_ROUNDING = Rounding(int_above=10e6)
+PARTITIONED_ROUNDING = Rounding(int_above=100e6)
+
+
+class FakeClusterSpec(_Strict):
+    """Graph with identical links; node types shuffled with a seeded RNG (placement.md s7).
+
+    The RNG call order is the paper's: sample ``n*avg_degree/2`` compute pairs, sample the
+    source set, sample the sink set, shuffle the type list, then two uniform draws per link. The
+    degrees therefore change the node-type permutation even when the graph stays complete; leave
+    them unset for the paper's complete graphs (avg_degree = n-1, source/sink degree = n).
+    """
+
+    generator: Literal["fake"]
     seed: int = 0
     types: dict[str, int] = Field(description="GPU type -> count, in the order the paper's dict used")
     link: LinkDist = LinkDist(bandwidth=1e9, latency=1e-3)
+    avg_degree: int | None = Field(None, ge=0, description="compute-compute degree; default n-1 (complete)")
+    source_degree: int | None = Field(None, ge=1, description="machines linked to the source; default all")
+    sink_degree: int | None = Field(None, ge=1, description="machines linked to the sink; default all")
+    fill_link: LinkDist | None = Field(
+        None, description="links for the compute pairs not sampled (the paper's 'slow links'); null: leave them out"
+    )
+    rounding: Rounding | None = FAKE_ROUNDING
     description: str = ""
 
 
 class PartitionedClusterSpec(_Strict):
-    """Regions of machines: fast in-region links, slow cross-region and coordinator links."""
+    """Regions of machines: fast in-region links, slow cross-region and coordinator links.
 
-    generator: Literal["partitioned"] = "partitioned"
+    Machines are numbered region by region in the order given; region k is named ``r{k}``.
+    The paper draws the coordinator links (source-i, i-sink) from the cross-region distribution;
+    ``coordinator_link`` overrides that.
+    """
+
+    generator: Literal["partitioned"]
     seed: int = 0
-    regions: list[list[str]] = Field(description="per region, the GPU type of each machine in order")
+    regions: list[list[str]] = Field(min_length=1, description="per region, the GPU type of each machine in order")
     in_region: LinkDist
     cross_region: LinkDist
+    coordinator_link: LinkDist | None = Field(None, description="source/sink links; default: cross_region")
+    rounding: Rounding | None = PARTITIONED_ROUNDING
     description: str = ""
 
 
 class SubClusterSpec(_Strict):
-    """The machines of one GPU type of another cluster, links among them only."""
+    """The machines of one GPU type of another cluster, links among them only.
 
-    generator: Literal["subcluster"] = "subcluster"
+    Machines are renamed n0, n1, ... in their order in the parent, as the artifact's per-type
+    a100/l4/t4.ini files number them; the description records which parent machine each one is.
+    """
+
+    generator: Literal["subcluster"]
     parent: str
     gpu: str
     description: str = ""
@@ -56,18 +102,25 @@ class SubClusterSpec(_Strict):
 class ReplaceGpuSpec(_Strict):
     """Another cluster with every machine of one GPU type replaced by another type (what-if)."""
 
-    generator: Literal["replace_gpu"] = "replace_gpu"
+    generator: Literal["replace_gpu"]
     parent: str
-    replace: dict[str, str] = Field(description="old GPU type -> new GPU type")
+    replace: dict[str, str] = Field(min_length=1, description="old GPU type -> new GPU type")
     description: str = ""
 
 
 class FileClusterSpec(_Strict):
-    """A cluster written by hand in the project's YAML format (or an artifact .ini)."""
+    """A cluster written by hand in the project's YAML format, or an artifact .ini.
 
-    generator: Literal["file"] = "file"
-    path: str
+    ``path`` ending in .ini is read as the artifact's cluster format, anything else as the
+    project's YAML. ``artifact:`` paths are relative to the artifact root.
+    """
+
+    generator: Literal["file"]
+    path: str = Field(min_length=1)
     description: str = ""
 
 
-ClusterSpec = FakeClusterSpec | PartitionedClusterSpec | SubClusterSpec | ReplaceGpuSpec | FileClusterSpec
+ClusterSpec = Annotated[
+    Union[FakeClusterSpec, PartitionedClusterSpec, SubClusterSpec, ReplaceGpuSpec, FileClusterSpec],
+    Field(discriminator="generator"),
+]
