@@ -119,8 +119,8 @@ def test_nic_cap(store):
 
 
 def test_bad_inputs(store):
-    with pytest.raises(HelixInputError, match="H100"):
-        node_capacity_table("llama70b", "H100", {"H100": 2}, store, 80)
+    with pytest.raises(HelixInputError, match="Z9000"):
+        node_capacity_table("llama70b", "Z9000", {"Z9000": 2}, store, 80)
     with pytest.raises(HelixInputError, match="empty"):
         capacity_tables("llama70b", {"A100": 0}, store, 80)
     tt = TypicalThroughput("llama70b", MIX24, store, 80)

@@ -63,15 +63,15 @@ class ProfileTable:
         if len(self.tokens) != len(self.seconds) or len(self.tokens) < 2:
             raise HelixInputError(self.path or None, "rows", "a profile needs at least two rows")
         if self.tokens[0] != 0 or self.seconds[0] != 0:
-            raise HelixInputError(self.path or None, "row 1", "the first row must be 0,0",
+            raise HelixInputError(self.path or None, "entry 1", "the first row must be 0,0",
                                   (self.tokens[0], self.seconds[0]))
         for i in range(1, len(self.tokens)):
             if self.tokens[i] <= self.tokens[i - 1]:
-                raise HelixInputError(self.path or None, f"row {i + 1}",
+                raise HelixInputError(self.path or None, f"entry {i + 1}",
                                       f"tokens must be strictly increasing (previous {self.tokens[i - 1]})",
                                       self.tokens[i])
             if not self.seconds[i] >= 0 or not np.isfinite(self.seconds[i]):
-                raise HelixInputError(self.path or None, f"row {i + 1}",
+                raise HelixInputError(self.path or None, f"entry {i + 1}",
                                       "time must be a finite non-negative number", self.seconds[i])
         object.__setattr__(self, "_x", np.asarray(self.tokens, dtype=np.float64))
         object.__setattr__(self, "_y", np.asarray(self.seconds, dtype=np.float64))
@@ -135,24 +135,29 @@ class LayerProfile:
 # ---- reading and writing tables --------------------------------------------------------------------
 
 
-def _parse_rows(path: Path, rows: list[list[str]], first_row: int) -> tuple[list[int], list[float]]:
+def _parse_rows(path: Path, rows: list[list[str]], first_line: int) -> tuple[list[int], list[float]]:
     tokens: list[int] = []
     values: list[float] = []
     for i, row in enumerate(rows):
-        rowno = first_row + i
+        rowno = first_line + i
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != 2:
-            raise HelixInputError(path, f"row {rowno}", "expected two columns tokens,time", ",".join(row))
+            raise HelixInputError(path, f"line {rowno}", "expected two columns tokens,time", ",".join(row))
         try:
             t = float(row[0])
             v = float(row[1])
         except ValueError:
-            raise HelixInputError(path, f"row {rowno}", "not a number", ",".join(row)) from None
+            raise HelixInputError(path, f"line {rowno}", "not a number", ",".join(row)) from None
         if t != int(t) or t < 0:
-            raise HelixInputError(path, f"row {rowno}", "tokens must be a non-negative integer", row[0])
+            raise HelixInputError(path, f"line {rowno}", "tokens must be a non-negative integer", row[0])
         if not np.isfinite(v) or v < 0:
-            raise HelixInputError(path, f"row {rowno}", "time must be a finite non-negative number", row[1])
+            raise HelixInputError(path, f"line {rowno}", "time must be a finite non-negative number", row[1])
+        if tokens and int(t) <= tokens[-1]:
+            raise HelixInputError(path, f"line {rowno}",
+                                  f"tokens must be strictly increasing (previous {tokens[-1]})", row[0])
+        if not tokens and (int(t), v) != (0, 0):
+            raise HelixInputError(path, f"line {rowno}", "the first row must be 0,0", ",".join(row))
         tokens.append(int(t))
         values.append(v)
     return tokens, values
@@ -172,14 +177,14 @@ def read_project_table(path: str | Path) -> ProfileTable:
     if not rows or tuple(c.strip() for c in rows[0]) != HEADER:
         raise HelixInputError(path, "header", "expected header 'tokens,seconds'",
                               ",".join(rows[0]) if rows else "")
-    tokens, seconds = _parse_rows(path, rows[1:], first_row=2)
+    tokens, seconds = _parse_rows(path, rows[1:], first_line=2)
     return ProfileTable(tuple(tokens), tuple(seconds), str(path))
 
 
 def read_artifact_table(path: str | Path) -> ProfileTable:
     """An artifact ``*_bs2time.csv`` (no header, milliseconds), converted to seconds."""
     path = Path(path)
-    tokens, ms = _parse_rows(path, _read_csv(path), first_row=1)
+    tokens, ms = _parse_rows(path, _read_csv(path), first_line=1)
     return ProfileTable(tuple(tokens), tuple(v * 1e-3 for v in ms), str(path))
 
 
@@ -222,7 +227,10 @@ class ProfileStore:
         artifact_dir = Path(artifact_dir)
         if not artifact_dir.is_dir():
             raise HelixInputError(artifact_dir, None, "artifact directory not found")
-        return cls(artifact_dir / "simulator" / "model_manager", _artifact=True)
+        root = artifact_dir / "simulator" / "model_manager"
+        if not root.is_dir():
+            raise HelixInputError(root, None, "artifact lacks the profile directory")
+        return cls(root, _artifact=True)
 
     @property
     def source(self) -> str:
@@ -287,12 +295,6 @@ def artifact_commit(artifact_dir: str | Path) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def _require_artifact_root(artifact_dir: str | Path) -> None:
-    root = Path(artifact_dir) / "simulator" / "model_manager"
-    if not root.is_dir():
-        raise HelixInputError(root, None, "artifact lacks the profile directory")
-
-
 def canonical_gpu(name: str) -> str:
     """Config type name of a profile directory name (``l4x2`` -> ``L4x2``); unknown names unchanged."""
     for gpu in ARTIFACT_GPU_TYPES:
@@ -314,7 +316,6 @@ def _artifact_profile(store: ProfileStore, artifact_dir: Path, model: str, gpu: 
 def import_profile(artifact_dir: str | Path, model: str, gpu: str, out_dir: str | Path) -> Path:
     """Convert one (model, GPU) pair of the artifact into the project format at ``out_dir``."""
     artifact_dir = Path(artifact_dir)
-    _require_artifact_root(artifact_dir)
     profile, meta = _artifact_profile(ProfileStore.from_artifact(artifact_dir), artifact_dir, model, gpu)
     write_profile(out_dir, profile, meta)
     return Path(out_dir)
@@ -329,7 +330,6 @@ def import_profiles(artifact_dir: str | Path, out_root: str | Path,
     no partial output; each file is then written atomically. Returns the directories written.
     """
     artifact_dir = Path(artifact_dir)
-    _require_artifact_root(artifact_dir)
     store = ProfileStore.from_artifact(artifact_dir)
     models = list(models) if models is not None else list(ARTIFACT_MODEL_DIRS)
     gpus = list(gpus) if gpus is not None else list(ARTIFACT_GPU_TYPES)
