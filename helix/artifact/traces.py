@@ -104,6 +104,8 @@ def _lengths_frame(inp: np.ndarray, out: np.ndarray, source) -> pd.DataFrame:
 
 def import_traces(artifact_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
     """Convert the artifact pickles into ``out_dir``/{lengths parquet, arrivals csv}, atomically."""
+    if not Path(artifact_dir).is_dir():
+        raise HelixInputError(artifact_dir, None, "artifact directory not found")
     lengths = read_artifact_lengths(artifact_dir)
     arrivals = read_artifact_arrivals(artifact_dir)
     out_dir = Path(out_dir)

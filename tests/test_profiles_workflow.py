@@ -1,0 +1,68 @@
+"""The profiles phase end to end: `helix import-artifact` and real Snakemake runs of its rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helix.cli import main
+from helix.profiles.store import ProfileStore
+
+TARGETS = [
+    "resources/traces/azure_conv_lengths.parquet",
+    "resources/traces/azure_conv_arrivals.csv",
+    "resources/profiles/llama70b/l4/prompt.csv",
+]
+
+
+def test_cli_import_artifact(artifact_dir, tmp_path, capsys):
+    assert main(["import-artifact", "--artifact", str(artifact_dir), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "traces" / "azure_conv_lengths.parquet").is_file()
+    assert (tmp_path / "traces" / "azure_conv_arrivals.csv").is_file()
+    store = ProfileStore(tmp_path / "profiles")
+    assert store.get("llama30b", "T4x2").decode_time(500) == pytest.approx(0.032)
+    assert "14 (model, GPU) pairs" in capsys.readouterr().out
+
+
+def test_cli_missing_artifact_is_one_line(tmp_path, capsys):
+    missing = tmp_path / "nope"
+    assert main(["import-artifact", "--artifact", str(missing), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {missing}: --artifact: artifact directory not found"
+    assert not (tmp_path / "out").exists()
+
+
+def _snakemake(repo: Path, workdir: Path, artifact: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact))
+    cmd = [
+        sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
+        "--configfile", str(repo / "config" / "test" / "config.yaml"), "--cores", "1", *args,
+    ]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_snakemake_imports_then_nothing_to_do(repo, artifact_dir, tmp_path):
+    run = _snakemake(repo, tmp_path, artifact_dir, *TARGETS)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for t in TARGETS:
+        assert (tmp_path / t).is_file(), t
+    meta = (tmp_path / "resources/profiles/llama70b/l4/meta.json").read_text()
+    assert '"source": "artifact"' in meta and '"gpu": "L4"' in meta
+    again = _snakemake(repo, tmp_path, artifact_dir, "-n", *TARGETS)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+
+@pytest.mark.slow
+def test_snakemake_missing_artifact_fails_cleanly(repo, tmp_path):
+    missing = tmp_path / "no-artifact"
+    work = tmp_path / "work"
+    run = _snakemake(repo, work, missing, TARGETS[0])
+    assert run.returncode != 0
+    assert not (work / TARGETS[0]).exists() and not (work / TARGETS[1]).exists()
+    log = (work / "logs" / "import_traces.log").read_text().strip()
+    assert log == f"error: {missing}: artifact directory not found"
