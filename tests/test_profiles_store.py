@@ -76,6 +76,7 @@ def test_gpu_names_and_model_mapping(art_store):
     assert art_store.profile_dir("llama30b", "L4x2").parts[-2:] == ("llama1_30b", "l4x2")
     assert art_store.has("llama30b", "T4x4") and not art_store.has("llama30b", "H100")
     assert not art_store.has("tiny-x", "A100")
+    assert art_store.pairs() == sorted((m, g) for m in ARTIFACT_MODEL_DIRS for g in ARTIFACT_GPU_TYPES)
 
 
 # ---- import round trip --------------------------------------------------------------------------------
@@ -85,6 +86,7 @@ def test_import_round_trip(artifact_dir, art_store, tmp_path):
     written = import_profiles(artifact_dir, tmp_path)
     assert len(written) == len(ARTIFACT_MODEL_DIRS) * len(ARTIFACT_GPU_TYPES)
     project = ProfileStore(tmp_path)
+    assert project.pairs() == art_store.pairs()
     for model in ARTIFACT_MODEL_DIRS:
         for gpu in ARTIFACT_GPU_TYPES:
             assert project.get(model, gpu) == art_store.get(model, gpu), (model, gpu)
@@ -103,6 +105,7 @@ def test_import_round_trip(artifact_dir, art_store, tmp_path):
 def test_measured_profile_drops_in(tmp_path):
     t = ProfileTable((0, 100, 200), (0.0, 0.01, 0.03))
     write_profile(tmp_path / "tiny-a" / "h100", LayerProfile("tiny-a", "H100", t, t), {"source": "measured"})
+    assert ProfileStore(tmp_path).pairs() == [("tiny-a", "H100")]
     p = ProfileStore(tmp_path).get("tiny-a", "H100")
     assert p.meta["source"] == "measured" and p.decode_time(150) == pytest.approx(0.02)
     with pytest.raises(HelixInputError, match="meta.source"):

@@ -66,3 +66,21 @@ def test_snakemake_missing_artifact_fails_cleanly(repo, tmp_path):
     assert not (work / TARGETS[0]).exists() and not (work / TARGETS[1]).exists()
     log = (work / "logs" / "import_traces.log").read_text().strip()
     assert log == f"error: {missing}: artifact directory not found"
+
+
+@pytest.mark.slow
+def test_snakemake_uses_cloned_artifact_copy(repo, artifact_dir, tmp_path):
+    """No HELIX_ARTIFACT_DIR and no artifact.path: the rules read resources/helix-artifact (the clone)."""
+    (tmp_path / "resources").mkdir()
+    (tmp_path / "resources" / "helix-artifact").symlink_to(artifact_dir)
+    env = {k: v for k, v in os.environ.items() if k != "HELIX_ARTIFACT_DIR"}
+    cmd = [
+        sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
+        "--configfile", str(repo / "config" / "test" / "config.yaml"), "--cores", "1",
+        "resources/profiles/llama70b/t4/decode.csv",
+    ]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "fetch_artifact" not in run.stdout + run.stderr  # the copy is there: nothing cloned
+    meta = (tmp_path / "resources/profiles/llama70b/t4/meta.json").read_text()
+    assert "simulator/model_manager/llama2_70b/t4/decode_bs2time.csv" in meta

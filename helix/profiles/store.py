@@ -253,6 +253,25 @@ class ProfileStore:
         names = ("prompt_bs2time.csv", "decode_bs2time.csv") if self._artifact else ("prompt.csv", "decode.csv")
         return all((d / n).is_file() for n in names)
 
+    def pairs(self) -> list[tuple[str, str]]:
+        """(model, GPU type) pairs this store holds, sorted; GPU names as in config where known."""
+        found = []
+        if self._artifact:
+            for model, sub in ARTIFACT_MODEL_DIRS.items():
+                for d in sorted((self.root / sub).glob("*")) if (self.root / sub).is_dir() else []:
+                    if self.has(model, d.name):
+                        found.append((model, canonical_gpu(d.name)))
+        else:
+            for meta in sorted(self.root.glob("*/*/meta.json")):
+                model, gpu = meta.parent.parent.name, meta.parent.name
+                try:
+                    gpu = json.loads(meta.read_text()).get("gpu", gpu)
+                except json.JSONDecodeError:
+                    pass
+                if self.has(model, gpu):
+                    found.append((model, canonical_gpu(gpu)))
+        return sorted(found)
+
     def get(self, model: str, gpu: str) -> LayerProfile:
         key = (model, gpu)
         if key not in self._cache:
