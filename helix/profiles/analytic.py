@@ -413,6 +413,87 @@ def fit_artifact(artifact_dir: str | Path, gpus: Iterable[str] | None = None) ->
     return fit(samples_from_store(store, specs, gpus or ARTIFACT_GPU_TYPES), specs)
 
 
+# ---- leave-one-GPU-type-out validation ---------------------------------------------------------------
+
+VALIDATION_COLUMNS = ("gpu", "model", "phase", "median_rel_err", "p90_rel_err", "n_points")
+
+
+def leave_one_out(artifact_dir: str | Path, gpus: Iterable[str] | None = None,
+                  models: Iterable[str] = ("llama70b", "llama30b")):
+    """For each GPU type: fit on the other types (both models), predict this one.
+
+    Returns (table, points): one row per (gpu, model, phase) with the median and 90th percentile
+    of |pred / measured - 1| over the grid points (0-token row excluded); and every point
+    (gpu, model, phase, tokens, measured_s, predicted_s) for the plot.
+    """
+    import pandas as pd
+
+    from helix.profiles.store import ARTIFACT_GPU_TYPES, ProfileStore
+
+    store = ProfileStore.from_artifact(artifact_dir)
+    models = list(models)
+    specs = {m: model_spec(m) for m in models}
+    gpus = list(gpus or ARTIFACT_GPU_TYPES)
+    if len(gpus) < 2:
+        raise HelixInputError(None, "gpus", "leave-one-out needs at least two GPU types", gpus)
+    samples = samples_from_store(store, models, gpus)
+    rows, points = [], []
+    for gpu in gpus:
+        result = fit([s for s in samples if s.gpu != gpu], specs)
+        for s in (s for s in samples if s.gpu == gpu):
+            pred = predict_times(specs[s.model], s.gpu, s.phase, s.tokens, result.params)
+            err = np.abs(pred / s.seconds - 1.0)
+            rows.append({"gpu": gpu, "model": s.model, "phase": s.phase,
+                         "median_rel_err": round(float(np.median(err)), 4),
+                         "p90_rel_err": round(float(np.quantile(err, 0.9)), 4), "n_points": int(len(err))})
+            points += [{"gpu": gpu, "model": s.model, "phase": s.phase, "tokens": int(x),
+                        "measured_s": float(y), "predicted_s": float(p)}
+                       for x, y, p in zip(s.tokens, s.seconds, pred)]
+    return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS)), pd.DataFrame(points)
+
+
+def plot_validation(points, out_paths: Iterable[str | Path]) -> None:
+    """Predicted vs measured per-layer time, one panel per GPU type, log-log, y = x dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helix.io import atomic_path
+
+    gpus = list(dict.fromkeys(points["gpu"]))
+    cols = min(4, len(gpus))
+    rows = math.ceil(len(gpus) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.0 * rows), squeeze=False)
+    markers = {"prompt": "o", "decode": "s"}
+    colors = {"llama70b": "tab:blue", "llama30b": "tab:orange"}
+    for ax, gpu in zip(axes.flat, gpus):
+        sub = points[points["gpu"] == gpu]
+        for (model, phase), g in sub.groupby(["model", "phase"], sort=False):
+            ax.scatter(g["measured_s"] * 1e3, g["predicted_s"] * 1e3, s=8, marker=markers.get(phase, "o"),
+                       color=colors.get(model), alpha=0.7, label=f"{model} {phase}")
+        lo = max(1e-2, float(min(sub["measured_s"].min(), sub["predicted_s"].min()) * 1e3 * 0.8))
+        hi = float(max(sub["measured_s"].max(), sub["predicted_s"].max()) * 1e3 * 1.25)
+        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"{gpu} (left out)", fontsize=9)
+        ax.set_xlabel("measured time per layer (ms)", fontsize=8)
+        ax.set_ylabel("predicted time per layer (ms)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(gpus):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6, loc="upper left")
+    fig.suptitle("Analytic profile model, leave-one-GPU-type-out", fontsize=10)
+    fig.tight_layout()
+    for path in out_paths:
+        path = Path(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120,
+                        metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
+    plt.close(fig)
+
+
 def _limits_fallback(model: str, gpu: str):
     if model not in _MODELS:
         return None
