@@ -53,7 +53,10 @@ def parse_spec(name: str, spec: Any) -> ClusterSpec:
             return _SPEC.validate_python(dict(spec))
         except ValidationError as exc:
             err = exc.errors()[0]
-            loc = ".".join(str(p) for p in err["loc"])
+            parts = list(err["loc"])
+            if len(parts) > 1 and parts[0] == spec.get("generator"):
+                parts = parts[1:]  # drop the union tag: "link.bandwidth", not "fake.link.bandwidth"
+            loc = ".".join(str(p) for p in parts)
             field = f"{loc}" if loc else None
             value = err.get("input", ...) if not isinstance(err.get("input"), dict) else ...
             raise HelixInputError(f"clusters.{name}", field, err["msg"], value) from None
@@ -205,10 +208,8 @@ def load_cluster_file(path: str | Path, name: str | None = None) -> Cluster:
 
 
 @builder("file")
-def _file(
-    name: str, spec: FileClusterSpec, file: str | Path | None = None, artifact_dir=None, **_: Any
-) -> Cluster:
-    path = Path(file) if file else resolve_path(spec.path, artifact_dir)
+def _file(name: str, spec: FileClusterSpec, file: Path, **_: Any) -> Cluster:
+    path = file
     if not path.is_file():
         raise HelixInputError(_where(name), "path", "cluster file not found", str(path))
     cluster = load_cluster_file(path, name)
@@ -236,8 +237,11 @@ def build_cluster(
     against ``artifact_dir`` / $HELIX_ARTIFACT_DIR).
     """
     spec = parse_spec(name, spec)
-    cluster = BUILDERS[spec.generator](name, spec, parent=parent, file=file, artifact_dir=artifact_dir)
-    source = str(file) if spec.generator == "file" and file else _where(name)
+    source = _where(name)
+    if isinstance(spec, FileClusterSpec):
+        file = Path(file) if file else resolve_path(spec.path, artifact_dir)
+        source = str(file)  # errors in a file cluster name the file
+    cluster = BUILDERS[spec.generator](name, spec, parent=parent, file=file)
     return cluster.validate(source, known_gpus=list(gpus))
 
 
