@@ -1,0 +1,75 @@
+"""Shared pieces of the hop-by-hop schedulers (swarm, random, shortest_queue), simulator.md s5.3-5.5.
+
+These schedulers choose a prompt's next hop at each sender when it is ready to leave; decodes take
+the hop their prompt took. A link is usable when the bandwidth it could get now,
+``min(NIC_out / #out-links - bandwidth in use on it, its free bandwidth, sender's free NIC,
+receiver's free NIC)``, exceeds 10 B/s (TOKEN_SLOW_LINK); a transmission takes all of it.
+"""
+
+from __future__ import annotations
+
+from helix.scheduling.base import SOURCE_ID, Scheduler, Topology
+
+MIN_BW = 10.0  # bytes/s
+
+
+class HopScheduler(Scheduler):
+    def __init__(self, topo: Topology, rng=None, **_ignored):
+        super().__init__(topo)
+        self.rng = rng
+        self._share = {u: (topo.nic_out(u) / len(outs) if outs else 0.0) for u, outs in topo.out_links.items()}
+
+    def usable(self, j: int, net) -> float:
+        link = self.topo.links[j]
+        free = net.link_free_bw(j)
+        return min(
+            self._share[link.src] - (link.bandwidth - free),
+            free,
+            net.nic_out_free(link.src),
+            net.nic_in_free(link.dst),
+        )
+
+    def free_links(self, uid: int, net) -> list[tuple[int, float]]:
+        out = []
+        for j in self.topo.out_links[uid]:
+            u = self.usable(j, net)
+            if u > MIN_BW:
+                out.append((j, u))
+        return out
+
+    def stage(self, j: int) -> tuple:
+        link = self.topo.links[j]
+        if link.dst in self.topo.nodes:
+            s, e = self.topo.stage_layers(link)
+            return (j, link.dst, s, e)
+        return (j, link.dst, 0, 0)
+
+    def choose_prompt(self, uid: int, req, free: list, taken: set, net):
+        """Pick a link for a prompt among ``free`` (list of (link, u)); None to wait."""
+        raise NotImplementedError
+
+    def pick_transmissions(self, uid: int, outbound: dict, net) -> tuple[list, list]:
+        """Scan waiting requests in arrival order; at most one request per link per call."""
+        free = self.free_links(uid, net)
+        if not free:
+            return [], []
+        free_bw = dict(free)
+        taken: set[int] = set()
+        picks = []
+        for req in outbound.values():
+            route = req.query.route
+            if req.hop < len(route):  # the hop is known: a decode (or a prompt's fixed hop)
+                j = route[req.hop][0]
+                if j in free_bw and j not in taken:
+                    taken.add(j)
+                    picks.append((j, free_bw[j], req))
+            else:
+                j = self.choose_prompt(uid, req, free, taken, net)
+                if j is not None:
+                    taken.add(j)
+                    route.append(self.stage(j))
+                    picks.append((j, free_bw[j], req))
+        return picks, []
+
+
+__all__ = ["HopScheduler", "MIN_BW", "SOURCE_ID"]

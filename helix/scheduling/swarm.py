@@ -1,0 +1,59 @@
+"""Swarm's decentralised stride scheduler with EMA feedback, simulator.md s5.3.
+
+Every sender keeps, per out-link, an EMA of the end-to-end time of a hop (transfer + queueing +
+compute at the receiver, not normalised; initial 0.05 s) and a stride heap of (priority, link).
+A waiting prompt commits to the heap's minimum at once (ties: smaller link id) and that link's
+priority grows by its EMA; it then waits in the link's FIFO. When a request is ready to leave a
+compute node, the node reports its hop time to the previous sender (EMA <- 0.8 sample + 0.2 EMA)
+and that sender is polled again.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from helix.scheduling import register
+from helix.scheduling.base import SOURCE_ID, SINK_ID
+from helix.scheduling.hop import HopScheduler
+
+EPSILON = 0.05
+GAMMA = 0.8
+
+
+@register("swarm")
+class SwarmScheduler(HopScheduler):
+    def __init__(self, topo, rng=None, **options):
+        super().__init__(topo, rng=rng, **options)
+        self.ema = [EPSILON] * len(topo.links)
+        self.heaps = {u: [(EPSILON, j) for j in outs] for u, outs in topo.out_links.items()}
+        for h in self.heaps.values():
+            heapq.heapify(h)
+
+    def _commit(self, uid: int) -> int:
+        heap = self.heaps[uid]
+        prio, j = heapq.heappop(heap)
+        heapq.heappush(heap, (prio + self.ema[j], j))
+        return j
+
+    def pick_transmissions(self, uid, outbound, net):
+        repoll = []
+        now = net.now
+        links = self.topo.links
+        for req in outbound.values():
+            if uid != SOURCE_ID and not req.reported:
+                req.reported = True
+                prev = req.query.route[req.hop - 1][0]
+                sample = now - req.sent_at
+                self.ema[prev] = GAMMA * sample + (1 - GAMMA) * self.ema[prev]
+                repoll.append(links[prev].src)
+            route = req.query.route
+            if req.hop >= len(route):
+                route.append(self.stage(self._commit(uid)))
+        picks, _ = super().pick_transmissions(uid, outbound, net)
+        return picks, repoll
+
+    def choose_prompt(self, uid, req, free, taken, net):  # every prompt is committed beforehand
+        return None
+
+
+__all__ = ["SwarmScheduler", "SINK_ID"]

@@ -1,0 +1,480 @@
+"""The discrete-event core: requests travel routes of machines that batch one layer at a time.
+
+Rules and constants are simulator.md s4 (event model), kept operation for operation because the
+reference is deterministic and we aim at its exact numbers:
+
+* one heap of ``(time, seq, kind, a, b)``; ``seq`` grows in creation order, so simultaneous events
+  run FIFO by creation (s4.2). Online arrivals are injected lazily, just before the first event at
+  or after their time, as the paper's driver does with ``run(until=next arrival)``;
+* a node runs one layer per batch, walking its layers round-robin (s4.4); the batch takes the
+  profiled per-layer prompt + decode time (decode doubled for a single token), plus a CPU-buffer
+  copy cost at the first held layer for every token received since the previous such batch;
+* a link carries one request per transmission; bandwidth is reserved on the sender NIC, the link
+  and the receiver NIC for ``bytes / bw`` and the payload lands ``latency`` later (s4.6);
+* KV slots (token x layer) are taken as layers run and freed when the query's last decode is
+  gathered; an overflow is an error, as in the paper (s4.5).
+
+Unlike the paper's simulator, nothing is logged per event: the run keeps only what the metrics
+need (finish time and latency per iteration, per-query summaries, congestion accumulators), which
+is what keeps a 70B single24 run within seconds and well under 1 GB (s10).
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+from array import array
+from dataclasses import dataclass, field
+
+from helix.errors import HelixInputError
+from helix.scheduling.base import SINK_ID, SOURCE_ID, Scheduler, Topology
+
+# event kinds
+NEW_REQ, START_TX, FINISH_SEND, FINISH_TX, GATHER, START_EXEC, FINISH_EXEC = range(7)
+CPU_BUFFER_COST = 1 / 4e9 + 1 / 5e9  # s per activation byte: GPU->CPU copy + CPU->GPU copy
+
+
+class SimulationError(RuntimeError):
+    """The simulated system broke a hard limit (KV overflow, online prompt with no route)."""
+
+
+class Query:
+    """A user request: one prompt iteration, then ``output`` decode iterations on the same route."""
+
+    __slots__ = ("qid", "input", "output", "arrival", "route", "done", "kv_expect", "prompt_lat", "prompt_fin", "dec_sum", "dec_max", "finish", "rejected")
+
+    def __init__(self, qid: int, inp: int, out: int, arrival: float):
+        self.qid = qid
+        self.input = inp
+        self.output = out
+        self.arrival = arrival
+        self.route: list = []
+        self.done = 0  # decodes gathered
+        self.kv_expect = None
+        self.prompt_lat = float("nan")
+        self.prompt_fin = float("nan")
+        self.dec_sum = 0.0
+        self.dec_max = 0.0
+        self.finish = float("nan")
+        self.rejected = False
+
+
+class Req:
+    """One iteration (the paper's "request"): the prompt or one decode token of a query."""
+
+    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "layer", "sent_at", "arrived_at", "ready_at", "reported", "stays")
+
+    def __init__(self, query: Query, prompt: bool, ntok: int, ctx: int, created: float):
+        self.query = query
+        self.prompt = prompt
+        self.ntok = ntok  # tokens carried and computed: input (prompt) or 1 (decode)
+        self.ctx = ctx  # context tokens already in the KV cache (decode: prev_tokens)
+        self.created = created
+        self.hop = 0  # index of the next route stage
+        self.layer = 0
+        self.sent_at = 0.0
+        self.arrived_at = 0.0
+        self.ready_at = 0.0
+        self.reported = False
+        self.stays = None
+
+
+@dataclass
+class NodeExec:
+    """Per-node execution parameters (from the GPU profile and engine limits, s2.4-2.5)."""
+
+    prompt_time: object  # callable tokens -> s, one layer
+    decode_time: object
+    max_prompts: int  # R
+    max_prompt_tokens: int  # R * 2048
+    max_decodes: int  # Dm(k) (K-layer entry under the force flag)
+    max_context: int  # 1000 * Dm
+
+
+@dataclass
+class RunResult:
+    prompt: array  # interleaved (finish, latency)
+    decode: array
+    queries: list
+    t0: float
+    end_time: float
+    events: int
+    node_stats: dict = field(default_factory=dict)
+    link_stats: dict = field(default_factory=dict)
+    rejected: int = 0
+
+
+class Simulator:
+    """One simulation of one placement under one scheduler and workload."""
+
+    def __init__(self, topo: Topology, execs: dict[int, NodeExec], scheduler: Scheduler, t0: float, window: tuple[float, float], progress: bool = False):
+        self.topo = topo
+        self.sched = scheduler
+        self.t0 = t0
+        self.window = window
+        self.progress = progress
+        self.now = t0
+        n = max([SINK_ID, *topo.nodes]) + 1
+        self._execs = execs
+        nodes = topo.nodes
+        self.start = [0] * n
+        self.k = [0] * n
+        self.queues: list = [None] * n
+        for u, nd in nodes.items():
+            self.start[u] = nd.start
+            self.k[u] = nd.end - nd.start
+            self.queues[u] = [[] for _ in range(nd.end - nd.start)]
+        self.cur = [0] * n
+        self.busy = [False] * n
+        self.batch: list = [None] * n
+        self.cpu_buf = [0] * n
+        self.kv_used = [0] * n
+        self.kv_cap = [0] * n
+        for u, nd in nodes.items():
+            self.kv_cap[u] = nd.kv_capacity
+        self.outbound = [dict() for _ in range(n)]
+        self.nic_out_free_ = [0.0] * n
+        self.nic_in_free_ = [0.0] * n
+        for u in [SOURCE_ID, SINK_ID, *nodes]:
+            if u != SINK_ID:
+                self.nic_out_free_[u] = topo.nic_out(u)
+            if u != SOURCE_ID:
+                self.nic_in_free_[u] = topo.nic_in(u)
+        links = topo.links
+        self.l_src = [l.src for l in links]
+        self.l_dst = [l.dst for l in links]
+        self.l_lat = [l.latency for l in links]
+        self.l_bpt = [topo.bytes_per_token(l) for l in links]
+        self.sending = [0] * len(links)
+        self.link_free = [l.bandwidth for l in links]
+        self.sink_list: list = []
+        self.heap: list = []
+        self.seq = 0
+        self.prompt_rec = array("d")
+        self.decode_rec = array("d")
+        self.queries: list[Query] = []
+        self.events = 0
+        self.rejected = 0
+        # congestion accumulators: per node busy time, prompt stays; per link busy time and waits
+        self.node_busy = [0.0] * n
+        self.node_stay = [0.0] * n
+        self.node_stay_n = [0] * n
+        self.link_busy = [0.0] * len(links)
+        self.link_wait = [0.0] * len(links)
+        self.link_sends = [0] * len(links)
+        self.feeder = None
+        self.sampler = None
+        self._ptime = {}
+        self._dtime = {}
+
+    # ---- NetState protocol (what schedulers may read) ---------------------------------------
+    def link_sending(self, j: int) -> bool:
+        return self.sending[j] > 0
+
+    def link_free_bw(self, j: int) -> float:
+        return self.link_free[j]
+
+    def nic_out_free(self, uid: int) -> float:
+        return self.nic_out_free_[uid]
+
+    def nic_in_free(self, uid: int) -> float:
+        return self.nic_in_free_[uid]
+
+    def first_queue_len(self, uid: int) -> int:
+        return len(self.queues[uid][0])
+
+    # ---- workload --------------------------------------------------------------------------------
+    def push(self, t: float, kind: int, a=None, b=None) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (t, self.seq, kind, a, b))
+
+    def new_query(self, t: float, inp: int, out: int) -> Req:
+        q = Query(len(self.queries), inp, out, t)
+        self.queries.append(q)
+        return Req(q, True, inp, 0, t)
+
+    # ---- the loop --------------------------------------------------------------------------------
+    def run(self, until: float | None = None, arrivals: list | None = None) -> RunResult:
+        """Process events (before ``until`` if given); ``arrivals`` = [(time, input, output)] online."""
+        heap = self.heap
+        pop = heapq.heappop
+        push = heapq.heappush
+        sched = self.sched
+        topo = self.topo
+        queues, cur, busy, batches, kvu, kvc, cpu_buf = self.queues, self.cur, self.busy, self.batch, self.kv_used, self.kv_cap, self.cpu_buf
+        start, kk, outbound = self.start, self.k, self.outbound
+        l_src, l_dst, l_lat, l_bpt = self.l_src, self.l_dst, self.l_lat, self.l_bpt
+        sending, link_free, nic_out, nic_in = self.sending, self.link_free, self.nic_out_free_, self.nic_in_free_
+        sink_list = self.sink_list
+        prompt_rec, decode_rec = self.prompt_rec, self.decode_rec
+        node_busy, node_stay, node_stay_n = self.node_busy, self.node_stay, self.node_stay_n
+        link_busy, link_wait, link_sends = self.link_busy, self.link_wait, self.link_sends
+        execs = self._execs
+        ex_list = [execs.get(u) for u in range(len(start))]
+        act_cost = topo.activation_size * CPU_BUFFER_COST
+        w0, w1 = self.window
+        feeder = self.feeder
+        feed_on_prompt = feeder is not None and feeder.on_prompt
+        launch_end = feeder.end_time if feeder is not None else 0.0
+        sampler = self.sampler
+        pick = sched.pick_transmissions
+        on_new = sched.on_new_request
+        ptcache = [dict() for _ in range(len(start))]
+        dtcache = [dict() for _ in range(len(start))]
+        arrivals = arrivals or []
+        ai = 0
+        n_arr = len(arrivals)
+        next_arr = arrivals[0][0] if n_arr else float("inf")
+        stop = float("inf") if until is None else until
+        events = self.events
+        progress_every = 1 << 20
+        next_progress = progress_every
+
+        def advance(u: int) -> None:
+            k = kk[u]
+            qs = queues[u]
+            c = cur[u]
+            for i in range(1, k + 1):
+                c2 = (c + i) % k
+                if qs[c2]:
+                    cur[u] = c2
+                    return
+
+        while True:
+            if heap:
+                t = heap[0][0]
+            else:
+                t = float("inf")
+            if next_arr <= t and next_arr < stop:
+                # lazy injection: created after every event already queued
+                at, a_in, a_out = arrivals[ai]
+                ai += 1
+                next_arr = arrivals[ai][0] if ai < n_arr else float("inf")
+                self.seq += 1
+                push(heap, (at, self.seq, NEW_REQ, self.new_query(at, a_in, a_out), None))
+                continue
+            if not heap or t >= stop:
+                break
+            t, _, kind, a, b = pop(heap)
+            self.now = t
+            events += 1
+            if events >= next_progress and self.progress:
+                next_progress += progress_every
+                print(f"[sim] t={t - self.t0:9.1f}s after t0, {events} events, {len(decode_rec) // 2} decodes", file=sys.stderr, flush=True)
+
+            if kind == START_TX:
+                ob = outbound[a]
+                if not ob:
+                    continue
+                picks, repoll = pick(a, ob, self)
+                for j, bw, r in picks:
+                    del ob[r]
+                    dst = l_dst[j]
+                    nic_out[a] -= bw
+                    link_free[j] -= bw
+                    nic_in[dst] -= bw
+                    sending[j] += 1
+                    if r.prompt and a > SINK_ID:
+                        if r.stays is None:
+                            r.stays = []
+                        r.stays.append((a, t - r.arrived_at))
+                    r.sent_at = t
+                    lat = l_lat[j]
+                    dur = l_bpt[j] * r.ntok / bw + lat
+                    if w0 <= t <= w1:
+                        link_busy[j] += dur - lat
+                        link_wait[j] += t - r.ready_at
+                        link_sends[j] += 1
+                    self.seq += 1
+                    push(heap, (t + (dur - lat), self.seq, FINISH_SEND, r, (j, bw)))
+                for u in repoll:
+                    self.seq += 1
+                    push(heap, (t, self.seq, START_TX, u, None))
+            elif kind == START_EXEC:
+                if busy[a]:
+                    continue
+                qs = queues[a]
+                c = cur[a]
+                q = qs[c]
+                if not q:
+                    advance(a)
+                    c = cur[a]
+                    q = qs[c]
+                    if not q:
+                        continue
+                ex = ex_list[a]
+                np_ = ptok = nd = ctx = 0
+                batch = []
+                rest = None
+                maxp, maxpt, maxd, maxc = ex.max_prompts, ex.max_prompt_tokens, ex.max_decodes, ex.max_context
+                for r in q:
+                    if r.prompt:
+                        if np_ < maxp and ptok + r.ntok <= maxpt:
+                            np_ += 1
+                            ptok += r.ntok
+                            batch.append(r)
+                            continue
+                    elif nd < maxd and ctx + r.ctx <= maxc:
+                        nd += 1
+                        ctx += r.ctx
+                        batch.append(r)
+                        continue
+                    if rest is None:
+                        rest = []
+                    rest.append(r)
+                if rest is None:
+                    qs[c] = []
+                else:
+                    qs[c] = rest
+                pc = ptcache[a]
+                pt = pc.get(ptok)
+                if pt is None:
+                    pt = pc[ptok] = ex.prompt_time(ptok)
+                dc = dtcache[a]
+                dt = dc.get(nd)
+                if dt is None:
+                    dt = dc[nd] = ex.decode_time(nd) * (2 if nd == 1 else 1)
+                dur = pt + dt
+                if c == 0:
+                    dur += cpu_buf[a] * act_cost
+                    cpu_buf[a] = 0
+                busy[a] = True
+                batches[a] = batch
+                if w0 <= t <= w1:
+                    node_busy[a] += dur
+                self.seq += 1
+                push(heap, (t + dur, self.seq, FINISH_EXEC, a, None))
+            elif kind == FINISH_EXEC:
+                batch = batches[a]
+                batches[a] = None
+                busy[a] = False
+                c = cur[a]
+                add = 0
+                for r in batch:
+                    add += r.ntok
+                kvu[a] += add
+                if kvu[a] > kvc[a]:
+                    raise SimulationError(
+                        f"KV cache overflow on node {topo.nodes[a].name}: {kvu[a]} > kv_cache_capacity {kvc[a]} at t={t:.3f}"
+                    )
+                qs = queues[a]
+                if c == kk[a] - 1:
+                    ob = outbound[a]
+                    for r in batch:
+                        r.ready_at = t
+                        ob[r] = r
+                    advance(a)
+                    self.seq += 1
+                    push(heap, (t, self.seq, START_TX, a, None))
+                else:
+                    qs[c + 1].extend(batch)
+                    advance(a)
+                self.seq += 1
+                push(heap, (t, self.seq, START_EXEC, a, None))
+            elif kind == FINISH_SEND:
+                r = a
+                j, bw = b
+                src = l_src[j]
+                dst = l_dst[j]
+                nic_out[src] += bw
+                link_free[j] += bw
+                nic_in[dst] += bw
+                sending[j] -= 1
+                self.seq += 1
+                push(heap, (t, self.seq, START_TX, src, None))
+                self.seq += 1
+                push(heap, (t + l_lat[j], self.seq, FINISH_TX, r, j))
+            elif kind == FINISH_TX:
+                r = a
+                dst = l_dst[b]
+                if dst == SINK_ID:
+                    sink_list.append(r)
+                    self.seq += 1
+                    push(heap, (t, self.seq, GATHER, None, None))
+                else:
+                    stage = r.query.route[r.hop]
+                    r.hop += 1
+                    queues[dst][stage[2] - start[dst]].append(r)
+                    cpu_buf[dst] += r.ntok
+                    r.arrived_at = t
+                    self.seq += 1
+                    push(heap, (t, self.seq, START_EXEC, dst, None))
+            elif kind == NEW_REQ:
+                r = a
+                if not on_new(r, t):
+                    r.query.rejected = True
+                    self.rejected += 1
+                    continue
+                r.ready_at = t
+                outbound[SOURCE_ID][r] = r
+                self.seq += 1
+                push(heap, (t, self.seq, START_TX, SOURCE_ID, None))
+            elif kind == GATHER:
+                if not sink_list:
+                    continue
+                done = sink_list[:]
+                sink_list.clear()
+                for r in done:
+                    q = r.query
+                    lat = t - r.created
+                    if r.prompt:
+                        prompt_rec.append(t)
+                        prompt_rec.append(lat)
+                        q.prompt_lat = lat
+                        q.prompt_fin = t
+                        if r.stays is not None and w0 <= t <= w1:
+                            for u, s in r.stays:
+                                node_stay[u] += s
+                                node_stay_n[u] += 1
+                        nr = Req(q, False, 1, q.input, t)
+                        self.seq += 1
+                        push(heap, (t, self.seq, NEW_REQ, nr, None))
+                        if feed_on_prompt and t + 0.1 < launch_end and sched.may_launch():
+                            inp, out = sampler.sample()
+                            self.seq += 1
+                            push(heap, (t + 0.1, self.seq, NEW_REQ, self.new_query(t + 0.1, inp, out), None))
+                        continue
+                    decode_rec.append(t)
+                    decode_rec.append(lat)
+                    q.done += 1
+                    q.dec_sum += lat
+                    if lat > q.dec_max:
+                        q.dec_max = lat
+                    if q.done < q.output:
+                        nr = Req(q, False, 1, q.input + q.done, t)
+                        self.seq += 1
+                        push(heap, (t, self.seq, NEW_REQ, nr, None))
+                        continue
+                    q.finish = t
+                    tokens = q.input + q.output
+                    for stage in q.route:
+                        u = stage[1]
+                        if u != SINK_ID:
+                            kvu[u] -= tokens * (stage[3] - stage[2])
+                    sched.on_query_finished(q, t)
+                    if feeder is not None and t + 0.1 < launch_end and sched.may_launch():
+                        inp, out = sampler.sample()
+                        self.seq += 1
+                        push(heap, (t + 0.1, self.seq, NEW_REQ, self.new_query(t + 0.1, inp, out), None))
+            else:  # pragma: no cover - kinds are closed
+                raise AssertionError(kind)
+        self.events = events
+        if until is not None:
+            self.now = until
+        return RunResult(
+            prompt=prompt_rec,
+            decode=decode_rec,
+            queries=self.queries,
+            t0=self.t0,
+            end_time=self.now,
+            events=events,
+            rejected=self.rejected,
+        )
+
+
+def check_capacity(topo: Topology, min_tokens: int, source: str) -> None:
+    """Every node must hold at least one (smallest) request on all its layers."""
+    for u, nd in topo.nodes.items():
+        need = min_tokens * (nd.end - nd.start)
+        if nd.kv_capacity < need:
+            raise HelixInputError(source, f"{nd.name}.kv_cache_capacity", f"too small for one request of {min_tokens} tokens on {nd.end - nd.start} layers (needs {need})", nd.kv_capacity)
