@@ -57,6 +57,12 @@ class FlowContext:
             else:
                 i, j = self.index[a], self.index[b]
                 self.link_cap[i][j] = self.link_cap[j][i] = link.bandwidth / activation_bytes
+        # Smallest capacity over every coordinator link and every machine pair (0 if one is missing).
+        # When no machine can carry more than this, no arc can bind, and the machines that end at a
+        # boundary and those that start there act as one hub: the max-flow equals that of the much
+        # smaller "boundary graph" (vertices = layer boundaries, one arc s_i -> e_i per machine).
+        pair_min = min((self.link_cap[i][j] for i in range(n) for j in range(n) if i != j), default=float("inf"))
+        self.network_floor = min(pair_min, min(self.source_cap, default=0.0), min(self.sink_cap, default=0.0))
 
     @classmethod
     def for_model(cls, cluster: Cluster, model) -> "FlowContext":
@@ -103,10 +109,28 @@ class FlowContext:
 
     def value(self, starts: Sequence[int], ends: Sequence[int], caps: Sequence[float]) -> float:
         """Max-flow value of the layout given per machine (start, end, capacity)."""
+        if max(caps, default=0.0) <= self.network_floor:
+            return self._boundary_value(starts, ends, caps)
         used, tails, heads, cap, arcs = self._arrays(starts, ends, caps)
         if not arcs:
             return 0.0
         return dinic(2 + 2 * len(used), tails, heads, cap, 0, 1)[0]
+
+    def _boundary_value(self, starts, ends, caps) -> float:
+        """Max-flow on the boundary graph; exact when no arc can bind (see ``network_floor``)."""
+        merged: dict[tuple[int, int], float] = {}
+        for s, e, c in zip(starts, ends, caps):
+            if e > s and c > 0:
+                merged[(s, e)] = merged.get((s, e), 0.0) + c
+        vid: dict[int, int] = {0: 0, self.num_layers: 1}
+        tails, heads, cap = [], [], []
+        for (s, e), c in merged.items():
+            tails.append(vid.setdefault(s, len(vid)))
+            heads.append(vid.setdefault(e, len(vid)))
+            cap.append(c)
+        if not cap:
+            return 0.0
+        return dinic(len(vid), tails, heads, cap, 0, 1)[0]
 
     def graph(self, starts: Sequence[int], ends: Sequence[int], caps: Sequence[float]) -> FlowGraph:
         used, _, _, cap, arcs = self._arrays(starts, ends, caps)

@@ -1,4 +1,9 @@
-"""Typed placement presets (the `placement_presets:` section of config.yaml)."""
+"""Typed placement presets (the `placement_presets:` section of config.yaml).
+
+A placement rule receives exactly its resolved preset as params, so editing one preset reruns only
+the placements that use it. ``resolve_preset`` applies the root config's ``placement`` mapping:
+``"cluster/model/method"`` first, then ``method``, then ``"default"``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,45 @@ class PlacementPreset(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # portfolio = heuristic search then the MILP seeded with its best layout (the `helix` default);
+    # heuristic = the flow-scored search alone; highs/cpsat/gurobi = the MILP alone on that backend.
     backend: Literal["portfolio", "highs", "cpsat", "gurobi", "heuristic"] = "portfolio"
+    # MILP engine the portfolio hands the heuristic's layout to.
+    milp_backend: Literal["highs", "cpsat", "gurobi"] = "highs"
+    # MILP formulation: the per-machine model of placement.md s2, or the aggregated interval model
+    # of s11a (exact only when no network link can bind; rejected otherwise).
+    formulation: Literal["per_node", "aggregated"] = "per_node"
     time_limit_s: float = Field(60.0, gt=0)
+    # share of the time limit the portfolio gives the heuristic before the MILP
+    heuristic_share: float = Field(0.5, gt=0, le=1)
     threads: int = Field(2, ge=1)
     seed: int = 0
     prune: bool = False
     prune_keep: int = Field(12, ge=1)
-    warm_start: Literal["none", "petals", "swarm"] = "petals"
+    prune_threshold: float = Field(0.0, ge=0, description="bytes/s; tier-2 links above it survive")
+    # keep the arcs the warm-start layout uses when pruning (placement.md s11f); false = the paper
+    prune_keep_warm_start: bool = True
+    warm_start: Literal["none", "petals", "swarm", "best"] = "best"
+    # early stop: objective >= early_stop_ratio * upper bound with no improvement for early_stop_idle_s
+    early_stop_ratio: float = Field(0.995, gt=0, le=1)
+    early_stop_idle_s: float | None = Field(None, gt=0)
     # Per single-type sub-cluster solve, as the paper did for LLaMA-1 30B on single24/geo24.
     per_gpu_type: bool = False
     write_model: Literal["none", "lp", "mps"] = "none"
+    # baselines
+    swarm_stages: int | None = Field(None, ge=1, description="default: L / largest divisor of L <= min K")
+    separate_types: list[str] | None = None  # default rule: see helix/placement/methods/separate.py
+    separate_overload: float = Field(1.75, gt=0)
+    sp_plus_mixed_types: list[str] | None = None
+    # capacity tables: typical.py (default) or the coefficients of the authors' LP file
+    capacities: Literal["typical", "artifact"] = "typical"
+
+
+def resolve_preset(presets: dict[str, PlacementPreset], mapping: dict[str, str], cluster: str, model: str, method: str) -> tuple[str, PlacementPreset]:
+    """The preset name and preset for one placement (config keys cluster/model/method > method > default)."""
+    for key in (f"{cluster}/{model}/{method}", method):
+        if key in mapping:
+            return mapping[key], presets[mapping[key]]
+    if "default" in presets:
+        return "default", presets["default"]
+    return "default", PlacementPreset()

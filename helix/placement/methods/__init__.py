@@ -1,0 +1,1 @@
+"""Placement methods, one per file; each registers itself with ``@register(name)``."""
