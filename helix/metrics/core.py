@@ -4,6 +4,8 @@
   divided by the nominal window length ``end - start`` (not the span of the events);
 * latency statistics over the iterations finished in the window: mean and the 5/25/50/75/95th
   percentiles, each the element ``int(n * p)`` of the ascending sorted samples (no interpolation);
+* the prototype's parser (prototype.md s8) divides instead by the span between the first and the
+  last in-window decode finish (+1e-6): ``throughput="span"``;
 * sub-cluster aggregation (separate pipelines, per-type helix): throughputs add up, latency samples
   are pooled (concatenated) before the statistics, so a busy sub-cluster weighs more.
 
@@ -58,17 +60,21 @@ def _check_window(window: tuple[float, float]) -> None:
         raise HelixInputError(None, "window", "end must be after start", (start, end))
 
 
-def summarize(prompt, decode, window: tuple[float, float]) -> dict:
+def summarize(prompt, decode, window: tuple[float, float], throughput: str = "window") -> dict:
     """Metrics of one run: ``prompt``/``decode`` are (finish time, latency) pairs, any order."""
-    return aggregate([(prompt, decode, window)])
+    return aggregate([(prompt, decode, window)], throughput=throughput)
 
 
-def aggregate(parts: Sequence[tuple]) -> dict:
+def aggregate(parts: Sequence[tuple], throughput: str = "window") -> dict:
     """Metrics of runs measured together: ``parts`` = [(prompt pairs, decode pairs, window), ...].
 
     One part is a plain run. Several parts (sub-clusters run separately) give the sum of their
-    decode throughputs and statistics over the pooled in-window latency samples.
+    decode throughputs and statistics over the pooled in-window latency samples. ``throughput``
+    is the divisor of each part's decode count: ``"window"`` (nominal window length, simulator)
+    or ``"span"`` (last - first in-window decode finish + 1e-6, the prototype's log parser).
     """
+    if throughput not in ("window", "span"):
+        raise HelixInputError(None, "throughput", "must be 'window' or 'span'", throughput)
     if not parts:
         raise HelixInputError(None, "parts", "nothing to aggregate")
     thr = 0.0
@@ -82,7 +88,10 @@ def aggregate(parts: Sequence[tuple]) -> dict:
         dm = _in_window(df, window)
         k = int(dm.sum())
         n_decode += k
-        thr += k / (window[1] - window[0])
+        if throughput == "span":
+            thr += k / (df[dm].max() - df[dm].min() + 1e-6) if k else 0.0
+        else:
+            thr += k / (window[1] - window[0])
         p_lat.append(pl[_in_window(pf, window)])
         d_lat.append(dl[dm])
         windows.append(window[1] - window[0])
