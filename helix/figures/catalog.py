@@ -1,0 +1,409 @@
+"""The figure catalogue: what each figure and table of the paper plots, and from which files.
+
+One place maps the paper's evaluation (mission.md "Experiment groups", simulator.md s7) to the
+project's result paths, so the Snakemake rules, the scripts and the tests agree on inputs, and a
+figure's inputs are exactly the metric files it draws (changing one experiment reruns only the
+figures that show it). A spec is plain JSON-able data: it travels to the script as ``params``.
+
+Naming decisions that other phases own are constants at the top; renaming upstream is a one-line
+change here. Prototype bars use, in order: our prototype run (``results/proto/...``) if it exists,
+the paper's own event log parsed by our parser (``helix parse-log``), or the value the paper
+printed; the legend says which.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from helix.figures import data
+from helix.figures.style import method_label
+
+# ---- names owned by other phases ---------------------------------------------------------------
+# Figures plot the authors' layouts (``paper-<method>``), as the section 6.3 fidelity rows do; set
+# to "" to plot the project's own placements instead.
+LAYOUT_PREFIX = "paper-"
+# The scheduler the paper ran with each placement method (mission.md, prototype.md s4).
+PAPER_SCHEDULER = {"helix": "helix", "swarm": "swarm", "separate": "random", "sp_plus": "random", "petals": "helix"}
+# Section 6.7 ran on an older ILP layout than 6.4/6.6 (simulator.md trap 24).
+SCHEDULING_LAYOUT = "paper-helix"
+# Fig. 11a: simulated throughput with and without cluster pruning (authors' layouts).
+PRUNING_LAYOUTS = {"pruned": "paper-helix", "unpruned": "paper-helix-noprune"}
+# Fig. 11b / Table 8: our own MILP runs with and without warm start / pruning.
+WARMSTART_METHODS = {"warm": "helix", "cold": "helix-nowarm"}
+PRUNING_METHODS = {"pruned": "helix", "unpruned": "helix-noprune"}
+# Fig. 12: the MILP solved to optimality.
+OPTIMALITY_RUN = ("small10", "llama30b", "helix")
+# Where the figures phase keeps the paper's prototype logs parsed by our parser.
+PAPER_PROTO = "results/figures/data/paper-proto/{cluster}/{model}/{method}/{scheduler}/{mode}.json"
+PARSER_MODULE = "helix.prototype.logparse"
+
+MODEL_LABELS = {"llama30b": "LLaMA-1 30B", "llama70b": "LLaMA-2 70B"}
+THROUGHPUT_LABEL = "Decode throughput (tokens/s)"
+PHASE_LABELS = {"prompt": "Prompt latency (s)", "decode": "Decode latency per token (s)"}
+
+
+def sim_path(cluster, model, method, scheduler, mode) -> str:
+    return f"results/sims/{cluster}/{model}/{method}/{scheduler}/{mode}/metrics.json"
+
+
+def proto_path(cluster, model, method, scheduler, mode) -> str:
+    return f"results/proto/{cluster}/{model}/{method}/{scheduler}/{mode}/metrics.json"
+
+
+def placement_file(cluster, model, method, name) -> str:
+    return f"results/placements/{cluster}/{model}/{method}/{name}"
+
+
+@dataclass
+class Context:
+    """What the catalogue may look at when choosing a prototype bar's source."""
+
+    exists: Callable[[str], bool] = os.path.exists
+    artifact_dir: Path | None = None
+    parser_available: bool = field(default_factory=lambda: importlib.util.find_spec(PARSER_MODULE) is not None)
+
+    def paper_logs(self, row: dict | None) -> list[str] | None:
+        """Absolute paths of the paper's logs for a prototype row, if every one is present."""
+        if row is None or not row.get("logs") or self.artifact_dir is None or not self.parser_available:
+            return None
+        paths = [str(Path(self.artifact_dir) / "artifact_evaluation" / log) for log in row["logs"]]
+        return paths if all(self.exists(p) for p in paths) else None
+
+
+def _pct(printed: dict | None) -> dict | None:
+    return None if printed is None else {f"p{int(k)}": float(v) for k, v in printed.items()}
+
+
+def _label(method: str) -> str:
+    return method_label(method)
+
+
+# ---- items: one bar or box -------------------------------------------------------------------
+def sim_item(cluster, model, method, mode, scheduler=None, metric="decode_throughput_tps", label=None, key=None):
+    scheduler = scheduler or PAPER_SCHEDULER[method]
+    row = data.paper_sim(cluster, model, method, scheduler, mode)
+    paper = None
+    if row is not None:
+        paper = row.get("decode_throughput_tps") if metric == "decode_throughput_tps" else _pct(row.get(f"{metric[:-10]}_p"))
+    run_method = LAYOUT_PREFIX + method if not method.startswith("paper-") else method
+    return {
+        "method": key or method,
+        "label": label or _label(method),
+        "source": "sim",
+        "path": sim_path(cluster, model, run_method, scheduler, mode),
+        "paper": paper,
+        "run": [cluster, model, run_method, scheduler, mode],
+    }
+
+
+def proto_item(ctx: Context, cluster, model, method, mode, scheduler=None, metric="decode_throughput_tps"):
+    """Our prototype run, else the paper's log parsed by our parser, else the printed value."""
+    scheduler = scheduler or PAPER_SCHEDULER[method]
+    row = data.paper_proto(cluster, model, method, scheduler, mode)
+    is_thr = metric == "decode_throughput_tps"
+    printed = None
+    if row is not None:
+        printed = row.get("decode_throughput_tps") if is_thr else _pct(row.get(f"{metric[:-10]}_p"))
+    run_method = LAYOUT_PREFIX + method
+    item = {"method": method, "label": _label(method), "paper": printed, "run": [cluster, model, run_method, scheduler, mode]}
+    ours = proto_path(cluster, model, run_method, scheduler, mode)
+    if ctx.exists(ours):
+        return {**item, "source": "proto", "path": ours}
+    logs = ctx.paper_logs(row)
+    if logs:
+        path = PAPER_PROTO.format(cluster=cluster, model=model, method=method, scheduler=scheduler, mode=mode)
+        return {**item, "source": "paper-log", "path": path, "logs": logs, "warmup_s": row["warmup_s"]}
+    if printed is not None:
+        return {**item, "source": "paper-printed", "path": None, "value": printed}
+    return {**item, "source": "missing", "path": None}
+
+
+# ---- figure specs ------------------------------------------------------------------------------
+FIG5_THROUGHPUT = {"a": ("llama30b", "offline"), "b": ("llama70b", "offline"), "c": ("llama30b", "online"), "d": ("llama70b", "online")}
+FIG5_LATENCY = {"e": ("llama30b", "prompt"), "f": ("llama30b", "decode"), "g": ("llama70b", "prompt"), "h": ("llama70b", "decode")}
+FIG7_THROUGHPUT = {"a": "llama30b", "b": "llama70b"}
+FIG7_LATENCY = {"c": ("llama30b", "prompt"), "d": ("llama30b", "decode"), "e": ("llama70b", "prompt"), "f": ("llama70b", "decode")}
+METHODS_63 = ("helix", "swarm", "separate")
+METHODS_65 = ("helix", "swarm", "separate", "sp_plus")
+METHODS_66 = ("helix", "swarm", "petals")
+SCHEDULERS_67 = ("helix", "swarm", "random", "shortest_queue")
+
+
+def _throughput(title, groups, **extra):
+    return {"kind": "throughput", "title": title, "ylabel": THROUGHPUT_LABEL, "groups": groups, **extra}
+
+
+def _latency(title, phase, groups):
+    return {"kind": "latency", "title": title, "metric": f"{phase}_latency_s", "ylabel": PHASE_LABELS[phase], "groups": groups}
+
+
+def _drop_empty(groups):
+    return [g for g in groups if any(i["source"] != "missing" for i in g["items"])]
+
+
+def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
+    """Every figure and table, by name (``fig5a`` ... ``table8``, ``reproduction``)."""
+    ctx = ctx or Context()
+    specs: dict[str, dict] = {}
+    # 6.3 single24: Fig. 5
+    for panel, (model, mode) in FIG5_THROUGHPUT.items():
+        specs[f"fig5{panel}"] = _throughput(
+            f"single24, {MODEL_LABELS[model]}, {mode}",
+            _drop_empty(
+                [
+                    {"label": "Simulation", "items": [sim_item("single24", model, m, mode) for m in METHODS_63]},
+                    {"label": "Prototype", "items": [proto_item(ctx, "single24", model, m, mode) for m in METHODS_63]},
+                ]
+            ),
+        )
+    for panel, (model, phase) in FIG5_LATENCY.items():
+        metric = f"{phase}_latency_s"
+        specs[f"fig5{panel}"] = _latency(
+            f"single24, {MODEL_LABELS[model]}, online",
+            phase,
+            _drop_empty(
+                [
+                    {"label": "Simulation", "items": [sim_item("single24", model, m, "online", metric=metric) for m in METHODS_63]},
+                    {
+                        "label": "Prototype",
+                        "items": [proto_item(ctx, "single24", model, m, "online", metric=metric) for m in METHODS_63],
+                    },
+                ]
+            ),
+        )
+    # 6.4 geo24: Fig. 7 (simulation only)
+    for panel, model in FIG7_THROUGHPUT.items():
+        specs[f"fig7{panel}"] = _throughput(
+            f"geo24, {MODEL_LABELS[model]} (simulation)",
+            [{"label": mode, "items": [sim_item("geo24", model, m, mode) for m in METHODS_63]} for mode in ("offline", "online")],
+        )
+    for panel, (model, phase) in FIG7_LATENCY.items():
+        metric = f"{phase}_latency_s"
+        specs[f"fig7{panel}"] = _latency(
+            f"geo24, {MODEL_LABELS[model]}, online (simulation)",
+            phase,
+            [{"label": "Simulation", "items": [sim_item("geo24", model, m, "online", metric=metric) for m in METHODS_63]}],
+        )
+    # 6.5 hetero42: Fig. 8
+    specs["fig8a"] = _throughput(
+        "hetero42, LLaMA-2 70B (simulation)",
+        [{"label": mode, "items": [sim_item("hetero42", "llama70b", m, mode) for m in METHODS_65]} for mode in ("offline", "online")],
+    )
+    for panel, phase in (("b", "prompt"), ("c", "decode")):
+        metric = f"{phase}_latency_s"
+        specs[f"fig8{panel}"] = _latency(
+            "hetero42, LLaMA-2 70B, online (simulation)",
+            phase,
+            [{"label": "Simulation", "items": [sim_item("hetero42", "llama70b", m, "online", metric=metric) for m in METHODS_65]}],
+        )
+    # 6.6 placement deep dive: Fig. 9 (scheduler fixed to helix)
+    specs["fig9a"] = _throughput(
+        "Placement methods, LLaMA-2 70B, offline, Helix scheduler",
+        _drop_empty(
+            [
+                {"label": "Simulation (geo24)", "items": [sim_item("geo24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66]},
+                {
+                    "label": "Prototype (single24)",
+                    "items": [proto_item(ctx, "single24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66],
+                },
+            ]
+        ),
+    )
+    specs["fig9b"] = {
+        "kind": "placement",
+        "title": "Placements on geo24, LLaMA-2 70B",
+        "panels": [
+            {
+                "method": m,
+                "label": _label(m),
+                "layout": placement_file("geo24", "llama70b", LAYOUT_PREFIX + m, "layout.yaml"),
+                "flow": placement_file("geo24", "llama70b", LAYOUT_PREFIX + m, "flow.json"),
+                "cluster_yaml": "results/clusters/geo24.yaml",
+            }
+            for m in METHODS_66
+        ],
+    }
+    # 6.7 request scheduling: Fig. 10 (placement fixed to helix)
+    sched_items = [
+        {**sim_item("geo24", "llama70b", SCHEDULING_LAYOUT, "offline", scheduler=s, label=_label(s), key=s)} for s in SCHEDULERS_67
+    ]
+    proto_sched = [
+        {**proto_item(ctx, "single24", "llama70b", "helix", "offline", scheduler=s), "method": s, "label": _label(s)}
+        for s in SCHEDULERS_67
+    ]
+    specs["fig10a"] = _throughput(
+        "Schedulers, LLaMA-2 70B, offline, Helix placement",
+        _drop_empty([{"label": "Simulation (geo24)", "items": sched_items}, {"label": "Prototype (single24)", "items": proto_sched}]),
+    )
+    specs["fig10b"] = {
+        "kind": "congestion",
+        "title": "Congestion per machine, geo24, LLaMA-2 70B, offline",
+        "ylabel": "Mean queueing delay (s)",
+        "metric": "mean_queue_delay_s",
+        "series": [
+            {"method": s, "label": _label(s), "path": str(Path(it["path"]).with_name("congestion.csv"))}
+            for s, it in zip(SCHEDULERS_67, sched_items)
+        ],
+    }
+    # 6.8 ablations: Fig. 11 and Table 8
+    specs["fig11a"] = _throughput(
+        "Cluster pruning, LLaMA-2 70B, offline (simulation)",
+        [
+            {
+                "label": cluster,
+                "items": [
+                    sim_item(cluster, "llama70b", layout, "offline", scheduler="helix", label=variant, key=variant)
+                    for variant, layout in PRUNING_LAYOUTS.items()
+                ],
+            }
+            for cluster in ("geo24", "hetero42")
+        ],
+    )
+    specs["fig11b"] = {
+        "kind": "solver",
+        "title": "MILP with and without a heuristic warm start, LLaMA-2 70B",
+        "panels": [
+            {
+                "title": cluster,
+                "series": [
+                    {
+                        "key": variant,
+                        "label": f"{'with' if variant == 'warm' else 'without'} warm start",
+                        "path": placement_file(cluster, "llama70b", method, "solver_trace.csv"),
+                    }
+                    for variant, method in WARMSTART_METHODS.items()
+                ],
+                "paper": data.paper_objective(cluster, "llama70b"),
+            }
+            for cluster in ("geo24", "hetero42")
+        ],
+    }
+    cluster, model, method = OPTIMALITY_RUN
+    specs["fig12"] = {
+        "kind": "solver",
+        "title": f"MILP solved to optimality, {cluster}, {MODEL_LABELS[model]}",
+        "panels": [
+            {
+                "title": "",
+                "series": [{"key": "helix", "label": "Helix MILP", "path": placement_file(cluster, model, method, "solver_trace.csv")}],
+                "paper": data.paper_objective(cluster, model),
+            }
+        ],
+    }
+    specs["table8"] = {
+        "kind": "table8",
+        "rows": [
+            {
+                "cluster": c,
+                "model": "llama70b",
+                "pruned": variant == "pruned",
+                "path": placement_file(c, "llama70b", m, data.MILP_SIZE_FILE),
+                "paper": data.paper_milp_size(c, "llama70b", variant == "pruned"),
+            }
+            for c in ("geo24", "hetero42")
+            for variant, m in PRUNING_METHODS.items()
+        ],
+    }
+    specs["reproduction"] = reproduction_spec(specs)
+    return specs
+
+
+def reproduction_spec(specs: dict[str, dict]) -> dict:
+    """Every printed paper value one of our figures shows, as (paper, file, key) rows."""
+    rows = []
+    for name, spec in specs.items():
+        if spec["kind"] not in ("throughput", "latency"):
+            continue
+        for group in spec["groups"]:
+            for item in group["items"]:
+                if item.get("paper") is None or item["source"] in ("missing", "paper-printed"):
+                    continue
+                base = {"figure": name, "group": group["label"], "source": item["source"], "path": item["path"]}
+                base.update(dict(zip(("cluster", "model", "method", "scheduler", "mode"), item["run"])))
+                if spec["kind"] == "throughput":
+                    rows.append({**base, "metric": "decode_throughput_tps", "paper": float(item["paper"])})
+                else:
+                    for stat, value in item["paper"].items():
+                        rows.append({**base, "metric": f"{spec['metric']}.{stat}", "paper": float(value)})
+    for cluster in ("single24", "geo24", "hetero42"):
+        value = data.paper_objective(cluster, "llama70b")
+        method = LAYOUT_PREFIX + "helix"
+        rows.append(
+            {
+                "figure": "placement objective",
+                "group": "max-flow of the paper's MILP layout",
+                "source": "placement",
+                "path": placement_file(cluster, "llama70b", method, "flow.json"),
+                "cluster": cluster,
+                "model": "llama70b",
+                "method": method,
+                "scheduler": "",
+                "mode": "",
+                "metric": "max_flow",
+                "paper": value,
+            }
+        )
+    # one row per (figure-independent) quantity: the same run can appear in several figures
+    seen, unique = set(), []
+    for r in rows:
+        k = (r["path"], r["metric"])
+        if k not in seen:
+            seen.add(k)
+            unique.append(r)
+    return {"kind": "reproduction", "rows": unique}
+
+
+INPUT_KEYS = ("path", "layout", "flow", "cluster_yaml")
+
+
+def spec_inputs(spec) -> list[str]:
+    """Every file a spec reads (paths under INPUT_KEYS, recursively), sorted and unique."""
+    found: set[str] = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in INPUT_KEYS and isinstance(v, str):
+                    found.add(v)
+                else:
+                    walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(spec)
+    return sorted(found)
+
+
+FIGURE_NAMES = (
+    [f"fig5{p}" for p in "abcdefgh"]
+    + [f"fig7{p}" for p in "abcdef"]
+    + ["fig8a", "fig8b", "fig8c", "fig9a", "fig9b", "fig10a", "fig10b", "fig11a", "fig11b", "fig12"]
+)
+TABLE_NAMES = ("table8", "reproduction")
+# Built by `rule all`: figures from simulations (plus the placement picture of the same runs)
+# and the reproduction table; solver-based figures (11b, 12, Table 8) run our own MILPs and are
+# built by `all_figures`.
+DEFAULT_TARGETS = tuple(n for n in FIGURE_NAMES if n not in ("fig11b", "fig12")) + ("reproduction",)
+
+# Committed, downscaled copies in docs/gallery/ (`snakemake --cores 2 gallery`).
+GALLERY = ("fig5a", "fig5e", "fig7b", "fig8a", "fig9a", "fig9b", "fig10a", "fig10b", "fig11a")
+# Report sections: figure -> (category, subcategory).
+REPORT_CATEGORIES = {
+    **{f"fig5{p}": ("6.3 Single cluster (Fig. 5)", "throughput" if p in "abcd" else "latency") for p in "abcdefgh"},
+    **{f"fig7{p}": ("6.4 Geo-distributed (Fig. 7)", "throughput" if p in "ab" else "latency") for p in "abcdef"},
+    **{f"fig8{p}": ("6.5 High heterogeneity (Fig. 8)", "throughput" if p == "a" else "latency") for p in "abc"},
+    "fig9a": ("6.6 Placement deep dive (Fig. 9)", "throughput"),
+    "fig9b": ("6.6 Placement deep dive (Fig. 9)", "placements"),
+    "fig10a": ("6.7 Request scheduling (Fig. 10)", "throughput"),
+    "fig10b": ("6.7 Request scheduling (Fig. 10)", "congestion"),
+    "fig11a": ("6.8 Ablations (Fig. 11, Table 8)", "pruning"),
+    "fig11b": ("6.8 Ablations (Fig. 11, Table 8)", "warm start"),
+    "table8": ("6.8 Ablations (Fig. 11, Table 8)", "MILP size"),
+    "fig12": ("6.9 Placement quality (Fig. 12)", "solver trace"),
+    "reproduction": ("Summary", "paper vs ours"),
+}
