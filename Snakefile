@@ -16,6 +16,7 @@ include: "rules/placement.smk"
 include: "rules/simulate.smk"
 include: "rules/prototype.smk"
 include: "rules/figures.smk"
+include: "rules/profiles_whatif.smk"
 
 
 rule all:
