@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from helix.clusters.spec import ClusterSpec
 from helix.errors import HelixInputError
 from helix.placement.settings import PlacementPreset
+from helix.prototype.settings import ProtoRunSpec
 from helix.sim.settings import SimRunSpec
 
 ARTIFACT_REPO = "https://github.com/Thesys-lab/Helix-ASPLOS25"
@@ -63,6 +64,7 @@ class ExperimentSpec(_Strict):
     models: list[str] = []
     placements: list[str] = Field([], description="placement methods this experiment needs")
     simulations: list[SimRunSpec] = []
+    prototypes: list[ProtoRunSpec] = Field([], description="prototype runs (results/proto/...)")
 
 
 class Config(_Strict):
@@ -102,6 +104,11 @@ class Config(_Strict):
                     raise ValueError(f"experiments.{ename}.simulations[{i}].model: unknown model {run.model!r}")
                 if run.cluster not in self.clusters:
                     raise ValueError(f"experiments.{ename}.simulations[{i}].cluster: unknown cluster {run.cluster!r}")
+            for i, run in enumerate(exp.prototypes):
+                if run.model not in self.models:
+                    raise ValueError(f"experiments.{ename}.prototypes[{i}].model: unknown model {run.model!r}")
+                if run.cluster not in self.clusters:
+                    raise ValueError(f"experiments.{ename}.prototypes[{i}].cluster: unknown cluster {run.cluster!r}")
             for c in exp.clusters:
                 if c not in self.clusters:
                     raise ValueError(f"experiments.{ename}.clusters: unknown cluster {c!r}")
