@@ -1,0 +1,20 @@
+"""`helix parse-log LOG... --warmup-s W`: prototype metrics of event logs (ours or the paper's)."""
+
+from __future__ import annotations
+
+import json
+
+HELP = "metrics of prototype event logs (events.csv or the paper's events.txt); several logs = sub-cluster aggregate"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("logs", nargs="+", help="events.csv / events.txt files; several = one run split into sub-clusters")
+    p.add_argument("--warmup-s", type=float, default=60.0, help="exclude iterations finished before this (paper: 60, 70B online 200)")
+    p.add_argument("--end-s", type=float, default=300.0, help="exclude iterations finished after this (paper: 300)")
+
+
+def run(args) -> int:
+    from helix.prototype.logparse import parse_logs
+
+    print(json.dumps(parse_logs(args.logs, warmup_s=args.warmup_s, end_s=args.end_s), indent=2))
+    return 0

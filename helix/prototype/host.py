@@ -1,0 +1,371 @@
+"""The host: request source and sink, route scheduler, event log (prototype.md s1, s4, s6, s7).
+
+Every iteration of every request starts and ends here: the host sends the prompt (token ids) to
+the first stage, gets the greedy token back from the last, and sends it as the next decode
+iteration along the *same* route (the KV cache never moves). There is no batching at the host;
+workers batch whatever is waiting at them. Events are ``(t, rid, 'out'|'in'|'fail', phase,
+context_len, n_tokens)`` with the paper's meaning of ``context_len`` (prompt 0; decode = tokens
+processed before the iteration, starting at input_len + 1).
+
+Liveness: workers heartbeat every 0.2 s; a worker silent for ``heartbeat_timeout_s`` (or reported
+dead by the launcher) is dead: requests whose route uses it (and, with hop-by-hop schedulers, any
+prompt still in flight, whose route the host does not know yet) are logged ``fail``, the workers
+are told, and new requests are routed around it while a complete route remains.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import zmq
+
+from helix.errors import HelixInputError
+from helix.prototype.routing import HelixRouter, HopChooser
+from helix.prototype.settings import ProtoRunSpec
+from helix.prototype.sysconfig import HOST_ID, SystemConfig, check_routable
+from helix.prototype.transport import Inbox, Outbox, encode
+from helix.workload import LengthSampler, OfflineFeeder, online_arrivals
+
+
+class StartupError(RuntimeError):
+    """Some worker never reported ready."""
+
+
+@dataclass
+class Request:
+    rid: int
+    input_len: int
+    output_len: int
+    prompt: list[int]
+    tokens: list[int] = field(default_factory=list)
+    route: list[list[int]] = field(default_factory=list)
+    status: str = "running"
+    phase: str = "prompt"
+    fb: list = field(default_factory=list)
+
+
+def prompt_ids(seed: int, rid: int, n: int, vocab: int) -> list[int]:
+    """Deterministic prompt token ids of request ``rid`` (tests regenerate them)."""
+    return np.random.default_rng([seed, rid]).integers(0, vocab, n).astype(np.int64).tolist()
+
+
+def scaled_lengths(inputs, outputs, spec: ProtoRunSpec) -> tuple[np.ndarray, np.ndarray]:
+    s = spec.lengths
+    a = np.clip(np.rint(np.asarray(inputs) * s.scale), s.min_input, s.max_input).astype(np.int64)
+    b = np.clip(np.rint(np.asarray(outputs) * s.scale), s.min_output, s.max_output).astype(np.int64)
+    return a, b
+
+
+class Host:
+    def __init__(self, cfg: SystemConfig, spec: ProtoRunSpec, vocab: int, lengths: tuple, arrivals=None, log=print):
+        self.cfg, self.spec, self.vocab, self.log = cfg, spec, vocab, log
+        self.inputs, self.outputs = scaled_lengths(*lengths, spec)
+        self.arrival_counts = arrivals
+        self.events: list[tuple] = []
+        self.requests: dict[int, Request] = {}
+        self.dead: set[int] = set()
+        self.dead_at: dict[int, float] = {}
+        self.stats: dict = {"dropped": {}, "rejected": 0, "worker_reports": {}}
+        self.ctx = zmq.Context()
+        host = cfg.host
+        self.inbox = Inbox(self.ctx, f"tcp://{host.address}:{host.port}", set(host.in_nodes))
+        self.outbox = Outbox(self.ctx, {v: cfg.endpoint(v) for v in host.out_nodes})
+        self.control = self.ctx.socket(zmq.PULL)
+        self.control.setsockopt(zmq.LINGER, 0)
+        self.control.bind(cfg.control_endpoint())
+        self.bcast = self.ctx.socket(zmq.PUB)
+        self.bcast.setsockopt(zmq.LINGER, 0)
+        self.bcast.bind(cfg.broadcast_endpoint())
+        self.last_seen: dict[int, float] = {}
+        self.ready: set[int] = set()
+        self.router = None
+        self.chooser = None
+        if spec.scheduler == "helix":
+            caps = {w.id: spec.layer_tps / (w.end - w.start) for w in cfg.workers}
+            kv = {w.id: spec.kv_slots for w in cfg.workers}
+            self.router = HelixRouter(cfg, spec.mode, caps, kv, feed_hwm=spec.feed_hwm)
+        else:
+            self.chooser = HopChooser(cfg, spec.scheduler, HOST_ID, spec.seed)
+
+    # -- plumbing ------------------------------------------------------------------------------
+    def _broadcast(self, msg: dict) -> None:
+        self.bcast.send_json(msg)
+
+    def _control(self, now: float, on_fail: Callable[[int, str], None] | None = None) -> None:
+        while True:
+            try:
+                msg = self.control.recv_json(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except ValueError:
+                self.stats["dropped"]["control_malformed"] = self.stats["dropped"].get("control_malformed", 0) + 1
+                continue
+            src = msg.get("src") if isinstance(msg, dict) else None
+            if not isinstance(src, int) or not (1 <= src < len(self.cfg.nodes)):
+                self.stats["dropped"]["control_unknown_peer"] = self.stats["dropped"].get("control_unknown_peer", 0) + 1
+                continue
+            self.last_seen[src] = now
+            kind = msg.get("type")
+            if kind == "ready":
+                self.ready.add(src)
+            elif kind in ("hb", "bye"):
+                self.stats["worker_reports"][src] = {"dropped": msg.get("dropped", {}), "errors": msg.get("errors", {})}
+            elif kind == "fail" and on_fail is not None:
+                on_fail(int(msg.get("rid", -1)), str(msg.get("reason", "")))
+            elif kind == "fatal":
+                self.log(f"worker {src} fault: {msg.get('reason')}")
+
+    def wait_ready(self, timeout_s: float, alive: Callable[[], set[int]] | None = None) -> None:
+        """Block until every worker said ready; StartupError naming the missing ones otherwise."""
+        want = {w.id for w in self.cfg.workers}
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            self._broadcast({"type": "hb"})
+            self._control(time.monotonic())
+            if self.ready >= want:
+                return
+            gone = alive() if alive else set()
+            if gone:
+                raise StartupError(f"worker(s) {sorted(gone)} exited before becoming ready")
+            time.sleep(0.05)
+        missing = sorted(want - self.ready)
+        names = [self.cfg.node(i).name for i in missing]
+        raise StartupError(f"worker(s) {missing} ({', '.join(names)}) not ready after {timeout_s:g} s")
+
+    # -- requests ------------------------------------------------------------------------------
+    def _send(self, req: Request, phase: str, now_rel: float) -> bool:
+        if phase == "prompt":
+            ctx_len, ntok, pos = 0, req.input_len + 1, 0
+            payload = torch.tensor(req.prompt, dtype=torch.int32)
+        else:
+            ctx_len = req.input_len + len(req.tokens)
+            ntok, pos = 1, ctx_len - 1
+            payload = torch.tensor(req.tokens[-1:], dtype=torch.int32)
+        header = {
+            "type": phase, "src": HOST_ID, "rid": req.rid, "max_tokens": req.input_len + req.output_len,
+            "context": pos, "stage": 0, "route": req.route, "t": time.time(), "hops": [],
+        }
+        if req.fb:
+            header["fb"], req.fb = req.fb, []
+        req.phase = phase
+        self.events.append((now_rel, req.rid, "out", phase, ctx_len, ntok))
+        if not self.outbox.send(req.route[0][0], encode(header, payload)):
+            self._fail(req, now_rel, "host could not send")
+            return False
+        return True
+
+    def _fail(self, req: Request, now_rel: float, reason: str) -> None:
+        if req.status != "running":
+            return
+        req.status = "failed"
+        ctx_len = 0 if req.phase == "prompt" else req.input_len + len(req.tokens)
+        self.events.append((now_rel, req.rid, "fail", req.phase, ctx_len, 0))
+        if self.router is not None:
+            self.router.finish(req.rid)
+        self._broadcast({"type": "abort", "rids": [req.rid]})
+        self.stats.setdefault("fail_reasons", {}).setdefault(reason, 0)
+        self.stats["fail_reasons"][reason] += 1
+
+    def _launch(self, rid: int, a: int, b: int, now_rel: float) -> Request | None:
+        req = Request(rid, int(a), int(b), prompt_ids(self.spec.seed, rid, int(a), self.vocab))
+        if self.router is not None:
+            route = self.router.plan(rid, req.input_len, req.output_len)
+        else:
+            first = self.chooser.choose(0, self.dead)
+            route = [first] if first is not None else None
+        if route is None:
+            self.stats["rejected"] += 1
+            return None
+        req.route = route
+        self.requests[rid] = req
+        self._send(req, "prompt", now_rel)
+        return req
+
+    def _swarm_feedback(self, req: Request, header: dict) -> None:
+        hops = header.get("hops", [])
+        if self.chooser is None or len(hops) != len(req.route):
+            return
+        prev_t, prev_node = header["t"], HOST_ID
+        fb = []
+        for (node, _, _), t in zip(req.route, hops):
+            if prev_node == HOST_ID:
+                self.chooser.feedback(node, t - prev_t)
+            else:
+                fb.append([prev_node, node, t - prev_t])
+            prev_t, prev_node = t, node
+        req.fb = fb
+
+    def _declare_dead(self, nid: int, now_rel: float) -> None:
+        if nid in self.dead:
+            return
+        self.dead.add(nid)
+        self.dead_at[nid] = now_rel
+        self.log(f"worker {nid} ({self.cfg.node(nid).name}) is dead at t={now_rel:.2f} s")
+        self._broadcast({"type": "dead", "nodes": sorted(self.dead)})
+        if self.router is not None:
+            self.router.mark_dead(nid)
+        for req in self.requests.values():
+            if req.status != "running":
+                continue
+            on_route = any(node == nid for node, _, _ in req.route)
+            unknown = self.chooser is not None and req.phase == "prompt"
+            if on_route or unknown:
+                self._fail(req, now_rel, f"worker {nid} died")
+
+    # -- the run -------------------------------------------------------------------------------
+    def run(self, alive: Callable[[], set[int]] | None = None) -> dict:
+        spec = self.spec
+        rng = random.Random(spec.seed)
+        sampler = LengthSampler(self.inputs.tolist(), self.outputs.tolist(), rng, "lengths")
+        duration = spec.duration_s
+        offline = spec.mode == "offline"
+        if offline:
+            feeder = OfflineFeeder(spec.n_init, duration, on_prompt=self.router is not None)
+            pending = [(t, None, None) for t in feeder.initial_times(0.1)]
+        else:
+            if spec.rate_tps is None:
+                raise HelixInputError("prototype", "rate_tps", "an online run needs rate_tps")
+            pending = [(t, a, b) for t, a, b in online_arrivals(self.arrival_counts, sampler, spec.rate_tps, 0.0, duration)]
+        pending.reverse()  # pop from the end = earliest first
+        next_rid = 0
+        origin = time.monotonic()
+        for w in self.cfg.workers:
+            self.last_seen[w.id] = origin
+        last_hb = 0.0
+        finished = 0
+
+        def rel() -> float:
+            return time.monotonic() - origin
+
+        def on_fail(rid: int, reason: str) -> None:
+            req = self.requests.get(rid)
+            if req is not None:
+                self._fail(req, rel(), reason)
+                if offline:
+                    pending.append((rel() + 0.1, None, None))
+
+        def feed(now_rel: float) -> None:
+            if offline and now_rel + 0.1 < duration and (self.router is None or self.router.may_launch()):
+                pending.append((now_rel + 0.1, None, None))
+                pending.sort(key=lambda x: -x[0])
+
+        poller = zmq.Poller()
+        poller.register(self.inbox.sock, zmq.POLLIN)
+        poller.register(self.control, zmq.POLLIN)
+        while True:
+            now = rel()
+            if now >= duration:
+                break
+            # launch what is due
+            while pending and pending[-1][0] <= now:
+                _, a, b = pending.pop()
+                if a is None:
+                    a, b = sampler.sample()
+                if self._launch(next_rid, a, b, now) is None and offline:
+                    pass  # rejected (KV expectation): the next trigger retries
+                next_rid += 1
+            # tokens coming back
+            for header, tensor in self.inbox.drain():
+                t_in = rel()
+                req = self.requests.get(header.get("rid"))
+                if req is None or req.status != "running" or header["type"] != req.phase or tensor is None:
+                    self.inbox.dropped["stale"] += 1
+                    continue
+                phase = req.phase
+                ctx_len = 0 if phase == "prompt" else req.input_len + len(req.tokens)
+                self.events.append((t_in, req.rid, "in", phase, ctx_len, req.input_len + 1 if phase == "prompt" else 1))
+                req.tokens.append(int(tensor.reshape(-1)[0]))
+                if phase == "prompt":
+                    req.route = header["route"]
+                self._swarm_feedback(req, header)
+                if len(req.tokens) >= req.output_len:
+                    req.status = "finished"
+                    finished += 1
+                    if self.router is not None:
+                        self.router.finish(req.rid)
+                    feed(t_in)
+                else:
+                    if self.router is not None:
+                        self.router.on_decode(req.rid)
+                    if phase == "prompt" and self.router is not None:
+                        feed(t_in)
+                    self._send(req, "decode", t_in)
+            # liveness
+            now = rel()
+            self._control(time.monotonic(), on_fail)
+            gone = set(alive()) if alive else set()
+            mono = time.monotonic()
+            for w in self.cfg.workers:
+                if w.id not in self.dead and (w.id in gone or mono - self.last_seen.get(w.id, mono) > spec.heartbeat_timeout_s):
+                    self._declare_dead(w.id, now)
+                    if offline:
+                        pending.append((now + 0.1, None, None))
+                        pending.sort(key=lambda x: -x[0])
+            if self.dead and not check_routable(self.cfg, self.dead):
+                self.log(f"no complete route left at t={now:.2f} s; ending the run")
+                self.stats["ended_early"] = round(now, 3)
+                break
+            if now - last_hb >= 0.5:
+                self._broadcast({"type": "hb"})
+                last_hb = now
+            wait = 20 if not pending else max(0, min(20, int((pending[-1][0] - rel()) * 1000)))
+            poller.poll(timeout=wait)
+        end = rel()
+        for req in self.requests.values():
+            if req.status == "running":
+                req.status = "unfinished"
+        self.stats.update(
+            duration_s=duration,
+            wall_end_s=round(end, 3),
+            requests=len(self.requests),
+            finished=finished,
+            failed=sum(r.status == "failed" for r in self.requests.values()),
+            dead_workers={str(k): round(v, 3) for k, v in self.dead_at.items()},
+        )
+        self.stats["dropped"].update({f"host_{k}": v for k, v in self.inbox.dropped.items()})
+        return self.stats
+
+    def stop(self) -> None:
+        for _ in range(3):
+            self._broadcast({"type": "stop"})
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self.inbox.close()
+        self.outbox.close()
+        self.control.close(0)
+        self.bcast.close(0)
+        self.ctx.term()
+
+    # -- outputs -------------------------------------------------------------------------------
+    def route_rows(self) -> list[dict]:
+        rows = []
+        for rid in sorted(self.requests):
+            r = self.requests[rid]
+            rows.append({
+                "request_id": rid,
+                "input_len": r.input_len,
+                "output_len": r.output_len,
+                "nodes": " ".join(str(n) for n, _, _ in r.route),
+                "machines": " ".join(self.cfg.node(n).name for n, _, _ in r.route),
+                "starts": " ".join(str(s) for _, s, _ in r.route),
+                "ends": " ".join(str(e) for _, _, e in r.route),
+                "status": r.status,
+            })
+        return rows
+
+    def token_rows(self) -> list[dict]:
+        return [
+            {"request_id": rid, "prompt": " ".join(map(str, r.prompt)), "output": " ".join(map(str, r.tokens)), "status": r.status}
+            for rid, r in sorted(self.requests.items())
+        ]
+
+
+def log_stderr(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,148 @@
+"""Start the workers of a run: as local processes (default, CI) or as Ray tasks (a GPU cluster).
+
+Both launchers give the host the same two things: ``alive()`` -> ids of workers whose process has
+ended, and ``shutdown()`` that stops every worker (politely first, then by force). Ray is only a
+remote launcher, as in the paper (prototype.md s1): it carries no data. Placement machines are
+mapped onto Ray nodes by GPU type through the custom resource ``gpu_model:<TYPE>`` (the naming the
+Ray executor plugin uses), each worker pinned to one node, and the system config is rewritten with
+those nodes' addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from helix.errors import HelixInputError
+from helix.prototype.sysconfig import SystemConfig
+
+
+def worker_argv(cfg_path: str, nid: int, model_config: str, model_name: str, spec) -> list[str]:
+    return [
+        "--system-config", cfg_path, "--node-id", str(nid), "--model-config", model_config, "--model-name", model_name,
+        "--engine", spec.engine, "--scheduler", spec.scheduler, "--device", spec.device, "--dtype", spec.dtype,
+        "--seed", str(spec.seed), "--threads", str(spec.threads),
+    ]
+
+
+class LocalLauncher:
+    """One ``python -m helix.prototype.worker`` subprocess per worker; stderr to ``log_dir``."""
+
+    def __init__(self, cfg: SystemConfig, cfg_path: str, model_config: str, model_name: str, spec, log_dir: str | Path):
+        self.procs: dict[int, subprocess.Popen] = {}
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads), PYTHONUNBUFFERED="1")
+        for w in cfg.workers:
+            fh = open(self.log_dir / f"worker{w.id}.log", "w")
+            argv = [sys.executable, "-m", "helix.prototype.worker", *worker_argv(cfg_path, w.id, model_config, model_name, spec)]
+            self.procs[w.id] = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env)
+            fh.close()
+
+    def alive(self) -> set[int]:
+        """Ids of workers whose process has exited (the name is the host's question: who is gone)."""
+        return {nid for nid, p in self.procs.items() if p.poll() is not None}
+
+    def pids(self) -> dict[int, int]:
+        return {nid: p.pid for nid, p in self.procs.items()}
+
+    def shutdown(self, grace_s: float = 3.0) -> dict[int, int | None]:
+        deadline = time.monotonic() + grace_s
+        for p in self.procs.values():
+            while p.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+        for p in self.procs.values():
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return {nid: p.returncode for nid, p in self.procs.items()}
+
+
+def _ray_worker_task(cfg_dict: dict, model_json: str, argv: list[str]) -> int:
+    """Runs on the Ray node: materialise the config files locally, then be a worker."""
+    from helix.prototype import worker
+
+    d = tempfile.mkdtemp(prefix="helix-worker-")
+    cfg_path, model_path = os.path.join(d, "system.yaml"), os.path.join(d, "model.json")
+    SystemConfig.from_dict(cfg_dict).save(cfg_path)
+    Path(model_path).write_text(model_json)
+    argv = list(argv)
+    argv[argv.index("--system-config") + 1] = cfg_path
+    argv[argv.index("--model-config") + 1] = model_path
+    return worker.main(argv)
+
+
+def map_to_ray_nodes(cfg: SystemConfig, ray_nodes: list[dict]) -> dict[int, str]:
+    """Worker id -> Ray node IP, by ``gpu_model:<TYPE>`` resources (each Ray node used once per unit)."""
+    free: dict[str, list[str]] = {}
+    for n in ray_nodes:
+        if not n.get("Alive", True):
+            continue
+        for res, amount in n.get("Resources", {}).items():
+            if res.startswith("gpu_model:"):
+                free.setdefault(res.split(":", 1)[1], []).extend([n["NodeManagerAddress"]] * int(amount))
+    out = {}
+    for w in cfg.workers:
+        pool = free.get(w.gpu, [])
+        if not pool:
+            raise HelixInputError("ray", f"gpu_model:{w.gpu}", f"no Ray node left for machine {w.name}")
+        out[w.id] = pool.pop(0)
+    return out
+
+
+class RayLauncher:
+    """One Ray task per worker, pinned to a node with the machine's GPU type."""
+
+    def __init__(self, cfg: SystemConfig, model_config: str, model_name: str, spec, address: str | None = None):
+        import ray
+
+        self.ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address or os.environ.get("RAY_ADDRESS") or "auto", log_to_driver=False)
+        ips = map_to_ray_nodes(cfg, ray.nodes())
+        cfg.nodes[0].address = ray.util.get_node_ip_address()
+        for w in cfg.workers:
+            w.address = ips[w.id]
+        self.cfg = cfg
+        model_json = Path(model_config).read_text()
+        task = ray.remote(_ray_worker_task)
+        self.refs = {}
+        for w in cfg.workers:
+            opts = {"resources": {f"gpu_model:{w.gpu}": 1, f"node:{w.address}": 0.001}, "num_gpus": spec.gpu, "max_retries": 0}
+            argv = worker_argv("-", w.id, "-", model_name, spec)
+            self.refs[w.id] = task.options(**opts).remote(cfg.to_dict(), model_json, argv)
+
+    def alive(self) -> set[int]:
+        done, _ = self.ray.wait(list(self.refs.values()), num_returns=len(self.refs), timeout=0)
+        done = set(done)
+        return {nid for nid, r in self.refs.items() if r in done}
+
+    def shutdown(self, grace_s: float = 3.0) -> dict[int, int | None]:
+        deadline = time.monotonic() + grace_s
+        while self.alive() != set(self.refs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        codes = {}
+        for nid, r in self.refs.items():
+            if nid not in self.alive():
+                self.ray.cancel(r, force=True)
+                codes[nid] = None
+            else:
+                try:
+                    codes[nid] = self.ray.get(r, timeout=1)
+                except Exception:  # a worker that crashed: its code is unknown
+                    codes[nid] = None
+        return codes
+
+
+def describe(codes: dict) -> str:
+    return json.dumps({str(k): v for k, v in codes.items()})

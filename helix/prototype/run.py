@@ -1,0 +1,92 @@
+"""One prototype run end to end: system config, workers, host, outputs (events, routes, metrics).
+
+Outputs in ``out_dir`` (all written atomically, none on failure to start):
+``events.csv`` (the paper's event fields), ``routes.csv`` (one row per request: nodes, machines,
+per-stage layer ranges, status), ``tokens.csv`` (prompt and generated token ids, for equality
+checks), ``metrics.json`` (the parser's metrics of ``events.csv``, same keys as the simulator),
+``system_config.yaml`` and ``run.json`` (failures, drops, dead workers; no wall times).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import signal
+from pathlib import Path
+
+from helix.cluster import Cluster
+from helix.io import write_json, write_text
+from helix.layout import Layout
+from helix.prototype.host import Host, StartupError, log_stderr
+from helix.prototype.launch import LocalLauncher, RayLauncher
+from helix.prototype.logparse import parse_logs, write_events_csv
+from helix.prototype.model import LlamaConfig
+from helix.prototype.routing import check_scheduler
+from helix.prototype.settings import ProtoRunSpec
+from helix.prototype.sysconfig import build_system_config
+
+__all__ = ["run_prototype", "StartupError"]
+
+
+def _csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    if rows:
+        w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return buf.getvalue()
+
+
+def run_prototype(
+    layout: Layout,
+    model_config: str | Path,
+    spec: ProtoRunSpec,
+    out_dir: str | Path,
+    lengths: tuple,
+    arrivals=None,
+    cluster: Cluster | None = None,
+    base_port: int | None = None,
+    log=log_stderr,
+) -> dict:
+    """Serve ``spec.duration_s`` seconds and write the outputs; returns the metrics."""
+    check_scheduler(spec.scheduler)
+    out_dir = Path(out_dir)
+    model = LlamaConfig.from_json(model_config, spec.model)
+    if model.num_layers != layout.num_layers:
+        from helix.errors import HelixInputError
+
+        raise HelixInputError(model_config, "num_hidden_layers", f"layout has {layout.num_layers} layers", model.num_layers)
+    cfg = build_system_config(layout, cluster, base_port=base_port)
+    work = out_dir / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    if spec.launcher == "ray":
+        launcher = RayLauncher(cfg, str(model_config), spec.model, spec)
+    cfg_path = work / "system_config.yaml"
+    cfg.save(cfg_path)
+    host = Host(cfg, spec, model.vocab_size, lengths, arrivals, log=log)
+    if spec.launcher == "local":
+        launcher = LocalLauncher(cfg, str(cfg_path), str(model_config), spec.model, spec, work)
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _raise_interrupt)  # snakemake / ray stop us with SIGTERM
+    try:
+        host.wait_ready(spec.startup_timeout_s, launcher.alive)
+        stats = host.run(launcher.alive)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        host.stop()
+        codes = launcher.shutdown()
+        host.close()
+    stats["worker_exit_codes"] = {str(k): v for k, v in codes.items()}
+    write_events_csv(out_dir / "events.csv", host.events)
+    write_text(out_dir / "routes.csv", _csv(host.route_rows()))
+    write_text(out_dir / "tokens.csv", _csv(host.token_rows()))
+    cfg.save(out_dir / "system_config.yaml")
+    metrics = parse_logs([out_dir / "events.csv"], warmup_s=spec.warmup_s, end_s=spec.duration_s)
+    metrics["failed_requests"] = stats["failed"]
+    write_json(out_dir / "run.json", {k: v for k, v in stats.items() if k != "wall_end_s"})
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt

@@ -1,0 +1,54 @@
+"""Typed settings of one prototype run (a ``prototype:`` entry of config.yaml).
+
+Defaults follow prototype.md s6 (5-minute runs, 60-s warm-up, KV expectation of the helix
+scheduler) except where the tiny CPU model needs scaled-down lengths: ``lengths`` rescales the
+Azure Conversation pairs and clips them so prompts and outputs fit the tiny model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LengthScaling(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scale: float = Field(1.0, gt=0, description="multiply Azure input/output lengths by this")
+    min_input: int = Field(1, ge=1)
+    max_input: int = Field(2047, ge=1)
+    min_output: int = Field(1, ge=1)
+    max_output: int = Field(1000, ge=1)
+
+
+class ProtoRunSpec(BaseModel):
+    """One prototype run: placement (cluster, model, method), scheduler, workload, engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cluster: str
+    model: str
+    method: str
+    scheduler: Literal["helix", "swarm", "random"]
+    mode: Literal["offline", "online"]
+    layout: str | None = Field(None, description="a layout YAML to use instead of results/placements/...")
+    duration_s: float = Field(300.0, gt=0)
+    warmup_s: float = Field(60.0, ge=0)
+    seed: int = 0
+    rate_tps: float | None = Field(None, gt=0, description="online: input+output tokens/s of arrivals")
+    n_init: int = Field(20, ge=1, description="offline: initial concurrency")
+    feed_hwm: float = Field(0.8, gt=0)
+    lengths: LengthScaling = LengthScaling()
+    # helix scheduler inputs the tiny model has no profile for: tokens/s of one layer on a node
+    # (a node holding k layers gets layer_tps / k) and KV slots (token x layer) per node.
+    layer_tps: float = Field(1000.0, gt=0)
+    kv_slots: int = Field(10**7, ge=1)
+    engine: str = "torch"
+    device: str = "cpu"
+    dtype: Literal["float32", "float16", "bfloat16"] = "float32"
+    threads: int = Field(1, ge=1, description="torch threads per worker process")
+    launcher: Literal["local", "ray"] = "local"
+    gpu: int = Field(0, ge=0, description="GPUs per worker (Snakemake resources and Ray tasks)")
+    startup_timeout_s: float = Field(60.0, gt=0)
+    heartbeat_timeout_s: float = Field(2.0, gt=0)
