@@ -213,7 +213,7 @@ def test_machine_profiles_match_the_config_catalogue(config, artifact_dir):
     }
     assert profiles["SinkNode"]["inbound_nic_speed"] == 10e9
     catalogue = gpu_catalogue_from_profiles(profiles)
-    assert set(catalogue) == set(config.gpus)
+    assert set(catalogue) <= set(config.gpus)  # the config may add types the paper did not use
     for name, entry in catalogue.items():
         gpu = config.gpus[name]
         assert (gpu.num_gpus, gpu.vram_bytes, gpu.nic_in, gpu.nic_out, gpu.disk) == (
@@ -238,3 +238,47 @@ def test_all_pairs_complete(built):
         have = set(c.link_map())
         assert pairs <= have
         assert all(frozenset(("source", m.name)) in have and frozenset((m.name, "sink")) in have for m in c.machines)
+
+
+# ----- generator options beyond the paper's settings ----------------------------------------
+def test_fake_sparse_graph_and_fill_links(config):
+    base = {"generator": "fake", "types": {"T4": 5, "L4": 3}, "link": {"bandwidth": 1e9, "latency": 1e-3}}
+    sparse = build_cluster("s", base | {"avg_degree": 3, "source_degree": 2, "sink_degree": 4}, config.gpus)
+    compute = [l for l in sparse.links if "source" not in (l.a, l.b) and "sink" not in (l.a, l.b)]
+    assert len(compute) == 8 * 3 // 2
+    assert sum(l.a == "source" for l in sparse.links) == 2 and sum(l.b == "sink" for l in sparse.links) == 4
+    slow = {"bandwidth": 12.5e6, "bandwidth_var": 2.5e6, "latency": 0.05, "latency_var": 0.01}
+    filled = build_cluster("f", base | {"avg_degree": 3, "fill_link": slow}, config.gpus)
+    compute = [l for l in filled.links if "source" not in (l.a, l.b) and "sink" not in (l.a, l.b)]
+    assert len(compute) == 8 * 7 // 2
+    fast = [l for l in compute if l.bandwidth == 1e9]
+    assert len(fast) == 12 and all(10e6 <= l.bandwidth <= 15e6 for l in compute if l.bandwidth != 1e9)
+    # the degrees consume RNG draws before the shuffle, so they change the permutation
+    complete = build_cluster("c", base, config.gpus)
+    assert [m.gpu for m in sparse.machines] != [m.gpu for m in complete.machines]
+
+
+def test_rounding_can_be_switched_off_and_coordinator_law_overridden(config):
+    spec = config.clusters["geo24"].model_dump(mode="json")
+    raw = build_cluster("g", spec | {"rounding": None}, config.gpus)
+    assert any(l.bandwidth % 1e5 for l in raw.links)  # unrounded draws
+    rounded = build_cluster("g", spec, config.gpus)
+    for r, l in zip(raw.links, rounded.links):  # same draws, only rounded
+        assert abs(r.bandwidth - l.bandwidth) <= 1e6 and 0 <= r.latency - l.latency < 1e-3
+    fast = spec | {"coordinator_link": {"bandwidth": 1e9, "latency": 0.001}}
+    c = build_cluster("g", fast, config.gpus)
+    assert {(l.bandwidth, l.latency) for l in c.links if "source" in (l.a, l.b) or "sink" in (l.a, l.b)} == {
+        (1e9, 0.001)
+    }
+
+
+def test_rule_params_carry_only_the_gpu_types_a_cluster_uses(config):
+    from types import SimpleNamespace
+
+    from helix.clusters.workflow import file_input, gpus_param
+
+    gpus = gpus_param(config)
+    assert list(gpus(SimpleNamespace(cluster="geo24-t4"))) == ["T4"]
+    assert list(gpus(SimpleNamespace(cluster="small10"))) == ["T4", "L4"]
+    assert gpus(SimpleNamespace(cluster="small10"))["L4"]["vram_bytes"] == 24e9
+    assert file_input(config, [])(SimpleNamespace(cluster="geo24")) == []
