@@ -75,6 +75,7 @@ def build(spec: dict):
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xlim(0, L)
         ax.set_xlabel("layer index")
+        ax.set_ylabel("machine (GPU type)")
         ax.grid(axis="x", alpha=0.3)
         ax.grid(axis="y", visible=False)
         max_flow = flow.get("max_flow")
@@ -85,7 +86,6 @@ def build(spec: dict):
         for y in range(1, len(rows)):
             if regions[y] != regions[y - 1]:
                 ax.axhline(y - 0.5, color="grey", linewidth=0.6, linestyle="--")
-    axes[0][0].set_ylabel("machine (GPU type)")
     sm = cm.ScalarMappable(norm=norm, cmap=cmap)
     sm.set_array(np.array([]))
     fig.colorbar(sm, ax=axes[0].tolist(), label=cbar_label, fraction=0.03, pad=0.02)
