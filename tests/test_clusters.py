@@ -75,7 +75,9 @@ def _links(cluster: Cluster) -> list[tuple]:
     return [(l.a, l.b, l.bandwidth, l.latency) for l in cluster.links]
 
 
-@pytest.mark.parametrize("name, rel", PAPER_FILES, ids=[f"{n}:{Path(r).parent.parent.name}" for n, r in PAPER_FILES])
+@pytest.mark.parametrize(
+    "name, rel", PAPER_FILES, ids=[f"{n}:{Path(r).parent.parent.name}" for n, r in PAPER_FILES]
+)
 def test_generated_cluster_equals_artifact_file(built, artifact_dir, name, rel):
     ref = read_cluster_ini(artifact_dir / rel, name)
     ours = built[name]
@@ -133,8 +135,10 @@ def test_subcluster_renames_in_parent_order_and_keeps_only_same_type_links(built
 
 def test_replace_gpu_swaps_types_and_keeps_topology(config, built):
     what_if = build_cluster(
-        "geo24-l4-as-a100", {"generator": "replace_gpu", "parent": "geo24", "replace": {"L4": "A100"}},
-        config.gpus, built["geo24"],
+        "geo24-l4-as-a100",
+        {"generator": "replace_gpu", "parent": "geo24", "replace": {"L4": "A100"}},
+        config.gpus,
+        built["geo24"],
     )
     assert what_if.gpu_mix() == {"A100": 12, "T4": 12}
     assert [m.name for m in what_if.machines] == [m.name for m in built["geo24"].machines]
@@ -209,7 +213,10 @@ def test_format_value_is_exact_for_any_float():
 def test_machine_profiles_match_the_config_catalogue(config, artifact_dir):
     profiles = read_machine_profiles(artifact_dir / f"{AE}/single_cluster/config/machine_profiles.ini")
     assert profiles["SourceNode"] == {
-        "inbound_nic_speed": None, "outbound_nic_speed": 10e9, "disk_speed": None, "vram_size": None
+        "inbound_nic_speed": None,
+        "outbound_nic_speed": 10e9,
+        "disk_speed": None,
+        "vram_size": None,
     }
     assert profiles["SinkNode"]["inbound_nic_speed"] == 10e9
     catalogue = gpu_catalogue_from_profiles(profiles)
@@ -217,7 +224,11 @@ def test_machine_profiles_match_the_config_catalogue(config, artifact_dir):
     for name, entry in catalogue.items():
         gpu = config.gpus[name]
         assert (gpu.num_gpus, gpu.vram_bytes, gpu.nic_in, gpu.nic_out, gpu.disk) == (
-            entry["num_gpus"], entry["vram_bytes"], entry["nic_in"], entry["nic_out"], entry["disk"]
+            entry["num_gpus"],
+            entry["vram_bytes"],
+            entry["nic_in"],
+            entry["nic_out"],
+            entry["disk"],
         ), name
 
 
@@ -237,7 +248,9 @@ def test_all_pairs_complete(built):
         pairs = {frozenset(p) for p in itertools.combinations([m.name for m in c.machines], 2)}
         have = set(c.link_map())
         assert pairs <= have
-        assert all(frozenset(("source", m.name)) in have and frozenset((m.name, "sink")) in have for m in c.machines)
+        assert all(
+            frozenset(("source", m.name)) in have and frozenset((m.name, "sink")) in have for m in c.machines
+        )
 
 
 # ----- generator options beyond the paper's settings ----------------------------------------

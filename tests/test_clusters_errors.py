@@ -94,11 +94,27 @@ def _mutated(fn) -> dict:
 YAML_CASES = [
     ("missing field", lambda d: d["links"][1].pop("bandwidth"), "links[1].bandwidth: missing"),
     ("missing machines", lambda d: d.pop("machines"), "machines: missing"),
-    ("negative bandwidth", lambda d: d["links"][1].update(bandwidth=-5.0), "links[1].bandwidth: must be positive (bytes/s) (got -5.0)"),
-    ("zero bandwidth", lambda d: d["links"][0].update(bandwidth=0), "links[0].bandwidth: must be positive (bytes/s) (got 0.0)"),
+    (
+        "negative bandwidth",
+        lambda d: d["links"][1].update(bandwidth=-5.0),
+        "links[1].bandwidth: must be positive (bytes/s) (got -5.0)",
+    ),
+    (
+        "zero bandwidth",
+        lambda d: d["links"][0].update(bandwidth=0),
+        "links[0].bandwidth: must be positive (bytes/s) (got 0.0)",
+    ),
     ("unknown GPU type", lambda d: d["machines"][1].update(gpu="H9000"), "machines[1].gpu: unknown GPU type"),
-    ("duplicate machine", lambda d: d["machines"].append({"name": "a", "gpu": "L4"}), "machines[2].name: duplicate machine name (got 'a')"),
-    ("link to unknown machine", lambda d: d["links"].append({"a": "b", "b": "zz", "bandwidth": 1, "latency": 0}), "links[3].b: link to an unknown machine (got 'zz')"),
+    (
+        "duplicate machine",
+        lambda d: d["machines"].append({"name": "a", "gpu": "L4"}),
+        "machines[2].name: duplicate machine name (got 'a')",
+    ),
+    (
+        "link to unknown machine",
+        lambda d: d["links"].append({"a": "b", "b": "zz", "bandwidth": 1, "latency": 0}),
+        "links[3].b: link to an unknown machine (got 'zz')",
+    ),
 ]
 
 
@@ -117,16 +133,52 @@ def test_bad_yaml_cluster_file(tmp_path, case, mutate, expected):
 # ----- artifact .ini clusters ----------------------------------------------------------------
 INI_CASES = [
     ("missing field", ("type=T4\n", ""), "[ComputeNode-1] type: missing"),
-    ("missing latency", ("bandwidth=1000 * mbps\nlatency=1 * MilliSec\n", "bandwidth=1000 * mbps\n"), "[Link-0-1] latency: missing"),
-    ("negative bandwidth", ("bandwidth=1000 * mbps", "bandwidth=-1 * mbps"), "[Link-0-1] bandwidth: must be positive (bytes/s) (got -1000000.0)"),
-    ("zero bandwidth", ("bandwidth=1000 * mbps", "bandwidth=0 * mbps"), "[Link-0-1] bandwidth: must be positive (bytes/s) (got 0.0)"),
+    (
+        "missing latency",
+        ("bandwidth=1000 * mbps\nlatency=1 * MilliSec\n", "bandwidth=1000 * mbps\n"),
+        "[Link-0-1] latency: missing",
+    ),
+    (
+        "negative bandwidth",
+        ("bandwidth=1000 * mbps", "bandwidth=-1 * mbps"),
+        "[Link-0-1] bandwidth: must be positive (bytes/s) (got -1000000.0)",
+    ),
+    (
+        "zero bandwidth",
+        ("bandwidth=1000 * mbps", "bandwidth=0 * mbps"),
+        "[Link-0-1] bandwidth: must be positive (bytes/s) (got 0.0)",
+    ),
     ("unknown GPU type", ("type=T4", "type=H9000"), "machines[1].gpu: unknown GPU type"),
-    ("duplicate machine", ("[ComputeNode-1]\ntype=T4", "[ComputeNode-0]\ntype=T4"), "[ComputeNode-0]: duplicate section"),
-    ("link to unknown machine", ("[Link-0-1]", "[Link-0-7]"), "[Link-0-7]: link to an unknown machine (total_compute_nodes=2) (got 7)"),
-    ("not an expression", ("latency=1 * MilliSec", "latency=__import__('os')"), "[Link-0-1] latency: not a unit expression"),
-    ("unknown unit", ("latency=1 * MilliSec", "latency=1 * fortnight"), "[Link-0-1] latency: not a unit expression (got '1 * fortnight')"),
-    ("inconsistent adjacency", ("connected_nodes=[0, 'sink']", "connected_nodes=['sink']"), "[ComputeNode-1] connected_nodes: does not match the [Link-*] sections (got ['n0'])"),
-    ("node beyond count", ("total_compute_nodes=2", "total_compute_nodes=1"), "[ComputeNode-1]: machine index beyond total_compute_nodes=1"),
+    (
+        "duplicate machine",
+        ("[ComputeNode-1]\ntype=T4", "[ComputeNode-0]\ntype=T4"),
+        "[ComputeNode-0]: duplicate section",
+    ),
+    (
+        "link to unknown machine",
+        ("[Link-0-1]", "[Link-0-7]"),
+        "[Link-0-7]: link to an unknown machine (total_compute_nodes=2) (got 7)",
+    ),
+    (
+        "not an expression",
+        ("latency=1 * MilliSec", "latency=__import__('os')"),
+        "[Link-0-1] latency: not a unit expression",
+    ),
+    (
+        "unknown unit",
+        ("latency=1 * MilliSec", "latency=1 * fortnight"),
+        "[Link-0-1] latency: not a unit expression (got '1 * fortnight')",
+    ),
+    (
+        "inconsistent adjacency",
+        ("connected_nodes=[0, 'sink']", "connected_nodes=['sink']"),
+        "[ComputeNode-1] connected_nodes: does not match the [Link-*] sections (got ['n0'])",
+    ),
+    (
+        "node beyond count",
+        ("total_compute_nodes=2", "total_compute_nodes=1"),
+        "[ComputeNode-1]: machine index beyond total_compute_nodes=1",
+    ),
 ]
 
 
@@ -158,13 +210,41 @@ def test_missing_artifact_file(tmp_path):
 # ----- config entries (the spec) ---------------------------------------------------------------
 SPEC_CASES = [
     ("missing field", {"generator": "fake"}, "clusters.bad: types: Field required"),
-    ("missing generator", {"types": {"T4": 1}}, "clusters.bad: Unable to extract tag using discriminator 'generator'"),
-    ("negative bandwidth", FAKE | {"link": {"bandwidth": -1, "latency": 0}}, "clusters.bad: link.bandwidth: Input should be greater than 0 (got -1)"),
-    ("zero bandwidth", FAKE | {"link": {"bandwidth": 0, "latency": 0}}, "clusters.bad: link.bandwidth: Input should be greater than 0 (got 0)"),
-    ("unknown GPU type", FAKE | {"types": {"H9000": 2}}, "clusters.bad: machines[0].gpu: unknown GPU type (known: A100, L4, T4) (got 'H9000')"),
-    ("degree too large", FAKE | {"avg_degree": 5}, "clusters.bad: avg_degree: must be at most 2 for 3 machines (got 5)"),
-    ("empty region", {"generator": "partitioned", "regions": [["T4"], []], "in_region": {"bandwidth": 1, "latency": 0},
-                      "cross_region": {"bandwidth": 1, "latency": 0}}, "clusters.bad: regions[1]: a region needs at least one machine"),
+    (
+        "missing generator",
+        {"types": {"T4": 1}},
+        "clusters.bad: Unable to extract tag using discriminator 'generator'",
+    ),
+    (
+        "negative bandwidth",
+        FAKE | {"link": {"bandwidth": -1, "latency": 0}},
+        "clusters.bad: link.bandwidth: Input should be greater than 0 (got -1)",
+    ),
+    (
+        "zero bandwidth",
+        FAKE | {"link": {"bandwidth": 0, "latency": 0}},
+        "clusters.bad: link.bandwidth: Input should be greater than 0 (got 0)",
+    ),
+    (
+        "unknown GPU type",
+        FAKE | {"types": {"H9000": 2}},
+        "clusters.bad: machines[0].gpu: unknown GPU type (known: A100, L4, T4) (got 'H9000')",
+    ),
+    (
+        "degree too large",
+        FAKE | {"avg_degree": 5},
+        "clusters.bad: avg_degree: must be at most 2 for 3 machines (got 5)",
+    ),
+    (
+        "empty region",
+        {
+            "generator": "partitioned",
+            "regions": [["T4"], []],
+            "in_region": {"bandwidth": 1, "latency": 0},
+            "cross_region": {"bandwidth": 1, "latency": 0},
+        },
+        "clusters.bad: regions[1]: a region needs at least one machine",
+    ),
 ]
 
 
@@ -179,13 +259,24 @@ def test_derived_cluster_errors():
     parent = build_cluster("p", FAKE, GPUS)
     with pytest.raises(HelixInputError) as info:
         build_cluster("p-l4", {"generator": "subcluster", "parent": "p", "gpu": "L4"}, GPUS, parent)
-    assert _one_line(info) == "clusters.p-l4: gpu: no machine of this GPU type in p (has ['A100', 'T4']) (got 'L4')"
+    assert (
+        _one_line(info)
+        == "clusters.p-l4: gpu: no machine of this GPU type in p (has ['A100', 'T4']) (got 'L4')"
+    )
     with pytest.raises(HelixInputError) as info:
-        build_cluster("w", {"generator": "replace_gpu", "parent": "p", "replace": {"V100": "T4"}}, GPUS, parent)
+        build_cluster(
+            "w", {"generator": "replace_gpu", "parent": "p", "replace": {"V100": "T4"}}, GPUS, parent
+        )
     assert "clusters.w: replace.V100: no machine of this GPU type in p" in _one_line(info)
     with pytest.raises(HelixInputError) as info:
-        build_cluster("w", {"generator": "replace_gpu", "parent": "p", "replace": {"T4": "B200"}}, GPUS, parent)
-    assert "clusters.w: machines[" in _one_line(info) and "].gpu: unknown GPU type" in _one_line(info) and "'B200'" in _one_line(info)
+        build_cluster(
+            "w", {"generator": "replace_gpu", "parent": "p", "replace": {"T4": "B200"}}, GPUS, parent
+        )
+    assert (
+        "clusters.w: machines[" in _one_line(info)
+        and "].gpu: unknown GPU type" in _one_line(info)
+        and "'B200'" in _one_line(info)
+    )
     with pytest.raises(HelixInputError, match="the parent cluster was not given"):
         build_cluster("p-t4", {"generator": "subcluster", "parent": "p", "gpu": "T4"}, GPUS)
 
@@ -195,7 +286,8 @@ def test_cli_exits_nonzero_with_one_line_and_writes_nothing(tmp_path):
     out = tmp_path / "out.ini"
     proc = subprocess.run(
         [sys.executable, "-m", "helix.cli", "cluster", "convert", str(bad), str(out)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode != 0
     assert proc.stderr.strip().splitlines() == [

@@ -70,7 +70,9 @@ def _endpoint(token: str, n: int, path: Path, section: str) -> str:
         return token
     i = int(token)
     if i >= n:
-        raise HelixInputError(path, f"[{section}]", f"link to an unknown machine (total_compute_nodes={n})", i)
+        raise HelixInputError(
+            path, f"[{section}]", f"link to an unknown machine (total_compute_nodes={n})", i
+        )
     return f"n{i}"
 
 
@@ -95,7 +97,10 @@ def read_cluster_ini(path: str | Path, name: str | None = None, known_gpus=None)
         n = int(_get(cp, path, "NodeNames", "total_compute_nodes"))
     except ValueError:
         raise HelixInputError(
-            path, "[NodeNames] total_compute_nodes", "not an integer", cp.get("NodeNames", "total_compute_nodes")
+            path,
+            "[NodeNames] total_compute_nodes",
+            "not an integer",
+            cp.get("NodeNames", "total_compute_nodes"),
         ) from None
     if n < 1:
         raise HelixInputError(path, "[NodeNames] total_compute_nodes", "must be at least 1", n)
@@ -112,12 +117,16 @@ def read_cluster_ini(path: str | Path, name: str | None = None, known_gpus=None)
     for section in cp.sections():
         node = _NODE.match(section)
         if node and int(node.group(1)) >= n:
-            raise HelixInputError(path, f"[{section}]", f"machine index beyond total_compute_nodes={n}", section)
+            raise HelixInputError(
+                path, f"[{section}]", f"machine index beyond total_compute_nodes={n}", section
+            )
         if not section.startswith("Link"):
             continue
         match = _LINK.match(section)
         if not match:
-            raise HelixInputError(path, f"[{section}]", "link section must be Link-<a>-<b> (a, b: index, source, sink)")
+            raise HelixInputError(
+                path, f"[{section}]", "link section must be Link-<a>-<b> (a, b: index, source, sink)"
+            )
         a, b = (_endpoint(t, n, path, section) for t in match.groups())
         if a == b:
             raise HelixInputError(path, f"[{section}]", "self-link", a)
@@ -143,7 +152,9 @@ def read_cluster_ini(path: str | Path, name: str | None = None, known_gpus=None)
         listed = _connected(cp, path, section, n) if cp.has_section(section) else None
         if listed is not None and listed != adjacency[node]:
             diff = sorted(listed ^ adjacency[node])
-            raise HelixInputError(path, f"[{section}] connected_nodes", "does not match the [Link-*] sections", diff)
+            raise HelixInputError(
+                path, f"[{section}] connected_nodes", "does not match the [Link-*] sections", diff
+            )
 
     cluster = Cluster(name=name or path.stem, machines=machines, links=links)
     cluster.validate(path, known_gpus)
@@ -176,9 +187,11 @@ def _section(link: Link, index: dict[str, int]) -> tuple[str, list[str]]:
 
 def _node_list(tokens: set[str]) -> str:
     """Sorted as the artifact: 'source' first, indices ascending, 'sink' last."""
-    ordered = ([SOURCE] if SOURCE in tokens else []) + sorted(
-        (int(t) for t in tokens if t not in (SOURCE, SINK))
-    ) + ([SINK] if SINK in tokens else [])
+    ordered = (
+        ([SOURCE] if SOURCE in tokens else [])
+        + sorted((int(t) for t in tokens if t not in (SOURCE, SINK)))
+        + ([SINK] if SINK in tokens else [])
+    )
     return repr(ordered)
 
 

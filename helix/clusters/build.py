@@ -103,7 +103,9 @@ def _fake(name: str, spec: FakeClusterSpec, **_: Any) -> Cluster:
 def _partitioned(name: str, spec: PartitionedClusterSpec, **_: Any) -> Cluster:
     for k, region in enumerate(spec.regions):
         if not region:
-            raise HelixInputError(_where(name), f"regions[{k}]", "a region needs at least one machine", region)
+            raise HelixInputError(
+                _where(name), f"regions[{k}]", "a region needs at least one machine", region
+            )
     return generators.partitioned_cluster(
         name,
         spec.regions,
@@ -131,7 +133,10 @@ def subcluster(parent: Cluster, gpu: str, name: str, description: str = "") -> C
     mapping = subcluster_names(parent, gpu)
     if not mapping:
         raise HelixInputError(
-            _where(name), "gpu", f"no machine of this GPU type in {parent.name} (has {sorted(parent.gpu_mix())})", gpu
+            _where(name),
+            "gpu",
+            f"no machine of this GPU type in {parent.name} (has {sorted(parent.gpu_mix())})",
+            gpu,
         )
     rename = {old: new for new, old in mapping.items()}
     rename.update({SOURCE: SOURCE, SINK: SINK})
@@ -165,7 +170,10 @@ def replace_gpus(parent: Cluster, replace: Mapping[str, str], name: str, descrip
     for old in replace:
         if old not in mix:
             raise HelixInputError(
-                _where(name), f"replace.{old}", f"no machine of this GPU type in {parent.name} (has {sorted(mix)})", old
+                _where(name),
+                f"replace.{old}",
+                f"no machine of this GPU type in {parent.name} (has {sorted(mix)})",
+                old,
             )
     machines = [Machine(name=m.name, gpu=replace.get(m.gpu, m.gpu), region=m.region) for m in parent.machines]
     swaps = ", ".join(f"{a}->{b}" for a, b in replace.items())
@@ -276,6 +284,7 @@ def cluster_document(cluster: Cluster, gpus: Mapping[str, Any]) -> dict:
     doc = cluster.to_dict()
     used = list(cluster.gpu_mix())
     doc["gpu_types"] = {
-        g: (gpus[g].model_dump(mode="json") if hasattr(gpus[g], "model_dump") else dict(gpus[g])) for g in used
+        g: (gpus[g].model_dump(mode="json") if hasattr(gpus[g], "model_dump") else dict(gpus[g]))
+        for g in used
     }
     return doc

@@ -37,7 +37,9 @@ class Rounding(_Strict):
     """
 
     int_above: float = Field(gt=0, description="bytes/s; above it bandwidth is truncated to whole mbps")
-    one_decimal_above: float = Field(1e6, gt=0, description="bytes/s; above it bandwidth is rounded to 0.1 mbps")
+    one_decimal_above: float = Field(
+        1e6, gt=0, description="bytes/s; above it bandwidth is rounded to 0.1 mbps"
+    )
     latency: Literal["truncate_ms"] = "truncate_ms"
 
 
@@ -62,7 +64,8 @@ class FakeClusterSpec(_Strict):
     source_degree: int | None = Field(None, ge=1, description="machines linked to the source; default all")
     sink_degree: int | None = Field(None, ge=1, description="machines linked to the sink; default all")
     fill_link: LinkDist | None = Field(
-        None, description="links for the compute pairs not sampled (the paper's 'slow links'); null: leave them out"
+        None,
+        description="links for the compute pairs not sampled (the paper's 'slow links'); null: leave them out",
     )
     rounding: Rounding | None = FAKE_ROUNDING
     description: str = ""
@@ -78,7 +81,9 @@ class PartitionedClusterSpec(_Strict):
 
     generator: Literal["partitioned"]
     seed: int = 0
-    regions: list[list[str]] = Field(min_length=1, description="per region, the GPU type of each machine in order")
+    regions: list[list[str]] = Field(
+        min_length=1, description="per region, the GPU type of each machine in order"
+    )
     in_region: LinkDist
     cross_region: LinkDist
     coordinator_link: LinkDist | None = Field(None, description="source/sink links; default: cross_region")

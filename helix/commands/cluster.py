@@ -29,7 +29,9 @@ def _build(config, name: str, gpus: dict, source: str = "config"):
     from helix.errors import HelixInputError
 
     if name not in config.clusters:
-        raise HelixInputError(source, "clusters", f"unknown cluster (known: {', '.join(sorted(config.clusters))})", name)
+        raise HelixInputError(
+            source, "clusters", f"unknown cluster (known: {', '.join(sorted(config.clusters))})", name
+        )
     spec = config.clusters[name]
     parent = _build(config, spec.parent, gpus, source) if getattr(spec, "parent", None) else None
     return build_cluster(name, spec, gpus, parent, artifact_dir=config.artifact_dir())
