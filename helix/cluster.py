@@ -16,7 +16,7 @@ from typing import Iterable
 import yaml
 
 from helix.errors import HelixInputError
-from helix.io import write_yaml
+from helix.io import load_yaml, write_yaml
 
 SOURCE = "source"
 SINK = "sink"
@@ -175,7 +175,7 @@ class Cluster:
         if not path.is_file():
             raise HelixInputError(path, None, "cluster file not found")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = load_yaml(path.read_text())
         except yaml.YAMLError as exc:
             raise HelixInputError(path, None, f"not valid YAML: {str(exc).splitlines()[0]}") from exc
         cluster = cls.from_dict(data, path)

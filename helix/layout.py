@@ -13,7 +13,7 @@ import yaml
 
 from helix.cluster import Cluster
 from helix.errors import HelixInputError
-from helix.io import write_yaml
+from helix.io import load_yaml, write_yaml
 
 
 @dataclass
@@ -71,7 +71,7 @@ class Layout:
         path = Path(path)
         if not path.is_file():
             raise HelixInputError(path, None, "layout file not found")
-        layout = cls.from_dict(yaml.safe_load(path.read_text()), path)
+        layout = cls.from_dict(load_yaml(path.read_text()), path)
         if cluster is not None:
             layout.validate(cluster, path)
         return layout
