@@ -1,8 +1,8 @@
 """Profiles for any GPU and model: the profiler, the analytic model, its validation, what-if clusters.
 
 Outputs:
-  results/profiles/measured/{gpu}/{model}/   rule profile (CUDA, on a machine with that GPU type) and
-                                             profile_cpu (tiny models, gpu = cpu): measured profiles;
+  results/profiles/measured/{model}/{gpu}/   rule profile (CUDA, on a machine with that GPU type) and
+                                             profile_cpu (tiny models, gpu = cpu): measured profiles (store layout);
                                              commit them under profiles/measured/{gpu}/{model}/
   results/profiles/analytic_fit.json         efficiencies fitted on every artifact profile
   results/profiles/validation.csv (+ validation_points.csv, validation.png, validation.pdf)
@@ -29,10 +29,10 @@ rule profile:
     input:
         WHATIF.model_input,
     output:
-        prompt="results/profiles/measured/{gpu}/{model}/prompt.csv",
-        decode="results/profiles/measured/{gpu}/{model}/decode.csv",
-        contexts="results/profiles/measured/{gpu}/{model}/decode_context.csv",
-        meta="results/profiles/measured/{gpu}/{model}/meta.json",
+        prompt="results/profiles/measured/{model}/{gpu}/prompt.csv",
+        decode="results/profiles/measured/{model}/{gpu}/decode.csv",
+        contexts="results/profiles/measured/{model}/{gpu}/decode_context.csv",
+        meta="results/profiles/measured/{model}/{gpu}/meta.json",
     log:
         "logs/profile/{gpu}/{model}.log",
     benchmark:
@@ -59,10 +59,10 @@ rule profile_cpu:
     input:
         WHATIF.model_input,
     output:
-        prompt="results/profiles/measured/cpu/{model}/prompt.csv",
-        decode="results/profiles/measured/cpu/{model}/decode.csv",
-        contexts="results/profiles/measured/cpu/{model}/decode_context.csv",
-        meta="results/profiles/measured/cpu/{model}/meta.json",
+        prompt="results/profiles/measured/{model}/cpu/prompt.csv",
+        decode="results/profiles/measured/{model}/cpu/decode.csv",
+        contexts="results/profiles/measured/{model}/cpu/decode_context.csv",
+        meta="results/profiles/measured/{model}/cpu/meta.json",
     log:
         "logs/profile/cpu/{model}.log",
     wildcard_constraints:

@@ -6,21 +6,18 @@ from pathlib import Path
 
 from helix.errors import HelixInputError
 from helix.models import load_hf_config
-from helix.profiles.analytic import FitParams, FitResult, write_predicted
-from helix.profiles.store import LayerProfile, read_project_table, write_profile
+from helix.profiles.analytic import FitParams, FitResult, read_measured, write_predicted
+from helix.profiles.store import write_profile
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 out_dir = Path(sm.output.prompt).parent
 model, gpu = sm.wildcards.model, sm.params.gpu
 with open(sm.log[0], "w") as log:
     try:
-        if sm.input.get("measured"):
+        if getattr(sm.input, "measured", None):
             measured = Path(sm.input.measured[0]).parent
-            prof = LayerProfile(model, gpu, read_project_table(measured / "prompt.csv"),
-                                read_project_table(measured / "decode.csv"))
-            meta = json.loads((measured / "meta.json").read_text())
-            meta = {k: v for k, v in meta.items() if k not in ("model", "gpu")}
-            write_profile(out_dir, prof, {**meta, "copied_from": str(measured)})
+            prof = read_measured(measured, model, gpu)
+            write_profile(out_dir, prof, {**prof.meta, "copied_from": str(measured)})
             print(f"copied measured profile {measured}", file=log)
         else:
             data = json.loads(Path(sm.input.fit).read_text())

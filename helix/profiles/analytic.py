@@ -206,6 +206,34 @@ def check_times(source: str | Path | None, tokens: Iterable[float], seconds: Ite
         run_max = max(run_max, y)
 
 
+def read_measured(directory: str | Path, model: str, gpu: str):
+    """A measured profile directory (prompt.csv, decode.csv, meta.json) checked by ``check_times``.
+
+    Used where a measurement enters the project's profiles (the what-if rule copies committed
+    measurements); a garbled file fails here with the file, row and value.
+    """
+    import json
+
+    from helix.profiles.store import LayerProfile, read_project_table
+
+    d = Path(directory)
+    tables = {}
+    for phase in ("prompt", "decode"):
+        table = read_project_table(d / f"{phase}.csv")
+        check_times(d / f"{phase}.csv", table.tokens, table.seconds)
+        tables[phase] = table
+    meta_path = d / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise HelixInputError(meta_path, None, f"unreadable meta.json: {exc}") from None
+    if not isinstance(meta, dict) or meta.get("source") != "measured":
+        raise HelixInputError(meta_path, "source", "a measured profile must say source: measured",
+                              meta.get("source") if isinstance(meta, dict) else meta)
+    meta = {k: v for k, v in meta.items() if k not in ("model", "gpu")}
+    return LayerProfile(model, gpu, tables["prompt"], tables["decode"], meta)
+
+
 @dataclass
 class Sample:
     """Measured points of one (model, GPU, phase): what the fit sees."""

@@ -222,8 +222,10 @@ def _nvidia_driver() -> str | None:
 def write_run(run: ProfileRun, out_dir: str | Path, model: str, gpu: str) -> Path:
     """Write prompt.csv, decode.csv (typical context), decode_context.csv and meta.json.
 
-    Everything is checked (finite, non-negative, monotone within tolerance) before anything is
-    written, so a bad measurement leaves no partial output.
+    Times are checked (finite, non-negative) before anything is written, so a bad measurement
+    leaves no partial output. Monotonicity is checked where a measured profile is *used*
+    (``helix.profiles.analytic.read_measured``): tiny CPU layers are overhead-bound and their flat
+    grids legitimately wobble with machine noise, which the recorded spread shows.
     """
     from helix.io import write_text
     from helix.profiles.store import LayerProfile, ProfileTable, write_profile
@@ -235,8 +237,8 @@ def write_run(run: ProfileRun, out_dir: str | Path, model: str, gpu: str) -> Pat
     batches = sorted(b for b, c in run.decode if c == ctx)
     d_tokens = (0, *batches)
     d_secs = (0.0, *(run.decode[(b, ctx)] for b in batches))
-    check_times(out_dir / "prompt.csv", p_tokens, p_secs)
-    check_times(out_dir / "decode.csv", d_tokens, d_secs)
+    check_times(out_dir / "prompt.csv", p_tokens, p_secs, rel_tol=1.0)
+    check_times(out_dir / "decode.csv", d_tokens, d_secs, rel_tol=1.0)
     profile = LayerProfile(model, gpu, ProfileTable(p_tokens, p_secs, str(out_dir / "prompt.csv")),
                            ProfileTable(d_tokens, d_secs, str(out_dir / "decode.csv")))
     spreads = sorted(run.spread.values())
