@@ -76,8 +76,10 @@ for _name in FIGURE_NAMES + list(TABLE_NAMES):
             "../envs/helix.yaml"
         params:
             spec=FIGURES.specs[_name],
+            script=FIGURES.script(_name),
         script:
-            f"../scripts/{FIGURES.script(_name)}"
+            # formatted by Snakemake at run time from params (a loop variable would bind late)
+            "../scripts/{params.script}"
 
 
 rule fig5:

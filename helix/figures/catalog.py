@@ -29,7 +29,7 @@ LAYOUT_PREFIX = "paper-"
 # The scheduler the paper ran with each placement method (mission.md, prototype.md s4).
 PAPER_SCHEDULER = {"helix": "helix", "swarm": "swarm", "separate": "random", "sp_plus": "random", "petals": "helix"}
 # Section 6.7 ran on an older ILP layout than 6.4/6.6 (simulator.md trap 24).
-SCHEDULING_LAYOUT = "paper-helix"
+SCHEDULING_LAYOUT = "paper-helix-sched"
 # Fig. 11a: simulated throughput with and without cluster pruning (authors' layouts).
 PRUNING_LAYOUTS = {"pruned": "paper-helix", "unpruned": "paper-helix-noprune"}
 # Fig. 11b / Table 8: our own MILP runs with and without warm start / pruning.
