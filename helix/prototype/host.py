@@ -89,7 +89,12 @@ class Host:
         if spec.scheduler == "helix":
             caps = {w.id: spec.layer_tps / (w.end - w.start) for w in cfg.workers}
             kv = {w.id: spec.kv_slots for w in cfg.workers}
-            self.router = HelixRouter(cfg, spec.mode, caps, kv, feed_hwm=spec.feed_hwm)
+            from helix.scheduling.helix import KV_DEFAULTS
+
+            hwm, ratio = KV_DEFAULTS[spec.mode]
+            ratio = (spec.kv_ratio if spec.kv_ratio is not None else ratio) * spec.lengths.scale
+            hwm = spec.kv_hwm if spec.kv_hwm is not None else hwm
+            self.router = HelixRouter(cfg, spec.mode, caps, kv, feed_hwm=spec.feed_hwm, kv_hwm=hwm, kv_ratio=ratio)
         else:
             self.chooser = HopChooser(cfg, spec.scheduler, HOST_ID, spec.seed)
 

@@ -47,8 +47,13 @@ def run_prototype(
     cluster: Cluster | None = None,
     base_port: int | None = None,
     log=log_stderr,
+    on_serving=None,
 ) -> dict:
-    """Serve ``spec.duration_s`` seconds and write the outputs; returns the metrics."""
+    """Serve ``spec.duration_s`` seconds and write the outputs; returns the metrics.
+
+    ``on_serving(pids)`` (optional) is called once every worker is ready, with the local worker
+    process ids: fault-injection tests use it to kill one mid-run.
+    """
     check_scheduler(spec.scheduler)
     out_dir = Path(out_dir)
     model = LlamaConfig.from_json(model_config, spec.model)
@@ -70,6 +75,8 @@ def run_prototype(
     signal.signal(signal.SIGTERM, _raise_interrupt)  # snakemake / ray stop us with SIGTERM
     try:
         host.wait_ready(spec.startup_timeout_s, launcher.alive)
+        if on_serving is not None:
+            on_serving(launcher.pids() if hasattr(launcher, "pids") else {})
         stats = host.run(launcher.alive)
     finally:
         signal.signal(signal.SIGTERM, previous)

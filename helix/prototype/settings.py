@@ -44,6 +44,10 @@ class ProtoRunSpec(BaseModel):
     # (a node holding k layers gets layer_tps / k) and KV slots (token x layer) per node.
     layer_tps: float = Field(1000.0, gt=0)
     kv_slots: int = Field(10**7, ge=1)
+    # KV expectation of the helix scheduler; None = the paper's mode default. The assumed output
+    # length (240 tokens) is multiplied by ``lengths.scale`` so it follows the scaled workload.
+    kv_hwm: float | None = Field(None, gt=0, le=1)
+    kv_ratio: float | None = Field(None, gt=0)
     engine: str = "torch"
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"

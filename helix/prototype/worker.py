@@ -175,4 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skip interpreter finalisation (torch's thread pools make it take seconds on a loaded box):
+    # everything this process owns is already closed.
+    os._exit(code)

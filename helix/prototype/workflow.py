@@ -1,0 +1,60 @@
+"""Input, params and resources functions for rules/prototype.smk, built from the validated config.
+
+Kept out of the .smk (which then holds only rules) and free of Snakemake imports so they can be
+unit-tested. A run is found by its wildcards among every experiment's ``prototypes`` list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helix.errors import HelixInputError
+from helix.profiles.paths import TRACE_FILES  # made by rule import_traces
+from helix.prototype.settings import ProtoRunSpec
+
+RUN_DIR = "results/proto/{cluster}/{model}/{method}/{scheduler}/{mode}"
+
+
+def runs(config: Any) -> list[ProtoRunSpec]:
+    return [r for exp in config.experiments.values() for r in exp.prototypes]
+
+
+def run_dir(run: ProtoRunSpec) -> str:
+    return RUN_DIR.format(cluster=run.cluster, model=run.model, method=run.method, scheduler=run.scheduler, mode=run.mode)
+
+
+def targets(config: Any) -> list[str]:
+    return sorted({f"{run_dir(r)}/metrics.json" for r in runs(config)})
+
+
+def find_run(config: Any, wildcards) -> ProtoRunSpec:
+    key = (wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode)
+    for r in runs(config):
+        if (r.cluster, r.model, r.method, r.scheduler, r.mode) == key:
+            return r
+    raise HelixInputError("config", "experiments.*.prototypes", "no prototype run configured for", "/".join(key))
+
+
+def make_functions(config: Any, trace_files=TRACE_FILES):
+    """(inputs, spec params, gpu resources, threads) functions for the rule."""
+
+    def inputs(wildcards) -> dict:
+        run = find_run(config, wildcards)
+        layout = run.layout or f"results/placements/{run.cluster}/{run.model}/{run.method}/layout.yaml"
+        return {
+            "layout": layout,
+            "cluster": f"results/clusters/{run.cluster}.yaml",
+            "model": str(config.resolve_model_path(run.model)),
+            "lengths": trace_files[0],
+            "arrivals": trace_files[1],
+        }
+
+    def spec(wildcards) -> dict:
+        return find_run(config, wildcards).model_dump(mode="json")
+
+    def gpus(wildcards) -> int:
+        """GPUs the run occupies on this box (local launcher); Ray runs hold theirs on the cluster."""
+        run = find_run(config, wildcards)
+        return 0 if run.launcher == "ray" else run.gpu
+
+    return inputs, spec, gpus

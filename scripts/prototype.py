@@ -1,0 +1,40 @@
+"""Rule `prototype`: one real serving run (host + workers) of a placement; events, routes, metrics."""
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from helix.cluster import Cluster
+from helix.errors import HelixInputError
+from helix.layout import Layout
+from helix.prototype.run import StartupError, run_prototype
+from helix.prototype.settings import ProtoRunSpec
+from helix.prototype.traces import load_traces
+
+sm = snakemake  # noqa: F821 - injected by Snakemake
+with open(sm.log[0], "w") as log:
+
+    def say(msg: str) -> None:
+        print(msg, file=log, flush=True)
+
+    try:
+        spec = ProtoRunSpec.model_validate(sm.params.spec)
+        cluster = Cluster.load(sm.input.cluster)
+        layout = Layout.load(sm.input.layout, cluster)
+        lengths, arrivals = load_traces(sm.input.lengths, sm.input.arrivals)
+        out = Path(sm.output.metrics).parent
+        # run in a scratch dir, then move the declared outputs: nothing partial on failure
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+            metrics = run_prototype(layout, sm.input.model, spec, tmp, lengths, arrivals, cluster, log=say)
+            for key in ("events", "routes", "tokens", "metrics"):
+                shutil.move(str(Path(tmp) / Path(sm.output[key]).name), sm.output[key])
+            for name in ("run.json", "system_config.yaml"):
+                shutil.move(str(Path(tmp) / name), str(out / name))
+            for wlog in sorted((Path(tmp) / "work").glob("worker*.log")):
+                say(f"--- {wlog.name}\n{wlog.read_text()}")
+        say(f"decode throughput {metrics['decode_throughput_tps']:.2f} tok/s, failed requests {metrics['failed_requests']}")
+    except (HelixInputError, StartupError) as exc:
+        msg = exc.one_line() if isinstance(exc, HelixInputError) else str(exc)
+        say(f"error: {msg}")
+        sys.exit(f"error: {msg}")
