@@ -1,0 +1,157 @@
+"""Run one placement end to end and write its result files (used by the rule script and ``helix place``).
+
+Outputs in ``out_dir``: ``layout.yaml``; ``flow.json`` with ``max_flow`` (tokens/s), ``upper_bound``,
+``gap``, ``arcs`` [{from, to, capacity, flow}], ``method``, and for solver runs ``solver`` and
+``seconds`` (wall time: the one non-reproducible field, kept because the experiment reports it);
+``solver_trace.csv`` (seconds, objective, bound, source) and ``milp_size.json`` for ``helix``.
+Every file is written atomically, and only after the placement succeeded (no partial output).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from helix.cluster import Cluster
+from helix.io import write_json, write_text
+from dataclasses import replace
+
+from helix.placement.base import PlacementProblem, PlacementResult, TraceRow, get_method
+from helix.placement.interrupt import stop_on_signals
+from helix.placement.settings import PlacementPreset
+
+
+def make_problem(
+    cluster: Cluster,
+    model,
+    model_key: str,
+    settings: PlacementPreset,
+    profile_store=None,
+    artifact_dir: str | Path | None = None,
+    cluster_key: str | None = None,
+    warm_start_file: str | Path | None = None,
+    work_dir: str | Path | None = None,
+) -> PlacementProblem:
+    """Capacity tables from ``helix.profiles.typical`` for this cluster's machine mix (trap 2)."""
+    from helix.profiles.typical import capacity_tables
+
+    def tables_for_mix(mix: dict[str, int]):
+        return capacity_tables(model_key, mix, profile_store, model.num_layers)
+
+    if settings.capacities == "artifact":
+        from helix.placement.methods.paper import artifact_lp_tables
+
+        tables = artifact_lp_tables(Path(artifact_dir), cluster_key or cluster.name, model_key, cluster)
+    else:
+        tables = tables_for_mix(cluster.gpu_mix())
+    return PlacementProblem(
+        cluster=cluster, model=model, tables=tables, settings=settings, tables_for_mix=tables_for_mix,
+        model_key=model_key, cluster_key=cluster_key or cluster.name,
+        artifact_dir=Path(artifact_dir) if artifact_dir else None,
+        warm_start_file=Path(warm_start_file) if warm_start_file else None,
+        work_dir=Path(work_dir) if work_dir else None,
+    )
+
+
+def flow_document(result: PlacementResult) -> dict:
+    arcs = []
+    if result.graph is not None and result.flow is not None:
+        for u, v, cap in result.graph.arcs:
+            arcs.append({"from": u, "to": v, "capacity": round(cap, 6), "flow": round(result.flow.arc_flows.get((u, v), 0.0), 6)})
+    doc = {
+        "method": result.method,
+        "max_flow": round(result.objective, 6),
+        "upper_bound": None if result.upper_bound is None else round(result.upper_bound, 6),
+        "gap": None if result.gap is None else round(result.gap, 6),
+        "arcs": arcs,
+        "nodes": {
+            name: {"capacity": round(cap, 6), "flow": round(result.flow.node_flows.get(name, 0.0), 6)}
+            for name, cap in (result.graph.node_capacity.items() if result.graph and result.flow else [])
+        },
+    }
+    if result.groups:
+        doc["groups"] = result.groups
+    if result.solver is not None:
+        doc["solver"] = result.solver
+        doc["seconds"] = result.seconds
+    if result.notes:
+        doc["notes"] = result.notes
+    return doc
+
+
+def milp_size_document(sizes: dict) -> dict:
+    """Table 8: the size of the model the MILP solved (top level) and of both variants."""
+    solved = sizes.get("pruned") or sizes.get("unpruned") or {}
+    doc = {"rows": solved.get("rows"), "columns": solved.get("cols"), "nonzeros": solved.get("nonzeros")}
+    for key in ("unpruned", "pruned"):
+        if key in sizes:
+            doc[key] = {"rows": sizes[key]["rows"], "columns": sizes[key]["cols"], "nonzeros": sizes[key]["nonzeros"]}
+    return doc
+
+
+def trace_csv(result: PlacementResult) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["seconds", "objective", "bound", "source"])
+    for r in result.trace:
+        w.writerow([f"{r.seconds:.3f}", f"{r.objective:.6f}", "" if r.bound is None else f"{r.bound:.6f}", r.source])
+    return buf.getvalue()
+
+
+def place_per_gpu_type(problem: PlacementProblem, impl) -> PlacementResult:
+    """One placement per single-type sub-cluster (``<cluster>-<gpu>``), as the paper did for 30B.
+
+    Each sub-problem uses its own machine mix's tables and the full time limit; the layout is the
+    union, the objective the sum, and ``groups`` names the sub-clusters.
+    """
+    from helix.flow.graph import FlowGraph
+    from helix.flow.maxflow import FlowResult
+    from helix.layout import Layout
+
+    ranges: dict = {m.name: None for m in problem.cluster.machines}
+    groups, trace, arcs, node_caps, arc_flows, node_flows = {}, [], [], {}, {}, {}
+    total, bound, seconds, sizes = 0.0, 0.0, 0.0, {}
+    for gpu in problem.cluster.gpu_mix():
+        sub = problem.cluster.sub_cluster(gpu, name=f"{problem.cluster.name}-{gpu.lower()}")
+        tables = problem.tables_for_mix(sub.gpu_mix()) if problem.tables_for_mix else problem.tables
+        sub_problem = replace(problem, cluster=sub, tables=tables, cluster_key=sub.name)
+        r = impl.place(sub_problem)
+        ranges.update(r.layout.ranges)
+        groups[sub.name] = [m.name for m in sub.machines]
+        total += r.objective
+        bound += r.upper_bound or 0.0
+        seconds += r.seconds or 0.0
+        trace += [TraceRow(t.seconds, t.objective, t.bound, f"{sub.name}:{t.source}") for t in r.trace]
+        arcs += r.graph.arcs
+        node_caps.update(r.graph.node_capacity)
+        arc_flows.update(r.flow.arc_flows)
+        node_flows.update(r.flow.node_flows)
+        for k, v in (r.milp_size or {}).items():
+            acc = sizes.setdefault(k, {"rows": 0, "cols": 0, "nonzeros": 0, "integer_cols": 0})
+            for kk in acc:
+                acc[kk] += v[kk]
+    layout = Layout(problem.L, ranges)
+    graph = FlowGraph(problem.L, list(node_caps), node_caps, arcs)
+    return PlacementResult(
+        layout=layout, method="helix", objective=total, upper_bound=bound, solver=f"{problem.settings.backend} per GPU type",
+        seconds=round(seconds, 3), trace=trace, milp_size=sizes or None, graph=graph,
+        flow=FlowResult(total, arc_flows, node_flows), groups=groups,
+    )
+
+
+def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -> PlacementResult:
+    """Place, then write the result files; SIGINT/SIGTERM end the search with its best layout."""
+    out = Path(out_dir)
+    impl = get_method(method)
+    with stop_on_signals():
+        if problem.settings.per_gpu_type and method == "helix":
+            result = place_per_gpu_type(problem, impl)
+        else:
+            result = impl.place(problem)
+    result.layout.save(out / "layout.yaml", problem.cluster)
+    write_json(out / "flow.json", flow_document(result))
+    if method == "helix":
+        write_text(out / "solver_trace.csv", trace_csv(result))
+        write_json(out / "milp_size.json", milp_size_document(result.milp_size or {}))
+    return result

@@ -1,0 +1,250 @@
+"""The Helix planner: warm start, flow-scored search, the MILP (pruned or not), and their portfolio.
+
+``backend`` in the preset chooses what runs within ``time_limit_s``:
+* ``portfolio`` (default): the flow-scored search (helix/placement/search.py) from the Petals and
+  Swarm layouts for ``heuristic_share`` of the time, then the MILP on ``milp_backend`` seeded with
+  the search's best layout as a *complete* start (layout, flows, switches); the best layout wins.
+  Why: branch-and-bound alone finds nothing on this model in minutes (placement.md s10).
+* ``heuristic``: the search alone. ``highs``/``cpsat``/``gurobi``: the MILP alone, warm-started from
+  the better of Petals/Swarm as the authors did (s4).
+
+Every incumbent is re-evaluated with the exact max-flow on the *unpruned* cluster and appended to the
+trace (seconds since the start, objective, bound, source). The bound is the layer-capacity bound,
+or the MILP's own bound if that is lower. With ``prune`` the MILP sees the paper's pruned graph,
+plus (``prune_keep_warm_start``) every arc its start layout uses, so the start survives (s11f).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from helix.artifact.sol_ini import read_sol_ini
+from helix.errors import HelixInputError, PlacementError
+from helix.flow.graph import FlowContext
+from helix.flow.maxflow import max_flow
+from helix.placement.base import PlacementMethod, PlacementProblem, PlacementResult, TraceRow, layout_from_vectors, register
+from helix.placement.bounds import problem_bound
+from helix.placement.interrupt import STOP
+from helix.placement.methods.petals import petals_layout
+from helix.placement.methods.swarm import swarm_layout
+from helix.placement.milp.backends import get_backend
+from helix.placement.milp.model import build_per_node, decode, start_vector
+from helix.placement.pruning import prune_cluster
+from helix.placement.search import LayoutSearch
+
+
+def _arc_capacity_fn(ctx: FlowContext):
+    def cap(u: int, v: int) -> float:
+        if u == -1:
+            return ctx.source_cap[v]
+        if v == -2:
+            return ctx.sink_cap[u]
+        return ctx.link_cap[u][v]
+
+    return cap
+
+
+class Planner:
+    """One solve: holds the incumbent, the trace and the clock."""
+
+    def __init__(self, problem: PlacementProblem):
+        self.p = problem
+        self.s = problem.settings
+        self.ctx = problem.context()
+        self.tables = [list(problem.table(i)) for i in range(problem.cluster.n)]
+        self.ub = problem_bound(problem)
+        self.t0 = time.monotonic()
+        self.trace: list[TraceRow] = []
+        self.best: tuple[float, list[int], list[int]] | None = None
+        self.last_improve = self.t0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def value(self, starts, sizes) -> float:
+        ends = [a + k for a, k in zip(starts, sizes)]
+        caps = [self.tables[i][k - 1] if 0 < k <= len(self.tables[i]) else 0.0 for i, k in enumerate(sizes)]
+        return self.ctx.value(starts, ends, caps)
+
+    def offer(self, value: float, starts, sizes, source: str, bound: float | None = None) -> None:
+        b = self.ub if bound is None else min(self.ub, bound)
+        if self.best is None or value > self.best[0] + 1e-9:
+            self.best = (value, list(starts), list(sizes))
+            self.last_improve = time.monotonic()
+            self.trace.append(TraceRow(round(self.elapsed(), 3), value, b, source))
+
+    def should_stop(self) -> bool:
+        if STOP.is_set():
+            return True
+        if self.best is not None and self.best[0] >= self.s.early_stop_ratio * self.ub:
+            return True
+        idle = self.s.early_stop_idle_s
+        return idle is not None and time.monotonic() - self.last_improve >= idle
+
+    # ----- warm starts ----------------------------------------------------------------------
+    def warm_starts(self) -> dict[str, tuple[list[int], list[int]]]:
+        p, s = self.p, self.s
+        out: dict[str, tuple[list[int], list[int]]] = {}
+        if p.warm_start_file is not None:
+            layout = read_sol_ini(p.warm_start_file, p.L, p.cluster) if str(p.warm_start_file).endswith(".ini") else None
+            if layout is None:
+                from helix.layout import Layout
+
+                layout = Layout.load(p.warm_start_file, p.cluster)
+            missing = [m.name for m in p.cluster.machines if m.name not in layout.ranges]
+            if missing or layout.num_layers != p.L:
+                raise HelixInputError(p.warm_start_file, "layers", f"warm start does not match cluster {p.cluster.name}", missing[:3] or layout.num_layers)
+            starts = [layout.ranges[m.name][0] if layout.ranges[m.name] else 0 for m in p.cluster.machines]
+            sizes = [layout.ranges[m.name][1] - layout.ranges[m.name][0] if layout.ranges[m.name] else 0 for m in p.cluster.machines]
+            for i, k in enumerate(sizes):
+                if k > len(self.tables[i]):
+                    raise HelixInputError(p.warm_start_file, f"layers.{p.cluster.machines[i].name}", f"holds more than K={len(self.tables[i])} layers", k)
+            out["file"] = (starts, sizes)
+            return out
+        if s.warm_start in ("petals", "best"):
+            out["petals"] = petals_layout(p, s.seed)
+        if s.warm_start in ("swarm", "best"):
+            try:
+                out["swarm"] = swarm_layout(p)
+            except PlacementError:
+                if s.warm_start == "swarm":
+                    raise
+        return out
+
+    # ----- phases -----------------------------------------------------------------------------
+    def heuristic(self, seconds: float, warm: dict) -> None:
+        if not warm:
+            warm = {"petals": petals_layout(self.p, self.s.seed)}
+        for name, (st, sz) in warm.items():
+            self.offer(self.value(st, sz), st, sz, f"warm:{name}")
+        lanes = list(warm.values())
+        search = LayoutSearch(self.ctx, self.tables, seed=self.s.seed)
+        # one lane per warm start, then a final lane from the best (the Swarm start often stalls)
+        share = seconds / (len(lanes) + 1) if len(lanes) > 1 else seconds
+        plan = [[lane] for lane in lanes] + ([None] if len(lanes) > 1 else [])
+        for lane in plan:
+            if self.should_stop():
+                return
+            starts = lane if lane is not None else [(self.best[1], self.best[2])]
+            search.run(starts, share, on_improve=lambda v, st, sz: self.offer(v, st, sz, "heuristic"), stop=self.should_stop)
+
+    def milp(self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict) -> dict:
+        p, s = self.p, self.s
+        arc_cap = _arc_capacity_fn(self.ctx)
+        full = build_per_node(p.cluster, self.tables, p.L, arc_cap)
+        size_out["unpruned"] = full.size()
+        cluster = p.cluster
+        if s.prune:
+            keep = []
+            if s.prune_keep_warm_start and start is not None:
+                keep = self._used_arcs(*start)
+            cluster = prune_cluster(p.cluster, s.prune_keep, s.prune_keep, s.prune_threshold, keep_arcs=keep)
+            sub_ctx = FlowContext.for_model(cluster, p.model)
+            model = build_per_node(cluster, self.tables, p.L, _arc_capacity_fn(sub_ctx))
+            size_out["pruned"] = model.size()
+        else:
+            model = full
+            sub_ctx = self.ctx
+        if s.write_model != "none" and p.work_dir is not None:
+            write_model_file(model, p.work_dir / f"model.{s.write_model}", s.write_model)
+        x0 = None
+        if start is not None:
+            x0 = start_vector(model, start[0], start[1], self._index_flows(sub_ctx, *start), p.L)
+        settings = s.model_copy(update={"time_limit_s": max(1.0, seconds)})
+
+        def on_incumbent(sec, obj, bound, x):
+            st, sz = decode(model, x)
+            if all(0 < k <= len(self.tables[i]) and st[i] + k <= p.L for i, k in enumerate(sz)):
+                self.offer(self.value(st, sz), st, sz, f"milp:{backend}", bound)
+
+        outcome = get_backend(backend).solve(model, x0, settings, on_incumbent, self.should_stop)
+        if outcome.x is not None:
+            on_incumbent(None, outcome.objective, outcome.bound, outcome.x)
+        info = {"status": outcome.status, "objective": outcome.objective, "bound": outcome.bound}
+        if outcome.status == "optimal" and outcome.objective is not None:
+            # a proven optimum closes the gap; record the bound at the end of the trace
+            self.ub = min(self.ub, outcome.objective + 1e-6 * max(1.0, outcome.objective))
+            if self.trace:
+                last = self.trace[-1]
+                self.trace.append(TraceRow(round(self.elapsed(), 3), self.best[0], self.ub, f"milp:{backend}:optimal"))
+        return info
+
+    def _used_arcs(self, starts, sizes) -> list[tuple[str, str]]:
+        ends = [a + k for a, k in zip(starts, sizes)]
+        caps = [self.tables[i][k - 1] if k else 0.0 for i, k in enumerate(sizes)]
+        return [(u, v) for u, v, _ in self.ctx.graph(starts, ends, caps).arcs]
+
+    def _index_flows(self, ctx: FlowContext, starts, sizes) -> dict[tuple[int, int], float]:
+        ends = [a + k for a, k in zip(starts, sizes)]
+        caps = [self.tables[i][k - 1] if k else 0.0 for i, k in enumerate(sizes)]
+        res = max_flow(ctx.graph(starts, ends, caps))
+        idx = self.p.cluster.index()
+        conv = lambda x, end: end if x in ("source", "sink") else idx[x]  # noqa: E731
+        return {(conv(u, -1), conv(v, -2)): f for (u, v), f in res.arc_flows.items()}
+
+
+def write_model_file(model, path, fmt: str) -> None:
+    """model.lp / model.mps through HiGHS's writer (atomic: written beside, then renamed)."""
+    import highspy
+
+    from helix.io import atomic_path
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = model.A.shape[1], model.A.shape[0]
+    lp.col_cost_ = model.c
+    lp.sense_ = highspy.ObjSense.kMaximize
+    lp.col_lower_ = model.col_lo
+    lp.col_upper_ = np.where(np.isinf(model.col_hi), highspy.kHighsInf, model.col_hi)
+    lp.row_lower_ = np.where(np.isinf(model.row_lo), -highspy.kHighsInf, model.row_lo)
+    lp.row_upper_ = np.where(np.isinf(model.row_hi), highspy.kHighsInf, model.row_hi)
+    csc = model.A.tocsc()
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
+    lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
+    lp.col_names_, lp.row_names_ = model.col_names, model.row_names
+    lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in model.integrality]
+    h.passModel(lp)
+    with atomic_path(path) as tmp:
+        target = tmp.with_suffix(f".{fmt}")
+        h.writeModel(str(target))
+        target.replace(tmp)
+
+
+@register("helix")
+class HelixPlanner(PlacementMethod):
+    def place(self, problem: PlacementProblem) -> PlacementResult:
+        problem.check_fits()
+        s = problem.settings
+        planner = Planner(problem)
+        warm = planner.warm_starts()
+        size_info: dict = {}
+        milp_info = None
+        T = s.time_limit_s
+        if s.backend == "heuristic":
+            planner.heuristic(T, warm)
+        elif s.backend == "portfolio":
+            planner.heuristic(T * s.heuristic_share, warm)
+            remaining = T - planner.elapsed()
+            if remaining > 0.5 and not planner.should_stop():
+                milp_info = planner.milp(s.milp_backend, remaining, (planner.best[1], planner.best[2]), size_info)
+        else:
+            for name, (st, sz) in warm.items():
+                planner.offer(planner.value(st, sz), st, sz, f"warm:{name}")
+            start = (planner.best[1], planner.best[2]) if planner.best else None
+            milp_info = planner.milp(s.backend, T, start, size_info)
+        if planner.best is None or planner.best[0] <= 0:
+            raise PlacementError(
+                f"cluster {problem.cluster.name}", "links",
+                f"no layout routes all {problem.L} layers from the coordinator back to it within {T:g} s",
+            )
+        value, starts, sizes = planner.best
+        layout = layout_from_vectors(problem.cluster, problem.L, starts, sizes)
+        solver = {"portfolio": f"heuristic+{s.milp_backend}", "heuristic": "heuristic"}.get(s.backend, s.backend)
+        result = self.finish(problem, layout, "helix", upper_bound=planner.ub, solver=solver, seconds=round(planner.elapsed(), 3), trace=planner.trace)
+        result.milp_size = size_info or None
+        result.notes = {"milp": milp_info, "interrupted": STOP.is_set()}
+        return result
