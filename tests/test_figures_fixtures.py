@@ -83,7 +83,13 @@ def fake_congestion(path: str) -> str:
 
 
 def fake_milp_size(path: str) -> dict:
-    return {"rows": int(1000 + 4000 * _u(path)), "columns": int(800 + 3000 * _u(path, "c")), "nonzeros": int(10000 * (1 + _u(path, "z")))}
+    """The placement phase's format: solved model at the top, both variants when pruning ran."""
+
+    def size(salt: str) -> dict:
+        return {"rows": int(1000 + 4000 * _u(path, salt)), "columns": int(800 + 3000 * _u(path, salt + "c")), "nonzeros": int(10000 * (1 + _u(path, salt + "z")))}
+
+    pruned, unpruned = size("p"), size("u")
+    return {**pruned, "pruned": pruned, "unpruned": unpruned}
 
 
 def write_inputs(root: Path, paths: list[str]) -> None:

@@ -185,18 +185,31 @@ def machine_usage(flow: dict) -> dict[str, tuple[float, float | None]]:
     return {n: (f, caps.get(n)) for n, f in through.items() if n != "source"}
 
 
-def load_milp_size(path: str | Path) -> dict[str, int | None]:
-    """The MILP's size (Table 8): rows, columns and nonzeros."""
+def load_milp_size(path: str | Path) -> dict[str, dict[str, int | None]]:
+    """The MILP's size (Table 8): ``{variant: {rows, columns, nonzeros}}``.
+
+    The placement phase writes the solved model's size at the top level and, when it pruned the
+    cluster, both variants under ``pruned`` and ``unpruned``; the top level is returned as
+    ``solved``.
+    """
     data = _read_json(path)
     if not isinstance(data, dict):
         raise HelixInputError(path, None, "must be a JSON object")
-    out: dict[str, int | None] = {}
-    for canon, names in MILP_SIZE_KEYS.items():
-        value = next((data[n] for n in names if n in data), None)
-        if value is None and canon != "nonzeros":
-            raise HelixInputError(path, canon, "missing")
-        out[canon] = None if value is None else int(value)
-    return out
+
+    def size(obj: dict, where: str) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for canon, names in MILP_SIZE_KEYS.items():
+            value = next((obj[n] for n in names if n in obj), None)
+            if value is None and canon != "nonzeros":
+                raise HelixInputError(path, f"{where}{canon}", "missing")
+            out[canon] = None if value is None else int(value)
+        return out
+
+    variants = {"solved": size(data, "")}
+    for key in ("pruned", "unpruned"):
+        if isinstance(data.get(key), dict):
+            variants[key] = size(data[key], f"{key}.")
+    return variants
 
 
 @lru_cache(maxsize=1)

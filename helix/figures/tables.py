@@ -31,24 +31,33 @@ def rel_diff(ours, paper):
 
 
 def table8(spec: dict) -> pd.DataFrame:
+    """One row per (cluster, variant): the pruned and unpruned model sizes of each cluster's run."""
     rows = []
     for r in spec["rows"]:
-        size = data.load_milp_size(r["path"])
-        paper = r.get("paper") or {}
-        rows.append(
-            {
-                "cluster": r["cluster"],
-                "model": r["model"],
-                "pruned": bool(r["pruned"]),
-                "rows": size["rows"],
-                "columns": size["columns"],
-                "nonzeros": size["nonzeros"],
-                "paper_rows": paper.get("rows"),
-                "paper_columns": paper.get("columns"),
-                "rel_diff_rows": rel_diff(size["rows"], paper.get("rows")),
-                "rel_diff_columns": rel_diff(size["columns"], paper.get("columns")),
-            }
-        )
+        variants = data.load_milp_size(r["path"])
+        for variant in ("unpruned", "pruned"):
+            if variant not in variants:
+                continue
+            size = variants[variant]
+            paper = data.paper_milp_size(r["cluster"], r["model"], variant == "pruned") or {}
+            rows.append(
+                {
+                    "cluster": r["cluster"],
+                    "model": r["model"],
+                    "pruned": variant == "pruned",
+                    "rows": size["rows"],
+                    "columns": size["columns"],
+                    "nonzeros": size["nonzeros"],
+                    "paper_rows": paper.get("rows"),
+                    "paper_columns": paper.get("columns"),
+                    "rel_diff_rows": rel_diff(size["rows"], paper.get("rows")),
+                    "rel_diff_columns": rel_diff(size["columns"], paper.get("columns")),
+                }
+            )
+        if "pruned" not in variants and "unpruned" not in variants:
+            from helix.errors import HelixInputError
+
+            raise HelixInputError(r["path"], "pruned/unpruned", "no per-variant sizes: was the MILP run with prune: true?")
     return pd.DataFrame(rows, columns=TABLE8_COLUMNS)
 
 
