@@ -3,42 +3,21 @@
 A run gets exactly its resolved placement preset as params (config ``placement:`` maps
 "cluster/model/method", then "method", to a preset name), so editing one preset reruns only the
 placements that use it. ``paper-<method>`` imports the authors' layout from the artifact.
+Outputs: layout.yaml and flow.json; helix also writes solver_trace.csv and milp_size.json.
 """
 
-from helix.placement.settings import resolve_preset
+from helix.placement.workflow import (
+    METHOD_PATTERN,
+    model_json_input,
+    placement_targets,
+    preset_param,
+)
 
-
+placement_preset = preset_param(HCFG)
+placement_model_json = model_json_input(HCFG)
 PLACEMENT_ARTIFACT = "" if artifact_input() else artifact_dir()
 
-
-def placement_preset(wildcards):
-    """The preset slice of one placement (params)."""
-    _, preset = resolve_preset(
-        HCFG.placement_presets,
-        HCFG.placement,
-        wildcards.cluster,
-        wildcards.model,
-        wildcards.method,
-    )
-    return preset.model_dump(mode="json")
-
-
-def placement_model_json(wildcards):
-    return str(HCFG.resolve_model_path(wildcards.model))
-
-
-def placement_targets():
-    """Placements the configured experiments name (cluster x model x method)."""
-    out = []
-    for exp in HCFG.experiments.values():
-        for c in exp.clusters:
-            for m in exp.models:
-                for method in exp.placements:
-                    out.append(f"results/placements/{c}/{m}/{method}/layout.yaml")
-    return out
-
-
-register_targets(placement_targets())
+register_targets(placement_targets(HCFG))
 
 
 rule placement:
@@ -55,13 +34,13 @@ rule placement:
     benchmark:
         "benchmarks/runs/placement/{cluster}/{model}/{method}.tsv"
     wildcard_constraints:
-        method="helix|petals|swarm|separate|sp_plus|paper-[a-z_]+",
+        method=METHOD_PATTERN,
+    conda:
+        "../envs/helix.yaml"
     params:
         preset=placement_preset,
         model=model_entry,
         artifact=PLACEMENT_ARTIFACT,
         profiles_root="resources/profiles",
-    conda:
-        "../envs/helix.yaml"
     script:
         "../scripts/placement.py"

@@ -1,0 +1,37 @@
+"""Helpers for rules/placement.smk (kept here so the rule file holds rules only; no snakemake import)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from helix.placement.settings import resolve_preset
+
+METHOD_PATTERN = "helix|petals|swarm|separate|sp_plus|paper-[a-z_]+"
+
+
+def preset_param(cfg) -> Callable:
+    """Input function: the resolved preset of one placement, as a JSON-able dict (the rule's params)."""
+
+    def placement_preset(wildcards) -> dict:
+        _, preset = resolve_preset(cfg.placement_presets, cfg.placement, wildcards.cluster, wildcards.model, wildcards.method)
+        return preset.model_dump(mode="json")
+
+    return placement_preset
+
+
+def model_json_input(cfg) -> Callable:
+    def placement_model_json(wildcards) -> str:
+        return str(cfg.resolve_model_path(wildcards.model))
+
+    return placement_model_json
+
+
+def placement_targets(cfg) -> list[str]:
+    """Placements the configured experiments name (cluster x model x method)."""
+    return [
+        f"results/placements/{c}/{m}/{method}/layout.yaml"
+        for exp in cfg.experiments.values()
+        for c in exp.clusters
+        for m in exp.models
+        for method in exp.placements
+    ]
