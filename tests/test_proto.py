@@ -1,0 +1,201 @@
+"""Prototype pieces in one process: model split equality, engine batching, wire format, system config,
+routing adapters, event-log pairing. Multi-process runs are in test_proto_run.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+zmq = pytest.importorskip("zmq")
+
+from helix.errors import HelixInputError  # noqa: E402
+from helix.layout import Layout  # noqa: E402
+from helix.prototype.engines import StageWork, available, get_engine  # noqa: E402
+from helix.prototype.model import LlamaConfig, Reference  # noqa: E402
+from helix.prototype.sysconfig import SystemConfig, build_system_config, check_routable  # noqa: E402
+from helix.prototype.transport import Inbox, Malformed, decode, encode  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "config/test/tiny-llama.json"
+LAYOUT = REPO / "config/test/proto-layout.yaml"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    torch.set_num_threads(1)
+    return LlamaConfig.from_json(TINY, "tiny-llama")
+
+
+def _prompts(n, vocab):
+    g = torch.Generator().manual_seed(7)
+    return [torch.randint(0, vocab, (5 + 7 * i,), generator=g).tolist() for i in range(n)]
+
+
+def test_split_overlapping_ranges_batched_decode_equals_single_process(cfg):
+    """A[0,6) B[3,8) C[4,8): even requests A[0,4)->C[4,8), odd A[0,3)->B[3,8); decodes batched."""
+    ref = Reference(cfg, seed=0)
+    prompts = _prompts(4, cfg.vocab_size)
+    out_len = 10
+    want = [ref.generate(p, out_len) for p in prompts]
+    E = get_engine("torch")
+    a, b, c = E(cfg, (0, 6)), E(cfg, (3, 8)), E(cfg, (4, 8))
+    got = {i: [] for i in range(4)}
+    last = {}
+    for it in range(out_len):
+        for i, p in enumerate(prompts):
+            split = 4 if i % 2 == 0 else 3
+            payload = torch.tensor(p, dtype=torch.int32) if it == 0 else last[i]
+            ctx = 0 if it == 0 else len(p) + it - 1
+            a.submit(StageWork(i, "prompt" if it == 0 else "decode", 0, split, payload, len(p) + out_len, ctx))
+        for o in a.step():
+            nxt = c if o.work.rid % 2 == 0 else b
+            assert not o.is_token and o.payload.shape == (1 if it else len(prompts[o.work.rid]), cfg.hidden_size)
+            nxt.submit(StageWork(o.work.rid, o.work.phase, o.work.end, 8, o.payload, o.work.max_tokens, o.work.context))
+        for eng in (b, c):
+            outs = eng.step()
+            if it:
+                assert len(outs) == 2  # both requests of this stage ran in one decode batch
+            for o in outs:
+                assert o.is_token
+                last[o.work.rid] = o.payload
+                got[o.work.rid].append(int(o.payload[0]))
+    assert [got[i] for i in range(4)] == want
+    assert a.cached_requests() == b.cached_requests() == c.cached_requests() == 0  # freed at the end
+    assert len(set(map(tuple, want))) == 4  # different prompts, different outputs
+
+
+def test_weights_depend_on_layer_and_seed_only(cfg):
+    from helix.prototype.model import DecoderLayer
+
+    assert torch.equal(DecoderLayer(cfg, 3, 0).wq, DecoderLayer(cfg, 3, 0).wq)
+    assert not torch.equal(DecoderLayer(cfg, 3, 0).wq, DecoderLayer(cfg, 4, 0).wq)
+    assert not torch.equal(DecoderLayer(cfg, 3, 0).wq, DecoderLayer(cfg, 3, 1).wq)
+
+
+def test_engine_rejects_bad_work(cfg):
+    e = get_engine("torch")(cfg, (2, 5))
+    with pytest.raises(ValueError):
+        e.submit(StageWork(0, "prompt", 1, 5, torch.zeros(3, cfg.hidden_size), 10))
+    with pytest.raises(ValueError):
+        e.submit(StageWork(0, "decode", 2, 5, torch.zeros(1, cfg.hidden_size), 10, 3))  # no prompt pass here
+    with pytest.raises(HelixInputError):
+        get_engine("vllm")
+    assert available() == ["torch"]
+
+
+def test_wire_format_round_trip_and_malformed():
+    h = {"type": "decode", "src": 1, "rid": 3, "max_tokens": 9, "context": 4, "stage": 0, "route": [[1, 0, 8]]}
+    for t in (torch.arange(6, dtype=torch.int32), torch.randn(2, 5), torch.randn(2, 5).to(torch.bfloat16)):
+        h2, t2 = decode(encode(h, t))
+        assert h2["rid"] == 3 and torch.equal(t2, t)
+    bad = [
+        [b"{not json", b""],
+        [b"{}", b""],
+        [encode(h)[0]],
+        [b'{"type": "decode", "src": 1}', b""],
+        [encode(dict(h, route=[[1, 0]]))[0], b""],
+        [encode(h, torch.zeros(3))[0], b"\x00" * 5],
+    ]
+    for frames in bad:
+        with pytest.raises(Malformed):
+            decode(frames)
+
+
+def test_inbox_drops_and_counts_unknown_peers_and_garbage():
+    from helix.prototype.sysconfig import free_ports
+
+    ctx = zmq.Context()
+    (p,) = free_ports(1)
+    inbox = Inbox(ctx, f"tcp://127.0.0.1:{p}", peers={1})
+    push = ctx.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 0)
+    push.connect(f"tcp://127.0.0.1:{p}")
+    h = {"type": "prompt", "src": 1, "rid": 0, "max_tokens": 9, "context": 0, "stage": 0, "route": [[2, 0, 8]]}
+    push.send_multipart(encode(h, torch.arange(3, dtype=torch.int32)))
+    push.send_multipart(encode(dict(h, src=7), torch.arange(3, dtype=torch.int32)))
+    push.send_multipart([b"\xff\xfe", b"x"])
+    push.send_multipart([b"only one frame"])
+    got = []
+    import time
+
+    deadline = time.time() + 5
+    while time.time() < deadline and sum(inbox.dropped.values()) + len(got) < 4:
+        got += inbox.drain()
+        time.sleep(0.01)
+    assert len(got) == 1 and got[0][0]["src"] == 1
+    assert inbox.dropped == {"unknown_peer": 1, "malformed": 2}
+    push.close(0)
+    inbox.close()
+    ctx.term()
+
+
+def test_system_config_edges_of_the_test_layout(tmp_path):
+    layout = Layout.load(LAYOUT)
+    cfg = build_system_config(layout)
+    ids = {n.name: n.id for n in cfg.workers}
+    out = {n.name: sorted(cfg.node(v).name for v in n.out_nodes) for n in cfg.nodes}
+    assert out["host"] == ["n0", "n1"]
+    assert out["n0"] == ["n1", "n3"]  # n1 runs [3,5) after n0, n3 runs [3,8)
+    assert out["n1"] == ["n2", "n3"]  # n3 runs the suffix [5,8)
+    assert out["n2"] == out["n3"] == ["host"]
+    assert all(n.address == "127.0.0.1" for n in cfg.nodes)
+    ports = [n.port for n in cfg.nodes] + [cfg.control_port, cfg.broadcast_port]
+    assert len(set(ports)) == len(ports)
+    cfg.save(tmp_path / "s.yaml")
+    again = SystemConfig.load(tmp_path / "s.yaml")
+    assert again.to_dict() == cfg.to_dict()
+    assert check_routable(cfg, {ids["n2"]}) and not check_routable(cfg, {ids["n2"], ids["n3"]})
+    fixed = build_system_config(layout, base_port=7000)
+    assert [n.port for n in fixed.nodes] == [7000, 7001, 7002, 7003, 7004]
+
+
+def test_unroutable_layout_is_rejected():
+    with pytest.raises(HelixInputError, match="no route covers"):
+        build_system_config(Layout(8, {"a": (0, 3), "b": (4, 8)}))
+
+
+def test_helix_router_plans_contiguous_routes_and_reroutes_around_a_dead_worker():
+    from helix.prototype.routing import HelixRouter, HopChooser
+
+    cfg = build_system_config(Layout.load(LAYOUT))
+    caps = {w.id: 1000.0 / (w.end - w.start) for w in cfg.workers}
+    router = HelixRouter(cfg, "offline", caps, {w.id: 10**6 for w in cfg.workers})
+    used = set()
+    for rid in range(40):
+        route = router.plan(rid, 20, 5)
+        assert route[0][1] == 0 and route[-1][2] == 8
+        assert all(a[2] == b[1] for a, b in zip(route, route[1:]))
+        used.add(tuple(n for n, _, _ in route))
+    assert len(used) >= 2  # IWRR spreads over several routes
+    dead = next(w.id for w in cfg.workers if w.name == "n2")
+    router.mark_dead(dead)
+    for rid in range(40, 60):
+        route = router.plan(rid, 20, 5)
+        assert dead not in [n for n, _, _ in route] and route[-1][2] == 8
+    for rid in range(60):
+        router.finish(rid)
+    for name in ("swarm", "random"):
+        ch = HopChooser(cfg, name, 0, seed=0)
+        firsts = {ch.choose(0, set())[0] for _ in range(20)}
+        assert len(firsts) == 2
+        n0 = next(w.id for w in cfg.workers if w.name == "n0")
+        assert ch.choose(0, {n0})[0] != n0
+
+
+def test_events_csv_round_trip_and_pairing(tmp_path):
+    from helix.prototype.logparse import pair, read_events, write_events_csv
+
+    rows = [
+        (0.5, 0, "out", "prompt", 0, 11), (1.0, 0, "in", "prompt", 0, 11), (1.0, 0, "out", "decode", 11, 1),
+        (1.25, 0, "in", "decode", 11, 1), (1.25, 0, "out", "decode", 12, 1), (1.5, 1, "out", "prompt", 0, 4),
+        (1.75, 1, "fail", "prompt", 0, 0),
+    ]
+    write_events_csv(tmp_path / "e.csv", rows)
+    ev = read_events(tmp_path / "e.csv")
+    s = pair(ev)
+    assert s.prompt.tolist() == [[1.0, 0.5]] and s.decode.tolist() == [[1.25, 0.25]] and s.failed == 1
+    (tmp_path / "bad.csv").write_text("time,request_id,direction,phase,context_len,tokens\n1,0,sideways,prompt,0,1\n")
+    with pytest.raises(HelixInputError, match="line 2"):
+        read_events(tmp_path / "bad.csv")
