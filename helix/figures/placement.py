@@ -60,7 +60,7 @@ def build(spec: dict):
         cbar_label = "max-flow through machine (tokens/s)"
     cmap = plt.get_cmap(CMAP)
     n = max(len(t) for t in tables)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 1.0, 1.2 + 0.16 * n), sharey=False, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 1.0, 1.2 + 0.16 * n), sharey=True, squeeze=False)
     num_layers = [Layout.load(p["layout"]).num_layers for p in panels]
     for ax, panel, rows, flow, L in zip(axes[0], panels, tables, flows, num_layers):
         for y, r in enumerate(rows):
@@ -75,10 +75,12 @@ def build(spec: dict):
         ax.set_ylim(len(rows) - 0.5, -0.5)
         ax.set_xlim(0, L)
         ax.set_xlabel("layer index")
-        ax.set_ylabel("machine (GPU type)")
         ax.grid(axis="x", alpha=0.3)
         ax.grid(axis="y", visible=False)
         max_flow = flow.get("max_flow")
+        if max_flow is not None and float(max_flow) == 0.0:
+            ax.text(L / 2, len(rows) / 2, "no complete route\n(max-flow 0)", ha="center", va="center", fontsize=8,
+                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
         title = panel["label"] if max_flow is None else f"{panel['label']}\nmax-flow {float(max_flow):.0f} tokens/s"
         ax.set_title(title, color=style.method_color(panel["method"]))
         # region separators
@@ -86,6 +88,7 @@ def build(spec: dict):
         for y in range(1, len(rows)):
             if regions[y] != regions[y - 1]:
                 ax.axhline(y - 0.5, color="grey", linewidth=0.6, linestyle="--")
+    axes[0][0].set_ylabel("machine (GPU type)")
     sm = cm.ScalarMappable(norm=norm, cmap=cmap)
     sm.set_array(np.array([]))
     fig.colorbar(sm, ax=axes[0].tolist(), label=cbar_label, fraction=0.03, pad=0.02)
