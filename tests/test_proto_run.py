@@ -1,0 +1,206 @@
+"""Real multi-process prototype runs on CPU: host + 4 workers of the tiny model on the test layout.
+
+Each run serves a few seconds (start-up, mostly torch imports, dominates the wall time).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+torch = pytest.importorskip("torch")
+
+from helix.clusters.build import build_cluster  # noqa: E402
+from helix.config.schema import load_config  # noqa: E402
+from helix.layout import Layout  # noqa: E402
+from helix.prototype.host import prompt_ids  # noqa: E402
+from helix.prototype.model import LlamaConfig, Reference  # noqa: E402
+from helix.prototype.run import StartupError, run_prototype  # noqa: E402
+from helix.prototype.settings import ProtoRunSpec  # noqa: E402
+from helix.prototype.traces import load_traces  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "config/test/tiny-llama.json"
+LAYOUT = REPO / "config/test/proto-layout.yaml"
+LENGTHS = {"scale": 0.0625, "min_input": 4, "max_input": 64, "min_output": 2, "max_output": 16}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    cfg = load_config(REPO / "config/test/config.yaml")
+    return build_cluster("tiny4", cfg.clusters["tiny4"], dict(cfg.gpus))
+
+
+@pytest.fixture(scope="module")
+def traces(artifact_dir):
+    return load_traces(artifact_dir=artifact_dir)
+
+
+def _spec(**kw) -> ProtoRunSpec:
+    base = dict(cluster="tiny4", model="tiny-llama", method="manual", scheduler="helix", mode="offline", duration_s=6,
+                warmup_s=1, n_init=6, lengths=LENGTHS, layer_tps=2000, kv_slots=4000, startup_timeout_s=120)
+    base.update(kw)
+    return ProtoRunSpec(**base)
+
+
+def _read(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _ints(s: str) -> list[int]:
+    return [int(x) for x in s.split()] if s else []
+
+
+def _check_routes(routes: list[dict], layout: Layout, cfg: dict) -> set[tuple]:
+    """Every route with a stage covers [0, L) contiguously; each stage is a suffix of its node."""
+    held = {n["id"]: (n["start"], n["end"]) for n in cfg["nodes"]}
+    shapes = set()
+    for r in routes:
+        nodes, starts, ends = _ints(r["nodes"]), _ints(r["starts"]), _ints(r["ends"])
+        if r["status"] != "finished":
+            continue
+        assert starts[0] == 0 and ends[-1] == layout.num_layers, r
+        assert all(e == s for e, s in zip(ends, starts[1:])), r
+        for n, s, e in zip(nodes, starts, ends):
+            assert held[n][0] <= s < e == held[n][1], (r, held[n])
+        shapes.add(tuple(zip(nodes, starts, ends)))
+    return shapes
+
+
+def _check_events(events: list[dict], routes: list[dict]) -> None:
+    """Every out pairs with one in (except a request's last in-flight iteration); decode counts."""
+    by_req: dict[int, list[dict]] = {}
+    for e in events:
+        by_req.setdefault(int(e["request_id"]), []).append(e)
+    info = {int(r["request_id"]): r for r in routes}
+    times = [float(e["time"]) for e in events]
+    assert times == sorted(times)
+    for rid, evs in by_req.items():
+        r = info[rid]
+        a, b = int(r["input_len"]), int(r["output_len"])
+        outs = [(e["phase"], int(e["context_len"])) for e in evs if e["direction"] == "out"]
+        ins = [(e["phase"], int(e["context_len"])) for e in evs if e["direction"] == "in"]
+        assert len(set(outs)) == len(outs) and len(set(ins)) == len(ins)
+        assert set(ins) <= set(outs)
+        unmatched = set(outs) - set(ins)
+        if r["status"] == "finished":
+            assert not unmatched
+            assert outs == [("prompt", 0)] + [("decode", a + k) for k in range(1, b)]
+            assert int(evs[0]["tokens"]) == a + 1
+        else:
+            assert len(unmatched) <= 1
+
+
+@pytest.fixture(scope="module")
+def helix_run(tmp_path_factory, cluster, traces):
+    out = tmp_path_factory.mktemp("proto_helix")
+    metrics = run_prototype(Layout.load(LAYOUT, cluster), TINY, _spec(), out, *traces, cluster=cluster)
+    return out, metrics
+
+
+def test_distributed_greedy_tokens_equal_single_process(helix_run):
+    out, _ = helix_run
+    cfg = LlamaConfig.from_json(TINY, "tiny-llama")
+    ref = Reference(cfg, seed=0)
+    rows = [r for r in _read(out / "tokens.csv") if r["status"] == "finished"]
+    assert len(rows) >= 5
+    for r in rows:
+        prompt = _ints(r["prompt"])
+        assert prompt == prompt_ids(0, int(r["request_id"]), len(prompt), cfg.vocab_size)
+        assert _ints(r["output"]) == ref.generate(prompt, len(_ints(r["output"]))), r["request_id"]
+
+
+def test_routes_cover_all_layers_and_use_overlaps(helix_run):
+    out, _ = helix_run
+    routes = _read(out / "routes.csv")
+    cfg = yaml.safe_load((out / "system_config.yaml").read_text())
+    shapes = _check_routes(routes, Layout.load(LAYOUT), cfg)
+    assert len(shapes) >= 2  # the branching layout is used
+    names = {n["id"]: n["name"] for n in cfg["nodes"]}
+    partial = [s for shape in shapes for s in shape if s[1] != {"n0": 0, "n1": 0, "n2": 5, "n3": 3}[names[s[0]]]]
+    assert partial, "no stage ran a suffix of its node's range"
+
+
+def test_events_pair_up_and_metrics_are_finite(helix_run):
+    out, metrics = helix_run
+    _check_events(_read(out / "events.csv"), _read(out / "routes.csv"))
+    assert metrics["decode_throughput_tps"] > 0 and metrics["failed_requests"] == 0
+    for key in ("prompt_latency_s", "decode_latency_s"):
+        assert all(math.isfinite(v) and v > 0 for v in metrics[key].values()), metrics[key]
+    assert json.loads((out / "metrics.json").read_text())["n_decodes"] == metrics["n_decodes"] > 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["worker_exit_codes"] == {"1": 0, "2": 0, "3": 0, "4": 0}  # stopped by the host, not killed
+    assert all(not any(rep["dropped"].values()) for rep in run["worker_reports"].values())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").is_file() and "zombie" not in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_killed_worker_fails_its_requests_and_the_run_ends_cleanly(tmp_path, cluster, traces):
+    """swarm, online: kill n2 mid-run; its requests fail, later ones go through n3, all processes end."""
+    seen: dict[int, int] = {}
+    killed_at: list[float] = []
+
+    def on_serving(pids):
+        seen.update(pids)
+        victim = pids[3]  # n2 [5, 8): n3 [3, 8) can take over its suffix
+
+        def kill():
+            time.sleep(2.5)
+            os.kill(victim, 9)
+            killed_at.append(time.monotonic())
+
+        threading.Thread(target=kill, daemon=True).start()
+
+    spec = _spec(scheduler="swarm", mode="online", rate_tps=500, duration_s=8)
+    metrics = run_prototype(Layout.load(LAYOUT, cluster), TINY, spec, tmp_path, *traces, cluster=cluster, on_serving=on_serving)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert list(run["dead_workers"]) == ["3"]
+    dead_at = run["dead_workers"]["3"]
+    assert 2.5 <= dead_at <= 2.5 + 2.0 + spec.heartbeat_timeout_s  # noticed within seconds
+    events = _read(tmp_path / "events.csv")
+    routes = _read(tmp_path / "routes.csv")
+    fails = [e for e in events if e["direction"] == "fail"]
+    assert fails and metrics["failed_requests"] == len({e["request_id"] for e in fails}) == run["failed"]
+    assert all(abs(float(e["time"]) - dead_at) < 1.0 for e in fails)
+    _check_events(events, routes)
+    cfg = yaml.safe_load((tmp_path / "system_config.yaml").read_text())
+    _check_routes(routes, Layout.load(LAYOUT), cfg)
+    first_out = {int(e["request_id"]): float(e["time"]) for e in reversed(events) if e["direction"] == "out"}
+    after = [r for r in routes if first_out.get(int(r["request_id"]), 0) > dead_at + 0.5 and r["status"] == "finished"]
+    assert after, "no request was served after the failure"
+    assert all(3 not in _ints(r["nodes"]) for r in after)
+    assert run["worker_exit_codes"]["3"] == -9 and all(run["worker_exit_codes"][k] == 0 for k in ("1", "2", "4"))
+    assert not any(_alive(p) for p in seen.values())
+
+
+def test_worker_never_ready_is_a_clear_error_and_nothing_is_left(tmp_path, cluster, traces):
+    with pytest.raises(StartupError, match=r"not ready after 0.5 s"):
+        run_prototype(Layout.load(LAYOUT, cluster), TINY, _spec(startup_timeout_s=0.5), tmp_path, *traces, cluster=cluster)
+    assert not (tmp_path / "events.csv").exists() and not (tmp_path / "metrics.json").exists()
+    time.sleep(0.2)
+    mine = [p for p in Path("/proc").iterdir() if p.name.isdigit() and str(tmp_path).encode() in _cmdline(p)]
+    assert not mine
+
+
+def _cmdline(p: Path) -> bytes:
+    try:
+        return (p / "cmdline").read_bytes()
+    except OSError:
+        return b""
