@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import sys
+from collections import deque
 from array import array
 from dataclasses import dataclass, field
 
@@ -62,7 +63,7 @@ class Query:
 class Req:
     """One iteration (the paper's "request"): the prompt or one decode token of a query."""
 
-    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "layer", "sent_at", "arrived_at", "ready_at", "reported", "stays")
+    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "layer", "sent_at", "arrived_at", "ready_at", "reported", "stays", "oseq")
 
     def __init__(self, query: Query, prompt: bool, ntok: int, ctx: int, created: float):
         self.query = query
@@ -77,6 +78,7 @@ class Req:
         self.ready_at = 0.0
         self.reported = False
         self.stays = None
+        self.oseq = 0
 
 
 @dataclass
@@ -186,7 +188,7 @@ class Simulator:
     # ---- workload --------------------------------------------------------------------------------
     def push(self, t: float, kind: int, a=None, b=None) -> None:
         self.seq += 1
-        heapq.heappush(self.heap, (t, self.seq, kind, a, b))
+        heapq.heappush(self.heap, (t, self.now, self.now, self.seq, kind, a, b))
 
     def new_query(self, t: float, inp: int, out: int) -> Req:
         q = Query(len(self.queries), inp, out, t)
@@ -195,14 +197,32 @@ class Simulator:
 
     # ---- the loop --------------------------------------------------------------------------------
     def run(self, until: float | None = None, arrivals: list | None = None) -> RunResult:
-        """Process events (before ``until`` if given); ``arrivals`` = [(time, input, output)] online."""
+        """Process events (before ``until`` if given); ``arrivals`` = [(time, input, output)] online.
+
+        Events created for the current instant go to a FIFO (``nowq``) instead of the heap: they
+        run after every heap event of the same instant (those were created earlier) and in creation
+        order, which is exactly the heap's (time, seq) order at a fraction of the cost. Two polls are
+        not created when they are provably no-ops: StartExecution on a node whose batch ends later,
+        and StartTransmission on a sender with nothing waiting when no other event is pending now.
+        """
         heap = self.heap
         pop = heapq.heappop
         push = heapq.heappush
+        nowq = deque()
+        qpop = nowq.popleft
+        qpush = nowq.append
         sched = self.sched
         topo = self.topo
         queues, cur, busy, batches, kvu, kvc, cpu_buf = self.queues, self.cur, self.busy, self.batch, self.kv_used, self.kv_cap, self.cpu_buf
         start, kk, outbound = self.start, self.k, self.outbound
+        busy_until = [0.0] * len(start)
+        # A node walks its layers back to back: after layer c the batch waits at c+1, which the
+        # round robin visits next, so the whole walk is computed at once (one event pair instead
+        # of one per layer) unless requests can enter the node mid-range (Petals' partial arcs).
+        fuse = [True] * len(start)
+        for l in topo.links:
+            if l.dst in topo.nodes and l.src != SOURCE_ID and topo.nodes[l.src].end != topo.nodes[l.dst].start:
+                fuse[l.dst] = False
         l_src, l_dst, l_lat, l_bpt = self.l_src, self.l_dst, self.l_lat, self.l_bpt
         sending, link_free, nic_out, nic_in = self.sending, self.link_free, self.nic_out_free_, self.nic_in_free_
         sink_list = self.sink_list
@@ -219,6 +239,11 @@ class Simulator:
         sampler = self.sampler
         pick = sched.pick_transmissions
         on_new = sched.on_new_request
+        # planned routes with fixed per-link bandwidth (helix): per-link FIFOs replace the scan
+        fixed_bw = getattr(sched, "bandwidth", None) if sched.plans_routes else None
+        planned = fixed_bw is not None
+        out_links = [topo.out_links.get(u, []) for u in range(len(start))]
+        link_free_at = [0.0] * len(topo.links)
         ptcache = [dict() for _ in range(len(start))]
         dtcache = [dict() for _ in range(len(start))]
         arrivals = arrivals or []
@@ -227,8 +252,36 @@ class Simulator:
         next_arr = arrivals[0][0] if n_arr else float("inf")
         stop = float("inf") if until is None else until
         events = self.events
-        progress_every = 1 << 20
-        next_progress = progress_every
+        seq = self.seq
+        progress = self.progress
+        next_progress = 1 << 20
+        inf = float("inf")
+        t = self.now
+
+        def send_planned(r, j: int, t: float, seq: int) -> None:
+            """A link with fixed bandwidth (helix) is a FIFO server independent of the others: the
+            send starts when the link's previous send ends, and only the landing is an event. The
+            heap key (land, end of send, start, seq) orders ties as the paper's event chain
+            StartTransmission -> FinishSending -> FinishTransmission would."""
+            bw = fixed_bw[j]
+            lat = l_lat[j]
+            st = link_free_at[j]
+            if st < t:
+                st = t
+            if r.prompt and r.hop:
+                if r.stays is None:
+                    r.stays = []
+                u = l_src[j]
+                r.stays.append((u, st - r.arrived_at))
+            r.sent_at = st
+            dur = l_bpt[j] * r.ntok / bw + lat
+            fs = st + (dur - lat)
+            link_free_at[j] = fs
+            if w0 <= st <= w1:
+                link_busy[j] += dur - lat
+                link_wait[j] += st - t
+                link_sends[j] += 1
+            push(heap, (fs + lat, fs, st, seq, FINISH_TX, r, j))
 
         def advance(u: int) -> None:
             k = kk[u]
@@ -241,34 +294,133 @@ class Simulator:
                     return
 
         while True:
-            if heap:
-                t = heap[0][0]
+            if nowq and not (heap and heap[0][0] <= t):
+                kind, a, b = qpop()
             else:
-                t = float("inf")
-            if next_arr <= t and next_arr < stop:
-                # lazy injection: created after every event already queued
-                at, a_in, a_out = arrivals[ai]
-                ai += 1
-                next_arr = arrivals[ai][0] if ai < n_arr else float("inf")
-                self.seq += 1
-                push(heap, (at, self.seq, NEW_REQ, self.new_query(at, a_in, a_out), None))
-                continue
-            if not heap or t >= stop:
-                break
-            t, _, kind, a, b = pop(heap)
-            self.now = t
+                ht = heap[0][0] if heap else inf
+                if next_arr <= ht and next_arr < stop:
+                    # lazy injection: created after every event already queued
+                    at, a_in, a_out = arrivals[ai]
+                    ai += 1
+                    next_arr = arrivals[ai][0] if ai < n_arr else inf
+                    seq += 1
+                    push(heap, (at, t, t, seq, NEW_REQ, self.new_query(at, a_in, a_out), None))
+                    continue
+                if not heap or ht >= stop:
+                    break
+                t, _, _, _, kind, a, b = pop(heap)
             events += 1
-            if events >= next_progress and self.progress:
-                next_progress += progress_every
+            if progress and events >= next_progress:
+                next_progress += 1 << 20
                 print(f"[sim] t={t - self.t0:9.1f}s after t0, {events} events, {len(decode_rec) // 2} decodes", file=sys.stderr, flush=True)
 
-            if kind == START_TX:
-                ob = outbound[a]
-                if not ob:
+            if kind == START_EXEC:
+                if busy[a]:
                     continue
-                picks, repoll = pick(a, ob, self)
+                qs = queues[a]
+                c = cur[a]
+                q = qs[c]
+                if not q:
+                    advance(a)
+                    c = cur[a]
+                    q = qs[c]
+                    if not q:
+                        continue
+                ex = ex_list[a]
+                maxp, maxpt, maxd, maxc = ex.max_prompts, ex.max_prompt_tokens, ex.max_decodes, ex.max_context
+                pc = ptcache[a]
+                dc = dtcache[a]
+                last = kk[a] - 1
+                walk = fuse[a]
+                tend = t
+                kv_add = 0
+                while True:
+                    np_ = ptok = nd = ctx = 0
+                    batch = []
+                    rest = None
+                    for r in q:
+                        if r.prompt:
+                            if np_ < maxp and ptok + r.ntok <= maxpt:
+                                np_ += 1
+                                ptok += r.ntok
+                                batch.append(r)
+                                continue
+                        elif nd < maxd and ctx + r.ctx <= maxc:
+                            nd += 1
+                            ctx += r.ctx
+                            batch.append(r)
+                            continue
+                        if rest is None:
+                            rest = []
+                        rest.append(r)
+                    qs[c] = [] if rest is None else rest
+                    pt = pc.get(ptok)
+                    if pt is None:
+                        pt = pc[ptok] = ex.prompt_time(ptok)
+                    dt = dc.get(nd)
+                    if dt is None:
+                        dt = dc[nd] = ex.decode_time(nd) * (2 if nd == 1 else 1)
+                    dur = pt + dt
+                    if c == 0:
+                        dur += cpu_buf[a] * act_cost
+                        cpu_buf[a] = 0
+                    if w0 <= tend <= w1:
+                        node_busy[a] += dur
+                    tlast = tend
+                    tend = tend + dur
+                    kv_add += ptok + nd
+                    if c == last or not walk:
+                        break
+                    # the batch moves on to the next layer, which the round robin visits next
+                    c += 1
+                    q = qs[c]
+                    if q:
+                        q.extend(batch)
+                    else:
+                        q = batch
+                    qs[c] = q
+                cur[a] = c
+                busy[a] = True
+                batches[a] = batch
+                busy_until[a] = tend
+                seq += 1
+                push(heap, (tend, tlast, tlast, seq, FINISH_EXEC, a, kv_add))
+            elif kind == FINISH_EXEC:
+                batch = batches[a]
+                batches[a] = None
+                busy[a] = False
+                c = cur[a]
+                kvu[a] += b
+                if kvu[a] > kvc[a]:
+                    raise SimulationError(
+                        f"KV cache overflow on node {topo.nodes[a].name}: {kvu[a]} > kv_cache_capacity {kvc[a]} at t={t:.3f}"
+                    )
+                if c == kk[a] - 1:
+                    if planned:
+                        advance(a)
+                        for r in batch:
+                            seq += 1
+                            send_planned(r, r.query.route[r.hop][0], t, seq)
+                    else:
+                        ob = outbound[a]
+                        for r in batch:
+                            r.ready_at = t
+                            ob[r] = r
+                        advance(a)
+                        qpush((START_TX, a, None))
+                else:
+                    queues[a][c + 1].extend(batch)
+                    advance(a)
+                qpush((START_EXEC, a, None))
+            elif kind == START_TX:
+                if True:
+                    ob = outbound[a]
+                    if not ob:
+                        continue
+                    picks, repoll = pick(a, ob, self)
+                    for _, _, r in picks:
+                        del ob[r]
                 for j, bw, r in picks:
-                    del ob[r]
                     dst = l_dst[j]
                     nic_out[a] -= bw
                     link_free[j] -= bw
@@ -285,94 +437,11 @@ class Simulator:
                         link_busy[j] += dur - lat
                         link_wait[j] += t - r.ready_at
                         link_sends[j] += 1
-                    self.seq += 1
-                    push(heap, (t + (dur - lat), self.seq, FINISH_SEND, r, (j, bw)))
+                    seq += 1
+                    push(heap, (t + (dur - lat), t, t, seq, FINISH_SEND, r, (j, bw)))
                 for u in repoll:
-                    self.seq += 1
-                    push(heap, (t, self.seq, START_TX, u, None))
-            elif kind == START_EXEC:
-                if busy[a]:
-                    continue
-                qs = queues[a]
-                c = cur[a]
-                q = qs[c]
-                if not q:
-                    advance(a)
-                    c = cur[a]
-                    q = qs[c]
-                    if not q:
-                        continue
-                ex = ex_list[a]
-                np_ = ptok = nd = ctx = 0
-                batch = []
-                rest = None
-                maxp, maxpt, maxd, maxc = ex.max_prompts, ex.max_prompt_tokens, ex.max_decodes, ex.max_context
-                for r in q:
-                    if r.prompt:
-                        if np_ < maxp and ptok + r.ntok <= maxpt:
-                            np_ += 1
-                            ptok += r.ntok
-                            batch.append(r)
-                            continue
-                    elif nd < maxd and ctx + r.ctx <= maxc:
-                        nd += 1
-                        ctx += r.ctx
-                        batch.append(r)
-                        continue
-                    if rest is None:
-                        rest = []
-                    rest.append(r)
-                if rest is None:
-                    qs[c] = []
-                else:
-                    qs[c] = rest
-                pc = ptcache[a]
-                pt = pc.get(ptok)
-                if pt is None:
-                    pt = pc[ptok] = ex.prompt_time(ptok)
-                dc = dtcache[a]
-                dt = dc.get(nd)
-                if dt is None:
-                    dt = dc[nd] = ex.decode_time(nd) * (2 if nd == 1 else 1)
-                dur = pt + dt
-                if c == 0:
-                    dur += cpu_buf[a] * act_cost
-                    cpu_buf[a] = 0
-                busy[a] = True
-                batches[a] = batch
-                if w0 <= t <= w1:
-                    node_busy[a] += dur
-                self.seq += 1
-                push(heap, (t + dur, self.seq, FINISH_EXEC, a, None))
-            elif kind == FINISH_EXEC:
-                batch = batches[a]
-                batches[a] = None
-                busy[a] = False
-                c = cur[a]
-                add = 0
-                for r in batch:
-                    add += r.ntok
-                kvu[a] += add
-                if kvu[a] > kvc[a]:
-                    raise SimulationError(
-                        f"KV cache overflow on node {topo.nodes[a].name}: {kvu[a]} > kv_cache_capacity {kvc[a]} at t={t:.3f}"
-                    )
-                qs = queues[a]
-                if c == kk[a] - 1:
-                    ob = outbound[a]
-                    for r in batch:
-                        r.ready_at = t
-                        ob[r] = r
-                    advance(a)
-                    self.seq += 1
-                    push(heap, (t, self.seq, START_TX, a, None))
-                else:
-                    qs[c + 1].extend(batch)
-                    advance(a)
-                self.seq += 1
-                push(heap, (t, self.seq, START_EXEC, a, None))
+                    qpush((START_TX, u, None))
             elif kind == FINISH_SEND:
-                r = a
                 j, bw = b
                 src = l_src[j]
                 dst = l_dst[j]
@@ -380,35 +449,37 @@ class Simulator:
                 link_free[j] += bw
                 nic_in[dst] += bw
                 sending[j] -= 1
-                self.seq += 1
-                push(heap, (t, self.seq, START_TX, src, None))
-                self.seq += 1
-                push(heap, (t + l_lat[j], self.seq, FINISH_TX, r, j))
+                if outbound[src] or nowq or (heap and heap[0][0] <= t):
+                    qpush((START_TX, src, None))
+                seq += 1
+                push(heap, (t + l_lat[j], t, t, seq, FINISH_TX, a, j))
             elif kind == FINISH_TX:
                 r = a
                 dst = l_dst[b]
                 if dst == SINK_ID:
                     sink_list.append(r)
-                    self.seq += 1
-                    push(heap, (t, self.seq, GATHER, None, None))
+                    qpush((GATHER, None, None))
                 else:
                     stage = r.query.route[r.hop]
                     r.hop += 1
                     queues[dst][stage[2] - start[dst]].append(r)
                     cpu_buf[dst] += r.ntok
                     r.arrived_at = t
-                    self.seq += 1
-                    push(heap, (t, self.seq, START_EXEC, dst, None))
+                    if not busy[dst] or busy_until[dst] <= t:
+                        qpush((START_EXEC, dst, None))
             elif kind == NEW_REQ:
                 r = a
                 if not on_new(r, t):
                     r.query.rejected = True
                     self.rejected += 1
                     continue
-                r.ready_at = t
-                outbound[SOURCE_ID][r] = r
-                self.seq += 1
-                push(heap, (t, self.seq, START_TX, SOURCE_ID, None))
+                if planned:
+                    seq += 1
+                    send_planned(r, r.query.route[0][0], t, seq)
+                else:
+                    r.ready_at = t
+                    outbound[SOURCE_ID][r] = r
+                    qpush((START_TX, SOURCE_ID, None))
             elif kind == GATHER:
                 if not sink_list:
                     continue
@@ -423,16 +494,14 @@ class Simulator:
                         q.prompt_lat = lat
                         q.prompt_fin = t
                         if r.stays is not None and w0 <= t <= w1:
-                            for u, s in r.stays:
-                                node_stay[u] += s
+                            for u, s_ in r.stays:
+                                node_stay[u] += s_
                                 node_stay_n[u] += 1
-                        nr = Req(q, False, 1, q.input, t)
-                        self.seq += 1
-                        push(heap, (t, self.seq, NEW_REQ, nr, None))
+                        qpush((NEW_REQ, Req(q, False, 1, q.input, t), None))
                         if feed_on_prompt and t + 0.1 < launch_end and sched.may_launch():
                             inp, out = sampler.sample()
-                            self.seq += 1
-                            push(heap, (t + 0.1, self.seq, NEW_REQ, self.new_query(t + 0.1, inp, out), None))
+                            seq += 1
+                            push(heap, (t + 0.1, t, t, seq, NEW_REQ, self.new_query(t + 0.1, inp, out), None))
                         continue
                     decode_rec.append(t)
                     decode_rec.append(lat)
@@ -441,9 +510,7 @@ class Simulator:
                     if lat > q.dec_max:
                         q.dec_max = lat
                     if q.done < q.output:
-                        nr = Req(q, False, 1, q.input + q.done, t)
-                        self.seq += 1
-                        push(heap, (t, self.seq, NEW_REQ, nr, None))
+                        qpush((NEW_REQ, Req(q, False, 1, q.input + q.done, t), None))
                         continue
                     q.finish = t
                     tokens = q.input + q.output
@@ -454,13 +521,13 @@ class Simulator:
                     sched.on_query_finished(q, t)
                     if feeder is not None and t + 0.1 < launch_end and sched.may_launch():
                         inp, out = sampler.sample()
-                        self.seq += 1
-                        push(heap, (t + 0.1, self.seq, NEW_REQ, self.new_query(t + 0.1, inp, out), None))
+                        seq += 1
+                        push(heap, (t + 0.1, t, t, seq, NEW_REQ, self.new_query(t + 0.1, inp, out), None))
             else:  # pragma: no cover - kinds are closed
                 raise AssertionError(kind)
         self.events = events
-        if until is not None:
-            self.now = until
+        self.seq = seq
+        self.now = t if until is None else until
         return RunResult(
             prompt=prompt_rec,
             decode=decode_rec,
