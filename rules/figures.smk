@@ -15,6 +15,7 @@ from helix.figures.catalog import (
     FIGURE_NAMES,
     GALLERY,
     PAPER_PROTO,
+    PAPER_PROTO_END_S,
     REPORT_CATEGORIES,
     TABLE_NAMES,
     spec_inputs,
@@ -49,9 +50,9 @@ rule paper_proto_metrics:
         "../envs/helix.yaml"
     params:
         warmup_s=FIGURES.paper_proto_warmup,
-    shell:
-        "helix parse-log {input.logs} --warmup-s {params.warmup_s} > {output}.tmp 2> {log}"
-        " && mv {output}.tmp {output}"
+        end_s=PAPER_PROTO_END_S,
+    script:
+        "../scripts/figure_paper_proto.py"
 
 
 for _name in FIGURE_NAMES + list(TABLE_NAMES):

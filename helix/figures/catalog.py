@@ -41,6 +41,7 @@ OPTIMALITY_RUN = ("small10", "llama30b", "helix")
 # Where the figures phase keeps the paper's prototype logs parsed by our parser.
 PAPER_PROTO = "results/figures/data/paper-proto/{cluster}/{model}/{method}/{scheduler}/{mode}.json"
 PARSER_MODULE = "helix.prototype.logparse"
+PAPER_PROTO_END_S = 300.0  # the paper's runs last 5 minutes (prototype.md s8)
 
 MODEL_LABELS = {"llama30b": "LLaMA-1 30B", "llama70b": "LLaMA-2 70B"}
 THROUGHPUT_LABEL = "Decode throughput (tokens/s)"
