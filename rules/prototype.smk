@@ -34,4 +34,13 @@ rule prototype:
         "../scripts/prototype.py"
 
 
+rule prototypes:
+    input:
+        proto_workflow.targets(HCFG),
+
+
+localrules:
+    prototypes,
+
+
 register_targets(proto_workflow.targets(HCFG))
