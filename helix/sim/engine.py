@@ -244,6 +244,8 @@ class Simulator:
         planned = fixed_bw is not None
         out_links = [topo.out_links.get(u, []) for u in range(len(start))]
         link_free_at = [0.0] * len(topo.links)
+        # sending time of one token per link, computed as the paper does: (bytes / bw + lat) - lat
+        d1 = [((l_bpt[j] / fixed_bw[j] + l_lat[j]) - l_lat[j]) if planned and fixed_bw[j] > 0 else 0.0 for j in range(len(topo.links))]
         ptcache = [dict() for _ in range(len(start))]
         dtcache = [dict() for _ in range(len(start))]
         arrivals = arrivals or []
@@ -273,7 +275,6 @@ class Simulator:
                     r.stays = []
                 u = l_src[j]
                 r.stays.append((u, st - r.arrived_at))
-            r.sent_at = st
             dur = l_bpt[j] * r.ntok / bw + lat
             fs = st + (dur - lat)
             link_free_at[j] = fs
@@ -360,25 +361,32 @@ class Simulator:
                     dt = dc.get(nd)
                     if dt is None:
                         dt = dc[nd] = ex.decode_time(nd) * (2 if nd == 1 else 1)
-                    dur = pt + dt
+                    base = pt + dt
+                    dur = base
                     if c == 0:
                         dur += cpu_buf[a] * act_cost
                         cpu_buf[a] = 0
-                    if w0 <= tend <= w1:
-                        node_busy[a] += dur
-                    tlast = tend
-                    tend = tend + dur
-                    kv_add += ptok + nd
-                    if c == last or not walk:
+                    step = ptok + nd
+                    rescan = False
+                    while True:
+                        if w0 <= tend <= w1:
+                            node_busy[a] += dur
+                        tlast = tend
+                        tend = tend + dur
+                        kv_add += step
+                        if c == last or not walk:
+                            break
+                        # the batch moves on to the next layer, which the round robin visits next;
+                        # with nothing left over there it is the same batch again (no re-scan)
+                        c += 1
+                        q = qs[c]
+                        if q:
+                            q.extend(batch)
+                            rescan = True
+                            break
+                        dur = base
+                    if not rescan:
                         break
-                    # the batch moves on to the next layer, which the round robin visits next
-                    c += 1
-                    q = qs[c]
-                    if q:
-                        q.extend(batch)
-                    else:
-                        q = batch
-                    qs[c] = q
                 cur[a] = c
                 busy[a] = True
                 batches[a] = batch
@@ -398,9 +406,24 @@ class Simulator:
                 if c == kk[a] - 1:
                     if planned:
                         advance(a)
+                        inwin = w0 <= t <= w1
                         for r in batch:
                             seq += 1
-                            send_planned(r, r.query.route[r.hop][0], t, seq)
+                            if r.prompt:
+                                send_planned(r, r.query.route[r.hop][0], t, seq)
+                                continue
+                            # a decode: send_planned inlined (one token, precomputed send time)
+                            j = r.query.route[r.hop][0]
+                            st = link_free_at[j]
+                            if st < t:
+                                st = t
+                            fs = st + d1[j]
+                            link_free_at[j] = fs
+                            if inwin:
+                                link_busy[j] += d1[j]
+                                link_wait[j] += st - t
+                                link_sends[j] += 1
+                            push(heap, (fs + l_lat[j], fs, st, seq, FINISH_TX, r, j))
                     else:
                         ob = outbound[a]
                         for r in batch:
