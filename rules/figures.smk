@@ -136,4 +136,6 @@ rule gallery:
         "../scripts/figure_gallery.py"
 
 
-register_targets(figure_files(DEFAULT_TARGETS))
+register_targets(
+    figure_files(FIGURES.configured(DEFAULT_TARGETS, HCFG.clusters, HCFG.models))
+)

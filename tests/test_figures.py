@@ -240,3 +240,15 @@ def test_paper_values_match_the_shared_expected_file(repo):
         if "prompt_p" in row:
             assert {str(k): v for k, v in ours["prompt_p"].items()} == row["prompt_p"]
             assert {str(k): v for k, v in ours["decode_p"].items()} == row["decode_p"]
+
+
+def test_rule_all_asks_only_for_configured_figures():
+    from helix.figures.workflow import FigureWorkflow, figure_files, figure_group
+
+    w = FigureWorkflow(None)
+    paper = w.configured(catalog.DEFAULT_TARGETS, {"single24", "geo24", "hetero42"}, {"llama30b", "llama70b"})
+    assert "fig5a" in paper and "reproduction" in paper and "fig12" not in paper
+    assert w.configured(catalog.DEFAULT_TARGETS, {"single24"}, {"llama30b", "llama70b"}) == [f"fig5{p}" for p in "abcdefgh"]
+    assert w.configured(catalog.DEFAULT_TARGETS, {"tiny4"}, {"llama70b"}) == []
+    assert figure_group("fig10") == figure_files(["fig10a", "fig10b"])
+    assert figure_files(["table8"]) == ["results/tables/table8.csv"]

@@ -52,6 +52,13 @@ def test_snakemake_builds_fig5a_and_fig5c(repo, artifact_dir, tmp_path):
     assert parsed["decode_throughput_tps"] == pytest.approx(136.4 + 32.2 + 29.3, abs=0.2)
     assert "wrote" in (tmp_path / "logs/figures/fig5c.log").read_text()
 
+    # the HTML report carries each figure with its caption (report/*.rst)
+    pytest.importorskip("pygments")  # the `reports` extra
+    report = _snakemake(repo, tmp_path, "--report", "report.html", *targets)
+    assert report.returncode == 0, report.stderr[-2000:]
+    html = (tmp_path / "report.html").read_text()
+    assert "fig5a.png" in html and "offline decode throughput" in html
+
     again = _snakemake(repo, tmp_path, "-n", *targets)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 

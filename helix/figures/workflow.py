@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helix.figures.catalog import FIGURE_NAMES, TABLE_NAMES, Context, build_catalog
+from helix.figures.catalog import FIGURE_NAMES, TABLE_NAMES, Context, build_catalog, spec_inputs
 from helix.figures.data import paper_proto
 
 SCRIPTS = {
@@ -45,6 +45,25 @@ class FigureWorkflow:
     def __init__(self, artifact_dir: str | Path | None):
         self.context = Context(artifact_dir=Path(artifact_dir) if artifact_dir else None)
         self.specs = build_catalog(self.context)
+
+    def configured(self, names, clusters, models) -> list[str]:
+        """The figures whose every input names a configured cluster and model.
+
+        ``rule all`` builds only these, so a config without the paper's clusters (the tests' tiny
+        config) does not ask for the paper's figures.
+        """
+        out = []
+        for name in names:
+            ok = True
+            for path in spec_inputs(self.specs[name]):
+                parts = Path(path).parts
+                if parts[:2] == ("results", "clusters"):
+                    ok &= Path(path).stem in clusters
+                elif len(parts) > 4 and parts[1] in ("sims", "proto", "placements"):
+                    ok &= parts[2] in clusters and parts[3] in models
+            if ok:
+                out.append(name)
+        return out
 
     def script(self, name: str) -> str:
         return SCRIPTS[self.specs[name]["kind"]]
