@@ -93,8 +93,13 @@ def fake_milp_size(path: str) -> dict:
 
 
 def write_inputs(root: Path, paths: list[str]) -> None:
-    """Create every file of ``paths`` under ``root`` with fabricated content."""
+    """Create every file of ``paths`` under ``root`` with fabricated content (and the placement
+    sidecars that travel with a flow.json: solver trace and MILP size)."""
     root = Path(root)
+    paths = list(paths)
+    for rel in list(paths):
+        if rel.endswith("/flow.json") and rel.startswith("results/placements/"):
+            paths += [rel.replace("flow.json", "solver_trace.csv"), rel.replace("flow.json", "milp_size.json")]
     for rel in paths:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)

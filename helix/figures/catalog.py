@@ -353,6 +353,9 @@ def reproduction_spec(specs: dict[str, dict]) -> dict:
 
 
 INPUT_KEYS = ("path", "layout", "flow", "cluster_yaml")
+# Files the placement rule writes but does not declare as outputs: a figure declares the declared
+# sibling instead (same job, same directory). Empty this map once rules/placement.smk declares them.
+UNDECLARED_SIDECARS = {"solver_trace.csv": "flow.json", "milp_size.json": "flow.json"}
 
 
 def spec_inputs(spec) -> list[str]:
@@ -363,7 +366,8 @@ def spec_inputs(spec) -> list[str]:
         if isinstance(node, dict):
             for k, v in node.items():
                 if k in INPUT_KEYS and isinstance(v, str):
-                    found.add(v)
+                    name = Path(v).name
+                    found.add(str(Path(v).with_name(UNDECLARED_SIDECARS[name])) if name in UNDECLARED_SIDECARS else v)
                 else:
                     walk(v)
         elif isinstance(node, list):
