@@ -22,14 +22,14 @@ rule prototype:
     log:
         "logs/proto/{cluster}/{model}/{method}/{scheduler}/{mode}.log",
     benchmark:
-        "benchmarks/proto/{cluster}/{model}/{method}/{scheduler}/{mode}.tsv"
-    params:
-        spec=proto_spec,
+        "benchmarks/runs/proto/{cluster}/{model}/{method}/{scheduler}/{mode}.tsv"
+    conda:
+        "../envs/helix.yaml"
     threads: 2
     resources:
         gpu=proto_gpus,
-    conda:
-        "../envs/helix.yaml"
+    params:
+        spec=proto_spec,
     script:
         "../scripts/prototype.py"
 
