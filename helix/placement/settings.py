@@ -23,8 +23,9 @@ class PlacementPreset(BaseModel):
     # MILP engine the portfolio hands the heuristic's layout to.
     milp_backend: Literal["highs", "cpsat", "gurobi"] = "highs"
     # MILP formulation: the per-machine model of placement.md s2, or the aggregated interval model
-    # of s11a (exact only when no network link can bind; rejected otherwise).
-    formulation: Literal["per_node", "aggregated"] = "per_node"
+    # of s11a (exact only when no network link can bind; rejected otherwise); auto = aggregated
+    # where exact, else per_node. ``prune`` and ``write_model`` concern the per_node model.
+    formulation: Literal["auto", "per_node", "aggregated"] = "auto"
     time_limit_s: float = Field(60.0, gt=0)
     # share of the time limit the portfolio gives the heuristic before the MILP
     heuristic_share: float = Field(0.5, gt=0, le=1)

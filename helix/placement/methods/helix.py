@@ -30,6 +30,7 @@ from helix.placement.interrupt import STOP
 from helix.placement.methods.petals import petals_layout
 from helix.placement.methods.swarm import swarm_layout
 from helix.placement.milp.backends import get_backend
+from helix.placement.milp.aggregated import aggregated_decode, aggregated_start, build_aggregated
 from helix.placement.milp.model import build_per_node, decode, start_vector
 from helix.placement.pruning import prune_cluster
 from helix.placement.search import LayoutSearch
@@ -135,6 +136,8 @@ class Planner:
         arc_cap = _arc_capacity_fn(self.ctx)
         full = build_per_node(p.cluster, self.tables, p.L, arc_cap)
         size_out["unpruned"] = full.size()
+        if s.formulation == "aggregated" or (s.formulation == "auto" and self.aggregated_is_exact() and not s.prune):
+            return self._milp_aggregated(backend, seconds, start, size_out)
         cluster = p.cluster
         if s.prune:
             keep = []
@@ -147,28 +150,90 @@ class Planner:
         else:
             model = full
             sub_ctx = self.ctx
-        if s.write_model != "none" and p.work_dir is not None:
-            write_model_file(model, p.work_dir / f"model.{s.write_model}", s.write_model)
         x0 = None
         if start is not None:
             x0 = start_vector(model, start[0], start[1], self._index_flows(sub_ctx, *start), p.L)
+
+        def to_layout(x):
+            return decode(model, x)
+
+        return self._solve(backend, model, x0, seconds, to_layout)
+
+    def aggregated_is_exact(self) -> bool:
+        same = {}
+        for i, m in enumerate(self.p.cluster.machines):
+            if same.setdefault(m.gpu, self.tables[i]) != self.tables[i]:
+                return False
+        return max(max(t) for t in self.tables) <= self.ctx.network_floor
+
+    def _milp_aggregated(self, backend, seconds, start, size_out) -> dict:
+        p = self.p
+        cap_max = max(max(t) for t in self.tables)
+        if cap_max > self.ctx.network_floor:
+            raise PlacementError(
+                "placement preset", "formulation",
+                f"the aggregated model is exact only when no link can bind; cluster {p.cluster.name} has links slower than a machine",
+                "aggregated",
+            )
+        gpus = list(p.cluster.gpu_mix())
+        mtype = [gpus.index(m.gpu) for m in p.cluster.machines]
+        types = [(g, p.cluster.gpu_mix()[g], self.tables[mtype.index(t)]) for t, g in enumerate(gpus)]
+        if any(self.tables[i] != types[mtype[i]][2] for i in range(p.cluster.n)):
+            raise PlacementError("placement preset", "formulation", "the aggregated model needs one capacity table per GPU type", "aggregated")
+        model = build_aggregated(types, p.L, flow_cap=self.ub)
+        size_out["aggregated"] = model.size()
+        decode_fn = lambda m: (lambda x: aggregated_decode(m, x, mtype))  # noqa: E731
+        if start is None:
+            return self._solve(backend, model, None, seconds, decode_fn(model))
+        # With an incumbent: ask "is incumbent + tol reachable?" until the answer is no (optimal
+        # within tol) or time runs out. Each feasible answer is a strictly better layout.
+        info: dict = {}
+        deadline = time.monotonic() + seconds
+        while not self.should_stop():
+            left = deadline - time.monotonic()
+            if left <= 0.5:
+                break
+            best = self.best[0]
+            target = best + max(0.01, 1e-6 * best)
+            model = build_aggregated(types, p.L, flow_cap=self.ub, target=target)
+            info = self._solve(backend, model, None, left, decode_fn(model), feasibility=True)
+            if info["status"] == "infeasible":
+                self.ub = min(self.ub, target)
+                self.trace.append(TraceRow(round(self.elapsed(), 3), self.best[0], self.ub, f"milp:{backend}:optimal"))
+                info["status"] = "optimal"
+                info["tolerance"] = target - best
+                break
+            if self.best[0] < target - 1e-6:
+                break  # time limit without an answer
+        return info
+
+    def _solve(self, backend, model, x0, seconds, to_layout, feasibility: bool = False) -> dict:
+        p, s = self.p, self.s
+        if s.write_model != "none" and p.work_dir is not None:
+            write_model_file(model, p.work_dir / f"model.{s.write_model}", s.write_model)
         settings = s.model_copy(update={"time_limit_s": max(1.0, seconds)})
 
         def on_incumbent(sec, obj, bound, x):
-            st, sz = decode(model, x)
-            if all(0 < k <= len(self.tables[i]) and st[i] + k <= p.L for i, k in enumerate(sz)):
-                self.offer(self.value(st, sz), st, sz, f"milp:{backend}", bound)
+            st, sz = to_layout(x)
+            if all(k <= len(self.tables[i]) and st[i] + k <= p.L and st[i] >= 0 for i, k in enumerate(sz)):
+                # a feasibility model's dual bound says nothing about the flow
+                valid = not feasibility and not (s.prune and s.formulation != "aggregated")  # pruned bounds do not bound the full graph
+                self.offer(self.value(st, sz), st, sz, f"milp:{backend}", bound if valid else None)
 
         outcome = get_backend(backend).solve(model, x0, settings, on_incumbent, self.should_stop)
         if outcome.x is not None:
             on_incumbent(None, outcome.objective, outcome.bound, outcome.x)
         info = {"status": outcome.status, "objective": outcome.objective, "bound": outcome.bound}
-        if outcome.status == "optimal" and outcome.objective is not None:
+        if feasibility:
+            info = {"status": outcome.status}
+            return info
+        if outcome.status == "optimal" and outcome.objective is not None and not s.prune:
             # a proven optimum closes the gap; record the bound at the end of the trace
-            self.ub = min(self.ub, outcome.objective + 1e-6 * max(1.0, outcome.objective))
-            if self.trace:
-                last = self.trace[-1]
+            self.ub = min(self.ub, max(outcome.objective, self.best[0] if self.best else 0.0))
+            if self.best is not None:
                 self.trace.append(TraceRow(round(self.elapsed(), 3), self.best[0], self.ub, f"milp:{backend}:optimal"))
+        elif outcome.bound is not None and outcome.bound < self.ub and not s.prune:
+            self.ub = outcome.bound
         return info
 
     def _used_arcs(self, starts, sizes) -> list[tuple[str, str]]:
