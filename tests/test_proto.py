@@ -199,3 +199,25 @@ def test_events_csv_round_trip_and_pairing(tmp_path):
     (tmp_path / "bad.csv").write_text("time,request_id,direction,phase,context_len,tokens\n1,0,sideways,prompt,0,1\n")
     with pytest.raises(HelixInputError, match="line 2"):
         read_events(tmp_path / "bad.csv")
+
+
+def test_ray_mapping_by_gpu_model_resources():
+    from helix.cluster import Cluster, Link, Machine
+    from helix.prototype.launch import map_to_ray_nodes
+
+    machines = [Machine("n0", "L4"), Machine("n1", "A100"), Machine("n2", "T4"), Machine("n3", "T4")]
+    links = [Link("source", m.name, 1e9, 0.001) for m in machines] + [Link(m.name, "sink", 1e9, 0.001) for m in machines]
+    links += [Link(a.name, b.name, 1e9, 0.001) for i, a in enumerate(machines) for b in machines[i + 1 :]]
+    cluster = Cluster("tiny4", machines, links)
+    cfg = build_system_config(Layout.load(LAYOUT, cluster), cluster)
+    nodes = [
+        {"NodeManagerAddress": "10.0.0.1", "Alive": True, "Resources": {"CPU": 8, "gpu_model:A100": 1}},
+        {"NodeManagerAddress": "10.0.0.2", "Alive": True, "Resources": {"gpu_model:T4": 2}},
+        {"NodeManagerAddress": "10.0.0.3", "Alive": False, "Resources": {"gpu_model:L4": 1}},
+        {"NodeManagerAddress": "10.0.0.4", "Alive": True, "Resources": {"gpu_model:L4": 1}},
+    ]
+    ips = map_to_ray_nodes(cfg, nodes)
+    by_name = {cfg.node(k).name: v for k, v in ips.items()}
+    assert by_name == {"n0": "10.0.0.4", "n1": "10.0.0.1", "n2": "10.0.0.2", "n3": "10.0.0.2"}
+    with pytest.raises(HelixInputError, match="gpu_model:T4"):
+        map_to_ray_nodes(cfg, nodes[:1] + nodes[3:])

@@ -204,3 +204,23 @@ def _cmdline(p: Path) -> bytes:
         return (p / "cmdline").read_bytes()
     except OSError:
         return b""
+
+
+@pytest.mark.ray
+def test_ray_launcher_runs_one_worker_per_gpu_model_node(tmp_path, cluster, traces, monkeypatch):
+    """A local Ray instance whose custom resources stand for the GPU types (no GPUs needed)."""
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, resources={"gpu_model:A100": 1, "gpu_model:L4": 1, "gpu_model:T4": 2},
+             include_dashboard=False, log_to_driver=False)
+    try:
+        spec = _spec(scheduler="random", launcher="ray", duration_s=5)
+        metrics = run_prototype(Layout.load(LAYOUT, cluster), TINY, spec, tmp_path, *traces, cluster=cluster)
+    finally:
+        ray.shutdown()
+    assert metrics["decode_throughput_tps"] > 0 and metrics["failed_requests"] == 0
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["worker_exit_codes"] == {"1": 0, "2": 0, "3": 0, "4": 0}
+    cfg = yaml.safe_load((tmp_path / "system_config.yaml").read_text())
+    assert len({n["address"] for n in cfg["nodes"]}) == 1  # one Ray node here: every worker on it
+    _check_routes(_read(tmp_path / "routes.csv"), Layout.load(LAYOUT), cfg)

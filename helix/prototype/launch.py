@@ -118,7 +118,7 @@ class RayLauncher:
         task = ray.remote(_ray_worker_task)
         self.refs = {}
         for w in cfg.workers:
-            opts = {"resources": {f"gpu_model:{w.gpu}": 1, f"node:{w.address}": 0.001}, "num_gpus": spec.gpu, "max_retries": 0}
+            opts = {"resources": {f"gpu_model:{w.gpu}": 1, f"node:{w.address}": 0.001}, "num_gpus": spec.gpu, "num_cpus": 0, "max_retries": 0}
             argv = worker_argv("-", w.id, "-", model_name, spec)
             self.refs[w.id] = task.options(**opts).remote(cfg.to_dict(), model_json, argv)
 
