@@ -1,0 +1,65 @@
+"""Input functions and targets of the simulate rules (kept free of Snakemake, so they are testable).
+
+A run's inputs depend on its table entry: a ``paper-<method>`` run reads the artifact's layout and
+placement graph, our own methods read the placement rule's ``layout.yaml`` and the cluster YAML,
+and an aggregate reads its part runs' outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helix.profiles.paths import TRACE_FILES, profile_files
+from helix.profiles.store import ARTIFACT_GPU_TYPES
+from helix.sim.experiments import RUN_FILES, metrics_targets, run_dir, run_key, sim_table
+from helix.sim.pipeline import paper_inputs
+
+
+class SimWorkflow:
+    def __init__(self, cfg, artifact_dir: str | None, artifact_marker: list[str]):
+        self.cfg = cfg
+        self.table = sim_table(cfg)
+        self.artifact_dir = artifact_dir
+        self.artifact_marker = list(artifact_marker)
+
+    def key(self, wildcards) -> str:
+        return run_key(wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode)
+
+    def entry(self, wildcards) -> dict:
+        key = self.key(wildcards)
+        if key not in self.table:
+            raise ValueError(f"no simulation configured for {key} (config experiments.*.simulations)")
+        return self.table[key]
+
+    def inputs(self, wildcards) -> dict[str, list[str] | str]:
+        e = self.entry(wildcards)
+        if e["parts"]:
+            return {"parts": [f"{run_dir(k)}/{name}" for k in e["parts"] for name in RUN_FILES]}
+        gpus = list(self.cfg.gpus)
+        if e["method"].startswith("paper-"):  # the paper's layouts use the artifact's GPU types only
+            gpus = [g for g in gpus if g in ARTIFACT_GPU_TYPES]
+        out: dict = {"traces": list(TRACE_FILES), "profiles": profile_files(e["model"], gpus), "artifact": self.artifact_marker}
+        if e["method"].startswith("paper-"):
+            if self.artifact_dir and not self.artifact_marker:  # a local copy: track the files themselves
+                sol, graph = paper_inputs(self.artifact_dir, e)
+                out["layout"] = [str(sol), str(graph)]
+        else:
+            out["layout"] = [f"results/placements/{e['cluster']}/{e['model']}/{e['method']}/layout.yaml", f"results/clusters/{e['cluster']}.yaml"]
+        return out
+
+    def params(self, wildcards) -> dict:
+        return self.entry(wildcards)
+
+    def cluster_pattern(self) -> str:
+        names = sorted({e["cluster"] for e in self.table.values()} | set(self.cfg.clusters))
+        return "|".join(names) or "NONE"
+
+    def method_pattern(self) -> str:
+        names = sorted({e["method"] for e in self.table.values()} | {"helix", "petals", "swarm", "separate", "sp_plus"})
+        return "|".join(names)
+
+    def targets(self, group: str | None = None) -> list[str]:
+        return metrics_targets(self.cfg, group)
+
+    def groups(self) -> list[str]:
+        return list(self.cfg.experiments)
