@@ -29,7 +29,7 @@ with open(sm.log[0], "w") as log:
             metrics = run_prototype(layout, sm.input.model, spec, tmp, lengths, arrivals, cluster, log=say)
             for key in ("events", "routes", "tokens", "metrics"):
                 shutil.move(str(Path(tmp) / Path(sm.output[key]).name), sm.output[key])
-            for name in ("run.json", "system_config.yaml"):
+            for name in ("run.json", "system_config.yaml", "meta.json"):
                 shutil.move(str(Path(tmp) / name), str(out / name))
             for wlog in sorted((Path(tmp) / "work").glob("worker*.log")):
                 say(f"--- {wlog.name}\n{wlog.read_text()}")

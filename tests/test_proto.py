@@ -221,3 +221,16 @@ def test_ray_mapping_by_gpu_model_resources():
     assert by_name == {"n0": "10.0.0.4", "n1": "10.0.0.1", "n2": "10.0.0.2", "n3": "10.0.0.2"}
     with pytest.raises(HelixInputError, match="gpu_model:T4"):
         map_to_ray_nodes(cfg, nodes[:1] + nodes[3:])
+
+
+def test_serve_cli_bad_input_and_startup_timeout(tmp_path, capsys, artifact_dir):
+    from helix.cli import main as helix_main
+
+    base = ["serve", "--layout", str(LAYOUT), "--model-config", str(TINY), "--out", str(tmp_path / "out")]
+    assert helix_main(base + ["--duration-s", "-1"]) == 2
+    assert "duration_s" in capsys.readouterr().err
+    assert helix_main(["serve", "--layout", str(tmp_path / "nope.yaml"), "--model-config", str(TINY), "--out", str(tmp_path)]) == 2
+    (tmp_path / "spec.yaml").write_text("startup_timeout_s: 0.3\n")
+    assert helix_main(base + ["--spec", str(tmp_path / "spec.yaml")]) == 3
+    assert "not ready after 0.3 s" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "events.csv").exists()

@@ -31,7 +31,10 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from pathlib import Path
 
+    import sys
+
     import yaml
+    from pydantic import ValidationError
 
     from helix.cluster import Cluster
     from helix.errors import HelixInputError
@@ -51,15 +54,16 @@ def run(args) -> int:
     fields.update(extra)
     try:
         spec = ProtoRunSpec.model_validate(fields)
-    except Exception as exc:  # pydantic ValidationError -> one line
-        raise HelixInputError(args.spec or "serve", None, str(exc).splitlines()[0] + ": " + str(exc).splitlines()[1].strip()) from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise HelixInputError(args.spec or "serve", ".".join(map(str, err["loc"])), err["msg"], err.get("input", ...)) from None
     cluster = Cluster.load(args.cluster) if args.cluster else None
     layout = Layout.load(args.layout, cluster)
     lengths, arrivals = load_traces(args.lengths, args.arrivals)
     try:
         metrics = run_prototype(layout, args.model_config, spec, args.out, lengths, arrivals, cluster, base_port=args.base_port)
     except StartupError as exc:
-        print(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)
         return 3
     print(json.dumps({k: metrics[k] for k in ("decode_throughput_tps", "prompt_latency_s", "decode_latency_s", "failed_requests")}, indent=2))
     return 0

@@ -92,7 +92,27 @@ def run_prototype(
     metrics["failed_requests"] = stats["failed"]
     write_json(out_dir / "run.json", {k: v for k, v in stats.items() if k != "wall_end_s"})
     write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / "meta.json", run_meta(spec, model))
     return metrics
+
+
+def run_meta(spec: ProtoRunSpec, model: LlamaConfig) -> dict:
+    """meta.json: the resolved run settings, the model shape, package versions, git revision."""
+    import importlib.metadata as md
+    import subprocess
+
+    versions = {}
+    for pkg in ("helix-workflow", "torch", "pyzmq", "numpy"):
+        try:
+            versions[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        rev = None
+    return {"spec": spec.model_dump(mode="json"), "model": model.to_dict(), "seed": spec.seed, "versions": versions, "git_revision": rev}
 
 
 def _raise_interrupt(signum, frame):
