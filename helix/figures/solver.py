@@ -9,8 +9,6 @@ marks the objective the paper reported. Each objective line carries ``gid = "obj
 
 from __future__ import annotations
 
-import math
-
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -54,12 +52,12 @@ def build(spec: dict):
         ax.set_xscale("log")
         ax.set_xlabel("solver time (s, log scale)")
         ax.set_ylabel("objective: max-flow (tokens/s)")
-        top = best * BOUND_CLIP if best > 0 else (bound_max or 1.0)
-        if bound_max > top:
-            ax.set_ylim(0, top)
+        clip = best * BOUND_CLIP if best > 0 else (bound_max or 1.0)
+        if bound_max > clip:
+            ax.set_ylim(0, clip)
             ax.text(0.98, 0.97, f"bound off-scale (max {bound_max:.3g})", transform=ax.transAxes, ha="right", va="top", fontsize=6.5)
         else:
-            ax.set_ylim(0, max(top, bound_max) * 1.05 if not math.isclose(top, 0) else 1.0)
+            ax.set_ylim(0, max(best, bound_max, 1e-9) * 1.12)
         ax.set_title(panel.get("title", ""))
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=6.5, frameon=False)
     fig.suptitle(spec.get("title", ""), fontsize=10)
