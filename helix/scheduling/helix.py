@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from helix.errors import HelixInputError
 from helix.scheduling import register
 from helix.scheduling.base import SINK_ID, SOURCE_ID, Scheduler, Topology
 from helix.scheduling.flowgraph import solve
@@ -22,8 +23,12 @@ FLOW_MASK = 0.05
 KV_DEFAULTS = {"online": (0.9, 0.6), "offline": (0.85, 1.0)}
 
 
-class SchedulingError(RuntimeError):
-    """An online prompt found every link masked (the paper's scheduler asserts here)."""
+class SchedulingError(HelixInputError):
+    """An online prompt found every link masked (the paper's scheduler asserts here): the rate or the
+    KV thresholds do not fit the placement."""
+
+    def __init__(self, message: str):
+        super().__init__("helix scheduler", None, message)
 
 
 @register("helix")

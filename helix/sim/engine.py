@@ -35,8 +35,12 @@ NEW_REQ, START_TX, FINISH_SEND, FINISH_TX, GATHER, START_EXEC, FINISH_EXEC = ran
 CPU_BUFFER_COST = 1 / 4e9 + 1 / 5e9  # s per activation byte: GPU->CPU copy + CPU->GPU copy
 
 
-class SimulationError(RuntimeError):
-    """The simulated system broke a hard limit (KV overflow, online prompt with no route)."""
+class SimulationError(HelixInputError):
+    """The simulated system broke a hard limit (a KV-cache overflow): the run's settings (rate,
+    concurrency, KV capacities) do not fit the placement, so it is reported like bad input."""
+
+    def __init__(self, message: str):
+        super().__init__("simulation", None, message)
 
 
 class Query:
@@ -132,6 +136,7 @@ class Simulator:
         self.cpu_buf = [0] * n
         self.kv_used = [0] * n
         self.kv_cap = [0] * n
+        self.kv_peak = [0] * n
         for u, nd in nodes.items():
             self.kv_cap[u] = nd.kv_capacity
         self.outbound = [dict() for _ in range(n)]
@@ -216,6 +221,7 @@ class Simulator:
         queues, cur, busy, batches, kvu, kvc, cpu_buf = self.queues, self.cur, self.busy, self.batch, self.kv_used, self.kv_cap, self.cpu_buf
         start, kk, outbound = self.start, self.k, self.outbound
         busy_until = [0.0] * len(start)
+        kv_peak = self.kv_peak
         # A node walks its layers back to back: after layer c the batch waits at c+1, which the
         # round robin visits next, so the whole walk is computed at once (one event pair instead
         # of one per layer) unless requests can enter the node mid-range (Petals' partial arcs).
@@ -399,6 +405,8 @@ class Simulator:
                 busy[a] = False
                 c = cur[a]
                 kvu[a] += b
+                if kvu[a] > kv_peak[a]:
+                    kv_peak[a] = kvu[a]
                 if kvu[a] > kvc[a]:
                     raise SimulationError(
                         f"KV cache overflow on node {topo.nodes[a].name}: {kvu[a]} > kv_cache_capacity {kvc[a]} at t={t:.3f}"
