@@ -21,13 +21,16 @@ def table(spec: dict) -> pd.DataFrame:
     frames = []
     for s in spec["series"]:
         df = data.load_congestion(s["path"])
-        df = df[df["kind"].astype(str).str.lower().isin(["machine", "node", "compute"])]
+        df = df[df["kind"].astype(str).str.lower().isin(["machine", "node", "compute"])]  # not links
         if metric not in df.columns:
             from helix.errors import HelixInputError
 
             raise HelixInputError(s["path"], metric, "column missing")
-        frames.append(pd.DataFrame({"method": s["method"], "machine": df["name"].values, "value": df[metric].astype(float).values}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["method", "machine", "value"])
+        gpu = df["gpu"].fillna("").astype(str).values if "gpu" in df.columns else [""] * len(df)
+        frames.append(
+            pd.DataFrame({"method": s["method"], "machine": df["name"].values, "gpu": gpu, "value": df[metric].astype(float).values})
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["method", "machine", "gpu", "value"])
 
 
 def _order(names: list[str]) -> list[str]:
@@ -52,7 +55,9 @@ def build(spec: dict):
         bars = ax.bar(xs, sub["value"], width * 0.95, color=style.method_color(s["method"]), edgecolor="black", linewidth=0.3)
         for bar, m in zip(bars, sub["machine"]):
             bar.set_gid(f"{s['method']}|{m}")
-    ax.set_xticks(range(len(machines)), machines, rotation=90, fontsize=6)
+    gpu_of = dict(zip(df["machine"], df["gpu"]))
+    ticks = [f"{m.removeprefix('compute_node_')} {gpu_of.get(m, '')}".strip() for m in machines]
+    ax.set_xticks(range(len(machines)), ticks, rotation=90, fontsize=6)
     ax.set_xlabel("machine")
     ax.set_ylabel(spec.get("ylabel", "Mean queueing delay (s)"))
     ax.set_title(spec.get("title", ""))
