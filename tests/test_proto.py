@@ -234,3 +234,20 @@ def test_serve_cli_bad_input_and_startup_timeout(tmp_path, capsys, artifact_dir)
     assert helix_main(base + ["--spec", str(tmp_path / "spec.yaml")]) == 3
     assert "not ready after 0.3 s" in capsys.readouterr().err
     assert not (tmp_path / "out" / "events.csv").exists()
+
+
+def test_workflow_functions_find_runs_by_wildcards():
+    from types import SimpleNamespace
+
+    from helix.config.schema import load_config
+    from helix.prototype import workflow
+
+    cfg = load_config(REPO / "config/test/config.yaml")
+    assert workflow.targets(cfg) == ["results/proto/tiny4/tiny-llama/manual/helix/offline/metrics.json"]
+    inputs, spec, gpus = workflow.make_functions(cfg)
+    wc = SimpleNamespace(cluster="tiny4", model="tiny-llama", method="manual", scheduler="helix", mode="offline")
+    assert inputs(wc)["layout"] == "config/test/proto-layout.yaml"
+    assert inputs(wc)["cluster"] == "results/clusters/tiny4.yaml"
+    assert spec(wc)["duration_s"] == 8 and gpus(wc) == 0
+    with pytest.raises(HelixInputError, match="no prototype run"):
+        spec(SimpleNamespace(**dict(vars(wc), mode="online")))

@@ -89,8 +89,15 @@ class HelixRouter:
         self.sched = make_scheduler("helix", topo, node_capacity=caps, mode=self.mode, **self.options)
 
     def plan(self, rid: int, input_len: int, output_len: int) -> list[list[int]] | None:
+        """The whole route, or None when every candidate is masked. The paper's online host asserts
+        there; a serving run logs it as a rejection instead of crashing."""
+        from helix.scheduling.helix import SchedulingError
+
         q = _Query(input_len, output_len)
-        if not self.sched.on_new_request(_Iter(q, True), 0.0):
+        try:
+            if not self.sched.on_new_request(_Iter(q, True), 0.0):
+                return None
+        except SchedulingError:
             return None
         self.queries[rid] = (self.sched, q)
         return [[nid_of(dst), s, e] for _, dst, s, e in q.route if dst != SINK_ID]

@@ -53,6 +53,6 @@ class ProtoRunSpec(BaseModel):
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     threads: int = Field(1, ge=1, description="torch threads per worker process")
     launcher: Literal["local", "ray"] = "local"
-    gpu: int = Field(0, ge=0, description="GPUs per worker (Snakemake resources and Ray tasks)")
+    gpu: float = Field(0, ge=0, description="GPUs each Ray worker task asks for (fractions share a GPU)")
     startup_timeout_s: float = Field(60.0, gt=0)
     heartbeat_timeout_s: float = Field(2.0, gt=0)

@@ -53,8 +53,9 @@ def make_functions(config: Any, trace_files=TRACE_FILES):
         return find_run(config, wildcards).model_dump(mode="json")
 
     def gpus(wildcards) -> int:
-        """GPUs the run occupies on this box (local launcher); Ray runs hold theirs on the cluster."""
+        """GPUs the run occupies on this box: local CUDA runs share one GPU among all workers;
+        CPU runs need none and Ray runs hold theirs on the Ray cluster (``gpu`` per worker task)."""
         run = find_run(config, wildcards)
-        return 0 if run.launcher == "ray" else run.gpu
+        return 1 if run.launcher == "local" and run.device.startswith("cuda") else 0
 
     return inputs, spec, gpus
