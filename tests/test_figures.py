@@ -8,6 +8,7 @@ placement bars, trace lines) or the CSV against those inputs.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -252,3 +253,18 @@ def test_rule_all_asks_only_for_configured_figures():
     assert w.configured(catalog.DEFAULT_TARGETS, {"tiny4"}, {"llama70b"}) == []
     assert figure_group("fig10") == figure_files(["fig10a", "fig10b"])
     assert figure_files(["table8"]) == ["results/tables/table8.csv"]
+
+
+def test_every_simulation_a_figure_reads_is_configured(repo, specs):
+    """The figures' sim inputs are runs the paper config's experiments define (no orphan paths)."""
+    from helix.config.schema import load_config
+    from helix.sim.experiments import metrics_targets
+
+    configured = set(metrics_targets(load_config(repo / "config" / "config.yaml")))
+    wanted = {
+        str(Path(p).with_name("metrics.json"))  # congestion.csv is written by the same run
+        for name in catalog.DEFAULT_TARGETS
+        for p in spec_inputs(specs[name])
+        if p.startswith("results/sims/")
+    }
+    assert wanted and not (wanted - configured), sorted(wanted - configured)
