@@ -251,3 +251,19 @@ def test_workflow_functions_find_runs_by_wildcards():
     assert spec(wc)["duration_s"] == 8 and gpus(wc) == 0
     with pytest.raises(HelixInputError, match="no prototype run"):
         spec(SimpleNamespace(**dict(vars(wc), mode="online")))
+
+
+def test_half_precision_path_runs(cfg):
+    """The GPU dtypes (bf16 here, on CPU) go through the same engine and wire format."""
+    e = get_engine("torch")(cfg, (0, 8), dtype="bfloat16")
+    e.submit(StageWork(0, "prompt", 0, 8, torch.arange(6, dtype=torch.int32), 9))
+    (out,) = e.step()
+    assert out.is_token and out.payload.dtype == torch.int32
+    e.submit(StageWork(0, "decode", 0, 8, out.payload, 9, 6))
+    (out2,) = e.step()
+    assert 0 <= int(out2.payload[0]) < cfg.vocab_size
+    mid = get_engine("torch")(cfg, (0, 4), dtype="bfloat16")
+    mid.submit(StageWork(1, "prompt", 0, 4, torch.arange(6, dtype=torch.int32), 9))
+    (h,) = mid.step()
+    hdr, t = decode(encode({"type": "x", "src": 0}, h.payload))
+    assert t.dtype == torch.bfloat16 and t.shape == (6, cfg.hidden_size)
