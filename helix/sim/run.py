@@ -20,7 +20,7 @@ from helix.metrics import summarize
 from helix.models import ModelSpec
 from helix.profiles.limits import MAX_INPUT_LEN, DECODE_PER_TOKEN_MAX_CONTEXT, engine_limits
 from helix.profiles.store import ProfileStore
-from helix.profiles.typical import capacity_tables
+from helix.profiles.typical import TypicalThroughput
 from helix.scheduling import make_scheduler
 from helix.scheduling.base import SINK_ID, SOURCE_ID, LinkView, NodeView, Topology
 from helix.sim.engine import NodeExec, RunResult, Simulator, check_capacity
@@ -149,14 +149,12 @@ def simulate(
             mix = {}
             for g in prep.gpus.values():
                 mix[g] = mix.get(g, 0) + 1
-        tables = capacity_tables(model.name, mix, store, model.num_layers)
+        typical = TypicalThroughput(model.name, mix, store, model.num_layers)
         cap = {}
         for u, nd in topo.nodes.items():
-            if nd.gpu not in tables:
-                raise HelixInputError(src, f"{nd.name}.machine_type", f"GPU type not in the machine mix {sorted(tables)}", nd.gpu)
-            if nd.layers > len(tables[nd.gpu]):
-                raise HelixInputError(src, f"layout.{nd.name}", f"{nd.layers} layers exceed K of {nd.gpu}", nd.layers)
-            cap[u] = tables[nd.gpu][nd.layers - 1]
+            if nd.gpu not in typical.mix:
+                raise HelixInputError(src, f"{nd.name}.machine_type", f"GPU type not in the machine mix {sorted(typical.mix)}", nd.gpu)
+            cap[u] = typical.tau(nd.gpu, nd.layers)
         options.update(node_capacity=cap, kv_hwm=workload.kv_hwm, kv_ratio=workload.kv_ratio, feed_hwm=workload.feed_hwm)
     sched = make_scheduler(scheduler, topo, **options)
     if scheduler == "helix":
