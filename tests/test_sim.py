@@ -13,7 +13,7 @@ from helix.sim.engine import SimulationError
 from helix.sim.run import prepare, simulate
 from helix.sim.settings import WorkloadSpec
 
-from simkit import L, chain, diamond, store, tiny_model, traces
+from test_sim_kit import L, chain, diamond, store, tiny_model, traces
 
 SCHEDULERS = ["helix", "swarm", "random", "shortest_queue"]
 

@@ -1,4 +1,4 @@
-"""Tiny simulation setups shared by the simulator and scheduler tests (not a test module)."""
+"""Tiny simulation setups shared by the simulator and scheduler tests (helpers only, no tests)."""
 
 from __future__ import annotations
 
