@@ -229,6 +229,9 @@ def test_serve_cli_bad_input_and_startup_timeout(tmp_path, capsys, artifact_dir)
     base = ["serve", "--layout", str(LAYOUT), "--model-config", str(TINY), "--out", str(tmp_path / "out")]
     assert helix_main(base + ["--duration-s", "-1"]) == 2
     assert "duration_s" in capsys.readouterr().err
+    assert helix_main(base) == 2  # Azure lengths do not fit the tiny model's 1024 positions
+    assert "max_position_embeddings 1024" in capsys.readouterr().err
+    base += ["--length-scale", "0.0625", "--max-input", "64", "--max-output", "16"]
     assert helix_main(["serve", "--layout", str(tmp_path / "nope.yaml"), "--model-config", str(TINY), "--out", str(tmp_path)]) == 2
     (tmp_path / "spec.yaml").write_text("startup_timeout_s: 0.3\n")
     assert helix_main(base + ["--spec", str(tmp_path / "spec.yaml")]) == 3

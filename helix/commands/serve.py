@@ -19,6 +19,9 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup-s", type=float, default=5.0)
     p.add_argument("--rate-tps", type=float, default=None, help="online: input+output tokens/s")
     p.add_argument("--n-init", type=int, default=8, help="offline: concurrency")
+    p.add_argument("--length-scale", type=float, default=None, help="scale Azure lengths (tiny models: e.g. 0.0625)")
+    p.add_argument("--max-input", type=int, default=None, help="clip prompt lengths (after scaling)")
+    p.add_argument("--max-output", type=int, default=None, help="clip output lengths (after scaling)")
     p.add_argument("--launcher", default="local", choices=["local", "ray"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
@@ -51,6 +54,9 @@ def run(args) -> int:
         mode=args.mode, duration_s=args.duration_s, warmup_s=args.warmup_s, rate_tps=args.rate_tps, n_init=args.n_init,
         launcher=args.launcher, device=args.device, dtype=args.dtype,
     )
+    lengths = {k: v for k, v in (("scale", args.length_scale), ("max_input", args.max_input), ("max_output", args.max_output)) if v is not None}
+    if lengths:
+        fields["lengths"] = lengths
     fields.update(extra)
     try:
         spec = ProtoRunSpec.model_validate(fields)

@@ -62,10 +62,22 @@ def scaled_lengths(inputs, outputs, spec: ProtoRunSpec) -> tuple[np.ndarray, np.
     return a, b
 
 
+def checked_lengths(lengths: tuple, spec: ProtoRunSpec, max_position: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled lengths; a request longer than the model's positions is a config error, up front."""
+    a, b = scaled_lengths(*lengths, spec)
+    longest = int(a.max() + b.max())
+    if max_position is not None and longest > max_position:
+        raise HelixInputError(
+            "prototype", "lengths", f"prompt + output up to {longest} tokens exceed the model's max_position_embeddings "
+            f"{max_position}; scale or clip the lengths (lengths.scale / max_input / max_output)", spec.lengths.model_dump())
+    return a, b
+
+
 class Host:
-    def __init__(self, cfg: SystemConfig, spec: ProtoRunSpec, vocab: int, lengths: tuple, arrivals=None, log=print):
+    def __init__(self, cfg: SystemConfig, spec: ProtoRunSpec, vocab: int, lengths: tuple, arrivals=None, log=print,
+                 max_position: int | None = None):
         self.cfg, self.spec, self.vocab, self.log = cfg, spec, vocab, log
-        self.inputs, self.outputs = scaled_lengths(*lengths, spec)
+        self.inputs, self.outputs = checked_lengths(lengths, spec, max_position)
         self.arrival_counts = arrivals
         self.events: list[tuple] = []
         self.requests: dict[int, Request] = {}

@@ -17,7 +17,7 @@ from pathlib import Path
 from helix.cluster import Cluster
 from helix.io import write_json, write_text
 from helix.layout import Layout
-from helix.prototype.host import Host, StartupError, log_stderr
+from helix.prototype.host import Host, StartupError, checked_lengths, log_stderr
 from helix.prototype.launch import LocalLauncher, RayLauncher
 from helix.prototype.logparse import parse_logs, write_events_csv
 from helix.prototype.model import LlamaConfig
@@ -61,6 +61,7 @@ def run_prototype(
         from helix.errors import HelixInputError
 
         raise HelixInputError(model_config, "num_hidden_layers", f"layout has {layout.num_layers} layers", model.num_layers)
+    checked_lengths(lengths, spec, model.max_position)  # before anything starts
     cfg = build_system_config(layout, cluster, base_port=base_port)
     work = out_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -68,7 +69,7 @@ def run_prototype(
         launcher = RayLauncher(cfg, str(model_config), spec.model, spec)
     cfg_path = work / "system_config.yaml"
     cfg.save(cfg_path)
-    host = Host(cfg, spec, model.vocab_size, lengths, arrivals, log=log)
+    host = Host(cfg, spec, model.vocab_size, lengths, arrivals, log=log, max_position=model.max_position)
     if spec.launcher == "local":
         launcher = LocalLauncher(cfg, str(cfg_path), str(model_config), spec.model, spec, work)
     previous = signal.getsignal(signal.SIGTERM)

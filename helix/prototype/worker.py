@@ -4,7 +4,8 @@ Loop: drain the data inbox (drop malformed / unknown-peer messages, counted), qu
 on the stage engine, run ``step()`` (prompts, then one batched decode pass), and send every output
 to the next stage of its route, or to the host when the range ends at L (the greedy token, 4 bytes).
 With swarm/random the next hop of a prompt is chosen here; decodes carry their full route. Every
-0.2 s a heartbeat goes to the host; the host's broadcasts say stop, which workers are dead, which
+0.2 s a heartbeat goes to the host (from its own thread, so long steps do not look like death);
+the host's broadcasts say stop, which workers are dead, which
 requests to abort. A worker whose host has been silent for ``orphan_timeout_s`` exits by itself.
 
 Run as ``python -m helix.prototype.worker --system-config F --node-id K --model-config M ...``.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from collections import Counter
 
@@ -62,14 +64,16 @@ def serve_worker(args) -> int:
     poller.register(bcast, zmq.POLLIN)
     dead: set[int] = set()
     errors: Counter = Counter()
-    last_hb = 0.0
     last_host = time.monotonic()
     running = True
+    stop_hb = threading.Event()
+    hb = threading.Thread(
+        target=_heartbeat, args=(ctx, cfg.control_endpoint(), me.id, stop_hb, lambda: (engine.cached_requests(), dict(inbox.dropped), dict(errors))),
+        daemon=True,
+    )
+    hb.start()
     while running:
         now = time.monotonic()
-        if now - last_hb >= HEARTBEAT_S:
-            tell_host({"type": "hb", "cached": engine.cached_requests(), "dropped": dict(inbox.dropped), "errors": dict(errors)})
-            last_hb = now
         if now - last_host > args.orphan_timeout_s:
             print(f"worker {me.id}: host silent for {args.orphan_timeout_s} s, exiting", file=sys.stderr)
             break
@@ -144,6 +148,8 @@ def serve_worker(args) -> int:
             if not outbox.send(nxt, encode(h, out.payload)):
                 errors["send"] += 1
                 tell_host({"type": "fail", "rid": h["rid"], "reason": f"cannot send to node {nxt}"})
+    stop_hb.set()
+    hb.join()
     tell_host({"type": "bye", "dropped": dict(inbox.dropped), "errors": dict(errors)})
     time.sleep(0.05)
     inbox.close()
@@ -152,6 +158,25 @@ def serve_worker(args) -> int:
     bcast.close(0)
     ctx.term()
     return 0
+
+
+def _heartbeat(ctx, endpoint: str, nid: int, stop: threading.Event, state) -> None:
+    """Liveness on its own thread and socket: a long engine step (torch releases the GIL) must not
+    look like a dead worker; a dead process stops beating at once."""
+    sock = ctx.socket(zmq.PUSH)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    while not stop.is_set():
+        try:
+            cached, dropped, errors = state()
+        except RuntimeError:  # a counter changed size while copied: report next beat
+            cached, dropped, errors = 0, {}, {}
+        try:
+            sock.send_json({"type": "hb", "src": nid, "cached": cached, "dropped": dropped, "errors": errors}, zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+        stop.wait(HEARTBEAT_S)
+    sock.close(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
