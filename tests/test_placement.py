@@ -296,3 +296,12 @@ def test_snakemake_placement_rule(repo, artifact_dir, tmp_path):
     assert layout.num_layers == 80
     dry = subprocess.run([*cmd, "-n"], env=env, capture_output=True, text=True, timeout=300)
     assert "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_model_file_written_on_request(artifact_dir, tmp_path):
+    problem = _problem(artifact_dir, "small10", "llama30b", backend="highs", time_limit_s=2, formulation="per_node", write_model="lp")
+    problem.work_dir = tmp_path
+    result = get_method("helix").place(problem)
+    text = (tmp_path / "model.lp").read_text()
+    assert "node_throughput_constraint_0" in text and "hold_0_1" in text
+    assert result.milp_size["unpruned"]["rows"] == 350

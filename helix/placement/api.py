@@ -3,7 +3,9 @@
 Outputs in ``out_dir``: ``layout.yaml``; ``flow.json`` with ``max_flow`` (tokens/s), ``upper_bound``,
 ``gap``, ``arcs`` [{from, to, capacity, flow}], ``method``, and for solver runs ``solver`` and
 ``seconds`` (wall time: the one non-reproducible field, kept because the experiment reports it);
-``solver_trace.csv`` (seconds, objective, bound, source) and ``milp_size.json`` for ``helix``.
+``solver_trace.csv`` (seconds, objective, bound, source) and ``milp_size.json`` for ``helix``;
+``meta.json`` (preset, seed, package versions, git revision). The heuristic and the MILP stop on a
+wall-clock limit, so a rerun of ``helix`` may find another layout; the baselines are deterministic.
 Every file is written atomically, and only after the placement succeeded (no partial output).
 """
 
@@ -140,6 +142,32 @@ def place_per_gpu_type(problem: PlacementProblem, impl) -> PlacementResult:
     )
 
 
+def meta_document(problem: PlacementProblem, method: str) -> dict:
+    """meta.json: what produced the result (no timestamps, so reruns stay byte-identical)."""
+    import subprocess
+    from importlib import metadata
+
+    versions = {}
+    for pkg in ("helix-workflow", "highspy", "ortools", "gurobipy", "numpy", "scipy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        rev = None
+    return {
+        "cluster": problem.cluster_key,
+        "model": problem.model_key,
+        "method": method,
+        "preset": problem.settings.model_dump(mode="json"),
+        "seed": problem.settings.seed,
+        "versions": versions,
+        "git_revision": rev,
+    }
+
+
 def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -> PlacementResult:
     """Place, then write the result files; SIGINT/SIGTERM end the search with its best layout."""
     out = Path(out_dir)
@@ -151,6 +179,7 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -
             result = impl.place(problem)
     result.layout.save(out / "layout.yaml", problem.cluster)
     write_json(out / "flow.json", flow_document(result))
+    write_json(out / "meta.json", meta_document(problem, method))
     if method == "helix":
         write_text(out / "solver_trace.csv", trace_csv(result))
         write_json(out / "milp_size.json", milp_size_document(result.milp_size or {}))

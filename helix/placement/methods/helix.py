@@ -116,20 +116,25 @@ class Planner:
 
     # ----- phases -----------------------------------------------------------------------------
     def heuristic(self, seconds: float, warm: dict) -> None:
+        t0 = time.monotonic()
         if not warm:
             warm = {"petals": petals_layout(self.p, self.s.seed)}
         for name, (st, sz) in warm.items():
             self.offer(self.value(st, sz), st, sz, f"warm:{name}")
-        lanes = list(warm.values())
-        search = LayoutSearch(self.ctx, self.tables, seed=self.s.seed)
-        # one lane per warm start, then a final lane from the best (the Swarm start often stalls)
+        # one lane per warm start (a start with no flow is skipped when another has some: annealing
+        # from a dead layout rarely finds a route), then a final lane from the best so far, since
+        # the Swarm start often stalls (placement.md s10)
+        values = {name: self.value(*lay) for name, lay in warm.items()}
+        lanes = [lay for name, lay in warm.items() if values[name] > 0 or max(values.values()) <= 0]
         share = seconds / (len(lanes) + 1) if len(lanes) > 1 else seconds
-        plan = [[lane] for lane in lanes] + ([None] if len(lanes) > 1 else [])
-        for lane in plan:
+        plan = lanes + ([None] if len(lanes) > 1 else [])
+        for n, lane in enumerate(plan):
             if self.should_stop():
                 return
-            starts = lane if lane is not None else [(self.best[1], self.best[2])]
-            search.run(starts, share, on_improve=lambda v, st, sz: self.offer(v, st, sz, "heuristic"), stop=self.should_stop)
+            search = LayoutSearch(self.ctx, self.tables, seed=self.s.seed + n)
+            starts = [lane] if lane is not None else [(self.best[1], self.best[2])]
+            budget = share if lane is not None else max(share, seconds - (time.monotonic() - t0))
+            search.run(starts, budget, on_improve=lambda v, st, sz: self.offer(v, st, sz, "heuristic"), stop=self.should_stop)
 
     def milp(self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict) -> dict:
         p, s = self.p, self.s
