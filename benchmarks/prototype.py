@@ -7,6 +7,8 @@ network. ratio = prototype / single process: what splitting the model over proce
 (on a 2-core box the 5 processes also compete for the cores).
 
     python benchmarks/prototype.py [--duration-s 15] [--n-init 8]
+    # GPU check (all workers share the GPU): LLaMA-2-70B-shaped layers, 8 of them, bf16
+    python benchmarks/prototype.py --device cuda --dtype bfloat16 --shape-from <llama70b config.json> --length-scale 0.25
 """
 
 from __future__ import annotations
@@ -26,7 +28,16 @@ sys.path.insert(0, str(REPO))
 LENGTHS = {"scale": 0.0625, "min_input": 4, "max_input": 64, "min_output": 2, "max_output": 16}
 
 
-def single_process(spec, lengths, duration_s: float, warmup_s: float) -> float:
+def shaped_config(src: Path, out_dir: Path) -> Path:
+    """An 8-layer model with the shapes of ``src`` (e.g. LLaMA-2-70B), for the 8-layer test layout."""
+    data = json.loads(Path(src).read_text())
+    data.update(num_hidden_layers=8, max_position_embeddings=max(4096, data.get("max_position_embeddings", 0)))
+    path = out_dir / f"shape-{Path(src).parent.name or 'model'}.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def single_process(spec, lengths, duration_s: float, warmup_s: float, model_config: Path) -> float:
     """Decode tokens/s of one process serving the same closed loop with batched decodes."""
     import torch
 
@@ -35,9 +46,9 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float) -> float:
     from helix.prototype.model import LlamaConfig
     from helix.workload import LengthSampler
 
-    torch.set_num_threads(1)
-    cfg = LlamaConfig.from_json(REPO / "config/test/tiny-llama.json", "tiny-llama")
-    eng = get_engine("torch")(cfg, (0, cfg.num_layers))
+    torch.set_num_threads(spec.threads)
+    cfg = LlamaConfig.from_json(model_config, spec.model)
+    eng = get_engine("torch")(cfg, (0, cfg.num_layers), device=spec.device, dtype=spec.dtype)
     a, b = scaled_lengths(*lengths, spec)
     sampler = LengthSampler(a.tolist(), b.tolist(), random.Random(spec.seed))
     live = {}
@@ -75,6 +86,10 @@ def main() -> int:
     p.add_argument("--duration-s", type=float, default=15.0)
     p.add_argument("--warmup-s", type=float, default=3.0)
     p.add_argument("--n-init", type=int, default=8)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
+    p.add_argument("--shape-from", default=None, help="HF config.json whose shapes the 8-layer model takes")
+    p.add_argument("--length-scale", type=float, default=LENGTHS["scale"])
     args = p.parse_args()
     os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared" / "reference" / "helix-artifact"))
 
@@ -83,17 +98,22 @@ def main() -> int:
     from helix.prototype.settings import ProtoRunSpec
     from helix.prototype.traces import load_traces
 
-    spec = ProtoRunSpec(cluster="tiny4", model="tiny-llama", method="manual", scheduler="helix", mode="offline",
-                        duration_s=args.duration_s, warmup_s=args.warmup_s, n_init=args.n_init, lengths=LENGTHS,
-                        layer_tps=2000, kv_slots=10**6, startup_timeout_s=180)
-    lengths, arrivals = load_traces()
+    lengths_cfg = dict(LENGTHS, scale=args.length_scale)
+    if args.shape_from:
+        lengths_cfg.update(max_input=2047, max_output=1000)
     with tempfile.TemporaryDirectory() as tmp:
-        m = run_prototype(Layout.load(REPO / "config/test/proto-layout.yaml"), REPO / "config/test/tiny-llama.json", spec, tmp,
+        model_config = shaped_config(Path(args.shape_from), Path(tmp)) if args.shape_from else REPO / "config/test/tiny-llama.json"
+        spec = ProtoRunSpec(cluster="tiny4", model=model_config.stem, method="manual", scheduler="helix", mode="offline",
+                            duration_s=args.duration_s, warmup_s=args.warmup_s, n_init=args.n_init, lengths=lengths_cfg,
+                            layer_tps=2000, kv_slots=10**6, startup_timeout_s=300, device=args.device, dtype=args.dtype)
+        lengths, arrivals = load_traces()
+        m = run_prototype(Layout.load(REPO / "config/test/proto-layout.yaml"), model_config, spec, Path(tmp) / "run",
                           lengths, arrivals, log=lambda s: None)
-    proto = m["decode_throughput_tps"]
-    single = single_process(spec, lengths, args.duration_s, args.warmup_s)
+        proto = m["decode_throughput_tps"]
+        single = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config)
     print(json.dumps({
-        "placement": "config/test/proto-layout.yaml (4 workers, tiny-llama)", "concurrency": args.n_init,
+        "placement": f"config/test/proto-layout.yaml (4 workers, {spec.model})", "device": args.device, "dtype": args.dtype,
+        "concurrency": args.n_init,
         "prototype_decode_tps": round(proto, 1), "single_process_decode_tps": round(single, 1),
         "ratio": round(proto / single, 3) if single else None, "cpus": os.cpu_count(),
     }, indent=2))

@@ -5,9 +5,9 @@ range and may be asked to run any suffix of it for a given request, with one KV 
 (request, layer) that never moves. Owning the ~150 lines of RMSNorm / RoPE / GQA attention / SwiGLU
 keeps that exact (no hidden caches, no version drift) and needs no extra dependency.
 
-Weights are random and **seeded per layer** (``layer_seed``), so every worker that holds layer l
-builds bit-identical weights for it, whatever else it holds; the embedding and the LM head have
-their own seeds. That is what makes the distributed run comparable token-for-token with a
+Weights are random and **seeded per layer** (``layer_seed``), drawn on the target device, so every
+worker on the same kind of device that holds layer l builds bit-identical weights for it, whatever
+else it holds; the embedding and the LM head have their own seeds. That is what makes the distributed run comparable token-for-token with a
 single-process run of the whole model (``Reference``).
 """
 
@@ -77,9 +77,12 @@ def layer_seed(seed: int, index: int) -> int:
     return (int(seed) * 1_000_003 + index) % (2**63 - 1)
 
 
-def _randn(shape, seed: int, std: float) -> torch.Tensor:
-    g = torch.Generator().manual_seed(int(seed) % (2**63 - 1))
-    return torch.randn(*shape, generator=g, dtype=torch.float32) * std
+def _randn(shape, seed: int, std: float, device="cpu") -> torch.Tensor:
+    """Seeded normal weights drawn on ``device`` (CUDA draws differ from CPU draws, but every
+    process on the same kind of device gets the same numbers; drawing 70B-sized layers on the
+    CPU would take minutes)."""
+    g = torch.Generator(device=device).manual_seed(int(seed) % (2**63 - 1))
+    return torch.randn(*shape, generator=g, dtype=torch.float32, device=device) * std
 
 
 class RMSNorm(torch.nn.Module):
@@ -111,19 +114,20 @@ class DecoderLayer(torch.nn.Module):
     """One LLaMA block: x + attn(norm(x)), then + mlp(norm(.)). The residual stays in the output,
     so one [tokens, hidden] tensor is the whole inter-stage payload (prototype.md s9a)."""
 
-    def __init__(self, cfg: LlamaConfig, index: int, seed: int):
+    def __init__(self, cfg: LlamaConfig, index: int, seed: int, device="cpu"):
         super().__init__()
         self.cfg, self.index = cfg, index
         h, kv, ff = cfg.hidden_size, cfg.num_kv_heads * cfg.head_dim, cfg.intermediate_size
         s = layer_seed(seed, index)
+        d = device
         # std 1/sqrt(fan_in): activations keep their scale, so greedy argmax has clear margins.
-        self.wq = torch.nn.Parameter(_randn((h, h), s * 8 + 0, 1 / math.sqrt(h)), requires_grad=False)
-        self.wk = torch.nn.Parameter(_randn((kv, h), s * 8 + 1, 1 / math.sqrt(h)), requires_grad=False)
-        self.wv = torch.nn.Parameter(_randn((kv, h), s * 8 + 2, 1 / math.sqrt(h)), requires_grad=False)
-        self.wo = torch.nn.Parameter(_randn((h, h), s * 8 + 3, 1 / math.sqrt(h)), requires_grad=False)
-        self.w_gate = torch.nn.Parameter(_randn((ff, h), s * 8 + 4, 1 / math.sqrt(h)), requires_grad=False)
-        self.w_up = torch.nn.Parameter(_randn((ff, h), s * 8 + 5, 1 / math.sqrt(h)), requires_grad=False)
-        self.w_down = torch.nn.Parameter(_randn((h, ff), s * 8 + 6, 1 / math.sqrt(ff)), requires_grad=False)
+        self.wq = torch.nn.Parameter(_randn((h, h), s * 8 + 0, 1 / math.sqrt(h), d), requires_grad=False)
+        self.wk = torch.nn.Parameter(_randn((kv, h), s * 8 + 1, 1 / math.sqrt(h), d), requires_grad=False)
+        self.wv = torch.nn.Parameter(_randn((kv, h), s * 8 + 2, 1 / math.sqrt(h), d), requires_grad=False)
+        self.wo = torch.nn.Parameter(_randn((h, h), s * 8 + 3, 1 / math.sqrt(h), d), requires_grad=False)
+        self.w_gate = torch.nn.Parameter(_randn((ff, h), s * 8 + 4, 1 / math.sqrt(h), d), requires_grad=False)
+        self.w_up = torch.nn.Parameter(_randn((ff, h), s * 8 + 5, 1 / math.sqrt(h), d), requires_grad=False)
+        self.w_down = torch.nn.Parameter(_randn((h, ff), s * 8 + 6, 1 / math.sqrt(ff), d), requires_grad=False)
         self.attn_norm = RMSNorm(h, cfg.rms_norm_eps)
         self.mlp_norm = RMSNorm(h, cfg.rms_norm_eps)
 
@@ -204,9 +208,9 @@ class LayerCache:
 
 
 class Embedding(torch.nn.Module):
-    def __init__(self, cfg: LlamaConfig, seed: int):
+    def __init__(self, cfg: LlamaConfig, seed: int, device="cpu"):
         super().__init__()
-        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _EMBED), 1.0)
+        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _EMBED), 1.0, device)
         self.weight = torch.nn.Parameter(w, requires_grad=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -216,10 +220,10 @@ class Embedding(torch.nn.Module):
 class Head(torch.nn.Module):
     """Final RMSNorm + LM head + greedy sampling (argmax), on the worker whose range ends at L."""
 
-    def __init__(self, cfg: LlamaConfig, seed: int):
+    def __init__(self, cfg: LlamaConfig, seed: int, device="cpu"):
         super().__init__()
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _HEAD), 1 / math.sqrt(cfg.hidden_size))
+        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _HEAD), 1 / math.sqrt(cfg.hidden_size), device)
         self.weight = torch.nn.Parameter(w, requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -233,9 +237,9 @@ class Reference:
 
     def __init__(self, cfg: LlamaConfig, seed: int = 0, device: str = "cpu", dtype=torch.float32):
         self.cfg, self.device, self.dtype = cfg, device, dtype
-        self.embed = Embedding(cfg, seed).to(device=device, dtype=dtype)
-        self.layers = [DecoderLayer(cfg, i, seed).to(device=device, dtype=dtype) for i in range(cfg.num_layers)]
-        self.head = Head(cfg, seed).to(device=device, dtype=dtype)
+        self.embed = Embedding(cfg, seed, device).to(device=device, dtype=dtype)
+        self.layers = [DecoderLayer(cfg, i, seed, device).to(device=device, dtype=dtype) for i in range(cfg.num_layers)]
+        self.head = Head(cfg, seed, device).to(device=device, dtype=dtype)
 
     @torch.inference_mode()
     def generate(self, prompt: list[int], output_len: int) -> list[int]:

@@ -26,9 +26,9 @@ class TorchEngine(StageEngine):
         super().__init__(model_cfg, held, seed=seed, device=device, dtype=dtype)
         self.tdtype = DTYPES[dtype]
         s, e = held
-        self.layers = {i: DecoderLayer(model_cfg, i, seed).to(device=device, dtype=self.tdtype) for i in range(s, e)}
-        self.embed = Embedding(model_cfg, seed).to(device=device, dtype=self.tdtype) if s == 0 else None
-        self.head = Head(model_cfg, seed).to(device=device, dtype=self.tdtype) if e == model_cfg.num_layers else None
+        self.layers = {i: DecoderLayer(model_cfg, i, seed, device).to(device=device, dtype=self.tdtype) for i in range(s, e)}
+        self.embed = Embedding(model_cfg, seed, device).to(device=device, dtype=self.tdtype) if s == 0 else None
+        self.head = Head(model_cfg, seed, device).to(device=device, dtype=self.tdtype) if e == model_cfg.num_layers else None
         self.caches: dict[int, dict[int, LayerCache]] = {}
         self.queue: list[StageWork] = []
 
