@@ -221,6 +221,9 @@ class Simulator:
         queues, cur, busy, batches, kvu, kvc, cpu_buf = self.queues, self.cur, self.busy, self.batch, self.kv_used, self.kv_cap, self.cpu_buf
         start, kk, outbound = self.start, self.k, self.outbound
         busy_until = [0.0] * len(start)
+        # landings on a node that is busy until after them only queue up: they are kept aside and
+        # merged (in event order) when the batch ends, the first moment anything reads the queue
+        pend = [[] for _ in range(len(start))]
         kv_peak = self.kv_peak
         # A node walks its layers back to back: after layer c the batch waits at c+1, which the
         # round robin visits next, so the whole walk is computed at once (one event pair instead
@@ -270,7 +273,8 @@ class Simulator:
             """A link with fixed bandwidth (helix) is a FIFO server independent of the others: the
             send starts when the link's previous send ends, and only the landing is an event. The
             heap key (land, end of send, start, seq) orders ties as the paper's event chain
-            StartTransmission -> FinishSending -> FinishTransmission would."""
+            StartTransmission -> FinishSending -> FinishTransmission would. A landing on a node
+            that is busy until later cannot start anything and is only queued (``pend``)."""
             bw = fixed_bw[j]
             lat = l_lat[j]
             st = link_free_at[j]
@@ -288,7 +292,12 @@ class Simulator:
                 link_busy[j] += dur - lat
                 link_wait[j] += st - t
                 link_sends[j] += 1
-            push(heap, (fs + lat, fs, st, seq, FINISH_TX, r, j))
+            land = fs + lat
+            dst = l_dst[j]
+            if busy_until[dst] > land:
+                pend[dst].append((land, fs, st, seq, r))
+            else:
+                push(heap, (land, fs, st, seq, FINISH_TX, r, j))
 
         def advance(u: int) -> None:
             k = kk[u]
@@ -315,7 +324,7 @@ class Simulator:
                     continue
                 if not heap or ht >= stop:
                     break
-                t, _, _, _, kind, a, b = pop(heap)
+                t, k1, k2, k3, kind, a, b = pop(heap)
             events += 1
             if progress and events >= next_progress:
                 next_progress += 1 << 20
@@ -400,6 +409,20 @@ class Simulator:
                 seq += 1
                 push(heap, (tend, tlast, tlast, seq, FINISH_EXEC, a, kv_add))
             elif kind == FINISH_EXEC:
+                p = pend[a]
+                if p:
+                    # arrivals that landed during this batch, in event order (see send_planned)
+                    if len(p) > 1:
+                        p.sort()
+                    qs = queues[a]
+                    s0 = start[a]
+                    for land, _, _, _, r in p:
+                        stage = r.query.route[r.hop]
+                        r.hop += 1
+                        qs[stage[2] - s0].append(r)
+                        cpu_buf[a] += r.ntok
+                        r.arrived_at = land
+                    p.clear()
                 batch = batches[a]
                 batches[a] = None
                 busy[a] = False
@@ -431,7 +454,12 @@ class Simulator:
                                 link_busy[j] += d1[j]
                                 link_wait[j] += st - t
                                 link_sends[j] += 1
-                            push(heap, (fs + l_lat[j], fs, st, seq, FINISH_TX, r, j))
+                            land = fs + l_lat[j]
+                            dst = l_dst[j]
+                            if busy_until[dst] > land:
+                                pend[dst].append((land, fs, st, seq, r))
+                            else:
+                                push(heap, (land, fs, st, seq, FINISH_TX, r, j))
                     else:
                         ob = outbound[a]
                         for r in batch:
@@ -491,6 +519,25 @@ class Simulator:
                     sink_list.append(r)
                     qpush((GATHER, None, None))
                 else:
+                    p = pend[dst]
+                    if p:
+                        # landings kept aside that come before this one go first
+                        key = (t, k1, k2, k3)
+                        p.sort()
+                        i = 0
+                        qs = queues[dst]
+                        s0 = start[dst]
+                        for item in p:
+                            if item[:4] >= key:
+                                break
+                            r2 = item[4]
+                            stage = r2.query.route[r2.hop]
+                            r2.hop += 1
+                            qs[stage[2] - s0].append(r2)
+                            cpu_buf[dst] += r2.ntok
+                            r2.arrived_at = item[0]
+                            i += 1
+                        del p[:i]
                     stage = r.query.route[r.hop]
                     r.hop += 1
                     queues[dst][stage[2] - start[dst]].append(r)
