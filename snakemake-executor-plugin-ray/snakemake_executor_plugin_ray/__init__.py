@@ -160,7 +160,10 @@ class Executor(RemoteExecutor):
                     e,
                 )
         resources = ray.cluster_resources()
-        self._head_address = ray.get_runtime_context().gcs_address
+        try:
+            self._head_address = ray.get_runtime_context().gcs_address
+        except Exception:  # Ray Client (ray://) drivers have no GCS address of their own
+            self._head_address = address
         self.logger.info(
             f"Ray executor: connected to {self._head_address} with "
             f"{len([n for n in ray.nodes() if n.get('Alive')])} node(s), "
@@ -263,7 +266,7 @@ class Executor(RemoteExecutor):
         refs = list(by_ref)
         timeout = min(
             _MAX_WAIT_SECONDS,
-            float(self.workflow.remote_execution_settings.seconds_between_status_checks),
+            max(0.1, float(self.workflow.remote_execution_settings.seconds_between_status_checks)),
         )
         async with self.status_rate_limiter:
             # Block until the first task finishes (or the timeout), then take every finished

@@ -5,20 +5,23 @@ so worker nodes need Ray (and what the job itself needs) but not this plugin.
 
 Process tree on the worker node::
 
-    Ray worker (this function)
-      guardian  (python -c GUARDIAN; parent-death signal = SIGTERM)
-        job     (sh -c "<snakemake job command>", its own session / process group)
+    Ray worker (run_job)          holds the write end of the "alive" pipe
+    guardian (detached)           python -c GUARDIAN, re-parented away from the worker
+      job                         sh -c "<snakemake job command>", its own process group
 
-Cancelling the Ray task raises KeyboardInterrupt here, and we SIGTERM the guardian. If the Ray
-worker is killed outright (force cancel, driver gone), the kernel sends the guardian SIGTERM.
-Either way the guardian signals the job's whole process group, waits a grace period for Snakemake
-to clean up, then SIGKILLs what is left, so no rule keeps running after its task is gone.
+The guardian is detached because a Ray worker that exits SIGKILLs its direct children, which
+would leave the job's processes running as orphans. The guardian watches the job and the alive
+pipe: "stop" on the pipe (the task was cancelled: Ray raised KeyboardInterrupt in run_job) or
+end-of-file (the worker died: force cancel, driver gone, node shutting down) makes it SIGTERM the
+job's process group, wait a grace period for Snakemake to clean up, then SIGKILL what is left.
+Either way it reports the job's exit code back on the status pipe.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import signal
+import select
 import socket
 import subprocess
 import sys
@@ -26,24 +29,23 @@ from collections import deque
 from typing import Any
 
 GUARDIAN = r"""
-import ctypes, os, signal, subprocess, sys, time
-grace, parent, cmd = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-except Exception:
-    pass
-if os.getppid() != parent:  # the worker died before prctl took effect
-    sys.exit(143)
-job = subprocess.Popen(cmd, shell=True, start_new_session=True)
+import os, select, signal, subprocess, sys, time
+
+grace, cmd = float(sys.argv[1]), sys.argv[2]
+alive_fd, status_fd = int(sys.argv[3]), int(sys.argv[4])
+if os.fork() > 0:  # detach: the worker reaps this parent at once, the child carries on
+    os._exit(0)
+os.setsid()
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping is the alive pipe's job
+job = subprocess.Popen(cmd, shell=True, start_new_session=True)  # close_fds: pipes stay here
+
 
 def group_alive(pgid):
-    # Live (non-zombie) members of the process group. Exited members can linger as zombies
-    # for a while (re-parented to a subreaper), and killpg(pgid, 0) would count those.
+    # Live (non-zombie) members of the job's process group; exited members can linger as
+    # zombies for a while, and killpg(pgid, 0) would count those.
     try:
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        pids = None
-    if pids is None:
         try:
             os.killpg(pgid, 0)
             return True
@@ -59,7 +61,8 @@ def group_alive(pgid):
             return True
     return False
 
-def stop(signum, frame):
+
+def stop(reason):
     try:
         os.killpg(job.pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -75,13 +78,24 @@ def stop(signum, frame):
             os.killpg(job.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    print(f"[snakemake-executor-plugin-ray] job cancelled (signal {signum})", flush=True)
-    os._exit(128 + signum)
+    job.wait()
+    print(f"[snakemake-executor-plugin-ray] job stopped: {reason}", flush=True)
 
-for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-    signal.signal(sig, stop)
-code = job.wait()
-sys.exit(code if code >= 0 else 128 - code)
+
+try:
+    job_fd = os.pidfd_open(job.pid)
+except (AttributeError, OSError):
+    job_fd = None
+while job.poll() is None:
+    ready, _, _ = select.select([alive_fd] + ([job_fd] if job_fd is not None else []), [], [], 0.5)
+    if alive_fd in ready:
+        stop("Ray task cancelled" if os.read(alive_fd, 16) else "Ray worker exited")
+        break
+code = job.returncode
+try:
+    os.write(status_fd, f"{code if code >= 0 else 128 - code}\n".encode())
+except OSError:  # the worker is gone; nobody is waiting for the code
+    pass
 """
 
 
@@ -120,34 +134,66 @@ def run_job(
         SNAKEMAKE_RAY_NODE_ID=info["node_id"],
         SNAKEMAKE_RAY_TASK_ID=info["task_id"] or "",
         SNAKEMAKE_RAY_HOSTNAME=info["hostname"],
-        SNAKEMAKE_RAY_RESOURCES=_json(info["assigned"]),
+        SNAKEMAKE_RAY_RESOURCES=json.dumps(info["assigned"], sort_keys=True),
     )
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    with open(log_path, "ab") as log:
-        guardian = subprocess.Popen(
-            [sys.executable, "-c", GUARDIAN, str(grace_seconds), str(os.getpid()), command],
-            cwd=workdir,
-            env=job_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    alive_r, alive_w = os.pipe()
+    status_r, status_w = os.pipe()
+    try:
+        with open(log_path, "ab") as log:
+            launcher = subprocess.Popen(
+                [sys.executable, "-c", GUARDIAN, str(grace_seconds), command, str(alive_r), str(status_w)],
+                cwd=workdir,
+                env=job_env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(alive_r, status_w),
+            )
+            launcher.wait()  # returns once the guardian has detached
+        os.close(alive_r)
+        os.close(status_w)
+        alive_r = status_w = -1
         try:
-            while True:
-                try:
-                    info["returncode"] = guardian.wait(timeout=1.0)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+            status = _read_status(status_r, timeout=None)
         except BaseException:  # ray.cancel raises KeyboardInterrupt inside the task
-            guardian.send_signal(signal.SIGTERM)
             try:
-                guardian.wait(timeout=grace_seconds + 5)
-            except subprocess.TimeoutExpired:
-                guardian.kill()
+                os.write(alive_w, b"stop")
+                _read_status(status_r, timeout=grace_seconds + 5)
+            except OSError:
+                pass
             raise
+    finally:
+        for fd in (alive_r, alive_w, status_r, status_w):
+            if fd >= 0:
+                os.close(fd)
+    if status is None:
+        info["error"] = "the job's guardian process ended without reporting an exit code"
+    info["returncode"] = status
     info["tail"] = tail(log_path, tail_lines)
     return info
+
+
+def _read_status(fd: int, timeout: float | None) -> int | None:
+    """The exit code the guardian writes, or None if it went away without writing one."""
+    import time
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    data = b""
+    while not data.endswith(b"\n"):
+        wait = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+        ready, _, _ = select.select([fd], [], [], wait)  # short waits keep KeyboardInterrupt prompt
+        if ready:
+            chunk = os.read(fd, 64)
+            if not chunk:
+                break
+            data += chunk
+        elif deadline is not None and time.monotonic() >= deadline:
+            break
+    try:
+        return int(data.strip())
+    except ValueError:
+        return None
 
 
 def tail(path: str, lines: int) -> str:
@@ -156,9 +202,3 @@ def tail(path: str, lines: int) -> str:
             return "".join(deque(fh, maxlen=lines))
     except OSError:
         return ""
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, sort_keys=True)

@@ -223,6 +223,7 @@ def test_gpu_jobs_land_on_nodes_with_their_gpu_model_and_rerun_is_a_noop(cluster
     assert again.returncode == 0, again.stdout
     assert "Nothing to be done" in again.stdout
     assert "Ray task" not in again.stdout
+    assert "cannot schedule new futures" not in again.stdout
 
 
 def test_unknown_gpu_model_fails_fast_with_a_clear_message(cluster, tmp_path):
@@ -253,13 +254,7 @@ def test_sigint_cancels_the_running_ray_task(cluster, tmp_path):
     with open(log, "w") as out:
         proc = subprocess.Popen(args, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=_env())
     try:
-        pid_file = workdir / "slow.pid"
-        deadline = time.monotonic() + 120
-        while not (pid_file.exists() and pid_file.read_text().strip()):
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.3)
-        job_pid = int(pid_file.read_text())
+        job_pid = _wait_for_pid(workdir / "slow.pid", proc, log)
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
@@ -281,6 +276,25 @@ def test_sigint_cancels_the_running_ray_task(cluster, tmp_path):
     assert not (workdir / "results/slow.txt").exists()
 
 
+def test_killed_snakemake_takes_its_ray_jobs_along(cluster, tmp_path):
+    """SIGKILL leaves no chance to cancel; Ray ends the dead driver's tasks and the plugin's guardian
+    (parent-death signal) takes the job's processes down with them."""
+    workdir = _workdir(tmp_path)
+    args = [sys.executable, "-m", "snakemake", "--nocolor", "--executor", "ray", "--jobs", "2"]
+    args += ["--ray-address", cluster["address"], "--ray-cancel-grace-seconds", "5", "results/slow.txt"]
+    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=_env())
+    try:
+        job_pid = _wait_for_pid(workdir / "slow.pid", proc)
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 60
+    while _alive(job_pid) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert not _alive(job_pid), "the job's shell outlived its dead driver"
+    assert not (workdir / "slow.marker").exists()
+
+
 def test_profile_runs_cpu_rules_locally_and_gpu_rules_on_ray(cluster, tmp_path):
     workdir = _workdir(tmp_path)
     out = _snakemake(
@@ -292,6 +306,16 @@ def test_profile_runs_cpu_rules_locally_and_gpu_rules_on_ray(cluster, tmp_path):
     for model in ("L4", "T4"):
         seen = json.loads((workdir / f"results/gpu/{model}.json").read_text())
         assert cluster["nodes"][seen["node_id"]].get(f"gpu_model:{model}", 0) >= 1
+
+
+def _wait_for_pid(pid_file: Path, proc: subprocess.Popen, log: Path | None = None) -> int:
+    """The pid the slow rule's shell writes once it runs."""
+    deadline = time.monotonic() + 120
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert proc.poll() is None, log.read_text() if log else proc.returncode
+        assert time.monotonic() < deadline, log.read_text() if log else "slow job never started"
+        time.sleep(0.3)
+    return int(pid_file.read_text())
 
 
 def _alive(pid: int) -> bool:
