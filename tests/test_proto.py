@@ -80,6 +80,14 @@ def test_engine_rejects_bad_work(cfg):
         e.submit(StageWork(0, "prompt", 1, 5, torch.zeros(3, cfg.hidden_size), 10))
     with pytest.raises(ValueError):
         e.submit(StageWork(0, "decode", 2, 5, torch.zeros(1, cfg.hidden_size), 10, 3))  # no prompt pass here
+    e.submit(StageWork(1, "prompt", 2, 5, torch.zeros(3, cfg.hidden_size), 10))
+    e.step()
+    with pytest.raises(ValueError, match="position 5 but 3 tokens cached"):
+        e.submit(StageWork(1, "decode", 2, 5, torch.zeros(1, cfg.hidden_size), 10, 5))
+    e.submit(StageWork(2, "prompt", 3, 5, torch.zeros(3, cfg.hidden_size), 10))
+    e.step()
+    with pytest.raises(ValueError, match="without their prompt pass"):
+        e.submit(StageWork(2, "decode", 2, 5, torch.zeros(1, cfg.hidden_size), 10, 3))  # no KV of layer 2
     with pytest.raises(HelixInputError):
         get_engine("vllm")
     assert available() == ["torch"]

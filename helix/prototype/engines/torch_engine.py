@@ -39,8 +39,12 @@ class TorchEngine(StageEngine):
             raise ValueError(f"request {work.rid}: layers [{work.start}, {work.end}) not within held [{s}, {e})")
         if work.start == 0 and self.embed is None:
             raise ValueError(f"request {work.rid}: starts at layer 0 but this worker has no embedding")
-        if work.phase == "decode" and work.rid not in self.caches:
-            raise ValueError(f"request {work.rid}: decode without a prompt pass here (no KV cache)")
+        if work.phase == "decode":
+            caches = self.caches.get(work.rid)
+            if caches is None or work.start not in caches:
+                raise ValueError(f"request {work.rid}: decode of layers [{work.start}, {work.end}) without their prompt pass here")
+            if caches[work.start].length != work.context:
+                raise ValueError(f"request {work.rid}: decode at position {work.context} but {caches[work.start].length} tokens cached")
         self.queue.append(work)
 
     def free(self, rid: int) -> None:
