@@ -207,9 +207,9 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
         "Placement methods, LLaMA-2 70B, offline, Helix scheduler",
         _drop_empty(
             [
-                {"label": "Simulation (geo24)", "items": [sim_item("geo24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66]},
+                {"label": "Simulation\n(geo24)", "items": [sim_item("geo24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66]},
                 {
-                    "label": "Prototype (single24)",
+                    "label": "Prototype\n(single24)",
                     "items": [proto_item(ctx, "single24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66],
                 },
             ]
@@ -239,7 +239,7 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     ]
     specs["fig10a"] = _throughput(
         "Schedulers, LLaMA-2 70B, offline, Helix placement",
-        _drop_empty([{"label": "Simulation (geo24)", "items": sched_items}, {"label": "Prototype (single24)", "items": proto_sched}]),
+        _drop_empty([{"label": "Simulation\n(geo24)", "items": sched_items}, {"label": "Prototype\n(single24)", "items": proto_sched}]),
     )
     specs["fig10b"] = {
         "kind": "congestion",
@@ -390,7 +390,7 @@ TABLE_NAMES = ("table8", "reproduction")
 DEFAULT_TARGETS = tuple(n for n in FIGURE_NAMES if n not in ("fig11b", "fig12")) + ("reproduction",)
 
 # Committed, downscaled copies in docs/gallery/ (`snakemake --cores 2 gallery`).
-GALLERY = ("fig5a", "fig5e", "fig7b", "fig8a", "fig9a", "fig9b", "fig10a", "fig10b", "fig11a")
+GALLERY = ("fig5a", "fig5d", "fig5e", "fig5h", "fig7b", "fig8a", "fig9a", "fig9b", "fig10a", "fig10b", "fig11a", "fig12")
 # Report sections: figure -> (category, subcategory).
 REPORT_CATEGORIES = {
     **{f"fig5{p}": ("6.3 Single cluster (Fig. 5)", "throughput" if p in "abcd" else "latency") for p in "abcdefgh"},
