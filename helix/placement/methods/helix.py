@@ -28,12 +28,16 @@ from helix.placement.base import PlacementMethod, PlacementProblem, PlacementRes
 from helix.placement.bounds import problem_bound
 from helix.placement.interrupt import STOP
 from helix.placement.methods.petals import petals_layout
+from helix.placement.methods.separate import separate_layout
 from helix.placement.methods.swarm import swarm_layout
 from helix.placement.milp.backends import get_backend
 from helix.placement.milp.aggregated import aggregated_decode, aggregated_start, build_aggregated
 from helix.placement.milp.model import build_per_node, decode, start_vector
 from helix.placement.pruning import prune_cluster
 from helix.placement.search import LayoutSearch
+
+
+LANE_S = 6.0  # seconds per annealing lane of the portfolio's heuristic phase
 
 
 def _arc_capacity_fn(ctx: FlowContext):
@@ -112,6 +116,18 @@ class Planner:
             except PlacementError:
                 if s.warm_start == "swarm":
                     raise
+        if s.warm_start == "best":
+            # the even chain per GPU type (the paper's warm start for its per-type 30B solves),
+            # when every machine can hold its share without exceeding K
+            try:
+                layout, _ = separate_layout(p)
+            except PlacementError:
+                layout = None
+            if layout is not None:
+                starts = [layout.ranges[m.name][0] if layout.ranges.get(m.name) else 0 for m in p.cluster.machines]
+                sizes = [layout.ranges[m.name][1] - starts[i] if layout.ranges.get(m.name) else 0 for i, m in enumerate(p.cluster.machines)]
+                if all(k <= len(self.tables[i]) for i, k in enumerate(sizes)):
+                    out["separate"] = (starts, sizes)
         return out
 
     # ----- phases -----------------------------------------------------------------------------
@@ -121,20 +137,30 @@ class Planner:
             warm = {"petals": petals_layout(self.p, self.s.seed)}
         for name, (st, sz) in warm.items():
             self.offer(self.value(st, sz), st, sz, f"warm:{name}")
-        # one lane per warm start (a start with no flow is skipped when another has some: annealing
-        # from a dead layout rarely finds a route), then a final lane from the best so far, since
-        # the Swarm start often stalls (placement.md s10)
+        # One chain per warm start (a start with no flow is skipped when another has some: annealing
+        # from a dead layout rarely finds a route). Chains take turns in short lanes (LANE_S), each
+        # lane continuing from its chain's best with a fresh seed, or from the warm start again when
+        # the previous lane found nothing better: the annealing is high-variance
+        # (on geo24 some seeds sit at 952 for a minute while others pass 1212 in 5 s), and the
+        # chains keep apart the Petals start, which improves slowly on hetero42, from the Swarm
+        # start, which stalls there (placement.md s10).
         values = {name: self.value(*lay) for name, lay in warm.items()}
-        lanes = [lay for name, lay in warm.items() if values[name] > 0 or max(values.values()) <= 0]
-        share = seconds / (len(lanes) + 1) if len(lanes) > 1 else seconds
-        plan = lanes + ([None] if len(lanes) > 1 else [])
-        for n, lane in enumerate(plan):
-            if self.should_stop():
-                return
+        origins = [(values[name], lay) for name, lay in warm.items() if values[name] > 0 or max(values.values()) <= 0]
+        chains = list(origins)
+        n = 0
+        while not self.should_stop():
+            left = seconds - (time.monotonic() - t0)
+            if left <= 0.05:
+                break
+            c = n % len(chains)
             search = LayoutSearch(self.ctx, self.tables, seed=self.s.seed + n)
-            starts = [lane] if lane is not None else [(self.best[1], self.best[2])]
-            budget = share if lane is not None else max(share, seconds - (time.monotonic() - t0))
-            search.run(starts, budget, on_improve=lambda v, st, sz: self.offer(v, st, sz, "heuristic"), stop=self.should_stop)
+            v, st, sz = search.run(
+                [chains[c][1]], min(LANE_S, left), on_improve=lambda v, st, sz: self.offer(v, st, sz, "heuristic"), stop=self.should_stop
+            )
+            # a lane that improved its chain hands on its best; one that did not sends the chain back
+            # to its warm start for a fresh trajectory (the global best is kept by ``offer``)
+            chains[c] = (v, (st, sz)) if v > chains[c][0] + 1e-9 else origins[c]
+            n += 1
 
     def milp(self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict) -> dict:
         p, s = self.p, self.s
