@@ -11,10 +11,11 @@ and that sender is polled again.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 
 from helix.scheduling import register
 from helix.scheduling.base import SOURCE_ID, SINK_ID
-from helix.scheduling.hop import HopScheduler
+from helix.scheduling.hop import MIN_BW, HopScheduler
 
 EPSILON = 0.05
 GAMMA = 0.8
@@ -28,6 +29,7 @@ class SwarmScheduler(HopScheduler):
         self.heaps = {u: [(EPSILON, j) for j in outs] for u, outs in topo.out_links.items()}
         for h in self.heaps.values():
             heapq.heapify(h)
+        self.fifo = [deque() for _ in topo.links]
 
     def _commit(self, uid: int) -> int:
         heap = self.heaps[uid]
@@ -36,20 +38,38 @@ class SwarmScheduler(HopScheduler):
         return j
 
     def pick_transmissions(self, uid, outbound, net):
+        """Report hop times, commit new prompts, then send the head of every idle link's FIFO.
+
+        Requests join their link's FIFO the first time the sender sees them (arrival order); links
+        are then served in link order, each with the bandwidth it could get before this call.
+        """
         repoll = []
         now = net.now
         links = self.topo.links
+        fifo = self.fifo
         for req in outbound.values():
+            if req.oseq == req.hop:  # already in a FIFO of this sender
+                continue
+            req.oseq = req.hop
             if uid != SOURCE_ID and not req.reported:
+                # each request (iteration) reports once, at the first compute node it leaves
                 req.reported = True
                 prev = req.query.route[req.hop - 1][0]
-                sample = now - req.sent_at
+                sample = now - req.put_at
                 self.ema[prev] = GAMMA * sample + (1 - GAMMA) * self.ema[prev]
                 repoll.append(links[prev].src)
             route = req.query.route
             if req.hop >= len(route):
                 route.append(self.stage(self._commit(uid)))
-        picks, _ = super().pick_transmissions(uid, outbound, net)
+            fifo[route[req.hop][0]].append(req)
+            req.put_at = now
+        picks = []
+        for j in self.topo.out_links[uid]:
+            f = fifo[j]
+            if f:
+                u = self.usable(j, net)
+                if u > MIN_BW:
+                    picks.append((j, u, f.popleft()))
         return picks, repoll
 
     def choose_prompt(self, uid, req, free, taken, net):  # every prompt is committed beforehand

@@ -67,7 +67,7 @@ class Query:
 class Req:
     """One iteration (the paper's "request"): the prompt or one decode token of a query."""
 
-    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "layer", "sent_at", "arrived_at", "ready_at", "reported", "stays", "oseq")
+    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "layer", "sent_at", "arrived_at", "ready_at", "reported", "stays", "oseq", "put_at")
 
     def __init__(self, query: Query, prompt: bool, ntok: int, ctx: int, created: float):
         self.query = query
@@ -80,9 +80,10 @@ class Req:
         self.sent_at = 0.0
         self.arrived_at = 0.0
         self.ready_at = 0.0
-        self.reported = False
+        self.reported = False  # swarm: hop time reported (once per iteration)
         self.stays = None
-        self.oseq = 0
+        self.oseq = -1  # swarm: hop at which the current sender queued it
+        self.put_at = 0.0
 
 
 @dataclass
