@@ -103,6 +103,7 @@ class Executor(RemoteExecutor):
     # check_active_jobs and sleep read must exist as class attributes already.
     _cancelling = False
     _head_address = "<head>:6379"
+    _local_instance = False  # True when no cluster was found and we started a local Ray
 
     def __post_init__(self):
         import ray
@@ -117,9 +118,7 @@ class Executor(RemoteExecutor):
         # Every submitted, unfinished task. RemoteExecutor.active_jobs is empty while a status
         # round is in progress, so cancel_jobs() must not rely on it alone.
         self._running: dict = {}
-        self.log_dir = os.path.join(
-            os.path.abspath(self.workflow.workdir_init), ".snakemake", "ray_logs"
-        )
+        self.log_dir = os.path.join(os.path.abspath(self.workflow.workdir_init), ".snakemake", "ray_logs")
         if self.settings.local_cpu_rules:
             self._run_cpu_rules_locally()
 
@@ -149,6 +148,7 @@ class Executor(RemoteExecutor):
                     "machine's CPUs and GPUs. See --ray-address."
                 )
                 ray.init(**kwargs)
+                self._local_instance = True
         else:
             try:
                 ray.init(address=address, **kwargs)
@@ -185,15 +185,12 @@ class Executor(RemoteExecutor):
             )
             return
         cpu_rules = [
-            rule.name
-            for rule in rules
-            if getattr(rule, "group", None) is None and not _declares_gpu(rule)
+            rule.name for rule in rules if getattr(rule, "group", None) is None and not _declares_gpu(rule)
         ]
         if cpu_rules:
             mark_local(*cpu_rules)
             self.logger.info(
-                f"Ray executor: running {len(cpu_rules)} CPU rule(s) locally: "
-                + ", ".join(sorted(cpu_rules))
+                f"Ray executor: running {len(cpu_rules)} CPU rule(s) locally: " + ", ".join(sorted(cpu_rules))
             )
 
     # -- submission -------------------------------------------------------------------------
@@ -218,19 +215,19 @@ class Executor(RemoteExecutor):
                 request, self._nodes, self.settings.gpu_model_resource, self._head_address
             )
             if problem:
-                self.report_job_error(
-                    job_info, msg=f"Ray executor: cannot run this job: {problem}\n"
-                )
+                if self._local_instance:
+                    problem += (
+                        " (No Ray cluster was running, so this is a local Ray instance with only "
+                        "this machine's resources: start the cluster, or set --ray-address / "
+                        "RAY_ADDRESS to its head.)"
+                    )
+                self.report_job_error(job_info, msg=f"Ray executor: cannot run this job: {problem}\n")
                 return
 
-        log_path = os.path.join(
-            self.log_dir, job.name, f"{_slug(job)}.{uuid.uuid4().hex[:8]}.log"
-        )
+        log_path = os.path.join(self.log_dir, job.name, f"{_slug(job)}.{uuid.uuid4().hex[:8]}.log")
         command = self.format_job_exec(job)
         self.logger.debug(f"Ray executor: submitting {command}")
-        ref = self._remote_run.options(
-            name=f"snakejob.{job.name}.{job.jobid}", **request.options()
-        ).remote(
+        ref = self._remote_run.options(name=f"snakejob.{job.name}.{job.jobid}", **request.options()).remote(
             command,
             os.path.abspath(self.workflow.workdir_init),
             log_path,
@@ -273,9 +270,7 @@ class Executor(RemoteExecutor):
             # task in one batch. Blocking is fine: this loop runs alone in its own thread.
             ready, _ = ray.wait(refs, num_returns=1, timeout=timeout, fetch_local=False)
             if ready:
-                ready, _ = ray.wait(
-                    refs, num_returns=len(refs), timeout=0, fetch_local=False
-                )
+                ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0, fetch_local=False)
         done = set(ready)
         for ref in refs:
             job_info = by_ref[ref]
@@ -292,9 +287,7 @@ class Executor(RemoteExecutor):
                 )
                 continue
             if result.get("error"):
-                self.report_job_error(
-                    job_info, msg=self._failure_message(job_info, result, result["error"])
-                )
+                self.report_job_error(job_info, msg=self._failure_message(job_info, result, result["error"]))
             elif result.get("returncode") == 0:
                 self.report_job_success(job_info)
             else:
@@ -340,10 +333,7 @@ class Executor(RemoteExecutor):
         out = [f"Ray executor: task {job_info.external_jobid}{where}: {reason}."]
         task_tail = (result or {}).get("tail") or _task.tail(job_info.aux["log"], lines)
         if task_tail.strip():
-            out.append(
-                f"Last lines of the job output ({job_info.aux['log']}):\n"
-                + _indent(task_tail)
-            )
+            out.append(f"Last lines of the job output ({job_info.aux['log']}):\n" + _indent(task_tail))
         for log in _existing(job_info.job.log):
             log_tail = _task.tail(log, lines)
             if log_tail.strip():
@@ -364,10 +354,7 @@ class Executor(RemoteExecutor):
         SIGKILL after the grace period); tasks still alive after that are force-killed."""
         ray = self._ray
         self._cancelling = True
-        refs = list(
-            {job_info.aux["ref"] for job_info in active_jobs if job_info.aux}
-            | set(self._running)
-        )
+        refs = list({job_info.aux["ref"] for job_info in active_jobs if job_info.aux} | set(self._running))
         if not refs:
             return
         self.logger.info(f"Ray executor: cancelling {len(refs)} Ray task(s).")
@@ -423,4 +410,3 @@ def _existing(paths: Iterable[str]) -> list:
 
 def _indent(text: str) -> str:
     return "".join(f"    {line}" for line in text.rstrip("\n").splitlines(keepends=True)) + "\n"
-

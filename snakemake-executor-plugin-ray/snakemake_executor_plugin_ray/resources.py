@@ -75,9 +75,7 @@ def gpu_model_resource(style: str, model: str) -> str:
     return f"{style}:{model}"
 
 
-def request_for(
-    resources: Mapping[str, Any], threads: int, gpu_model_style: str = "gpu_model"
-) -> RayRequest:
+def request_for(resources: Mapping[str, Any], threads: int, gpu_model_style: str = "gpu_model") -> RayRequest:
     """Build the Ray request for one job from its evaluated Snakemake resources."""
     cpus = _number(resources.get("_cores"), default=threads)
     gpus = _number(resources.get("gpu"), default=0)
@@ -141,9 +139,9 @@ def infeasibility(
             f"--num-gpus={int(request.num_gpus) or 1} --resources='{declare}'"
         )
 
-    largest = "; ".join(
-        _describe_node(node.get("Resources", {}), prefix) for node in alive
-    ) or "no alive nodes"
+    largest = (
+        "; ".join(_describe_node(node.get("Resources", {}), prefix) for node in alive) or "no alive nodes"
+    )
     return (
         f"no single node in the Ray cluster is large enough for this job: it asks for "
         f"{request.describe()}, the nodes have: {largest}. Lower the job's threads/gpu/mem_mb "

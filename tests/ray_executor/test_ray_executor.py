@@ -35,7 +35,14 @@ RAY = str(BIN / "ray")
 
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_ADDRESS")}
-    env.update(RAY_USAGE_STATS_ENABLED="0", PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
+    # RAY_AUTH_MODE pinned: Ray >= 2.5x turns token auth on for `ray start --head` whenever
+    # ~/.ray/auth_token exists (any local ray.init() writes one), and then our worker, which
+    # does not send the token, could not join.
+    env.update(
+        RAY_USAGE_STATS_ENABLED="0",
+        RAY_AUTH_MODE="disabled",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
     env.update(extra)
     return env
 
@@ -174,7 +181,15 @@ def _snakemake(workdir: Path, *args: str, timeout: float = 150, **env: str) -> s
 
 def _ray_run(workdir: Path, cluster, *targets: str, timeout: float = 150) -> subprocess.CompletedProcess:
     return _snakemake(
-        workdir, "--executor", "ray", "--jobs", "4", "--ray-address", cluster["address"], *targets, timeout=timeout
+        workdir,
+        "--executor",
+        "ray",
+        "--jobs",
+        "4",
+        "--ray-address",
+        cluster["address"],
+        *targets,
+        timeout=timeout,
     )
 
 
@@ -185,9 +200,9 @@ def test_plugin_is_discovered_from_a_regular_install():
         "print(json.dumps([sorted(ExecutorPluginRegistry().plugins), m.__file__]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
-    assert out.returncode == 0, (
-        f"{out.stderr}\nInstall the plugin (not editable): pip install ./snakemake-executor-plugin-ray"
-    )
+    assert (
+        out.returncode == 0
+    ), f"{out.stderr}\nInstall the plugin (not editable): pip install ./snakemake-executor-plugin-ray"
     plugins, module_file = json.loads(out.stdout)
     assert "ray" in plugins
     assert "site-packages" in module_file, f"imported from {module_file}, not from the installed copy"
@@ -199,7 +214,9 @@ def test_plugin_is_discovered_from_a_regular_install():
 
 def test_workflow_profile_dry_run(tmp_path):
     workdir = _workdir(tmp_path)
-    out = _snakemake(workdir, "--workflow-profile", str(REPO / "profiles" / "ray"), "-n", "results/gpu/L4.json")
+    out = _snakemake(
+        workdir, "--workflow-profile", str(REPO / "profiles" / "ray"), "-n", "results/gpu/L4.json"
+    )
     assert out.returncode == 0, out.stdout
     assert "rule on_gpu:" in out.stdout and "gpu_model=L4" in out.stdout
     assert "This was a dry-run" in out.stdout
@@ -282,7 +299,9 @@ def test_killed_snakemake_takes_its_ray_jobs_along(cluster, tmp_path):
     workdir = _workdir(tmp_path)
     args = [sys.executable, "-m", "snakemake", "--nocolor", "--executor", "ray", "--jobs", "2"]
     args += ["--ray-address", cluster["address"], "--ray-cancel-grace-seconds", "5", "results/slow.txt"]
-    proc = subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=_env())
+    proc = subprocess.Popen(
+        args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=_env()
+    )
     try:
         job_pid = _wait_for_pid(workdir / "slow.pid", proc)
     finally:

@@ -31,7 +31,9 @@ def test_threads_gpu_model_and_memory_map_to_ray_options():
 
 
 def test_accelerator_type_style_asks_for_a_label_fraction():
-    req = resources.request_for({"gpu": 1, "gpu_model": "A100"}, threads=1, gpu_model_style="accelerator_type")
+    req = resources.request_for(
+        {"gpu": 1, "gpu_model": "A100"}, threads=1, gpu_model_style="accelerator_type"
+    )
     assert req.options()["resources"] == {"accelerator_type:A100": resources.LABEL_AMOUNT}
 
 
