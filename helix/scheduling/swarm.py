@@ -47,9 +47,14 @@ class SwarmScheduler(HopScheduler):
         now = net.now
         links = self.topo.links
         fifo = self.fifo
-        for req in outbound.values():
+        # requests this sender has not seen yet are the newest entries (a sender is polled each
+        # time one is added), so walk back from the end to the first seen one
+        new = []
+        for req in reversed(outbound.values()):
             if req.oseq == req.hop:  # already in a FIFO of this sender
-                continue
+                break
+            new.append(req)
+        for req in reversed(new):
             req.oseq = req.hop
             if uid != SOURCE_ID and not req.reported:
                 # each request (iteration) reports once, at the first compute node it leaves
