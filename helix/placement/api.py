@@ -83,10 +83,14 @@ def flow_document(result: PlacementResult) -> dict:
 
 
 def milp_size_document(sizes: dict) -> dict:
-    """Table 8: the size of the model the MILP solved (top level) and of both variants."""
-    solved = sizes.get("pruned") or sizes.get("unpruned") or {}
-    doc = {"rows": solved.get("rows"), "columns": solved.get("cols"), "nonzeros": solved.get("nonzeros")}
-    for key in ("unpruned", "pruned"):
+    """Table 8: rows/columns/nonzeros of the model solved (top level; the unpruned per-node model
+    when none was) and of each variant: ``unpruned``, ``pruned`` (the paper's rule), and where
+    they apply ``pruned_with_warm_start_arcs`` and ``aggregated``."""
+    solved = sizes.get(sizes.get("solved", "unpruned")) or sizes.get("unpruned") or {}
+    if sizes.get("solved") == "pruned":
+        solved = sizes.get("pruned_with_warm_start_arcs") or sizes.get("pruned") or solved
+    doc = {"solved": sizes.get("solved"), "rows": solved.get("rows"), "columns": solved.get("cols"), "nonzeros": solved.get("nonzeros")}
+    for key in ("unpruned", "pruned", "pruned_with_warm_start_arcs", "aggregated"):
         if key in sizes:
             doc[key] = {"rows": sizes[key]["rows"], "columns": sizes[key]["cols"], "nonzeros": sizes[key]["nonzeros"]}
     return doc
@@ -130,6 +134,9 @@ def place_per_gpu_type(problem: PlacementProblem, impl) -> PlacementResult:
         arc_flows.update(r.flow.arc_flows)
         node_flows.update(r.flow.node_flows)
         for k, v in (r.milp_size or {}).items():
+            if not isinstance(v, dict):
+                sizes[k] = v
+                continue
             acc = sizes.setdefault(k, {"rows": 0, "cols": 0, "nonzeros": 0, "integer_cols": 0})
             for kk in acc:
                 acc[kk] += v[kk]

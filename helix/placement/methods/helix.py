@@ -166,7 +166,7 @@ class Planner:
         p, s = self.p, self.s
         arc_cap = _arc_capacity_fn(self.ctx)
         full = build_per_node(p.cluster, self.tables, p.L, arc_cap)
-        size_out["unpruned"] = full.size()
+        self.sizes(size_out)
         if s.formulation == "aggregated" or (s.formulation == "auto" and self.aggregated_is_exact() and not s.prune):
             return self._milp_aggregated(backend, seconds, start, size_out)
         cluster = p.cluster
@@ -177,10 +177,12 @@ class Planner:
             cluster = prune_cluster(p.cluster, s.prune_keep, s.prune_keep, s.prune_threshold, keep_arcs=keep)
             sub_ctx = FlowContext.for_model(cluster, p.model)
             model = build_per_node(cluster, self.tables, p.L, _arc_capacity_fn(sub_ctx))
-            size_out["pruned"] = model.size()
+            size_out["solved"] = "pruned"
+            size_out["pruned_with_warm_start_arcs"] = model.size()
         else:
             model = full
             sub_ctx = self.ctx
+            size_out["solved"] = "unpruned"
         x0 = None
         if start is not None:
             x0 = start_vector(model, start[0], start[1], self._index_flows(sub_ctx, *start), p.L)
@@ -189,6 +191,15 @@ class Planner:
             return decode(model, x)
 
         return self._solve(backend, model, x0, seconds, to_layout)
+
+    def sizes(self, size_out: dict) -> dict:
+        """Table 8: the per-node model's size on the full cluster and after the paper's pruning."""
+        if "unpruned" not in size_out:
+            p, s = self.p, self.s
+            size_out["unpruned"] = build_per_node(p.cluster, self.tables, p.L, _arc_capacity_fn(self.ctx)).size()
+            pruned = prune_cluster(p.cluster, s.prune_keep, s.prune_keep, s.prune_threshold)
+            size_out["pruned"] = build_per_node(pruned, self.tables, p.L, _arc_capacity_fn(FlowContext.for_model(pruned, p.model))).size()
+        return size_out
 
     def aggregated_is_exact(self) -> bool:
         same = {}
@@ -213,6 +224,7 @@ class Planner:
             raise PlacementError("placement preset", "formulation", "the aggregated model needs one capacity table per GPU type", "aggregated")
         model = build_aggregated(types, p.L, flow_cap=self.ub)
         size_out["aggregated"] = model.size()
+        size_out["solved"] = "aggregated"
         decode_fn = lambda m: (lambda x: aggregated_decode(m, x, mtype))  # noqa: E731
         if start is None:
             return self._solve(backend, model, None, seconds, decode_fn(model))
@@ -322,6 +334,7 @@ class HelixPlanner(PlacementMethod):
         T = s.time_limit_s
         if s.backend == "heuristic":
             planner.heuristic(T, warm)
+            planner.sizes(size_info)
         elif s.backend == "portfolio":
             planner.heuristic(T * s.heuristic_share, warm)
             remaining = T - planner.elapsed()
