@@ -1,4 +1,8 @@
-"""Rule `prototype`: one real serving run (host + workers) of a placement; events, routes, metrics."""
+"""Rule `prototype`: one real serving run (host + workers) of a placement; events, routes, metrics.
+
+A run split into sub-clusters (``parts``) serves nothing itself: it stacks its parts' logs and
+aggregates their metrics (sum of throughputs, pooled latencies).
+"""
 
 import shutil
 import sys
@@ -8,6 +12,7 @@ from pathlib import Path
 from helix.cluster import Cluster
 from helix.errors import HelixInputError
 from helix.layout import Layout
+from helix.prototype.aggregate import aggregate_parts
 from helix.prototype.run import StartupError, run_prototype
 from helix.prototype.settings import ProtoRunSpec
 from helix.prototype.traces import load_traces
@@ -18,8 +23,14 @@ with open(sm.log[0], "w") as log:
     def say(msg: str) -> None:
         print(msg, file=log, flush=True)
 
-    try:
-        spec = ProtoRunSpec.model_validate(sm.params.spec)
+    def aggregate(spec: ProtoRunSpec) -> None:
+        names = list(spec.parts)
+        parts = {n: {k: sm.input[f"part_{k}"][i] for k in ("events", "routes", "tokens")} for i, n in enumerate(names)}
+        outs = {k: sm.output[k] for k in ("events", "routes", "tokens", "metrics")}
+        metrics = aggregate_parts(parts, outs, spec.warmup_s, spec.duration_s)
+        say(f"aggregate of {names}: decode throughput {metrics['decode_throughput_tps']:.2f} tok/s")
+
+    def serve(spec: ProtoRunSpec) -> None:
         cluster = Cluster.load(sm.input.cluster)
         layout = Layout.load(sm.input.layout, cluster)
         lengths, arrivals = load_traces(sm.input.lengths, sm.input.arrivals)
@@ -34,6 +45,13 @@ with open(sm.log[0], "w") as log:
             for wlog in sorted((Path(tmp) / "work").glob("worker*.log")):
                 say(f"--- {wlog.name}\n{wlog.read_text()}")
         say(f"decode throughput {metrics['decode_throughput_tps']:.2f} tok/s, failed requests {metrics['failed_requests']}")
+
+    try:
+        spec = ProtoRunSpec.model_validate(sm.params.spec)
+        if spec.parts:
+            aggregate(spec)
+        else:
+            serve(spec)
     except (HelixInputError, StartupError) as exc:
         msg = exc.one_line() if isinstance(exc, HelixInputError) else str(exc)
         say(f"error: {msg}")

@@ -278,3 +278,36 @@ def test_half_precision_path_runs(cfg):
     (h,) = mid.step()
     hdr, t = decode(encode({"type": "x", "src": 0}, h.payload))
     assert t.dtype == torch.bfloat16 and t.shape == (6, cfg.hidden_size)
+
+
+def test_sub_cluster_parts_expand_into_runs_and_an_aggregate():
+    from types import SimpleNamespace
+
+    from helix.config.schema import validate_config
+    from helix.prototype import workflow
+
+    import yaml as _yaml
+
+    data = _yaml.safe_load((REPO / "config/test/config.yaml").read_text())
+    data["clusters"]["tiny4-l4"] = {"generator": "subcluster", "parent": "tiny4", "gpu": "L4"}
+    run = dict(data["experiments"]["proto_test"]["prototypes"][0], cluster="tiny4", scheduler="random", mode="online", rate_tps=100,
+               parts={"tiny4-t4": {"rate_tps": 50, "layout": "t4.yaml"}, "tiny4-l4": {}})
+    data["experiments"]["proto_test"]["prototypes"].append(run)
+    cfg = validate_config(data)
+    names = workflow.targets(cfg)
+    assert "results/proto/tiny4-t4/tiny-llama/manual/random/online/metrics.json" in names
+    assert "results/proto/tiny4/tiny-llama/manual/random/online/metrics.json" in names
+    inputs, spec, gpus = workflow.make_functions(cfg)
+    wc = SimpleNamespace(cluster="tiny4", model="tiny-llama", method="manual", scheduler="random", mode="online")
+    assert inputs(wc)["part_events"] == [
+        "results/proto/tiny4-t4/tiny-llama/manual/random/online/events.csv",
+        "results/proto/tiny4-l4/tiny-llama/manual/random/online/events.csv",
+    ]
+    part = SimpleNamespace(**dict(vars(wc), cluster="tiny4-t4"))
+    assert spec(part)["rate_tps"] == 50 and spec(part)["parts"] is None and inputs(part)["layout"] == "t4.yaml"
+    data["experiments"]["proto_test"]["prototypes"][-1]["parts"] = {"tiny4": {}}
+    with pytest.raises(HelixInputError, match="same results path"):
+        workflow.runs(validate_config(data))
+    data["experiments"]["proto_test"]["prototypes"][-1]["parts"] = {"nowhere": {}}
+    with pytest.raises(HelixInputError, match="parts: unknown cluster 'nowhere'"):
+        validate_config(data)

@@ -38,9 +38,21 @@ class Events:
     phase: np.ndarray
     context: np.ndarray
     tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    part: np.ndarray | None = None  # sub-cluster of each event (aggregated runs' events.csv)
 
     def __len__(self) -> int:
         return len(self.time)
+
+    def split_parts(self) -> list["Events"]:
+        """One Events per sub-cluster (first-seen order); itself when it has no parts."""
+        if self.part is None:
+            return [self]
+        names = list(dict.fromkeys(self.part.tolist()))
+        out = []
+        for name in names:
+            m = self.part == name
+            out.append(Events(f"{self.source}#{name}", self.time[m], self.rid[m], self.direction[m], self.phase[m], self.context[m], self.tokens[m]))
+        return out
 
 
 def _columns(source: str, rows: list[tuple]) -> Events:
@@ -87,20 +99,29 @@ def read_events_txt(path: str | Path) -> Events:
 
 
 def read_events_csv(path: str | Path) -> Events:
-    """Our format: CSV with header ``time,request_id,direction,phase,context_len,tokens``."""
+    """Our format: CSV with header ``time,request_id,direction,phase,context_len,tokens`` and, for a
+    run aggregated from sub-clusters, a trailing ``part`` column."""
     path = Path(path)
-    rows = []
+    rows, parts = [], []
     with open(path, newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
-        if header != EVENT_COLUMNS:
-            raise HelixInputError(path, "header", f"expected {','.join(EVENT_COLUMNS)}", header)
+        if header not in (EVENT_COLUMNS, EVENT_COLUMNS + ["part"]):
+            raise HelixInputError(path, "header", f"expected {','.join(EVENT_COLUMNS)}[,part]", header)
+        width = len(header)
         for lineno, rec in enumerate(reader, 2):
             try:
+                if len(rec) != width:
+                    raise ValueError
                 rows.append(_check(path, lineno, (float(rec[0]), int(rec[1]), rec[2], rec[3], int(rec[4]), int(rec[5]))))
             except (ValueError, IndexError):
                 raise HelixInputError(path, f"line {lineno}", "cannot parse event", rec) from None
-    return _columns(str(path), rows)
+            if width == 7:
+                parts.append(rec[6])
+    ev = _columns(str(path), rows)
+    if width == 7:
+        ev.part = np.asarray(parts, dtype=str)
+    return ev
 
 
 def read_events(path: str | Path) -> Events:
@@ -160,7 +181,8 @@ def window_part(s: Samples, warmup_s: float, end_s: float) -> tuple:
 
 
 def parse_logs(paths: list[str | Path], warmup_s: float = DEFAULT_WARMUP_S, end_s: float = DEFAULT_END_S) -> dict:
-    """Metrics of one log, or the sub-cluster aggregate of several.
+    """Metrics of one log, or the sub-cluster aggregate of several (an events.csv with a ``part``
+    column counts as one log per part).
 
     Aggregate: throughputs add up and percentiles come from the pooled samples (``aggregate``);
     ``mean`` is the pooled mean too, consistent with the pooled percentiles and with the
@@ -171,7 +193,9 @@ def parse_logs(paths: list[str | Path], warmup_s: float = DEFAULT_WARMUP_S, end_
 
     if not paths:
         raise HelixInputError(None, "logs", "no event log given")
-    samples = [pair(read_events(p)) for p in paths]
+    logs = [ev for p in paths for ev in read_events(p).split_parts()]
+    samples = [pair(ev) for ev in logs]
+    paths = [ev.source for ev in logs]
     parts = [window_part(s, warmup_s, end_s) for s in samples]
     out = aggregate(parts, throughput="span")
     out.update(warmup_s=float(warmup_s), end_s=float(end_s), failed_requests=sum(s.failed for s in samples))

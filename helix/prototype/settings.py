@@ -7,7 +7,7 @@ Azure Conversation pairs and clips them so prompts and outputs fit the tiny mode
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,3 +56,17 @@ class ProtoRunSpec(BaseModel):
     gpu: float = Field(0, ge=0, description="GPUs each Ray worker task asks for (fractions share a GPU)")
     startup_timeout_s: float = Field(60.0, gt=0)
     heartbeat_timeout_s: float = Field(2.0, gt=0)
+    # Sub-cluster runs (separate pipelines, LLaMA-1 30B helix): each named sub-cluster is served as
+    # its own run (this spec with ``cluster`` = the part and the part's overrides, e.g. rate_tps);
+    # this run's result under the parent cluster's path is their aggregate (prototype.md s8).
+    parts: dict[str, dict[str, Any]] | None = None
+
+    def part_runs(self) -> list["ProtoRunSpec"]:
+        """The per-sub-cluster runs of an aggregate run (empty for a plain run)."""
+        out = []
+        for name, overrides in (self.parts or {}).items():
+            data = self.model_dump()
+            data.update(overrides or {})
+            data.update(cluster=name, parts=None)
+            out.append(ProtoRunSpec.model_validate(data))
+        return out

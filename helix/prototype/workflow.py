@@ -16,7 +16,18 @@ RUN_DIR = "results/proto/{cluster}/{model}/{method}/{scheduler}/{mode}"
 
 
 def runs(config: Any) -> list[ProtoRunSpec]:
-    return [r for exp in config.experiments.values() for r in exp.prototypes]
+    """Every configured run, sub-cluster parts expanded into runs of their own."""
+    out, seen = [], {}
+    for exp in config.experiments.values():
+        for r in exp.prototypes:
+            for run in [*r.part_runs(), r]:
+                path = run_dir(run)
+                if path in seen and seen[path] != run:
+                    raise HelixInputError("config", "experiments.*.prototypes", "two different runs write the same results path", path)
+                if path not in seen:
+                    seen[path] = run
+                    out.append(run)
+    return out
 
 
 def run_dir(run: ProtoRunSpec) -> str:
@@ -40,6 +51,9 @@ def make_functions(config: Any, trace_files=TRACE_FILES):
 
     def inputs(wildcards) -> dict:
         run = find_run(config, wildcards)
+        if run.parts:
+            dirs = [run_dir(p) for p in run.part_runs()]
+            return {f"part_{k}": [f"{d}/{k}.csv" for d in dirs] for k in ("events", "routes", "tokens")}
         layout = run.layout or f"results/placements/{run.cluster}/{run.model}/{run.method}/layout.yaml"
         return {
             "layout": layout,
@@ -56,6 +70,8 @@ def make_functions(config: Any, trace_files=TRACE_FILES):
         """GPUs the run occupies on this box: local CUDA runs share one GPU among all workers;
         CPU runs need none and Ray runs hold theirs on the Ray cluster (``gpu`` per worker task)."""
         run = find_run(config, wildcards)
+        if run.parts:
+            return 0
         return 1 if run.launcher == "local" and run.device.startswith("cuda") else 0
 
     return inputs, spec, gpus
