@@ -109,6 +109,9 @@ class Config(_Strict):
                     raise ValueError(f"experiments.{ename}.prototypes[{i}].model: unknown model {run.model!r}")
                 if run.cluster not in self.clusters:
                     raise ValueError(f"experiments.{ename}.prototypes[{i}].cluster: unknown cluster {run.cluster!r}")
+                for part in run.parts or {}:
+                    if part not in self.clusters:
+                        raise ValueError(f"experiments.{ename}.prototypes[{i}].parts: unknown cluster {part!r}")
             for c in exp.clusters:
                 if c not in self.clusters:
                     raise ValueError(f"experiments.{ename}.clusters: unknown cluster {c!r}")
