@@ -33,7 +33,7 @@ class ExecutorSettings(ExecutorSettingsBase):
         metadata={
             "help": "Ray cluster to connect to: 'auto' (RAY_ADDRESS, else a cluster started with "
             "`ray start` on this machine, else a new local Ray instance), 'local' (always a new "
-            "local instance), or an explicit head address host:port / ray://host:10001.",
+            "local instance), or an explicit head address host:port (ray://host:10001 needs ray[client]).",
             "env_var": True,
             "required": False,
         },
