@@ -91,6 +91,18 @@ def test_random_scheduler_on_a_chain_draws_nothing(env):
     assert out.sim.sampler.rng.getstate() == rng.getstate()
 
 
+@pytest.mark.parametrize("sched", ["random", "swarm", "shortest_queue"])
+def test_chain_fast_path_equals_hop_by_hop(env, sched):
+    """On a chain the hop-by-hop schedulers run as fixed FIFO links: same numbers either way."""
+    model, st, (lengths, counts) = env
+    spec = WorkloadSpec(mode="online", rate_tps=300, duration_s=60)
+    fast = simulate(model, *chain(), st, sched, spec, lengths, counts)
+    slow = simulate(model, *chain(), st, sched, spec, lengths, counts, scheduler_options={"fast_chain": False})
+    assert bytes(fast.result.decode) == bytes(slow.result.decode)
+    assert bytes(fast.result.prompt) == bytes(slow.result.prompt)
+    assert fast.result.events < slow.result.events
+
+
 def test_decode_count_is_output_length(env):
     out = run(env, "random", "online", graph=chain())
     q = out.result.queries[0]

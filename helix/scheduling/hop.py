@@ -8,16 +8,48 @@ receiver's free NIC)``, exceeds 10 B/s (TOKEN_SLOW_LINK); a transmission takes a
 
 from __future__ import annotations
 
-from helix.scheduling.base import SOURCE_ID, Scheduler, Topology
+from helix.scheduling.base import SINK_ID, SOURCE_ID, Scheduler, Topology
 
 MIN_BW = 10.0  # bytes/s
 
 
 class HopScheduler(Scheduler):
-    def __init__(self, topo: Topology, rng=None, **_ignored):
+    def __init__(self, topo: Topology, rng=None, fast_chain: bool = True, **_ignored):
         super().__init__(topo)
         self.rng = rng
         self._share = {u: (topo.nic_out(u) / len(outs) if outs else 0.0) for u, outs in topo.out_links.items()}
+        self.chain = self._chain_route() if fast_chain else None
+        if self.chain is not None:
+            # On a pure chain (one way out of every sender, one way into every receiver) every
+            # hop-by-hop rule picks the only link, always with the full bandwidth an idle link gets:
+            # the route is known in advance and each link is a fixed-bandwidth FIFO, so the host may
+            # take its fast path (same decisions, same numbers; no randomness is drawn either way).
+            self.plans_routes = True
+            self.bandwidth = [self._idle_bw(l) for l in topo.links]
+
+    def _idle_bw(self, link) -> float:
+        return min(self._share[link.src], link.bandwidth, self.topo.nic_out(link.src), self.topo.nic_in(link.dst))
+
+    def _chain_route(self) -> list | None:
+        topo = self.topo
+        if any(len(outs) > 1 for outs in topo.out_links.values()) or any(len(ins) > 1 for ins in topo.in_links.values()):
+            return None
+        route, u, seen = [], SOURCE_ID, set()
+        while u != SINK_ID:
+            outs = topo.out_links.get(u) or []
+            if not outs or u in seen:
+                return None
+            seen.add(u)
+            route.append(self.stage(outs[0]))
+            u = topo.links[outs[0]].dst
+        if len(seen) != len(topo.nodes) + 1 or any(self._idle_bw(l) <= MIN_BW for l in topo.links):
+            return None
+        return route
+
+    def on_new_request(self, req, now: float) -> bool:
+        if self.chain is not None and req.prompt:
+            req.query.route = list(self.chain)
+        return True
 
     def usable(self, j: int, net) -> float:
         link = self.topo.links[j]

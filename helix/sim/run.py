@@ -131,6 +131,7 @@ def simulate(
     mix: dict[str, int] | None = None,
     progress: bool = False,
     source: str | None = None,
+    scheduler_options: dict | None = None,
 ) -> SimOutput:
     """Run one simulation; ``mix`` (machine type -> count) feeds the helix flow capacities."""
     src = source or sc.source or "simulation"
@@ -156,6 +157,7 @@ def simulate(
                 raise HelixInputError(src, f"{nd.name}.machine_type", f"GPU type not in the machine mix {sorted(typical.mix)}", nd.gpu)
             cap[u] = typical.tau(nd.gpu, nd.layers)
         options.update(node_capacity=cap, kv_hwm=workload.kv_hwm, kv_ratio=workload.kv_ratio, feed_hwm=workload.feed_hwm)
+    options.update(scheduler_options or {})
     sched = make_scheduler(scheduler, topo, **options)
     if scheduler == "helix":
         max_flow = sched.max_flow
