@@ -184,6 +184,10 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -
             result = place_per_gpu_type(problem, impl)
         else:
             result = impl.place(problem)
+    if result.upper_bound is None:  # baselines: report the same layer-capacity bound (gap to it)
+        from helix.placement.bounds import problem_bound
+
+        result.upper_bound = problem_bound(problem)
     result.layout.save(out / "layout.yaml", problem.cluster)
     write_json(out / "flow.json", flow_document(result))
     write_json(out / "meta.json", meta_document(problem, method))
