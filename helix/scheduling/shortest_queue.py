@@ -14,6 +14,8 @@ from helix.scheduling.hop import HopScheduler
 
 @register("shortest_queue")
 class ShortestQueueScheduler(HopScheduler):
+    reads_queues = True  # the host must keep first-layer queues up to date at every landing
+
     def choose_prompt(self, uid, req, free, taken, net):
         links = self.topo.links
         lens = [net.first_queue_len(links[j].dst) for j in self.topo.out_links[uid] if links[j].dst != SINK_ID]

@@ -225,6 +225,7 @@ class Simulator:
         # landings on a node that is busy until after them only queue up: they are kept aside and
         # merged (in event order) when the batch ends, the first moment anything reads the queue
         pend = [[] for _ in range(len(start))]
+        defer = not getattr(sched, "reads_queues", False)  # shortest-queue reads queue lengths
         kv_peak = self.kv_peak
         # A node walks its layers back to back: after layer c the batch waits at c+1, which the
         # round robin visits next, so the whole walk is computed at once (one event pair instead
@@ -512,7 +513,11 @@ class Simulator:
                 if outbound[src] or nowq or (heap and heap[0][0] <= t):
                     qpush((START_TX, src, None))
                 seq += 1
-                push(heap, (t + l_lat[j], t, t, seq, FINISH_TX, a, j))
+                land = t + l_lat[j]
+                if defer and busy_until[dst] > land:
+                    pend[dst].append((land, t, t, seq, a))
+                else:
+                    push(heap, (land, t, t, seq, FINISH_TX, a, j))
             elif kind == FINISH_TX:
                 r = a
                 dst = l_dst[b]
