@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -173,3 +174,25 @@ def test_online_needs_a_rate():
 def test_non_helix_offline_needs_concurrency(env):
     with pytest.raises(HelixInputError, match="n_init"):
         run(env, "swarm", "offline", n_init=None)
+
+
+def test_model_without_profile(env):
+    import dataclasses
+
+    model = dataclasses.replace(env[0], name="mistral7b")
+    with pytest.raises(HelixInputError, match="machine_type"):
+        prepare(model, *diamond(), env[1])
+
+
+@pytest.mark.parametrize("extra", [["--rate", "-3"], ["--duration", "0"]])
+def test_cli_bad_input_one_line_no_output(tmp_path, artifact_dir, extra):
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "helix.cli", "simulate", "--cluster", "single24-t4", "--model", "llama70b", "--method", "paper-separate",
+           "--scheduler", "random", "--mode", "online", "--out", str(out), "--quiet", *extra]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1 and "workload" in r.stderr
+    assert not out.exists()
