@@ -46,3 +46,18 @@ def test_bad_model_config(tmp_path, cfg, expected):
     with pytest.raises(HelixInputError) as info:
         load_hf_config(p, "x")
     assert str(p) in str(info.value) and expected in str(info.value)
+
+
+def test_model_no_machine_can_hold_a_layer_of(tmp_path):
+    """A 16 GB T4 cannot hold one layer of a model whose layer alone needs ~40 GB: one-line error."""
+    from helix.profiles.analytic import analytic_limits
+
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"model_type": "llama", "hidden_size": 32768, "num_attention_heads": 256,
+                             "num_key_value_heads": 8, "intermediate_size": 196608, "vocab_size": 32000,
+                             "num_hidden_layers": 4}))
+    huge = load_hf_config(p, "huge")
+    assert huge.param_bytes_per_layer > 16e9
+    with pytest.raises(HelixInputError) as info:
+        analytic_limits("huge", "T4", huge)
+    assert "huge/T4" in str(info.value) and "not even one layer fits" in str(info.value)
