@@ -2,11 +2,15 @@
 
 A run gets exactly its resolved placement preset as params (config ``placement:`` maps
 "cluster/model/method", then "method", to a preset name), so editing one preset reruns only the
-placements that use it. ``paper-<method>`` imports the authors' layout from the artifact.
-Outputs: layout.yaml and flow.json; helix also writes solver_trace.csv and milp_size.json.
+placements that use it. ``paper-<method>`` imports the authors' layout from the artifact;
+``helix-<variant>`` (ablations: helix-pruned, helix-noprune, helix-nowarm) is the helix planner
+under the preset the mapping gives that name.
+Outputs: layout.yaml and flow.json; the helix family (rule placement_helix, same job with a
+disjoint method pattern) also declares solver_trace.csv and milp_size.json.
 """
 
 from helix.placement.workflow import (
+    HELIX_FAMILY_PATTERN,
     METHOD_PATTERN,
     model_json_input,
     placement_targets,
@@ -44,3 +48,13 @@ rule placement:
         profiles_root="resources/profiles",
     script:
         "../scripts/placement.py"
+
+
+use rule placement as placement_helix with:
+    output:
+        layout="results/placements/{cluster}/{model}/{method}/layout.yaml",
+        flow="results/placements/{cluster}/{model}/{method}/flow.json",
+        trace="results/placements/{cluster}/{model}/{method}/solver_trace.csv",
+        milp_size="results/placements/{cluster}/{model}/{method}/milp_size.json",
+    wildcard_constraints:
+        method=HELIX_FAMILY_PATTERN,

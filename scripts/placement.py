@@ -1,6 +1,7 @@
 """Rule `placement`: place one model on one cluster with one method (preset in params).
 
-Writes results/placements/{cluster}/{model}/{method}/: layout.yaml, flow.json and, for helix,
+Writes results/placements/{cluster}/{model}/{method}/: layout.yaml, flow.json and, for the helix
+family (helix, helix-<variant>; rule placement_helix),
 solver_trace.csv and milp_size.json. Solver progress goes to the rule's log; bad input is one line
 there and on stderr, with a non-zero exit and no outputs.
 """

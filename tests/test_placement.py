@@ -61,6 +61,46 @@ def test_registry_lists_methods_and_rejects_unknown():
     assert "\n" not in str(exc.value)
 
 
+def test_helix_variants_are_the_planner_under_a_mapped_preset():
+    import re
+
+    from helix.placement.settings import resolve_preset
+    from helix.placement.workflow import HELIX_FAMILY_PATTERN, METHOD_PATTERN
+
+    assert type(get_method("helix-nowarm")) is type(get_method("helix"))
+    for name in ("helix", "helix-pruned", "helix-noprune", "helix-nowarm"):
+        assert re.fullmatch(HELIX_FAMILY_PATTERN, name) and not re.fullmatch(METHOD_PATTERN, name)
+    for name in ("paper-helix", "petals", "helix-No", "helix-a-b", "helixx"):
+        assert not re.fullmatch(HELIX_FAMILY_PATTERN, name)
+    presets = {"default": PlacementPreset(), "abl": PlacementPreset(prune=True)}
+    assert resolve_preset(presets, {"helix-noprune": "abl"}, "geo24", "llama70b", "helix-noprune") == ("abl", presets["abl"])
+    with pytest.raises(HelixInputError, match="no preset mapped to 'helix-other'") as exc:
+        resolve_preset(presets, {"helix-noprune": "abl"}, "geo24", "llama70b", "helix-other")
+    assert "\n" not in str(exc.value)
+
+
+def test_counted_budget_reruns_are_byte_identical(artifact_dir, tmp_path):
+    """budget: evaluations stops the search and the MILP by counts: the same layout on every run,
+    and milp_size.json holds the paper's per-machine sizes (Table 8) whatever was solved."""
+    import json
+
+    preset = dict(backend="portfolio", formulation="per_node", prune=True, budget="evaluations",
+                  max_evaluations=6000, lane_evaluations=2000, milp_max_nodes=20, time_limit_s=300)
+    for run in ("a", "b"):
+        run_placement(_problem(artifact_dir, "geo24", **preset), "helix-pruned", tmp_path / run)
+    assert (tmp_path / "a/layout.yaml").read_bytes() == (tmp_path / "b/layout.yaml").read_bytes()
+    flows = [json.loads((tmp_path / run / "flow.json").read_text()) for run in ("a", "b")]
+    assert flows[0]["max_flow"] == flows[1]["max_flow"] >= 616.46  # at least the Swarm start
+    assert flows[0]["method"] == "helix-pruned" and flows[0]["notes"]["budget_hit"] == "evaluations"
+    size = json.loads((tmp_path / "a/milp_size.json").read_text())
+    assert (size["unpruned"]["rows"], size["unpruned"]["columns"]) == (1848, 1376)
+    assert (size["pruned"]["rows"], size["pruned"]["columns"]) == (1122, 876)
+    assert size["solved"] == "pruned" and size["rows"] >= 1122  # pruned plus the start's arcs
+    # a timed run of the same preset still works (the benchmark's mode)
+    timed = run_placement(_problem(artifact_dir, "geo24", **{**preset, "budget": "time", "time_limit_s": 3}), "helix", tmp_path / "c")
+    assert timed.notes["budget"] == "time" and timed.objective >= 616.46
+
+
 @pytest.mark.parametrize("cluster_key", list(LAYOUTS_70B))
 @pytest.mark.parametrize("method", ["petals", "swarm"])
 def test_petals_and_swarm_equal_the_artifact_files(artifact_dir, cluster_key, method):
@@ -297,6 +337,16 @@ def test_snakemake_placement_rule(repo, artifact_dir, tmp_path):
     assert layout.num_layers == 80
     dry = subprocess.run([*cmd, "-n"], env=env, capture_output=True, text=True, timeout=300)
     assert "Nothing to be done" in dry.stdout + dry.stderr
+    # the helix family declares its trace and MILP size: losing one reruns that placement only;
+    # baselines write neither
+    assert not (base / "petals/solver_trace.csv").exists() and not (base / "petals/milp_size.json").exists()
+    first = (base / "helix/layout.yaml").read_bytes()
+    (base / "helix/milp_size.json").unlink()
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "placement_helix" in again.stdout + again.stderr
+    assert "rule placement:" not in again.stdout + again.stderr
+    # budget: evaluations in the test config: the rerun writes the same layout, byte for byte
+    assert (base / "helix/layout.yaml").read_bytes() == first and (base / "helix/milp_size.json").is_file()
 
 
 def test_model_file_written_on_request(artifact_dir, tmp_path):

@@ -3,9 +3,12 @@
 Outputs in ``out_dir``: ``layout.yaml``; ``flow.json`` with ``max_flow`` (tokens/s), ``upper_bound``,
 ``gap``, ``arcs`` [{from, to, capacity, flow}], ``method``, and for solver runs ``solver`` and
 ``seconds`` (wall time: the one non-reproducible field, kept because the experiment reports it);
-``solver_trace.csv`` (seconds, objective, bound, source) and ``milp_size.json`` for ``helix``;
-``meta.json`` (preset, seed, package versions, git revision). The heuristic and the MILP stop on a
-wall-clock limit, so a rerun of ``helix`` may find another layout; the baselines are deterministic.
+``solver_trace.csv`` (seconds, objective, bound, source) and ``milp_size.json`` for the helix
+family (``helix`` and ``helix-<variant>``; other methods write neither); ``meta.json`` (preset,
+seed, package versions, git revision). With ``budget: time`` the heuristic and the MILP stop on the
+wall clock, so a rerun may find another layout; with ``budget: evaluations`` they stop on counts and
+a rerun writes a byte-identical layout.yaml (flow.json differs only in ``seconds``, the trace only
+in its time column). The baselines are deterministic.
 Every file is written atomically, and only after the placement succeeded (no partial output).
 """
 
@@ -83,9 +86,11 @@ def flow_document(result: PlacementResult) -> dict:
 
 
 def milp_size_document(sizes: dict) -> dict:
-    """Table 8: rows/columns/nonzeros of the model solved (top level; the unpruned per-node model
-    when none was) and of each variant: ``unpruned``, ``pruned`` (the paper's rule), and where
-    they apply ``pruned_with_warm_start_arcs`` and ``aggregated``."""
+    """milp_size.json. Table 8 reads ``unpruned`` and ``pruned``: the paper's per-machine MILP
+    (placement.md s2) on the full cluster and after the paper's pruning (s3), always written,
+    whatever was solved. The top level (``solved``, rows/columns/nonzeros) describes the model this
+    run actually solved (``unpruned``, ``pruned_with_warm_start_arcs`` or ``aggregated``: the
+    interval model of s11a on single24/hetero42; the unpruned per-node model when no MILP ran)."""
     solved = sizes.get(sizes.get("solved", "unpruned")) or sizes.get("unpruned") or {}
     if sizes.get("solved") == "pruned":
         solved = sizes.get("pruned_with_warm_start_arcs") or sizes.get("pruned") or solved
@@ -177,13 +182,18 @@ def meta_document(problem: PlacementProblem, method: str) -> dict:
 
 def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -> PlacementResult:
     """Place, then write the result files; SIGINT/SIGTERM end the search with its best layout."""
+    from helix.placement.workflow import is_helix_family
+
     out = Path(out_dir)
     impl = get_method(method)
+    helix_family = is_helix_family(method)
     with stop_on_signals():
-        if problem.settings.per_gpu_type and method == "helix":
+        if problem.settings.per_gpu_type and helix_family:
             result = place_per_gpu_type(problem, impl)
         else:
             result = impl.place(problem)
+    if helix_family:
+        result.method = method
     if result.upper_bound is None:  # baselines: report the same layer-capacity bound (gap to it)
         from helix.placement.bounds import problem_bound
 
@@ -191,7 +201,7 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -
     result.layout.save(out / "layout.yaml", problem.cluster)
     write_json(out / "flow.json", flow_document(result))
     write_json(out / "meta.json", meta_document(problem, method))
-    if method == "helix":
+    if helix_family:
         write_text(out / "solver_trace.csv", trace_csv(result))
         write_json(out / "milp_size.json", milp_size_document(result.milp_size or {}))
     return result

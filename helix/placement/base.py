@@ -2,13 +2,16 @@
 
 A method is one file in ``helix/placement/methods/`` with a class decorated ``@register("name")``
 (the one line); methods are discovered on first use, like the CLI's subcommands. ``paper-<method>``
-names are served by the ``paper`` method, which imports the authors' layout from the artifact.
+names are served by the ``paper`` method, which imports the authors' layout from the artifact;
+``helix-<variant>`` names (ablations) are the ``helix`` planner run with the preset the config's
+``placement`` mapping gives that name.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -127,6 +130,9 @@ class PlacementMethod(ABC):
 
 
 _REGISTRY: dict[str, type[PlacementMethod]] = {}
+# ``helix-<variant>``: the helix planner under another name (ablations: helix-pruned,
+# helix-noprune, helix-nowarm); the config's ``placement`` mapping gives it its preset.
+HELIX_VARIANT = re.compile(r"[a-z0-9]+")
 _LOADED = False
 
 
@@ -159,8 +165,10 @@ def get_method(name: str) -> PlacementMethod:
     _load()
     if name.startswith("paper-"):
         return _REGISTRY["paper"](variant=name[len("paper-") :])
+    if name.startswith("helix-") and HELIX_VARIANT.fullmatch(name[len("helix-") :]):
+        return _REGISTRY["helix"](variant=name[len("helix-") :])
     if name not in _REGISTRY or name == "paper":
-        known = [m for m in sorted(_REGISTRY) if m != "paper"] + ["paper-<method>"]
+        known = [m for m in sorted(_REGISTRY) if m != "paper"] + ["helix-<variant>", "paper-<method>"]
         raise HelixInputError(None, "method", f"unknown placement method (known: {', '.join(known)})", name)
     return _REGISTRY[name]()
 

@@ -26,6 +26,17 @@ class PlacementPreset(BaseModel):
     # of s11a (exact only when no network link can bind; rejected otherwise); auto = aggregated
     # where exact, else per_node. ``prune`` and ``write_model`` concern the per_node model.
     formulation: Literal["auto", "per_node", "aggregated"] = "auto"
+    # What ends a solve. ``time``: the wall clock (time_limit_s), so a rerun on a loaded machine
+    # may find another layout. ``evaluations``: counts only - the search stops after
+    # ``max_evaluations`` exact max-flow evaluations (lanes of ``lane_evaluations``, seeded per
+    # lane) and the MILP after ``milp_max_nodes`` branch-and-bound nodes (HiGHS, Gurobi; CP-SAT
+    # gets milp_max_nodes / 100 deterministic seconds, interleaved workers), so the same preset
+    # gives a byte-identical layout.yaml on every rerun. time_limit_s is then only a safety cap
+    # (a run that hits it says so in flow.json notes: ``budget_hit: time``).
+    budget: Literal["time", "evaluations"] = "time"
+    max_evaluations: int = Field(200_000, ge=1)
+    lane_evaluations: int = Field(15_000, ge=100)
+    milp_max_nodes: int = Field(200, ge=0)
     time_limit_s: float = Field(60.0, gt=0)
     # share of the time limit the portfolio gives the heuristic before the MILP
     heuristic_share: float = Field(0.5, gt=0, le=1)
@@ -38,6 +49,7 @@ class PlacementPreset(BaseModel):
     prune_keep_warm_start: bool = True
     warm_start: Literal["none", "petals", "swarm", "best"] = "best"
     # early stop: objective >= early_stop_ratio * upper bound with no improvement for early_stop_idle_s
+    # (the idle rule is wall-clock, so it is ignored under budget: evaluations)
     early_stop_ratio: float = Field(0.995, gt=0, le=1)
     early_stop_idle_s: float | None = Field(None, gt=0)
     # Per single-type sub-cluster solve, as the paper did for LLaMA-1 30B on single24/geo24.
@@ -53,10 +65,21 @@ class PlacementPreset(BaseModel):
 
 
 def resolve_preset(presets: dict[str, PlacementPreset], mapping: dict[str, str], cluster: str, model: str, method: str) -> tuple[str, PlacementPreset]:
-    """The preset name and preset for one placement (config keys cluster/model/method > method > default)."""
+    """The preset name and preset for one placement (config keys cluster/model/method > method > default).
+
+    A ``helix-<variant>`` method (an ablation: helix-pruned, helix-noprune, helix-nowarm) runs the
+    helix planner with the preset the mapping gives it; without a mapping entry it is an error,
+    not a silent default run under an ablation's name.
+    """
     for key in (f"{cluster}/{model}/{method}", method):
         if key in mapping:
             return mapping[key], presets[mapping[key]]
+    if method.startswith("helix-"):
+        from helix.errors import HelixInputError
+
+        raise HelixInputError(
+            "config", "placement", f"no preset mapped to {method!r} (add `{method}: <preset>` to the placement mapping)", method
+        )
     if "default" in presets:
         return "default", presets["default"]
     return "default", PlacementPreset()

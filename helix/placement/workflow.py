@@ -6,7 +6,17 @@ from collections.abc import Callable
 
 from helix.placement.settings import resolve_preset
 
-METHOD_PATTERN = "helix|petals|swarm|separate|sp_plus|paper-[a-z_]+"
+# helix-<variant>: ablation runs of the helix planner (the suffix is a label the config's
+# ``placement`` mapping maps to a preset); paper-<method>: the authors' layouts.
+HELIX_FAMILY_PATTERN = "helix(-[a-z0-9]+)?"
+METHOD_PATTERN = "petals|swarm|separate|sp_plus|paper-[a-z_]+"
+
+
+def is_helix_family(method: str) -> bool:
+    """helix and helix-<variant>: the runs that also write solver_trace.csv and milp_size.json."""
+    import re
+
+    return re.fullmatch(HELIX_FAMILY_PATTERN, method) is not None
 
 
 def preset_param(cfg) -> Callable:

@@ -8,6 +8,11 @@
 * ``heuristic``: the search alone. ``highs``/``cpsat``/``gurobi``: the MILP alone, warm-started from
   the better of Petals/Swarm as the authors did (s4).
 
+``budget: evaluations`` makes a run reproducible: the search stops after ``max_evaluations`` exact
+max-flow evaluations, in lanes of ``lane_evaluations`` (lane n seeded ``seed + n``), and the MILP
+after ``milp_max_nodes`` nodes; time_limit_s is then only a safety cap (``budget_hit`` in the notes
+says whether it bound). With ``budget: time`` (the benchmark's mode) lanes last LANE_S seconds.
+
 Every incumbent is re-evaluated with the exact max-flow on the *unpruned* cluster and appended to the
 trace (seconds since the start, objective, bound, source). The bound is the layer-capacity bound,
 or the MILP's own bound if that is lower. With ``prune`` the MILP sees the paper's pruned graph,
@@ -64,6 +69,8 @@ class Planner:
         self.trace: list[TraceRow] = []
         self.best: tuple[float, list[int], list[int]] | None = None
         self.last_improve = self.t0
+        self.counted = self.s.budget == "evaluations"
+        self.budget_hit: str | None = None  # "time" when the wall clock ended a counted run
 
     def elapsed(self) -> float:
         return time.monotonic() - self.t0
@@ -85,6 +92,11 @@ class Planner:
             return True
         if self.best is not None and self.best[0] >= self.s.early_stop_ratio * self.ub:
             return True
+        if self.counted:  # counts decide; the wall clock is only the safety cap
+            if self.elapsed() >= self.s.time_limit_s:
+                self.budget_hit = "time"
+                return True
+            return False
         idle = self.s.early_stop_idle_s
         return idle is not None and time.monotonic() - self.last_improve >= idle
 
@@ -148,15 +160,25 @@ class Planner:
         origins = [(values[name], lay) for name, lay in warm.items() if values[name] > 0 or max(values.values()) <= 0]
         chains = list(origins)
         n = 0
+        evals_left = self.s.max_evaluations
         while not self.should_stop():
             left = seconds - (time.monotonic() - t0)
-            if left <= 0.05:
+            if self.counted:
+                if evals_left <= 0:
+                    break
+                lane_evals = min(self.s.lane_evaluations, evals_left)
+            elif left <= 0.05:
                 break
             c = n % len(chains)
             search = LayoutSearch(self.ctx, self.tables, seed=self.s.seed + n)
             v, st, sz = search.run(
-                [chains[c][1]], min(LANE_S, left), on_improve=lambda v, st, sz: self.offer(v, st, sz, "heuristic"), stop=self.should_stop
+                [chains[c][1]],
+                min(LANE_S, left),
+                max_evals=lane_evals if self.counted else None,
+                on_improve=lambda v, st, sz: self.offer(v, st, sz, "heuristic"),
+                stop=self.should_stop,
             )
+            evals_left -= search.evals
             # a lane that improved its chain hands on its best; one that did not sends the chain back
             # to its warm start for a fresh trajectory (the global best is kept by ``offer``)
             chains[c] = (v, (st, sz)) if v > chains[c][0] + 1e-9 else origins[c]
@@ -338,7 +360,9 @@ class HelixPlanner(PlacementMethod):
         elif s.backend == "portfolio":
             planner.heuristic(T * s.heuristic_share, warm)
             remaining = T - planner.elapsed()
-            if remaining > 0.5 and not planner.should_stop():
+            # counted runs always hand over to the MILP (its node limit ends it); timed runs only
+            # when time is left
+            if (planner.counted or remaining > 0.5) and not planner.should_stop():
                 milp_info = planner.milp(s.milp_backend, remaining, (planner.best[1], planner.best[2]), size_info)
         else:
             for name, (st, sz) in warm.items():
@@ -355,5 +379,7 @@ class HelixPlanner(PlacementMethod):
         solver = {"portfolio": f"heuristic+{s.milp_backend}", "heuristic": "heuristic"}.get(s.backend, s.backend)
         result = self.finish(problem, layout, "helix", upper_bound=planner.ub, solver=solver, seconds=round(planner.elapsed(), 3), trace=planner.trace)
         result.milp_size = size_info or None
-        result.notes = {"milp": milp_info, "interrupted": STOP.is_set()}
+        result.notes = {"milp": milp_info, "interrupted": STOP.is_set(), "budget": s.budget}
+        if planner.counted:
+            result.notes["budget_hit"] = planner.budget_hit or "evaluations"
         return result

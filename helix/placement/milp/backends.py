@@ -1,7 +1,8 @@
 """MILP backends behind one registry: ``@register_backend("name")`` on a class with ``solve``.
 
 Each backend takes the neutral :class:`~helix.placement.milp.model.Milp`, an optional complete MIP
-start, the preset (time limit, threads, seed) and two hooks: ``on_incumbent(seconds, objective,
+start, the preset (time limit, threads, seed; under ``budget: evaluations`` also the node limit
+``milp_max_nodes``, which makes the solve reproducible) and two hooks: ``on_incumbent(seconds, objective,
 bound, x)`` for the solver trace, and ``should_stop()`` polled so that SIGINT/SIGTERM end the solve
 with the best incumbent kept.
 """
@@ -59,6 +60,8 @@ class HighsBackend:
         h.setOptionValue("threads", int(settings.threads))
         h.setOptionValue("random_seed", int(settings.seed))
         h.setOptionValue("mip_rel_gap", 1e-9)
+        if settings.budget == "evaluations":
+            h.setOptionValue("mip_max_nodes", int(settings.milp_max_nodes))
         lp = highspy.HighsLp()
         n = milp.A.shape[1]
         lp.num_col_ = n
@@ -137,7 +140,10 @@ class CpSatBackend:
         if start is not None:
             solver.SetHint(xs, [float(v) for v in start])
         solver.SetTimeLimit(int(settings.time_limit_s * 1000))
-        solver.SetSolverSpecificParametersAsString(f"num_workers:{settings.threads} random_seed:{settings.seed}")
+        params = f"num_workers:{settings.threads} random_seed:{settings.seed}"
+        if settings.budget == "evaluations":  # CP-SAT counts no nodes: a deterministic-time budget
+            params += f" max_deterministic_time:{settings.milp_max_nodes / 100.0} interleave_search:true"
+        solver.SetSolverSpecificParametersAsString(params)
         t0 = time.monotonic()
         status = solver.Solve()
         names = {pywraplp.Solver.OPTIMAL: "optimal", pywraplp.Solver.FEASIBLE: "time_limit", pywraplp.Solver.INFEASIBLE: "infeasible"}
@@ -166,6 +172,8 @@ class GurobiBackend:
             m.Params.TimeLimit = float(settings.time_limit_s)
             m.Params.Threads = int(settings.threads)
             m.Params.Seed = int(settings.seed)
+            if settings.budget == "evaluations":
+                m.Params.NodeLimit = float(settings.milp_max_nodes)
             vt = np.where(milp.integrality == 1, GRB.INTEGER, GRB.CONTINUOUS)
             x = m.addMVar(len(milp.col_names), lb=milp.col_lo, ub=np.where(np.isinf(milp.col_hi), GRB.INFINITY, milp.col_hi), vtype=vt, obj=milp.c)
             m.ModelSense = GRB.MAXIMIZE
