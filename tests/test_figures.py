@@ -18,7 +18,7 @@ from test_figures_fixtures import fake_layout_and_flow, fake_metrics, write_inpu
 
 from helix.errors import HelixInputError
 from helix.figures import build_figure, build_table, catalog, data, render, style
-from helix.figures.catalog import Context, build_catalog, spec_inputs
+from helix.figures.catalog import TABLE8_METHOD, Context, build_catalog, spec_inputs
 
 
 @pytest.fixture
@@ -102,9 +102,12 @@ def test_table8_reads_milp_sizes(specs, workdir):
     df = pd.read_csv(workdir / "results/tables/table8.csv")
     assert len(df) == 4
     for r in df.itertuples():
-        path = f"results/placements/{r.cluster}/llama70b/helix/milp_size.json"
-        size = json.loads((workdir / path).read_text())["pruned" if r.pruned else "unpruned"]
+        path = f"results/placements/{r.cluster}/llama70b/{TABLE8_METHOD}/milp_size.json"
+        doc = json.loads((workdir / path).read_text())
+        size = doc["pruned" if r.pruned else "unpruned"]
+        # the per-machine model's size, never the top-level (solved: aggregated) one
         assert (r.rows, r.columns, r.nonzeros) == (size["rows"], size["columns"], size["nonzeros"])
+        assert (r.rows, r.columns) != (doc["rows"], doc["columns"]) and r.solved == "aggregated"
     geo_pruned = df[(df.cluster == "geo24") & df.pruned].iloc[0]
     assert (geo_pruned.paper_columns, geo_pruned.paper_rows) == (876, 1122)
     assert geo_pruned.rel_diff_rows == pytest.approx((geo_pruned.rows - 1122) / 1122, rel=1e-4)
@@ -268,3 +271,20 @@ def test_every_simulation_a_figure_reads_is_configured(repo, specs):
         if p.startswith("results/sims/")
     }
     assert wanted and not (wanted - configured), sorted(wanted - configured)
+
+
+def test_ablation_figures_read_declared_placement_outputs(specs):
+    """Fig. 11b and Table 8 read the helix family's declared solver_trace.csv / milp_size.json
+    directly; Fig. 11a shows the authors' and our layouts with and without pruning."""
+    import re
+
+    from helix.placement.workflow import HELIX_FAMILY_PATTERN
+
+    for name, file in (("fig11b", "solver_trace.csv"), ("table8", "milp_size.json")):
+        paths = spec_inputs(specs[name])
+        assert paths and all(Path(p).name == file for p in paths)
+        assert all(re.fullmatch(HELIX_FAMILY_PATTERN, Path(p).parent.name) for p in paths)
+    runs = {tuple(i["run"][:3]) for g in specs["fig11a"]["groups"] for i in g["items"]}
+    for cluster in ("geo24", "hetero42"):
+        for method in ("paper-helix", "paper-helix-noprune", "helix-pruned", "helix-noprune"):
+            assert (cluster, "llama70b", method) in runs

@@ -83,23 +83,19 @@ def fake_congestion(path: str) -> str:
 
 
 def fake_milp_size(path: str) -> dict:
-    """The placement phase's format: solved model at the top, both variants when pruning ran."""
+    """The placement phase's format: the model the run solved at the top (here the aggregated
+    interval model, a different size), the per-machine model without / with pruning below."""
 
     def size(salt: str) -> dict:
         return {"rows": int(1000 + 4000 * _u(path, salt)), "columns": int(800 + 3000 * _u(path, salt + "c")), "nonzeros": int(10000 * (1 + _u(path, salt + "z")))}
 
-    pruned, unpruned = size("p"), size("u")
-    return {**pruned, "pruned": pruned, "unpruned": unpruned}
+    pruned, unpruned, solved = size("p"), size("u"), size("s")
+    return {"solved": "aggregated", **solved, "pruned": pruned, "unpruned": unpruned, "aggregated": solved}
 
 
 def write_inputs(root: Path, paths: list[str]) -> None:
-    """Create every file of ``paths`` under ``root`` with fabricated content (and the placement
-    sidecars that travel with a flow.json: solver trace and MILP size)."""
+    """Create every file of ``paths`` under ``root`` with fabricated content."""
     root = Path(root)
-    paths = list(paths)
-    for rel in list(paths):
-        if rel.endswith("/flow.json") and rel.startswith("results/placements/"):
-            paths += [rel.replace("flow.json", "solver_trace.csv"), rel.replace("flow.json", "milp_size.json")]
     for rel in paths:
         p = root / rel
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -30,12 +30,20 @@ LAYOUT_PREFIX = "paper-"
 PAPER_SCHEDULER = {"helix": "helix", "swarm": "swarm", "separate": "random", "sp_plus": "random", "petals": "helix"}
 # Section 6.7 ran on an older ILP layout than 6.4/6.6 (simulator.md trap 24).
 SCHEDULING_LAYOUT = "paper-helix-sched"
-# Fig. 11a: simulated throughput with and without cluster pruning (authors' layouts).
-PRUNING_LAYOUTS = {"pruned": "paper-helix", "unpruned": "paper-helix-noprune"}
-# Fig. 11b: our own MILP runs with and without a heuristic warm start.
-WARMSTART_METHODS = {"warm": "helix", "cold": "helix-nowarm"}
-# Table 8: our MILP run with pruning writes both model sizes (pruned, unpruned) to milp_size.json.
-TABLE8_METHOD = "helix"
+# Ablations (6.8) of our own planner are placement methods ``helix-<variant>``: the helix planner
+# under the preset the config's ``placement`` mapping gives the name (config.yaml: helix-pruned ->
+# ablation_pruned, helix-noprune -> ablation_noprune, helix-nowarm -> ablation_nowarm).
+# Fig. 11a: simulated throughput with and without cluster pruning, the authors' layouts and ours.
+PRUNING_LAYOUTS = {
+    "paper's layouts": {"pruned": "paper-helix", "unpruned": "paper-helix-noprune"},
+    "our layouts": {"pruned": "helix-pruned", "unpruned": "helix-noprune"},
+}
+PRUNING_LABELS = {"pruned": "with pruning", "unpruned": "without pruning"}
+# Fig. 11b: our planner on the pruned graph with and without the heuristic warm start.
+WARMSTART_METHODS = {"warm": "helix-pruned", "cold": "helix-nowarm"}
+# Table 8: every helix-family run writes the per-machine MILP's size with and without the paper's
+# pruning (milp_size.json keys ``unpruned`` / ``pruned``); read from the pruned ablation run.
+TABLE8_METHOD = "helix-pruned"
 # Fig. 12: the MILP solved to optimality.
 OPTIMALITY_RUN = ("small10", "llama30b", "helix")
 # Where the figures phase keeps the paper's prototype logs parsed by our parser.
@@ -85,13 +93,15 @@ def _label(method: str) -> str:
 
 
 # ---- items: one bar or box -------------------------------------------------------------------
-def sim_item(cluster, model, method, mode, scheduler=None, metric="decode_throughput_tps", label=None, key=None):
+def sim_item(cluster, model, method, mode, scheduler=None, metric="decode_throughput_tps", label=None, key=None, own=False):
+    """One simulated bar; ``method`` is a base method shown on the authors' layout (LAYOUT_PREFIX),
+    a ``paper-<name>`` layout, or with ``own`` exactly the placement method named (our layouts)."""
     scheduler = scheduler or PAPER_SCHEDULER[method]
     row = data.paper_sim(cluster, model, method, scheduler, mode)
     paper = None
     if row is not None:
         paper = row.get("decode_throughput_tps") if metric == "decode_throughput_tps" else _pct(row.get(f"{metric[:-10]}_p"))
-    run_method = LAYOUT_PREFIX + method if not method.startswith("paper-") else method
+    run_method = method if own or method.startswith("paper-") else LAYOUT_PREFIX + method
     return {
         "method": key or method,
         "label": label or _label(method),
@@ -253,16 +263,19 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     }
     # 6.8 ablations: Fig. 11 and Table 8
     specs["fig11a"] = _throughput(
-        "Cluster pruning, LLaMA-2 70B, offline (simulation)",
+        "Cluster pruning, LLaMA-2 70B, offline, Helix scheduler (simulation)",
         [
             {
-                "label": cluster,
+                "label": f"{cluster}\n{source}",
                 "items": [
-                    sim_item(cluster, "llama70b", layout, "offline", scheduler="helix", label=variant, key=variant)
-                    for variant, layout in PRUNING_LAYOUTS.items()
+                    sim_item(
+                        cluster, "llama70b", layout, "offline", scheduler="helix", label=PRUNING_LABELS[variant], key=variant, own=True
+                    )
+                    for variant, layout in layouts.items()
                 ],
             }
             for cluster in ("geo24", "hetero42")
+            for source, layouts in PRUNING_LAYOUTS.items()
         ],
     )
     specs["fig11b"] = {
@@ -274,7 +287,7 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
                 "series": [
                     {
                         "key": variant,
-                        "label": f"{'with' if variant == 'warm' else 'without'} warm start",
+                        "label": f"{'with' if variant == 'warm' else 'without'} heuristic warm start ({method})",
                         "path": placement_file(cluster, "llama70b", method, "solver_trace.csv"),
                     }
                     for variant, method in WARMSTART_METHODS.items()
@@ -353,9 +366,6 @@ def reproduction_spec(specs: dict[str, dict]) -> dict:
 
 
 INPUT_KEYS = ("path", "layout", "flow", "cluster_yaml")
-# Files the placement rule writes but does not declare as outputs: a figure declares the declared
-# sibling instead (same job, same directory). Empty this map once rules/placement.smk declares them.
-UNDECLARED_SIDECARS = {"solver_trace.csv": "flow.json", "milp_size.json": "flow.json"}
 
 
 def spec_inputs(spec) -> list[str]:
@@ -366,8 +376,7 @@ def spec_inputs(spec) -> list[str]:
         if isinstance(node, dict):
             for k, v in node.items():
                 if k in INPUT_KEYS and isinstance(v, str):
-                    name = Path(v).name
-                    found.add(str(Path(v).with_name(UNDECLARED_SIDECARS[name])) if name in UNDECLARED_SIDECARS else v)
+                    found.add(v)
                 else:
                     walk(v)
         elif isinstance(node, list):

@@ -22,8 +22,10 @@ from helix.errors import HelixInputError
 PERCENTILES = (5, 25, 50, 75, 95)
 LATENCY_KEYS = ("prompt_latency_s", "decode_latency_s")
 
-# File the placement phase writes next to layout.yaml with the MILP's size (Table 8).
+# File the placement phase writes next to layout.yaml with the MILP's size (Table 8), and its keys
+# holding the per-machine model without / with the paper's pruning.
 MILP_SIZE_FILE = "milp_size.json"
+MILP_SIZE_VARIANTS = ("unpruned", "pruned")
 # canonical name -> accepted spellings in that file
 MILP_SIZE_KEYS = {
     "rows": ("rows", "num_rows", "constraints", "num_constraints"),
@@ -185,30 +187,38 @@ def machine_usage(flow: dict) -> dict[str, tuple[float, float | None]]:
     return {n: (f, caps.get(n)) for n, f in through.items() if n != "source"}
 
 
-def load_milp_size(path: str | Path) -> dict[str, dict[str, int | None]]:
-    """The MILP's size (Table 8): ``{variant: {rows, columns, nonzeros}}``.
+def load_milp_size(path: str | Path) -> dict[str, dict[str, int | None] | str | None]:
+    """Table 8's MILP sizes from a helix-family run's milp_size.json.
 
-    The placement phase writes the solved model's size at the top level and, when it pruned the
-    cluster, both variants under ``pruned`` and ``unpruned``; the top level is returned as
-    ``solved``.
+    Returns ``{"unpruned": {rows, columns, nonzeros}, "pruned": {...}, "solved": {...} | None,
+    "solved_variant": str | None}``. ``unpruned`` and ``pruned`` are the paper's per-machine MILP
+    (placement.md s2) on the full cluster and after the paper's pruning (s3): the placement phase
+    writes both for every helix-family run, whatever it solved, and they are what Table 8 shows.
+    The top level describes the model the run actually solved (on single24/hetero42 often the
+    aggregated interval model of s11a, not comparable with the paper's), kept as ``solved``.
     """
     data = _read_json(path)
     if not isinstance(data, dict):
         raise HelixInputError(path, None, "must be a JSON object")
 
-    def size(obj: dict, where: str) -> dict[str, int | None]:
+    def size(obj: dict, where: str, required: bool) -> dict[str, int | None] | None:
         out: dict[str, int | None] = {}
         for canon, names in MILP_SIZE_KEYS.items():
             value = next((obj[n] for n in names if n in obj), None)
             if value is None and canon != "nonzeros":
-                raise HelixInputError(path, f"{where}{canon}", "missing")
+                if required:
+                    raise HelixInputError(path, f"{where}{canon}", "missing")
+                return None
             out[canon] = None if value is None else int(value)
         return out
 
-    variants = {"solved": size(data, "")}
-    for key in ("pruned", "unpruned"):
-        if isinstance(data.get(key), dict):
-            variants[key] = size(data[key], f"{key}.")
+    variants: dict = {}
+    for key in MILP_SIZE_VARIANTS:
+        if not isinstance(data.get(key), dict):
+            raise HelixInputError(path, key, "missing: the per-machine MILP size (written by every helix-family placement)")
+        variants[key] = size(data[key], f"{key}.", required=True)
+    variants["solved"] = size(data, "", required=False)
+    variants["solved_variant"] = data.get("solved")
     return variants
 
 
