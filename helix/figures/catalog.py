@@ -35,8 +35,8 @@ SCHEDULING_LAYOUT = "paper-helix-sched"
 # ablation_pruned, helix-noprune -> ablation_noprune, helix-nowarm -> ablation_nowarm).
 # Fig. 11a: simulated throughput with and without cluster pruning, the authors' layouts and ours.
 PRUNING_LAYOUTS = {
-    "paper's layouts": {"pruned": "paper-helix", "unpruned": "paper-helix-noprune"},
-    "our layouts": {"pruned": "helix-pruned", "unpruned": "helix-noprune"},
+    "paper": {"pruned": "paper-helix", "unpruned": "paper-helix-noprune"},
+    "ours": {"pruned": "helix-pruned", "unpruned": "helix-noprune"},
 }
 PRUNING_LABELS = {"pruned": "with pruning", "unpruned": "without pruning"}
 # Fig. 11b: our planner on the pruned graph with and without the heuristic warm start.
@@ -263,7 +263,7 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     }
     # 6.8 ablations: Fig. 11 and Table 8
     specs["fig11a"] = _throughput(
-        "Cluster pruning, LLaMA-2 70B, offline, Helix scheduler (simulation)",
+        "Cluster pruning: the paper's layouts and ours\nLLaMA-2 70B, offline, Helix scheduler (simulation)",
         [
             {
                 "label": f"{cluster}\n{source}",

@@ -36,7 +36,9 @@ def build(spec: dict):
             t = np.maximum(df["seconds"].to_numpy(float), MIN_SECONDS)
             obj = df["objective"].to_numpy(float)
             color = _color(s["key"], i)
-            (line,) = ax.step(t, obj, where="post", color=color, linewidth=1.4, label=f"{s['label']}: objective")
+            # a dot on every incumbent: a solver that reports only its final layout (CP-SAT) is
+            # one point, which a step line alone would not draw
+            (line,) = ax.step(t, obj, where="post", color=color, linewidth=1.4, marker="o", markersize=3, label=f"{s['label']}: objective")
             line.set_gid(f"objective|{s['key']}")
             bound = df["bound"].to_numpy(float)
             if np.isfinite(bound).any():
@@ -59,7 +61,13 @@ def build(spec: dict):
         else:
             ax.set_ylim(0, max(best, bound_max, 1e-9) * 1.12)
         ax.set_title(panel.get("title", ""))
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, fontsize=6.5, frameon=False)
+    # one legend for the figure (the series are the same in every panel; the paper's line differs
+    # in value only, so each panel's is labelled in the legend once per panel)
+    handles: dict = {}
+    for ax in axes[0]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
     fig.suptitle(spec.get("title", ""), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.1 + 0.035 * ((len(handles) + 1) // 2), 1, 1))
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=2, fontsize=6.5, frameon=False)
     return fig
