@@ -51,8 +51,10 @@ def main() -> int:
     for name in args.clusters:
         cluster = build_cluster(name, cfg.clusters[name], gpus, None, artifact_dir=artifact)
         preset_name, preset = resolve_preset(cfg.placement_presets, cfg.placement, name, "llama70b", "helix")
-        if args.time_limit:
-            preset = preset.model_copy(update={"time_limit_s": args.time_limit})
+        # the benchmark reports the objective over wall time: always a timed run (config presets
+        # default to budget: evaluations, where time_limit_s is only a safety cap)
+        timed = {"budget": "time", "time_limit_s": args.time_limit or (preset.time_limit_s if preset.budget == "time" else 120.0)}
+        preset = preset.model_copy(update=timed)
         problem = make_problem(cluster, model, "llama70b", preset, store, artifact, name)
         # cost of one exact max-flow evaluation (the paper-petals layout as a typical graph)
         petals = get_method("petals").place(problem)
