@@ -74,7 +74,12 @@ class Cluster:
         return {frozenset((l.a, l.b)): l for l in self.links}
 
     def sub_cluster(self, gpu: str, name: str | None = None) -> "Cluster":
-        """Machines of one GPU type with only the links among them (and the coordinator)."""
+        """Machines of one GPU type with only the links among them (and the coordinator).
+
+        Machine names stay the parent's, so a layout found on the part applies to the parent
+        (per-GPU-type placement). The `subcluster` generator in helix.clusters.build renumbers
+        them instead, to match the artifact's per-type .ini files.
+        """
         keep = {m.name for m in self.machines if m.gpu == gpu}
         ends = keep | set(COORDINATOR_ENDPOINTS)
         return Cluster(
