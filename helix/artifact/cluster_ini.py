@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 
 from helix.cluster import SINK, SOURCE, Cluster, Link, Machine
+from helix.artifact.ini import parse_ini
 from helix.errors import HelixInputError
 from helix.io import write_text
 from helix.units import eval_expr
@@ -33,22 +34,6 @@ _NODE = re.compile(r"^ComputeNode-(\d+)$")
 
 
 # ----- reading -----------------------------------------------------------------------------
-def _parse_ini(path: Path) -> configparser.ConfigParser:
-    if not path.is_file():
-        raise HelixInputError(path, None, "file not found")
-    cp = configparser.ConfigParser(interpolation=None, strict=True)
-    cp.optionxform = str  # keep key case
-    try:
-        cp.read_string(path.read_text(), source=str(path))
-    except configparser.DuplicateSectionError as exc:
-        raise HelixInputError(path, f"[{exc.section}]", "duplicate section") from None
-    except configparser.DuplicateOptionError as exc:
-        raise HelixInputError(path, f"[{exc.section}] {exc.option}", "duplicate key") from None
-    except configparser.Error as exc:
-        raise HelixInputError(path, None, f"not a valid ini file: {str(exc).splitlines()[0]}") from None
-    return cp
-
-
 def _get(cp: configparser.ConfigParser, path: Path, section: str, key: str) -> str:
     if not cp.has_section(section):
         raise HelixInputError(path, f"[{section}]", "missing section")
@@ -92,7 +77,7 @@ def _connected(cp: configparser.ConfigParser, path: Path, section: str, n: int) 
 def read_cluster_ini(path: str | Path, name: str | None = None, known_gpus=None) -> Cluster:
     """Read an artifact cluster .ini; machine i is named ``n{i}``. Bad input -> HelixInputError."""
     path = Path(path)
-    cp = _parse_ini(path)
+    cp = parse_ini(path)
     try:
         n = int(_get(cp, path, "NodeNames", "total_compute_nodes"))
     except ValueError:
@@ -245,7 +230,7 @@ def read_machine_profiles(path: str | Path) -> dict[str, dict[str, float | None]
     Includes the coordinator's ``SourceNode``/``SinkNode`` sections as the file does.
     """
     path = Path(path)
-    cp = _parse_ini(path)
+    cp = parse_ini(path)
     profiles: dict[str, dict[str, float | None]] = {}
     for section in cp.sections():
         entry: dict[str, float | None] = {}

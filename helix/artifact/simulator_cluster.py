@@ -14,6 +14,7 @@ import configparser
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helix.artifact.ini import parse_ini
 from helix.errors import HelixInputError
 from helix.io import write_text
 from helix.units import eval_expr
@@ -83,13 +84,7 @@ def _num(path: Path, parser: configparser.ConfigParser, section: str, key: str) 
 def read_simulator_cluster(path: str | Path) -> SimulatorCluster:
     """Parse a ``simulator_cluster.ini``; any malformed field is a one-line error naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise HelixInputError(path, None, "simulator cluster file not found")
-    parser = configparser.ConfigParser()
-    try:
-        parser.read_string(path.read_text())
-    except configparser.Error as exc:
-        raise HelixInputError(path, None, f"not a valid ini file: {str(exc).splitlines()[0]}") from None
+    parser = parse_ini(path, "simulator cluster file")
     nodes = []
     names = _list(path, parser, "ComputeNodes", "names")
     if len(set(names)) != len(names):

@@ -10,10 +10,10 @@ names ``n{i}`` for clusters built from the paper. Values are read with ``ast.lit
 from __future__ import annotations
 
 import ast
-import configparser
 from pathlib import Path
 
 from helix.cluster import Cluster
+from helix.artifact.ini import parse_ini
 from helix.errors import HelixInputError
 from helix.io import write_text
 from helix.layout import Layout
@@ -26,13 +26,7 @@ def read_sol_ini(path: str | Path, num_layers: int, cluster: Cluster | None = No
     range outside [0, num_layers), is a one-line error naming the file and key.
     """
     path = Path(path)
-    if not path.is_file():
-        raise HelixInputError(path, None, "solution file not found")
-    parser = configparser.ConfigParser()
-    try:
-        parser.read_string(path.read_text())
-    except configparser.Error as exc:
-        raise HelixInputError(path, None, f"not a valid ini file: {str(exc).splitlines()[0]}") from None
+    parser = parse_ini(path, "solution file")
     if not parser.has_section("Solution"):
         raise HelixInputError(path, "Solution", "missing section")
     try:
