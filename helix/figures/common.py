@@ -49,3 +49,15 @@ def save_figure(fig, pdf: str | Path, png: str | Path | None = None) -> None:
         with atomic_path(png) as tmp:
             fig.savefig(tmp, format="png", dpi=style.PNG_DPI, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
+
+
+def grouped_slots(spec: dict, df, width: float):
+    """Yield (x, item, row) for every item of every group: items centred on their group's index.
+
+    Throughput bars and latency boxes share this layout so a method sits at the same x in both.
+    """
+    for gi, group in enumerate(spec["groups"]):
+        k = len(group["items"])
+        for j, item in enumerate(group["items"]):
+            row = df[(df["group"] == group["label"]) & (df["method"] == item["method"])].iloc[0]
+            yield gi + (j - (k - 1) / 2) * width, item, row

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from helix.figures import style
-from helix.figures.common import item_metrics, legend_handles
+from helix.figures.common import grouped_slots, item_metrics, legend_handles
 
 STATS = ("p5", "p25", "p50", "p75", "p95", "mean")
 
@@ -46,53 +46,49 @@ def build(spec: dict):
     width = 0.8 / max(n_items, 1)
     fig, ax = plt.subplots(figsize=(max(style.FIG_WIDTH_IN, 1.5 + 0.55 * len(df)), style.FIG_HEIGHT_IN))
     any_paper = False
-    for gi, group in enumerate(spec["groups"]):
-        k = len(group["items"])
-        for j, item in enumerate(group["items"]):
-            row = df[(df["group"] == group["label"]) & (df["method"] == item["method"])].iloc[0]
-            x = gi + (j - (k - 1) / 2) * width
-            if not pd.isna(row["p50"]):
-                color = style.method_color(item["method"])
-                stats = {
-                    "med": row["p50"],
-                    "q1": row["p25"],
-                    "q3": row["p75"],
-                    "whislo": row["p5"],
-                    "whishi": row["p95"],
-                    "fliers": [],
-                }
-                if not pd.isna(row["mean"]):
-                    stats["mean"] = row["mean"]
-                hollow = item["source"] == "paper-printed"
-                art = ax.bxp(
-                    [stats],
-                    positions=[x - 0.12 * width],
-                    widths=width * 0.55,
-                    showfliers=False,
-                    showmeans="mean" in stats,
-                    patch_artist=True,
-                    boxprops={
-                        "facecolor": "white" if hollow else color,
-                        "edgecolor": color if hollow else "black",
-                        "hatch": style.SOURCE_HATCH[item["source"]],
-                        "linewidth": 0.6,
-                    },
-                    medianprops={"color": "black", "linewidth": 1.2},
-                    meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": "black", "markersize": 3.5},
-                    whiskerprops={"linewidth": 0.8},
-                    capprops={"linewidth": 0.8},
-                    manage_ticks=False,
-                )
-                art["medians"][0].set_gid(f"{group['label']}|{item['method']}")
-            else:
-                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
-            if not pd.isna(row["paper_p50"]):
-                any_paper = True
-                xp = x + 0.28 * width
-                ax.plot([xp, xp], [row["paper_p5"], row["paper_p95"]], color="black", linewidth=0.8, zorder=4)
-                ax.plot([xp, xp], [row["paper_p25"], row["paper_p75"]], color="black", linewidth=2.2, zorder=4)
-                (marker,) = ax.plot([xp], [row["paper_p50"]], **style.PAPER_MARKER)
-                marker.set_gid(f"paper|{group['label']}|{item['method']}")
+    for x, item, row in grouped_slots(spec, df, width):
+        if not pd.isna(row["p50"]):
+            color = style.method_color(item["method"])
+            stats = {
+                "med": row["p50"],
+                "q1": row["p25"],
+                "q3": row["p75"],
+                "whislo": row["p5"],
+                "whishi": row["p95"],
+                "fliers": [],
+            }
+            if not pd.isna(row["mean"]):
+                stats["mean"] = row["mean"]
+            hollow = item["source"] == "paper-printed"
+            art = ax.bxp(
+                [stats],
+                positions=[x - 0.12 * width],
+                widths=width * 0.55,
+                showfliers=False,
+                showmeans="mean" in stats,
+                patch_artist=True,
+                boxprops={
+                    "facecolor": "white" if hollow else color,
+                    "edgecolor": color if hollow else "black",
+                    "hatch": style.SOURCE_HATCH[item["source"]],
+                    "linewidth": 0.6,
+                },
+                medianprops={"color": "black", "linewidth": 1.2},
+                meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": "black", "markersize": 3.5},
+                whiskerprops={"linewidth": 0.8},
+                capprops={"linewidth": 0.8},
+                manage_ticks=False,
+            )
+            art["medians"][0].set_gid(f"{row['group']}|{item['method']}")
+        else:
+            ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
+        if not pd.isna(row["paper_p50"]):
+            any_paper = True
+            xp = x + 0.28 * width
+            ax.plot([xp, xp], [row["paper_p5"], row["paper_p95"]], color="black", linewidth=0.8, zorder=4)
+            ax.plot([xp, xp], [row["paper_p25"], row["paper_p75"]], color="black", linewidth=2.2, zorder=4)
+            (marker,) = ax.plot([xp], [row["paper_p50"]], **style.PAPER_MARKER)
+            marker.set_gid(f"paper|{row['group']}|{item['method']}")
     ax.set_xticks(range(n_groups), [g["label"] for g in spec["groups"]])
     ax.set_xlim(-0.6, n_groups - 0.4)
     ax.set_ylabel(spec["ylabel"])

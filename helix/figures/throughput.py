@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from helix.figures import style
-from helix.figures.common import item_metrics, legend_handles
+from helix.figures.common import grouped_slots, item_metrics, legend_handles
 
 BAR_WIDTH_TOTAL = 0.8
 
@@ -48,31 +48,27 @@ def build(spec: dict):
     fig, ax = plt.subplots(figsize=(max(style.FIG_WIDTH_IN, 1.3 + 0.45 * len(df)), style.FIG_HEIGHT_IN))
     top = float(pd.concat([df["value"], df["paper"]]).max(skipna=True) or 1.0)
     any_paper = False
-    for gi, group in enumerate(spec["groups"]):
-        k = len(group["items"])
-        for j, item in enumerate(group["items"]):
-            row = df[(df["group"] == group["label"]) & (df["method"] == item["method"])].iloc[0]
-            x = gi + (j - (k - 1) / 2) * width
-            if pd.isna(row["value"]):
-                ax.text(x, 0.01 * top, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
-            else:
-                hollow = item["source"] == "paper-printed"
-                color = style.method_color(item["method"])
-                bars = ax.bar(
-                    x,
-                    row["value"],
-                    width * 0.95,
-                    color="white" if hollow else color,
-                    edgecolor=color if hollow else "black",
-                    linewidth=1.0 if hollow else 0.5,
-                    hatch=style.SOURCE_HATCH[item["source"]],
-                )
-                bars[0].set_gid(f"{group['label']}|{item['method']}")
-                ax.text(x, row["value"] + 0.01 * top, f"{row['value']:.0f}", ha="center", va="bottom", fontsize=6)
-            if not pd.isna(row["paper"]):
-                any_paper = True
-                (marker,) = ax.plot([x], [row["paper"]], **style.PAPER_MARKER)
-                marker.set_gid(f"paper|{group['label']}|{item['method']}")
+    for x, item, row in grouped_slots(spec, df, width):
+        if pd.isna(row["value"]):
+            ax.text(x, 0.01 * top, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
+        else:
+            hollow = item["source"] == "paper-printed"
+            color = style.method_color(item["method"])
+            bars = ax.bar(
+                x,
+                row["value"],
+                width * 0.95,
+                color="white" if hollow else color,
+                edgecolor=color if hollow else "black",
+                linewidth=1.0 if hollow else 0.5,
+                hatch=style.SOURCE_HATCH[item["source"]],
+            )
+            bars[0].set_gid(f"{row['group']}|{item['method']}")
+            ax.text(x, row["value"] + 0.01 * top, f"{row['value']:.0f}", ha="center", va="bottom", fontsize=6)
+        if not pd.isna(row["paper"]):
+            any_paper = True
+            (marker,) = ax.plot([x], [row["paper"]], **style.PAPER_MARKER)
+            marker.set_gid(f"paper|{row['group']}|{item['method']}")
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel(spec.get("ylabel", style_label()))
     ax.set_ylim(0, top * 1.15)
