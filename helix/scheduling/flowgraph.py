@@ -3,7 +3,8 @@
 Built exactly as the paper's scheduler builds it, because max flows are not unique and the IWRR
 weights come from the per-link flows: vertices ``source``, ``sink``, then per compute node (by uid)
 ``u_in -> u_start -> u_end -> u_out``, then one arc per link (by link uid), solved with networkx's
-default preflow-push. Capacities are tokens/s; compute links carry token + activation bytes
+default preflow-push on integer vertex labels (string labels make the flow depend on
+``PYTHONHASHSEED``). Capacities are tokens/s; compute links carry token + activation bytes
 (unlike the placement MILP, which counts activations only).
 
 ``solve`` is the one place that calls a max-flow routine, so another exact solver can be swapped in
@@ -50,6 +51,11 @@ def build_graph(topo: Topology, node_capacity: dict[int, float]) -> nx.DiGraph:
 def solve(topo: Topology, node_capacity: dict[int, float]) -> tuple[float, list[float]]:
     """Max flow value and the flow on every link (tokens/s), in link order."""
     g = build_graph(topo, node_capacity)
-    value, flow = nx.maximum_flow(g, "source", "sink")
-    per_link = [float(flow[_vout(l.src)][_vin(l.dst)]) for l in topo.links]
+    # networkx's preflow-push keeps its active vertices in Python sets; with string names their
+    # iteration order follows PYTHONHASHSEED, and so does the (non-unique) flow decomposition. Integer
+    # labels, given in the graph's insertion order, hash to themselves: one flow for every seed.
+    ids = {name: i for i, name in enumerate(g.nodes)}
+    gi = nx.relabel_nodes(g, ids, copy=True)
+    value, flow = nx.maximum_flow(gi, ids["source"], ids["sink"])
+    per_link = [float(flow[ids[_vout(l.src)]][ids[_vin(l.dst)]]) for l in topo.links]
     return float(value), per_link

@@ -478,6 +478,7 @@ class Simulator:
                     ob = outbound[a]
                     if not ob:
                         continue
+                    self.now = t  # hop-by-hop schedulers (swarm's hop-time EMA) read the clock
                     picks, repoll = pick(a, ob, self)
                     for _, _, r in picks:
                         del ob[r]
