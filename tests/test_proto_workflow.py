@@ -47,7 +47,7 @@ def test_snakemake_prototype_target(workdir):
     header = (out / "events.csv").read_text().splitlines()[0]
     assert header == "time,request_id,direction,phase,context_len,tokens"
     assert (out / "routes.csv").read_text().startswith("request_id,input_len,output_len,nodes,machines,starts,ends,status")
-    assert "decode throughput" in (workdir / f"logs/proto/tiny4/tiny-llama/manual/helix/offline.log").read_text()
+    assert "decode throughput" in (workdir / "logs/proto/tiny4/tiny-llama/manual/helix/offline.log").read_text()
     # the same metrics from the CLI parser on the rule's events.csv
     cli = subprocess.run([sys.executable, "-m", "helix.cli", "parse-log", str(out / "events.csv"), "--warmup-s", "2", "--end-s", "8"],
                          capture_output=True, text=True, timeout=120)

@@ -253,7 +253,6 @@ class Simulator:
         # planned routes with fixed per-link bandwidth (helix): per-link FIFOs replace the scan
         fixed_bw = getattr(sched, "bandwidth", None) if sched.plans_routes else None
         planned = fixed_bw is not None
-        out_links = [topo.out_links.get(u, []) for u in range(len(start))]
         link_free_at = [0.0] * len(topo.links)
         # sending time of one token per link, computed as the paper does: (bytes / bw + lat) - lat
         d1 = [((l_bpt[j] / fixed_bw[j] + l_lat[j]) - l_lat[j]) if planned and fixed_bw[j] > 0 else 0.0 for j in range(len(topo.links))]

@@ -7,7 +7,6 @@ and an aggregate reads its part runs' outputs.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from helix.profiles.paths import TRACE_FILES, profile_files
 from helix.profiles.store import ARTIFACT_GPU_TYPES

@@ -36,7 +36,7 @@ from helix.placement.methods.petals import petals_layout
 from helix.placement.methods.separate import separate_layout
 from helix.placement.methods.swarm import swarm_layout
 from helix.placement.milp.backends import get_backend
-from helix.placement.milp.aggregated import aggregated_decode, aggregated_start, build_aggregated
+from helix.placement.milp.aggregated import aggregated_decode, build_aggregated
 from helix.placement.milp.model import build_per_node, decode, start_vector
 from helix.placement.pruning import prune_cluster
 from helix.placement.search import LayoutSearch

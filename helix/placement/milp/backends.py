@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helix.errors import HelixInputError
-from helix.placement.milp.model import INF, Milp
+from helix.placement.milp.model import Milp
 
 
 @dataclass
