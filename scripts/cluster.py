@@ -4,25 +4,20 @@ Derived clusters read their parent's YAML (input.parent); `generator: file` clus
 input.source (or, when the artifact is cloned on demand, the file inside the clone).
 """
 
-import sys
 from pathlib import Path
 
 from helix.cluster import Cluster
 from helix.clusters.build import build_cluster, cluster_document, resolve_path
-from helix.errors import HelixInputError
 from helix.io import write_yaml
+from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 name = sm.wildcards.cluster
-with open(sm.log[0], "w") as log:
-    try:
-        parent = Cluster.load(sm.input.parent[0]) if sm.input.parent else None
-        file = sm.input.source[0] if sm.input.source else None
-        if file and Path(file).name == "COMMIT":  # cloned artifact: the file lives inside the clone
-            file = resolve_path(sm.params.spec["path"], Path(file).parent)
-        cluster = build_cluster(name, sm.params.spec, sm.params.gpus, parent, file=file)
-        write_yaml(sm.output[0], cluster_document(cluster, sm.params.gpus))
-        print(f"{name}: {cluster.n} machines {cluster.gpu_mix()}, {len(cluster.links)} links", file=log)
-    except HelixInputError as exc:
-        print(f"error: {exc.one_line()}", file=log)
-        sys.exit(f"error: {exc.one_line()}")
+with rule_log(sm) as log:
+    parent = Cluster.load(sm.input.parent[0]) if sm.input.parent else None
+    file = sm.input.source[0] if sm.input.source else None
+    if file and Path(file).name == "COMMIT":  # cloned artifact: the file lives inside the clone
+        file = resolve_path(sm.params.spec["path"], Path(file).parent)
+    cluster = build_cluster(name, sm.params.spec, sm.params.gpus, parent, file=file)
+    write_yaml(sm.output[0], cluster_document(cluster, sm.params.gpus))
+    print(f"{name}: {cluster.n} machines {cluster.gpu_mix()}, {len(cluster.links)} links", file=log)

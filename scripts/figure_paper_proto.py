@@ -3,18 +3,13 @@
 The prototype bars of Figures 5 and 9a fall back to these when no prototype run of ours exists.
 """
 
-import sys
 
-from helix.errors import HelixInputError
 from helix.io import write_json
 from helix.prototype.logparse import parse_logs
+from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with open(sm.log[0], "w") as log:
-    try:
-        metrics = parse_logs(list(sm.input.logs), warmup_s=float(sm.params.warmup_s), end_s=float(sm.params.end_s))
-        write_json(sm.output[0], metrics)
-        print(f"{len(sm.input.logs)} log(s), warm-up {sm.params.warmup_s} s: {metrics['decode_throughput_tps']:.1f} tok/s", file=log)
-    except HelixInputError as exc:
-        print(f"error: {exc.one_line()}", file=log)
-        sys.exit(f"error: {exc.one_line()}")
+with rule_log(sm) as log:
+    metrics = parse_logs(list(sm.input.logs), warmup_s=float(sm.params.warmup_s), end_s=float(sm.params.end_s))
+    write_json(sm.output[0], metrics)
+    print(f"{len(sm.input.logs)} log(s), warm-up {sm.params.warmup_s} s: {metrics['decode_throughput_tps']:.1f} tok/s", file=log)

@@ -6,36 +6,31 @@ solver_trace.csv and milp_size.json. Solver progress goes to the rule's log; bad
 there and on stderr, with a non-zero exit and no outputs.
 """
 
-import sys
 import time
 from pathlib import Path
 
 from helix.cluster import Cluster
-from helix.errors import HelixInputError
 from helix.models import load_hf_config
-from helix.placement.api import run_placement, make_problem
+from helix.placement.api import make_problem, run_placement
 from helix.placement.settings import PlacementPreset
 from helix.profiles.store import ProfileStore
+from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 w = sm.wildcards
-with open(sm.log[0], "w") as log:
-    try:
-        preset = PlacementPreset.model_validate(sm.params.preset)
-        cluster = Cluster.load(sm.input.cluster)
-        model = load_hf_config(sm.input.model, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
-        artifact = sm.params.artifact or None
-        if not artifact and sm.input.get("artifact"):
-            artifact = str(Path(sm.input.artifact[0]).parent)
-        store = ProfileStore(sm.params.profiles_root)
-        out_dir = Path(sm.output.layout).parent
-        problem = make_problem(cluster, model, w.model, preset, store, artifact, w.cluster, work_dir=out_dir)
-        t0 = time.monotonic()
-        result = run_placement(problem, w.method, out_dir)
-        print(f"{w.cluster}/{w.model}/{w.method}: max_flow {result.objective:.2f} tok/s, "
-              f"bound {result.upper_bound}, {time.monotonic() - t0:.1f} s wall", file=log)
-        for row in result.trace:
-            print(f"  {row.seconds:8.2f}s {row.objective:10.2f} {row.source}", file=log)
-    except HelixInputError as exc:
-        print(f"error: {exc.one_line()}", file=log)
-        sys.exit(f"error: {exc.one_line()}")
+with rule_log(sm) as log:
+    preset = PlacementPreset.model_validate(sm.params.preset)
+    cluster = Cluster.load(sm.input.cluster)
+    model = load_hf_config(sm.input.model, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
+    artifact = sm.params.artifact or None
+    if not artifact and sm.input.get("artifact"):
+        artifact = str(Path(sm.input.artifact[0]).parent)
+    store = ProfileStore(sm.params.profiles_root)
+    out_dir = Path(sm.output.layout).parent
+    problem = make_problem(cluster, model, w.model, preset, store, artifact, w.cluster, work_dir=out_dir)
+    t0 = time.monotonic()
+    result = run_placement(problem, w.method, out_dir)
+    print(f"{w.cluster}/{w.model}/{w.method}: max_flow {result.objective:.2f} tok/s, "
+          f"bound {result.upper_bound}, {time.monotonic() - t0:.1f} s wall", file=log)
+    for row in result.trace:
+        print(f"  {row.seconds:8.2f}s {row.objective:10.2f} {row.source}", file=log)

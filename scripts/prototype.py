@@ -5,20 +5,19 @@ aggregates their metrics (sum of throughputs, pooled latencies).
 """
 
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from helix.cluster import Cluster
-from helix.errors import HelixInputError
 from helix.layout import Layout
 from helix.prototype.aggregate import aggregate_parts
 from helix.prototype.run import StartupError, run_prototype
 from helix.prototype.settings import ProtoRunSpec
 from helix.prototype.traces import load_traces
+from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with open(sm.log[0], "w") as log:
+with rule_log(sm, expected=(StartupError,)) as log:
 
     def say(msg: str) -> None:
         print(msg, file=log, flush=True)
@@ -46,13 +45,8 @@ with open(sm.log[0], "w") as log:
                 say(f"--- {wlog.name}\n{wlog.read_text()}")
         say(f"decode throughput {metrics['decode_throughput_tps']:.2f} tok/s, failed requests {metrics['failed_requests']}")
 
-    try:
-        spec = ProtoRunSpec.model_validate(sm.params.spec)
-        if spec.parts:
-            aggregate(spec)
-        else:
-            serve(spec)
-    except (HelixInputError, StartupError) as exc:
-        msg = exc.one_line() if isinstance(exc, HelixInputError) else str(exc)
-        say(f"error: {msg}")
-        sys.exit(f"error: {msg}")
+    spec = ProtoRunSpec.model_validate(sm.params.spec)
+    if spec.parts:
+        aggregate(spec)
+    else:
+        serve(spec)

@@ -1,22 +1,17 @@
 """Rule validate_profiles: leave-one-GPU-type-out errors of the analytic model, table and plot."""
 
-import sys
 
-from helix.errors import HelixInputError
 from helix.io import atomic_path
 from helix.profiles.analytic import leave_one_out, plot_validation
+from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-with open(sm.log[0], "w") as log:
-    try:
-        table, points = leave_one_out(sm.params.artifact, sm.params.gpus, sm.params.models)
-        with atomic_path(sm.output.table) as tmp:
-            table.to_csv(tmp, index=False)
-        with atomic_path(sm.output.points) as tmp:
-            points.to_csv(tmp, index=False)
-        plot_validation(points, [sm.output.png, sm.output.pdf])
-        print(table.to_string(index=False), file=log)
-        print(f"median of row medians {table['median_rel_err'].median():.4f}", file=log)
-    except HelixInputError as exc:
-        print(f"error: {exc.one_line()}", file=log)
-        sys.exit(f"error: {exc.one_line()}")
+with rule_log(sm) as log:
+    table, points = leave_one_out(sm.params.artifact, sm.params.gpus, sm.params.models)
+    with atomic_path(sm.output.table) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(sm.output.points) as tmp:
+        points.to_csv(tmp, index=False)
+    plot_validation(points, [sm.output.png, sm.output.pdf])
+    print(table.to_string(index=False), file=log)
+    print(f"median of row medians {table['median_rel_err'].median():.4f}", file=log)

@@ -1,33 +1,21 @@
-"""The body of every figure and table script: render the spec, log, fail in one line.
+"""The body of every figure and table script: render the spec into the rule's outputs.
 
-Kept in the library (not in scripts/) so that the scripts stay three lines and the behaviour on
-bad input (one-line error naming the file and field, non-zero exit, no output) is tested once.
+Kept in the library (not in scripts/) so the scripts stay three lines; logging, the one-line error
+on bad input and the non-zero exit are the rule runner's (helix.runner).
 """
 
 from __future__ import annotations
 
-import sys
-import warnings
-
 from helix.errors import HelixInputError
 from helix.figures import render
+from helix.runner import rule_log
 
 
 def run(sm, expect_kind: str) -> None:
-    """Render ``sm.params.spec`` into ``sm.output``; errors go to the log and to stderr."""
+    """Render ``sm.params.spec`` into ``sm.output``, logging to the rule's log."""
     spec = sm.params.spec
-    with open(sm.log[0], "w") as log:
+    with rule_log(sm) as log:
         if spec["kind"] != expect_kind:
-            msg = f"error: figure spec of kind {spec['kind']!r} given to the {expect_kind} script"
-            print(msg, file=log)
-            sys.exit(msg)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                render(spec, list(sm.output))
-            for w in caught:
-                print(f"warning: {w.message}", file=log)
-            print(f"wrote {', '.join(sm.output)} from {len(sm.input)} input files", file=log)
-        except HelixInputError as exc:
-            print(f"error: {exc.one_line()}", file=log)
-            sys.exit(f"error: {exc.one_line()}")
+            raise HelixInputError(None, None, f"figure spec of kind {spec['kind']!r} given to the {expect_kind} script")
+        render(spec, list(sm.output))
+        print(f"wrote {', '.join(sm.output)} from {len(sm.input)} input files", file=log)

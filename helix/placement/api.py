@@ -156,27 +156,16 @@ def place_per_gpu_type(problem: PlacementProblem, impl) -> PlacementResult:
 
 def meta_document(problem: PlacementProblem, method: str) -> dict:
     """meta.json: what produced the result (no timestamps, so reruns stay byte-identical)."""
-    import subprocess
-    from importlib import metadata
+    from helix.provenance import provenance
 
-    versions = {}
-    for pkg in ("helix-workflow", "highspy", "ortools", "gurobipy", "numpy", "scipy"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        rev = None
+    prov = provenance(("highspy", "ortools", "gurobipy", "numpy", "scipy"))
     return {
         "cluster": problem.cluster_key,
         "model": problem.model_key,
         "method": method,
         "preset": problem.settings.model_dump(mode="json"),
         "seed": problem.settings.seed,
-        "versions": versions,
-        "git_revision": rev,
+        **prov,
     }
 
 

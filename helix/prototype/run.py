@@ -99,21 +99,10 @@ def run_prototype(
 
 def run_meta(spec: ProtoRunSpec, model: LlamaConfig) -> dict:
     """meta.json: the resolved run settings, the model shape, package versions, git revision."""
-    import importlib.metadata as md
-    import subprocess
+    from helix.provenance import provenance
 
-    versions = {}
-    for pkg in ("helix-workflow", "torch", "pyzmq", "numpy"):
-        try:
-            versions[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            versions[pkg] = None
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-                             cwd=Path(__file__).resolve().parent).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        rev = None
-    return {"spec": spec.model_dump(mode="json"), "model": model.to_dict(), "seed": spec.seed, "versions": versions, "git_revision": rev}
+    prov = provenance(("torch", "pyzmq", "numpy"))
+    return {"spec": spec.model_dump(mode="json"), "model": model.to_dict(), "seed": spec.seed, **prov}
 
 
 def _raise_interrupt(signum, frame):

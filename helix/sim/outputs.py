@@ -10,7 +10,6 @@ Nothing holds wall times, so reruns are byte-identical. Aggregates of part runs 
 from __future__ import annotations
 
 import math
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -113,25 +112,10 @@ def run_metrics(out, entry: dict) -> dict:
     )
 
 
-def git_revision() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10).stdout.strip()
-    except Exception:
-        return None
-
-
 def meta(entry: dict, inputs: dict) -> dict:
-    import networkx
-    import numpy
+    from helix.provenance import provenance
 
-    import helix
-
-    return {
-        "run": entry,
-        "inputs": {k: str(v) for k, v in inputs.items()},
-        "versions": {"helix": getattr(helix, "__version__", None), "networkx": networkx.__version__, "numpy": numpy.__version__},
-        "git_revision": git_revision(),
-    }
+    return {"run": entry, "inputs": {k: str(v) for k, v in inputs.items()}, **provenance(("networkx", "numpy"))}
 
 
 def write_run(paths: dict, out, entry: dict, inputs: dict) -> dict:
