@@ -5,6 +5,7 @@ from pathlib import Path
 
 from helix.config.schema import validate_config
 from helix.errors import HelixInputError
+from helix.scheduling import SCHEDULERS
 
 try:
     HCFG = validate_config(
@@ -17,7 +18,7 @@ except HelixInputError as exc:
 wildcard_constraints:
     cluster="|".join(sorted(HCFG.clusters)) or "NONE",
     model="|".join(sorted(HCFG.models)) or "NONE",
-    scheduler="helix|swarm|random|shortest_queue",
+    scheduler=SCHEDULERS.pattern(),
     mode="offline|online",
 
 

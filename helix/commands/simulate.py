@@ -6,11 +6,13 @@ HELP = "simulate one run of the config's simulation table (or a paper-* layout w
 
 
 def add_arguments(p) -> None:
+    from helix.scheduling import scheduler_names
+
     p.add_argument("--config", default="config/config.yaml", help="config YAML (default: config/config.yaml)")
     p.add_argument("--cluster", required=True)
     p.add_argument("--model", required=True)
     p.add_argument("--method", required=True, help="e.g. paper-helix, or one of our placement methods")
-    p.add_argument("--scheduler", required=True, choices=["helix", "swarm", "random", "shortest_queue"])
+    p.add_argument("--scheduler", required=True, choices=scheduler_names())
     p.add_argument("--mode", required=True, choices=["offline", "online"])
     p.add_argument("--rate", type=float, default=None, help="online token rate (overrides the config)")
     p.add_argument("--n-init", type=int, default=None, help="offline initial concurrency (overrides the config)")

@@ -1,40 +1,29 @@
 """Figures and tables of the paper's evaluation, drawn from metric files only.
 
-``catalog`` says what each figure shows and which files it reads; one module per figure family
-draws it (``throughput``, ``latency``, ``placement``, ``congestion``, ``solver``); ``tables`` and
-``reproduction`` write the CSV tables. :func:`render` is what the thin Snakemake scripts call.
-A new figure family is one module with ``build(spec) -> Figure`` plus one line in ``BUILDERS``.
+``catalog`` holds one record per figure (what it shows, which files it reads, its builder, report
+section and gallery membership); one module per figure family draws it (``throughput``,
+``latency``, ``placement``, ``congestion``, ``solver``); ``tables`` and ``reproduction`` build the
+CSV tables. Builders are registered by kind in :data:`FIGURE_BUILDERS` (helix.registry): a new
+family is one module in this package with ``@register("kind")`` on its ``build(spec)``.
+:func:`render` is what the figure rule's script calls.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
-BUILDERS = {
-    "throughput": "helix.figures.throughput",
-    "latency": "helix.figures.latency",
-    "placement": "helix.figures.placement",
-    "congestion": "helix.figures.congestion",
-    "solver": "helix.figures.solver",
-}
-TABLES = {
-    "table8": ("helix.figures.tables", "table8"),
-    "reproduction": ("helix.figures.reproduction", "reproduction"),
-}
+from helix.registry import Registry
+
+FIGURE_BUILDERS: Registry = Registry("figure builder", package=__name__, source="figure spec", field="kind")
+register = FIGURE_BUILDERS.register
 
 
 def build_figure(spec: dict):
-    """The matplotlib Figure for a figure spec (not saved)."""
-    kind = spec["kind"]
-    if kind not in BUILDERS:
-        raise KeyError(f"unknown figure kind {kind!r}; known: {sorted(BUILDERS)}")
-    return importlib.import_module(BUILDERS[kind]).build(spec)
+    """The matplotlib Figure (or, for a table, the DataFrame) for a spec (not saved)."""
+    return FIGURE_BUILDERS.get(spec["kind"])(spec)
 
 
-def build_table(spec: dict):
-    module, func = TABLES[spec["kind"]]
-    return getattr(importlib.import_module(module), func)(spec)
+build_table = build_figure
 
 
 def render(spec: dict, outputs: list[str | Path]) -> None:
@@ -42,10 +31,10 @@ def render(spec: dict, outputs: list[str | Path]) -> None:
     from helix.figures.common import save_figure
     from helix.figures.tables import write_csv
 
-    if spec["kind"] in TABLES:
-        write_csv(build_table(spec), outputs[0])
+    result = build_figure(spec)
+    if hasattr(result, "to_csv"):
+        write_csv(result, outputs[0])
         return
-    fig = build_figure(spec)
     pdf = next(str(o) for o in outputs if str(o).endswith(".pdf"))
     png = next((str(o) for o in outputs if str(o).endswith(".png")), None)
-    save_figure(fig, pdf, png)
+    save_figure(result, pdf, png)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helix.figures import data, style
+from helix.figures import data, register, style
 from helix.figures.common import legend_handles
 
 
@@ -41,6 +41,7 @@ def _order(names: list[str]) -> list[str]:
     return sorted(dict.fromkeys(names), key=key)
 
 
+@register("congestion")
 def build(spec: dict):
     style.apply_style()
     df = table(spec)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helix.figures import style
+from helix.figures import register, style
 from helix.figures.common import grouped_slots, item_metrics, legend_handles
 
 STATS = ("p5", "p25", "p50", "p75", "p95", "mean")
@@ -38,6 +38,7 @@ def table(spec: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@register("latency")
 def build(spec: dict):
     style.apply_style()
     df = table(spec)

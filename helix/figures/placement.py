@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import cm, colors
 
-from helix.figures import data, style
+from helix.figures import data, register, style
 from helix.cluster import Cluster
 from helix.layout import Layout
 
@@ -45,6 +45,7 @@ def panel_table(panel: dict) -> list[dict]:
     return rows
 
 
+@register("placement")
 def build(spec: dict):
     style.apply_style()
     panels = spec["panels"]

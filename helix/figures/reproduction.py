@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helix.figures import data
+from helix.figures import data, register
 from helix.figures.tables import rel_diff
 
 REPRODUCTION_COLUMNS = [
@@ -30,6 +30,7 @@ REPRODUCTION_COLUMNS = [
 ]
 
 
+@register("reproduction")
 def reproduction(spec: dict) -> pd.DataFrame:
     rows = []
     cache: dict[str, dict] = {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from helix.figures import data, style
+from helix.figures import data, register, style
 
 BOUND_CLIP = 3.0  # show the bound up to this many times the best objective
 MIN_SECONDS = 0.01  # log axis: times of zero are drawn at this value
@@ -24,6 +24,7 @@ def _color(key: str, i: int) -> str:
     return style.method_color(key) if i == 0 else ["#000000", "#56B4E9", "#009E73"][i % 3]
 
 
+@register("solver")
 def build(spec: dict):
     style.apply_style()
     panels = spec["panels"]

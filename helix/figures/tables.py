@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from helix.figures import data
+from helix.figures import data, register
 
 TABLE8_COLUMNS = [
     "cluster",
@@ -34,6 +34,7 @@ def rel_diff(ours, paper):
     return round((float(ours) - float(paper)) / float(paper), 6)
 
 
+@register("table8")
 def table8(spec: dict) -> pd.DataFrame:
     """One row per (cluster, pruned): the per-machine MILP's size on the full and the pruned cluster.
 

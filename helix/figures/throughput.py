@@ -12,7 +12,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from helix.figures import style
+from helix.figures import register, style
 from helix.figures.common import grouped_slots, item_metrics, legend_handles
 
 BAR_WIDTH_TOTAL = 0.8
@@ -38,6 +38,7 @@ def table(spec: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@register("throughput")
 def build(spec: dict):
     """Figure for a throughput spec (see :mod:`helix.figures.catalog`)."""
     style.apply_style()

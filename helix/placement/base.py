@@ -9,8 +9,6 @@ names are served by the ``paper`` method, which imports the authors' layout from
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -23,6 +21,7 @@ from helix.flow.graph import FlowContext, FlowGraph, capacities_for, _starts_end
 from helix.flow.maxflow import FlowResult, max_flow
 from helix.layout import Layout
 from helix.placement.settings import PlacementPreset
+from helix.registry import Registry
 
 
 @dataclass
@@ -129,48 +128,49 @@ class PlacementMethod(ABC):
         return PlacementResult(layout=layout, method=method, objective=flow.value, graph=graph, flow=flow, **kw)
 
 
-_REGISTRY: dict[str, type[PlacementMethod]] = {}
-# ``helix-<variant>``: the helix planner under another name (ablations: helix-pruned,
-# helix-noprune, helix-nowarm); the config's ``placement`` mapping gives it its preset.
+METHODS: Registry[type[PlacementMethod]] = Registry("placement method", package="helix.placement.methods", field="method")
+register = METHODS.register
+# Method names beyond the registered ones, defined here only: ``paper-<method>`` is the ``paper``
+# importer for the authors' layout of <method>; ``helix-<variant>`` (ablations: helix-pruned,
+# helix-noprune, helix-nowarm) is the ``helix`` planner under the preset the config's
+# ``placement`` mapping gives that name.
+PAPER_PATTERN = "paper-[a-z_]+"
 HELIX_VARIANT = re.compile(r"[a-z0-9]+")
-_LOADED = False
+HELIX_FAMILY_PATTERN = f"helix(-{HELIX_VARIANT.pattern})?"
 
 
-def register(name: str):
-    def deco(cls: type[PlacementMethod]) -> type[PlacementMethod]:
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
-
-
-def _load() -> None:
-    global _LOADED
-    if not _LOADED:
-        import helix.placement.methods as pkg
-
-        for info in pkgutil.iter_modules(pkg.__path__):
-            importlib.import_module(f"{pkg.__name__}.{info.name}")
-        _LOADED = True
+def helix_variant(name: str) -> str | None:
+    """The variant of a ``helix-<variant>`` name ("" for plain ``helix``), else None."""
+    if name == "helix":
+        return ""
+    if name.startswith("helix-") and HELIX_VARIANT.fullmatch(name[len("helix-") :]):
+        return name[len("helix-") :]
+    return None
 
 
 def available_methods() -> list[str]:
-    _load()
-    return sorted(_REGISTRY)
+    return METHODS.choices()
+
+
+def method_pattern(helix_family: bool | None = None) -> str:
+    """Wildcard constraint for method names: the helix family, every other method, or (None) both."""
+    others = METHODS.pattern(exclude=("helix", "paper"), extra=[PAPER_PATTERN])
+    if helix_family is None:
+        return f"{HELIX_FAMILY_PATTERN}|{others}"
+    return HELIX_FAMILY_PATTERN if helix_family else others
 
 
 def get_method(name: str) -> PlacementMethod:
     """The method object for ``name``; ``paper-<m>`` selects the artifact importer for ``m``."""
-    _load()
     if name.startswith("paper-"):
-        return _REGISTRY["paper"](variant=name[len("paper-") :])
-    if name.startswith("helix-") and HELIX_VARIANT.fullmatch(name[len("helix-") :]):
-        return _REGISTRY["helix"](variant=name[len("helix-") :])
-    if name not in _REGISTRY or name == "paper":
-        known = [m for m in sorted(_REGISTRY) if m != "paper"] + ["helix-<variant>", "paper-<method>"]
+        return METHODS.get("paper")(variant=name[len("paper-") :])
+    variant = helix_variant(name)
+    if variant:
+        return METHODS.get("helix")(variant=variant)
+    if name == "paper" or name not in METHODS:
+        known = METHODS.choices(exclude=("paper",)) + ["helix-<variant>", "paper-<method>"]
         raise HelixInputError(None, "method", f"unknown placement method (known: {', '.join(known)})", name)
-    return _REGISTRY[name]()
+    return METHODS.get(name)()
 
 
 def layout_from_vectors(cluster: Cluster, L: int, starts: Sequence[int], sizes: Sequence[int]) -> Layout:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from helix.placement.base import helix_variant, method_pattern
 from helix.placement.settings import resolve_preset
 
-# helix-<variant>: ablation runs of the helix planner (the suffix is a label the config's
-# ``placement`` mapping maps to a preset); paper-<method>: the authors' layouts.
-HELIX_FAMILY_PATTERN = "helix(-[a-z0-9]+)?"
-METHOD_PATTERN = "petals|swarm|separate|sp_plus|paper-[a-z_]+"
+# Wildcard constraints of rules placement (every method but the helix family) and placement_helix
+# (helix, helix-<variant>: also solver_trace.csv and milp_size.json), from the method registry.
+METHOD_PATTERN = method_pattern(helix_family=False)
+HELIX_FAMILY_PATTERN = method_pattern(helix_family=True)
 
 
 def is_helix_family(method: str) -> bool:
     """helix and helix-<variant>: the runs that also write solver_trace.csv and milp_size.json."""
-    import re
-
-    return re.fullmatch(HELIX_FAMILY_PATTERN, method) is not None
+    return helix_variant(method) is not None
 
 
 def preset_param(cfg) -> Callable:

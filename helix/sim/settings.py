@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ONLINE_DURATION_S = 1800.0
 OFFLINE_WARMUP_S = 60.0
@@ -73,10 +73,20 @@ class SimRunSpec(BaseModel):
     cluster: str
     model: str
     method: str
-    scheduler: Literal["helix", "swarm", "random", "shortest_queue"]
+    # any scheduler registered in helix.scheduling (a new one is one file there)
+    scheduler: str = Field(description="a scheduler registered in helix.scheduling")
     mode: Literal["offline", "online"]
     workload: WorkloadSpec | None = None
     parts: dict[str, WorkloadSpec] | None = None
+
+    @field_validator("scheduler")
+    @classmethod
+    def _known_scheduler(cls, name: str) -> str:
+        from helix.scheduling import SCHEDULERS
+
+        if name not in SCHEDULERS:
+            raise ValueError(f"unknown scheduler {name!r} (known: {', '.join(SCHEDULERS.choices())})")
+        return name
 
     @model_validator(mode="after")
     def _check(self) -> "SimRunSpec":

@@ -7,7 +7,9 @@ and an aggregate reads its part runs' outputs.
 
 from __future__ import annotations
 
+import re
 
+from helix.placement.base import method_pattern
 from helix.profiles.paths import TRACE_FILES, profile_files
 from helix.profiles.store import ARTIFACT_GPU_TYPES
 from helix.sim.experiments import RUN_FILES, metrics_targets, run_dir, run_key, sim_table
@@ -54,8 +56,9 @@ class SimWorkflow:
         return "|".join(names) or "NONE"
 
     def method_pattern(self) -> str:
-        names = sorted({e["method"] for e in self.table.values()} | {"helix", "petals", "swarm", "separate", "sp_plus"})
-        return "|".join(names)
+        """The configured runs' methods and every placement method the registry knows."""
+        names = sorted({e["method"] for e in self.table.values()})
+        return "|".join([re.escape(n) for n in names] + [method_pattern()])
 
     def targets(self, group: str | None = None) -> list[str]:
         return metrics_targets(self.cfg, group)

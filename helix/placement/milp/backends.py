@@ -1,4 +1,4 @@
-"""MILP backends behind one registry: ``@register_backend("name")`` on a class with ``solve``.
+"""MILP backends behind one registry (helix.registry): ``@register_backend("name")`` on a class with ``solve``.
 
 Each backend takes the neutral :class:`~helix.placement.milp.model.Milp`, an optional complete MIP
 start, the preset (time limit, threads, seed; under ``budget: evaluations`` also the node limit
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from helix.errors import HelixInputError
+from helix.registry import Registry
 from helix.placement.milp.model import Milp
 
 
@@ -27,26 +28,16 @@ class MilpOutcome:
     bound: float | None
 
 
-_BACKENDS: dict[str, type] = {}
-
-
-def register_backend(name: str):
-    def deco(cls):
-        cls.name = name
-        _BACKENDS[name] = cls
-        return cls
-
-    return deco
+BACKENDS: Registry[type] = Registry("MILP backend", source="placement preset", field="milp_backend")
+register_backend = BACKENDS.register
 
 
 def get_backend(name: str):
-    if name not in _BACKENDS:
-        raise HelixInputError("placement preset", "backend", f"unknown MILP backend (known: {', '.join(sorted(_BACKENDS))})", name)
-    return _BACKENDS[name]()
+    return BACKENDS.get(name)()
 
 
 def backend_names() -> list[str]:
-    return sorted(_BACKENDS)
+    return BACKENDS.choices()
 
 
 @register_backend("highs")
