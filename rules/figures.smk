@@ -1,38 +1,29 @@
 """Rules of the figures phase: every figure and table of the paper's evaluation, from metric files.
 
-One rule per figure (fig5a ... fig12) and table (table8, reproduction). What each draws and which
-files it reads is helix.figures.catalog: a rule's inputs are exactly the metric files its figure
-plots, and its params are the figure's spec (paths, labels, the paper's printed values), so
-changing one experiment reruns only the figures that show it. Plotting rules are local.
-Prototype bars come from results/proto/... when that run exists, else from the paper's own log
-parsed by our parser (rule paper_proto_metrics), else from the value the paper printed.
-Targets: fig5, fig7, fig8, fig9, fig10, fig11, fig12 (the figure rule itself), tables,
-all_figures, gallery (docs/gallery/, the README's small PNGs).
+One rule per figure (fig5a ... fig12) and table (table8, reproduction), made from the figure's
+record in helix.figures.catalog (FIGURES: name, report section, builder, gallery and default
+membership); the builder that draws it is helix/figures/<builder>.py. A rule's inputs are exactly
+the metric files its figure plots, and its params are the figure's spec (paths, labels, the
+paper's printed values), so changing one experiment reruns only the figures that show it.
+Plotting rules are local. Prototype bars come from results/proto/... when that run exists, else
+from the paper's own log parsed by our parser (rule paper_proto_metrics), else from the value the
+paper printed. Targets: each figure, fig5 ... fig11 (all panels), tables, all_figures, gallery
+(docs/gallery/, the README's small PNGs).
 """
 
-from helix.figures.catalog import (
-    DEFAULT_TARGETS,
-    FIGURE_NAMES,
-    GALLERY,
-    PAPER_PROTO,
-    PAPER_PROTO_END_S,
-    REPORT_CATEGORIES,
-    TABLE_NAMES,
-    spec_inputs,
+from helix.figures.catalog import FIGURES, PAPER_PROTO, PAPER_PROTO_END_S
+from helix.figures.workflow import (
+    FigureWorkflow,
+    figure_files,
+    figure_groups,
+    gallery_pairs,
 )
-from helix.figures.workflow import FigureWorkflow, figure_files, figure_group
 
-FIGURES = FigureWorkflow(artifact_dir())
+FIGS = FigureWorkflow(artifact_dir())
+GALLERY_IN, GALLERY_OUT = gallery_pairs()
 
 
 localrules:
-    fig5,
-    fig7,
-    fig8,
-    fig9,
-    fig10,
-    fig11,
-    tables,
     all_figures,
     gallery,
     paper_proto_metrics,
@@ -41,7 +32,7 @@ localrules:
 rule paper_proto_metrics:
     input:
         artifact_input(),
-        logs=FIGURES.paper_proto_logs,
+        logs=FIGS.paper_proto_logs,
     output:
         PAPER_PROTO,
     log:
@@ -49,85 +40,57 @@ rule paper_proto_metrics:
     conda:
         "../envs/helix.yaml"
     params:
-        warmup_s=FIGURES.paper_proto_warmup,
+        warmup_s=FIGS.paper_proto_warmup,
         end_s=PAPER_PROTO_END_S,
     script:
         "../scripts/figure_paper_proto.py"
 
 
-for _name in FIGURE_NAMES + list(TABLE_NAMES):
-    _category, _subcategory = REPORT_CATEGORIES[_name]
+for _fig in FIGURES.values():
 
     rule:
         name:
-            _name
+            _fig.name
         input:
-            spec_inputs(FIGURES.specs[_name]),
+            FIGS.inputs(_fig.name),
         output:
             report(
-                figure_files([_name]),
-                caption=f"../report/{_name}.rst",
-                category=_category,
-                subcategory=_subcategory,
+                _fig.outputs,
+                caption=f"../{_fig.caption}",
+                category=_fig.section,
+                subcategory=_fig.topic,
             ),
         log:
-            f"logs/figures/{_name}.log",
+            f"logs/figures/{_fig.name}.log",
         localrule: True
         conda:
             "../envs/helix.yaml"
         params:
-            spec=FIGURES.specs[_name],
-            script=FIGURES.script(_name),
+            spec=FIGS.specs[_fig.name],
         script:
-            # formatted by Snakemake at run time from params (a loop variable would bind late)
-            "../scripts/{params.script}"
+            "../scripts/figure.py"
 
 
-rule fig5:
-    input:
-        figure_group("fig5"),
+for _group, _files in figure_groups().items():
 
-
-rule fig7:
-    input:
-        figure_group("fig7"),
-
-
-rule fig8:
-    input:
-        figure_group("fig8"),
-
-
-rule fig9:
-    input:
-        figure_group("fig9"),
-
-
-rule fig10:
-    input:
-        figure_group("fig10"),
-
-
-rule fig11:
-    input:
-        figure_group("fig11"),
-
-
-rule tables:
-    input:
-        figure_files(TABLE_NAMES),
+    rule:
+        name:
+            _group
+        input:
+            _files,
+        localrule: True
 
 
 rule all_figures:
     input:
-        figure_files(FIGURE_NAMES + list(TABLE_NAMES)),
+        figure_files(FIGURES),
 
 
 rule gallery:
     input:
-        [f"results/figures/{n}.png" for n in GALLERY],
+        GALLERY_IN,
     output:
-        [f"docs/gallery/{n}.png" for n in GALLERY],
+        GALLERY_OUT,
     log:
         "logs/figures/gallery.log",
     conda:
@@ -136,6 +99,4 @@ rule gallery:
         "../scripts/figure_gallery.py"
 
 
-register_targets(
-    figure_files(FIGURES.configured(DEFAULT_TARGETS, HCFG.clusters, HCFG.models))
-)
+register_targets(FIGS.default_targets(HCFG.clusters, HCFG.models))

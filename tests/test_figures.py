@@ -288,3 +288,22 @@ def test_ablation_figures_read_declared_placement_outputs(specs):
     for cluster in ("geo24", "hetero42"):
         for method in ("paper-helix", "paper-helix-noprune", "helix-pruned", "helix-noprune"):
             assert (cluster, "llama70b", method) in runs
+
+
+def test_one_record_per_figure_drives_rules_gallery_and_report(repo, specs):
+    """Each figure's record names a registered builder (= its spec's kind), a caption file and its
+    outputs; the gallery and the group targets are views of the records, not lists of their own."""
+    from helix.figures import FIGURE_BUILDERS
+    from helix.figures.workflow import figure_groups, gallery_pairs
+
+    assert list(specs) == list(catalog.FIGURES)
+    for name, fig in catalog.FIGURES.items():
+        assert specs[name]["kind"] == fig.builder and fig.builder in FIGURE_BUILDERS
+        assert (repo / fig.caption).is_file(), fig.caption
+        assert fig.outputs == ([f"results/tables/{name}.csv"] if fig.table else [f"results/figures/{name}.{e}" for e in ("pdf", "png")])
+    sources, copies = gallery_pairs()
+    assert [Path(c).name for c in copies] == [Path(s).name for s in sources] and "docs/gallery/fig5a.png" in copies
+    assert all((repo / c).is_file() for c in copies)  # the committed gallery matches the records
+    groups = figure_groups()
+    assert sorted(groups) == ["fig10", "fig11", "fig5", "fig7", "fig8", "fig9", "tables"]
+    assert groups["tables"] == ["results/tables/table8.csv", "results/tables/reproduction.csv"]

@@ -146,11 +146,11 @@ SCHEDULERS_67 = ("helix", "swarm", "random", "shortest_queue")
 
 
 def _throughput(title, groups, **extra):
-    return {"kind": "throughput", "title": title, "ylabel": THROUGHPUT_LABEL, "groups": groups, **extra}
+    return {"title": title, "ylabel": THROUGHPUT_LABEL, "groups": groups, **extra}
 
 
 def _latency(title, phase, groups):
-    return {"kind": "latency", "title": title, "metric": f"{phase}_latency_s", "ylabel": PHASE_LABELS[phase], "groups": groups}
+    return {"title": title, "metric": f"{phase}_latency_s", "ylabel": PHASE_LABELS[phase], "groups": groups}
 
 
 def _drop_empty(groups):
@@ -226,7 +226,6 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
         ),
     )
     specs["fig9b"] = {
-        "kind": "placement",
         "title": "Placements on geo24, LLaMA-2 70B",
         "panels": [
             {
@@ -252,7 +251,6 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
         _drop_empty([{"label": "Simulation\n(geo24)", "items": sched_items}, {"label": "Prototype\n(single24)", "items": proto_sched}]),
     )
     specs["fig10b"] = {
-        "kind": "congestion",
         "title": "Congestion per machine, geo24, LLaMA-2 70B, offline",
         "ylabel": "Mean queueing delay (s)",
         "metric": "mean_queue_delay_s",
@@ -279,7 +277,6 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
         ],
     )
     specs["fig11b"] = {
-        "kind": "solver",
         "title": "MILP with and without a heuristic warm start, LLaMA-2 70B",
         "panels": [
             {
@@ -299,7 +296,6 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     }
     cluster, model, method = OPTIMALITY_RUN
     specs["fig12"] = {
-        "kind": "solver",
         "title": f"MILP solved to optimality, {cluster}, {MODEL_LABELS[model]}",
         "panels": [
             {
@@ -310,13 +306,17 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
         ],
     }
     specs["table8"] = {
-        "kind": "table8",
         "rows": [
             {"cluster": c, "model": "llama70b", "path": placement_file(c, "llama70b", TABLE8_METHOD, data.MILP_SIZE_FILE)}
             for c in ("geo24", "hetero42")
         ],
     }
-    specs["reproduction"] = reproduction_spec(specs)
+    specs["reproduction"] = {}
+    if set(specs) != set(FIGURES):
+        raise RuntimeError(f"figure specs {sorted(set(specs) ^ set(FIGURES))} have no record, or records no spec")
+    # each spec names its builder first (the record's), so the script needs nothing else
+    specs = {name: {"kind": FIGURES[name].builder, **specs[name]} for name in FIGURES}
+    specs["reproduction"].update(reproduction_spec(specs))
     return specs
 
 
@@ -362,7 +362,7 @@ def reproduction_spec(specs: dict[str, dict]) -> dict:
         if k not in seen:
             seen.add(k)
             unique.append(r)
-    return {"kind": "reproduction", "rows": unique}
+    return {"rows": unique}
 
 
 INPUT_KEYS = ("path", "layout", "flow", "cluster_yaml")
@@ -387,31 +387,88 @@ def spec_inputs(spec) -> list[str]:
     return sorted(found)
 
 
-FIGURE_NAMES = (
-    [f"fig5{p}" for p in "abcdefgh"]
-    + [f"fig7{p}" for p in "abcdef"]
-    + ["fig8a", "fig8b", "fig8c", "fig9a", "fig9b", "fig10a", "fig10b", "fig11a", "fig11b", "fig12"]
-)
-TABLE_NAMES = ("table8", "reproduction")
-# Built by `rule all`: figures from simulations (plus the placement picture of the same runs)
-# and the reproduction table; solver-based figures (11b, 12, Table 8) run our own MILPs and are
-# built by `all_figures`.
-DEFAULT_TARGETS = tuple(n for n in FIGURE_NAMES if n not in ("fig11b", "fig12")) + ("reproduction",)
+# ---- one record per figure ---------------------------------------------------------------------
+S63 = "6.3 Single cluster (Fig. 5)"
+S64 = "6.4 Geo-distributed (Fig. 7)"
+S65 = "6.5 High heterogeneity (Fig. 8)"
+S66 = "6.6 Placement deep dive (Fig. 9)"
+S67 = "6.7 Request scheduling (Fig. 10)"
+S68 = "6.8 Ablations (Fig. 11, Table 8)"
+S69 = "6.9 Placement quality (Fig. 12)"
 
-# Committed, downscaled copies in docs/gallery/ (`snakemake --cores 2 gallery`).
-GALLERY = ("fig5a", "fig5d", "fig5e", "fig5h", "fig7b", "fig8a", "fig9a", "fig9b", "fig10a", "fig10b", "fig11a", "fig12")
-# Report sections: figure -> (category, subcategory).
-REPORT_CATEGORIES = {
-    **{f"fig5{p}": ("6.3 Single cluster (Fig. 5)", "throughput" if p in "abcd" else "latency") for p in "abcdefgh"},
-    **{f"fig7{p}": ("6.4 Geo-distributed (Fig. 7)", "throughput" if p in "ab" else "latency") for p in "abcdef"},
-    **{f"fig8{p}": ("6.5 High heterogeneity (Fig. 8)", "throughput" if p == "a" else "latency") for p in "abc"},
-    "fig9a": ("6.6 Placement deep dive (Fig. 9)", "throughput"),
-    "fig9b": ("6.6 Placement deep dive (Fig. 9)", "placements"),
-    "fig10a": ("6.7 Request scheduling (Fig. 10)", "throughput"),
-    "fig10b": ("6.7 Request scheduling (Fig. 10)", "congestion"),
-    "fig11a": ("6.8 Ablations (Fig. 11, Table 8)", "pruning"),
-    "fig11b": ("6.8 Ablations (Fig. 11, Table 8)", "warm start"),
-    "table8": ("6.8 Ablations (Fig. 11, Table 8)", "MILP size"),
-    "fig12": ("6.9 Placement quality (Fig. 12)", "solver trace"),
-    "reproduction": ("Summary", "paper vs ours"),
+
+@dataclass(frozen=True)
+class Figure:
+    """One figure or table: everything the workflow knows about it besides its spec.
+
+    ``name`` is the rule (``snakemake fig5a``), the output stem and the caption file
+    (report/<name>.rst); ``section``/``topic`` are the report's category and subcategory;
+    ``builder`` is the kind registered in helix.figures.FIGURE_BUILDERS that draws it; ``default``:
+    built by ``rule all`` (solver-based figures run our own MILPs, so only ``all_figures`` builds
+    them); ``gallery``: a small copy is committed under docs/gallery/. Its inputs are the files its
+    spec (``build_catalog``) reads. A new figure is one record here plus its spec in build_catalog.
+    """
+
+    name: str
+    section: str
+    topic: str
+    builder: str
+    default: bool = True
+    gallery: bool = False
+
+    @property
+    def table(self) -> bool:
+        return self.builder in TABLE_BUILDERS
+
+    @property
+    def caption(self) -> str:
+        return f"report/{self.name}.rst"
+
+    @property
+    def outputs(self) -> list[str]:
+        if self.table:
+            return [f"results/tables/{self.name}.csv"]
+        return [f"results/figures/{self.name}.pdf", f"results/figures/{self.name}.png"]
+
+    @property
+    def group(self) -> str:
+        """The target that builds every panel of one paper figure: fig5a -> fig5; tables -> tables."""
+        return "tables" if self.table else self.name.rstrip("abcdefgh")
+
+
+TABLE_BUILDERS = ("table8", "reproduction")  # builders that write a CSV table, not a PDF+PNG figure
+FIGURES: dict[str, Figure] = {
+    f.name: f
+    for f in (
+        Figure("fig5a", S63, "throughput", "throughput", gallery=True),
+        Figure("fig5b", S63, "throughput", "throughput"),
+        Figure("fig5c", S63, "throughput", "throughput"),
+        Figure("fig5d", S63, "throughput", "throughput", gallery=True),
+        Figure("fig5e", S63, "latency", "latency", gallery=True),
+        Figure("fig5f", S63, "latency", "latency"),
+        Figure("fig5g", S63, "latency", "latency"),
+        Figure("fig5h", S63, "latency", "latency", gallery=True),
+        Figure("fig7a", S64, "throughput", "throughput"),
+        Figure("fig7b", S64, "throughput", "throughput", gallery=True),
+        Figure("fig7c", S64, "latency", "latency"),
+        Figure("fig7d", S64, "latency", "latency"),
+        Figure("fig7e", S64, "latency", "latency"),
+        Figure("fig7f", S64, "latency", "latency"),
+        Figure("fig8a", S65, "throughput", "throughput", gallery=True),
+        Figure("fig8b", S65, "latency", "latency"),
+        Figure("fig8c", S65, "latency", "latency"),
+        Figure("fig9a", S66, "throughput", "throughput", gallery=True),
+        Figure("fig9b", S66, "placements", "placement", gallery=True),
+        Figure("fig10a", S67, "throughput", "throughput", gallery=True),
+        Figure("fig10b", S67, "congestion", "congestion", gallery=True),
+        Figure("fig11a", S68, "pruning", "throughput", gallery=True),
+        Figure("fig11b", S68, "warm start", "solver", default=False),
+        Figure("fig12", S69, "solver trace", "solver", default=False, gallery=True),
+        Figure("table8", S68, "MILP size", "table8", default=False),
+        Figure("reproduction", "Summary", "paper vs ours", "reproduction"),
+    )
 }
+# Views of the records (tests and helpers); nothing is listed twice.
+FIGURE_NAMES = [n for n, f in FIGURES.items() if not f.table]
+TABLE_NAMES = tuple(n for n, f in FIGURES.items() if f.table)
+DEFAULT_TARGETS = tuple(n for n, f in FIGURES.items() if f.default)

@@ -1,4 +1,4 @@
-"""What rules/figures.smk needs from the catalogue: output names and input functions.
+"""What rules/figures.smk needs from the figure records: output files, groups, input functions.
 
 Kept here rather than in the .smk file so the rule file holds only rules (snakemake --lint) and
 the logic is unit-tested. Nothing here imports Snakemake: input functions take any object with
@@ -9,34 +9,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helix.figures.catalog import FIGURE_NAMES, TABLE_NAMES, Context, build_catalog, spec_inputs
+from helix.figures.catalog import FIGURES, Context, build_catalog, spec_inputs
 from helix.figures.data import paper_proto
-
-SCRIPTS = {
-    "throughput": "figure_throughput.py",
-    "latency": "figure_latency.py",
-    "placement": "figure_placement.py",
-    "congestion": "figure_congestion.py",
-    "solver": "figure_solver.py",
-    "table8": "table_milp.py",
-    "reproduction": "table_reproduction.py",
-}
 
 
 def figure_files(names) -> list[str]:
-    """Output files of the named figures (PDF and PNG) and tables (CSV)."""
-    out: list[str] = []
-    for n in names:
-        if n in TABLE_NAMES:
-            out.append(f"results/tables/{n}.csv")
-        else:
-            out += [f"results/figures/{n}.pdf", f"results/figures/{n}.png"]
-    return out
+    """Output files of the named figures (PDF and PNG) and tables (CSV), in the given order."""
+    return [out for n in names for out in FIGURES[n].outputs]
+
+
+def figure_groups() -> dict[str, list[str]]:
+    """Targets that build every panel of one paper figure (fig5 -> fig5a ... fig5h) and ``tables``.
+
+    A figure without panels (fig12) is its own rule, so it has no group.
+    """
+    groups: dict[str, list[str]] = {}
+    for fig in FIGURES.values():
+        if fig.group != fig.name:
+            groups.setdefault(fig.group, []).extend(fig.outputs)
+    return groups
 
 
 def figure_group(prefix: str) -> list[str]:
     """Every panel of one figure number: ``figure_group("fig5")`` -> fig5a ... fig5h files."""
-    return figure_files([n for n in FIGURE_NAMES if n.rstrip("abcdefgh") == prefix])
+    return figure_groups()[prefix]
+
+
+def gallery_pairs() -> tuple[list[str], list[str]]:
+    """The gallery's sources (results/figures/<name>.png) and its committed copies (docs/gallery/)."""
+    names = [n for n, f in FIGURES.items() if f.gallery]
+    return [f"results/figures/{n}.png" for n in names], [f"docs/gallery/{n}.png" for n in names]
 
 
 class FigureWorkflow:
@@ -45,6 +47,10 @@ class FigureWorkflow:
     def __init__(self, artifact_dir: str | Path | None):
         self.context = Context(artifact_dir=Path(artifact_dir) if artifact_dir else None)
         self.specs = build_catalog(self.context)
+
+    def inputs(self, name: str) -> list[str]:
+        """The metric files figure ``name`` draws: its rule's inputs."""
+        return spec_inputs(self.specs[name])
 
     def configured(self, names, clusters, models) -> list[str]:
         """The figures whose every input names a configured cluster and model.
@@ -65,8 +71,9 @@ class FigureWorkflow:
                 out.append(name)
         return out
 
-    def script(self, name: str) -> str:
-        return SCRIPTS[self.specs[name]["kind"]]
+    def default_targets(self, clusters, models) -> list[str]:
+        """Files ``rule all`` builds: the default figures that the config can make."""
+        return figure_files(self.configured([n for n, f in FIGURES.items() if f.default], clusters, models))
 
     def _row(self, wildcards) -> dict | None:
         return paper_proto(wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode)
