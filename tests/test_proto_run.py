@@ -145,20 +145,26 @@ def test_events_pair_up_and_metrics_are_finite(helix_run):
 
 
 def _inject_garbage(cfg_path: Path, node: int) -> None:
-    """One malformed message and one from a node that is not an in-neighbour, to a live worker."""
+    """To a live worker: one malformed message, one that claims to come from the host without its
+    key, one signed with the key of a node that is not an in-neighbour, and one really signed by the
+    host whose token id is outside the vocabulary (that one used to raise IndexError in the
+    embedding and kill the worker)."""
     import zmq
 
     from helix.prototype.transport import encode
 
     cfg = yaml.safe_load(cfg_path.read_text())
+    keys = {int(k): bytes.fromhex(v) for k, v in cfg["keys"].items()}
     n = cfg["nodes"][node]
     ctx = zmq.Context()
     s = ctx.socket(zmq.PUSH)
     s.setsockopt(zmq.LINGER, 1000)
     s.connect(f"tcp://{n['address']}:{n['port']}")
     s.send_multipart([b"\x00garbage", b""])
-    header = {"type": "prompt", "src": 99, "rid": 10**6, "max_tokens": 9, "context": 0, "stage": 0, "route": [[node, 0, 3]]}
-    s.send_multipart(encode(header, torch.arange(4, dtype=torch.int32)))
+    header = {"type": "prompt", "src": 0, "rid": 10**6, "max_tokens": 9, "context": 0, "stage": 0, "route": [[node, 0, 3]]}
+    s.send_multipart(encode(header, torch.arange(4, dtype=torch.int32), key=b"not the host's key"))
+    s.send_multipart(encode(dict(header, src=4), torch.arange(4, dtype=torch.int32), key=keys[4]))
+    s.send_multipart(encode(header, torch.tensor([1, 2, 10**6], dtype=torch.int32), key=keys[0]))
     s.close()
     ctx.term()
 
@@ -206,7 +212,7 @@ def test_killed_worker_fails_its_requests_and_the_run_ends_cleanly(tmp_path, clu
     after = [r for r in routes if first_out.get(int(r["request_id"]), 0) > dead_at + 0.5 and r["status"] == "finished"]
     assert after, "no request was served after the failure"
     assert all(3 not in _ints(r["nodes"]) for r in after)
-    assert run["worker_reports"]["1"]["dropped"] == {"malformed": 1, "unknown_peer": 1}
+    assert run["worker_reports"]["1"]["dropped"] == {"malformed": 1, "bad_mac": 1, "unknown_peer": 1, "bad_token": 1}
     assert run["worker_exit_codes"]["3"] == -9 and all(run["worker_exit_codes"][k] == 0 for k in ("1", "2", "4"))
     assert not any(_alive(p) for p in seen.values())
 

@@ -11,25 +11,39 @@ Liveness: workers heartbeat every 0.2 s; a worker silent for ``heartbeat_timeout
 dead by the launcher) is dead: requests whose route uses it (and, with hop-by-hop schedulers, any
 prompt still in flight, whose route the host does not know yet) are logged ``fail``, the workers
 are told, and new requests are routed around it while a complete route remains.
+
+Two ways to feed it: ``run`` (the workload generator: offline closed loop or online trace, for a
+fixed duration, as in the paper) and ``serve`` (requests handed in by another thread, e.g. the
+OpenAI-compatible endpoint of ``helix.prototype.api``, until told to stop). Both schedule a new
+request onto a route the same way (``_launch``) and share the loop body (``_pump``).
+
+Every message is checked before use (``helix.prototype.messages``): a token for a request that is
+not running, a route that is not the request's, a token id outside the vocabulary, a control
+message with a bad MAC or bad fields is dropped and counted (``stats['dropped']``); an exception
+while handling one message fails at most that message's request, never the host.
 """
 
 from __future__ import annotations
 
+import os
+import queue
 import random
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 import zmq
 
 from helix.errors import HelixInputError
+from helix.prototype.messages import Drop, check_control, check_token_message
 from helix.prototype.routing import HelixRouter, HopChooser
 from helix.prototype.settings import ProtoRunSpec
 from helix.prototype.sysconfig import HOST_ID, SystemConfig, check_routable
-from helix.prototype.transport import Inbox, Outbox, encode
+from helix.prototype.transport import Inbox, Malformed, Outbox, encode, seal, unseal
 from helix.workload import LengthSampler, OfflineFeeder, online_arrivals
 
 
@@ -48,6 +62,15 @@ class Request:
     status: str = "running"
     phase: str = "prompt"
     fb: list = field(default_factory=list)
+    stop_ids: tuple = ()  # finish early on one of these tokens (EOS), it included
+    sink: Any = None  # serving: a queue.Queue that gets ("token", id), ("done", reason), ("error", text)
+    last_progress: float = 0.0  # monotonic time of the last token (serving: stall detection)
+    finish_reason: str = ""
+    last_t: float = 0.0  # host time of the last token
+
+    def emit(self, *event) -> None:
+        if self.sink is not None:
+            self.sink.put(event)
 
 
 def prompt_ids(seed: int, rid: int, n: int, vocab: int) -> list[int]:
@@ -73,20 +96,37 @@ def checked_lengths(lengths: tuple, spec: ProtoRunSpec, max_position: int | None
     return a, b
 
 
+@dataclass
+class Submission:
+    """A request handed to a serving host: prompt token ids and how many tokens to generate."""
+
+    prompt: list[int]
+    max_tokens: int
+    stop_ids: tuple = ()
+    sink: Any = field(default_factory=queue.Queue)
+    rid: int = -1  # set by the host
+
+
 class Host:
-    def __init__(self, cfg: SystemConfig, spec: ProtoRunSpec, vocab: int, lengths: tuple, arrivals=None, log=print,
+    def __init__(self, cfg: SystemConfig, spec: ProtoRunSpec, vocab: int, lengths: tuple | None, arrivals=None, log=print,
                  max_position: int | None = None):
         self.cfg, self.spec, self.vocab, self.log = cfg, spec, vocab, log
-        self.inputs, self.outputs = checked_lengths(lengths, spec, max_position)
+        self.max_position = max_position
+        if lengths is not None:
+            self.inputs, self.outputs = checked_lengths(lengths, spec, max_position)
         self.arrival_counts = arrivals
         self.events: list[tuple] = []
         self.requests: dict[int, Request] = {}
         self.dead: set[int] = set()
         self.dead_at: dict[int, float] = {}
         self.stats: dict = {"dropped": {}, "rejected": 0, "worker_reports": {}}
+        self.dropped: Counter = Counter()  # control-channel drops (data drops: self.inbox.dropped)
+        self.errors: Counter = Counter()
+        self.keys = cfg.key_bytes()
+        self.key = cfg.key_of(HOST_ID)
         self.ctx = zmq.Context()
         host = cfg.host
-        self.inbox = Inbox(self.ctx, f"tcp://{host.address}:{host.port}", set(host.in_nodes))
+        self.inbox = Inbox(self.ctx, f"tcp://{host.address}:{host.port}", set(host.in_nodes), self.keys)
         self.outbox = Outbox(self.ctx, {v: cfg.endpoint(v) for v in host.out_nodes})
         self.control = self.ctx.socket(zmq.PULL)
         self.control.setsockopt(zmq.LINGER, 0)
@@ -112,31 +152,38 @@ class Host:
 
     # -- plumbing ------------------------------------------------------------------------------
     def _broadcast(self, msg: dict) -> None:
-        self.bcast.send_json(msg)
+        self.bcast.send_multipart(seal(msg, self.key))
 
     def _control(self, now: float, on_fail: Callable[[int, str], None] | None = None) -> None:
         while True:
             try:
-                msg = self.control.recv_json(zmq.NOBLOCK)
+                frames = self.control.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            except ValueError:
-                self.stats["dropped"]["control_malformed"] = self.stats["dropped"].get("control_malformed", 0) + 1
-                continue
-            src = msg.get("src") if isinstance(msg, dict) else None
-            if not isinstance(src, int) or not (1 <= src < len(self.cfg.nodes)):
-                self.stats["dropped"]["control_unknown_peer"] = self.stats["dropped"].get("control_unknown_peer", 0) + 1
-                continue
-            self.last_seen[src] = now
-            kind = msg.get("type")
-            if kind == "ready":
-                self.ready.add(src)
-            elif kind in ("hb", "bye"):
-                self.stats["worker_reports"][src] = {"dropped": msg.get("dropped", {}), "errors": msg.get("errors", {})}
-            elif kind == "fail" and on_fail is not None:
-                on_fail(int(msg.get("rid", -1)), str(msg.get("reason", "")))
-            elif kind == "fatal":
-                self.log(f"worker {src} fault: {msg.get('reason')}")
+            self.on_control(frames, now, on_fail)
+
+    def on_control(self, frames: list[bytes], now: float, on_fail: Callable[[int, str], None] | None = None) -> bool:
+        """One control message (ready / heartbeat / bye / fail / fatal); False (counted) if dropped."""
+        try:
+            msg = check_control(unseal(frames, self.keys), len(self.cfg.nodes))
+        except Malformed:
+            self.dropped["control_malformed"] += 1
+            return False
+        except Drop as exc:
+            self.dropped[exc.reason] += 1
+            return False
+        src = msg["src"]
+        self.last_seen[src] = now
+        kind = msg["type"]
+        if kind == "ready":
+            self.ready.add(src)
+        elif kind in ("hb", "bye"):
+            self.stats["worker_reports"][src] = {"dropped": msg.get("dropped", {}), "errors": msg.get("errors", {})}
+        elif kind == "fail" and on_fail is not None:
+            on_fail(msg["rid"], msg.get("reason", ""))
+        elif kind == "fatal":
+            self.log(f"worker {src} fault: {msg.get('reason')}")
+        return True
 
     def wait_ready(self, timeout_s: float, alive: Callable[[], set[int]] | None = None) -> None:
         """Block until every worker said ready; StartupError naming the missing ones otherwise."""
@@ -172,7 +219,7 @@ class Host:
             header["fb"], req.fb = req.fb, []
         req.phase = phase
         self.events.append((now_rel, req.rid, "out", phase, ctx_len, ntok))
-        if not self.outbox.send(req.route[0][0], encode(header, payload)):
+        if not self.outbox.send(req.route[0][0], encode(header, payload, self.key)):
             self._fail(req, now_rel, "host could not send")
             return False
         return True
@@ -188,9 +235,14 @@ class Host:
         self._broadcast({"type": "abort", "rids": [req.rid]})
         self.stats.setdefault("fail_reasons", {}).setdefault(reason, 0)
         self.stats["fail_reasons"][reason] += 1
+        req.emit("error", reason)
 
-    def _launch(self, rid: int, a: int, b: int, now_rel: float) -> Request | None:
-        req = Request(rid, int(a), int(b), prompt_ids(self.spec.seed, rid, int(a), self.vocab))
+    def _launch(self, rid: int, a: int, b: int, now_rel: float, sub: Submission | None = None) -> Request | None:
+        if sub is None:
+            req = Request(rid, int(a), int(b), prompt_ids(self.spec.seed, rid, int(a), self.vocab))
+        else:
+            req = Request(rid, len(sub.prompt), sub.max_tokens, list(sub.prompt), stop_ids=tuple(sub.stop_ids), sink=sub.sink,
+                          last_progress=time.monotonic())
         if self.router is not None:
             route = self.router.plan(rid, req.input_len, req.output_len)
         else:
@@ -234,6 +286,81 @@ class Host:
             unknown = self.chooser is not None and req.phase == "prompt"
             if on_route or unknown:
                 self._fail(req, now_rel, f"worker {nid} died")
+
+    def _finish(self, req: Request, reason: str) -> None:
+        req.status = "finished"
+        req.finish_reason = reason
+        if self.router is not None:
+            self.router.finish(req.rid)
+        if reason == "stop":  # ended before max_tokens: the workers still hold its KV
+            self._broadcast({"type": "abort", "rids": [req.rid]})
+        req.emit("done", reason)
+
+    def _on_token(self, header: dict, tensor, t_in: float) -> tuple[str, Request] | None:
+        """A token came back: check it, log it, then finish the request or send its next decode.
+        Returns ("finished" | "prompt" | "decode", request), None if the message was dropped."""
+        req = self.requests.get(header.get("rid")) if isinstance(header.get("rid"), int) else None
+        if req is None or req.status != "running":
+            self.inbox.dropped["stale"] += 1
+            return None
+        try:
+            tok = check_token_message(header, tensor, cfg=self.cfg, vocab_size=self.vocab, phase=req.phase, route=req.route,
+                                      hop_by_hop=self.chooser is not None)
+        except Drop as exc:
+            self.inbox.dropped[exc.reason] += 1
+            return None
+        req.last_t = t_in
+        phase = req.phase
+        ctx_len = 0 if phase == "prompt" else req.input_len + len(req.tokens)
+        self.events.append((t_in, req.rid, "in", phase, ctx_len, req.input_len + 1 if phase == "prompt" else 1))
+        req.tokens.append(tok)
+        req.last_progress = time.monotonic()
+        req.emit("token", tok)
+        if phase == "prompt":
+            req.route = header["route"]
+        self._swarm_feedback(req, header)
+        if len(req.tokens) >= req.output_len or tok in req.stop_ids:
+            self._finish(req, "stop" if tok in req.stop_ids else "length")
+            return "finished", req
+        if self.router is not None:
+            self.router.on_decode(req.rid)
+        self._send(req, "decode", t_in)
+        return phase, req
+
+    def _liveness(self, now: float, alive, on_fail) -> list[int]:
+        """Control messages, dead workers; returns the workers newly declared dead."""
+        self._control(time.monotonic(), on_fail)
+        gone = set(alive()) if alive else set()
+        mono = time.monotonic()
+        newly = []
+        for w in self.cfg.workers:
+            if w.id not in self.dead and (w.id in gone or mono - self.last_seen.get(w.id, mono) > self.spec.heartbeat_timeout_s):
+                self._declare_dead(w.id, now)
+                newly.append(w.id)
+        return newly
+
+    def _drain_tokens(self, rel: Callable[[], float]) -> list[tuple[str, Request]]:
+        done = []
+        for _ in range(10_000):
+            try:
+                frames = self.inbox.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            got = self.inbox.check(frames)
+            if got is None:
+                continue
+            try:
+                req = self._on_token(*got, rel())
+            except Exception as exc:  # noqa: BLE001 - never the host: fail the request the message was about
+                self.errors["internal"] += 1
+                self.log(f"host: {type(exc).__name__}: {exc}")
+                bad = self.requests.get(got[0].get("rid")) if isinstance(got[0].get("rid"), int) else None
+                if bad is not None:
+                    self._fail(bad, rel(), f"host error: {type(exc).__name__}")
+                continue
+            if req is not None:
+                done.append(req)
+        return done
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, alive: Callable[[], set[int]] | None = None) -> dict:
@@ -288,42 +415,18 @@ class Host:
                     pass  # rejected (KV expectation): the next trigger retries
                 next_rid += 1
             # tokens coming back
-            for header, tensor in self.inbox.drain():
-                t_in = rel()
-                req = self.requests.get(header.get("rid"))
-                if req is None or req.status != "running" or header["type"] != req.phase or tensor is None:
-                    self.inbox.dropped["stale"] += 1
-                    continue
-                phase = req.phase
-                ctx_len = 0 if phase == "prompt" else req.input_len + len(req.tokens)
-                self.events.append((t_in, req.rid, "in", phase, ctx_len, req.input_len + 1 if phase == "prompt" else 1))
-                req.tokens.append(int(tensor.reshape(-1)[0]))
-                if phase == "prompt":
-                    req.route = header["route"]
-                self._swarm_feedback(req, header)
-                if len(req.tokens) >= req.output_len:
-                    req.status = "finished"
+            for what, req in self._drain_tokens(rel):
+                if what == "finished":
                     finished += 1
-                    if self.router is not None:
-                        self.router.finish(req.rid)
-                    feed(t_in)
-                else:
-                    if self.router is not None:
-                        self.router.on_decode(req.rid)
-                    if phase == "prompt" and self.router is not None:
-                        feed(t_in)
-                    self._send(req, "decode", t_in)
+                    feed(req.last_t)
+                elif what == "prompt" and self.router is not None:
+                    feed(req.last_t)
             # liveness
             now = rel()
-            self._control(time.monotonic(), on_fail)
-            gone = set(alive()) if alive else set()
-            mono = time.monotonic()
-            for w in self.cfg.workers:
-                if w.id not in self.dead and (w.id in gone or mono - self.last_seen.get(w.id, mono) > spec.heartbeat_timeout_s):
-                    self._declare_dead(w.id, now)
-                    if offline:
-                        pending.append((now + 0.1, None, None))
-                        pending.sort(key=lambda x: -x[0])
+            for _ in self._liveness(now, alive, on_fail):
+                if offline:
+                    pending.append((now + 0.1, None, None))
+                    pending.sort(key=lambda x: -x[0])
             if self.dead and not check_routable(self.cfg, self.dead):
                 self.log(f"no complete route left at t={now:.2f} s; ending the run")
                 self.stats["ended_early"] = round(now, 3)
@@ -345,7 +448,104 @@ class Host:
             failed=sum(r.status == "failed" for r in self.requests.values()),
             dead_workers={str(k): round(v, 3) for k, v in self.dead_at.items()},
         )
+        self._final_counts()
+        return self.stats
+
+    def _final_counts(self) -> None:
         self.stats["dropped"].update({f"host_{k}": v for k, v in self.inbox.dropped.items()})
+        self.stats["dropped"].update(self.dropped)
+        if self.errors:
+            self.stats["host_errors"] = dict(self.errors)
+
+    # -- serving -------------------------------------------------------------------------------
+    def serve(self, submissions: "queue.Queue[Submission]", stop, wake_fd: int | None = None,
+              alive: Callable[[], set[int]] | None = None, stall_s: float = 120.0, queue_s: float = 60.0) -> dict:
+        """Serve requests handed in through ``submissions`` until ``stop`` (a threading.Event) is set.
+
+        Each is scheduled exactly as the workload generator's are (``_launch``); one the scheduler
+        cannot place yet waits up to ``queue_s``; with no complete route left it fails at once.
+        Every request ends with ("done", reason) or ("error", text) on its sink: a worker that dies
+        fails the requests routed through it, and one that makes no progress for ``stall_s`` fails.
+        """
+        origin = time.monotonic()
+        for w in self.cfg.workers:
+            self.last_seen[w.id] = origin
+        backlog: list[tuple[float, Submission]] = []
+        next_rid = 0
+        last_hb = 0.0
+
+        def rel() -> float:
+            return time.monotonic() - origin
+
+        def on_fail(rid: int, reason: str) -> None:
+            req = self.requests.get(rid)
+            if req is not None:
+                self._fail(req, rel(), reason)
+
+        poller = zmq.Poller()
+        poller.register(self.inbox.sock, zmq.POLLIN)
+        poller.register(self.control, zmq.POLLIN)
+        if wake_fd is not None:
+            poller.register(wake_fd, zmq.POLLIN)
+        while not stop.is_set():
+            mono = time.monotonic()
+            while True:
+                try:
+                    backlog.append((mono, submissions.get_nowait()))
+                except queue.Empty:
+                    break
+            if backlog:
+                routable = check_routable(self.cfg, self.dead) if self.dead else True
+                waiting = []
+                for t0, sub in backlog:
+                    if not routable:
+                        sub.sink.put(("unavailable", "no complete route through live workers"))
+                        continue
+                    try:
+                        req = self._launch(next_rid, 0, 0, rel(), sub)
+                    except Exception as exc:  # noqa: BLE001 - one request's fault is that request's
+                        self.errors["internal"] += 1
+                        sub.sink.put(("error", f"host error: {type(exc).__name__}: {exc}"))
+                        continue
+                    if req is None:
+                        if mono - t0 > queue_s:
+                            sub.sink.put(("unavailable", f"no route had room for {queue_s:g} s"))
+                        else:
+                            waiting.append((t0, sub))
+                        continue
+                    sub.rid = req.rid
+                    next_rid += 1
+                backlog = waiting
+            self._drain_tokens(rel)
+            now = rel()
+            self._liveness(now, alive, on_fail)
+            mono = time.monotonic()
+            for req in list(self.requests.values()):
+                if req.status == "running" and mono - req.last_progress > stall_s:
+                    self._fail(req, now, f"no progress for {stall_s:g} s")
+            if now - last_hb >= 0.5:
+                self._broadcast({"type": "hb"})
+                last_hb = now
+            for fd, _ in poller.poll(timeout=100 if not backlog else 20):
+                if fd == wake_fd:
+                    try:
+                        os.read(wake_fd, 4096)
+                    except BlockingIOError:
+                        pass
+        now = rel()
+        for req in self.requests.values():
+            if req.status == "running":
+                self._fail(req, now, "server stopping")
+        for _, sub in backlog:
+            sub.sink.put(("unavailable", "server stopping"))
+        self.stats.update(
+            duration_s=round(now, 3),
+            requests=len(self.requests),
+            finished=sum(r.status == "finished" for r in self.requests.values()),
+            failed=sum(r.status == "failed" for r in self.requests.values()),
+            dead_workers={str(k): round(v, 3) for k, v in self.dead_at.items()},
+        )
+        self._final_counts()
         return self.stats
 
     def stop(self) -> None:

@@ -5,10 +5,13 @@ range and may be asked to run any suffix of it for a given request, with one KV 
 (request, layer) that never moves. Owning the ~150 lines of RMSNorm / RoPE / GQA attention / SwiGLU
 keeps that exact (no hidden caches, no version drift) and needs no extra dependency.
 
-Weights are random and **seeded per layer** (``layer_seed``), drawn on the target device, so every
-worker on the same kind of device that holds layer l builds bit-identical weights for it, whatever
-else it holds; the embedding and the LM head have their own seeds. That is what makes the distributed run comparable token-for-token with a
-single-process run of the whole model (``Reference``).
+Weights come from a Hugging Face checkpoint (``helix.prototype.checkpoint``: only the tensors of
+the held range are read) or, by default, are random and **seeded per layer** (``layer_seed``),
+drawn on the target device, so every worker on the same kind of device that holds layer l builds
+bit-identical weights for it, whatever else it holds; the embedding and the LM head have their own
+seeds. That is what makes the distributed run comparable token-for-token with a single-process run
+of the whole model (``Reference``), and a checkpoint run with ``transformers``' LlamaForCausalLM
+(tests/test_proto_checkpoint.py).
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ class LlamaConfig:
     rms_norm_eps: float = 1e-5
     rope_theta: float = 10000.0
     max_position: int = 4096
+    head_dim: int = 0  # 0: hidden_size // num_heads
+    tie_word_embeddings: bool = False
+    eos_token_ids: tuple[int, ...] = ()
 
-    @property
-    def head_dim(self) -> int:
-        return self.hidden_size // self.num_heads
+    def __post_init__(self):
+        if not self.head_dim:
+            object.__setattr__(self, "head_dim", self.hidden_size // self.num_heads)
 
     @classmethod
     def from_json(cls, path: str | Path, name: str | None = None) -> "LlamaConfig":
@@ -48,10 +54,28 @@ class LlamaConfig:
         path = Path(path)
         spec = load_hf_config(path, name or path.stem)
         raw = json.loads(path.read_text())
+        rope = raw.get("rope_parameters") or raw.get("rope_scaling") or {}
+        if not isinstance(rope, dict):
+            raise HelixInputError(path, "rope_parameters", "must be a mapping", rope)
+        rope_type = rope.get("rope_type", rope.get("type", "default"))
+        if rope_type not in ("default", None):
+            raise HelixInputError(path, "rope_parameters.rope_type", "only the default rotary embedding is implemented", rope_type)
+        if "rope_theta" not in raw and "rope_theta" in rope:
+            raw["rope_theta"] = rope["rope_theta"]
         for key in ("rms_norm_eps", "rope_theta"):
             val = raw.get(key)
-            if val is not None and (not isinstance(val, (int, float)) or val <= 0):
+            if val is not None and (not isinstance(val, (int, float)) or isinstance(val, bool) or val <= 0):
                 raise HelixInputError(path, key, "must be a positive number", val)
+        for key in ("attention_bias", "mlp_bias"):
+            if raw.get(key):
+                raise HelixInputError(path, key, "biases are not implemented (LLaMA has none)", raw[key])
+        act = raw.get("hidden_act", "silu")
+        if act != "silu":
+            raise HelixInputError(path, "hidden_act", "only silu (LLaMA's SwiGLU) is implemented", act)
+        head_dim = raw.get("head_dim") or spec.hidden_size // spec.num_heads
+        if not isinstance(head_dim, int) or head_dim <= 0 or head_dim % 2:
+            raise HelixInputError(path, "head_dim", "must be a positive even integer", head_dim)
+        eos = _eos_ids(path.parent / "generation_config.json") or _eos_ids(path)
         return cls(
             name=spec.name,
             num_layers=spec.num_layers,
@@ -63,10 +87,29 @@ class LlamaConfig:
             rms_norm_eps=float(raw.get("rms_norm_eps") or 1e-5),
             rope_theta=float(raw.get("rope_theta") or 10000.0),
             max_position=int(raw.get("max_position_embeddings") or 4096),
+            head_dim=head_dim,
+            tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
+            eos_token_ids=eos,
         )
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        d = dict(self.__dict__)
+        d["eos_token_ids"] = list(self.eos_token_ids)
+        return d
+
+
+def _eos_ids(path: Path) -> tuple[int, ...]:
+    """eos_token_id of a config.json / generation_config.json (an int or a list), () if none."""
+    if not path.is_file():
+        return ()
+    try:
+        raw = json.loads(path.read_text()).get("eos_token_id")
+    except (json.JSONDecodeError, AttributeError):
+        raise HelixInputError(path, None, "not a JSON object") from None
+    vals = raw if isinstance(raw, list) else [] if raw is None else [raw]
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in vals):
+        raise HelixInputError(path, "eos_token_id", "must be a token id or a list of them", raw)
+    return tuple(vals)
 
 
 # Seeds: one stream per layer, one for the embedding, one for the head (see module docstring).
@@ -114,22 +157,38 @@ class DecoderLayer(torch.nn.Module):
     """One LLaMA block: x + attn(norm(x)), then + mlp(norm(.)). The residual stays in the output,
     so one [tokens, hidden] tensor is the whole inter-stage payload (prototype.md s9a)."""
 
-    def __init__(self, cfg: LlamaConfig, index: int, seed: int, device="cpu"):
+    # our parameter -> the tensor of a HF LLaMA checkpoint (under model.layers.{i}.)
+    HF_NAMES = {
+        "wq": "self_attn.q_proj.weight", "wk": "self_attn.k_proj.weight", "wv": "self_attn.v_proj.weight",
+        "wo": "self_attn.o_proj.weight", "w_gate": "mlp.gate_proj.weight", "w_up": "mlp.up_proj.weight",
+        "w_down": "mlp.down_proj.weight", "attn_norm.weight": "input_layernorm.weight",
+        "mlp_norm.weight": "post_attention_layernorm.weight",
+    }
+
+    @staticmethod
+    def shapes(cfg: LlamaConfig) -> dict[str, tuple[int, ...]]:
+        """Shape of every parameter (HF's [out, in] convention), for checkpoint checks."""
+        h, q, kv, ff = cfg.hidden_size, cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim, cfg.intermediate_size
+        return {"wq": (q, h), "wk": (kv, h), "wv": (kv, h), "wo": (h, q), "w_gate": (ff, h), "w_up": (ff, h),
+                "w_down": (h, ff), "attn_norm.weight": (h,), "mlp_norm.weight": (h,)}
+
+    def __init__(self, cfg: LlamaConfig, index: int, seed: int, device="cpu", weights: dict | None = None):
         super().__init__()
         self.cfg, self.index = cfg, index
-        h, kv, ff = cfg.hidden_size, cfg.num_kv_heads * cfg.head_dim, cfg.intermediate_size
+        self.attn_norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp_norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        shapes = self.shapes(cfg)
         s = layer_seed(seed, index)
-        d = device
-        # std 1/sqrt(fan_in): activations keep their scale, so greedy argmax has clear margins.
-        self.wq = torch.nn.Parameter(_randn((h, h), s * 8 + 0, 1 / math.sqrt(h), d), requires_grad=False)
-        self.wk = torch.nn.Parameter(_randn((kv, h), s * 8 + 1, 1 / math.sqrt(h), d), requires_grad=False)
-        self.wv = torch.nn.Parameter(_randn((kv, h), s * 8 + 2, 1 / math.sqrt(h), d), requires_grad=False)
-        self.wo = torch.nn.Parameter(_randn((h, h), s * 8 + 3, 1 / math.sqrt(h), d), requires_grad=False)
-        self.w_gate = torch.nn.Parameter(_randn((ff, h), s * 8 + 4, 1 / math.sqrt(h), d), requires_grad=False)
-        self.w_up = torch.nn.Parameter(_randn((ff, h), s * 8 + 5, 1 / math.sqrt(h), d), requires_grad=False)
-        self.w_down = torch.nn.Parameter(_randn((h, ff), s * 8 + 6, 1 / math.sqrt(ff), d), requires_grad=False)
-        self.attn_norm = RMSNorm(h, cfg.rms_norm_eps)
-        self.mlp_norm = RMSNorm(h, cfg.rms_norm_eps)
+        for k, name in enumerate(("wq", "wk", "wv", "wo", "w_gate", "w_up", "w_down")):
+            shape = shapes[name]
+            if weights is not None:
+                w = weights[name].to(device)
+            else:  # std 1/sqrt(fan_in): activations keep their scale, so greedy argmax has clear margins.
+                w = _randn(shape, s * 8 + k, 1 / math.sqrt(shape[1]), device)
+            setattr(self, name, torch.nn.Parameter(w, requires_grad=False))
+        if weights is not None:
+            self.attn_norm.weight.data = weights["attn_norm.weight"].to(device)
+            self.mlp_norm.weight.data = weights["mlp_norm.weight"].to(device)
 
     def qkv(self, x: torch.Tensor, pos: torch.Tensor):
         c = self.cfg
@@ -208,9 +267,12 @@ class LayerCache:
 
 
 class Embedding(torch.nn.Module):
-    def __init__(self, cfg: LlamaConfig, seed: int, device="cpu"):
+    def __init__(self, cfg: LlamaConfig, seed: int, device="cpu", weight: torch.Tensor | None = None):
         super().__init__()
-        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _EMBED), 1.0, device)
+        if weight is not None:
+            w = weight.to(device)
+        else:
+            w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _EMBED), 1.0, device)
         self.weight = torch.nn.Parameter(w, requires_grad=False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
@@ -220,10 +282,16 @@ class Embedding(torch.nn.Module):
 class Head(torch.nn.Module):
     """Final RMSNorm + LM head + greedy sampling (argmax), on the worker whose range ends at L."""
 
-    def __init__(self, cfg: LlamaConfig, seed: int, device="cpu"):
+    def __init__(self, cfg: LlamaConfig, seed: int, device="cpu", weight: torch.Tensor | None = None,
+                 norm: torch.Tensor | None = None):
         super().__init__()
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
-        w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _HEAD), 1 / math.sqrt(cfg.hidden_size), device)
+        if norm is not None:
+            self.norm.weight.data = norm.to(device)
+        if weight is not None:
+            w = weight.to(device)
+        else:
+            w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _HEAD), 1 / math.sqrt(cfg.hidden_size), device)
         self.weight = torch.nn.Parameter(w, requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,7 +4,9 @@ Outputs in ``out_dir`` (all written atomically, none on failure to start):
 ``events.csv`` (the paper's event fields), ``routes.csv`` (one row per request: nodes, machines,
 per-stage layer ranges, status), ``tokens.csv`` (prompt and generated token ids, for equality
 checks), ``metrics.json`` (the parser's metrics of ``events.csv``, same keys as the simulator),
-``system_config.yaml`` and ``run.json`` (failures, drops, dead workers; no wall times).
+``system_config.yaml`` (without the MAC keys) and ``run.json`` (failures, drops, dead workers; no
+wall times). ``resolve_model`` is shared with the serving deployment (``helix.prototype.serving``):
+with a checkpoint, every worker's tensors are checked (headers only) before any worker starts.
 """
 
 from __future__ import annotations
@@ -37,9 +39,27 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
+def resolve_model(layout: Layout, model_config: str | Path | None, checkpoint: str | Path | None, name: str) -> tuple[LlamaConfig, str]:
+    """The model of a run and the config.json path workers read; with a checkpoint, every placed
+    range's tensors are checked against config.json here, before anything starts."""
+    from helix.errors import HelixInputError
+
+    if checkpoint:
+        from helix.prototype.checkpoint import check_checkpoint_ranges
+
+        ck = check_checkpoint_ranges(checkpoint, sorted(set(layout.used().values())), layout.num_layers, name)
+        return ck.config, str(Path(checkpoint) / "config.json")
+    if not model_config:
+        raise HelixInputError("prototype", "model_config", "a model config.json or a checkpoint directory is needed")
+    model = LlamaConfig.from_json(model_config, name)
+    if model.num_layers != layout.num_layers:
+        raise HelixInputError(model_config, "num_hidden_layers", f"layout has {layout.num_layers} layers", model.num_layers)
+    return model, str(model_config)
+
+
 def run_prototype(
     layout: Layout,
-    model_config: str | Path,
+    model_config: str | Path | None,
     spec: ProtoRunSpec,
     out_dir: str | Path,
     lengths: tuple,
@@ -48,30 +68,28 @@ def run_prototype(
     base_port: int | None = None,
     log=log_stderr,
     on_serving=None,
+    checkpoint: str | Path | None = None,
 ) -> dict:
     """Serve ``spec.duration_s`` seconds and write the outputs; returns the metrics.
 
     ``on_serving(pids)`` (optional) is called once every worker is ready, with the local worker
-    process ids: fault-injection tests use it to kill one mid-run.
+    process ids: fault-injection tests use it to kill one mid-run. ``checkpoint``: a HF checkpoint
+    directory (its config.json replaces ``model_config``; weights are read from it).
     """
     check_scheduler(spec.scheduler)
     out_dir = Path(out_dir)
-    model = LlamaConfig.from_json(model_config, spec.model)
-    if model.num_layers != layout.num_layers:
-        from helix.errors import HelixInputError
-
-        raise HelixInputError(model_config, "num_hidden_layers", f"layout has {layout.num_layers} layers", model.num_layers)
+    model, model_config = resolve_model(layout, model_config, checkpoint, spec.model)
     checked_lengths(lengths, spec, model.max_position)  # before anything starts
     cfg = build_system_config(layout, cluster, base_port=base_port)
     work = out_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
     if spec.launcher == "ray":
-        launcher = RayLauncher(cfg, str(model_config), spec.model, spec)
+        launcher = RayLauncher(cfg, str(model_config), spec.model, spec, checkpoint=checkpoint)
     cfg_path = work / "system_config.yaml"
     cfg.save(cfg_path)
     host = Host(cfg, spec, model.vocab_size, lengths, arrivals, log=log, max_position=model.max_position)
     if spec.launcher == "local":
-        launcher = LocalLauncher(cfg, str(cfg_path), str(model_config), spec.model, spec, work)
+        launcher = LocalLauncher(cfg, str(cfg_path), str(model_config), spec.model, spec, work, checkpoint=checkpoint)
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # snakemake / ray stop us with SIGTERM
     try:
@@ -88,7 +106,7 @@ def run_prototype(
     write_events_csv(out_dir / "events.csv", host.events)
     write_text(out_dir / "routes.csv", _csv(host.route_rows()))
     write_text(out_dir / "tokens.csv", _csv(host.token_rows()))
-    cfg.save(out_dir / "system_config.yaml")
+    cfg.save(out_dir / "system_config.yaml", public=True)
     metrics = parse_logs([out_dir / "events.csv"], warmup_s=spec.warmup_s, end_s=spec.duration_s)
     metrics["failed_requests"] = stats["failed"]
     write_json(out_dir / "run.json", {k: v for k, v in stats.items() if k != "wall_end_s"})

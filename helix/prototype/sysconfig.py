@@ -9,10 +9,16 @@ Edges, as the paper's routing needs them: host -> v if v holds layer 0; u -> v i
 ``u.end`` (v runs the suffix ``[u.end, v.end)``: the partial hand-over of overlapping placements);
 u -> host if u ends at L. Where a cluster is given, a machine-to-machine edge also needs a cluster
 link. Everything binds to loopback unless the config names another address.
+
+``keys``: one random secret per node, with which it signs what it sends (``transport.mac``), so a
+receiver can tell a message from a peer from one that only claims to be. They live in the run's
+work directory (and travel to Ray workers with the config); ``public_dict`` leaves them out of
+everything written as a result.
 """
 
 from __future__ import annotations
 
+import secrets
 import socket
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
@@ -48,6 +54,15 @@ class SystemConfig:
     nodes: list[NodeConf]
     control_port: int
     broadcast_port: int
+    keys: dict[int, str] = field(default_factory=dict)  # node id -> hex secret
+
+    def key_bytes(self) -> dict[int, bytes] | None:
+        """Node id -> MAC key; None when the config has no keys (then nothing is authenticated)."""
+        return {int(k): bytes.fromhex(v) for k, v in self.keys.items()} if self.keys else None
+
+    def key_of(self, nid: int) -> bytes | None:
+        k = self.keys.get(nid)
+        return bytes.fromhex(k) if k else None
 
     @property
     def host(self) -> NodeConf:
@@ -76,13 +91,21 @@ class SystemConfig:
             "control_port": self.control_port,
             "broadcast_port": self.broadcast_port,
             "nodes": [asdict(n) for n in self.nodes],
+            "keys": {int(k): v for k, v in self.keys.items()},
         }
+
+    def public_dict(self) -> dict:
+        """``to_dict`` without the secrets: what a run writes next to its results."""
+        d = self.to_dict()
+        d.pop("keys")
+        return d
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "system config") -> "SystemConfig":
         try:
             nodes = [NodeConf(**n) for n in d["nodes"]]
-            cfg = cls(int(d["num_layers"]), nodes, int(d["control_port"]), int(d["broadcast_port"]))
+            keys = {int(k): str(v) for k, v in (d.get("keys") or {}).items()}
+            cfg = cls(int(d["num_layers"]), nodes, int(d["control_port"]), int(d["broadcast_port"]), keys)
         except (KeyError, TypeError, ValueError) as exc:
             raise HelixInputError(source, None, f"malformed system config: {exc}") from None
         for i, n in enumerate(cfg.nodes):
@@ -90,8 +113,8 @@ class SystemConfig:
                 raise HelixInputError(source, f"nodes[{i}].id", "ids must be 0..N in order", n.id)
         return cfg
 
-    def save(self, path: str | Path) -> None:
-        write_yaml(path, self.to_dict())
+    def save(self, path: str | Path, public: bool = False) -> None:
+        write_yaml(path, self.public_dict() if public else self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "SystemConfig":
@@ -166,7 +189,8 @@ def build_system_config(
         ib = HOST_ID if b == SINK else ids[b]
         nodes[ia].out_nodes.append(ib)
         nodes[ib].in_nodes.append(ia)
-    cfg = SystemConfig(layout.num_layers, nodes, ports[n], ports[n + 1])
+    keys = {node.id: secrets.token_hex(16) for node in nodes}
+    cfg = SystemConfig(layout.num_layers, nodes, ports[n], ports[n + 1], keys)
     check_routable(cfg)
     return cfg
 

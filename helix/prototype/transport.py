@@ -1,4 +1,4 @@
-"""Wire format and sockets: two-frame ZeroMQ messages, [JSON header, raw tensor bytes].
+"""Wire format and sockets: three-frame ZeroMQ messages, [JSON header, raw tensor bytes, MAC].
 
 JSON instead of the paper's packed C struct (prototype.md s3): the route has no fixed maximum
 length and the header stays readable in a packet dump; at a few hundred bytes it is noise next to
@@ -6,10 +6,21 @@ the activations. Data travels over PUSH/PULL (one PULL per node at its own port;
 which, unlike the paper's PUB/SUB, never drops a message sent before the peer was up, so no Init
 flood is needed. Anything that does not decode, or comes from a node that is not an in-neighbour,
 is dropped and counted by the receiver (``Inbox.dropped``), never raised.
+
+Source authentication: ZeroMQ does not tell a PULL socket who sent a message, and anything that can
+reach a port can push to it, so the ``src`` field alone proves nothing. Every node has a secret key
+in the system config (``SystemConfig.keys``; never written to a run's outputs) and appends a keyed
+BLAKE2b MAC of header and payload; a receiver checks it with the key of the node the header claims
+to come from, so a message that claims a source it did not come from is dropped (``bad_mac``).
+Control and broadcast messages carry the same MAC (``seal`` / ``unseal``). What the fields *mean*
+(ids, ranges, token ids against the vocabulary, shapes against the model) is checked by the
+receiver in ``helix.prototype.messages``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from collections import Counter
 
@@ -19,31 +30,85 @@ import zmq
 DTYPES = {"int32": torch.int32, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 DATA_TYPES = {"prompt", "decode"}
 REQUIRED = {"type", "src", "rid", "max_tokens", "context", "stage", "route"}
+MAX_HEADER = 1 << 16  # bytes; a header is a few hundred
+
+
+def mac(key: bytes | None, *parts: bytes) -> bytes:
+    """Keyed BLAKE2b of the parts (length-prefixed, so [a, bc] and [ab, c] differ); b"" without key."""
+    if not key:
+        return b""
+    h = hashlib.blake2b(key=key, digest_size=16)
+    for p in parts:
+        h.update(len(p).to_bytes(8, "little"))
+        h.update(p)
+    return h.digest()
+
+
+def seal(msg: dict, key: bytes | None) -> list[bytes]:
+    """A control/broadcast message: [JSON, MAC]."""
+    raw = json.dumps(msg).encode()
+    return [raw, mac(key, raw)]
+
+
+def unseal(frames: list[bytes], keys: dict[int, bytes] | None, src: int | None = None) -> dict:
+    """Parse and authenticate a control/broadcast message; ``Malformed`` on anything wrong.
+    ``src``: the only sender this socket can hear (broadcasts: the host); else the header's claim."""
+    if len(frames) != 2 or len(frames[0]) > MAX_HEADER:
+        raise Malformed("expected [JSON, MAC]")
+    try:
+        msg = json.loads(frames[0])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise Malformed("not JSON") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise Malformed("needs a string 'type'")
+    if keys is not None:
+        who = msg.get("src") if src is None else src
+        key = keys.get(who) if isinstance(who, int) and not isinstance(who, bool) else None
+        if key is None or not hmac.compare_digest(mac(key, frames[0]), bytes(frames[1])):
+            raise Malformed("bad MAC")
+    return msg
 
 
 class Malformed(ValueError):
     pass
 
 
-def encode(header: dict, tensor: torch.Tensor | None = None) -> list[bytes]:
+class BadMac(Malformed):
+    """The MAC is not the claimed sender's: a forged or corrupted message."""
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def encode(header: dict, tensor: torch.Tensor | None = None, key: bytes | None = None) -> list[bytes]:
     if tensor is None:
-        return [json.dumps(header).encode(), b""]
+        raw_h = json.dumps(header).encode()
+        return [raw_h, b"", mac(key, raw_h, b"")]
     t = tensor.detach().contiguous().cpu()
     header = dict(header, dtype=str(t.dtype).removeprefix("torch."), shape=list(t.shape))
     raw = t.view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
-    return [json.dumps(header).encode(), raw]
+    raw_h = json.dumps(header).encode()
+    return [raw_h, raw, mac(key, raw_h, raw)]
 
 
-def decode(frames: list[bytes]) -> tuple[dict, torch.Tensor | None]:
-    """Parse a message; raise ``Malformed`` on anything unexpected (the caller counts and drops)."""
-    if len(frames) != 2:
-        raise Malformed(f"expected 2 frames, got {len(frames)}")
+def decode(frames: list[bytes], keys: dict[int, bytes] | None = None) -> tuple[dict, torch.Tensor | None]:
+    """Parse a message; raise ``Malformed`` on anything unexpected (the caller counts and drops).
+    With ``keys`` (node id -> key) the MAC must match the key of the claimed ``src``."""
+    if len(frames) != 3:
+        raise Malformed(f"expected 3 frames, got {len(frames)}")
+    if len(frames[0]) > MAX_HEADER:
+        raise Malformed("header too long")
     try:
         header = json.loads(frames[0])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Malformed(f"header is not JSON: {exc}") from None
-    if not isinstance(header, dict) or not isinstance(header.get("type"), str) or not isinstance(header.get("src"), int):
+    if not isinstance(header, dict) or not isinstance(header.get("type"), str) or not _is_int(header.get("src")):
         raise Malformed("header needs a string 'type' and an integer 'src'")
+    if keys is not None:
+        key = keys.get(header["src"])
+        if key is None or not hmac.compare_digest(mac(key, bytes(frames[0]), bytes(frames[1])), bytes(frames[2])):
+            raise BadMac(f"MAC does not match the key of node {header['src']}")
     if header["type"] in DATA_TYPES:
         missing = REQUIRED - set(header)
         if missing:
@@ -53,9 +118,9 @@ def decode(frames: list[bytes]) -> tuple[dict, torch.Tensor | None]:
             raise Malformed("route must be a list of [node, start, end]")
     if "dtype" not in header:
         return header, None
-    dt = DTYPES.get(header["dtype"])
+    dt = DTYPES.get(header["dtype"]) if isinstance(header["dtype"], str) else None
     shape = header.get("shape")
-    if dt is None or not isinstance(shape, list):
+    if dt is None or not isinstance(shape, list) or not all(_is_int(x) and x >= 0 for x in shape) or len(shape) > 4:
         raise Malformed(f"bad tensor description {header.get('dtype')!r} {shape!r}")
     try:
         if dt == torch.bfloat16:
@@ -70,12 +135,29 @@ def decode(frames: list[bytes]) -> tuple[dict, torch.Tensor | None]:
 class Inbox:
     """A node's PULL socket: yields valid messages from known peers, counts the rest."""
 
-    def __init__(self, ctx: zmq.Context, endpoint: str, peers: set[int]):
+    def __init__(self, ctx: zmq.Context, endpoint: str, peers: set[int], keys: dict[int, bytes] | None = None):
         self.sock = ctx.socket(zmq.PULL)
         self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, 1 << 31)
         self.sock.bind(endpoint)
         self.peers = set(peers)
+        self.keys = keys
         self.dropped: Counter = Counter()
+
+    def check(self, frames: list[bytes]):
+        """One message -> (header, tensor), or None after counting why it was dropped."""
+        try:
+            header, tensor = decode(frames, self.keys)
+        except BadMac:
+            self.dropped["bad_mac"] += 1
+            return None
+        except Malformed:
+            self.dropped["malformed"] += 1
+            return None
+        if header["src"] not in self.peers:
+            self.dropped["unknown_peer"] += 1
+            return None
+        return header, tensor
 
     def drain(self, limit: int = 10_000):
         out = []
@@ -84,15 +166,9 @@ class Inbox:
                 frames = self.sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            try:
-                header, tensor = decode(frames)
-            except Malformed:
-                self.dropped["malformed"] += 1
-                continue
-            if header["src"] not in self.peers:
-                self.dropped["unknown_peer"] += 1
-                continue
-            out.append((header, tensor))
+            got = self.check(frames)
+            if got is not None:
+                out.append(got)
         return out
 
     def close(self) -> None:

@@ -1,14 +1,17 @@
 """A worker process: one machine of the placement, its layer range, its sockets (prototype.md s1, s5).
 
-Loop: drain the data inbox (drop malformed / unknown-peer messages, counted), queue each iteration
+Loop: drain the data inbox (every field of every message checked by ``messages``; a bad one is
+dropped and counted, reported with the heartbeats), queue each iteration
 on the stage engine, run ``step()`` (prompts, then one batched decode pass), and send every output
 to the next stage of its route, or to the host when the range ends at L (the greedy token, 4 bytes).
 With swarm/random the next hop of a prompt is chosen here; decodes carry their full route. Every
 0.2 s a heartbeat goes to the host (from its own thread, so long steps do not look like death);
 the host's broadcasts say stop, which workers are dead, which
 requests to abort. A worker whose host has been silent for ``orphan_timeout_s`` exits by itself.
+Nothing a message says can end the process: an exception while serving one request fails that
+request (reported to the host, logged), and any other is counted and logged (``errors``).
 
-Run as ``python -m helix.prototype.worker --system-config F --node-id K --model-config M ...``.
+Run as ``python -m helix.prototype.worker --system-config F --node-id K (--model-config M | --checkpoint D) ...``.
 """
 
 from __future__ import annotations
@@ -25,154 +28,225 @@ import zmq
 HEARTBEAT_S = 0.2
 
 
-def serve_worker(args) -> int:
-    import torch
+class Worker:
+    """One worker's state and message handling; ``run`` is the loop. Split out so tests can feed it
+    messages in-process (``on_data`` / ``on_broadcast``) and check that each bad one is counted."""
 
-    from helix.prototype.engines import StageWork, get_engine
-    from helix.prototype.model import LlamaConfig
-    from helix.prototype.routing import HopChooser
-    from helix.prototype.sysconfig import HOST_ID, SystemConfig
-    from helix.prototype.transport import Inbox, Outbox, encode
+    def __init__(self, args):
+        import torch
 
-    torch.set_num_threads(max(1, args.threads))
-    cfg = SystemConfig.load(args.system_config)
-    me = cfg.node(args.node_id)
-    model = LlamaConfig.from_json(args.model_config, args.model_name)
-    L = cfg.num_layers
-    ctx = zmq.Context()
-    inbox = Inbox(ctx, f"tcp://{me.address}:{me.port}", set(me.in_nodes))
-    outbox = Outbox(ctx, {v: cfg.endpoint(v) for v in me.out_nodes})
-    control = ctx.socket(zmq.PUSH)
-    control.setsockopt(zmq.LINGER, 0)
-    control.connect(cfg.control_endpoint())
-    bcast = ctx.socket(zmq.SUB)
-    bcast.setsockopt(zmq.LINGER, 0)
-    bcast.setsockopt(zmq.SUBSCRIBE, b"")
-    bcast.connect(cfg.broadcast_endpoint())
+        from helix.prototype.engines import get_engine
+        from helix.prototype.model import LlamaConfig
+        from helix.prototype.routing import HopChooser
+        from helix.prototype.sysconfig import SystemConfig
+        from helix.prototype.transport import Inbox, Outbox
 
-    def tell_host(msg: dict) -> None:
+        torch.set_num_threads(max(1, args.threads))
+        self.args = args
+        cfg = self.cfg = SystemConfig.load(args.system_config)
+        me = self.me = cfg.node(args.node_id)
+        ckpt = getattr(args, "checkpoint", None)
+        self.model = LlamaConfig.from_json(args.model_config if not ckpt else os.path.join(ckpt, "config.json"), args.model_name)
+        self.L = cfg.num_layers
+        self.keys = cfg.key_bytes()
+        self.key = cfg.key_of(me.id)
+        ctx = self.ctx = zmq.Context()
+        self.inbox = Inbox(ctx, f"tcp://{me.address}:{me.port}", set(me.in_nodes), self.keys)
+        self.outbox = Outbox(ctx, {v: cfg.endpoint(v) for v in me.out_nodes})
+        self.control = ctx.socket(zmq.PUSH)
+        self.control.setsockopt(zmq.LINGER, 0)
+        self.control.connect(cfg.control_endpoint())
+        self.bcast = ctx.socket(zmq.SUB)
+        self.bcast.setsockopt(zmq.LINGER, 0)
+        self.bcast.setsockopt(zmq.SUBSCRIBE, b"")
+        self.bcast.connect(cfg.broadcast_endpoint())
+        self.engine = get_engine(args.engine)(self.model, (me.start, me.end), seed=args.seed, device=args.device, dtype=args.dtype,
+                                              checkpoint=ckpt)
+        self.tdtype = self.engine.tdtype
+        self.chooser = HopChooser(cfg, args.scheduler, me.id, args.seed) if args.scheduler in ("swarm", "random") else None
+        self.dead: set[int] = set()
+        self.errors: Counter = Counter()
+        self.last_host = time.monotonic()
+        self.running = True
+
+    def tell_host(self, msg: dict) -> None:
+        from helix.prototype.transport import seal
+
         try:
-            control.send_json(dict(msg, src=me.id), zmq.NOBLOCK)
+            self.control.send_multipart(seal(dict(msg, src=self.me.id), self.key), zmq.NOBLOCK)
         except zmq.Again:
             pass
 
-    engine = get_engine(args.engine)(model, (me.start, me.end), seed=args.seed, device=args.device, dtype=args.dtype)
-    chooser = HopChooser(cfg, args.scheduler, me.id, args.seed) if args.scheduler in ("swarm", "random") else None
-    tell_host({"type": "ready", "pid": os.getpid()})
-    poller = zmq.Poller()
-    poller.register(inbox.sock, zmq.POLLIN)
-    poller.register(bcast, zmq.POLLIN)
-    dead: set[int] = set()
-    errors: Counter = Counter()
-    last_host = time.monotonic()
-    running = True
-    stop_hb = threading.Event()
-    hb = threading.Thread(
-        target=_heartbeat, args=(ctx, cfg.control_endpoint(), me.id, stop_hb, lambda: (engine.cached_requests(), dict(inbox.dropped), dict(errors))),
-        daemon=True,
-    )
-    hb.start()
-    while running:
-        now = time.monotonic()
-        if now - last_host > args.orphan_timeout_s:
-            print(f"worker {me.id}: host silent for {args.orphan_timeout_s} s, exiting", file=sys.stderr)
-            break
-        poller.poll(timeout=20)
-        while True:
-            try:
-                msg = bcast.recv_json(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            except ValueError:
-                errors["bad_broadcast"] += 1
-                continue
-            last_host = time.monotonic()
-            kind = msg.get("type") if isinstance(msg, dict) else None
-            if kind == "stop":
-                running = False
-            elif kind == "dead":
-                dead.update(int(x) for x in msg.get("nodes", []))
-            elif kind == "abort":
-                for rid in msg.get("rids", []):
-                    engine.free(int(rid))
-        if not running:
-            break
-        for header, tensor in inbox.drain():
-            if header["type"] not in ("prompt", "decode"):
-                inbox.dropped["unexpected_type"] += 1
-                continue
-            k = header["stage"]
-            route = header["route"]
-            if not (0 <= k < len(route)) or route[k][0] != me.id or tensor is None:
-                inbox.dropped["not_for_me"] += 1
-                continue
-            if chooser is not None:
-                for sender, receiver, delta in header.get("fb", []):
-                    if sender == me.id:
-                        chooser.feedback(receiver, delta)
-            _, s, e = route[k]
-            work = StageWork(header["rid"], header["type"], s, e, tensor, header["max_tokens"], header["context"], header)
-            try:
-                engine.submit(work)
-            except ValueError as exc:
-                errors["rejected"] += 1
-                tell_host({"type": "fail", "rid": header["rid"], "reason": str(exc)})
+    # -- messages ------------------------------------------------------------------------------
+    def on_broadcast(self, frames: list[bytes]) -> None:
+        """stop / dead / abort from the host; anything else is counted and ignored."""
+        from helix.prototype.messages import Drop, check_broadcast
+        from helix.prototype.sysconfig import HOST_ID
+        from helix.prototype.transport import Malformed, unseal
+
         try:
-            outs = engine.step()
-        except Exception as exc:  # an engine fault must reach the host, not hang the run
-            errors["engine"] += 1
-            tell_host({"type": "fatal", "reason": f"{type(exc).__name__}: {exc}"})
-            raise
+            msg = check_broadcast(unseal(frames, self.keys, src=HOST_ID), len(self.cfg.nodes))
+        except (Malformed, Drop):
+            self.errors["bad_broadcast"] += 1
+            return
+        self.last_host = time.monotonic()
+        kind = msg["type"]
+        if kind == "stop":
+            self.running = False
+        elif kind == "dead":
+            self.dead.update(msg["nodes"])
+        elif kind == "abort":
+            for rid in msg["rids"]:
+                self.engine.free(rid)
+
+    def on_data(self, frames: list[bytes]) -> bool:
+        """Check one data message and queue it on the engine; False (counted) when dropped."""
+        from helix.prototype.engines import StageWork
+        from helix.prototype.messages import Drop, check_stage_message
+
+        got = self.inbox.check(frames)
+        if got is None:
+            return False
+        header, tensor = got
+        m = self.model
+        try:
+            start, end = check_stage_message(header, tensor, me=self.me.id, cfg=self.cfg, vocab_size=m.vocab_size,
+                                             hidden_size=m.hidden_size, max_position=m.max_position, dtype=self.tdtype)
+        except Drop as exc:
+            self.inbox.dropped[exc.reason] += 1
+            return False
+        if self.chooser is not None:
+            for sender, receiver, delta in header.get("fb", []):
+                if sender == self.me.id:
+                    self.chooser.feedback(receiver, delta)
+        work = StageWork(header["rid"], header["type"], start, end, tensor, header["max_tokens"], header["context"], header)
+        try:
+            self.engine.submit(work)
+        except ValueError as exc:  # a decode without its prompt pass here, a position that disagrees
+            self.errors["rejected"] += 1
+            self.tell_host({"type": "fail", "rid": header["rid"], "reason": str(exc)})
+            return False
+        return True
+
+    def step(self) -> None:
+        """Run the engine once; send each output on (a failed request is reported, not raised)."""
+        from helix.prototype.sysconfig import HOST_ID
+        from helix.prototype.transport import encode
+
+        outs = self.engine.step()
         for out in outs:
             h = dict(out.work.meta)
+            if out.error is not None:
+                self.errors["request"] += 1
+                print(f"worker {self.me.id}: request {h['rid']} failed: {out.error}", file=sys.stderr, flush=True)
+                self.engine.free(h["rid"])
+                self.tell_host({"type": "fail", "rid": h["rid"], "reason": f"worker {self.me.id}: {out.error}"})
+                continue
             h.pop("fb", None)
             h.pop("dtype", None)
             h.pop("shape", None)
             k = h["stage"]
             route = h["route"]
             h["hops"] = h.get("hops", []) + [time.time()]
-            if out.work.end == L:
+            if out.work.end == self.L:
                 nxt = HOST_ID
             else:
                 if len(route) <= k + 1:
-                    stage = chooser.choose(out.work.end, dead) if chooser is not None else None
+                    stage = self.chooser.choose(out.work.end, self.dead) if self.chooser is not None else None
                     if stage is None:
-                        tell_host({"type": "fail", "rid": h["rid"], "reason": f"no live next hop after node {me.id}"})
-                        engine.free(h["rid"])
+                        self.tell_host({"type": "fail", "rid": h["rid"], "reason": f"no live next hop after node {self.me.id}"})
+                        self.engine.free(h["rid"])
                         continue
                     route = route + [stage]
                     h["route"] = route
                 nxt = route[k + 1][0]
             h["stage"] = k + 1
-            h["src"] = me.id
-            if not outbox.send(nxt, encode(h, out.payload)):
-                errors["send"] += 1
-                tell_host({"type": "fail", "rid": h["rid"], "reason": f"cannot send to node {nxt}"})
-    stop_hb.set()
-    hb.join()
-    tell_host({"type": "bye", "dropped": dict(inbox.dropped), "errors": dict(errors)})
-    time.sleep(0.05)
-    inbox.close()
-    outbox.close()
-    control.close(0)
-    bcast.close(0)
-    ctx.term()
-    return 0
+            h["src"] = self.me.id
+            if not self.outbox.send(nxt, encode(h, out.payload, self.key)):
+                self.errors["send"] += 1
+                self.tell_host({"type": "fail", "rid": h["rid"], "reason": f"cannot send to node {nxt}"})
+
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self) -> int:
+        args = self.args
+        self.tell_host({"type": "ready", "pid": os.getpid()})
+        poller = zmq.Poller()
+        poller.register(self.inbox.sock, zmq.POLLIN)
+        poller.register(self.bcast, zmq.POLLIN)
+        stop_hb = threading.Event()
+        hb = threading.Thread(
+            target=_heartbeat,
+            args=(self.ctx, self.cfg.control_endpoint(), self.me.id, self.key, stop_hb,
+                  lambda: (self.engine.cached_requests(), dict(self.inbox.dropped), dict(self.errors))),
+            daemon=True,
+        )
+        hb.start()
+        while self.running:
+            if time.monotonic() - self.last_host > args.orphan_timeout_s:
+                print(f"worker {self.me.id}: host silent for {args.orphan_timeout_s} s, exiting", file=sys.stderr)
+                break
+            # Block until something arrives; nothing is queued between iterations (step runs all).
+            poller.poll(timeout=100)
+            self._guarded(self._drain_broadcasts)
+            if not self.running:
+                break
+            for _ in range(10_000):
+                try:
+                    frames = self.inbox.sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                self._guarded(self.on_data, frames)
+            self._guarded(self.step)
+        stop_hb.set()
+        hb.join()
+        self.tell_host({"type": "bye", "dropped": dict(self.inbox.dropped), "errors": dict(self.errors)})
+        time.sleep(0.05)
+        self.close()
+        return 0
+
+    def _drain_broadcasts(self) -> None:
+        while True:
+            try:
+                frames = self.bcast.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.on_broadcast(frames)
+
+    def _guarded(self, fn, *a) -> None:
+        """No exception ends the worker: it is counted, logged, and the loop goes on."""
+        try:
+            fn(*a)
+        except Exception as exc:  # noqa: BLE001 - by design: one bad message or step never kills the process
+            self.errors["internal"] += 1
+            print(f"worker {self.me.id}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        self.inbox.close()
+        self.outbox.close()
+        self.control.close(0)
+        self.bcast.close(0)
+        self.ctx.term()
 
 
-def _heartbeat(ctx, endpoint: str, nid: int, stop: threading.Event, state) -> None:
+def serve_worker(args) -> int:
+    return Worker(args).run()
+
+
+def _heartbeat(ctx, endpoint: str, nid: int, key, stop: threading.Event, state) -> None:
     """Liveness on its own thread and socket: a long engine step (torch releases the GIL) must not
     look like a dead worker; a dead process stops beating at once."""
     sock = ctx.socket(zmq.PUSH)
     sock.setsockopt(zmq.LINGER, 0)
     sock.connect(endpoint)
+    from helix.prototype.transport import seal
+
     while not stop.is_set():
         try:
             cached, dropped, errors = state()
         except RuntimeError:  # a counter changed size while copied: report next beat
             cached, dropped, errors = 0, {}, {}
         try:
-            sock.send_json({"type": "hb", "src": nid, "cached": cached, "dropped": dropped, "errors": errors}, zmq.NOBLOCK)
+            sock.send_multipart(seal({"type": "hb", "src": nid, "cached": cached, "dropped": dropped, "errors": errors}, key), zmq.NOBLOCK)
         except zmq.Again:
             pass
         stop.wait(HEARTBEAT_S)
@@ -183,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description="Helix prototype worker")
     p.add_argument("--system-config", required=True)
     p.add_argument("--node-id", type=int, required=True)
-    p.add_argument("--model-config", required=True)
+    p.add_argument("--model-config", default=None)
+    p.add_argument("--checkpoint", default=None, help="HF checkpoint directory: load this range's tensors from it")
     p.add_argument("--model-name", default=None)
     p.add_argument("--engine", default="torch")
     p.add_argument("--scheduler", default="helix")
@@ -196,7 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return serve_worker(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    if not args.model_config and not args.checkpoint:
+        print("error: --model-config or --checkpoint is required", file=sys.stderr)
+        return 2
+    return serve_worker(args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ run (always a suffix of what it holds in Helix, but any sub-range is allowed) an
 ids when ``start == 0``, else the previous stage's hidden states. ``step()`` runs everything queued
 (prompts one by one, decodes batched) and returns one output per work item: hidden states, or the
 greedy next token when ``end`` is the model's last layer. The KV cache of a (request, layer) lives
-in the engine from the prompt pass until ``free``.
+in the engine from the prompt pass until ``free``. An exception while running one request must
+come back as that request's output with ``error`` set, never out of ``step()``: the worker reports
+it to the host and goes on serving the others.
 """
 
 from __future__ import annotations
@@ -32,13 +34,18 @@ class StageOutput:
     work: StageWork
     payload: Any  # hidden [n, hidden] (not last) or int32 [1] next token (last layer)
     is_token: bool
+    error: str | None = None  # this request failed here (its KV is dropped); the others go on
 
 
 class StageEngine(ABC):
     name = "base"
 
-    def __init__(self, model_cfg, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32"):
+    def __init__(self, model_cfg, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32",
+                 checkpoint: str | None = None):
+        """``checkpoint``: a HF checkpoint directory to read the held range's weights from (None:
+        seeded random weights)."""
         self.model_cfg, self.held, self.seed, self.device, self.dtype = model_cfg, held, seed, device, dtype
+        self.checkpoint = checkpoint
 
     @abstractmethod
     def submit(self, work: StageWork) -> None:

@@ -22,13 +22,29 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 class TorchEngine(StageEngine):
     name = "torch"
 
-    def __init__(self, model_cfg: LlamaConfig, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32"):
-        super().__init__(model_cfg, held, seed=seed, device=device, dtype=dtype)
+    def __init__(self, model_cfg: LlamaConfig, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32",
+                 checkpoint: str | None = None):
+        super().__init__(model_cfg, held, seed=seed, device=device, dtype=dtype, checkpoint=checkpoint)
         self.tdtype = DTYPES[dtype]
+        check_device_dtype(device, self.tdtype)
         s, e = held
-        self.layers = {i: DecoderLayer(model_cfg, i, seed, device).to(device=device, dtype=self.tdtype) for i in range(s, e)}
-        self.embed = Embedding(model_cfg, seed, device).to(device=device, dtype=self.tdtype) if s == 0 else None
-        self.head = Head(model_cfg, seed, device).to(device=device, dtype=self.tdtype) if e == model_cfg.num_layers else None
+        L = model_cfg.num_layers
+        t, ck = {}, None
+        if checkpoint:
+            from helix.prototype.checkpoint import EMBED, NORM, Checkpoint
+
+            ck = Checkpoint(checkpoint, model_cfg.name)
+            t = ck.load(s, e, self.tdtype)
+        self.layers = {
+            i: DecoderLayer(model_cfg, i, seed, device, ck.layer_weights(t, i) if ck else None).to(device=device, dtype=self.tdtype)
+            for i in range(s, e)
+        }
+        self.embed = Embedding(model_cfg, seed, device, t[EMBED] if ck else None).to(device=device, dtype=self.tdtype) if s == 0 else None
+        self.head = None
+        if e == L:
+            self.head = Head(model_cfg, seed, device, ck.head_weight(t) if ck else None, t[NORM] if ck else None)
+            self.head = self.head.to(device=device, dtype=self.tdtype)
+        del t
         self.caches: dict[int, dict[int, LayerCache]] = {}
         self.queue: list[StageWork] = []
 
@@ -56,16 +72,26 @@ class TorchEngine(StageEngine):
     @torch.inference_mode()
     def step(self) -> list[StageOutput]:
         work, self.queue = self.queue, []
-        outs = [self._prompt(w) for w in work if w.phase == "prompt"]
+        outs = [self._guard(self._prompt, w) for w in work if w.phase == "prompt"]
         decodes = [w for w in work if w.phase == "decode"]
         if decodes:
-            outs.extend(self._decodes(decodes))
+            try:
+                outs.extend(self._decodes(decodes))
+            except Exception:  # noqa: BLE001 - find the request at fault: rerun one by one (KV writes are idempotent)
+                outs.extend(self._guard(lambda w: self._decodes([w])[0], w) for w in decodes)
         for o in outs:
             w = o.work
             n = 1 if w.phase == "decode" else int(_length(w.payload))
-            if w.context + n >= w.max_tokens - 1:  # the last iteration has run: its KV is no longer needed
+            if o.error is not None or w.context + n >= w.max_tokens - 1:  # last iteration ran (or failed): KV not needed
                 self.free(w.rid)
         return outs
+
+    @staticmethod
+    def _guard(fn, w: StageWork) -> StageOutput:
+        try:
+            return fn(w)
+        except Exception as exc:  # noqa: BLE001 - one request's fault fails that request only
+            return StageOutput(w, None, False, error=f"{type(exc).__name__}: {exc}")
 
     # -- internals -----------------------------------------------------------------------------
     def _input(self, w: StageWork) -> torch.Tensor:
@@ -99,6 +125,17 @@ class TorchEngine(StageEngine):
             for j, k in enumerate(idx):
                 xs[k] = y[j : j + 1]
         return [self._output(w, x) for w, x in zip(ws, xs)]
+
+
+def check_device_dtype(device: str, dtype: torch.dtype) -> None:
+    """A dtype the device cannot run is a one-line error before any weight is read."""
+    from helix.errors import HelixInputError
+
+    if str(device).startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise HelixInputError("prototype", "device", "CUDA is not available on this machine", device)
+        if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
+            raise HelixInputError("prototype", "dtype", f"{torch.cuda.get_device_name()} cannot run bfloat16; use float16", "bfloat16")
 
 
 def _length(payload) -> int:
