@@ -115,6 +115,18 @@ def run_prototype(
     return metrics
 
 
+def write_serving_outputs(out_dir: Path, cfg, events: list, rows: tuple, stats: dict, spec: ProtoRunSpec, model: LlamaConfig) -> None:
+    """What an endpoint session leaves behind (same files as a workload run, metrics over all of it)."""
+    write_events_csv(out_dir / "events.csv", events)
+    write_text(out_dir / "routes.csv", _csv(rows[0]))
+    write_text(out_dir / "tokens.csv", _csv(rows[1]))
+    cfg.save(out_dir / "system_config.yaml", public=True)
+    write_json(out_dir / "run.json", {k: v for k, v in stats.items() if k != "duration_s"})
+    if any(e[2] == "in" for e in events):
+        write_json(out_dir / "metrics.json", parse_logs([out_dir / "events.csv"], warmup_s=0.0, end_s=max(e[0] for e in events) + 1))
+    write_json(out_dir / "meta.json", run_meta(spec, model))
+
+
 def run_meta(spec: ProtoRunSpec, model: LlamaConfig) -> dict:
     """meta.json: the resolved run settings, the model shape, package versions, git revision."""
     from helix.provenance import provenance
