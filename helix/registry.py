@@ -41,8 +41,15 @@ class Registry(Generic[T]):
     is asked for (its name is a choice before that).
     """
 
-    def __init__(self, family: str, *, package: str | None = None, modules: Mapping[str, str] | None = None,
-                 source: str | None = None, field: str | None = None):
+    def __init__(
+        self,
+        family: str,
+        *,
+        package: str | None = None,
+        modules: Mapping[str, str] | None = None,
+        source: str | None = None,
+        field: str | None = None,
+    ):
         self.family = family
         self.package = package
         self.modules = dict(modules or {})
@@ -80,7 +87,9 @@ class Registry(Generic[T]):
         if name not in self._members and name in self.modules:
             importlib.import_module(self.modules[name])
         if name not in self._members:
-            raise HelixInputError(self.source, self.field, f"unknown {self.family} (known: {', '.join(self.choices())})", name)
+            raise HelixInputError(
+                self.source, self.field, f"unknown {self.family} (known: {', '.join(self.choices())})", name
+            )
         return self._members[name]
 
     def choices(self, exclude: Iterable[str] = ()) -> list[str]:

@@ -58,8 +58,9 @@ class _Tee:
 
 
 def provenance_line(rule: str | None) -> str:
-    v = versions(["helix-workflow"])["helix-workflow"]
-    return f"# rule {rule or '?'}: helix-workflow {v}, git {git_revision() or 'unknown'}, python {platform.python_version()}"
+    version = versions(["helix-workflow"])["helix-workflow"]
+    rev = git_revision() or "unknown"
+    return f"# rule {rule or '?'}: helix-workflow {version}, git {rev}, python {platform.python_version()}"
 
 
 @contextlib.contextmanager

@@ -10,6 +10,8 @@ from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 with rule_log(sm) as log:
-    metrics = parse_logs(list(sm.input.logs), warmup_s=float(sm.params.warmup_s), end_s=float(sm.params.end_s))
+    warmup_s = float(sm.params.warmup_s)
+    metrics = parse_logs(list(sm.input.logs), warmup_s=warmup_s, end_s=float(sm.params.end_s))
     write_json(sm.output[0], metrics)
-    print(f"{len(sm.input.logs)} log(s), warm-up {sm.params.warmup_s} s: {metrics['decode_throughput_tps']:.1f} tok/s", file=log)
+    tps = metrics["decode_throughput_tps"]
+    print(f"{len(sm.input.logs)} log(s), warm-up {warmup_s} s: {tps:.1f} tok/s", file=log)

@@ -35,7 +35,9 @@ def test_registry_names_patterns_and_errors():
     pattern = reg.pattern(extra=["x-[0-9]+"])
     assert all(re.fullmatch(pattern, n) for n in ("a", "b-one", "lazy", "x-12"))
     assert not re.fullmatch(pattern, "b") and not re.fullmatch(pattern, "bxone")  # names are escaped
-    with pytest.raises(HelixInputError, match=r"^config: widget: unknown widget \(known: a, b-one, lazy\) \(got 'c'\)$"):
+    with pytest.raises(
+        HelixInputError, match=r"^config: widget: unknown widget \(known: a, b-one, lazy\) \(got 'c'\)$"
+    ):
         reg.get("c")
     with pytest.raises(ValueError, match="registered twice"):
         reg.register("a")(lambda: 2)
@@ -52,7 +54,9 @@ def test_every_family_uses_the_registry():
     assert {"helix", "paper", "petals", "separate", "sp_plus", "swarm"} <= set(METHODS.choices())
     assert BACKENDS.choices() == ["cpsat", "gurobi", "highs"]
     assert "torch" in ENGINES.choices()
-    assert {"throughput", "latency", "placement", "congestion", "solver", "table8", "reproduction"} <= set(FIGURE_BUILDERS.choices())
+    assert {"throughput", "latency", "placement", "congestion", "solver", "table8", "reproduction"} <= set(
+        FIGURE_BUILDERS.choices()
+    )
     assert all(isinstance(r, Registry) for r in (SCHEDULERS, METHODS, BACKENDS, ENGINES, FIGURE_BUILDERS))
 
 
@@ -81,14 +85,38 @@ def test_new_scheduler_is_one_file_and_reaches_the_simulate_rule(tmp_path, artif
     work = tmp_path / "work"
     (work / "config").mkdir(parents=True)
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["experiments"] = {"single_cluster": {"section": "6.3", "simulations": [
-        {"cluster": "single24", "model": "llama70b", "method": "paper-helix", "scheduler": "first_free", "mode": "offline",
-         "workload": {"mode": "offline", "n_init": 2}}]}}
+    cfg["experiments"] = {
+        "single_cluster": {
+            "section": "6.3",
+            "simulations": [
+                {
+                    "cluster": "single24",
+                    "model": "llama70b",
+                    "method": "paper-helix",
+                    "scheduler": "first_free",
+                    "mode": "offline",
+                    "workload": {"mode": "offline", "n_init": 2},
+                }
+            ],
+        }
+    }
     cfg.pop("prototypes", None)
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     base_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(plug)])}
     base_env.pop("HELIX_PLUGINS", None)
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work), "-n", "--cores", "1", TARGET]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "-n",
+        "--cores",
+        "1",
+        TARGET,
+    ]
 
     # without the plugin the config names an unknown scheduler: one line, nothing planned
     run = subprocess.run(cmd, capture_output=True, text=True, env=base_env, timeout=300)
@@ -96,8 +124,14 @@ def test_new_scheduler_is_one_file_and_reaches_the_simulate_rule(tmp_path, artif
     assert "unknown scheduler 'first_free'" in run.stdout + run.stderr
 
     env = {**base_env, "HELIX_PLUGINS": "first_free_sched"}
-    pattern = subprocess.run([sys.executable, "-c", "from helix.scheduling import SCHEDULERS; print(SCHEDULERS.pattern())"],
-                             capture_output=True, text=True, env=env, timeout=120, check=True).stdout.strip()
+    pattern = subprocess.run(
+        [sys.executable, "-c", "from helix.scheduling import SCHEDULERS; print(SCHEDULERS.pattern())"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout.strip()
     assert pattern == "first_free|helix|random|shortest_queue|swarm"
     run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

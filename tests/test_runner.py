@@ -41,13 +41,21 @@ def test_logging_progress_and_crash_traceback_reach_the_log(tmp_path, capsys):
         print("stdout line")
         1 / 0  # noqa: B018
     text = Path(sm.log[0]).read_text()
-    for expected in ("own line", "INFO helix.demo: a logging record", "[sim] progress on stderr", "stdout line",
-                     "Traceback (most recent call last)", "ZeroDivisionError: division by zero"):
+    for expected in (
+        "own line",
+        "INFO helix.demo: a logging record",
+        "[sim] progress on stderr",
+        "stdout line",
+        "Traceback (most recent call last)",
+        "ZeroDivisionError: division by zero",
+    ):
         assert expected in text
     # tee'd, not swallowed: an interactive run still sees progress; the streams are restored after
     assert "[sim] progress on stderr" in capsys.readouterr().err
-    assert not any(isinstance(h, logging.StreamHandler) and getattr(h.stream, "name", "") == sm.log[0]
-                   for h in logging.getLogger().handlers)
+    assert not any(
+        isinstance(h, logging.StreamHandler) and getattr(h.stream, "name", "") == sm.log[0]
+        for h in logging.getLogger().handlers
+    )
     print("after")
     assert "after" not in Path(sm.log[0]).read_text()
 
@@ -91,8 +99,14 @@ def test_failing_rule_leaves_traceback_in_its_log(tmp_path):
     (tmp_path / "crash.py").write_text(CRASH)
     (tmp_path / "bad.py").write_text(BAD)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", "--keep-going", "crash.txt", "bad.txt"],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--cores", "1", "--keep-going", "crash.txt", "bad.txt"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode != 0
     crash = (tmp_path / "logs" / "crash.log").read_text()
     assert crash.startswith("# rule crash: helix-workflow ")

@@ -76,7 +76,9 @@ class FigureWorkflow:
         return figure_files(self.configured([n for n, f in FIGURES.items() if f.default], clusters, models))
 
     def _row(self, wildcards) -> dict | None:
-        return paper_proto(wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode)
+        return paper_proto(
+            wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode
+        )
 
     def paper_proto_logs(self, wildcards) -> list[str]:
         """The paper's event logs of one prototype row (all present, else no figure asks for it)."""

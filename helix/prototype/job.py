@@ -23,7 +23,9 @@ def aggregate_job(spec: ProtoRunSpec, inputs, outputs, say: Callable[[str], None
     from helix.prototype.aggregate import aggregate_parts
 
     names = list(spec.parts)
-    parts = {n: {k: inputs[f"part_{k}"][i] for k in ("events", "routes", "tokens")} for i, n in enumerate(names)}
+    parts = {
+        n: {k: inputs[f"part_{k}"][i] for k in ("events", "routes", "tokens")} for i, n in enumerate(names)
+    }
     metrics = aggregate_parts(parts, {k: outputs[k] for k in OUTPUTS}, spec.warmup_s, spec.duration_s)
     say(f"aggregate of {names}: decode throughput {metrics['decode_throughput_tps']:.2f} tok/s")
     return metrics
@@ -48,7 +50,8 @@ def serve_job(spec: ProtoRunSpec, inputs, outputs, say: Callable[[str], None]) -
             shutil.move(str(Path(tmp) / name), str(out / name))
         for wlog in sorted((Path(tmp) / "work").glob("worker*.log")):
             say(f"--- {wlog.name}\n{wlog.read_text()}")
-    say(f"decode throughput {metrics['decode_throughput_tps']:.2f} tok/s, failed requests {metrics['failed_requests']}")
+    tps, failed = metrics["decode_throughput_tps"], metrics["failed_requests"]
+    say(f"decode throughput {tps:.2f} tok/s, failed requests {failed}")
     return metrics
 
 

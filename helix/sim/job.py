@@ -24,8 +24,17 @@ def model_json(model: Mapping, artifact: str | Path | None) -> str | Path:
     return Path(artifact) / path[len("artifact:") :] if path.startswith("artifact:") else path
 
 
-def simulate_job(entry: dict, outputs: Mapping[str, str], *, traces: list[str], layout: list[str], model: Mapping,
-                 artifact: str | Path | None, gpus: dict, progress: bool = True) -> dict:
+def simulate_job(
+    entry: dict,
+    outputs: Mapping[str, str],
+    *,
+    traces: list[str],
+    layout: list[str],
+    model: Mapping,
+    artifact: str | Path | None,
+    gpus: dict,
+    progress: bool = True,
+) -> dict:
     """Write a run's files (``outputs`` maps OUTPUTS to paths) and return its metrics."""
     paths = {k: outputs[k] for k in OUTPUTS}
     if entry["parts"]:
