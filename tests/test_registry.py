@@ -137,3 +137,22 @@ def test_new_scheduler_is_one_file_and_reaches_the_simulate_rule(tmp_path, artif
     assert run.returncode == 0, run.stderr[-3000:]
     out = run.stdout + run.stderr
     assert re.search(r"rule simulate:.*?scheduler=first_free", out, re.S), out[-3000:]
+
+
+def test_placement_rules_split_method_names_without_overlap():
+    """Every method name matches exactly one of the placement rules' patterns, built from the registry."""
+    from helix.placement.base import METHODS, get_method
+    from helix.placement.workflow import HELIX_FAMILY_PATTERN, METHOD_PATTERN, is_helix_family
+
+    for name in [
+        *METHODS.choices(exclude=["paper"]),
+        "helix-pruned",
+        "helix-nowarm",
+        "paper-helix",
+        "paper-sp_plus",
+    ]:
+        family, other = re.fullmatch(HELIX_FAMILY_PATTERN, name), re.fullmatch(METHOD_PATTERN, name)
+        assert bool(family) != bool(other), name
+        assert is_helix_family(name) == bool(family)
+        assert get_method(name) is not None
+    assert not re.fullmatch(METHOD_PATTERN, "paper") and not re.fullmatch(HELIX_FAMILY_PATTERN, "helix-")

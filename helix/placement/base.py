@@ -154,7 +154,8 @@ def available_methods() -> list[str]:
 
 def method_pattern(helix_family: bool | None = None) -> str:
     """Wildcard constraint for method names: the helix family, every other method, or (None) both."""
-    others = METHODS.pattern(exclude=("helix", "paper"), extra=[PAPER_PATTERN])
+    family = [n for n in METHODS.choices() if helix_variant(n) is not None]  # helix, helix-maxflow, ...
+    others = METHODS.pattern(exclude=["paper", *family], extra=[PAPER_PATTERN])
     if helix_family is None:
         return f"{HELIX_FAMILY_PATTERN}|{others}"
     return HELIX_FAMILY_PATTERN if helix_family else others
@@ -162,15 +163,14 @@ def method_pattern(helix_family: bool | None = None) -> str:
 
 def get_method(name: str) -> PlacementMethod:
     """The method object for ``name``; ``paper-<m>`` selects the artifact importer for ``m``."""
+    if name != "paper" and name in METHODS:  # a registered name wins over the patterns below
+        return METHODS.get(name)()
     if name.startswith("paper-"):
         return METHODS.get("paper")(variant=name[len("paper-") :])
-    variant = helix_variant(name)
-    if variant:
-        return METHODS.get("helix")(variant=variant)
-    if name == "paper" or name not in METHODS:
-        known = METHODS.choices(exclude=("paper",)) + ["helix-<variant>", "paper-<method>"]
-        raise HelixInputError(None, "method", f"unknown placement method (known: {', '.join(known)})", name)
-    return METHODS.get(name)()
+    if helix_variant(name):
+        return METHODS.get("helix")(variant=helix_variant(name))
+    known = METHODS.choices(exclude=("paper",)) + ["helix-<variant>", "paper-<method>"]
+    raise HelixInputError(None, "method", f"unknown placement method (known: {', '.join(known)})", name)
 
 
 def layout_from_vectors(cluster: Cluster, L: int, starts: Sequence[int], sizes: Sequence[int]) -> Layout:

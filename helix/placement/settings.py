@@ -74,7 +74,9 @@ def resolve_preset(presets: dict[str, PlacementPreset], mapping: dict[str, str],
     for key in (f"{cluster}/{model}/{method}", method):
         if key in mapping:
             return mapping[key], presets[mapping[key]]
-    if method.startswith("helix-"):
+    from helix.placement.base import helix_variant  # here: base imports this module
+
+    if helix_variant(method):
         from helix.errors import HelixInputError
 
         raise HelixInputError(
