@@ -38,7 +38,7 @@ def _query(inp=100):
 
 
 def _req(q, prompt=True):
-    return SimpleNamespace(query=q, prompt=prompt, hop=0, ntok=q.input if prompt else 1, reported=False, oseq=-1, sent_at=0.0)
+    return SimpleNamespace(query=q, prompt=prompt, hop=0, ntok=q.input if prompt else 1, oseq=-1, sent_at=0.0)
 
 
 def test_iwrr_follows_flow_proportions_and_ties_go_to_lower_index():
@@ -183,7 +183,7 @@ def test_swarm_stride_and_ema_feedback():
     assert [p[0] for p in picks] == [0, 1]  # equal priorities: smaller link id first, then the other
     # a request that reached node 2 reports its hop time to the source's link 0
     r = _req(q1)
-    r.hop, r.put_at = 1, 0.0
+    r.hop, r.sent_at = 1, 0.0
     net.now = 2.0
     _, repoll = s.pick_transmissions(2, {1: r}, net)
     assert repoll == [SOURCE_ID]

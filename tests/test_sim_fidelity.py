@@ -9,6 +9,7 @@ printed latency percentile. The section 6.3 table runs every simulated row of
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,9 @@ from helix.sim.pipeline import run_entry
 
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = Path(__file__).resolve().parents[2] / "shared" / "docs" / "expected-single-cluster.json"
+if not EXPECTED.is_file():  # a worktree elsewhere: the docs sit beside the artifact (shared/reference/..)
+    EXPECTED = Path(os.environ.get("HELIX_ARTIFACT_DIR", ".")).resolve().parents[1] / "docs" / "expected-single-cluster.json"
 METHOD = {"Helix": ("paper-helix", "helix"), "Swarm": ("paper-swarm", "swarm"), "Separate": ("paper-separate", "random")}
-# Rows whose percentiles our Swarm scheduler does not reproduce within tolerance (see docs/metrics.md)
-KNOWN_MISSES = {("llama70b", "Swarm", "online")}
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def _rows():
         return []
     rows = [r for r in json.loads(EXPECTED.read_text()) if "label" in r and any("step3_simulation" in c for c in r["commands"])]
     return [
-        pytest.param(r, id=f"{r['model']}-{r['label']}-{r['mode']}", marks=[pytest.mark.slow] + ([pytest.mark.xfail(reason="swarm decode tail differs, see docs/metrics.md", strict=False)] if (r["model"], r["label"], r["mode"]) in KNOWN_MISSES else []))
+        pytest.param(r, id=f"{r['model']}-{r['label']}-{r['mode']}", marks=pytest.mark.slow)
         for r in rows
     ]
 

@@ -67,7 +67,7 @@ class Query:
 class Req:
     """One iteration (the paper's "request"): the prompt or one decode token of a query."""
 
-    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "layer", "sent_at", "arrived_at", "ready_at", "reported", "stays", "oseq", "put_at")
+    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "sent_at", "arrived_at", "ready_at", "stays", "oseq")
 
     def __init__(self, query: Query, prompt: bool, ntok: int, ctx: int, created: float):
         self.query = query
@@ -76,14 +76,11 @@ class Req:
         self.ctx = ctx  # context tokens already in the KV cache (decode: prev_tokens)
         self.created = created
         self.hop = 0  # index of the next route stage
-        self.layer = 0
-        self.sent_at = 0.0
+        self.sent_at = 0.0  # start of its latest transmission (swarm's hop time runs from here)
         self.arrived_at = 0.0
         self.ready_at = 0.0
-        self.reported = False  # swarm: hop time reported (once per iteration)
         self.stays = None
         self.oseq = -1  # swarm: hop at which the current sender queued it
-        self.put_at = 0.0
 
 
 @dataclass
