@@ -7,10 +7,9 @@ from helix.config.schema import validate_config
 from helix.errors import HelixInputError
 from helix.scheduling import SCHEDULERS
 
+CONFIG_SOURCE = ", ".join(str(f) for f in workflow.configfiles) or "config"
 try:
-    HCFG = validate_config(
-        config, ", ".join(str(f) for f in workflow.configfiles) or "config"
-    )
+    HCFG = validate_config(config, CONFIG_SOURCE)
 except HelixInputError as exc:
     raise WorkflowError(exc.one_line()) from None
 

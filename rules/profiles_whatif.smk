@@ -133,7 +133,10 @@ rule whatif_profile:
         "../envs/helix.yaml"
     params:
         gpu=WHATIF.gpu_name,
+        gpu_entry=WHATIF.gpu_entry,
         config_json=WHATIF.config_json,
+        param_bytes_per_layer=WHATIF.param_bytes_per_layer,
+        config_file=CONFIG_SOURCE,
     script:
         "../scripts/profile_predict.py"
 

@@ -13,6 +13,7 @@ from helix.cluster import Cluster
 from helix.models import load_hf_config
 from helix.placement.api import make_problem, run_placement
 from helix.placement.settings import PlacementPreset
+from helix.profiles.entry import model_profiles
 from helix.profiles.store import ProfileStore
 from helix.runner import rule_log
 
@@ -25,9 +26,9 @@ with rule_log(sm) as log:
     artifact = sm.params.artifact or None
     if not artifact and sm.input.get("artifact"):
         artifact = str(Path(sm.input.artifact[0]).parent)
-    store = ProfileStore(sm.params.profiles_root)
+    profiles = model_profiles(model, sm.params.gpus, ProfileStore(sm.params.profiles_root), source="config gpus")
     out_dir = Path(sm.output.layout).parent
-    problem = make_problem(cluster, model, w.model, preset, store, artifact, w.cluster, work_dir=out_dir)
+    problem = make_problem(cluster, model, w.model, preset, profiles, artifact, w.cluster, work_dir=out_dir)
     t0 = time.monotonic()
     result = run_placement(problem, w.method, out_dir)
     print(f"{w.cluster}/{w.model}/{w.method}: max_flow {result.objective:.2f} tok/s, "

@@ -2,7 +2,7 @@
 
 
 from helix.io import write_json
-from helix.profiles.analytic import fit_artifact
+from helix.profiles.fit import fit_artifact
 from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -1,10 +1,14 @@
-"""Rule whatif_profile: a (model, GPU) profile without an artifact one: measured if committed, else predicted."""
+"""Rule predict_profile: a (model, GPU) profile the artifact lacks: the committed measurement, else predicted."""
 
 import json
 from pathlib import Path
 
+from helix.errors import HelixInputError
 from helix.models import load_hf_config
-from helix.profiles.analytic import FitParams, FitResult, read_measured, write_predicted
+from helix.profiles.entry import gpu_machine_spec
+from helix.profiles.fit import FitResult
+from helix.profiles.measured import read_measured
+from helix.profiles.predict import write_predicted
 from helix.profiles.store import write_profile
 from helix.runner import rule_log
 
@@ -18,8 +22,13 @@ with rule_log(sm) as log:
         write_profile(out_dir, prof, {**prof.meta, "copied_from": str(measured)})
         print(f"copied measured profile {measured}", file=log)
     else:
-        data = json.loads(Path(sm.input.fit).read_text())
-        fit = FitResult(FitParams(**data["params"]), data["trained_on"], data["n_points"], data["cost"])
-        spec = load_hf_config(sm.params.config_json, model)
-        write_predicted(out_dir, spec, model, gpu, fit)
+        fit = FitResult.from_dict(json.loads(Path(sm.input.fit).read_text()))
+        spec = load_hf_config(sm.params.config_json, model,
+                              param_bytes_per_layer_override=sm.params.param_bytes_per_layer)
+        machine = gpu_machine_spec(gpu, sm.params.gpu_entry)
+        if machine is None:
+            raise HelixInputError(sm.params.config_file, f"gpus.{gpu}.peak_flops",
+                                  "missing: no measured profile of this GPU type, so set its datasheet "
+                                  "fields (peak_flops, mem_bandwidth) to predict one", None)
+        write_predicted(out_dir, spec, model, machine, fit, fit_file=str(sm.input.fit))
         print(f"predicted {model} on {gpu} with {fit.params.as_dict()}", file=log)

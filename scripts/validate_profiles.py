@@ -2,7 +2,8 @@
 
 
 from helix.io import atomic_path
-from helix.profiles.analytic import leave_one_out, plot_validation
+from helix.profiles.fit import leave_one_out
+from helix.profiles.validation_plot import plot_validation
 from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake

@@ -9,10 +9,17 @@ import pytest
 
 from helix.errors import HelixInputError
 from helix.models import load_hf_config
-from helix.profiles import analytic as A
-from helix.profiles.gpu_specs import gpu_spec, machine_spec
-from helix.profiles.limits import engine_limits, typical_seeds
+from helix.profiles import cost as A
+from helix.profiles import derived_limits as D
+from helix.profiles import fit as F
+from helix.profiles.entry import ModelProfiles, paper_profiles
+from helix.profiles.gpu_specs import gpu_spec, machine_from_entry, machine_spec
+from helix.profiles.limits import engine_limits
+from helix.profiles.measured import check_times
+from helix.profiles.predict import write_predicted
 from helix.profiles.store import ARTIFACT_GPU_TYPES, ProfileStore
+
+MODEL = F.PAPER_MODELS
 
 CFG70 = "artifact_evaluation/single_cluster/models/llama70b/config.json"
 CFG30 = "artifact_evaluation/single_cluster/models/llama30b/config.json"
@@ -57,8 +64,8 @@ def test_llama70b_layer_matches_hand_calculation(spec70):
 def test_llama30b_kv_is_full_attention(artifact_dir):
     spec = load_hf_config(artifact_dir / CFG30, "llama30b")
     assert A.kv_bytes_per_token(spec) == 2 * 6656 * 2 == 26624  # simulator.md s2.4
-    assert A.model_spec("llama30b").hidden_size == spec.hidden_size
-    assert A.gemm_params(A.model_spec("llama70b")) == 855_638_016
+    assert MODEL["llama30b"].hidden_size == spec.hidden_size
+    assert A.gemm_params(MODEL["llama70b"]) == 855_638_016
 
 
 def test_spec_table_and_tensor_parallel_rule():
@@ -79,13 +86,13 @@ def artifact_store(artifact_dir):
 
 
 def test_default_params_are_a_fresh_fit(artifact_dir):
-    fresh = A.fit_artifact(artifact_dir).params
+    fresh = F.fit_artifact(artifact_dir).params
     for name in A.FitParams.NAMES:
         assert getattr(A.DEFAULT_PARAMS, name) == pytest.approx(getattr(fresh, name), rel=0.05), name
 
 
 def test_time_model_shape():
-    spec, p = A.model_spec("llama70b"), A.DEFAULT_PARAMS
+    spec, p = MODEL["llama70b"], A.DEFAULT_PARAMS
     for gpu in ("A100", "L4", "T4x4", "H100", "L40S"):
         for phase, grid in (("prompt", A.PROMPT_GRID), ("decode", A.DECODE_GRID)):
             t = A.predict_times(spec, gpu, phase, grid, p)
@@ -99,8 +106,8 @@ def test_time_model_shape():
 
 
 def test_leave_one_out_table(artifact_dir, artifact_store):
-    table, points = A.leave_one_out(artifact_dir)
-    assert list(table.columns) == list(A.VALIDATION_COLUMNS)
+    table, points = F.leave_one_out(artifact_dir)
+    assert list(table.columns) == list(F.VALIDATION_COLUMNS)
     keys = set(zip(table.gpu, table.model, table.phase))
     assert keys == {(g, m, ph) for g in ARTIFACT_GPU_TYPES for m in ("llama70b", "llama30b")
                     for ph in ("prompt", "decode")}
@@ -117,16 +124,16 @@ def test_leave_one_out_table(artifact_dir, artifact_store):
 
 def test_prediction_is_out_of_sample(artifact_dir):
     """Leaving a GPU type out changes the fit: the left-out type's data really is unseen."""
-    full = A.fit_artifact(artifact_dir).params
-    loo = A.fit_artifact(artifact_dir, [g for g in ARTIFACT_GPU_TYPES if g != "A100"]).params
+    full = F.fit_artifact(artifact_dir).params
+    loo = F.fit_artifact(artifact_dir, [g for g in ARTIFACT_GPU_TYPES if g != "A100"]).params
     assert loo.eta_c != pytest.approx(full.eta_c, rel=1e-3)
 
 
 def test_analytic_limits_approximate_the_paper_tables():
     for model in ("llama70b", "llama30b"):
         for gpu in ARTIFACT_GPU_TYPES:
-            paper = engine_limits(model, gpu)  # the data file wins over the fallback
-            rule = A.analytic_limits(model, gpu)
+            paper = engine_limits(model, gpu)  # the paper's measured table
+            rule = D.derived_limits(MODEL[model], machine_spec(gpu))
             assert abs(rule.K - paper.K) <= 2, (model, gpu, rule.K, paper.K)
             assert rule.blocks[0] == pytest.approx(paper.blocks[0], rel=0.15), (model, gpu)
             assert 1 <= rule.R <= 3
@@ -134,34 +141,49 @@ def test_analytic_limits_approximate_the_paper_tables():
             # the memory-limited tail of Dm(k) follows the KV slots
             if paper.decode_max(k) < 300:
                 assert rule.decode_max_tokens[k - 1] == pytest.approx(paper.decode_max(k), rel=0.35)
-    assert A.analytic_limits("llama70b", "A100").K == 12 == engine_limits("llama70b", "A100").K
+    assert D.derived_limits(MODEL["llama70b"], machine_spec("A100")).K == 12 == engine_limits("llama70b", "A100").K
 
 
-def test_limits_fallback_for_whatif_gpus():
-    h100 = engine_limits("llama70b", "H100")
-    a100 = engine_limits("llama70b", "A100")
+def test_limits_for_whatif_gpus_are_derived(artifact_store):
+    mp = paper_profiles("llama70b", artifact_store)
+    h100, a100 = mp.limits("H100"), mp.limits("A100")
+    assert a100 == engine_limits("llama70b", "A100")  # measured wins where it exists
     assert h100.K > a100.K and h100.kv_capacity(8) > a100.kv_capacity(8)
     assert list(h100.blocks) == sorted(h100.blocks, reverse=True)
-    seeds = typical_seeds("llama70b", ["H100", "A100"])
+    seeds = mp.seeds(["H100", "A100"])
     assert seeds.layers_b["H100"] == h100.K and seeds.performance_seed["A100"] == 80
     assert seeds.performance_seed["H100"] > seeds.performance_seed["A100"]
-    with pytest.raises(HelixInputError):
-        engine_limits("llama70b", "NoSuchGPU")
+    with pytest.raises(HelixInputError) as err:
+        mp.limits("NoSuchGPU")
+    assert "NoSuchGPU" in str(err.value) and "\n" not in str(err.value)
+    prov = mp.provenance(["A100", "H100"])
+    assert prov["A100"]["limits"]["source"] == "measured" and prov["H100"]["limits"]["source"] == "derived"
+
+
+def test_config_datasheet_defaults_to_the_table_and_overrides_it(artifact_store):
+    # the config's entry of a known type gives the table's machine; fields given there win
+    assert machine_from_entry("L4x2", {"num_gpus": 2, "vram_bytes": 48e9}) == machine_spec("L4x2")
+    fast = machine_from_entry("A100", {"num_gpus": 1, "vram_bytes": 40e9, "mem_bandwidth": 2039e9})
+    assert fast.mem_bw == 2039e9 and fast.peak_flops == gpu_spec("A100").peak_flops and "config" in fast.source
+    # an unknown type needs both required fields; with them, limits and seeds are derived
+    assert machine_from_entry("B9", {"num_gpus": 1, "vram_bytes": 96e9, "peak_flops": 1e15}) is None
+    entry = {"num_gpus": 1, "vram_bytes": 96e9, "peak_flops": 1e15, "mem_bandwidth": 4e12}
+    mp = ModelProfiles(MODEL["llama70b"], {"B9": entry}, artifact_store)
+    assert mp.limits("B9").K > mp.limits("A100").K and not mp.machine("B9").low_power
+    assert mp.seeds(["B9"]).performance_seed["B9"] > 80
 
 
 def test_predicted_profile_files(tmp_path, artifact_dir):
-    fit = A.FitResult(A.DEFAULT_PARAMS, ["x"], 1, 0.0)
-    out = A.write_predicted(tmp_path / "llama70b" / "h100", A.model_spec("llama70b"), "llama70b", "H100", fit)
+    fit = F.FitResult(A.DEFAULT_PARAMS, ["x"], 1, 0.0)
+    out = write_predicted(tmp_path / "llama70b" / "h100", MODEL["llama70b"], "llama70b", machine_spec("H100"), fit)
     meta = json.loads((out / "meta.json").read_text())
     assert meta["source"] == "predicted" and meta["fit"]["params"]["eta_c"] == A.DEFAULT_PARAMS.eta_c
     assert meta["decode_context"] == 990
     prof = ProfileStore(tmp_path).get("llama70b", "H100")
-    assert prof.decode_time(100) == pytest.approx(A.predict_time(A.model_spec("llama70b"), "H100", "decode",
+    assert prof.decode_time(100) == pytest.approx(A.predict_time(MODEL["llama70b"], "H100", "decode",
                                                                  100, A.DEFAULT_PARAMS))
     assert prof.prompt.max_tokens >= 3 * 2048 and prof.decode.max_tokens >= 480
-    with pytest.raises(HelixInputError, match="spec table"):
-        A.write_predicted(tmp_path / "x", A.model_spec("llama70b"), "llama70b", "Z9", fit)
-    assert not (tmp_path / "x").exists()
+    assert F.FitResult.from_dict(fit.as_dict()).params == fit.params
 
 
 @pytest.mark.parametrize("seconds, what", [
@@ -171,13 +193,13 @@ def test_predicted_profile_files(tmp_path, artifact_dir):
 ])
 def test_bad_times_are_one_line_errors(seconds, what):
     with pytest.raises(HelixInputError) as err:
-        A.check_times("p.csv", (0, 250, 500, 750), seconds)
+        check_times("p.csv", (0, 250, 500, 750), seconds)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith("p.csv: row ") and what in msg
 
 
 def test_noisy_but_sane_measurements_pass():
-    A.check_times("p.csv", (0, 80, 85, 90), (0.0, 0.0070, 0.0067, 0.0045))  # artifact v100 70b decode
+    check_times("p.csv", (0, 80, 85, 90), (0.0, 0.0070, 0.0067, 0.0045))  # artifact v100 70b decode
 
 
 def test_not_a_decoder_config(tmp_path):

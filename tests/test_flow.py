@@ -52,11 +52,12 @@ def read_cluster(path: Path, name: str) -> Cluster:
 def paper_case(artifact_dir: Path, key: str):
     ini, d, model_name, objective = PAPER[key]
     from helix.profiles.store import ProfileStore
+    from helix.profiles.entry import paper_profiles
     from helix.profiles.typical import capacity_tables
 
     cluster = read_cluster(artifact_dir / ini, key)
     model = load_hf_config(artifact_dir / MODEL_JSON[model_name], model_name)
-    tables = capacity_tables(model_name, cluster.gpu_mix(), ProfileStore.from_artifact(artifact_dir), model.num_layers)
+    tables = capacity_tables(paper_profiles(model_name, ProfileStore.from_artifact(artifact_dir)), cluster.gpu_mix())
     layout = read_sol_ini(artifact_dir / d / "ilp_sol.ini", model.num_layers, cluster)
     return cluster, model, tables, layout, objective
 

@@ -50,7 +50,8 @@ def test_bad_model_config(tmp_path, cfg, expected):
 
 def test_model_no_machine_can_hold_a_layer_of(tmp_path):
     """A 16 GB T4 cannot hold one layer of a model whose layer alone needs ~40 GB: one-line error."""
-    from helix.profiles.analytic import analytic_limits
+    from helix.profiles.derived_limits import derived_limits
+    from helix.profiles.gpu_specs import machine_spec
 
     p = tmp_path / "config.json"
     p.write_text(json.dumps({"model_type": "llama", "hidden_size": 32768, "num_attention_heads": 256,
@@ -59,5 +60,6 @@ def test_model_no_machine_can_hold_a_layer_of(tmp_path):
     huge = load_hf_config(p, "huge")
     assert huge.param_bytes_per_layer > 16e9
     with pytest.raises(HelixInputError) as info:
-        analytic_limits("huge", "T4", huge)
-    assert "huge/T4" in str(info.value) and "not even one layer fits" in str(info.value)
+        derived_limits(huge, machine_spec("T4"), source="config/config.yaml")
+    msg = str(info.value)
+    assert "gpus.T4.vram_bytes" in msg and "not even one layer of huge fits" in msg and "\n" not in msg

@@ -97,7 +97,7 @@ def test_negative_measurement_leaves_no_output(tmp_path):
     ("0,0\n1,0.002\n4,-0.003\n", "non-negative"),
 ])
 def test_bad_committed_measurement_is_rejected(repo, tmp_path, decode, what):
-    from helix.profiles.analytic import read_measured
+    from helix.profiles.measured import read_measured
 
     # Synthetic, well-formed measurement (a real tiny CPU profile is overhead-bound and noisy).
     run = ProfileRun({8: 0.001, 64: 0.003}, {(1, 990): 0.001, (4, 990): 0.0012}, {"x": 0.1}, {"device": "cpu"})

@@ -76,7 +76,7 @@ def test_typical_seeds():
 
 def test_unknown_pairs_and_k_out_of_range():
     with pytest.raises(HelixInputError, match="no engine limits for GPU type 'Z9000' with model 'llama70b'"):
-        engine_limits("llama70b", "Z9000")  # (H100 and other what-if types come from the analytic fallback)
+        engine_limits("llama70b", "Z9000")  # (other pairs are derived: helix.profiles.entry)
     with pytest.raises(HelixInputError, match="no engine limits for this model"):
         engine_limits("gpt-x", "A100")
     lim = engine_limits("llama70b", "T4")

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from helix.errors import HelixInputError
+from helix.profiles.entry import paper_profiles
 from helix.profiles.store import ProfileStore
 from helix.profiles.typical import (
     TypicalThroughput,
@@ -76,7 +77,7 @@ def _assert_tables(got: dict[str, list[float]], expected: dict[str, list[float]]
     ids=["70b-mix24", "70b-mix42", "30b-cluster10"],
 )
 def test_capacity_tables_match_lp_vectors(store, model, layers, mix, expected):
-    _assert_tables(capacity_tables(model, mix, store, layers), expected)
+    _assert_tables(capacity_tables(paper_profiles(model, store), mix), expected)
 
 
 @pytest.mark.parametrize(
@@ -84,46 +85,46 @@ def test_capacity_tables_match_lp_vectors(store, model, layers, mix, expected):
     [("A100", 4, 15, 1044.53), ("L4", 8, 7, 275.02), ("L4", 8, 8, 214.98), ("T4", 12, 5, 397.69)],
 )
 def test_30b_single_type_values(store, gpu, count, k, want):
-    table = node_capacity_table("llama30b", gpu, {gpu: count}, store, 60)
+    table = node_capacity_table(paper_profiles("llama30b", store), gpu, {gpu: count})
     assert abs(table[k - 1] - want) <= 0.005 + 1e-9
 
 
 def test_node_capacity_table_equals_capacity_tables(store):
-    tables = capacity_tables("llama70b", MIX24, store, 80)
+    tables = capacity_tables(paper_profiles("llama70b", store), MIX24)
     for gpu in MIX24:
-        assert node_capacity_table("llama70b", gpu, MIX24, store, 80) == tables[gpu]
+        assert node_capacity_table(paper_profiles("llama70b", store), gpu, MIX24) == tables[gpu]
 
 
 def test_tau_depends_on_mix_and_is_not_monotone_for_30b(store):
-    a = node_capacity_table("llama70b", "A100", MIX24, store, 80)
-    b = node_capacity_table("llama70b", "A100", MIX42, store, 80)
+    a = node_capacity_table(paper_profiles("llama70b", store), "A100", MIX24)
+    b = node_capacity_table(paper_profiles("llama70b", store), "A100", MIX42)
     assert a != b
-    t4 = node_capacity_table("llama30b", "T4", {"T4": 12}, store, 60)
+    t4 = node_capacity_table(paper_profiles("llama30b", store), "T4", {"T4": 12})
     assert t4[4] > t4[3]  # tau(5) > tau(4), placement.md s1
 
 
 def test_typical_layers_switch_to_table_b(store):
     # 24 machines hold 4*8 + 8*4 + 12*3 = 100 table-A layers >= 1.2 * 80: table A
-    assert typical_layers("llama70b", MIX24, 80) == {"A100": 8, "L4": 4, "T4": 3}
+    assert typical_layers(paper_profiles("llama70b", store), MIX24) == {"A100": 8, "L4": 4, "T4": 3}
     # one L4 type-A layer count 4 < 96: table B (= K)
-    assert typical_layers("llama70b", {"L4": 1}, 80) == {"L4": 7}
+    assert typical_layers(paper_profiles("llama70b", store), {"L4": 1}) == {"L4": 7}
 
 
 def test_nic_cap(store):
     cap = nic_token_cap(10e9, 10e9, 16384)
     assert cap == pytest.approx(610351.5625)
-    capped = node_capacity_table("llama70b", "A100", MIX24, store, 80, nic_cap=5000.0)
-    raw = node_capacity_table("llama70b", "A100", MIX24, store, 80)
+    capped = node_capacity_table(paper_profiles("llama70b", store), "A100", MIX24, nic_cap=5000.0)
+    raw = node_capacity_table(paper_profiles("llama70b", store), "A100", MIX24)
     assert capped == [min(v, 5000.0) for v in raw]
-    assert node_capacity_table("llama70b", "A100", MIX24, store, 80, nic_cap=cap) == raw
+    assert node_capacity_table(paper_profiles("llama70b", store), "A100", MIX24, nic_cap=cap) == raw
 
 
 def test_bad_inputs(store):
     with pytest.raises(HelixInputError, match="Z9000"):
-        node_capacity_table("llama70b", "Z9000", {"Z9000": 2}, store, 80)
+        node_capacity_table(paper_profiles("llama70b", store), "Z9000", {"Z9000": 2})
     with pytest.raises(HelixInputError, match="empty"):
-        capacity_tables("llama70b", {"A100": 0}, store, 80)
-    tt = TypicalThroughput("llama70b", MIX24, store, 80)
+        capacity_tables(paper_profiles("llama70b", store), {"A100": 0})
+    tt = TypicalThroughput(paper_profiles("llama70b", store), MIX24)
     with pytest.raises(HelixInputError, match="K=4"):
         tt.tau("T4", 5)
     with pytest.raises(HelixInputError, match="not in the mix"):
@@ -160,7 +161,7 @@ def _lp_node_rows(path) -> dict[int, list[float]]:
 def test_every_lp_row_is_our_table(artifact_dir, store, rel, model, layers, mix):
     rows = _lp_node_rows(artifact_dir / "artifact_evaluation" / rel)
     assert len(rows) == sum(mix.values())
-    tables = capacity_tables(model, mix, store, layers)
+    tables = capacity_tables(paper_profiles(model, store), mix)
     matched = Counter()
     for node, coeffs in rows.items():
         hits = [g for g, t in tables.items()

@@ -9,6 +9,7 @@ import pytest
 
 from helix.artifact.simulator_cluster import read_simulator_cluster
 from helix.errors import HelixInputError
+from helix.profiles.entry import paper_profiles
 from helix.profiles.typical import TypicalThroughput
 from helix.scheduling import make_scheduler, scheduler_names
 from helix.scheduling.base import SINK_ID, SOURCE_ID, LinkView, NodeView, Topology
@@ -111,7 +112,7 @@ def test_paper_flow_graph_max_flow(artifact_dir):
     model = load_model("llama70b", artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", 1.53e9)
     sc = read_simulator_cluster(root / "simulator_cluster.ini")
     prep = prepare(model, sc, paper_ranges(root / "ilp_sol.ini", 80), store())
-    tt = TypicalThroughput("llama70b", {"A100": 4, "L4": 8, "T4": 12}, store(), 80)
+    tt = TypicalThroughput(paper_profiles("llama70b", store()), {"A100": 4, "L4": 8, "T4": 12})
     cap = {u: tt.tau(n.gpu, n.layers) for u, n in prep.topo.nodes.items()}
     value, flows = solve(prep.topo, cap)
     assert value == pytest.approx(1289.56, abs=0.01)

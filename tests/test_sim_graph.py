@@ -20,6 +20,7 @@ from helix.artifact.simulator_cluster import read_simulator_cluster
 from helix.artifact.sol_ini import read_sol_ini
 from helix.artifact.traces import import_traces, load_lengths
 from helix.config import load_config
+from helix.profiles.entry import paper_profiles
 from helix.profiles.store import ProfileStore
 from helix.sim.graph import graph_from_layout
 from helix.sim.pipeline import load_model, paper_inputs, paper_ranges
@@ -44,7 +45,7 @@ def _both(cfg, artifact_dir, cluster):
     cl = read_cluster_ini(artifact_dir / "artifact_evaluation" / CLUSTER_INI[cluster], cluster)
     lay = read_sol_ini(sol, 80, cl)
     gpus = {k: v.model_dump(mode="json") for k, v in cfg.gpus.items()}
-    return sol, read_simulator_cluster(graph), cl, lay, graph_from_layout(cl, lay, "llama70b", gpus)
+    return sol, read_simulator_cluster(graph), cl, lay, graph_from_layout(cl, lay, paper_profiles("llama70b", ProfileStore.from_artifact(artifact_dir)), gpus)
 
 
 @pytest.mark.parametrize("cluster", ["single24", "geo24"])

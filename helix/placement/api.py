@@ -32,17 +32,24 @@ def make_problem(
     model,
     model_key: str,
     settings: PlacementPreset,
-    profile_store=None,
+    profiles=None,
     artifact_dir: str | Path | None = None,
     cluster_key: str | None = None,
     warm_start_file: str | Path | None = None,
     work_dir: str | Path | None = None,
 ) -> PlacementProblem:
-    """Capacity tables from ``helix.profiles.typical`` for this cluster's machine mix (trap 2)."""
+    """Capacity tables from ``helix.profiles.typical`` for this cluster's machine mix (trap 2).
+
+    ``profiles`` is the model's ``helix.profiles.entry.ModelProfiles`` (a bare ProfileStore is read
+    through the built-in datasheet table).
+    """
+    from helix.profiles.entry import as_model_profiles
     from helix.profiles.typical import capacity_tables
 
+    mp = as_model_profiles(model, profiles) if profiles is not None else None
+
     def tables_for_mix(mix: dict[str, int]):
-        return capacity_tables(model_key, mix, profile_store, model.num_layers)
+        return capacity_tables(mp, mix)
 
     if settings.capacities == "artifact":
         from helix.placement.methods.paper import artifact_lp_tables

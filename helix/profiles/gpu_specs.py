@@ -1,10 +1,12 @@
-"""Datasheet figures of the GPUs the analytic profile model knows, and how multi-GPU boxes aggregate.
+"""Datasheet figures of GPUs, and how multi-GPU boxes aggregate.
 
-The analytic model (``helix.profiles.analytic``) predicts a layer's time from its FLOPs and bytes
+The analytic model (``helix.profiles.cost``) predicts a layer's time from its FLOPs and bytes
 against these peaks, scaled by efficiencies fitted on measured profiles. Only vendor datasheet
 numbers go here (dense, i.e. without 2:4 sparsity, fp16/bf16 tensor-core throughput with the
-accumulate mode the frameworks use), so a new GPU is one new line with its source, and every
-"efficiency" lives in the fitted parameters, not in this table.
+accumulate mode the frameworks use), and every "efficiency" lives in the fitted parameters, not in
+this table. The table is the default for known types: a config's ``gpus.<type>`` entry may give or
+override the same figures per GPU (``peak_flops``, ``mem_bandwidth``, ``interconnect_bandwidth``,
+``nvlink``, ``tdp_w``), so a new GPU is a config edit (``machine_from_entry``).
 
 Multi-GPU machines (the paper's L4x2, T4x2, T4x4) run one engine with tensor parallelism over all
 their GPUs (vLLM ``tensor_parallel_size = num_gpus``). Rule used here (``machine_spec``): FLOP/s,
@@ -13,7 +15,7 @@ the KV heads), and each layer pays two all-reduces of the batch's activations (a
 output projection and after the MLP down projection), each moving the ring cost 2 (n-1)/n x bytes per
 GPU. Over NVLink the all-reduce runs at a share of ``interconnect_bw``; over PCIe (the cloud L4 and
 T4 boxes) it is staged through host memory, so its speed is a fitted absolute bandwidth rather than
-the PCIe generation's figure (see ``helix.profiles.analytic``).
+the PCIe generation's figure (see ``helix.profiles.cost``).
 
 ``tdp_w`` separates the 70-75 W inference cards (L4, T4): under sustained tensor load their power
 cap, not their clock, bounds throughput, so they get their own fitted compute efficiency.
@@ -122,3 +124,51 @@ def machine_spec(name: str) -> GpuSpec:
         return GpuSpec(name, one.peak_flops, one.mem_bw, one.mem_bytes, 0.0, one.tdp_w, one.nvlink, 1, one.source)
     return GpuSpec(name, n * one.peak_flops, n * one.mem_bw, n * one.mem_bytes, one.interconnect_bw, one.tdp_w,
                    one.nvlink, n, f"{n} x {one.source}, tensor-parallel over {n}")
+
+
+# Config fields of a GPU type that describe one GPU's datasheet (``machine_from_entry``), and the
+# defaults of the optional ones for a type the table does not know.
+DATASHEET_FIELDS = ("peak_flops", "mem_bandwidth", "interconnect_bandwidth", "nvlink", "tdp_w")
+REQUIRED_DATASHEET_FIELDS = ("peak_flops", "mem_bandwidth")
+UNKNOWN_DEFAULTS = {"interconnect_bandwidth": 0.0, "nvlink": False, "tdp_w": 300.0}
+
+
+def table_gpu(name: str) -> GpuSpec | None:
+    """The table's single GPU behind machine type ``name`` (``L4x2`` -> L4), or None."""
+    base, _ = _split(name)
+    return _BASE.get(_ALIASES.get(base, base))
+
+
+def _field(entry, key: str):
+    return entry.get(key) if isinstance(entry, dict) else getattr(entry, key, None)
+
+
+def machine_from_entry(name: str, entry) -> GpuSpec | None:
+    """The machine of config type ``name`` as one tensor-parallel engine, or None without a datasheet.
+
+    ``entry`` is the config's ``gpus.<name>`` (a mapping or the typed entry): fields given there
+    (per GPU) win over the table's figures for the type's base GPU; ``num_gpus`` and ``vram_bytes``
+    (the whole machine) come from the entry. None when ``peak_flops`` or ``mem_bandwidth`` is known
+    from neither, i.e. a profile of this type cannot be predicted.
+    """
+    one = table_gpu(name)
+    vals = dict(UNKNOWN_DEFAULTS)
+    if one is not None:
+        vals.update(peak_flops=one.peak_flops, mem_bandwidth=one.mem_bw, interconnect_bandwidth=one.interconnect_bw,
+                    nvlink=one.nvlink, tdp_w=one.tdp_w)
+    given = {k: _field(entry, k) for k in DATASHEET_FIELDS if _field(entry, k) is not None}
+    vals.update(given)
+    if any(vals.get(k) is None for k in REQUIRED_DATASHEET_FIELDS):
+        return None
+    n = int(_field(entry, "num_gpus") or 1)
+    mem = _field(entry, "vram_bytes") or (n * one.mem_bytes if one else 0.0)
+    if one is not None and not given:
+        source = one.source
+    else:
+        source = f"config gpus.{name}" + (f" over {one.source}" if one is not None else "")
+    if n == 1:
+        return GpuSpec(name, float(vals["peak_flops"]), float(vals["mem_bandwidth"]), float(mem), 0.0,
+                       float(vals["tdp_w"]), bool(vals["nvlink"]), 1, source)
+    return GpuSpec(name, n * float(vals["peak_flops"]), n * float(vals["mem_bandwidth"]), float(mem),
+                   float(vals["interconnect_bandwidth"]), float(vals["tdp_w"]), bool(vals["nvlink"]), n,
+                   f"{n} x {source}, tensor-parallel over {n}")

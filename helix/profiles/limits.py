@@ -1,8 +1,10 @@
 """Per-(model, GPU) engine constants: max layers K, prompt batch R, decode batch Dm(k), vLLM blocks B(k).
 
 The reference keeps these in code rather than data files (simulator.md s2.5); here they are data,
-``helix/data/engine_limits/<model>.yaml``, so a new GPU type or model is a YAML edit. The same files
+``helix/data/engine_limits/<model>.yaml``, so measured limits for a new pair are a YAML edit. The same files
 hold the seed tables of the typical-throughput estimate (s2.6), which are per model as well.
+These are the paper's measured limits; ``helix.profiles.derived_limits`` derives them for every
+other (model, GPU) pair and ``helix.profiles.entry`` picks one or the other.
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ def _load(model: str) -> dict:
     return data
 
 
+def known_model(model: str) -> bool:
+    return _data_path(model).is_file()
+
+
 def known_models() -> list[str]:
     root = _data_path("x").parent
     return sorted(p.stem for p in root.glob("*.yaml"))
@@ -103,40 +109,16 @@ def _validate(path: Path, data: dict) -> None:
             raise HelixInputError(path, f"gpus.{gpu}.R", "must be >= 1", e.get("R"))
 
 
-# ---- fallback hook for pairs without a data entry (what-if GPUs such as H100, new models) ----------
-# Modules named here are imported on first need and call ``register_fallback``; the data files always
-# win. helix.profiles.analytic derives limits and seeds from datasheet figures (its docstring).
-FALLBACK_MODULES = ("helix.profiles.analytic",)
-_FALLBACKS: list = []  # (limits_fn(model, gpu) -> EngineLimits | None, seeds_fn(model, gpu) -> (a, b, seed) | None)
-
-
-def register_fallback(limits_fn, seeds_fn=None) -> None:
-    _FALLBACKS.append((limits_fn, seeds_fn))
-
-
-def _fallbacks() -> list:
-    if not _FALLBACKS:
-        import importlib
-
-        for name in FALLBACK_MODULES:
-            importlib.import_module(name)
-    return _FALLBACKS
-
-
-def _fallback_limits(model: str, gpu: str) -> EngineLimits | None:
-    for limits_fn, _ in _fallbacks():
-        found = limits_fn(model, gpu)
-        if found is not None:
-            return found
-    return None
+def has_measured(model: str, gpu: str) -> bool:
+    """Whether the data files hold the paper's limits of ``gpu`` running ``model``."""
+    return _data_path(model).is_file() and gpu in (_load(model).get("gpus") or {})
 
 
 def engine_limits(model: str, gpu: str) -> EngineLimits:
-    """Limits of ``gpu`` (config type name, e.g. ``L4x2``) running ``model`` (``llama70b``...)."""
-    if not _data_path(model).is_file() or gpu not in (_load(model).get("gpus") or {}):
-        found = _fallback_limits(model, gpu)
-        if found is not None:
-            return found
+    """The paper's limits of ``gpu`` (config type name, e.g. ``L4x2``) running ``model`` (``llama70b``...).
+
+    Only the measured data; ``helix.profiles.entry.ModelProfiles.limits`` derives the others.
+    """
     data = _load(model)
     entry = (data.get("gpus") or {}).get(gpu)
     if entry is None:
@@ -153,18 +135,14 @@ def gpu_types(model: str) -> list[str]:
     return list((_load(model).get("gpus") or {}))
 
 
-def typical_seeds(model: str, gpus=()) -> TypicalSeeds:
-    """Seed tables of ``model``; GPU types in ``gpus`` missing from the data come from the fallback."""
+def typical_seeds(model: str) -> TypicalSeeds:
+    """The paper's seed tables of ``model`` (GPU types it measured)."""
     data = _load(model)
     t = data.get("typical") or {}
-    seeds = TypicalSeeds(model, int(data["num_layers"]), dict(t["layers_a"]), dict(t["layers_b"]),
-                         {k: float(v) for k, v in t["performance_seed"].items()})
-    for gpu in gpus:
-        if gpu in seeds.layers_a:
-            continue
-        for _, seeds_fn in _fallbacks():
-            found = seeds_fn(model, gpu) if seeds_fn else None
-            if found is not None:
-                seeds.layers_a[gpu], seeds.layers_b[gpu], seeds.performance_seed[gpu] = found
-                break
-    return seeds
+    return TypicalSeeds(model, int(data["num_layers"]), dict(t["layers_a"]), dict(t["layers_b"]),
+                        {k: float(v) for k, v in t["performance_seed"].items()})
+
+
+def data_file(model: str) -> str:
+    """The data file of ``model``'s measured limits, relative to the package (for provenance)."""
+    return f"helix/data/engine_limits/{model}.yaml"

@@ -26,7 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from helix.errors import HelixInputError
-from helix.profiles.analytic import DECODE_CONTEXT, PROMPT_SEQ_LEN, check_times
+from helix.profiles.cost import DECODE_CONTEXT, PROMPT_SEQ_LEN
+from helix.profiles.measured import check_times
 
 DTYPES = ("float16", "bfloat16", "float32")
 
@@ -224,7 +225,7 @@ def write_run(run: ProfileRun, out_dir: str | Path, model: str, gpu: str) -> Pat
 
     Times are checked (finite, non-negative) before anything is written, so a bad measurement
     leaves no partial output. Monotonicity is checked where a measured profile is *used*
-    (``helix.profiles.analytic.read_measured``): tiny CPU layers are overhead-bound and their flat
+    (``helix.profiles.measured.read_measured``): tiny CPU layers are overhead-bound and their flat
     grids legitimately wobble with machine noise, which the recorded spread shows.
     """
     from helix.io import write_text

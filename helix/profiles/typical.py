@@ -16,8 +16,8 @@ from __future__ import annotations
 from typing import Mapping
 
 from helix.errors import HelixInputError
-from helix.profiles.limits import VLLM_BLOCK_SIZE, engine_limits, typical_seeds
-from helix.profiles.store import ProfileStore
+from helix.profiles.entry import ModelProfiles
+from helix.profiles.limits import VLLM_BLOCK_SIZE
 
 AVG_INPUT_LEN = 750  # prompt tokens of the typical request
 AVG_OUTPUT_LEN = 240  # decode tokens of the typical request
@@ -26,40 +26,35 @@ ITERATIONS = 10  # fixed-point updates of the normalised performance
 TABLE_B_FACTOR = 1.2  # use table B when the mix's table-A layers cannot hold the model 1.2 times
 
 
-def _mix(model: str, mix: Mapping[str, int]) -> dict[str, int]:
+def _mix(mix: Mapping[str, int]) -> dict[str, int]:
     present = {gpu: int(n) for gpu, n in mix.items() if int(n) > 0}
     if any(int(n) < 0 for n in mix.values()):
         raise HelixInputError(None, "mix", "machine counts must be >= 0", dict(mix))
     if not present:
         raise HelixInputError(None, "mix", "the machine mix is empty", dict(mix))
-    seeds = typical_seeds(model, present)
-    for gpu in present:
-        if gpu not in seeds.layers_a:
-            raise HelixInputError(None, "mix", f"no typical-throughput seeds for GPU type {gpu!r} with {model!r}", gpu)
     return present
 
 
-def typical_layers(model: str, mix: Mapping[str, int], num_layers: int) -> dict[str, int]:
+def typical_layers(profiles: ModelProfiles, mix: Mapping[str, int]) -> dict[str, int]:
     """Step 1 of s2.6: table A, or table B when the mix holds fewer than 1.2 L table-A layers."""
-    present = _mix(model, mix)
-    seeds = typical_seeds(model, present)
+    present = _mix(mix)
+    seeds = profiles.seeds(present)
     total = sum(n * seeds.layers_a[g] for g, n in present.items())
-    table = seeds.layers_b if total < TABLE_B_FACTOR * num_layers else seeds.layers_a
+    table = seeds.layers_b if total < TABLE_B_FACTOR * profiles.num_layers else seeds.layers_a
     return {g: int(table[g]) for g in present}
 
 
 class TypicalThroughput:
     """tau_T(k) for every type of one (model, mix): the normalised performance is iterated once."""
 
-    def __init__(self, model: str, mix: Mapping[str, int], store: ProfileStore, num_layers: int) -> None:
-        self.model = model
-        self.mix = _mix(model, mix)
-        self.store = store
-        self.num_layers = int(num_layers)
-        self.typ = typical_layers(model, self.mix, self.num_layers)
-        self._limits = {g: engine_limits(model, g) for g in self.mix}
-        self._profiles = {g: store.get(model, g) for g in self.mix}
-        seeds = typical_seeds(model, self.mix)
+    def __init__(self, profiles: ModelProfiles, mix: Mapping[str, int]) -> None:
+        self.model = profiles.model
+        self.mix = _mix(mix)
+        self.num_layers = int(profiles.num_layers)
+        self.typ = typical_layers(profiles, self.mix)
+        self._limits = {g: profiles.limits(g) for g in self.mix}
+        self._profiles = {g: profiles.profile(g) for g in self.mix}
+        seeds = profiles.seeds(self.mix)
         perf = {g: seeds.performance_seed[g] for g in self.mix}
         for _ in range(ITERATIONS):  # simultaneous updates: each from the previous vector
             perf = {g: self._tau(g, self.typ[g], perf) * self.typ[g] for g in self.mix}
@@ -99,7 +94,9 @@ class TypicalThroughput:
 
     def table(self, gpu: str, nic_cap: float | None = None) -> list[float]:
         """c(k) for k = 1..K: tau(k), capped at ``nic_cap`` tokens/s when given."""
-        K = self._limits[gpu].K if gpu in self._limits else engine_limits(self.model, gpu).K
+        if gpu not in self._limits:
+            raise HelixInputError(None, "gpu", f"GPU type not in the mix {sorted(self.mix)}", gpu)
+        K = self._limits[gpu].K
         values = [self.tau(gpu, k) for k in range(1, K + 1)]
         if nic_cap is not None:
             values = [min(v, float(nic_cap)) for v in values]
@@ -111,17 +108,17 @@ def nic_token_cap(nic_in: float, nic_out: float, activation_bytes: float) -> flo
     return min(nic_in, nic_out) / activation_bytes
 
 
-def node_capacity_table(model: str, gpu: str, mix: Mapping[str, int], store: ProfileStore,
-                        num_layers: int, nic_cap: float | None = None) -> list[float]:
+def node_capacity_table(profiles: ModelProfiles, gpu: str, mix: Mapping[str, int],
+                        nic_cap: float | None = None) -> list[float]:
     """c(k), index k-1 = tokens/s of ``gpu`` holding k layers inside cluster ``mix``.
 
     ``nic_cap`` is in tokens/s (see ``nic_token_cap``); None means uncapped (= tau).
     """
-    return TypicalThroughput(model, mix, store, num_layers).table(gpu, nic_cap)
+    return TypicalThroughput(profiles, mix).table(gpu, nic_cap)
 
 
-def capacity_tables(model: str, mix: Mapping[str, int], store: ProfileStore, num_layers: int,
+def capacity_tables(profiles: ModelProfiles, mix: Mapping[str, int],
                     nic_cap: float | None = None) -> dict[str, list[float]]:
     """c(k) tables of every GPU type in ``mix`` (the performance fixed point is computed once)."""
-    tt = TypicalThroughput(model, mix, store, num_layers)
+    tt = TypicalThroughput(profiles, mix)
     return {gpu: tt.table(gpu, nic_cap) for gpu in tt.mix}

@@ -50,6 +50,14 @@ class WhatifPlan:
             return self.artifact_inputs
         return [self.config_json(wildcards)]
 
+    def gpu_entry(self, wildcards) -> dict:
+        """The config entry of the profile's GPU type (datasheet fields included), nothing else."""
+        entry = self.cfg.gpus.get(self.gpu_name(wildcards))
+        return entry.model_dump(mode="json", exclude_none=True) if entry is not None else {}
+
+    def param_bytes_per_layer(self, wildcards) -> float | None:
+        return self.cfg.models[wildcards.model].param_bytes_per_layer
+
     def gpu_name(self, wildcards) -> str:
         """Config type name of a lower-case profile directory name (also the rule's gpu_model)."""
         return self.gpu_names.get(wildcards.gpu, wildcards.gpu)

@@ -14,10 +14,10 @@ from helix.artifact.simulator_cluster import SINK, SOURCE, SimLink, SimNode, Sim
 from helix.cluster import Cluster
 from helix.errors import HelixInputError
 from helix.layout import Layout
-from helix.profiles.limits import engine_limits
+from helix.profiles.entry import ModelProfiles
 
 
-def graph_from_layout(cluster: Cluster, layout: Layout, model: str, gpus: dict, partial: bool = False, source: str = "layout") -> SimulatorCluster:
+def graph_from_layout(cluster: Cluster, layout: Layout, profiles: ModelProfiles, gpus: dict, partial: bool = False, source: str = "layout") -> SimulatorCluster:
     L = layout.num_layers
     used = layout.used()
     nodes = []
@@ -28,7 +28,7 @@ def graph_from_layout(cluster: Cluster, layout: Layout, model: str, gpus: dict, 
         spec = gpus.get(m.gpu)
         if spec is None:
             raise HelixInputError(source, f"{m.name}.gpu", "GPU type not in the config's gpus", m.gpu)
-        lim = engine_limits(model, m.gpu)
+        lim = profiles.limits(m.gpu)
         k = min(e - s, lim.K)
         nodes.append(SimNode(m.name, m.gpu, spec["vram_bytes"], spec["nic_in"], spec["nic_out"], spec["disk"], lim.kv_capacity(k) if e - s <= lim.K else lim.kv_capacity(lim.K)))
     links_by_pair = {frozenset((l.a, l.b)): l for l in cluster.links}

@@ -16,6 +16,7 @@ from helix.cluster import Cluster
 from helix.errors import HelixInputError
 from helix.layout import Layout
 from helix.models import load_hf_config
+from helix.profiles.entry import model_profiles
 from helix.profiles.store import ProfileStore
 from helix.sim.graph import graph_from_layout
 from helix.sim.paper import paper_files
@@ -52,10 +53,12 @@ def run_entry(
     gpus: dict | None = None,
     progress: bool = False,
 ) -> SimOutput:
+    """One run; ``gpus`` are the config's entries of the cluster's GPU types (datasheet, memory, NICs)."""
     if entry.get("workload") is None:
         raise HelixInputError("simulation", entry.get("cluster"), "this run aggregates parts; simulate its parts")
     wl = WorkloadSpec.model_validate(entry["workload"])
     model = load_model(entry["model"], model_json, param_bytes_per_layer)
+    mp = model_profiles(model, gpus, profiles)
     if entry["method"].startswith("paper-"):
         if artifact is None:
             raise HelixInputError("simulation", "artifact", "paper layouts need the artifact directory")
@@ -70,9 +73,9 @@ def run_entry(
         lay = Layout.load(layout, cl)
         if lay.num_layers != model.num_layers:
             raise HelixInputError(layout, "num_layers", f"layout is for {lay.num_layers} layers, {entry['model']} has {model.num_layers}", lay.num_layers)
-        sc = graph_from_layout(cl, lay, entry["model"], gpus or {}, partial=entry["method"] == "petals", source=str(layout))
+        sc = graph_from_layout(cl, lay, mp, gpus or {}, partial=entry["method"] == "petals", source=str(layout))
         ranges = dict(lay.used())
         source = str(layout)
     inp, out = load_lengths(lengths)
     counts = load_arrivals(arrivals).tolist() if wl.mode == "online" else None
-    return simulate(model, sc, ranges, profiles, entry["scheduler"], wl, (inp.tolist(), out.tolist()), counts, progress=progress, source=source)
+    return simulate(model, sc, ranges, mp, entry["scheduler"], wl, (inp.tolist(), out.tolist()), counts, progress=progress, source=source)

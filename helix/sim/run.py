@@ -18,7 +18,8 @@ from helix.artifact.simulator_cluster import SINK, SOURCE, SimulatorCluster
 from helix.errors import HelixInputError
 from helix.metrics import summarize
 from helix.models import ModelSpec
-from helix.profiles.limits import MAX_INPUT_LEN, DECODE_PER_TOKEN_MAX_CONTEXT, engine_limits
+from helix.profiles.entry import ModelProfiles, as_model_profiles
+from helix.profiles.limits import MAX_INPUT_LEN, DECODE_PER_TOKEN_MAX_CONTEXT
 from helix.profiles.store import ProfileStore
 from helix.profiles.typical import TypicalThroughput
 from helix.scheduling import make_scheduler
@@ -37,8 +38,13 @@ class Prepared:
     gpus: dict[int, str]
 
 
-def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int, int] | None], store: ProfileStore, force: bool = False, source: str | None = None) -> Prepared:
-    """Check the layout against its placement graph and build the simulator's view of it."""
+def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int, int] | None], store: ModelProfiles | ProfileStore, force: bool = False, source: str | None = None) -> Prepared:
+    """Check the layout against its placement graph and build the simulator's view of it.
+
+    ``store``: the model's ``ModelProfiles`` (a bare ProfileStore is read through the built-in
+    datasheet table).
+    """
+    profiles = as_model_profiles(model, store)
     src = source or sc.source or "placement graph"
     L = model.num_layers
     known = {n.name for n in sc.nodes}
@@ -59,8 +65,8 @@ def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int,
         uid = 2 + i
         uid_of[n.name] = uid
         try:
-            lim = engine_limits(model.name, n.machine_type)
-            prof = store.get(model.name, n.machine_type)
+            lim = profiles.limits(n.machine_type)
+            prof = profiles.profile(n.machine_type)
         except HelixInputError as exc:
             raise HelixInputError(src, f"{n.name}.machine_type", f"no profile or engine limits for {model.name}: {exc.message}", n.machine_type) from None
         k = e - s
@@ -123,7 +129,7 @@ def simulate(
     model: ModelSpec,
     sc: SimulatorCluster,
     ranges: dict[str, tuple[int, int] | None],
-    store: ProfileStore,
+    store: ModelProfiles | ProfileStore,
     scheduler: str,
     workload: WorkloadSpec,
     lengths: tuple[Sequence[int], Sequence[int]],
@@ -135,7 +141,8 @@ def simulate(
 ) -> SimOutput:
     """Run one simulation; ``mix`` (machine type -> count) feeds the helix flow capacities."""
     src = source or sc.source or "simulation"
-    prep = prepare(model, sc, ranges, store, force=workload.force, source=src)
+    profiles = as_model_profiles(model, store)
+    prep = prepare(model, sc, ranges, profiles, force=workload.force, source=src)
     topo = prep.topo
     rng = random.Random(workload.seed)
     sampler = LengthSampler(lengths[0], lengths[1], rng, source="lengths")
@@ -150,7 +157,7 @@ def simulate(
             mix = {}
             for g in prep.gpus.values():
                 mix[g] = mix.get(g, 0) + 1
-        typical = TypicalThroughput(model.name, mix, store, model.num_layers)
+        typical = TypicalThroughput(profiles, mix)
         cap = {}
         for u, nd in topo.nodes.items():
             if nd.gpu not in typical.mix:
