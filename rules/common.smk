@@ -6,6 +6,7 @@ from pathlib import Path
 from helix.config.schema import validate_config
 from helix.errors import HelixInputError
 from helix.scheduling import SCHEDULERS
+from helix.profiles.workflow import ProfilePlan
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.configfiles) or "config"
 try:
@@ -33,13 +34,17 @@ def artifact_input():
     return ["resources/helix-artifact/COMMIT"]
 
 
+# Profiles and GPU entries per cluster, and the start-up checks (helix/profiles/workflow.py).
+PROFILES = ProfilePlan(HCFG, workflow.basedir, artifact_input(), CONFIG_SOURCE)
+try:
+    PROFILES.check()
+except HelixInputError as exc:
+    raise WorkflowError(exc.one_line()) from None
+
+
 def cluster_spec(wildcards):
     """The config slice a cluster depends on (params, so editing one cluster reruns only it)."""
     return HCFG.clusters[wildcards.cluster].model_dump(mode="json")
-
-
-def gpu_catalogue():
-    return {k: v.model_dump(mode="json") for k, v in HCFG.gpus.items()}
 
 
 def model_entry(wildcards):

@@ -12,6 +12,7 @@ disjoint method pattern) also declares solver_trace.csv and milp_size.json.
 from helix.placement.workflow import (
     HELIX_FAMILY_PATTERN,
     METHOD_PATTERN,
+    cluster_input,
     model_json_input,
     placement_targets,
     preset_param,
@@ -19,6 +20,7 @@ from helix.placement.workflow import (
 
 placement_preset = preset_param(HCFG)
 placement_model_json = model_json_input(HCFG)
+placement_cluster = cluster_input(PROFILES)
 PLACEMENT_ARTIFACT = "" if artifact_input() else artifact_dir()
 
 register_targets(placement_targets(HCFG))
@@ -26,9 +28,9 @@ register_targets(placement_targets(HCFG))
 
 rule placement:
     input:
-        cluster="results/clusters/{cluster}.yaml",
+        cluster=placement_cluster,
         model=placement_model_json,
-        profiles=model_profiles,
+        profiles=PROFILES.cluster_profiles,
         artifact=artifact_input(),
     output:
         layout="results/placements/{cluster}/{model}/{method}/layout.yaml",
@@ -44,6 +46,7 @@ rule placement:
     params:
         preset=placement_preset,
         model=model_entry,
+        gpus=PROFILES.gpu_entries,
         artifact=PLACEMENT_ARTIFACT,
         profiles_root="resources/profiles",
     script:

@@ -4,17 +4,15 @@ Outputs (the project's own formats, read by placement and simulation rules):
   resources/profiles/{model}/{gpu}/prompt.csv, decode.csv, meta.json   ({gpu} = lower-case type name)
   resources/traces/azure_conv_lengths.parquet, azure_conv_arrivals.csv
 Measured or predicted profiles (profiles_whatif.smk) use the same layout for other (model, GPU) pairs.
-Helpers for other rule files: profile_files(model, gpus), model_profiles (input function on
-{model}: its profile on every config GPU type), TRACE_FILES.
+Other rules ask for the profiles of the cluster they work on (PROFILES.cluster_profiles,
+rules/common.smk). Every other (model, GPU) pair is made by rule predict_profile (profiles_whatif.smk).
 """
 
-from helix.profiles.paths import TRACE_FILES, profile_files, profile_inputs
-from helix.profiles.store import ARTIFACT_GPU_TYPES, ARTIFACT_MODEL_DIRS
+from helix.profiles.paths import TRACE_FILES, profile_files
 
-model_profiles = profile_inputs(HCFG.gpus)
 # (model, GPU) pairs the artifact has profiles for; directory names are lower-case.
-ARTIFACT_PROFILE_MODELS = [m for m in HCFG.models if m in ARTIFACT_MODEL_DIRS]
-ARTIFACT_PROFILE_GPUS = [g for g in HCFG.gpus if g in ARTIFACT_GPU_TYPES]
+ARTIFACT_PROFILE_MODELS = PROFILES.artifact_models
+ARTIFACT_PROFILE_GPUS = PROFILES.artifact_gpus
 # A named local artifact travels as a param; the cloned copy is found from the rule's input.
 ARTIFACT_PARAM = "" if artifact_input() else artifact_dir()
 

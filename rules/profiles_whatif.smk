@@ -7,27 +7,30 @@ Outputs:
   results/profiles/analytic_fit.json         efficiencies fitted on every artifact profile
   results/profiles/validation.csv (+ validation_points.csv, validation.png, validation.pdf)
                                              leave-one-GPU-type-out errors of the analytic model
-  resources/profiles/{model}/{gpu}/          for config GPU types the artifact never measured: the
-                                             committed measurement when there is one, else predicted
-Targets: whatif_profiles (the above for every what-if GPU type), whatif (also placement and online /
-offline simulation of the what-if clusters with Helix; needs the placement and simulate rules).
+  resources/profiles/{model}/{gpu}/          rule predict_profile, for every (model, GPU) pair the artifact
+                                             has no profile of: the committed measurement when there is one,
+                                             else predicted from the model's config.json and the GPU's
+                                             datasheet (config gpus.<type>, defaults: helix/profiles/gpu_specs.py)
+Targets: whatif_profiles (predicted profiles of every GPU type the artifact lacks), whatif (also
+placement and online / offline simulation of the what-if clusters with Helix).
 """
 
-from helix.profiles.whatif import WhatifPlan
+from helix.profiles.store import ARTIFACT_GPU_TYPES
 
-WHATIF = WhatifPlan(HCFG, workflow.basedir, artifact_input())
+
+ruleorder: import_profiles > predict_profile
 
 
 localrules:
     fit_analytic,
-    whatif_profile,
+    predict_profile,
     whatif_profiles,
     whatif,
 
 
 rule profile:
     input:
-        WHATIF.model_input,
+        PROFILES.model_input,
     output:
         prompt="results/profiles/measured/{model}/{gpu}/prompt.csv",
         decode="results/profiles/measured/{model}/{gpu}/decode.csv",
@@ -38,17 +41,17 @@ rule profile:
     benchmark:
         "benchmarks/profile/{gpu}/{model}.tsv"
     wildcard_constraints:
-        gpu="|".join(WHATIF.gpu_names) or "NONE",
+        gpu="|".join(PROFILES.gpu_names) or "NONE",
     conda:
         "../envs/helix.yaml"
     resources:
         gpu=1,
-        gpu_model=WHATIF.gpu_name,
+        gpu_model=PROFILES.gpu_name,
     params:
         device="cuda",
         dtype="float16",
-        gpu=WHATIF.gpu_name,
-        config_json=WHATIF.config_json,
+        gpu=PROFILES.gpu_name,
+        config_json=PROFILES.config_json,
         grid={},
         seed=HCFG.seed,
     script:
@@ -57,7 +60,7 @@ rule profile:
 
 rule profile_cpu:
     input:
-        WHATIF.model_input,
+        PROFILES.model_input,
     output:
         prompt="results/profiles/measured/{model}/cpu/prompt.csv",
         decode="results/profiles/measured/{model}/cpu/decode.csv",
@@ -66,14 +69,14 @@ rule profile_cpu:
     log:
         "logs/profile/cpu/{model}.log",
     wildcard_constraints:
-        model="|".join(WHATIF.tiny_models) or "NONE",
+        model="|".join(PROFILES.tiny_models) or "NONE",
     conda:
         "../envs/helix.yaml"
     params:
         device="cpu",
         dtype="float32",
         gpu="cpu",
-        config_json=WHATIF.config_json,
+        config_json=PROFILES.config_json,
         grid={},
         seed=HCFG.seed,
     script:
@@ -118,24 +121,24 @@ rule validate_profiles:
         "../scripts/validate_profiles.py"
 
 
-rule whatif_profile:
+rule predict_profile:
     input:
-        unpack(WHATIF.profile_inputs),
+        unpack(PROFILES.profile_inputs),
     output:
         prompt="resources/profiles/{model}/{gpu}/prompt.csv",
         decode="resources/profiles/{model}/{gpu}/decode.csv",
         meta="resources/profiles/{model}/{gpu}/meta.json",
     log:
-        "logs/whatif_profile/{model}/{gpu}.log",
+        "logs/predict_profile/{model}/{gpu}.log",
     wildcard_constraints:
-        gpu="|".join(WHATIF.whatif_dirs) or "NONE",
+        gpu="|".join(PROFILES.gpu_names) or "NONE",
     conda:
         "../envs/helix.yaml"
     params:
-        gpu=WHATIF.gpu_name,
-        gpu_entry=WHATIF.gpu_entry,
-        config_json=WHATIF.config_json,
-        param_bytes_per_layer=WHATIF.param_bytes_per_layer,
+        gpu=PROFILES.gpu_name,
+        gpu_entry=PROFILES.gpu_entry,
+        config_json=PROFILES.config_json,
+        param_bytes_per_layer=PROFILES.param_bytes_per_layer,
         config_file=CONFIG_SOURCE,
     script:
         "../scripts/profile_predict.py"
@@ -143,16 +146,16 @@ rule whatif_profile:
 
 rule whatif_profiles:
     input:
-        WHATIF.profile_targets(),
+        PROFILES.whatif_profile_targets(),
         "results/profiles/validation.csv",
 
 
 rule whatif:
     input:
-        WHATIF.profile_targets(),
-        WHATIF.cluster_targets(),
-        WHATIF.placement_targets(),
-        WHATIF.sim_targets(),
+        PROFILES.whatif_profile_targets(),
+        PROFILES.whatif_cluster_targets(),
+        PROFILES.whatif_placement_targets(),
+        PROFILES.whatif_sim_targets(),
 
 
-register_targets(WHATIF.profile_targets() + ["results/profiles/validation.csv"])
+register_targets(PROFILES.whatif_profile_targets() + ["results/profiles/validation.csv"])

@@ -9,7 +9,7 @@ Outputs: metrics.json, requests.parquet, congestion.csv, iterations.parquet, met
 
 from helix.sim.workflow import SimWorkflow
 
-SIMS = SimWorkflow(HCFG, artifact_dir(), artifact_input())
+SIMS = SimWorkflow(HCFG, artifact_dir(), artifact_input(), PROFILES)
 sim_inputs = SIMS.inputs
 sim_params = SIMS.params
 SIM_GROUP_TARGETS = {g: SIMS.targets(g) for g in SIMS.groups()}
@@ -39,7 +39,7 @@ rule simulate:
         run=sim_params,
         model=model_entry,
         artifact=artifact_dir(),
-        gpus=gpu_catalogue(),
+        gpus=PROFILES.gpu_entries,
     script:
         "../scripts/simulate.py"
 

@@ -150,17 +150,17 @@ def test_rules_cpu_profile_validation_and_predicted(repo, artifact_dir, tmp_path
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
 
-def test_whatif_plan_prefers_committed_measurement(repo, tmp_path):
+def test_profile_plan_prefers_committed_measurement(repo, tmp_path):
     from types import SimpleNamespace
 
     from helix.config.schema import load_config
-    from helix.profiles.whatif import WhatifPlan
+    from helix.profiles.workflow import ProfilePlan
 
     cfg = load_config(repo / "config/config.yaml")
-    plan = WhatifPlan(cfg, tmp_path, ["resources/helix-artifact/COMMIT"])
-    assert {"H100", "H200", "L40S"} <= set(plan.gpus) and "A100" not in plan.gpus
-    assert {"single24-h100", "single24-l40s"} <= set(plan.clusters) and "single24" not in plan.clusters
-    assert "results/sims/single24-h100/llama70b/helix/helix/online/metrics.json" in plan.sim_targets()
+    plan = ProfilePlan(cfg, tmp_path, ["resources/helix-artifact/COMMIT"])
+    assert {"H100", "H200", "L40S"} <= set(plan.whatif_gpus) and "A100" not in plan.whatif_gpus
+    assert {"single24-h100", "single24-l40s"} <= set(plan.whatif_clusters) and "single24" not in plan.whatif_clusters
+    assert "results/sims/single24-h100/llama70b/helix/helix/online/metrics.json" in plan.whatif_sim_targets()
     w = SimpleNamespace(model="llama70b", gpu="h100")
     assert plan.gpu_name(w) == "H100"
     assert set(plan.profile_inputs(w)) == {"fit", "model"}
@@ -168,3 +168,7 @@ def test_whatif_plan_prefers_committed_measurement(repo, tmp_path):
     d.mkdir(parents=True)
     (d / "meta.json").write_text('{"source": "measured"}')
     assert plan.profile_inputs(w)["measured"][0] == str(d / "meta.json")
+    # rules ask only for the profiles of the cluster they work on
+    c = SimpleNamespace(model="llama70b", cluster="single24-h100")
+    assert sorted({f.split("/")[3] for f in plan.cluster_profiles(c)}) == ["h100", "l4", "t4"]
+    assert sorted(plan.gpu_entries(c)) == ["H100", "L4", "T4"]

@@ -14,11 +14,11 @@ from helix.clusters.build import ARTIFACT_PREFIX, cluster_gpu_types, resolve_pat
 def gpus_param(config: Any) -> Callable[[Any], dict]:
     """params function: the GPU catalogue entries the cluster uses (all of them for a file cluster).
 
-    Only the types a cluster uses travel with the rule, so editing an unrelated GPU type
-    does not rebuild it.
+    Only the types a cluster uses travel with the rule, and without their datasheet fields, so
+    editing an unrelated GPU type, or a GPU's FLOP/s, does not rebuild it.
     """
     specs = {k: v.model_dump(mode="json") for k, v in config.clusters.items()}
-    catalogue = {k: v.model_dump(mode="json") for k, v in config.gpus.items()}
+    catalogue = {k: v.machine_fields() for k, v in config.gpus.items()}
 
     def gpus(wildcards) -> dict:
         used = cluster_gpu_types(wildcards.cluster, specs)

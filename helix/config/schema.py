@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from helix.clusters.spec import ClusterSpec
 from helix.errors import HelixInputError
 from helix.placement.settings import PlacementPreset
+from helix.profiles.gpu_specs import DATASHEET_FIELDS
 from helix.prototype.settings import ProtoRunSpec
 from helix.sim.settings import SimRunSpec
 
@@ -44,20 +45,76 @@ class ModelEntry(_Strict):
 
 
 class GpuType(_Strict):
-    """A machine type: the GPUs in one box and its network; figures from the artifact's profiles."""
+    """A machine type: the GPUs in one box, its memory and network, and one GPU's datasheet.
 
-    num_gpus: int = Field(1, ge=1)
+    The machine fields (num_gpus, vram_bytes, NICs, disk) shape the cluster and the simulation. The
+    datasheet fields describe ONE GPU of the box and let the analytic model predict a profile and
+    derive engine limits for a type nobody measured; unset, they default to the built-in table
+    (helix/profiles/gpu_specs.py: A100, V100, L4, T4, H100, H200, L40S and boxes <type>x<n>). A
+    type used by a cluster that is neither in the table, nor given peak_flops and mem_bandwidth,
+    nor measured is an error at start-up.
+    """
+
+    num_gpus: int = Field(1, ge=1, description="GPUs in one machine (tensor parallel over all of them)")
     vram_bytes: float = Field(gt=0, description="total GPU memory of the machine, bytes")
-    nic_in: float = Field(10e9, gt=0, description="bytes/s")
-    nic_out: float = Field(10e9, gt=0, description="bytes/s")
-    disk: float = Field(1e9, gt=0, description="bytes/s, model loading")
+    nic_in: float = Field(10e9, gt=0, description="inbound NIC, bytes/s")
+    nic_out: float = Field(10e9, gt=0, description="outbound NIC, bytes/s")
+    disk: float = Field(1e9, gt=0, description="disk read speed, bytes/s (model loading time)")
     description: str = ""
+    peak_flops: float | None = Field(
+        None, gt=0, description="dense fp16/bf16 tensor FLOP/s of one GPU; default: the built-in table"
+    )
+    mem_bandwidth: float | None = Field(
+        None, gt=0, description="memory bandwidth of one GPU, bytes/s; default: the built-in table"
+    )
+    interconnect_bandwidth: float | None = Field(
+        None, ge=0, description="bytes/s per direction between the GPUs of one machine; default: table, else 0"
+    )
+    nvlink: bool | None = Field(None, description="GPUs of a machine talk over NVLink (else PCIe); default: table, else false")
+    tdp_w: float | None = Field(
+        None, gt=0, description="board power of one GPU, W (<= 150 W: low-power compute efficiency); default: table, else 300"
+    )
+
+    def machine_fields(self) -> dict:
+        """The entry without its datasheet: what a cluster file and the cluster rule depend on."""
+        return self.model_dump(mode="json", exclude=set(DATASHEET_FIELDS))
+
+
+class SimulationDefaults(_Strict):
+    """Workload of a ``results/sims/...`` path that no experiment lists, per mode (WorkloadSpec fields).
+
+    Offline runs need nothing (the default workload); an online run needs ``online.rate_tps``,
+    and an offline run with a scheduler other than helix ``offline.n_init``.
+    """
+
+    offline: dict[str, Any] = Field({}, description="WorkloadSpec fields of offline runs, e.g. duration_s")
+    online: dict[str, Any] = Field({}, description="WorkloadSpec fields of online runs, e.g. rate_tps")
+
+    @model_validator(mode="after")
+    def _check(self) -> "SimulationDefaults":
+        from helix.sim.settings import WorkloadSpec
+
+        for mode in ("offline", "online"):
+            fields = dict(getattr(self, mode))
+            if "mode" in fields:
+                raise ValueError(f"{mode}.mode: implied by the key, leave it out")
+            probe = {"rate_tps": 1.0} if mode == "online" and fields.get("rate_tps") is None else {}
+            try:
+                WorkloadSpec.model_validate({"mode": mode, **fields, **probe})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                raise ValueError(f"{mode}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}") from None
+        return self
 
 
 class ExperimentSpec(_Strict):
-    """One experiment group of the paper's evaluation (mission.md table)."""
+    """A group of targets (figures, placements, simulations, prototypes) and their settings.
 
-    section: str
+    Any results path with valid wildcards also builds without an experiment (with
+    ``simulation_defaults``); an experiment names runs to build together and overrides settings.
+    """
+
+    section: str = Field("", description="paper section the experiment reproduces, if any")
     description: str = ""
     figures: list[str] = []
     clusters: list[str] = []
@@ -77,6 +134,7 @@ class Config(_Strict):
     # method -> preset name, with per (cluster, model) overrides "cluster/model/method"
     placement: dict[str, str] = {}
     experiments: dict[str, ExperimentSpec] = {}
+    simulation_defaults: SimulationDefaults = SimulationDefaults()
     extra: dict[str, Any] = {}
 
     @model_validator(mode="after")

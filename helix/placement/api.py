@@ -57,8 +57,10 @@ def make_problem(
         tables = artifact_lp_tables(Path(artifact_dir), cluster_key or cluster.name, model_key, cluster)
     else:
         tables = tables_for_mix(cluster.gpu_mix())
+    provenance = mp.provenance(cluster.gpu_mix()) if mp is not None else None
     return PlacementProblem(
         cluster=cluster, model=model, tables=tables, settings=settings, tables_for_mix=tables_for_mix,
+        provenance=provenance,
         model_key=model_key, cluster_key=cluster_key or cluster.name,
         artifact_dir=Path(artifact_dir) if artifact_dir else None,
         warm_start_file=Path(warm_start_file) if warm_start_file else None,
@@ -173,6 +175,7 @@ def meta_document(problem: PlacementProblem, method: str) -> dict:
         "preset": problem.settings.model_dump(mode="json"),
         "seed": problem.settings.seed,
         **prov,
+        "profiles": problem.provenance,
     }
 
 

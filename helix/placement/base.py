@@ -43,6 +43,7 @@ class PlacementProblem:
     artifact_dir: Path | None = None
     warm_start_file: Path | None = None
     work_dir: Path | None = None  # where model.lp/.mps and milp_size.json go, when asked for
+    provenance: dict | None = None  # per GPU type: where its profile and limits came from (meta.json)
 
     @property
     def L(self) -> int:

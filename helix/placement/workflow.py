@@ -28,6 +28,16 @@ def preset_param(cfg) -> Callable:
     return placement_preset
 
 
+def cluster_input(plan) -> Callable:
+    """Input function: the cluster YAML, after checking (one line, before any job) that it can hold the model."""
+
+    def placement_cluster(wildcards) -> str:
+        plan.check_holds(wildcards.cluster, wildcards.model)
+        return f"results/clusters/{wildcards.cluster}.yaml"
+
+    return placement_cluster
+
+
 def model_json_input(cfg) -> Callable:
     def placement_model_json(wildcards) -> str:
         return str(cfg.resolve_model_path(wildcards.model))

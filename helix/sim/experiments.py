@@ -10,7 +10,7 @@ the entry itself as ``params``, so editing one run reruns only that run.
 from __future__ import annotations
 
 from helix.errors import HelixInputError
-from helix.sim.settings import SimRunSpec
+from helix.sim.settings import SimRunSpec, WorkloadSpec
 
 SIM_ROOT = "results/sims"
 RUN_FILES = ("metrics.json", "requests.parquet", "congestion.csv", "iterations.parquet")
@@ -68,6 +68,55 @@ def sim_table(cfg) -> dict[str, dict]:
             keys.append(key)
         groups[gname] = keys
     return table
+
+
+def check_method(method: str, source: str, where: str) -> None:
+    """One-line error for a placement method no rule can make (known: the registry's names)."""
+    from helix.placement.base import get_method
+
+    try:
+        get_method(method)
+    except HelixInputError as exc:
+        raise HelixInputError(source, where, exc.message, method) from None
+
+
+def default_entry(cfg, cluster: str, model: str, method: str, scheduler: str, mode: str,
+                  source: str = "config") -> dict:
+    """The run of a results/sims path no experiment lists: ``simulation_defaults`` for its mode.
+
+    Every wildcard is checked here, so a bad path is one line naming the config, the field and the
+    value before any job runs.
+    """
+    key = run_key(cluster, model, method, scheduler, mode)
+    where = f"results/sims/{key}"
+    if cluster not in cfg.clusters:
+        raise HelixInputError(source, f"{where}: cluster", f"unknown cluster (known: {', '.join(sorted(cfg.clusters))})", cluster)
+    if model not in cfg.models:
+        raise HelixInputError(source, f"{where}: model", f"unknown model (known: {', '.join(sorted(cfg.models))})", model)
+    check_method(method, source, f"{where}: method")
+    from helix.scheduling import scheduler_names
+
+    if scheduler not in scheduler_names():
+        raise HelixInputError(source, f"{where}: scheduler", f"unknown scheduler (known: {', '.join(scheduler_names())})", scheduler)
+    if mode not in ("offline", "online"):
+        raise HelixInputError(source, f"{where}: mode", "must be offline or online", mode)
+    fields = dict(getattr(cfg.simulation_defaults, mode))
+    if mode == "online" and fields.get("rate_tps") is None:
+        raise HelixInputError(source, "simulation_defaults.online.rate_tps",
+                              f"{where} is in no experiment, and an online run needs a token rate: set "
+                              "simulation_defaults.online.rate_tps or list the run in an experiment", None)
+    if mode == "offline" and scheduler != "helix" and fields.get("n_init") is None:
+        raise HelixInputError(source, "simulation_defaults.offline.n_init",
+                              f"{where} is in no experiment, and an offline run with the {scheduler} scheduler "
+                              "needs an initial concurrency: set simulation_defaults.offline.n_init or list the "
+                              "run in an experiment", None)
+    spec = cfg.clusters[cluster]
+    parent = part = None
+    if method.startswith("paper-") and getattr(spec, "generator", None) == "subcluster":
+        parent, part = spec.parent, spec.gpu.lower()
+    workload = WorkloadSpec.model_validate({"mode": mode, **fields})
+    return {"cluster": cluster, "model": model, "method": method, "scheduler": scheduler, "mode": mode,
+            "workload": workload.model_dump(mode="json"), "parent": parent, "part": part, "parts": None}
 
 
 def sim_groups(cfg) -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ Nothing holds wall times, so reruns are byte-identical. Aggregates of part runs 
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -112,10 +113,11 @@ def run_metrics(out, entry: dict) -> dict:
     )
 
 
-def meta(entry: dict, inputs: dict) -> dict:
+def meta(entry: dict, inputs: dict, profiles: dict | None = None) -> dict:
     from helix.provenance import provenance
 
-    return {"run": entry, "inputs": {k: str(v) for k, v in inputs.items()}, **provenance(("networkx", "numpy"))}
+    return {"run": entry, "inputs": {k: str(v) for k, v in inputs.items()}, **provenance(("networkx", "numpy")),
+            "profiles": profiles}
 
 
 def write_run(paths: dict, out, entry: dict, inputs: dict) -> dict:
@@ -126,7 +128,7 @@ def write_run(paths: dict, out, entry: dict, inputs: dict) -> dict:
     with atomic_path(paths["congestion"]) as tmp:
         congestion_frame(out).to_csv(tmp, index=False)
     if "meta" in paths:
-        write_json(paths["meta"], meta(entry, inputs))
+        write_json(paths["meta"], meta(entry, inputs, getattr(out, "provenance", None)))
     write_json(paths["metrics"], metrics)
     return metrics
 
@@ -143,8 +145,6 @@ def write_aggregate(paths: dict, part_dirs: list[str | Path], entry: dict) -> di
     reqs, cong = [], []
     for d in part_dirs:
         d = Path(d)
-        import json
-
         pm = json.loads((d / "metrics.json").read_text())
         it = pd.read_parquet(d / "iterations.parquet")
         window = tuple(pm["window"])
@@ -184,6 +184,11 @@ def write_aggregate(paths: dict, part_dirs: list[str | Path], entry: dict) -> di
     with atomic_path(paths["congestion"]) as tmp:
         pd.concat(cong, ignore_index=True).to_csv(tmp, index=False)
     if "meta" in paths:
-        write_json(paths["meta"], meta(entry, {"parts": ",".join(str(d) for d in part_dirs)}))
+        profiles: dict = {}
+        for d in part_dirs:  # the parts' provenance, merged (each part has its own GPU types)
+            part_meta = Path(d) / "meta.json"
+            if part_meta.is_file():
+                profiles.update(json.loads(part_meta.read_text()).get("profiles") or {})
+        write_json(paths["meta"], meta(entry, {"parts": ",".join(str(d) for d in part_dirs)}, profiles or None))
     write_json(paths["metrics"], metrics)
     return metrics

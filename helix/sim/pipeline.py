@@ -78,4 +78,6 @@ def run_entry(
         source = str(layout)
     inp, out = load_lengths(lengths)
     counts = load_arrivals(arrivals).tolist() if wl.mode == "online" else None
-    return simulate(model, sc, ranges, mp, entry["scheduler"], wl, (inp.tolist(), out.tolist()), counts, progress=progress, source=source)
+    result = simulate(model, sc, ranges, mp, entry["scheduler"], wl, (inp.tolist(), out.tolist()), counts, progress=progress, source=source)
+    result.provenance = mp.provenance(set(result.prepared.gpus.values()))
+    return result

@@ -123,6 +123,7 @@ class SimOutput:
     max_flow: float | None
     window: tuple[float, float]
     sim: Simulator
+    provenance: dict | None = None  # per GPU type: where its profile and limits came from
 
 
 def simulate(
