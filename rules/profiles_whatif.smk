@@ -158,4 +158,6 @@ rule whatif:
         PROFILES.whatif_sim_targets(),
 
 
-register_targets(PROFILES.whatif_profile_targets() + ["results/profiles/validation.csv"])
+register_targets(
+    PROFILES.whatif_profile_targets() + ["results/profiles/validation.csv"]
+)

@@ -11,7 +11,10 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from helix.config import load_config
+    from helix.profiles.workflow import ProfilePlan
 
     cfg = load_config(args.config)
+    # what the workflow checks at start-up: models' config.json, GPU types that cannot be profiled
+    ProfilePlan(cfg, ".", [], str(args.config)).check()
     print(f"{args.config}: ok ({len(cfg.clusters)} clusters, {len(cfg.models)} models, {len(cfg.experiments)} experiments)")
     return 0

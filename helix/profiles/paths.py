@@ -5,7 +5,7 @@ Kept free of Snakemake so rule files can import these helpers instead of definin
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Iterable
 
 PROFILES_ROOT = "resources/profiles"
 PROFILE_FILES = ("prompt.csv", "decode.csv", "meta.json")
@@ -16,13 +16,3 @@ TRACE_FILES = (f"{TRACES_ROOT}/azure_conv_lengths.parquet", f"{TRACES_ROOT}/azur
 def profile_files(model: str, gpus: Iterable[str], root: str = PROFILES_ROOT) -> list[str]:
     """Profile files of ``model`` on each GPU type in ``gpus`` (config names; directories lower-case)."""
     return [f"{root}/{model}/{g.lower()}/{name}" for g in gpus for name in PROFILE_FILES]
-
-
-def profile_inputs(gpus: Iterable[str]) -> Callable:
-    """An input function (wildcards -> files) giving ``wildcards.model``'s profile on every type in ``gpus``."""
-    gpus = list(gpus)
-
-    def model_profiles(wildcards) -> list[str]:
-        return profile_files(wildcards.model, gpus)
-
-    return model_profiles

@@ -1,0 +1,144 @@
+"""Bad what-if input is one line naming the file, the field and the value, before any job runs;
+a valid results path no experiment lists plans its jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from helix.config.schema import load_config
+from helix.errors import HelixInputError
+from helix.profiles.workflow import ProfilePlan, cluster_gpu_counts
+from helix.sim.experiments import default_entry
+
+MISTRAL = {"model_type": "mistral", "num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32,
+           "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000, "torch_dtype": "bfloat16"}
+
+
+def _config(repo, tmp_path, edit) -> tuple:
+    cfg = yaml.safe_load((repo / "config/test/config.yaml").read_text())
+    (tmp_path / "mistral.json").write_text(json.dumps(MISTRAL))
+    cfg["models"]["mistral7b"] = {"config_json": str(tmp_path / "mistral.json")}
+    cfg["gpus"]["B200"] = {"num_gpus": 1, "vram_bytes": 180e9, "peak_flops": 2.25e15, "mem_bandwidth": 8e12}
+    cfg["clusters"]["mix12"] = {"generator": "fake", "seed": 0, "types": {"B200": 2, "A100": 4, "T4": 6},
+                                "link": {"bandwidth": 1e9, "latency": 0.001}}
+    edit(cfg)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path, load_config(path)
+
+
+def _one_line(exc) -> str:
+    msg = str(exc.value)
+    assert "\n" not in msg
+    return msg
+
+
+def test_model_config_lacking_a_cost_model_field(repo, tmp_path):
+    def edit(cfg):
+        bad = dict(MISTRAL)
+        del bad["intermediate_size"]
+        (tmp_path / "bad.json").write_text(json.dumps(bad))
+        cfg["models"]["bad7b"] = {"config_json": str(tmp_path / "bad.json")}
+
+    path, cfg = _config(repo, tmp_path, edit)
+    with pytest.raises(HelixInputError) as err:
+        ProfilePlan(cfg, repo, [], str(path)).check()
+    msg = _one_line(err)
+    assert "bad.json" in msg and "intermediate_size" in msg and "missing" in msg
+
+
+def test_gpu_without_datasheet_or_measured_profile(repo, tmp_path):
+    def edit(cfg):
+        cfg["gpus"]["X9"] = {"num_gpus": 1, "vram_bytes": 96e9}
+        cfg["clusters"]["x9mix"] = {"generator": "fake", "seed": 0, "types": {"X9": 2, "T4": 2},
+                                    "link": {"bandwidth": 1e9, "latency": 0.001}}
+
+    path, cfg = _config(repo, tmp_path, edit)
+    with pytest.raises(HelixInputError) as err:
+        ProfilePlan(cfg, repo, [], str(path)).check()
+    msg = _one_line(err)
+    assert str(path) in msg and "gpus.X9.peak_flops" in msg and "x9mix" in msg
+    # the same type in no cluster is no error: an unused GPU type breaks nothing
+    cfg2 = yaml.safe_load(path.read_text())
+    del cfg2["clusters"]["x9mix"]
+    path.write_text(yaml.safe_dump(cfg2))
+    ProfilePlan(load_config(path), repo, [], str(path)).check()
+
+
+def test_cluster_that_cannot_hold_the_model(repo, tmp_path, artifact_dir):
+    def edit(cfg):
+        cfg["clusters"]["t4x3"] = {"generator": "fake", "seed": 0, "types": {"T4": 3},
+                                   "link": {"bandwidth": 1e9, "latency": 0.001}}
+
+    path, cfg = _config(repo, tmp_path, edit)
+    plan = ProfilePlan(cfg, repo, [], str(path))
+    assert cluster_gpu_counts("t4x3", {k: v.model_dump() for k, v in cfg.clusters.items()}) == {"T4": 3}
+    with pytest.raises(HelixInputError) as err:
+        plan.check_holds("t4x3", "llama70b")  # 3 T4s hold 3 x 4 = 12 of 80 layers (the paper's K)
+    msg = _one_line(err)
+    assert "clusters.t4x3" in msg and "12 of 80 layers" in msg and str(path) in msg
+    plan.check_holds("t4x3", "mistral7b")  # 3 x 16 GB T4s do hold a 7B model
+    plan.check_holds("mix12", "llama70b")
+
+
+def test_path_with_unknown_method_or_online_rate(repo, tmp_path):
+    path, cfg = _config(repo, tmp_path, lambda cfg: None)
+    with pytest.raises(HelixInputError) as err:
+        default_entry(cfg, "mix12", "mistral7b", "magic", "helix", "offline", str(path))
+    msg = _one_line(err)
+    assert "results/sims/mix12/mistral7b/magic/helix/offline: method" in msg and "'magic'" in msg
+    with pytest.raises(HelixInputError) as err:
+        default_entry(cfg, "mix12", "mistral7b", "helix", "helix", "online", str(path))
+    assert "simulation_defaults.online.rate_tps" in _one_line(err)
+    e = default_entry(cfg, "mix12", "mistral7b", "helix", "helix", "offline", str(path))
+    assert e["workload"]["duration_s"] == 30 and e["parts"] is None  # the test config's simulation_defaults
+
+
+def _snakemake(repo, workdir, config, *args):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(config), "--cores", "1", *args]
+    return subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path, artifact_dir):
+    path, _ = _config(repo, tmp_path, lambda cfg: None)
+    work = tmp_path / "work"
+    work.mkdir()
+    dry = _snakemake(repo, work, path, "-n", "results/sims/mix12/mistral7b/helix/helix/offline/metrics.json")
+    out = dry.stdout + dry.stderr
+    assert dry.returncode == 0, out[-3000:]
+    for rule in ("cluster", "fit_analytic", "predict_profile", "placement_helix", "simulate"):
+        assert rule in out, rule
+    assert "import_profiles" not in out  # the artifact has no mistral7b profile: all three are predicted
+    bad = _snakemake(repo, work, path, "-n", "results/sims/mix12/mistral7b/magic/helix/offline/metrics.json")
+    assert bad.returncode != 0 and "unknown placement method" in bad.stdout + bad.stderr
+    assert not (work / "results").exists()
+
+
+def test_validate_config_runs_the_startup_checks(repo, tmp_path):
+    from helix.cli import main
+
+    def edit(cfg):
+        cfg["gpus"]["X9"] = {"num_gpus": 1, "vram_bytes": 96e9}
+        cfg["clusters"]["mix12"]["types"] = {"X9": 2, "T4": 2}
+
+    path, _ = _config(repo, tmp_path, edit)
+    assert main(["validate-config", str(path)]) == 2
+
+
+def test_rules_get_only_their_clusters_gpu_entries(repo, tmp_path):
+    path, cfg = _config(repo, tmp_path, lambda cfg: None)
+    plan = ProfilePlan(cfg, repo, [], str(path))
+    w = SimpleNamespace(cluster="mix12", model="mistral7b")
+    assert sorted(plan.gpu_entries(w)) == ["A100", "B200", "T4"]
+    assert plan.gpu_entries(w)["B200"]["peak_flops"] == 2.25e15
+    assert "peak_flops" not in plan.gpu_entries(w)["A100"]  # table defaults are not copied into params
+    assert sorted({f.split("/")[3] for f in plan.cluster_profiles(w)}) == ["a100", "b200", "t4"]
