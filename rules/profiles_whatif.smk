@@ -139,7 +139,6 @@ rule predict_profile:
         gpu_entry=PROFILES.gpu_entry,
         config_json=PROFILES.config_json,
         param_bytes_per_layer=PROFILES.param_bytes_per_layer,
-        config_file=CONFIG_SOURCE,
     script:
         "../scripts/profile_predict.py"
 

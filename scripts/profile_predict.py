@@ -27,7 +27,7 @@ with rule_log(sm) as log:
                               param_bytes_per_layer_override=sm.params.param_bytes_per_layer)
         machine = gpu_machine_spec(gpu, sm.params.gpu_entry)
         if machine is None:
-            raise HelixInputError(sm.params.config_file, f"gpus.{gpu}.peak_flops",
+            raise HelixInputError("config", f"gpus.{gpu}.peak_flops",
                                   "missing: no measured profile of this GPU type, so set its datasheet "
                                   "fields (peak_flops, mem_bandwidth) to predict one", None)
         write_predicted(out_dir, spec, model, machine, fit, fit_file=str(sm.input.fit))

@@ -20,6 +20,7 @@ from helix.placement.pruning import prune_cluster
 from helix.placement.settings import PlacementPreset
 
 AE = "artifact_evaluation"
+REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 CLUSTERS = {
     "single24": f"{AE}/single_cluster/config/cluster24.ini",
     "geo24": f"{AE}/distributed_clusters/config/3cluster24.ini",
@@ -282,7 +283,8 @@ def test_cli_place_writes_results_and_is_deterministic(artifact_dir, tmp_path):
     cluster = _cluster(artifact_dir, "small10")
     cluster.save(tmp_path / "small10.yaml")
     model_json = artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json"
-    args = ["place", str(tmp_path / "small10.yaml"), str(model_json), "--model", "llama30b", "--method", "swarm"]
+    args = ["place", "--config", str(REPO_CONFIG), "--cluster", str(tmp_path / "small10.yaml"), "--model", "llama30b",
+            "--model-config", str(model_json), "--profiles", "artifact", "--method", "swarm"]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     for f in ("layout.yaml", "flow.json"):
@@ -303,8 +305,9 @@ def test_sigterm_writes_best_layout_and_exits_cleanly(artifact_dir, tmp_path):
     cluster = _cluster(artifact_dir, "single24")
     cluster.save(tmp_path / "single24.yaml")
     model_json = artifact_dir / f"{AE}/single_cluster/models/llama70b/config.json"
-    cmd = [sys.executable, "-m", "helix.cli", "place", str(tmp_path / "single24.yaml"), str(model_json),
-           "--model", "llama70b", "--backend", "heuristic", "--time-limit", "300", "--out", str(tmp_path / "out")]
+    cmd = [sys.executable, "-m", "helix.cli", "place", "--config", str(REPO_CONFIG), "--cluster", str(tmp_path / "single24.yaml"),
+           "--model", "llama70b", "--model-config", str(model_json), "--profiles", "artifact",
+           "--backend", "heuristic", "--time-limit", "300", "--out", str(tmp_path / "out")]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(6)
     proc.send_signal(signal.SIGTERM)

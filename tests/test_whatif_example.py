@@ -131,15 +131,36 @@ def test_llama70b_on_h100_l40s_t4(example):
 def test_changing_an_unused_gpu_reruns_nothing(repo, example):
     work, config, _, run = example
     assert run.returncode == 0, run.stderr[-4000:]
-    cfg = yaml.safe_load(config.read_text())
+    original = config.read_text()
+    cfg = yaml.safe_load(original)
+    changed = work / "changed.yaml"
     cfg["gpus"]["V100"] = {"num_gpus": 1, "vram_bytes": 32e9, "peak_flops": 1.3e14, "mem_bandwidth": 9e11}
-    config.write_text(yaml.safe_dump(cfg))
-    dry = _run(_snakemake_cmd(repo, work, config, f"snakemake -n --cores 1 {MISTRAL}/metrics.json {LLAMA}/metrics.json"), work)
+    changed.write_text(yaml.safe_dump(cfg))
+    targets = f"snakemake -n --cores 1 {MISTRAL}/metrics.json {LLAMA}/metrics.json"
+    dry = _run(_snakemake_cmd(repo, work, changed, targets), work)
     assert dry.returncode == 0, dry.stderr[-3000:]
     assert "Nothing to be done" in dry.stdout + dry.stderr, (dry.stdout + dry.stderr)[-3000:]
     # a change to a GPU the runs use does rerun them (the check above could not pass vacuously)
     cfg["gpus"]["B200"]["mem_bandwidth"] = 7.0e12
-    config.write_text(yaml.safe_dump(cfg))
-    dry = _run(_snakemake_cmd(repo, work, config, f"snakemake -n --cores 1 {MISTRAL}/metrics.json {LLAMA}/metrics.json"), work)
+    changed.write_text(yaml.safe_dump(cfg))
+    dry = _run(_snakemake_cmd(repo, work, changed, targets), work)
     out = dry.stdout + dry.stderr
     assert dry.returncode == 0 and "predict_profile" in out and "simulate" in out and "Nothing to be done" not in out
+    assert config.read_text() == original
+
+
+def test_cli_place_reproduces_the_workflow_placement(example):
+    """`helix place` by config names (default preset: the one the workflow resolves) writes the same layout."""
+    work, config, _, run = example
+    assert run.returncode == 0, run.stderr[-4000:]
+    out = work / "cli-place"
+    cmd = [sys.executable, "-m", "helix.cli", "place", "--config", str(config), "--cluster", "mix12",
+           "--model", "mistral7b", "--method", "helix", "--out", str(out)]
+    done = _run(cmd, work)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert re.search(r"max-flow \d+\.\d tok/s", done.stdout)  # rounded figures
+    ours = work / "results/placements/mix12/mistral7b/helix"
+    assert (out / "layout.yaml").read_bytes() == (ours / "layout.yaml").read_bytes()
+    flow_cli, flow_rule = (json.loads((d / "flow.json").read_text()) for d in (out, ours))
+    flow_cli.pop("seconds", None), flow_rule.pop("seconds", None)
+    assert flow_cli == flow_rule

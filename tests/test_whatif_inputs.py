@@ -142,3 +142,18 @@ def test_rules_get_only_their_clusters_gpu_entries(repo, tmp_path):
     assert plan.gpu_entries(w)["B200"]["peak_flops"] == 2.25e15
     assert "peak_flops" not in plan.gpu_entries(w)["A100"]  # table defaults are not copied into params
     assert sorted({f.split("/")[3] for f in plan.cluster_profiles(w)}) == ["a100", "b200", "t4"]
+
+
+def test_cli_missing_profiles_say_what_to_run(repo, tmp_path, capsys):
+    from helix.cli import main
+
+    path, _ = _config(repo, tmp_path, lambda cfg: None)
+    os.chdir(tmp_path)  # no resources/profiles here
+    try:
+        code = main(["place", "--config", str(path), "--cluster", "mix12", "--model", "mistral7b", "--method", "swarm"])
+    finally:
+        os.chdir(repo)
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "resources/profiles" in err and "snakemake" in err and "resources/profiles/mistral7b/b200/meta.json" in err
+    assert not (tmp_path / "results/placements").exists()

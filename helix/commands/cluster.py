@@ -8,9 +8,15 @@
 
 from __future__ import annotations
 
+from helix.commands._common import example
+
 from pathlib import Path
 
 HELP = "build a configured cluster (build) or convert a cluster file between .ini and .yaml (convert)"
+EXAMPLE = example("""
+helix cluster build geo24
+helix cluster convert results/clusters/geo24.yaml /tmp/geo24.ini
+""")
 
 
 def add_arguments(p) -> None:
@@ -20,8 +26,8 @@ def add_arguments(p) -> None:
     b.add_argument("--config", default="config/config.yaml", help="config file (default: %(default)s)")
     b.add_argument("-o", "--out", default=None, help="output YAML (default: results/clusters/<name>.yaml)")
     c = sub.add_parser("convert", help="convert a cluster file: .ini (artifact) <-> .yaml (project)")
-    c.add_argument("src")
-    c.add_argument("dst")
+    c.add_argument("src", help="cluster file to read (.ini or .yaml)")
+    c.add_argument("dst", help="cluster file to write (.ini or .yaml, by suffix)")
 
 
 def _build(config, name: str, gpus: dict, source: str = "config"):

@@ -7,7 +7,12 @@ import_traces make): ``OUT/profiles/<model>/<gpu>/{prompt,decode}.csv + meta.jso
 
 from __future__ import annotations
 
+from helix.commands._common import example
+
 HELP = "convert the authors' artifact (profiles, traces) into the project's formats under --out"
+EXAMPLE = example("""
+helix import-artifact --artifact $HELIX_ARTIFACT_DIR --out resources
+""")
 
 
 def add_arguments(p) -> None:

@@ -1,54 +1,79 @@
-"""`helix place`: place a model on a cluster YAML with one method and write the result files."""
+"""`helix place`: place a model on a cluster with one method and write the result files.
+
+By default it does what the workflow's placement rule does for results/placements/<cluster>/<model>/
+<method>/ (same cluster, model, profiles and preset), so it writes the same layout byte for byte;
+``--preset`` picks another named preset and the flags below override single fields.
+"""
 
 from __future__ import annotations
 
-HELP = "place a model on a cluster (petals, swarm, separate, sp_plus, helix, paper-<method>)"
+from helix.commands._common import add_config, add_profiles, example
+
+HELP = "place a model on a cluster (petals, swarm, separate, sp_plus, helix, helix-<variant>, paper-<method>)"
+EXAMPLE = example("""
+helix place --cluster single24 --model llama70b --method helix
+helix place --cluster my-cluster.yaml --model mistral7b --method swarm --out /tmp/place --preset default
+""")
 
 
 def add_arguments(p) -> None:
-    p.add_argument("cluster", help="cluster YAML (results/clusters/<name>.yaml)")
-    p.add_argument("model_config", help="the model's HF config.json")
-    p.add_argument("--model", required=True, help="model name (llama70b, llama30b): selects profiles and engine limits")
-    p.add_argument("--method", default="helix")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--profiles", default=None, help="profile root (resources/profiles); default: the artifact's")
-    p.add_argument("--artifact", default=None, help="artifact directory (default: $HELIX_ARTIFACT_DIR)")
-    p.add_argument("--param-bytes-per-layer", type=float, default=None)
-    p.add_argument("--time-limit", type=float, default=None, help="seconds (helix)")
+    add_config(p)
+    p.add_argument("--cluster", required=True, help="config cluster name, or a cluster .yaml/.ini file")
+    p.add_argument("--model", required=True, help="config model name (with --model-config: any name)")
+    p.add_argument("--method", default="helix", help="placement method (default: %(default)s)")
+    p.add_argument("--out", default=None, help="output directory (default: results/placements/<cluster>/<model>/<method>)")
+    p.add_argument("--preset", default=None,
+                   help="a placement_presets name (default: the one the config's `placement:` mapping gives this run)")
+    p.add_argument("--model-config", default=None, help="an HF config.json instead of the config's model entry")
+    add_profiles(p)
+    p.add_argument("--param-bytes-per-layer", type=float, default=None, help="bytes of one layer's weights (override)")
+    p.add_argument("--time-limit", type=float, default=None, help="seconds (helix family)")
     p.add_argument("--backend", default=None, help="portfolio | heuristic | highs | cpsat | gurobi")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--prune", action="store_true")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the search")
+    p.add_argument("--threads", type=int, default=None, help="solver threads")
+    p.add_argument("--prune", action="store_true", help="prune the cluster's links before the MILP")
     p.add_argument("--warm-start", default=None, help="none | petals | swarm | best")
     p.add_argument("--warm-start-file", default=None, help="a layout.yaml or *_sol.ini to start from")
-    p.add_argument("--write-model", default=None, choices=["none", "lp", "mps"])
+    p.add_argument("--write-model", default=None, choices=["none", "lp", "mps"], help="also write the MILP")
 
 
 def run(args) -> int:
-    import os
     from pathlib import Path
 
-    from helix.cluster import Cluster
-    from helix.errors import HelixInputError
-    from helix.models import load_hf_config
-    from helix.placement.api import make_problem, run_placement
-    from helix.placement.settings import PlacementPreset
-    from helix.profiles.store import ProfileStore
+    from pydantic import ValidationError
 
+    from helix.commands._common import gpu_entries, load, profile_store, resolve_cluster, resolve_model
+    from helix.errors import HelixInputError
+    from helix.placement.api import make_problem, run_placement
+    from helix.placement.settings import resolve_preset
+    from helix.profiles.entry import model_profiles
+
+    cfg = load(args)
+    cluster, cname = resolve_cluster(cfg, args.cluster, args.config)
+    model = resolve_model(cfg, args.model, args.config, args.model_config, args.param_bytes_per_layer)
+    if args.preset is not None:
+        if args.preset not in cfg.placement_presets:
+            raise HelixInputError(args.config, "placement_presets",
+                                  f"unknown preset (known: {', '.join(sorted(cfg.placement_presets))})", args.preset)
+        preset = cfg.placement_presets[args.preset]
+    else:
+        _, preset = resolve_preset(cfg.placement_presets, cfg.placement, cname, args.model, args.method)
     updates = {
         "time_limit_s": args.time_limit, "backend": args.backend, "seed": args.seed, "threads": args.threads,
         "warm_start": args.warm_start, "write_model": args.write_model, "prune": True if args.prune else None,
     }
     try:
-        preset = PlacementPreset(**{k: v for k, v in updates.items() if v is not None})
-    except Exception as exc:  # pydantic ValidationError: keep it to one line
-        raise HelixInputError(None, "options", str(exc).splitlines()[-1].strip()) from None
-    artifact = args.artifact or os.environ.get("HELIX_ARTIFACT_DIR")
-    store = ProfileStore(args.profiles) if args.profiles else ProfileStore.from_artifact(artifact or ".")
-    cluster = Cluster.load(args.cluster)
-    model = load_hf_config(args.model_config, args.model, param_bytes_per_layer_override=args.param_bytes_per_layer)
-    problem = make_problem(cluster, model, args.model, preset, store, artifact, cluster.name, args.warm_start_file, args.out)
-    result = run_placement(problem, args.method, Path(args.out))
-    print(f"{cluster.name}/{args.model}/{args.method}: max_flow {result.objective:.2f} tok/s"
-          + (f" (upper bound {result.upper_bound:.2f})" if result.upper_bound else ""))
+        preset = type(preset).model_validate({**preset.model_dump(), **{k: v for k, v in updates.items() if v is not None}})
+    except ValidationError as exc:  # keep it to one line
+        err = exc.errors()[0]
+        raise HelixInputError("command line", ".".join(map(str, err["loc"])), err["msg"], err.get("input")) from None
+    gpus = list(cluster.gpu_mix())
+    store = profile_store(cfg, args.profiles, args.model, gpus, args.config)
+    profiles = model_profiles(model, gpu_entries(cfg, gpus), store, source=args.config)
+    out = Path(args.out or f"results/placements/{cname}/{args.model}/{args.method}")
+    problem = make_problem(cluster, model, args.model, preset, profiles, str(cfg.artifact_dir()), cname,
+                           args.warm_start_file, out)
+    result = run_placement(problem, args.method, out)
+    bound = f" (upper bound {result.upper_bound:.1f})" if result.upper_bound else ""
+    print(f"{cname}/{args.model}/{args.method}: max-flow {result.objective:.1f} tok/s{bound}; wrote {out}")
     return 0

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from helix.commands._common import example
+
 HELP = "write schemas/config.schema.json from the typed config models (--check: fail on drift)"
+EXAMPLE = example("""
+helix schema --check
+""")
 
 
 def add_arguments(p) -> None:

@@ -9,9 +9,15 @@ seeded random weights; every worker's tensors are checked before any worker star
 
 from __future__ import annotations
 
+from helix.commands._common import add_config, example
+
 import json
 
 HELP = "serve a model with the Helix prototype (local processes or Ray): a generated workload, or an OpenAI-compatible endpoint"
+EXAMPLE = example("""
+helix serve --layout config/test/proto-layout.yaml --model-config config/test/tiny-llama.json --out /tmp/serve --duration-s 8
+helix serve --layout results/placements/tiny4/tiny-llama/helix/layout.yaml --model tiny-llama --config config/test/config.yaml --cluster tiny4 --out /tmp/serve
+""")
 
 
 def add_arguments(p) -> None:
@@ -19,17 +25,20 @@ def add_arguments(p) -> None:
     p.add_argument("--model-config", default=None, help="HF config.json of the model (seeded random weights)")
     p.add_argument("--checkpoint", default=None, help="HF checkpoint directory (config.json, *.safetensors, tokenizer.json): "
                    "real weights; on a cluster the same path must exist on every worker machine")
-    p.add_argument("--model", default=None, help="model name (default: the config file's stem / checkpoint folder name)")
-    p.add_argument("--cluster", default=None, help="cluster YAML: GPU types (Ray mapping) and which links exist")
+    add_config(p)
+    p.add_argument("--model", default=None, help="config model name (its config.json unless --model-config / "
+                   "--checkpoint); default: the config file's stem / checkpoint folder name")
+    p.add_argument("--cluster", default=None, help="config cluster name (results/clusters/<name>.yaml) or a cluster YAML: "
+                   "GPU types (Ray mapping) and which links exist")
     p.add_argument("--out", default=None, help="output directory (events.csv, routes.csv, metrics.json, ...); "
                    "required without --http-port")
     p.add_argument("--http-port", type=int, default=None, help="serve an OpenAI-compatible endpoint on this port (0: any free "
                    "port) until interrupted, instead of a generated workload")
     p.add_argument("--http-host", default="127.0.0.1", help="address the endpoint binds (default loopback only)")
-    p.add_argument("--scheduler", default="helix", choices=["helix", "swarm", "random"])
-    p.add_argument("--mode", default="offline", choices=["offline", "online"])
-    p.add_argument("--duration-s", type=float, default=20.0)
-    p.add_argument("--warmup-s", type=float, default=5.0)
+    p.add_argument("--scheduler", default="helix", choices=["helix", "swarm", "random"], help="request scheduler")
+    p.add_argument("--mode", default="offline", choices=["offline", "online"], help="workload mode")
+    p.add_argument("--duration-s", type=float, default=20.0, help="seconds of serving (default: %(default)s)")
+    p.add_argument("--warmup-s", type=float, default=5.0, help="seconds left out of the metrics (default: %(default)s)")
     p.add_argument("--rate-tps", type=float, default=None, help="online: input+output tokens/s")
     p.add_argument("--n-init", type=int, default=8, help="offline: concurrency")
     p.add_argument("--length-scale", type=float, default=None, help="scale Azure lengths (tiny models: e.g. 0.0625)")
@@ -59,8 +68,17 @@ def run(args) -> int:
     from helix.prototype.settings import ProtoRunSpec
     from helix.prototype.traces import load_traces
 
+    if not args.model_config and not args.checkpoint and args.model:
+        from helix.commands._common import load
+
+        cfg = load(args)
+        if args.model not in cfg.models:
+            raise HelixInputError(args.config, "models", f"unknown model (known: {', '.join(sorted(cfg.models))})", args.model)
+        args.model_config = str(cfg.resolve_model_path(args.model))
     if not args.model_config and not args.checkpoint:
-        raise HelixInputError("serve", "--model-config", "give --model-config (random weights) or --checkpoint")
+        raise HelixInputError("serve", "--model-config", "give --model, --model-config (random weights) or --checkpoint")
+    if args.cluster and not Path(args.cluster).is_file() and Path(f"results/clusters/{args.cluster}.yaml").is_file():
+        args.cluster = f"results/clusters/{args.cluster}.yaml"
     if args.http_port is None and not args.out:
         raise HelixInputError("serve", "--out", "a workload run needs an output directory")
     default_name = Path(args.checkpoint).resolve().name if args.checkpoint else Path(args.model_config).stem

@@ -1,48 +1,64 @@
-"""`helix simulate`: run one configured simulation (or any paper layout) and write its result files."""
+"""`helix simulate`: run one simulation (configured, or any valid results path) and write its result files."""
 
 from __future__ import annotations
 
-HELP = "simulate one run of the config's simulation table (or a paper-* layout with explicit settings)"
+from helix.commands._common import add_config, add_profiles, example
+
+HELP = "simulate one run: a configured one, or any cluster/model/method/scheduler/mode with the config's defaults"
+EXAMPLE = example("""
+helix simulate --cluster single24 --model llama70b --method paper-helix --scheduler helix --mode offline --out /tmp/run
+helix simulate --cluster mix12 --model mistral7b --method helix --scheduler helix --mode online --rate 700
+""")
 
 
 def add_arguments(p) -> None:
     from helix.scheduling import scheduler_names
 
-    p.add_argument("--config", default="config/config.yaml", help="config YAML (default: config/config.yaml)")
-    p.add_argument("--cluster", required=True)
-    p.add_argument("--model", required=True)
-    p.add_argument("--method", required=True, help="e.g. paper-helix, or one of our placement methods")
-    p.add_argument("--scheduler", required=True, choices=scheduler_names())
-    p.add_argument("--mode", required=True, choices=["offline", "online"])
-    p.add_argument("--rate", type=float, default=None, help="online token rate (overrides the config)")
+    add_config(p)
+    p.add_argument("--cluster", required=True, help="config cluster name")
+    p.add_argument("--model", required=True, help="config model name")
+    p.add_argument("--method", required=True, help="placement method: paper-<method> (the authors' layout) or ours (reads results/placements/...)")
+    p.add_argument("--scheduler", required=True, choices=scheduler_names(), help="request scheduler")
+    p.add_argument("--mode", required=True, choices=["offline", "online"], help="workload mode")
+    p.add_argument("--rate", type=float, default=None, help="online token rate, tokens/s (overrides the config)")
     p.add_argument("--n-init", type=int, default=None, help="offline initial concurrency (overrides the config)")
     p.add_argument("--duration", type=float, default=None, help="online arrivals / offline measured span, s")
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="workload seed")
     p.add_argument("--force", action="store_true", help="run nodes above K layers with the K-layer limits")
-    p.add_argument("--profiles", default=None, help="project profile root (default: the artifact's tables)")
-    p.add_argument("--out", required=True, help="output directory (metrics.json, requests.parquet, congestion.csv, iterations.parquet)")
+    add_profiles(p)
+    p.add_argument("--out", default=None, help="output directory (default: results/sims/<cluster>/<model>/<method>/<scheduler>/<mode>)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
 def run(args) -> int:
     from pathlib import Path
 
-    from helix.config import load_config
+    from pydantic import ValidationError
+
+    from helix.commands._common import gpu_entries, load, profile_store
     from helix.errors import HelixInputError
-    from helix.profiles.store import ProfileStore
-    from helix.sim.experiments import run_key, sim_table
+    from helix.profiles.workflow import ProfilePlan
+    from helix.sim.experiments import check_method, run_key, sim_table
     from helix.sim.outputs import write_run
     from helix.sim.pipeline import run_entry
     from helix.sim.settings import WorkloadSpec
 
-    cfg = load_config(args.config)
+    cfg = load(args)
     key = run_key(args.cluster, args.model, args.method, args.scheduler, args.mode)
+    if args.model not in cfg.models:
+        raise HelixInputError(args.config, "models", f"unknown model (known: {', '.join(sorted(cfg.models))})", args.model)
+    check_method(args.method, "command line", "--method")
     entry = dict(sim_table(cfg).get(key) or {})
     if entry.get("parts"):
         raise HelixInputError(args.config, key, "this run aggregates sub-cluster parts; simulate each part (<cluster>-<part>)")
-    if not entry:
-        entry = {"cluster": args.cluster, "model": args.model, "method": args.method, "scheduler": args.scheduler, "mode": args.mode, "parent": None, "part": None, "parts": None, "workload": {"mode": args.mode}}
-        if "-" in args.cluster and args.method.startswith("paper-"):
+    if not entry:  # a run no experiment lists: the config's simulation_defaults, as the workflow does
+        spec = cfg.clusters.get(args.cluster)
+        entry = {"cluster": args.cluster, "model": args.model, "method": args.method, "scheduler": args.scheduler,
+                 "mode": args.mode, "parent": None, "part": None, "parts": None,
+                 "workload": {"mode": args.mode, **getattr(cfg.simulation_defaults, args.mode)}}
+        if args.method.startswith("paper-") and getattr(spec, "generator", None) == "subcluster":
+            entry.update(parent=spec.parent, part=spec.gpu.lower())
+        elif "-" in args.cluster and args.method.startswith("paper-"):
             parent, part = args.cluster.split("-", 1)
             entry.update(parent=parent, part=part)
     wl = dict(entry["workload"])
@@ -53,13 +69,14 @@ def run(args) -> int:
         wl["force"] = True
     try:
         entry["workload"] = WorkloadSpec.model_validate(wl).model_dump(mode="json")
-    except Exception as exc:  # pydantic validation: one line
-        msg = str(exc).splitlines()
-        raise HelixInputError("command line", "workload", msg[2].strip() if len(msg) > 2 else msg[0]) from None
-    model = cfg.models.get(args.model)
-    if model is None:
-        raise HelixInputError(args.config, "models", "unknown model", args.model)
-    store = ProfileStore(args.profiles) if args.profiles else ProfileStore.from_artifact(cfg.artifact_dir())
+    except ValidationError as exc:  # one line
+        err = exc.errors()[0]
+        where = ".".join(map(str, err["loc"])) or "workload"
+        raise HelixInputError("command line", f"workload.{where}" if where != "workload" else where,
+                              err["msg"], err.get("input") if not isinstance(err.get("input"), dict) else None) from None
+    gpus = ProfilePlan(cfg, ".", [], args.config).cluster_gpus(args.cluster)
+    store = profile_store(cfg, args.profiles, args.model, gpus, args.config)
+    model = cfg.models[args.model]
     out = run_entry(
         entry,
         model_json=cfg.resolve_model_path(args.model),
@@ -70,16 +87,21 @@ def run(args) -> int:
         artifact=cfg.artifact_dir(),
         layout=f"results/placements/{args.cluster}/{args.model}/{args.method}/layout.yaml",
         cluster=f"results/clusters/{args.cluster}.yaml",
-        gpus={k: v.model_dump(mode="json") for k, v in cfg.gpus.items()},
+        gpus=gpu_entries(cfg, gpus),
         progress=not args.quiet,
     )
-    outdir = Path(args.out)
-    names = ("metrics.json", "requests.parquet", "congestion.csv", "iterations.parquet")
-    paths = dict(zip(("metrics", "requests", "congestion", "iterations"), (outdir / n for n in names)))
+    outdir = Path(args.out or f"results/sims/{key}")
+    names = ("metrics.json", "requests.parquet", "congestion.csv", "iterations.parquet", "meta.json")
+    paths = dict(zip(("metrics", "requests", "congestion", "iterations", "meta"), (outdir / n for n in names)))
     m = write_run(paths, out, entry, {})
     p, d = m["prompt_latency_s"], m["decode_latency_s"]
-    print(f"{key}: decode throughput {m['decode_throughput_tps']:.2f} tok/s; prompt p50 {p['p50']}; decode p50 {d['p50']}; wrote {outdir}")
+    print(f"{key}: decode throughput {m['decode_throughput_tps']:.1f} tok/s; prompt latency p50 {_s(p.get('p50'))}; "
+          f"decode latency p50 {_s(d.get('p50'))}; wrote {outdir}")
     return 0
+
+
+def _s(value) -> str:
+    return "n/a" if value is None else f"{value:.3f} s"
 
 
 def _traces(cfg):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from helix.commands._common import example
+
 HELP = "validate a config.yaml against the typed config models"
+EXAMPLE = example("""
+helix validate-config config/config.yaml
+""")
 
 
 def add_arguments(p) -> None:
