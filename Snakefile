@@ -15,6 +15,7 @@ include: "rules/profiles.smk"
 include: "rules/placement.smk"
 include: "rules/simulate.smk"
 include: "rules/prototype.smk"
+include: "rules/custom_runs.smk"
 include: "rules/figures.smk"
 include: "rules/profiles_whatif.smk"
 

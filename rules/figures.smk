@@ -84,6 +84,7 @@ for _group, _files in figure_groups().items():
 rule all_figures:
     input:
         figure_files(FIGURES),
+        CUSTOM_RUN_OUTPUTS,
 
 
 rule gallery:

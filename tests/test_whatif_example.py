@@ -164,3 +164,34 @@ def test_cli_place_reproduces_the_workflow_placement(example):
     flow_cli, flow_rule = (json.loads((d / "flow.json").read_text()) for d in (out, ours))
     flow_cli.pop("seconds", None), flow_rule.pop("seconds", None)
     assert flow_cli == flow_rule
+
+
+def test_custom_runs_table_figure_and_report_mark_predicted_gpus(repo, example):
+    """An experiment without paper figures groups the two runs: the custom-runs table, chart and report."""
+    work, config, _, run = example
+    assert run.returncode == 0, run.stderr[-4000:]
+    cfg = yaml.safe_load(config.read_text())
+    wl = {"mode": "offline", **cfg["simulation_defaults"]["offline"]}  # the defaults: nothing reruns
+    cfg["experiments"]["mine"] = {"description": "the README's what-if runs", "simulations": [
+        {"cluster": "mix12", "model": "mistral7b", "method": "helix", "scheduler": "helix", "mode": "offline", "workload": wl},
+        {"cluster": "whatif70", "model": "llama70b", "method": "helix", "scheduler": "helix", "mode": "offline", "workload": wl},
+    ]}
+    grouped = work / "grouped.yaml"
+    grouped.write_text(yaml.safe_dump(cfg))
+    made = _run(_snakemake_cmd(repo, work, grouped, "snakemake --cores 1 custom_runs"), work)
+    out = made.stdout + made.stderr
+    assert made.returncode == 0, out[-3000:]
+    assert "simulate" not in out.split("Job stats")[-1].split("Reasons")[0]  # only the table and chart ran
+    import csv
+
+    table = {r["run"]: r for r in csv.DictReader((work / "results/tables/custom_runs.csv").open())}
+    assert table["mix12/mistral7b/helix/helix/offline"]["predicted_gpus"] == "A100 B200 T4"
+    assert table["whatif70/llama70b/helix/helix/offline"]["predicted_gpus"] == "H100 L40S"
+    assert table["whatif70/llama70b/helix/helix/offline"]["measured_gpus"] == "T4"
+    assert float(table["mix12/mistral7b/helix/helix/offline"]["decode_throughput_tps"]) > 0
+    assert (work / "results/figures/custom_runs.png").stat().st_size > 0
+    html = work / "report.html"
+    rep = _run(_snakemake_cmd(repo, work, grouped, f"snakemake --cores 1 --report {html} custom_runs"), work)
+    assert rep.returncode == 0, (rep.stdout + rep.stderr)[-3000:]
+    text = html.read_text()
+    assert "Custom runs" in text and "custom_runs.csv" in text and "custom_runs.png" in text
