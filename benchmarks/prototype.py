@@ -1,12 +1,14 @@
 """CPU prototype decode throughput on the test placement next to a single-process run (ratio).
 
 The prototype: host + 4 worker processes (config/test/proto-layout.yaml, tiny-llama, helix
-scheduler, offline closed loop of N requests). The baseline: one process holding all layers in one
-``torch`` engine, the same closed loop (same lengths, same concurrency, batched decodes), no
-network. ratio = prototype / single process: what splitting the model over processes costs here
-(on a 2-core box the 5 processes also compete for the cores).
+scheduler, offline closed loop with exactly N requests in flight: ``feed: replace``). The baseline:
+one process holding all layers in one ``torch`` engine, the same closed loop (same lengths, same
+concurrency, same 0.1-s relaunch delay, batched decodes), no network. Rounds alternate prototype
+and baseline so both see the same machine load; ratio = prototype / single process over all rounds.
+``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where the
+workers' time went. Findings are in docs/prototype-performance.md.
 
-    python benchmarks/prototype.py [--duration-s 15] [--n-init 8]
+    python benchmarks/prototype.py [--duration-s 12] [--n-init 8] [--rounds 2] [--profile DIR]
     # GPU check (all workers share the GPU): LLaMA-2-70B-shaped layers, 8 of them, bf16
     python benchmarks/prototype.py --device cuda --dtype bfloat16 --shape-from <llama70b config.json> --length-scale 0.25
 """
@@ -32,13 +34,14 @@ def shaped_config(src: Path, out_dir: Path) -> Path:
     """An 8-layer model with the shapes of ``src`` (e.g. LLaMA-2-70B), for the 8-layer test layout."""
     data = json.loads(Path(src).read_text())
     data.update(num_hidden_layers=8, max_position_embeddings=max(4096, data.get("max_position_embeddings", 0)))
-    path = out_dir / f"shape-{Path(src).parent.name or 'model'}.json"
+    name = Path(src).parent.name if Path(src).name == "config.json" else Path(src).stem
+    path = out_dir / f"shape-{name or 'model'}.json"
     path.write_text(json.dumps(data))
     return path
 
 
-def single_process(spec, lengths, duration_s: float, warmup_s: float, model_config: Path) -> float:
-    """Decode tokens/s of one process serving the same closed loop with batched decodes."""
+def single_process(spec, lengths, duration_s: float, warmup_s: float, model_config: Path) -> tuple[float, int]:
+    """Decode tokens/s (and requests launched) of one process serving the same closed loop."""
     import torch
 
     from helix.prototype.engines import StageWork, get_engine
@@ -61,11 +64,17 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
         eng.submit(StageWork(rid, "prompt", 0, cfg.num_layers, torch.tensor(prompt_ids(0, rid, i, cfg.vocab_size), dtype=torch.int32), i + o, 0))
         rid += 1
 
-    for _ in range(spec.n_init):
-        launch()
     t0 = time.monotonic()
+    due = [t0 + 0.1 * (k + 1) for k in range(spec.n_init)]  # the host's initial releases
     decodes = []
     while time.monotonic() - t0 < duration_s:
+        now = time.monotonic()
+        while due and due[0] <= now:
+            due.pop(0)
+            launch()
+        if not eng.queue:
+            time.sleep(max(0.0, min(due[0] - now, 0.01)) if due else 0.001)
+            continue
         for out in eng.step():
             r = live[out.work.rid]
             if out.work.phase == "decode":
@@ -73,12 +82,32 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
             r["toks"].append(int(out.payload[0]))
             if len(r["toks"]) >= r["out"]:
                 del live[out.work.rid]
-                launch()
+                due.append(time.monotonic() + 0.1)  # the host relaunches 0.1 s after a finish
             else:
                 ctx = r["in"] + len(r["toks"]) - 1
                 eng.submit(StageWork(out.work.rid, "decode", 0, cfg.num_layers, out.payload, r["in"] + r["out"], ctx))
     kept = [t for t in decodes if t >= warmup_s]
-    return len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0
+    return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid
+
+
+def profile_summary(prof_dir: Path, top: int = 6) -> dict:
+    """Per worker: seconds in the serving loop split into prompts, decodes, messaging, waiting."""
+    import pstats
+
+    out = {}
+    for f in sorted(prof_dir.glob("worker*.pstats")):
+        st = pstats.Stats(str(f)).stats
+        cum = {}
+        for (file, _, fn), (_, _, tt, ct, _) in st.items():
+            key = f"{Path(file).name}:{fn}"
+            cum[key] = cum.get(key, 0.0) + ct
+        pick = {
+            "loop": "worker.py:run", "prompts": "torch_engine.py:_prompt", "decodes": "torch_engine.py:_decodes",
+            "check+queue": "worker.py:on_data", "send": "transport.py:send", "encode": "transport.py:encode",
+            "waiting (poll)": "poll.py:poll", "start-up": "worker.py:__init__",
+        }
+        out[f.stem] = {k: round(cum.get(v, 0.0), 2) for k, v in pick.items()}
+    return out
 
 
 def main() -> int:
@@ -90,6 +119,9 @@ def main() -> int:
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     p.add_argument("--shape-from", default=None, help="HF config.json whose shapes the 8-layer model takes")
     p.add_argument("--length-scale", type=float, default=LENGTHS["scale"])
+    p.add_argument("--rounds", type=int, default=2, help="alternating prototype / single-process rounds")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process (both sides)")
+    p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()
     os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared" / "reference" / "helix-artifact"))
 
@@ -105,18 +137,35 @@ def main() -> int:
         model_config = shaped_config(Path(args.shape_from), Path(tmp)) if args.shape_from else REPO / "config/test/tiny-llama.json"
         spec = ProtoRunSpec(cluster="tiny4", model=model_config.stem, method="manual", scheduler="helix", mode="offline",
                             duration_s=args.duration_s, warmup_s=args.warmup_s, n_init=args.n_init, lengths=lengths_cfg,
-                            layer_tps=2000, kv_slots=10**6, startup_timeout_s=300, device=args.device, dtype=args.dtype)
+                            layer_tps=2000, kv_slots=10**6, startup_timeout_s=300, device=args.device, dtype=args.dtype,
+                            feed="replace", threads=args.threads)
         lengths, arrivals = load_traces()
-        m = run_prototype(Layout.load(REPO / "config/test/proto-layout.yaml"), model_config, spec, Path(tmp) / "run",
-                          lengths, arrivals, log=lambda s: None)
-        proto = m["decode_throughput_tps"]
-        single = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config)
-    print(json.dumps({
+        if args.profile:
+            Path(args.profile).mkdir(parents=True, exist_ok=True)
+            os.environ["HELIX_PROFILE_DIR"] = str(Path(args.profile).resolve())
+        rounds = []
+        for k in range(args.rounds):
+            run_dir = Path(tmp) / f"run{k}"
+            m = run_prototype(Layout.load(REPO / "config/test/proto-layout.yaml"), model_config, spec, run_dir,
+                              lengths, arrivals, log=lambda s: None)
+            launched = json.loads((run_dir / "run.json").read_text())["requests"]
+            single, single_launched = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config)
+            rounds.append({"prototype_decode_tps": round(m["decode_throughput_tps"], 1), "single_process_decode_tps": round(single, 1),
+                           "ratio": round(m["decode_throughput_tps"] / single, 3) if single else None,
+                           "requests_launched": [launched, single_launched]})
+            print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
+    proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
+    single = sum(r["single_process_decode_tps"] for r in rounds) / len(rounds)
+    report = {
         "placement": f"config/test/proto-layout.yaml (4 workers, {spec.model})", "device": args.device, "dtype": args.dtype,
-        "concurrency": args.n_init,
+        "concurrency": args.n_init, "threads_per_process": args.threads, "rounds": rounds,
         "prototype_decode_tps": round(proto, 1), "single_process_decode_tps": round(single, 1),
         "ratio": round(proto / single, 3) if single else None, "cpus": os.cpu_count(),
-    }, indent=2))
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+    if args.profile:
+        report["worker_seconds"] = profile_summary(Path(args.profile))
+    print(json.dumps(report, indent=2))
     return 0
 
 

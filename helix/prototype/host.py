@@ -370,7 +370,7 @@ class Host:
         duration = spec.duration_s
         offline = spec.mode == "offline"
         if offline:
-            feeder = OfflineFeeder(spec.n_init, duration, on_prompt=self.router is not None)
+            feeder = OfflineFeeder(spec.n_init, duration, on_prompt=self.router is not None and spec.feed == "paper")
             pending = [(t, None, None) for t in feeder.initial_times(0.1)]
         else:
             if spec.rate_tps is None:
@@ -394,8 +394,10 @@ class Host:
                 if offline:
                     pending.append((rel() + 0.1, None, None))
 
+        paper_feed = spec.feed == "paper"
+
         def feed(now_rel: float) -> None:
-            if offline and now_rel + 0.1 < duration and (self.router is None or self.router.may_launch()):
+            if offline and now_rel + 0.1 < duration and (self.router is None or not paper_feed or self.router.may_launch()):
                 pending.append((now_rel + 0.1, None, None))
                 pending.sort(key=lambda x: -x[0])
 
@@ -419,7 +421,7 @@ class Host:
                 if what == "finished":
                     finished += 1
                     feed(req.last_t)
-                elif what == "prompt" and self.router is not None:
+                elif what == "prompt" and self.router is not None and paper_feed:
                     feed(req.last_t)
             # liveness
             now = rel()

@@ -135,22 +135,63 @@ class RMSNorm(torch.nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
+        # HF LlamaRMSNorm's order of operations: normalise in fp32, cast back, then scale.
+        if x.dtype == torch.float32:
+            return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
         x32 = x.float()
-        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
-        return (x32 * self.weight.float()).to(dtype)
+        return self.weight * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+
+
+_ROPE: dict = {}
+
+
+def rope_table(head_dim: int, theta: float, n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [>= n, head_dim] (fp32) of positions 0.., computed once per process and grown on
+    demand: every layer and every step indexes it instead of recomputing the angles (half of a
+    decode step's small-op overhead on CPU before). Same float operations as HF's rotary embedding."""
+    key = (head_dim, float(theta), str(device))
+    cos, sin = _ROPE.get(key, (None, None))
+    if cos is None or cos.shape[0] < n:
+        size = max(n, 256, 2 * (cos.shape[0] if cos is not None else 0))
+        inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64, device=device).float() / head_dim))
+        ang = torch.arange(size, device=device, dtype=torch.float32)[:, None] * inv[None, :]
+        emb = torch.cat([ang, ang], -1)
+        cos, sin = emb.cos(), emb.sin()
+        _ROPE[key] = (cos, sin)
+    return cos, sin
+
+
+def rope_at(cfg: "LlamaConfig", pos: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos, sin [T, 1, d] of positions ``pos`` in ``dtype`` (HF casts them to the activations' dtype)."""
+    cos, sin = rope_table(cfg.head_dim, cfg.rope_theta, int(pos.max()) + 1 if pos.numel() else 1, pos.device)
+    return cos[pos].to(dtype)[:, None, :], sin[pos].to(dtype)[:, None, :]
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """LLaMA's rotate-half rotary embedding. x: [T, heads, d]; cos/sin: [T, 1, d]."""
+    d2 = x.shape[-1] // 2
+    return x * cos + torch.cat([-x[..., d2:], x[..., :d2]], -1) * sin
 
 
 def rope(x: torch.Tensor, pos: torch.Tensor, theta: float) -> torch.Tensor:
-    """Rotary embedding (LLaMA's rotate-half form). x: [T, heads, d]; pos: [T] int64."""
-    d = x.shape[-1]
-    inv = 1.0 / (theta ** (torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d))
-    ang = pos.to(torch.float32)[:, None] * inv[None, :]  # [T, d/2]
-    cos = torch.cat([ang.cos(), ang.cos()], -1)[:, None, :]
-    sin = torch.cat([ang.sin(), ang.sin()], -1)[:, None, :]
-    x1, x2 = x[..., : d // 2], x[..., d // 2 :]
-    rot = torch.cat([-x2, x1], -1)
-    return (x.float() * cos + rot.float() * sin).to(x.dtype)
+    """Rotary embedding of x [T, heads, d] at positions pos [T] (kept for callers outside the layer)."""
+    cos, sin = rope_table(x.shape[-1], theta, int(pos.max()) + 1, x.device)
+    return apply_rope(x, cos[pos].to(x.dtype)[:, None, :], sin[pos].to(x.dtype)[:, None, :])
+
+
+class DecodeBatch:
+    """What every layer of one decode batch shares: rotary cos/sin of each request's position,
+    the cache lengths and the padding mask. Built once per batch, not once per layer."""
+
+    def __init__(self, cfg: "LlamaConfig", pos: torch.Tensor, dtype):
+        self.pos = pos
+        self.lens = [int(p) + 1 for p in pos.tolist()]
+        self.cos, self.sin = rope_at(cfg, pos, dtype)
+        self.m = max(self.lens)
+        self.mask = None
+        if len(self.lens) > 1 and min(self.lens) != self.m:
+            lens = torch.tensor(self.lens, device=pos.device)
+            self.mask = (torch.arange(self.m, device=pos.device)[None, :] < lens[:, None])[:, None, None, :]
 
 
 class DecoderLayer(torch.nn.Module):
@@ -190,51 +231,69 @@ class DecoderLayer(torch.nn.Module):
             self.attn_norm.weight.data = weights["attn_norm.weight"].to(device)
             self.mlp_norm.weight.data = weights["mlp_norm.weight"].to(device)
 
-    def qkv(self, x: torch.Tensor, pos: torch.Tensor):
+    def _fused(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """[wq; wk; wv] and [w_gate; w_up] as single matrices (two matrix products instead of five
+        per layer), built once after the module reached its device/dtype; the separate parameters
+        become views into them, so no weight is stored twice."""
+        f = getattr(self, "_fw", None)
+        if f is None or f[0].data_ptr() != self.wq.data_ptr() or f[1].data_ptr() != self.w_gate.data_ptr():
+            qkv = torch.cat([self.wq.data, self.wk.data, self.wv.data])
+            gu = torch.cat([self.w_gate.data, self.w_up.data])
+            nq, nk, ff = self.wq.shape[0], self.wk.shape[0], self.w_gate.shape[0]
+            self.wq.data, self.wk.data, self.wv.data = qkv[:nq], qkv[nq : nq + nk], qkv[nq + nk :]
+            self.w_gate.data, self.w_up.data = gu[:ff], gu[ff:]
+            f = self._fw = (qkv, gu)
+        return f
+
+    def qkv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor | None = None):
+        """q, k (rotated) and v of x [T, h]; ``qkv(x, pos)`` computes the rotary angles of positions
+        ``pos`` itself (what helix.profiles.profiler calls)."""
         c = self.cfg
-        y = self.attn_norm(x)
-        q = F.linear(y, self.wq).view(-1, c.num_heads, c.head_dim)
-        k = F.linear(y, self.wk).view(-1, c.num_kv_heads, c.head_dim)
-        v = F.linear(y, self.wv).view(-1, c.num_kv_heads, c.head_dim)
-        return rope(q, pos, c.rope_theta), rope(k, pos, c.rope_theta), v
+        if sin is None:
+            cos, sin = rope_at(c, cos, x.dtype)
+        w_qkv, _ = self._fused()
+        nq, nk = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
+        y = F.linear(self.attn_norm(x), w_qkv)
+        q = y[:, :nq].view(-1, c.num_heads, c.head_dim)
+        k = y[:, nq : nq + nk].view(-1, c.num_kv_heads, c.head_dim)
+        v = y[:, nq + nk :].view(-1, c.num_kv_heads, c.head_dim)
+        return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
 
     def finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
+        _, w_gu = self._fused()
         x = x + F.linear(attn.reshape(x.shape[0], -1), self.wo)
-        y = self.mlp_norm(x)
-        return x + F.linear(F.silu(F.linear(y, self.w_gate)) * F.linear(y, self.w_up), self.w_down)
+        gu = F.linear(self.mlp_norm(x), w_gu)
+        ff = self.cfg.intermediate_size
+        return x + F.linear(F.silu(gu[:, :ff]) * gu[:, ff:], self.w_down)
 
     def forward_prompt(self, x: torch.Tensor, cache: "LayerCache") -> torch.Tensor:
         """x: [n, h], the whole prompt of one request starting at position 0 (causal)."""
         n = x.shape[0]
-        pos = torch.arange(n, device=x.device)
-        q, k, v = self.qkv(x, pos)
+        cos, sin = rope_at(self.cfg, torch.arange(n, device=x.device), x.dtype)
+        q, k, v = self.qkv(x, cos, sin)
         cache.write(0, k, v)
-        rep = self.cfg.num_heads // self.cfg.num_kv_heads
-        kk = k.repeat_interleave(rep, 1).transpose(0, 1)
-        vv = v.repeat_interleave(rep, 1).transpose(0, 1)
-        out = F.scaled_dot_product_attention(q.transpose(0, 1), kk, vv, is_causal=True)
+        out = F.scaled_dot_product_attention(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), is_causal=True,
+                                             enable_gqa=True)
         return self.finish(x, out.transpose(0, 1))
 
-    def forward_decode(self, x: torch.Tensor, caches: list["LayerCache"], pos: torch.Tensor) -> torch.Tensor:
-        """x: [B, h], one new token per request at positions ``pos``; batched with a padded mask."""
-        q, k, v = self.qkv(x, pos)
-        lens = [int(p) + 1 for p in pos.tolist()]
+    def forward_decode(self, x: torch.Tensor, caches: list["LayerCache"], pos: torch.Tensor | None = None,
+                       batch: DecodeBatch | None = None) -> torch.Tensor:
+        """x: [B, h], one new token per request at positions ``pos`` (or a prepared ``batch``);
+        batched with a padding mask when the requests' lengths differ."""
+        if batch is None:
+            batch = DecodeBatch(self.cfg, pos, x.dtype)
+        q, k, v = self.qkv(x, batch.cos, batch.sin)
+        lens = batch.lens
         for i, c in enumerate(caches):
             c.write(lens[i] - 1, k[i : i + 1], v[i : i + 1])
-        rep = self.cfg.num_heads // self.cfg.num_kv_heads
         if len(caches) == 1:
             kk, vv = caches[0].view(lens[0])
-            kk = kk.repeat_interleave(rep, 1).transpose(0, 1)[None]
-            vv = vv.repeat_interleave(rep, 1).transpose(0, 1)[None]
-            out = F.scaled_dot_product_attention(q[:, None].transpose(1, 2), kk, vv)
+            kk, vv = kk.transpose(0, 1)[None], vv.transpose(0, 1)[None]  # [1, kvh, m, d]
         else:
-            m = max(lens)
-            kk = torch.stack([c.padded(m)[0] for c in caches])  # [B, m, kvh, d]
-            vv = torch.stack([c.padded(m)[1] for c in caches])
-            kk = kk.repeat_interleave(rep, 2).transpose(1, 2)  # [B, H, m, d]
-            vv = vv.repeat_interleave(rep, 2).transpose(1, 2)
-            mask = torch.arange(m, device=x.device)[None, :] < torch.tensor(lens, device=x.device)[:, None]
-            out = F.scaled_dot_product_attention(q[:, :, None, :], kk, vv, attn_mask=mask[:, None, None, :])
+            m = batch.m
+            kk = torch.stack([c.padded(m)[0] for c in caches]).transpose(1, 2)  # [B, kvh, m, d]
+            vv = torch.stack([c.padded(m)[1] for c in caches]).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q[:, :, None, :], kk, vv, attn_mask=batch.mask, enable_gqa=True)
         return self.finish(x, out.reshape(x.shape[0], -1))
 
 

@@ -39,6 +39,10 @@ class ProtoRunSpec(BaseModel):
     rate_tps: float | None = Field(None, gt=0, description="online: input+output tokens/s of arrivals")
     n_init: int = Field(20, ge=1, description="offline: initial concurrency")
     feed_hwm: float = Field(0.8, gt=0)
+    feed: Literal["paper", "replace"] = Field(
+        "paper", description="offline: 'paper' = the paper's trigger (helix: a new request after every prompt and every "
+        "finish while the KV expectation allows, so concurrency grows; swarm/random: 1:1); 'replace' = each finished "
+        "request is replaced 1:1 whatever the scheduler, so exactly n_init are in flight (benchmarks)")
     lengths: LengthScaling = LengthScaling()
     # helix scheduler inputs the tiny model has no profile for: tokens/s of one layer on a node
     # (a node holding k layers gets layer_tps / k) and KV slots (token x layer) per node.

@@ -275,6 +275,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model_config and not args.checkpoint:
         print("error: --model-config or --checkpoint is required", file=sys.stderr)
         return 2
+    prof_dir = os.environ.get("HELIX_PROFILE_DIR")
+    if prof_dir:  # where the time goes (benchmarks/prototype.py --profile): one pstats file per worker
+        import cProfile
+
+        prof = cProfile.Profile()
+        try:
+            return prof.runcall(serve_worker, args)
+        finally:
+            prof.dump_stats(os.path.join(prof_dir, f"worker{args.node_id}.pstats"))
     return serve_worker(args)
 
 

@@ -13,7 +13,7 @@ import torch
 
 from helix.prototype.engines import register
 from helix.prototype.engines.base import StageEngine, StageOutput, StageWork
-from helix.prototype.model import DecoderLayer, Embedding, Head, LayerCache, LlamaConfig
+from helix.prototype.model import DecodeBatch, DecoderLayer, Embedding, Head, LayerCache, LlamaConfig
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -114,17 +114,35 @@ class TorchEngine(StageEngine):
         return self._output(w, x)
 
     def _decodes(self, ws: list[StageWork]) -> list[StageOutput]:
+        """One batch per layer over the decodes whose sub-range holds it. The batch tensor, the
+        rotary angles and the mask are rebuilt only where the set of requests changes (requests
+        entering or leaving at different layers), not at every layer."""
         xs = [self._input(w) for w in ws]
         pos = torch.tensor([w.context for w in ws], device=self.device)
+        cur: list[int] = []
+        x = batch = None
         for i in range(min(w.start for w in ws), max(w.end for w in ws)):
             idx = [k for k, w in enumerate(ws) if w.start <= i < w.end]
+            if idx != cur:
+                for j, k in enumerate(cur):  # hand the rows of the previous set back
+                    xs[k] = x[j : j + 1]
+                cur = idx
+                if not idx:
+                    continue
+                x = torch.cat([xs[k] for k in idx]) if len(idx) > 1 else xs[idx[0]]
+                batch = DecodeBatch(self.model_cfg, pos[idx], x.dtype)
             if not idx:
                 continue
-            x = torch.cat([xs[k] for k in idx])
-            y = self.layers[i].forward_decode(x, [self.caches[ws[k].rid][i] for k in idx], pos[idx])
-            for j, k in enumerate(idx):
-                xs[k] = y[j : j + 1]
-        return [self._output(w, x) for w, x in zip(ws, xs)]
+            x = self.layers[i].forward_decode(x, [self.caches[ws[k].rid][i] for k in idx], batch=batch)
+        for j, k in enumerate(cur):
+            xs[k] = x[j : j + 1]
+        last = [k for k, w in enumerate(ws) if w.end == self.model_cfg.num_layers]
+        outs = [StageOutput(w, x.cpu(), False) for w, x in zip(ws, xs)]
+        if last:  # one LM-head product for every request that ends here
+            toks = self.head(torch.cat([xs[k] for k in last])).cpu()
+            for j, k in enumerate(last):
+                outs[k] = StageOutput(ws[k], toks[j : j + 1], True)
+        return outs
 
 
 def check_device_dtype(device: str, dtype: torch.dtype) -> None:
