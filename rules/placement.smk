@@ -9,6 +9,7 @@ Outputs: layout.yaml and flow.json; the helix family (rule placement_helix, same
 disjoint method pattern) also declares solver_trace.csv and milp_size.json.
 """
 
+from helix.profiles.paths import TRACE_FILES
 from helix.placement.workflow import (
     HELIX_FAMILY_PATTERN,
     METHOD_PATTERN,
@@ -32,6 +33,7 @@ rule placement:
         model=placement_model_json,
         profiles=PROFILES.cluster_profiles,
         artifact=artifact_input(),
+        lengths=TRACE_FILES[0],
     output:
         layout="results/placements/{cluster}/{model}/{method}/layout.yaml",
         flow="results/placements/{cluster}/{model}/{method}/flow.json",

@@ -13,6 +13,7 @@ from helix.cluster import Cluster
 from helix.models import load_hf_config
 from helix.placement.api import make_problem, run_placement
 from helix.placement.settings import PlacementPreset
+from helix.planning.rerank import attach_reranker
 from helix.profiles.entry import model_profiles
 from helix.profiles.store import ProfileStore
 from helix.runner import rule_log
@@ -29,6 +30,8 @@ with rule_log(sm) as log:
     profiles = model_profiles(model, sm.params.gpus, ProfileStore(sm.params.profiles_root), source="config gpus")
     out_dir = Path(sm.output.layout).parent
     problem = make_problem(cluster, model, w.model, preset, profiles, artifact, w.cluster, work_dir=out_dir)
+    # served objective: the best candidates are re-ranked by short simulations (helix/planning)
+    attach_reranker(problem, sm.input.lengths, sm.params.gpus, log=lambda line: print(line, file=log, flush=True))
     t0 = time.monotonic()
     result = run_placement(problem, w.method, out_dir)
     print(f"{w.cluster}/{w.model}/{w.method}: max_flow {result.objective:.2f} tok/s, "

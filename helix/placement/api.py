@@ -65,6 +65,7 @@ def make_problem(
         artifact_dir=Path(artifact_dir) if artifact_dir else None,
         warm_start_file=Path(warm_start_file) if warm_start_file else None,
         work_dir=Path(work_dir) if work_dir else None,
+        profiles=mp,
     )
 
 

@@ -44,6 +44,13 @@ class PlacementProblem:
     warm_start_file: Path | None = None
     work_dir: Path | None = None  # where model.lp/.mps and milp_size.json go, when asked for
     provenance: dict | None = None  # per GPU type: where its profile and limits came from (meta.json)
+    # the model's profiles and engine limits (helix.profiles.entry.ModelProfiles): the
+    # served-throughput estimate needs them
+    profiles: object | None = None
+    # Re-ranks candidate layouts by simulation: [(starts, sizes)] -> list of simulated decode
+    # tok/s. Given by a module above placement and the simulator (helix/planning/rerank.py), so
+    # placement never imports the simulator; None = the estimate decides alone.
+    rerank: Callable[[list[tuple[list[int], list[int]]]], list[float]] | None = None
 
     @property
     def L(self) -> int:

@@ -22,8 +22,12 @@ from helix.flow.graph import FlowContext
 
 
 class LayoutSearch:
-    def __init__(self, ctx: FlowContext, tables: Sequence[Sequence[float]], seed: int = 0):
+    def __init__(self, ctx: FlowContext, tables: Sequence[Sequence[float]], seed: int = 0,
+                 score: Callable[[list[int], list[int]], float] | None = None):
         self.ctx = ctx
+        # the value of a layout: its exact max-flow by default; the served planner passes the
+        # served-throughput estimate (helix/placement/served.py)
+        self.score = score
         self.tables = [list(t) for t in tables]
         self.K = [min(len(t), ctx.num_layers) for t in self.tables]
         self.n = len(self.tables)
@@ -33,6 +37,8 @@ class LayoutSearch:
 
     def value(self, starts: Sequence[int], sizes: Sequence[int]) -> float:
         self.evals += 1
+        if self.score is not None:
+            return self.score(starts, sizes)
         ends = [s + k for s, k in zip(starts, sizes)]
         caps = [self.tables[i][k - 1] if k > 0 else 0.0 for i, k in enumerate(sizes)]
         return self.ctx.value(starts, ends, caps)

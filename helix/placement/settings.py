@@ -62,6 +62,17 @@ class PlacementPreset(BaseModel):
     sp_plus_mixed_types: list[str] | None = None
     # capacity tables: typical.py (default) or the coefficients of the authors' LP file
     capacities: Literal["typical", "artifact"] = "typical"
+    # What the helix planner maximises. ``maxflow``: the paper's objective (heuristic + MILP);
+    # ``served``: the served-throughput estimate (helix/placement/served.py), searched from the
+    # warm starts and region-aware segment starts for ``served_evaluations`` estimates, then the
+    # best ``rerank`` distinct candidates are re-ranked by short simulations (rerank_duration_s
+    # measured after rerank_warmup_s, offline) where the caller provides a simulator
+    # (helix/planning/rerank.py); max-flow stays a bound inside the estimate.
+    objective: Literal["maxflow", "served"] = "maxflow"
+    served_evaluations: int = Field(12_000, ge=1)
+    rerank: int = Field(4, ge=0)
+    rerank_duration_s: float = Field(240.0, gt=0)
+    rerank_warmup_s: float = Field(60.0, ge=0)
 
 
 def resolve_preset(presets: dict[str, PlacementPreset], mapping: dict[str, str], cluster: str, model: str, method: str) -> tuple[str, PlacementPreset]:

@@ -40,9 +40,12 @@ from helix.placement.milp.aggregated import aggregated_decode, build_aggregated
 from helix.placement.milp.model import build_per_node, decode, start_vector
 from helix.placement.pruning import prune_cluster
 from helix.placement.search import LayoutSearch
+from helix.placement.segments import segment_layouts
+from helix.placement.served import ServedModel
 
 
 LANE_S = 6.0  # seconds per annealing lane of the portfolio's heuristic phase
+OPTIONAL_CROSSING_PRICE = 0.01  # served search: score share per crossing arc the flow leaves empty
 
 
 def _arc_capacity_fn(ctx: FlowContext):
@@ -183,6 +186,89 @@ class Planner:
             # to its warm start for a fresh trajectory (the global best is kept by ``offer``)
             chains[c] = (v, (st, sz)) if v > chains[c][0] + 1e-9 else origins[c]
             n += 1
+
+    def served(self, warm: dict) -> dict:
+        """Maximise the served-throughput estimate (``objective: served``); returns notes.
+
+        Candidates: the warm starts and the region-aware segment starts (helix/placement/segments.py),
+        each scored by the estimate; then annealing lanes (``lane_evaluations`` each, seeded per lane)
+        from the best few, with the estimate as the value, until ``served_evaluations`` estimates
+        are spent. Every lane's best joins a pool; the ``rerank`` best distinct layouts of the pool
+        are simulated by ``problem.rerank`` when given, and the best simulated one wins.
+        """
+        p, s = self.p, self.s
+        sm = ServedModel(p.cluster, p.model, self.tables, p.profiles, p.model_key or None, ctx=self.ctx)
+        budget = s.served_evaluations
+        used = 0
+        pool: dict[tuple, float] = {}
+
+        def score(st, sz) -> float:
+            # Region crossings are priced in twice: through the estimate's round trip (latency,
+            # waits behind prompts on slow links), and here, 1 % per arc between regions that the
+            # estimate's max flow leaves empty (at most 10 %): the scheduler follows its own max
+            # flow, which may cross there (max flows are not unique), so among layouts of nearly
+            # equal estimate the search prefers those whose boundaries forbid crossings.
+            e = sm.estimate(st, sz)
+            return e.throughput * (1.0 - min(0.1, OPTIONAL_CROSSING_PRICE * e.optional_crossings))
+
+        def add(v, st, sz, source):
+            key = (tuple(st), tuple(sz))
+            if v > 0 and key not in pool:
+                pool[key] = v
+            if self.best is None or v > self.best[0] + 1e-9:
+                self.best = (v, list(st), list(sz))
+                self.trace.append(TraceRow(round(self.elapsed(), 3), v, None, source))
+
+        starts: list[tuple[float, list[int], list[int]]] = []
+        for name, (st, sz) in warm.items():
+            v = score(st, sz)
+            used += 1
+            add(v, st, sz, f"served:warm:{name}")
+            starts.append((v, list(st), list(sz)))
+        K = [min(len(t), p.L) for t in self.tables]
+        for st, sz in segment_layouts([m.region for m in p.cluster.machines], K, self.tables, p.L):
+            if used >= budget // 4:  # the starts take at most a quarter of the budget
+                break
+            v = score(st, sz)
+            used += 1
+            add(v, st, sz, "served:segments")
+            starts.append((v, st, sz))
+        starts.sort(key=lambda r: -r[0])
+        # chains from the best distinct starts; a lane that finds nothing better sends its chain back
+        origins = [(v, (st, sz)) for v, st, sz in starts[:4] if v > 0]
+        if not origins:
+            return {"evaluations": used}
+        chains = list(origins)
+        n = 0
+        while used < budget and not self.should_stop():
+            c = n % len(chains)
+            search = LayoutSearch(self.ctx, self.tables, seed=s.seed + n, score=score)
+            v, st, sz = search.run(
+                [chains[c][1]], LANE_S, max_evals=min(s.lane_evaluations, budget - used),
+                on_improve=lambda v, st, sz: add(v, st, sz, "served:search"), stop=self.should_stop,
+            )
+            used += search.evals
+            chains[c] = (v, (st, sz)) if v > chains[c][0] + 1e-9 else origins[c]
+            n += 1
+        notes: dict = {"evaluations": used, "estimate": round(self.best[0], 6)}
+        ranked = sorted(pool.items(), key=lambda kv: (-kv[1], kv[0]))
+        picks: list[tuple[list[int], list[int]]] = []
+        for (st, sz), v in ranked:  # distinct: each differs from every pick on >= 3 machines
+            if len(picks) >= max(1, s.rerank):
+                break
+            if any(sum(a != c or (b != d and (b or d)) for a, b, c, d in zip(st, sz, p0, p1)) < 3 for p0, p1 in picks):
+                continue
+            if self.value(st, sz) > 0:
+                picks.append((list(st), list(sz)))
+        if s.rerank and p.rerank is not None and len(picks) > 1:
+            sims = p.rerank(picks)
+            i = max(range(len(picks)), key=lambda q: (sims[q], -q))
+            est = [round(pool[(tuple(a), tuple(b))], 3) for a, b in picks]
+            notes["rerank"] = [{"estimate": e, "simulated": round(x, 3)} for e, x in zip(est, sims)]
+            v = pool[(tuple(picks[i][0]), tuple(picks[i][1]))]
+            self.best = (v, picks[i][0], picks[i][1])
+            self.trace.append(TraceRow(round(self.elapsed(), 3), v, None, f"served:rerank:{i}"))
+        return notes
 
     def milp(self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict) -> dict:
         p, s = self.p, self.s
@@ -354,7 +440,18 @@ class HelixPlanner(PlacementMethod):
         size_info: dict = {}
         milp_info = None
         T = s.time_limit_s
-        if s.backend == "heuristic":
+        served_notes = None
+        if s.objective == "served":
+            # the max-flow search first (cheap evaluations): its best layout joins the served
+            # search's starts, so the served planner never starts below the max-flow planner
+            if s.max_evaluations > 0:
+                planner.heuristic(T * s.heuristic_share, warm)
+                if planner.best is not None and planner.best[0] > 0:
+                    warm = {**warm, "maxflow": (planner.best[1], planner.best[2])}
+                planner.best = None
+            served_notes = planner.served(warm)
+            planner.sizes(size_info)
+        elif s.backend == "heuristic":
             planner.heuristic(T, warm)
             planner.sizes(size_info)
         elif s.backend == "portfolio":
@@ -377,9 +474,14 @@ class HelixPlanner(PlacementMethod):
         value, starts, sizes = planner.best
         layout = layout_from_vectors(problem.cluster, problem.L, starts, sizes)
         solver = {"portfolio": f"heuristic+{s.milp_backend}", "heuristic": "heuristic"}.get(s.backend, s.backend)
+        if s.objective == "served":
+            solver = "served-search+rerank" if problem.rerank is not None and s.rerank > 1 else "served-search"
         result = self.finish(problem, layout, "helix", upper_bound=planner.ub, solver=solver, seconds=round(planner.elapsed(), 3), trace=planner.trace)
         result.milp_size = size_info or None
         result.notes = {"milp": milp_info, "interrupted": STOP.is_set(), "budget": s.budget}
+        if served_notes is not None:
+            result.notes["objective"] = "served"
+            result.notes["served"] = served_notes
         if planner.counted:
             result.notes["budget_hit"] = planner.budget_hit or "evaluations"
         return result

@@ -1,0 +1,378 @@
+"""Served-throughput estimate of a layout: what a cluster actually serves, not only its max-flow.
+
+Why: simulated decode throughput sits 5-25x below the max-flow, and max-flow ranks layouts badly
+(docs/served-throughput.md). What binds is Little's law: decode throughput = requests in decode /
+mean round trip of one token. This module estimates both factors from the layout, the profiles and
+the engine limits, with the admission and routing rules of the helix scheduler (no simulator):
+
+* **requests in flight** ``N``. Offline, the feeder admits while the expected KV use of the worst
+  layer stays at or below ``FEED_HWM`` (each request expects ``input + 240 * kv_ratio`` tokens on
+  every layer), and the router masks a machine whose own expected use would pass ``kv_hwm``. So
+  ``N = min(FEED_HWM * C_min, kv_hwm * C_flow) / x``, where ``C_min`` is the smallest per-layer KV
+  capacity over layers of every holder, ``C_flow`` the same over machines that carry flow, and
+  ``x`` the KV tokens of a request weighted by how long it stays (long outputs stay longer).
+* **routing**: the scheduler splits requests at every hop in proportion to the max-flow's link
+  flows (links under 5 % of the sender's flow are masked), so a machine's share of routes is its
+  visit probability in that Markov chain, and the mean round trip is linear in those shares.
+* **round trip of a token**: per machine, the decode walk of its ``k`` layers at its batch (its
+  share of the requests in decode, at most ``Dm(k)`` per pass, more passes beyond), plus the prompt
+  work mixed into those batches; per link, latency, the token's send time, the wait behind the
+  other tokens of its batch and an M/G/1 wait behind prompt activations (about 1 s each on a
+  12.5 MB/s link): this is what prices region crossings.
+* the decode throughput ``T`` solves ``T = min(F_dec, N_dec(T) / RTT(T))`` (prompt and queueing
+  terms grow with T) by bisection; ``F_dec`` is the decode share of the max-flow, the cap.
+
+Online at an arrival rate, the rate is served if the requests it keeps in flight fit the KV limits
+and no link or machine is overloaded; otherwise the estimate says ``saturated`` (no number).
+
+The estimate is a ranking tool and a search score (validated against the simulator by rule
+``estimator_validation``), not a substitute for the simulator. It takes 1-3 ms per layout, most
+of it the max-flow (``benchmarks/served.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from helix.errors import HelixInputError
+from helix.flow.graph import FlowContext
+from helix.flow.maxflow import dinic
+
+FLOW_MASK = 0.05  # the helix scheduler ignores links under 5 % of the sender's flow
+FEED_HWM = 0.8  # offline feeder: admit while the worst layer's expected KV use <= 0.8
+KV_HWM = {"offline": 0.85, "online": 0.9}  # router masks machines above this expected use
+KV_RATIO = {"offline": 1.0, "online": 0.6}  # expected output share counted in the KV expectation
+AVG_OUTPUT_LEN = 240  # the scheduler's expected output length
+CPU_BUFFER_COST = 1 / 4e9 + 1 / 5e9  # s per activation byte landing on a machine (the simulator's copy cost)
+
+
+@dataclass(frozen=True)
+class WorkloadStats:
+    """Moments of the request lengths the estimate needs (tokens)."""
+
+    mean_input: float
+    mean_output: float
+    input_sq: float  # E[input^2]
+    # mean over requests weighted by output length (residence) of input + 240 * ratio, per mode
+    kv_tokens: Mapping[str, float]
+
+    @classmethod
+    def from_lengths(cls, inputs: Sequence[int], outputs: Sequence[int]) -> "WorkloadStats":
+        i = np.asarray(inputs, dtype=float)
+        o = np.asarray(outputs, dtype=float)
+        if i.size == 0 or i.size != o.size or o.sum() <= 0:
+            raise HelixInputError("lengths", "input/output", "need equally many input and output lengths, some output > 0")
+        kv = {m: float(((i + AVG_OUTPUT_LEN * r) * o).sum() / o.sum()) for m, r in KV_RATIO.items()}
+        return cls(float(i.mean()), float(o.mean()), float((i * i).mean()), kv)
+
+
+# The Azure conversation trace the paper uses (16657 requests); tests check these against the file.
+AZURE_CONV = WorkloadStats(763.078, 232.449, 779921.2, {"offline": 1164.10, "online": 1068.10})
+
+
+@dataclass
+class Estimate:
+    """Served decode throughput of one layout (tokens/s) and what it came from."""
+
+    throughput: float  # decode tokens/s (online: the rate served; 0 when saturated or no route)
+    max_flow: float  # tokens/s, the max-flow of the layout
+    mode: str = "offline"
+    saturated: bool = False  # online: the rate cannot be sustained
+    reason: str | None = None  # why the estimate is 0 or saturated
+    in_flight: float = 0.0  # requests admitted (KV bound)
+    in_decode: float = 0.0
+    rtt: float = 0.0  # mean seconds per decode token (round trip)
+    prompt_latency: float = 0.0
+    crossings: float = 0.0  # mean region crossings per route
+    optional_crossings: int = 0  # arcs between regions that this estimate's max flow leaves empty
+    detail: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "throughput": round(self.throughput, 6), "max_flow": round(self.max_flow, 6), "mode": self.mode,
+            "saturated": self.saturated, "reason": self.reason, "in_flight": round(self.in_flight, 3),
+            "in_decode": round(self.in_decode, 3), "rtt_s": round(self.rtt, 6),
+            "prompt_latency_s": round(self.prompt_latency, 6), "crossings": round(self.crossings, 4),
+        }
+
+
+@dataclass
+class GpuServing:
+    """What the estimate needs of one GPU type running the model (arrays indexed k-1 or batch)."""
+
+    K: int
+    kv: np.ndarray  # KV slots (token x layer) of a machine holding k layers
+    dm: np.ndarray  # decode tokens per batch, Dm(k)
+    dec: np.ndarray  # seconds per layer of a decode batch of b tokens (index b; [0] = [1])
+    prompt: float  # seconds per layer of the mean prompt
+
+    @classmethod
+    def from_profile(cls, gpu: str, profiles, mean_input: float, source: str) -> "GpuServing":
+        """From the model's ``ModelProfiles`` (helix.profiles.entry): engine limits and profile."""
+        try:
+            lim = profiles.limits(gpu)
+            prof = profiles.profile(gpu)
+        except HelixInputError as exc:
+            raise HelixInputError(source, f"profiles.{profiles.model}/{gpu}", f"no profile or engine limits for GPU type {gpu}: {exc.message}", gpu) from None
+        dm = np.array([lim.decode_max(k) for k in range(1, lim.K + 1)], dtype=float)
+        b = np.arange(0, int(dm.max()) + 1, dtype=float)
+        b[0] = 1.0
+        t = np.asarray(prof.decode_times(np.minimum(b, prof.decode.max_tokens)), dtype=float)
+        t[1] *= 2.0  # the simulator doubles a lone decode token
+        t[0] = t[1]
+        kv = np.array([lim.kv_capacity(k) for k in range(1, lim.K + 1)], dtype=float)
+        return cls(lim.K, kv, dm, t, float(prof.prompt_time(min(mean_input, prof.prompt.max_tokens))))
+
+
+class ServedModel:
+    """The estimate for one (cluster, model, capacity tables, profiles); call :meth:`estimate`."""
+
+    def __init__(self, cluster, model, tables: Sequence[Sequence[float]], profiles, model_key: str | None = None,
+                 workload: WorkloadStats = AZURE_CONV, ctx: FlowContext | None = None,
+                 gpu_models: Mapping[str, GpuServing] | None = None):
+        if profiles is None and gpu_models is None:
+            raise HelixInputError(f"cluster {cluster.name}", "profiles", "the served-throughput estimate needs the GPU profiles")
+        self.cluster = cluster
+        self.ctx = ctx or FlowContext.for_model(cluster, model)
+        self.L = int(model.num_layers)
+        self.tables = [list(t) for t in tables]
+        self.w = workload
+        gpus: dict[str, GpuServing] = dict(gpu_models or {})
+        if any(m.gpu not in gpus for m in cluster.machines):
+            from helix.profiles.entry import as_model_profiles
+
+            mp = as_model_profiles(model, profiles)
+            for m in cluster.machines:
+                if m.gpu not in gpus:
+                    gpus[m.gpu] = GpuServing.from_profile(m.gpu, mp, workload.mean_input, f"cluster {cluster.name}")
+        self.gm = [gpus[m.gpu] for m in cluster.machines]
+        self.act = float(model.activation_bytes_per_token)
+        self.tok = float(model.token_bytes)
+        n = cluster.n
+        idx = self.ctx.index
+        self.region = [m.region for m in cluster.machines]
+        self.lat = np.zeros((n + 2, n + 2))  # index n = source, n + 1 = sink
+        self.bw = np.zeros((n + 2, n + 2))
+        for l in cluster.links:
+            a = n if l.a == "source" else n + 1 if l.a == "sink" else idx[l.a]
+            b = n if l.b == "source" else n + 1 if l.b == "sink" else idx[l.b]
+            self.lat[a, b] = self.lat[b, a] = l.latency
+            self.bw[a, b] = self.bw[b, a] = l.bandwidth
+        self.coord_bw = (cluster.coordinator.outbound_nic, cluster.coordinator.inbound_nic)
+        self.multi_region = len(set(self.region)) > 1
+
+    # ------------------------------------------------------------------------------------------
+    def estimate_layout(self, layout, mode: str = "offline", rate_tps: float | None = None) -> Estimate:
+        starts, sizes = [], []
+        for m in self.cluster.machines:
+            r = layout.ranges.get(m.name)
+            starts.append(r[0] if r else 0)
+            sizes.append(r[1] - r[0] if r else 0)
+        return self.estimate(starts, sizes, mode, rate_tps)
+
+    def estimate(self, starts: Sequence[int], sizes: Sequence[int], mode: str = "offline", rate_tps: float | None = None) -> Estimate:
+        if mode not in KV_HWM:
+            raise HelixInputError("served estimate", "mode", "mode must be offline or online", mode)
+        if mode == "online" and not (rate_tps and rate_tps > 0):
+            raise HelixInputError("served estimate", "rate_tps", "an online estimate needs a positive rate (tokens/s)", rate_tps)
+        n, L = self.cluster.n, self.L
+        caps = []
+        for i, k in enumerate(sizes):
+            if k < 0 or k > self.gm[i].K or (k and not 0 <= starts[i] <= L - k):
+                return Estimate(0.0, 0.0, mode, mode == "online", f"machine {self.ctx.names[i]} holds an invalid range ({starts[i]}, {k} layers)")
+            caps.append(self.tables[i][k - 1] if k else 0.0)
+        ends = [s + k for s, k in zip(starts, sizes)]
+        used, tails, heads, cap, arcs = self.ctx._arrays(starts, ends, caps)
+        if not arcs:
+            return Estimate(0.0, 0.0, mode, mode == "online", "no complete route from the source to the sink")
+        F, flows = dinic(2 + 2 * len(used), tails, heads, cap, 0, 1)
+        if not F > 1e-9:
+            return Estimate(0.0, 0.0, mode, mode == "online", "no complete route from the source to the sink")
+        m0 = len(used)
+        est = self._routed(starts, sizes, used, arcs, flows[m0:], F, mode, rate_tps)
+        # crossing arcs our flow leaves empty: the scheduler's own max flow (not unique) may use them
+        est.optional_crossings = sum(1 for p, arc in enumerate(arcs) if self._crosses(arc) and flows[m0 + p] <= 1e-9)
+        return est
+
+    def _crosses(self, arc) -> bool:
+        i, j = arc
+        return i >= 0 and j >= 0 and self.region[i] != self.region[j]
+
+    def _routed(self, starts, sizes, used, arcs, link_flows, F, mode, rate_tps) -> Estimate:
+        n = self.cluster.n
+        # routing shares: per sender, links carrying >= 5 % of its flow, split in proportion to flow
+        out: dict[int, list[tuple[int, float]]] = {}
+        for p, (i, j) in enumerate(arcs):
+            f = link_flows[p]
+            if f > 1e-12:
+                out.setdefault(i, []).append((p, f))
+        share = [0.0] * len(arcs)
+        for i, lst in out.items():
+            tot = sum(f for _, f in lst)
+            keep = [(p, f) for p, f in lst if not f < FLOW_MASK * tot]
+            kt = sum(f for _, f in keep)
+            for p, f in keep:
+                share[p] = f / kt
+        visit = [0.0] * n
+        p_arc = [0.0] * len(arcs)
+        by_sender: dict[int, list[int]] = {}
+        for p, (i, _) in enumerate(arcs):
+            by_sender.setdefault(i, []).append(p)
+        for p in by_sender.get(-1, ()):
+            p_arc[p] = share[p]
+            visit[arcs[p][1]] += p_arc[p]
+        for i in sorted(used, key=lambda i: starts[i]):  # arcs go from lower to higher starts
+            for p in by_sender.get(i, ()):
+                p_arc[p] = visit[i] * share[p]
+                j = arcs[p][1]
+                if j >= 0:
+                    visit[j] += p_arc[p]
+        return self._solve(starts, sizes, used, arcs, p_arc, visit, F, mode, rate_tps)
+
+    # ------------------------------------------------------------------------------------------
+    def _solve(self, starts, sizes, used, arcs, p_arc, visit, F, mode, rate_tps) -> Estimate:
+        w, L, n = self.w, self.L, self.cluster.n
+        x = w.kv_tokens[mode]
+        # KV per layer: every holder (the feeder's rule) and holders that carry flow (the router's)
+        all_c = np.zeros(L + 1)
+        flow_c = np.zeros(L + 1)
+        for i in used:
+            k = sizes[i]
+            per = self.gm[i].kv[k - 1] / k
+            all_c[starts[i]] += per
+            all_c[starts[i] + k] -= per
+            if visit[i] > 1e-9:
+                flow_c[starts[i]] += per
+                flow_c[starts[i] + k] -= per
+        c_all = float(np.cumsum(all_c)[:L].min())
+        c_flow = float(np.cumsum(flow_c)[:L].min())
+        n_kv = min(FEED_HWM * c_all if mode == "offline" else math.inf, KV_HWM[mode] * c_flow) / x
+        # per-machine arrays (machines on routes)
+        on = [i for i in used if visit[i] > 1e-9]
+        pv = np.array([visit[i] for i in on])
+        k = np.array([sizes[i] for i in on], dtype=float)
+        dm = np.array([self.gm[i].dm[sizes[i] - 1] for i in on])
+        width = int(dm.max()) + 1
+        dec = np.zeros((len(on), width))
+        for q, i in enumerate(on):
+            t = self.gm[i].dec
+            dec[q, : len(t)] = t[:width]
+        # one mean prompt's walk, plus the copy of its activations through the CPU buffer
+        P = k * np.array([self.gm[i].prompt for i in on]) + w.mean_input * self.act * CPU_BUFFER_COST
+        # per-link arrays
+        pl = np.array(p_arc)
+        bw, lat, tokb = [], [], []
+        cross = 0.0
+        for p, (i, j) in enumerate(arcs):
+            a = n if i == -1 else i
+            b = n + 1 if j == -2 else j
+            bw.append(self.bw[a, b])
+            lat.append(self.lat[a, b])
+            coord = i == -1 or j == -2
+            tokb.append(self.tok if coord else self.act + self.tok)
+            if not coord and self.region[i] != self.region[j]:
+                cross += p_arc[p]
+        bw, lat, tokb = np.array(bw), np.array(lat), np.array(tokb)
+        s_tok = tokb / bw
+        s_in = w.mean_input * tokb / bw
+        s_in2 = w.input_sq * (tokb / bw) ** 2
+        mo = w.mean_output
+        n_dec_idx = np.arange(len(on))
+
+        def walk(b):
+            """Decode walk time per machine at batch b (interpolated, with passes beyond Dm)."""
+            bb = np.minimum(np.maximum(b, 1.0), dm)
+            lo = np.floor(bb).astype(int)
+            hi = np.minimum(lo + 1, dm.astype(int))
+            fr = bb - lo
+            t = dec[n_dec_idx, lo] * (1 - fr) + dec[n_dec_idx, hi] * fr
+            passes = np.maximum(1.0, b / dm)
+            return k * t * passes + b * self.act * CPU_BUFFER_COST
+
+        def times(T: float, n_dec: float):
+            """(prompt latency, round trip) at decode throughput T with n_dec requests decoding,
+            or None when a link or machine would be overloaded."""
+            q = T / mo  # prompts per second
+            lam_u = q * pv
+            D = walk(n_dec * pv)
+            # a machine is overloaded when even full batches (Dm) cannot keep up with its tokens
+            rho_u = lam_u * P + T * pv * k * dec[n_dec_idx, dm.astype(int)] / dm
+            lam_l = q * pl
+            rho_l = lam_l * s_in + T * pl * s_tok
+            if (rho_u >= 1).any() or (rho_l >= 1).any():
+                return None
+            wait_l = (lam_l * s_in2 + T * pl * s_tok**2) / (2 * (1 - rho_l))
+            burst = np.maximum(n_dec * pl - 1.0, 0.0) / 2 * s_tok
+            # a token that lands while the machine walks another batch waits for its rest
+            busy = np.minimum(T * pv * D / np.maximum(n_dec * pv, 1.0) + lam_u * P, 1.0)
+            stay = D + lam_u * P * (P / 2 + D) + busy * D / 2
+            rtt = float(pv @ stay + pl @ (lat + s_tok + wait_l + burst))
+            pwait = (lam_u * P * P / 2) / (1 - np.minimum(rho_u, 0.999))
+            plat = float(pv @ (P + D / 2 + pwait) + pl @ (lat + s_in + wait_l))
+            return plat, rtt
+
+        # the cap: the decode share of the max-flow, and the rate at which some link or machine
+        # would be busy all the time (utilisations grow linearly in T)
+        coef = max(float((pl * (s_in / mo + s_tok)).max(initial=0.0)),
+                   float((pv * (P / mo + k * dec[n_dec_idx, dm.astype(int)] / dm)).max(initial=0.0)))
+        f_dec = min(F * mo / (w.mean_input + mo), (1 - 1e-6) / coef if coef > 0 else math.inf)
+        est = Estimate(0.0, F, mode, in_flight=n_kv, crossings=cross)
+        if mode == "offline":
+
+            def g(T):
+                r = None
+                nd = n_kv
+                for _ in range(2):  # in decode = admitted - those in their prompt
+                    r = times(T, nd)
+                    if r is None:
+                        return None
+                    nd = max(n_kv - T / mo * r[0], 0.0)
+                return nd / r[1], nd, r
+
+            # fixed point T = min(F_dec, g(T)): g falls as T grows (prompt and queueing terms), so
+            # iterate from g(0), averaging once it oscillates; an overload at T steps down
+            T, lo = min(f_dec, n_kv / max(times(0.0, n_kv)[1], 1e-12)), 0.0
+            for it in range(30):
+                r = g(T)
+                if r is None:
+                    T = 0.7 * T
+                    continue
+                x = min(f_dec, r[0])
+                if abs(x - T) <= 1e-4 * max(T, 1e-9):
+                    T = x
+                    break
+                T = x if it < 2 else (T + x) / 2
+            lo = T
+            r = g(lo) or (0.0, 0.0, (0.0, 0.0))
+            est.throughput, est.in_decode = lo, r[1]
+            est.prompt_latency, est.rtt = r[2]
+            if lo <= 0:
+                est.reason = "no request fits the KV cache of the scarcest layer"
+            return est
+        # online: the offered rate, if the requests it keeps in flight fit and nothing is overloaded
+        q = rate_tps / (w.mean_input + mo)
+        T = q * mo
+        if T > f_dec:
+            est.saturated, est.reason = True, f"the rate needs {T:.1f} decode tok/s, over what the layout can serve ({f_dec:.1f}: max-flow share or a link or machine busy all the time)"
+            return est
+        nd = 1.0
+        r = None
+        for _ in range(60):
+            r = times(T, nd)
+            if r is None:
+                break
+            new = T * r[1]
+            if abs(new - nd) <= 1e-6 * max(nd, 1.0):
+                nd = new
+                break
+            nd = new
+        if r is None or nd + q * r[0] > n_kv or not math.isfinite(nd):
+            est.saturated = True
+            est.reason = "the rate overloads a link or machine" if r is None else f"the rate keeps {nd + q * r[0]:.0f} requests in flight; the KV cache holds {n_kv:.0f}"
+            return est
+        est.throughput, est.in_decode, est.prompt_latency, est.rtt = T, nd, r[0], r[1]
+        return est

@@ -1,0 +1,141 @@
+"""The served-throughput estimate (helix/placement/served.py) on hand-made clusters with closed-form answers.
+
+With a decode time independent of the batch, no prompt work and links fast enough that send times
+vanish, the estimate's fixed point T = (N - T/out * PL) / RTT has the closed form
+T = N / (RTT + PL / out): N = 0.8 * (smallest per-layer KV) / x, RTT = the decode walks plus the
+latencies of a route, PL = the prompt latency (half a walk per machine plus the latencies).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from helix.cluster import Cluster, Link, Machine
+from helix.errors import HelixInputError
+from helix.layout import Layout
+from helix.placement.served import AZURE_CONV, GpuServing, ServedModel, WorkloadStats
+
+WL = WorkloadStats(mean_input=100.0, mean_output=50.0, input_sq=1.0e4, kv_tokens={"offline": 200.0, "online": 150.0})
+# activations of 1 mB: the CPU-buffer copy and send times vanish, so only walks and latencies count
+MODEL = SimpleNamespace(name="toy", num_layers=4, activation_bytes_per_token=1e-3, token_bytes=2.0)
+TD = 1e-4  # s per layer per decode batch, any batch
+FAST = 1e15  # bytes/s: send times vanish
+
+
+def gpu(kv_per_layer=1e6, dm=10_000, prompt=0.0, K=4):
+    return GpuServing(K, np.array([kv_per_layer * k for k in range(1, K + 1)]), np.full(K, float(dm)), np.full(dm + 1, TD), prompt)
+
+
+def cluster(machines, links):
+    return Cluster("toy", [Machine(n, "G", r) for n, r in machines], [Link(a, b, bw, lat) for a, b, bw, lat in links])
+
+
+def served(cl, **g):
+    tables = [[1e6] * 4 for _ in cl.machines]
+    return ServedModel(cl, MODEL, tables, None, "toy", workload=WL, gpu_models={"G": gpu(**g)})
+
+
+def chain(lat=(0.01, 0.02, 0.03), bw=FAST, regions=("r0", "r0")):
+    return cluster(
+        [("a", regions[0]), ("b", regions[1])],
+        [("source", "a", FAST, lat[0]), ("a", "b", bw, lat[1]), ("b", "sink", FAST, lat[2]), ("source", "b", FAST, 0.0), ("a", "sink", FAST, 0.0)],
+    )
+
+
+def closed_form(n, rtt, pl):
+    return n / (rtt + pl / WL.mean_output)
+
+
+def test_chain_matches_closed_form():
+    e = served(chain()).estimate([0, 2], [2, 2])
+    n = 0.8 * 1e6 / 200.0
+    walks = 2 * (2 * TD)
+    assert e.in_flight == pytest.approx(n)
+    assert e.rtt == pytest.approx(walks + 0.06, rel=1e-4)
+    assert e.prompt_latency == pytest.approx(walks / 2 + 0.06, rel=1e-4)
+    assert e.throughput == pytest.approx(closed_form(n, walks + 0.06, walks / 2 + 0.06), rel=1e-3)
+    assert e.max_flow == pytest.approx(1e6) and e.crossings == 0.0 and e.reason is None
+
+
+def test_batch_limit_adds_passes():
+    """Dm below the batch: each machine serves its tokens in b / Dm passes (closed form in n_dec)."""
+    free = served(chain()).estimate([0, 2], [2, 2])
+    capped = served(chain(), dm=500).estimate([0, 2], [2, 2])
+    nd = capped.in_decode
+    # plus the wait for the rest of a batch already walking (busy share x half a walk): < 0.1 %
+    assert capped.rtt == pytest.approx(2 * 2 * TD * nd / 500 + 0.06, rel=2e-3)
+    assert capped.throughput == pytest.approx(nd / capped.rtt, rel=2e-3)
+    assert capped.throughput < free.throughput
+
+
+def test_two_parallel_chains_average_their_round_trips():
+    cl = cluster(
+        [("a1", "r"), ("b1", "r"), ("a2", "r"), ("b2", "r")],
+        [("source", "a1", FAST, 0.01), ("a1", "b1", FAST, 0.01), ("b1", "sink", FAST, 0.01),
+         ("source", "a2", FAST, 0.05), ("a2", "b2", FAST, 0.05), ("b2", "sink", FAST, 0.05)],
+    )
+    e = served(cl).estimate([0, 2, 0, 2], [2, 2, 2, 2])
+    n = 0.8 * 2e6 / 200.0  # two holders per layer
+    walks = 4 * TD
+    rtt = 0.5 * (walks + 0.03) + 0.5 * (walks + 0.15)
+    pl = 0.5 * (walks / 2 + 0.03) + 0.5 * (walks / 2 + 0.15)
+    assert e.in_flight == pytest.approx(n)
+    assert e.throughput == pytest.approx(closed_form(n, rtt, pl), rel=1e-3)
+    # one chain alone: half the KV, its own round trip
+    one = served(cl).estimate([0, 2, 0, 0], [2, 2, 0, 0])
+    assert one.throughput == pytest.approx(closed_form(n / 2, walks + 0.03, walks / 2 + 0.03), rel=1e-3)
+
+
+def test_slow_link_bounds_throughput_by_its_utilisation():
+    """A 100 B/s link between regions: decode tokens and prompts share it, so T < bw / (bytes * (1 + in/out))."""
+    bw = 100.0
+    e = served(chain(bw=bw, regions=("r0", "r1"))).estimate([0, 2], [2, 2])
+    limit = bw / (2.001 * (1 + WL.mean_input / WL.mean_output))
+    assert 0.8 * limit < e.throughput < limit
+    assert e.crossings == pytest.approx(1.0)
+    fast = served(chain(regions=("r0", "r1"))).estimate([0, 2], [2, 2])
+    assert fast.throughput > 2 * e.throughput
+
+
+def test_online_rate_served_or_saturated():
+    sm = served(chain(bw=100.0, regions=("r0", "r1")))
+    ok = sm.estimate([0, 2], [2, 2], "online", rate_tps=15.0)
+    assert not ok.saturated and ok.throughput == pytest.approx(15.0 * 50 / 150)
+    assert ok.rtt > 0.06 and ok.in_decode == pytest.approx(ok.throughput * ok.rtt, rel=1e-4)  # Little's law
+    too_much = sm.estimate([0, 2], [2, 2], "online", rate_tps=60.0)
+    assert too_much.saturated and too_much.throughput == 0.0 and too_much.reason
+
+
+def test_no_complete_route_is_zero_with_a_reason():
+    cl = chain()
+    for starts, sizes in (([0, 3], [2, 1]), ([0, 0], [0, 0]), ([1, 2], [1, 2])):
+        e = served(cl).estimate(starts, sizes)
+        assert e.throughput == 0.0 and e.reason and "route" in e.reason
+        assert not np.isnan(e.rtt)
+    e = served(cl).estimate_layout(Layout(4, {"a": (0, 2), "b": None}), "online", 100.0)
+    assert e.saturated and e.throughput == 0.0 and e.reason
+
+
+def test_missing_profile_is_named(artifact_dir):
+    from helix.profiles.store import ProfileStore
+
+    cl = Cluster("c", [Machine("m0", "NOPE")], [Link("source", "m0", 1e9, 0.001), Link("m0", "sink", 1e9, 0.001)])
+    model = SimpleNamespace(name="llama70b", num_layers=80, activation_bytes_per_token=16384.0, token_bytes=2.0)
+    with pytest.raises(HelixInputError) as exc:
+        ServedModel(cl, model, [[1.0] * 12], ProfileStore.from_artifact(artifact_dir), "llama70b")
+    assert "llama70b/NOPE" in exc.value.one_line()
+
+
+def test_azure_moments_match_the_trace(artifact_dir, tmp_path):
+    from helix.artifact.traces import import_traces, load_lengths
+
+    inp, out = load_lengths(import_traces(artifact_dir, tmp_path)["lengths"])
+    w = WorkloadStats.from_lengths(inp, out)
+    assert w.mean_input == pytest.approx(AZURE_CONV.mean_input, rel=1e-5)
+    assert w.mean_output == pytest.approx(AZURE_CONV.mean_output, rel=1e-5)
+    assert w.input_sq == pytest.approx(AZURE_CONV.input_sq, rel=1e-5)
+    for mode in ("offline", "online"):
+        assert w.kv_tokens[mode] == pytest.approx(AZURE_CONV.kv_tokens[mode], rel=1e-5)

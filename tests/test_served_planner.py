@@ -1,0 +1,81 @@
+"""The serving-aware helix planner (objective: served) on a small two-region cluster, its
+re-ranking by simulation (helix/planning/rerank.py), and the dependency rule that placement
+never imports the simulator."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from helix.cluster import Cluster, Link, Machine
+from helix.layout import Layout
+from helix.models import load_hf_config
+from helix.placement.api import make_problem, run_placement
+from helix.placement.settings import PlacementPreset
+
+AE = "artifact_evaluation"
+
+
+def two_regions() -> Cluster:
+    """3 A100 in r0 (54 of LLaMA-1 30B's 60 layers), 4 L4 in r1 (44): every route must cross."""
+    ms = [Machine(f"a{i}", "A100", "r0") for i in range(3)] + [Machine(f"l{i}", "L4", "r1") for i in range(4)]
+    links = []
+    for i, a in enumerate(ms):
+        for end in ("source", "sink"):
+            links.append(Link(end, a.name, 1.25e7, 0.05))
+        for b in ms[i + 1 :]:
+            same = a.region == b.region
+            links.append(Link(a.name, b.name, 1.0e9 if same else 1.25e7, 0.001 if same else 0.05))
+    return Cluster("two-regions", ms, links)
+
+
+def _problem(artifact_dir, **preset):
+    from helix.profiles.store import ProfileStore
+
+    model = load_hf_config(artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json", "llama30b")
+    return make_problem(two_regions(), model, "llama30b", PlacementPreset(**preset), ProfileStore.from_artifact(artifact_dir), artifact_dir, "two-regions")
+
+
+SMALL = dict(budget="evaluations", max_evaluations=3000, lane_evaluations=1000, time_limit_s=300, milp_max_nodes=20)
+
+
+def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact_dir, tmp_path):
+    from helix.artifact.traces import import_traces, load_lengths
+    from helix.placement.served import ServedModel
+    from helix.planning.rerank import attach_reranker, simulate_layout
+
+    served = dict(SMALL, objective="served", served_evaluations=800, rerank=2, rerank_duration_s=120, rerank_warmup_s=30)
+    lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
+    gpus = {"A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}, "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}}
+    results = {}
+    for run in ("a", "b"):
+        p = _problem(artifact_dir, **served)
+        attach_reranker(p, lengths, gpus)
+        assert p.rerank is not None
+        results[run] = run_placement(p, "helix", tmp_path / run)
+    assert (tmp_path / "a/layout.yaml").read_bytes() == (tmp_path / "b/layout.yaml").read_bytes()  # counted budgets
+    notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]
+    assert notes["objective"] == "served" and len(notes["served"]["rerank"]) == 2
+    mf = run_placement(_problem(artifact_dir, **SMALL), "helix-maxflow", tmp_path / "m")
+    p = _problem(artifact_dir)
+    sm = ServedModel(p.cluster, p.model, [p.table(i) for i in range(p.cluster.n)], p.profiles, "llama30b")
+    ours, theirs = sm.estimate_layout(results["a"].layout), sm.estimate_layout(mf.layout)
+    assert ours.throughput >= theirs.throughput and ours.crossings <= theirs.crossings + 1e-9
+    inp, out = load_lengths(lengths)
+    sims = [
+        simulate_layout(p.cluster, lay, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()), duration_s=120, warmup_s=30)
+        for lay in (results["a"].layout, mf.layout)
+    ]
+    assert sims[0]["decode_throughput_tps"] >= sims[1]["decode_throughput_tps"]
+
+
+def test_placement_imports_nothing_of_the_simulator():
+    code = (
+        "import sys, helix.placement.methods.helix, helix.placement.served, helix.placement.segments, helix.placement.api;"
+        "bad = sorted(m for m in sys.modules if m.startswith(('helix.sim', 'helix.planning')));"
+        "assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
