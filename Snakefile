@@ -18,6 +18,7 @@ include: "rules/prototype.smk"
 include: "rules/custom_runs.smk"
 include: "rules/figures.smk"
 include: "rules/profiles_whatif.smk"
+include: "rules/served.smk"
 
 
 rule all:

@@ -50,7 +50,7 @@ def main() -> int:
     rows = []
     for name in args.clusters:
         cluster = build_cluster(name, cfg.clusters[name], gpus, None, artifact_dir=artifact)
-        preset_name, preset = resolve_preset(cfg.placement_presets, cfg.placement, name, "llama70b", "helix")
+        preset_name, preset = resolve_preset(cfg.placement_presets, cfg.placement, name, "llama70b", "helix-maxflow")
         # the benchmark reports the objective over wall time: always a timed run (config presets
         # default to budget: evaluations, where time_limit_s is only a safety cap)
         timed = {"budget": "time", "time_limit_s": args.time_limit or (preset.time_limit_s if preset.budget == "time" else 120.0)}
@@ -68,7 +68,7 @@ def main() -> int:
             ctx.value(st, en, caps)
         per_eval_us = (time.perf_counter() - t0) / 500 * 1e6
         t0 = time.monotonic()
-        result = get_method("helix").place(problem)
+        result = get_method("helix-maxflow").place(problem)
         wall = time.monotonic() - t0
         at = []
         for cp in CHECKPOINTS:

@@ -150,6 +150,12 @@ class ServedModel:
                 if m.gpu not in gpus:
                     gpus[m.gpu] = GpuServing.from_profile(m.gpu, mp, workload.mean_input, f"cluster {cluster.name}")
         self.gm = [gpus[m.gpu] for m in cluster.machines]
+        # per machine, per-layer decode time by batch, padded to the largest Dm (one row each)
+        width = max(len(g.dec) for g in self.gm)
+        self.dec_all = np.zeros((cluster.n, width))
+        for i, g in enumerate(self.gm):
+            self.dec_all[i, : len(g.dec)] = g.dec
+            self.dec_all[i, len(g.dec) :] = g.dec[-1]
         self.act = float(model.activation_bytes_per_token)
         self.tok = float(model.token_bytes)
         n = cluster.n
@@ -256,11 +262,7 @@ class ServedModel:
         pv = np.array([visit[i] for i in on])
         k = np.array([sizes[i] for i in on], dtype=float)
         dm = np.array([self.gm[i].dm[sizes[i] - 1] for i in on])
-        width = int(dm.max()) + 1
-        dec = np.zeros((len(on), width))
-        for q, i in enumerate(on):
-            t = self.gm[i].dec
-            dec[q, : len(t)] = t[:width]
+        dec = self.dec_all[on]
         # one mean prompt's walk, plus the copy of its activations through the CPU buffer
         P = k * np.array([self.gm[i].prompt for i in on]) + w.mean_input * self.act * CPU_BUFFER_COST
         # per-link arrays

@@ -1,0 +1,106 @@
+"""Served-throughput benchmark: the estimate's cost, and max-flow vs served throughput per planner.
+
+1. Cost of one served-throughput estimate (helix/placement/served.py) against one exact max-flow
+   evaluation of the same layout, measured in this run (ms per layout and the ratio), on the
+   paper's layouts and the baselines of single24, geo24 and hetero42 (LLaMA-2 70B).
+2. The table of the figure results/figures/served_throughput.pdf, from the configured runs in
+   results/ (run `snakemake --cores 2 served` first): per cluster, the paper's layout, the max-flow
+   planner (helix-maxflow) and the serving-aware planner (helix): max-flow and simulated decode
+   throughput offline and online (helix scheduler), with the ratios helix / paper and
+   helix / helix-maxflow. The paper's layout is simulated on the artifact's placement graph, ours
+   through the own-layout path (identical metrics on the same arcs: tests/test_sim_graph.py).
+
+    python benchmarks/served.py [--clusters single24 geo24 hetero42] [--repeat 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clusters", nargs="+", default=["single24", "geo24", "hetero42"])
+    ap.add_argument("--repeat", type=int, default=50)
+    ap.add_argument("--config", default=str(REPO / "config/config.yaml"))
+    args = ap.parse_args()
+    os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared/reference/helix-artifact"))
+
+    from helix.artifact.sol_ini import read_sol_ini
+    from helix.clusters.build import build_cluster
+    from helix.config.schema import load_config
+    from helix.errors import PlacementError
+    from helix.models import load_hf_config
+    from helix.placement.api import make_problem
+    from helix.placement.methods.petals import petals_layout
+    from helix.placement.methods.swarm import swarm_layout
+    from helix.placement.served import ServedModel
+    from helix.placement.settings import PlacementPreset
+    from helix.planning.workflow import comparison_table
+    from helix.profiles.store import ProfileStore
+    from helix.sim.paper import paper_files
+
+    cfg = load_config(args.config)
+    artifact = cfg.artifact_dir()
+    gpus = {k: v.model_dump() for k, v in cfg.gpus.items()}
+    store = ProfileStore.from_artifact(artifact)
+    entry = cfg.models["llama70b"]
+    model = load_hf_config(cfg.resolve_model_path("llama70b"), "llama70b", param_bytes_per_layer_override=entry.param_bytes_per_layer)
+    print("| cluster | layout | max-flow (ms) | estimate (ms) | ratio estimate / max-flow | estimate (tok/s) |")
+    print("|---|---|---|---|---|---|")
+    worst = 0.0
+    for name in args.clusters:
+        cluster = build_cluster(name, cfg.clusters[name], gpus, None, artifact_dir=artifact)
+        problem = make_problem(cluster, model, "llama70b", PlacementPreset(), store, artifact, name)
+        tables = [list(problem.table(i)) for i in range(cluster.n)]
+        sm = ServedModel(cluster, model, tables, store, "llama70b")
+        layouts = {"petals": petals_layout(problem, 0)}
+        try:
+            layouts["swarm"] = swarm_layout(problem)
+        except PlacementError:
+            pass
+        sol, _ = paper_files(artifact, name, "llama70b", "paper-helix")
+        lay = read_sol_ini(sol, 80, cluster)
+        layouts["paper-helix"] = ([lay.ranges[m.name][0] if lay.ranges.get(m.name) else 0 for m in cluster.machines],
+                                  [lay.ranges[m.name][1] - lay.ranges[m.name][0] if lay.ranges.get(m.name) else 0 for m in cluster.machines])
+        for lname, (st, sz) in layouts.items():
+            ends = [a + k for a, k in zip(st, sz)]
+            caps = [tables[i][k - 1] if k else 0.0 for i, k in enumerate(sz)]
+            sm.estimate(st, sz)  # warm caches
+            t0 = time.perf_counter()
+            for _ in range(args.repeat):
+                sm.ctx.value(st, ends, caps)
+            mf = (time.perf_counter() - t0) / args.repeat * 1e3
+            t0 = time.perf_counter()
+            for _ in range(args.repeat):
+                e = sm.estimate(st, sz)
+            es = (time.perf_counter() - t0) / args.repeat * 1e3
+            worst = max(worst, es)
+            print(f"| {name} | {lname} | {mf:.2f} | {es:.2f} | {es / mf:.1f} | {e.throughput:.1f} |", flush=True)
+    print(f"\nslowest estimate: {worst:.2f} ms per layout (budget 20 ms)\n")
+
+    rows = comparison_table(str(REPO))
+    by = {(r["cluster"], r["layout"]): r for r in rows}
+
+    def fmt(v):
+        return "missing" if v is None else f"{v:.1f}"
+
+    def ratio(a, b):
+        return "-" if a is None or not b else f"{a / b:.2f}"
+
+    print("| cluster | layout | max-flow (tok/s) | offline decode (tok/s) | online decode (tok/s) at rate | helix / this, offline | helix / this, online |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        h = by[(r["cluster"], "helix")]
+        print(f"| {r['cluster']} | {r['layout']} | {fmt(r['max_flow'])} | {fmt(r['offline'])} | {fmt(r['online'])} at {r['rate']:g} | "
+              f"{ratio(h['offline'], r['offline'])} | {ratio(h['online'], r['online'])} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

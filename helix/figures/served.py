@@ -1,0 +1,93 @@
+"""Figures beyond the paper for the serving-aware planner (issue 13).
+
+* ``validation_figure``: the served-throughput estimate against the simulated offline decode
+  throughput of every validated layout, max-flow against the same beside it, one colour per cluster
+  (rule estimator_validation, helix/planning/validation.py).
+* ``comparison_figure``: per cluster, the paper's layout, the max-flow planner (helix-maxflow) and
+  the serving-aware planner (helix): max-flow, and the simulated decode throughput offline and
+  online (helix scheduler). The paper's layout is simulated on the artifact's placement graph, ours
+  through the own-layout path (both paths give identical metrics for the same arcs:
+  tests/test_sim_graph.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from helix.figures.common import save_figure  # noqa: E402
+
+CLUSTER_COLORS = {"single24": "#1f77b4", "geo24": "#d62728", "hetero42": "#2ca02c"}
+MODEL_MARKERS = {"llama70b": "o", "llama30b": "^"}
+LAYOUT_LABELS = {"paper-helix": "paper's layout", "helix-maxflow": "helix-maxflow (max-flow planner)", "helix": "helix (serving-aware)"}
+LAYOUT_COLORS = {"paper-helix": "#7f7f7f", "helix-maxflow": "#ff7f0e", "helix": "#1f77b4"}
+
+
+def validation_figure(rows: Sequence[dict], summary: dict, pdf, png=None) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+    for ax, key, label in ((axes[0], "estimate", "served-throughput estimate (tok/s)"), (axes[1], "max_flow", "max-flow (tok/s)")):
+        for r in rows:
+            ax.scatter(r["simulated"], r[key], s=22, color=CLUSTER_COLORS.get(r["cluster"], "black"),
+                       marker=MODEL_MARKERS.get(r["model"], "s"), edgecolor="black", linewidth=0.3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("simulated offline decode throughput (tok/s)")
+        ax.set_ylabel(label)
+        ax.grid(True, which="both", alpha=0.3)
+        stat = "spearman_estimate" if key == "estimate" else "spearman_max_flow"
+        pairs = "pairs_ordered_estimate" if key == "estimate" else "pairs_ordered_max_flow"
+        lines = []
+        for c in CLUSTER_COLORS:
+            s = summary.get(c)
+            if s:
+                rho = s[stat]
+                lines.append(f"{c}: Spearman {rho:.3f}, pairs {s[pairs]}/{s['pairs']}" if rho is not None else f"{c}: -")
+        ax.set_title(("estimate" if key == "estimate" else "max-flow") + " vs simulation")
+        ax.text(0.02, 0.98, "\n".join(lines), transform=ax.transAxes, va="top", fontsize=7,
+                bbox={"facecolor": "white", "alpha": 0.8, "linewidth": 0})
+    if key == "estimate":
+        lo = min(min(r["simulated"], r["estimate"]) for r in rows)
+        hi = max(max(r["simulated"], r["estimate"]) for r in rows)
+        axes[0].plot([lo, hi], [lo, hi], color="black", linewidth=0.6, linestyle=":")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], linestyle="", marker="o", color=col, label=c) for c, col in CLUSTER_COLORS.items()]
+    handles += [Line2D([], [], linestyle="", marker=mk, color="black", markerfacecolor="white", label=m) for m, mk in MODEL_MARKERS.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.04))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    save_figure(fig, pdf, png)
+
+
+def comparison_figure(table: Sequence[dict], pdf, png=None) -> None:
+    """``table``: rows {cluster, layout, max_flow, offline, online, rate} (None where missing)."""
+    clusters = list(dict.fromkeys(r["cluster"] for r in table))
+    fig, axes = plt.subplots(2, len(clusters), figsize=(4.2 * len(clusters), 6.4), squeeze=False)
+    for ci, c in enumerate(clusters):
+        rows = [r for r in table if r["cluster"] == c]
+        names = [r["layout"] for r in rows]
+        x = range(len(rows))
+        ax = axes[0][ci]
+        ax.bar(list(x), [r["max_flow"] or 0 for r in rows], color=[LAYOUT_COLORS.get(n, "gray") for n in names], edgecolor="black", linewidth=0.5)
+        ax.set_xticks(list(x), [n for n in names], fontsize=8)
+        ax.set_ylabel("max-flow (tok/s)")
+        ax.set_title(c)
+        ax = axes[1][ci]
+        w = 0.38
+        off = [r["offline"] or 0 for r in rows]
+        on = [r["online"] or 0 for r in rows]
+        ax.bar([i - w / 2 for i in x], off, w, color=[LAYOUT_COLORS.get(n, "gray") for n in names], edgecolor="black", linewidth=0.5, label="offline")
+        ax.bar([i + w / 2 for i in x], on, w, color=[LAYOUT_COLORS.get(n, "gray") for n in names], edgecolor="black", linewidth=0.5, hatch="///", label="online")
+        for i, r in enumerate(rows):
+            for dx, v in ((-w / 2, r["offline"]), (w / 2, r["online"])):
+                ax.text(i + dx, (v or 0), "missing" if v is None else f"{v:.0f}", ha="center", va="bottom", fontsize=7)
+        rate = next((r["rate"] for r in rows if r.get("rate")), None)
+        ax.set_xticks(list(x), [n for n in names], fontsize=8)
+        ax.set_ylabel("simulated decode throughput (tok/s)")
+        ax.set_title(f"{c}: offline | online at {rate:g} tok/s (hatched)" if rate else c, fontsize=9)
+    fig.suptitle("Max-flow vs served throughput, LLaMA-2 70B, helix scheduler", fontsize=11)
+    fig.tight_layout()
+    save_figure(fig, pdf, png)

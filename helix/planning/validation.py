@@ -1,0 +1,209 @@
+"""Validation of the served-throughput estimate against the simulator (rule estimator_validation).
+
+For one (cluster, model) the layouts are: the paper's (imported from the artifact onto our cluster,
+where the artifact has one for that pair and it routes without partial inference), ours (the
+placement rule's helix and helix-maxflow layouts, given as files), the baselines (petals, swarm,
+separate, computed here), region-aware segment starts, and seeded random feasible layouts (random
+walks of the planner's moves from those layouts, keeping at least half of the start's max-flow).
+Each row: max-flow, the estimate (offline), and the simulated offline decode throughput through the
+own-layout path (helix.sim.graph), helix scheduler. ``summarize`` gives per cluster the Spearman
+correlation of estimate and of max-flow with the simulation, and the share of pairs both order
+like the simulator.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from helix.errors import HelixInputError, PlacementError
+
+COLUMNS = ["cluster", "model", "layout", "source", "max_flow", "estimate", "crossings", "simulated"]
+RANDOM_LAYOUTS = 3  # seeded random walks per (cluster, model)
+SEGMENT_LAYOUTS = 2  # best region-aware segment starts per (cluster, model), by estimate
+
+
+def _vectors(cluster, layout) -> tuple[list[int], list[int]]:
+    st, sz = [], []
+    for m in cluster.machines:
+        r = layout.ranges.get(m.name)
+        st.append(r[0] if r else 0)
+        sz.append(r[1] - r[0] if r else 0)
+    return st, sz
+
+
+def candidate_layouts(problem, artifact_dir: str | Path | None, own: dict[str, str | Path], seed: int) -> list[tuple[str, str, object]]:
+    """(name, source, Layout) of every layout to validate; names are unique and stable."""
+    from helix.artifact.sol_ini import read_sol_ini
+    from helix.layout import Layout
+    from helix.placement.base import layout_from_vectors
+    from helix.placement.methods.petals import petals_layout
+    from helix.placement.methods.separate import separate_layout
+    from helix.placement.methods.swarm import swarm_layout
+    from helix.placement.search import LayoutSearch
+    from helix.placement.segments import segment_layouts
+    from helix.placement.served import ServedModel
+    from helix.sim.paper import paper_files
+
+    cl, L = problem.cluster, problem.L
+    tables = [list(problem.table(i)) for i in range(cl.n)]
+    out: list[tuple[str, str, object]] = []
+    if artifact_dir is not None:
+        for method in ("paper-helix", "paper-swarm", "paper-petals", "paper-helix-noprune"):
+            try:
+                sol, _ = paper_files(artifact_dir, problem.cluster_key, problem.model_key, method)
+                if sol.is_file():
+                    out.append((method, "paper", read_sol_ini(sol, L, cl)))
+            except HelixInputError:
+                continue  # no such layout for this pair (or split into parts)
+    for name, path in own.items():
+        out.append((name, "ours", Layout.load(path, cl)))
+    base: list[tuple[str, tuple[list[int], list[int]]]] = []
+    for name, fn in (("petals", lambda: petals_layout(problem, 0)), ("swarm", lambda: swarm_layout(problem))):
+        try:
+            base.append((name, fn()))
+        except PlacementError:
+            pass
+    try:
+        lay, _ = separate_layout(problem)
+        out.append(("separate", "baseline", lay))
+    except PlacementError:
+        pass
+    for name, (st, sz) in base:
+        out.append((name, "baseline", layout_from_vectors(cl, L, st, sz)))
+    sm = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key)
+    K = [min(len(t), L) for t in tables]
+    seg = sorted(((sm.estimate(st, sz).throughput, st, sz) for st, sz in segment_layouts([m.region for m in cl.machines], K, tables, L)),
+                 key=lambda r: -r[0])
+    for q, (_, st, sz) in enumerate(seg[:SEGMENT_LAYOUTS]):
+        out.append((f"segments{q}", "segments", layout_from_vectors(cl, L, st, sz)))
+    # seeded random feasible layouts: walks from each layout so far, keeping >= half its max-flow
+    search = LayoutSearch(sm.ctx, tables, seed=seed)
+    rng = random.Random(seed)
+    starts = [_vectors(cl, lay) for _, _, lay in out]
+    starts = [(st, sz) for st, sz in starts if all(k <= K[i] for i, k in enumerate(sz)) and search.value(st, sz) > 0]
+    # the same layout under two names (the paper's swarm is our swarm) counts once, first name kept
+    seen, unique = set(), []
+    for name, source, lay in out:
+        key = tuple(sorted(lay.used().items()))
+        if key not in seen:
+            seen.add(key)
+            unique.append((name, source, lay))
+    out = unique
+    made = 0
+    for q in itertools.count():
+        if made >= RANDOM_LAYOUTS or q >= 50 * RANDOM_LAYOUTS or not starts:
+            break
+        st, sz = starts[q % len(starts)]
+        v0 = search.value(st, sz)
+        for _ in range(rng.randint(4, 20)):
+            st2, sz2 = search.neighbour(st, sz)
+            if search.value(st2, sz2) >= 0.5 * v0:
+                st, sz = st2, sz2
+        lay = layout_from_vectors(cl, L, st, sz)
+        key = tuple(sorted(lay.used().items()))
+        if key not in seen and search.value(st, sz) > 0:
+            seen.add(key)
+            out.append((f"random{made}", "random", lay))
+            made += 1
+    return out
+
+
+def validate(problem, layouts, simulate: Callable[[object], float], progress: Callable[[str], None] | None = None) -> list[dict]:
+    """One row per layout that routes (the others are reported through ``progress`` and skipped)."""
+    from helix.placement.served import ServedModel
+
+    cl = problem.cluster
+    sm = ServedModel(cl, problem.model, [problem.table(i) for i in range(cl.n)], problem.profiles, problem.model_key)
+    rows = []
+    for name, source, lay in layouts:
+        st, sz = _vectors(cl, lay)
+        if any(k > len(problem.table(i)) for i, k in enumerate(sz)):
+            if progress:
+                progress(f"{name}: skipped (a machine holds more than K layers)")
+            continue
+        e = sm.estimate(st, sz)
+        if e.throughput <= 0:
+            if progress:
+                progress(f"{name}: skipped ({e.reason})")
+            continue
+        try:
+            s = simulate(lay)
+        except HelixInputError as exc:
+            if progress:
+                progress(f"{name}: skipped, simulator: {exc.one_line()}")
+            continue
+        rows.append({"cluster": problem.cluster_key, "model": problem.model_key, "layout": name, "source": source,
+                     "max_flow": round(e.max_flow, 4), "estimate": round(e.throughput, 4), "crossings": round(e.crossings, 4),
+                     "simulated": round(s, 4)})
+        if progress:
+            progress(f"{name}: max-flow {e.max_flow:.1f}, estimate {e.throughput:.1f}, simulated {s:.1f} tok/s")
+    return rows
+
+
+def rows_csv(rows: Sequence[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r[k] for k in COLUMNS})
+    return buf.getvalue()
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("max_flow", "estimate", "crossings", "simulated"):
+            r[k] = float(r[k])
+    return rows
+
+
+def _spearman(a: Sequence[float], b: Sequence[float]) -> float | None:
+    from scipy.stats import spearmanr
+
+    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
+        return None
+    v = spearmanr(a, b)[0]
+    return None if v != v else float(v)
+
+
+def _pairs(a: Sequence[float], b: Sequence[float]) -> tuple[int, int]:
+    """Pairs with different simulated values, and how many of them ``a`` orders the same way."""
+    n = ok = 0
+    for i in range(len(a)):
+        for j in range(i + 1, len(a)):
+            if b[i] == b[j]:
+                continue
+            n += 1
+            ok += (a[i] - a[j]) * (b[i] - b[j]) > 0
+    return n, ok
+
+
+def summarize(rows: Sequence[dict]) -> dict:
+    """Per cluster (both models pooled) and per cluster/model: Spearman and pair ordering."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["cluster"], []).append(r)
+        groups.setdefault(f"{r['cluster']}/{r['model']}", []).append(r)
+    out = {}
+    for key in sorted(groups):
+        g = groups[key]
+        sim = [r["simulated"] for r in g]
+        est = [r["estimate"] for r in g]
+        mf = [r["max_flow"] for r in g]
+        n, ok_e = _pairs(est, sim)
+        _, ok_m = _pairs(mf, sim)
+        out[key] = {
+            "layouts": len(g),
+            "spearman_estimate": _spearman(est, sim),
+            "spearman_max_flow": _spearman(mf, sim),
+            "pairs": n,
+            "pairs_ordered_estimate": ok_e,
+            "pairs_ordered_max_flow": ok_m,
+        }
+    return out
