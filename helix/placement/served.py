@@ -300,7 +300,8 @@ class ServedModel:
             or None when a link or machine would be overloaded."""
             q = T / mo  # prompts per second
             lam_u = q * pv
-            D = walk(n_dec * pv)
+            b = n_dec * pv  # the convoy: a machine batches every request routed through it
+            D = walk(b)
             # a machine is overloaded when even full batches (Dm) cannot keep up with its tokens
             rho_u = lam_u * P + T * pv * k * dec[n_dec_idx, dm.astype(int)] / dm
             lam_l = q * pl
@@ -308,9 +309,9 @@ class ServedModel:
             if (rho_u >= 1).any() or (rho_l >= 1).any():
                 return None
             wait_l = (lam_l * s_in2 + T * pl * s_tok**2) / (2 * (1 - rho_l))
-            burst = np.maximum(n_dec * pl - 1.0, 0.0) / 2 * s_tok
+            burst = np.maximum(n_dec * pl - 1.0, 0.0) / 2 * s_tok  # (convoy bound)
             # a token that lands while the machine walks another batch waits for its rest
-            busy = np.minimum(T * pv * D / np.maximum(n_dec * pv, 1.0) + lam_u * P, 1.0)
+            busy = np.minimum(T * pv * D / np.maximum(b, 1.0) + lam_u * P, 1.0)
             stay = D + lam_u * P * (P / 2 + D) + busy * D / 2
             rtt = float(pv @ stay + pl @ (lat + s_tok + wait_l + burst))
             pwait = (lam_u * P * P / 2) / (1 - np.minimum(rho_u, 0.999))

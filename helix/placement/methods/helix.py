@@ -260,6 +260,13 @@ class Planner:
                 continue
             if self.value(st, sz) > 0:
                 picks.append((list(st), list(sz)))
+        # the max-flow search's best layout takes the last slot (if not picked already): the
+        # estimate ranks well but not perfectly, and the simulation then decides between them
+        mf = warm.get("maxflow")
+        if mf is not None and s.rerank > 1 and not any(a == list(mf[0]) and b == list(mf[1]) for a, b in picks):
+            key = (tuple(mf[0]), tuple(mf[1]))
+            pool.setdefault(key, score(*mf))
+            picks = picks[: s.rerank - 1] + [(list(mf[0]), list(mf[1]))]
         if s.rerank and p.rerank is not None and len(picks) > 1:
             sims = p.rerank(picks)
             i = max(range(len(picks)), key=lambda q: (sims[q], -q))
