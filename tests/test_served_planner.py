@@ -79,3 +79,31 @@ def test_placement_imports_nothing_of_the_simulator():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
+    """The validation code of rule estimator_validation on a few layouts of the two-region cluster,
+    with short simulations: rows for every routable layout, a summary per cluster."""
+    from helix.artifact.traces import import_traces, load_lengths
+    from helix.planning.rerank import simulate_layout
+    from helix.planning.validation import candidate_layouts, read_rows, rows_csv, summarize, validate
+
+    p = _problem(artifact_dir)
+    layouts = candidate_layouts(p, None, {}, seed=0)[:4]
+    names = [n for n, _, _ in layouts]
+    assert len(names) == len(set(names)) >= 3
+    inp, out = load_lengths(import_traces(artifact_dir, tmp_path / "traces")["lengths"])
+    gpus = {g: {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9} for g in ("A100", "L4")}
+    skipped = []
+    rows = validate(
+        p, layouts,
+        lambda lay: simulate_layout(p.cluster, lay, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()), duration_s=60, warmup_s=20)["decode_throughput_tps"],
+        progress=skipped.append,
+    )
+    assert rows and all(r["estimate"] > 0 and r["simulated"] > 0 for r in rows)
+    path = tmp_path / "v.csv"
+    path.write_text(rows_csv(rows))
+    back = read_rows(path)
+    assert [r["layout"] for r in back] == [r["layout"] for r in rows]
+    s = summarize(back)
+    assert s["two-regions"]["layouts"] == len(rows) and s["two-regions/llama30b"]["pairs"] <= len(rows) * (len(rows) - 1) // 2
