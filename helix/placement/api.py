@@ -136,7 +136,8 @@ def place_per_gpu_type(problem: PlacementProblem, impl) -> PlacementResult:
     for gpu in problem.cluster.gpu_mix():
         sub = problem.cluster.sub_cluster(gpu, name=f"{problem.cluster.name}-{gpu.lower()}")
         tables = problem.tables_for_mix(sub.gpu_mix()) if problem.tables_for_mix else problem.tables
-        sub_problem = replace(problem, cluster=sub, tables=tables, cluster_key=sub.name)
+        # a reranker simulates on the full cluster: the single-type parts are placed without one
+        sub_problem = replace(problem, cluster=sub, tables=tables, cluster_key=sub.name, rerank=None)
         r = impl.place(sub_problem)
         ranges.update(r.layout.ranges)
         groups[sub.name] = [m.name for m in sub.machines]
