@@ -20,9 +20,9 @@ from helix.profiles.paths import TRACE_FILES
 rule estimator_validation_case:
     input:
         unpack(own_layouts),
-        cluster="results/clusters/{cluster}.yaml",
+        cluster=placement_cluster,
         model=placement_model_json,
-        profiles=model_profiles,
+        profiles=PROFILES.cluster_profiles,
         lengths=TRACE_FILES[0],
         artifact=artifact_input(),
     output:
@@ -37,7 +37,7 @@ rule estimator_validation_case:
     params:
         model=model_entry,
         artifact=PLACEMENT_ARTIFACT,
-        gpus=gpu_catalogue(),
+        gpus=PROFILES.gpu_entries,
         seed=HCFG.seed,
         profiles_root="resources/profiles",
     script:

@@ -4,39 +4,35 @@ Thin: the layouts, the estimate and the simulation are in helix.planning.validat
 helix.planning.rerank; bad input is one line in the log and on stderr, with no output.
 """
 
-import sys
 from pathlib import Path
 
 from helix.artifact.traces import load_lengths
 from helix.cluster import Cluster
-from helix.errors import HelixInputError
 from helix.io import write_text
 from helix.models import load_hf_config
 from helix.placement.api import make_problem
 from helix.placement.settings import PlacementPreset
 from helix.planning.rerank import simulate_layout
 from helix.planning.validation import candidate_layouts, rows_csv, validate
+from helix.profiles.entry import model_profiles
 from helix.profiles.store import ProfileStore
+from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 w = sm.wildcards
-with open(sm.log[0], "w") as log:
-    try:
-        cluster = Cluster.load(sm.input.cluster)
-        model = load_hf_config(sm.input.model, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
-        artifact = sm.params.artifact or (str(Path(sm.input.artifact[0]).parent) if sm.input.get("artifact") else None)
-        store = ProfileStore(sm.params.profiles_root)
-        problem = make_problem(cluster, model, w.model, PlacementPreset(), store, artifact, w.cluster)
-        own = {m: sm.input[m] for m in ("helix", "helix-maxflow")}
-        layouts = candidate_layouts(problem, artifact, own, int(sm.params.seed))
-        inp, out = load_lengths(sm.input.lengths)
-        lengths = (inp.tolist(), out.tolist())
+with rule_log(sm) as log:
+    cluster = Cluster.load(sm.input.cluster)
+    model = load_hf_config(sm.input.model, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
+    artifact = sm.params.artifact or (str(Path(sm.input.artifact[0]).parent) if sm.input.get("artifact") else None)
+    profiles = model_profiles(model, sm.params.gpus, ProfileStore(sm.params.profiles_root), source="config gpus")
+    problem = make_problem(cluster, model, w.model, PlacementPreset(), profiles, artifact, w.cluster)
+    own = {m: sm.input[m] for m in ("helix", "helix-maxflow")}
+    layouts = candidate_layouts(problem, artifact, own, int(sm.params.seed))
+    inp, out = load_lengths(sm.input.lengths)
+    lengths = (inp.tolist(), out.tolist())
 
-        def simulate(layout):
-            return simulate_layout(cluster, layout, model, w.model, store, sm.params.gpus, lengths)["decode_throughput_tps"]
+    def simulate(layout):
+        return simulate_layout(cluster, layout, model, w.model, profiles, sm.params.gpus, lengths)["decode_throughput_tps"]
 
-        rows = validate(problem, layouts, simulate, progress=lambda line: print(line, file=log, flush=True))
-        write_text(sm.output.csv, rows_csv(rows))
-    except HelixInputError as exc:
-        print(f"error: {exc.one_line()}", file=log)
-        sys.exit(f"error: {exc.one_line()}")
+    rows = validate(problem, layouts, simulate, progress=lambda line: print(line, file=log, flush=True))
+    write_text(sm.output.csv, rows_csv(rows))

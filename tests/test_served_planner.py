@@ -8,10 +8,8 @@ import json
 import subprocess
 import sys
 
-import pytest
 
 from helix.cluster import Cluster, Link, Machine
-from helix.layout import Layout
 from helix.models import load_hf_config
 from helix.placement.api import make_problem, run_placement
 from helix.placement.settings import PlacementPreset

@@ -185,7 +185,7 @@ class ServedModel:
             raise HelixInputError("served estimate", "mode", "mode must be offline or online", mode)
         if mode == "online" and not (rate_tps and rate_tps > 0):
             raise HelixInputError("served estimate", "rate_tps", "an online estimate needs a positive rate (tokens/s)", rate_tps)
-        n, L = self.cluster.n, self.L
+        L = self.L
         caps = []
         for i, k in enumerate(sizes):
             if k < 0 or k > self.gm[i].K or (k and not 0 <= starts[i] <= L - k):
