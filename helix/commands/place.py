@@ -73,6 +73,13 @@ def run(args) -> int:
     out = Path(args.out or f"results/placements/{cname}/{args.model}/{args.method}")
     problem = make_problem(cluster, model, args.model, preset, profiles, str(cfg.artifact_dir()), cname,
                            args.warm_start_file, out)
+    from helix.profiles.paths import TRACE_FILES
+
+    if preset.objective == "served" and Path(TRACE_FILES[0]).is_file():
+        # as the workflow: the served planner's best candidates are re-ranked by simulation
+        from helix.planning.rerank import attach_reranker
+
+        attach_reranker(problem, TRACE_FILES[0], gpu_entries(cfg, gpus))
     result = run_placement(problem, args.method, out)
     bound = f" (upper bound {result.upper_bound:.1f})" if result.upper_bound else ""
     print(f"{cname}/{args.model}/{args.method}: max-flow {result.objective:.1f} tok/s{bound}; wrote {out}")
