@@ -150,12 +150,12 @@ def test_changing_an_unused_gpu_reruns_nothing(repo, example):
 
 
 def test_cli_place_reproduces_the_workflow_placement(example):
-    """`helix place` by config names (default preset: the one the workflow resolves) writes the same layout."""
+    """`helix place` by config names with the workflow's preset (here `default`) writes the same layout."""
     work, config, _, run = example
     assert run.returncode == 0, run.stderr[-4000:]
     out = work / "cli-place"
     cmd = [sys.executable, "-m", "helix.cli", "place", "--config", str(config), "--cluster", "mix12",
-           "--model", "mistral7b", "--method", "helix", "--out", str(out)]
+           "--model", "mistral7b", "--method", "helix", "--preset", "default", "--out", str(out)]
     done = _run(cmd, work)
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"max-flow \d+\.\d tok/s", done.stdout)  # rounded figures
