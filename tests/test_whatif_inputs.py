@@ -69,7 +69,9 @@ def test_gpu_without_datasheet_or_measured_profile(repo, tmp_path):
     cfg2 = yaml.safe_load(path.read_text())
     del cfg2["clusters"]["x9mix"]
     path.write_text(yaml.safe_dump(cfg2))
-    ProfilePlan(load_config(path), repo, [], str(path)).check()
+    plan = ProfilePlan(load_config(path), repo, [], str(path))
+    plan.check()
+    assert "X9" not in plan.whatif_gpus and "B200" in plan.whatif_gpus  # rule all asks for no X9 profile
 
 
 def test_cluster_that_cannot_hold_the_model(repo, tmp_path, artifact_dir):

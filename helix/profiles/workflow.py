@@ -59,8 +59,11 @@ class ProfilePlan:
         self.artifact_models = [m for m in cfg.models if m in ARTIFACT_MODEL_DIRS]
         self.artifact_gpus = [g for g in cfg.gpus if g in ARTIFACT_GPU_TYPES]
         self.tiny_models = [m for m in cfg.models if m.startswith("tiny-")]
-        # the what-if experiment: config GPU types the artifact never measured, and the clusters using them
-        self.whatif_gpus = [g for g in cfg.gpus if g not in ARTIFACT_GPU_TYPES]
+        # the what-if experiment: config GPU types the artifact never measured that can be profiled
+        # (datasheet or committed measurement; an unused type without either breaks nothing), and the
+        # clusters using them
+        self.whatif_gpus = [g for g in cfg.gpus if g not in ARTIFACT_GPU_TYPES
+                            and (machine_from_entry(g, cfg.gpus[g]) is not None or self.has_measured(g))]
         self.whatif_clusters = [c for c in cfg.clusters if set(self.cluster_gpus(c)) & set(self.whatif_gpus)]
         self.whatif_models = [m for m in WHATIF_MODELS if m in cfg.models]
 
