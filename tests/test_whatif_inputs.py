@@ -111,7 +111,11 @@ def _snakemake(repo, workdir, config, *args):
 
 @pytest.mark.slow
 def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path, artifact_dir):
-    path, _ = _config(repo, tmp_path, lambda cfg: None)
+    def edit(cfg):
+        cfg["clusters"]["t4x3"] = {"generator": "fake", "seed": 0, "types": {"T4": 3},
+                                   "link": {"bandwidth": 1e9, "latency": 0.001}}
+
+    path, _ = _config(repo, tmp_path, edit)
     work = tmp_path / "work"
     work.mkdir()
     dry = _snakemake(repo, work, path, "-n", "results/sims/mix12/mistral7b/helix/helix/offline/metrics.json")
@@ -122,6 +126,8 @@ def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path,
     assert "import_profiles" not in out  # the artifact has no mistral7b profile: all three are predicted
     bad = _snakemake(repo, work, path, "-n", "results/sims/mix12/mistral7b/magic/helix/offline/metrics.json")
     assert bad.returncode != 0 and "unknown placement method" in bad.stdout + bad.stderr
+    small = _snakemake(repo, work, path, "-n", "results/sims/t4x3/llama70b/helix/helix/offline/metrics.json")
+    assert small.returncode != 0 and "clusters.t4x3: cannot hold llama70b" in small.stdout + small.stderr
     assert not (work / "results").exists()
 
 
