@@ -95,8 +95,7 @@ def profile_store(cfg, root: str | None, model: str, gpus, config_path: str):
         files = " ".join(f for f in profile_files(model, missing, root) if f.endswith("meta.json"))
         raise HelixInputError(root, f"{model}/{missing[0].lower()}",
                               f"no profile of {model} on {', '.join(missing)}; make it with `snakemake --cores 2 "
-                              f"--configfile {config_path} {files}` (or pass --profiles artifact for the paper's pairs)",
-                              None)
+                              f"--configfile {config_path} {files}` (or pass --profiles artifact for the paper's pairs)")
     return ProfileStore(root)
 
 
