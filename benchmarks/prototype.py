@@ -118,6 +118,8 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     p.add_argument("--shape-from", default=None, help="HF config.json whose shapes the 8-layer model takes")
+    p.add_argument("--hidden", type=int, default=None, help="tiny-llama with this hidden size (intermediate 2.75x, "
+                   "head dim 64): how the ratio moves as compute outweighs per-op overhead")
     p.add_argument("--length-scale", type=float, default=LENGTHS["scale"])
     p.add_argument("--rounds", type=int, default=2, help="alternating prototype / single-process rounds")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (both sides)")
@@ -135,6 +137,12 @@ def main() -> int:
         lengths_cfg.update(max_input=2047, max_output=1000)
     with tempfile.TemporaryDirectory() as tmp:
         model_config = shaped_config(Path(args.shape_from), Path(tmp)) if args.shape_from else REPO / "config/test/tiny-llama.json"
+        if args.hidden:
+            data = json.loads(model_config.read_text())
+            data.update(hidden_size=args.hidden, intermediate_size=int(args.hidden * 2.75), num_attention_heads=args.hidden // 64,
+                        num_key_value_heads=max(1, args.hidden // 128))
+            model_config = Path(tmp) / f"tiny-llama-h{args.hidden}.json"
+            model_config.write_text(json.dumps(data))
         spec = ProtoRunSpec(cluster="tiny4", model=model_config.stem, method="manual", scheduler="helix", mode="offline",
                             duration_s=args.duration_s, warmup_s=args.warmup_s, n_init=args.n_init, lengths=lengths_cfg,
                             layer_tps=2000, kv_slots=10**6, startup_timeout_s=300, device=args.device, dtype=args.dtype,
@@ -148,11 +156,17 @@ def main() -> int:
             run_dir = Path(tmp) / f"run{k}"
             m = run_prototype(Layout.load(REPO / "config/test/proto-layout.yaml"), model_config, spec, run_dir,
                               lengths, arrivals, log=lambda s: None)
-            launched = json.loads((run_dir / "run.json").read_text())["requests"]
+            run = json.loads((run_dir / "run.json").read_text())
+            launched = run["requests"]
+            # CPU seconds of the serving loops (workers report theirs; start-up excluded) per second of run
+            proto_cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
+            cpu0 = time.process_time()
             single, single_launched = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config)
+            single_cores = (time.process_time() - cpu0) / args.duration_s
             rounds.append({"prototype_decode_tps": round(m["decode_throughput_tps"], 1), "single_process_decode_tps": round(single, 1),
                            "ratio": round(m["decode_throughput_tps"] / single, 3) if single else None,
-                           "requests_launched": [launched, single_launched]})
+                           "requests_launched": [launched, single_launched],
+                           "worker_cores_used": round(proto_cores, 2), "single_process_cores_used": round(single_cores, 2)})
             print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
     proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
     single = sum(r["single_process_decode_tps"] for r in rounds) / len(rounds)

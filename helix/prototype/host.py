@@ -179,6 +179,8 @@ class Host:
             self.ready.add(src)
         elif kind in ("hb", "bye"):
             self.stats["worker_reports"][src] = {"dropped": msg.get("dropped", {}), "errors": msg.get("errors", {})}
+            if "cpu_s" in msg:  # CPU seconds the worker's serving loop has used so far
+                self.stats["worker_reports"][src]["cpu_s"] = msg["cpu_s"]
         elif kind == "fail" and on_fail is not None:
             on_fail(msg["rid"], msg.get("reason", ""))
         elif kind == "fatal":

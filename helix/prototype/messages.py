@@ -192,7 +192,8 @@ def check_control(msg: dict, n_nodes: int) -> dict:
     if kind == "ready":
         return msg
     if kind in ("hb", "bye"):
-        if not _counts(msg.get("dropped", {})) or not _counts(msg.get("errors", {})) or not is_int(msg.get("cached", 0)):
+        if not _counts(msg.get("dropped", {})) or not _counts(msg.get("errors", {})) or not is_int(msg.get("cached", 0)) \
+                or not is_num(msg.get("cpu_s", 0)):
             raise Drop("control_malformed", "hb/bye counters")
         return msg
     if kind in ("fail", "fatal"):

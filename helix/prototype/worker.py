@@ -174,10 +174,12 @@ class Worker:
         poller.register(self.inbox.sock, zmq.POLLIN)
         poller.register(self.bcast, zmq.POLLIN)
         stop_hb = threading.Event()
+        self.cpu0 = time.process_time()  # every thread of this process: torch, the zmq I/O thread, heartbeats
         hb = threading.Thread(
             target=_heartbeat,
             args=(self.ctx, self.cfg.control_endpoint(), self.me.id, self.key, stop_hb,
-                  lambda: (self.engine.cached_requests(), dict(self.inbox.dropped), dict(self.errors))),
+                  lambda: (self.engine.cached_requests(), dict(self.inbox.dropped), dict(self.errors),
+                           round(time.process_time() - self.cpu0, 3))),
             daemon=True,
         )
         hb.start()
@@ -190,19 +192,23 @@ class Worker:
             self._guarded(self._drain_broadcasts)
             if not self.running:
                 break
-            for _ in range(10_000):
-                try:
-                    frames = self.inbox.sock.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                self._guarded(self.on_data, frames)
+            self._drain_data()
             self._guarded(self.step)
         stop_hb.set()
         hb.join()
-        self.tell_host({"type": "bye", "dropped": dict(self.inbox.dropped), "errors": dict(self.errors)})
+        self.tell_host({"type": "bye", "dropped": dict(self.inbox.dropped), "errors": dict(self.errors),
+                        "cpu_s": round(time.process_time() - self.cpu0, 3)})
         time.sleep(0.05)
         self.close()
         return 0
+
+    def _drain_data(self) -> None:
+        for _ in range(10_000):
+            try:
+                frames = self.inbox.sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self._guarded(self.on_data, frames)
 
     def _drain_broadcasts(self) -> None:
         while True:
@@ -242,11 +248,12 @@ def _heartbeat(ctx, endpoint: str, nid: int, key, stop: threading.Event, state) 
 
     while not stop.is_set():
         try:
-            cached, dropped, errors = state()
+            cached, dropped, errors, cpu = state()
         except RuntimeError:  # a counter changed size while copied: report next beat
-            cached, dropped, errors = 0, {}, {}
+            cached, dropped, errors, cpu = 0, {}, {}, 0.0
         try:
-            sock.send_multipart(seal({"type": "hb", "src": nid, "cached": cached, "dropped": dropped, "errors": errors}, key), zmq.NOBLOCK)
+            msg = {"type": "hb", "src": nid, "cached": cached, "dropped": dropped, "errors": errors, "cpu_s": cpu}
+            sock.send_multipart(seal(msg, key), zmq.NOBLOCK)
         except zmq.Again:
             pass
         stop.wait(HEARTBEAT_S)
