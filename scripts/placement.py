@@ -3,7 +3,8 @@
 Writes results/placements/{cluster}/{model}/{method}/: layout.yaml, flow.json and, for the helix
 family (helix, helix-<variant>; rule placement_helix),
 solver_trace.csv and milp_size.json. Solver progress goes to the rule's log; bad input is one line
-there and on stderr, with a non-zero exit and no outputs.
+there and on stderr, with a non-zero exit and no outputs. SIGINT/SIGTERM during the solve fail the
+job too (exit 128 + signal, no outputs), keeping the incumbent for the rerun (helix.placement.interrupt).
 """
 
 import time
@@ -33,7 +34,9 @@ with rule_log(sm) as log:
     # served objective: the best candidates are re-ranked by short simulations (helix/planning)
     attach_reranker(problem, sm.input.lengths, sm.params.gpus, log=lambda line: print(line, file=log, flush=True))
     t0 = time.monotonic()
-    result = run_placement(problem, w.method, out_dir)
+    # a signal during the solve fails the job (no output, so Snakemake never caches it);
+    # the incumbent waits in .incumbent/ for the rerun
+    result = run_placement(problem, w.method, out_dir, on_interrupt="fail")
     print(f"{w.cluster}/{w.model}/{w.method}: max_flow {result.objective:.2f} tok/s, "
           f"bound {result.upper_bound}, {time.monotonic() - t0:.1f} s wall", file=log)
     for row in result.trace:

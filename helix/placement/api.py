@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from pathlib import Path
 
 from helix.cluster import Cluster
@@ -181,20 +182,51 @@ def meta_document(problem: PlacementProblem, method: str) -> dict:
     }
 
 
-def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -> PlacementResult:
-    """Place, then write the result files; SIGINT/SIGTERM end the search with its best layout."""
+def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, on_interrupt: str = "keep") -> PlacementResult:
+    """Place, then write the result files; SIGINT/SIGTERM end the search with its best layout.
+
+    ``on_interrupt`` says what a signal during the solve means (``helix.placement.interrupt``):
+    ``"keep"`` (by hand) writes the best layout so far, marked interrupted in flow.json;
+    ``"fail"`` (under a workflow) writes no output, keeps the incumbent in ``.incumbent/`` for
+    the rerun's warm start and raises :class:`Interrupted` (exit 128 + signal number).
+    """
+    from helix.errors import HelixInputError
+    from helix.placement.interrupt import STOP, Interrupted, clear_incumbent, received_signal, resume_file, save_incumbent
     from helix.placement.workflow import is_helix_family
 
+    if on_interrupt not in ("keep", "fail"):
+        raise ValueError(f"on_interrupt must be 'keep' or 'fail', not {on_interrupt!r}")
     out = Path(out_dir)
     impl = get_method(method)
     helix_family = is_helix_family(method)
+    key = {"cluster": problem.cluster_key, "model": problem.model_key, "method": method}
+    resumed = None
+    if on_interrupt == "fail" and helix_family and problem.warm_start_file is None and not problem.settings.per_gpu_type:
+        resumed = resume_file(out, key, problem.cluster, problem.L, problem.K)
+        if resumed is not None:
+            problem = replace(problem, warm_start_file=resumed)
     with stop_on_signals():
-        if problem.settings.per_gpu_type and helix_family:
-            result = place_per_gpu_type(problem, impl)
-        else:
-            result = impl.place(problem)
+        try:
+            if problem.settings.per_gpu_type and helix_family:
+                result = place_per_gpu_type(problem, impl)
+            else:
+                result = impl.place(problem)
+        except HelixInputError as exc:
+            if STOP.is_set() and on_interrupt == "fail":  # stopped before any layout was found
+                message = f"interrupted by signal {received_signal()} before a layout was found ({exc.one_line()})"
+                logging.getLogger(__name__).error(message)
+                raise Interrupted(received_signal(), message) from None
+            raise
+    if STOP.is_set() and on_interrupt == "fail":
+        saved = save_incumbent(out, result.layout, problem.cluster, key, result.objective) if helix_family else None
+        where = f"; incumbent (max_flow {result.objective:.2f}) kept in {saved} for the rerun" if saved else ""
+        message = f"interrupted by signal {received_signal()}: no output written{where}"
+        logging.getLogger(__name__).error(message)  # the rule's log (helix.runner routes logging there)
+        raise Interrupted(received_signal(), message)
     if helix_family:
         result.method = method
+        if resumed is not None:
+            result.notes = {**(result.notes or {}), "resumed_from": str(resumed)}
     if result.upper_bound is None:  # baselines: report the same layer-capacity bound (gap to it)
         from helix.placement.bounds import problem_bound
 
@@ -205,4 +237,6 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path) -
     if helix_family:
         write_text(out / "solver_trace.csv", trace_csv(result))
         write_json(out / "milp_size.json", milp_size_document(result.milp_size or {}))
+    if resumed is not None or on_interrupt == "fail":
+        clear_incumbent(out)
     return result

@@ -1,0 +1,96 @@
+"""An interrupted job is never cached as done (issue 15, case 1), tested with real Snakemake runs
+and real signals sent to the job's own process.
+
+Under Snakemake a SIGTERM/SIGINT to the placement job fails it (exit 128 + signal, no outputs),
+keeps the incumbent in ``.incumbent/`` and the rerun starts from it; ``helix place`` by hand keeps
+the best layout (tests/test_placement.py::test_sigterm_writes_best_layout_and_exits_cleanly).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+PLACE = "results/placements/place12/llama70b/helix"
+
+
+def _snakemake(workdir: Path, *args: str) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(workdir / "config.yaml"), "--cores", "1", *args]
+
+
+def _write_config(workdir: Path, **preset) -> None:
+    cfg = yaml.safe_load((REPO / "config/test/config.yaml").read_text())
+    cfg["models"]["tiny-llama"]["config_json"] = str(REPO / "config/test/tiny-llama.json")
+    cfg["experiments"] = {}
+    cfg["placement_presets"]["default"].update(preset)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _job_pid(workdir: Path, script: str, timeout: float = 240) -> int:
+    """The pid of the Python process running ``script`` for this workdir (the job, not Snakemake),
+    once it has installed its SIGTERM handler (so the solve has started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for d in Path("/proc").iterdir():
+            if not d.name.isdigit():
+                continue
+            try:
+                argv = (d / "cmdline").read_bytes().split(b"\0")
+                if not any(a.endswith(script.encode()) for a in argv) or b"python" not in argv[0]:
+                    continue
+                if Path(os.readlink(d / "cwd")) != workdir:
+                    continue
+                caught = next(line for line in (d / "status").read_text().splitlines() if line.startswith("SigCgt:"))
+            except (OSError, StopIteration):
+                continue
+            if int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
+                return int(d.name)
+        time.sleep(0.2)
+    raise AssertionError(f"no job running {script} in {workdir}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM])
+def test_interrupted_placement_fails_and_the_rerun_resumes(artifact_dir, tmp_path, signum):
+    env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
+    target = f"{PLACE}/layout.yaml"
+    # a long wall-clock solve, interrupted after a few seconds of search
+    _write_config(tmp_path, budget="time", time_limit_s=300, backend="heuristic")
+    proc = subprocess.Popen(_snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        pid = _job_pid(tmp_path, "placement.py")
+        time.sleep(3)
+        os.kill(pid, signum)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0, out[-2000:]
+    log = (tmp_path / "logs/placement/place12/llama70b/helix.log").read_text()
+    assert "interrupted by signal 15: no output written" in log, log
+    # nothing was cached as done: no output, and Snakemake still has the job to do
+    for name in ("layout.yaml", "flow.json", "solver_trace.csv", "milp_size.json", "meta.json"):
+        assert not (tmp_path / PLACE / name).exists(), name
+    dry = subprocess.run(_snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300)
+    assert "placement_helix" in dry.stdout and "Nothing to be done" not in dry.stdout + dry.stderr
+    # the incumbent is kept where the rerun's warm start finds it
+    saved = json.loads((tmp_path / PLACE / ".incumbent/resume.json").read_text())
+    assert saved["objective"] > 0 and saved["method"] == "helix"
+    _write_config(tmp_path, max_evaluations=200, lane_evaluations=100, milp_max_nodes=0)
+    rerun = subprocess.run(_snakemake(tmp_path, target), env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    flow = json.loads((tmp_path / PLACE / "flow.json").read_text())
+    assert flow["notes"]["resumed_from"].endswith(".incumbent/layout.yaml")
+    assert flow["max_flow"] >= saved["objective"] - 1e-6
+    trace = (tmp_path / PLACE / "solver_trace.csv").read_text().splitlines()
+    assert trace[1].endswith("warm:file") and float(trace[1].split(",")[1]) == pytest.approx(saved["objective"], abs=1e-5)
+    assert not (tmp_path / PLACE / ".incumbent").exists()
