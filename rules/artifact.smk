@@ -3,7 +3,7 @@
 
 rule fetch_artifact:
     output:
-        "resources/helix-artifact/COMMIT",
+        CLONE_MARKER,
     log:
         "logs/fetch_artifact.log",
     conda:

@@ -8,7 +8,7 @@ derived clusters (subcluster, replace_gpu) take their parent's YAML as input and
 from helix.clusters.workflow import file_input, gpus_param
 
 cluster_gpus = gpus_param(HCFG)
-cluster_file_input = file_input(HCFG, artifact_input())
+cluster_file_input = file_input(HCFG, ARTIFACT)
 
 
 localrules:

@@ -1,8 +1,6 @@
 """Helpers shared by all phases: the validated config, wildcard constraints, input functions."""
 
-import os
-from pathlib import Path
-
+from helix.artifact.source import CLONE_MARKER, ArtifactSource
 from helix.config.schema import validate_config
 from helix.errors import HelixInputError
 from helix.scheduling import SCHEDULERS
@@ -22,20 +20,14 @@ wildcard_constraints:
     mode="offline|online",
 
 
-def artifact_dir():
-    """The artifact root: $HELIX_ARTIFACT_DIR, else config artifact.path, else the cloned copy."""
-    return str(HCFG.artifact_dir())
-
-
-def artifact_input():
-    """Declare the cloned artifact as an input only when no local copy was named."""
-    if os.environ.get("HELIX_ARTIFACT_DIR") or HCFG.artifact.path:
-        return []
-    return ["resources/helix-artifact/COMMIT"]
+# The one artifact resolver ($HELIX_ARTIFACT_DIR, else artifact.path, else the clone that rule
+# fetch_artifact makes): a rule reading the artifact takes ARTIFACT.inputs() as input (the clone's
+# marker, or nothing) and ARTIFACT.root as its `artifact` param.
+ARTIFACT = ArtifactSource.from_config(HCFG)
 
 
 # Profiles and GPU entries per cluster, and the start-up checks (helix/profiles/workflow.py).
-PROFILES = ProfilePlan(HCFG, workflow.basedir, artifact_input(), CONFIG_SOURCE)
+PROFILES = ProfilePlan(HCFG, workflow.basedir, ARTIFACT.inputs(), CONFIG_SOURCE)
 try:
     PROFILES.check()
 except HelixInputError as exc:

@@ -19,7 +19,7 @@ from helix.figures.workflow import (
     gallery_pairs,
 )
 
-FIGS = FigureWorkflow(artifact_dir())
+FIGS = FigureWorkflow(ARTIFACT.root)
 GALLERY_IN, GALLERY_OUT = gallery_pairs()
 
 
@@ -31,7 +31,7 @@ localrules:
 
 rule paper_proto_metrics:
     input:
-        artifact_input(),
+        ARTIFACT.inputs(),
         logs=FIGS.paper_proto_logs,
     output:
         PAPER_PROTO,

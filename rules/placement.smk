@@ -20,9 +20,8 @@ from helix.placement.workflow import (
 )
 
 placement_preset = preset_param(HCFG)
-placement_model_json = model_json_input(HCFG)
+placement_model_json = model_json_input(HCFG, ARTIFACT)
 placement_cluster = cluster_input(PROFILES)
-PLACEMENT_ARTIFACT = "" if artifact_input() else artifact_dir()
 
 register_targets(placement_targets(HCFG))
 
@@ -32,7 +31,7 @@ rule placement:
         cluster=placement_cluster,
         model=placement_model_json,
         profiles=PROFILES.cluster_profiles,
-        artifact=artifact_input(),
+        artifact=ARTIFACT.inputs(),
         lengths=TRACE_FILES[0],
     output:
         layout="results/placements/{cluster}/{model}/{method}/layout.yaml",
@@ -49,7 +48,7 @@ rule placement:
         preset=placement_preset,
         model=model_entry,
         gpus=PROFILES.gpu_entries,
-        artifact=PLACEMENT_ARTIFACT,
+        artifact=ARTIFACT.root,
         profiles_root="resources/profiles",
     script:
         "../scripts/placement.py"

@@ -13,8 +13,6 @@ from helix.profiles.paths import TRACE_FILES, profile_files
 # (model, GPU) pairs the artifact has profiles for; directory names are lower-case.
 ARTIFACT_PROFILE_MODELS = PROFILES.artifact_models
 ARTIFACT_PROFILE_GPUS = PROFILES.artifact_gpus
-# A named local artifact travels as a param; the cloned copy is found from the rule's input.
-ARTIFACT_PARAM = "" if artifact_input() else artifact_dir()
 
 
 localrules:
@@ -24,7 +22,7 @@ localrules:
 
 rule import_profiles:
     input:
-        artifact_input(),
+        ARTIFACT.inputs(),
     output:
         prompt="resources/profiles/{model}/{gpu}/prompt.csv",
         decode="resources/profiles/{model}/{gpu}/decode.csv",
@@ -37,14 +35,14 @@ rule import_profiles:
     conda:
         "../envs/helix.yaml"
     params:
-        artifact=ARTIFACT_PARAM,
+        artifact=ARTIFACT.root,
     script:
         "../scripts/import_profiles.py"
 
 
 rule import_traces:
     input:
-        artifact_input(),
+        ARTIFACT.inputs(),
     output:
         lengths=TRACE_FILES[0],
         arrivals=TRACE_FILES[1],
@@ -53,7 +51,7 @@ rule import_traces:
     conda:
         "../envs/helix.yaml"
     params:
-        artifact=ARTIFACT_PARAM,
+        artifact=ARTIFACT.root,
     script:
         "../scripts/import_traces.py"
 

@@ -85,7 +85,7 @@ rule profile_cpu:
 
 rule fit_analytic:
     input:
-        artifact_input(),
+        ARTIFACT.inputs(),
     output:
         "results/profiles/analytic_fit.json",
     log:
@@ -93,7 +93,7 @@ rule fit_analytic:
     conda:
         "../envs/helix.yaml"
     params:
-        artifact=ARTIFACT_PARAM,
+        artifact=ARTIFACT.root,
         gpus=list(ARTIFACT_GPU_TYPES),
     script:
         "../scripts/profile_fit.py"
@@ -101,7 +101,7 @@ rule fit_analytic:
 
 rule validate_profiles:
     input:
-        artifact_input(),
+        ARTIFACT.inputs(),
     output:
         table="results/profiles/validation.csv",
         points="results/profiles/validation_points.csv",
@@ -114,7 +114,7 @@ rule validate_profiles:
     conda:
         "../envs/helix.yaml"
     params:
-        artifact=ARTIFACT_PARAM,
+        artifact=ARTIFACT.root,
         gpus=list(ARTIFACT_GPU_TYPES),
         models=["llama70b", "llama30b"],
     script:

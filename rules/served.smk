@@ -24,7 +24,7 @@ rule estimator_validation_case:
         model=placement_model_json,
         profiles=PROFILES.cluster_profiles,
         lengths=TRACE_FILES[0],
-        artifact=artifact_input(),
+        artifact=ARTIFACT.inputs(),
     output:
         csv="results/placements/validation/{cluster}/{model}.csv",
     log:
@@ -36,7 +36,7 @@ rule estimator_validation_case:
         "../envs/helix.yaml"
     params:
         model=model_entry,
-        artifact=PLACEMENT_ARTIFACT,
+        artifact=ARTIFACT.root,
         gpus=PROFILES.gpu_entries,
         seed=HCFG.seed,
         profiles_root="resources/profiles",

@@ -9,7 +9,7 @@ Outputs: metrics.json, requests.parquet, congestion.csv, iterations.parquet, met
 
 from helix.sim.workflow import SimWorkflow
 
-SIMS = SimWorkflow(HCFG, artifact_dir(), artifact_input(), PROFILES)
+SIMS = SimWorkflow(HCFG, ARTIFACT, PROFILES)
 sim_inputs = SIMS.inputs
 sim_params = SIMS.params
 SIM_GROUP_TARGETS = {g: SIMS.targets(g) for g in SIMS.groups()}
@@ -38,7 +38,7 @@ rule simulate:
     params:
         run=sim_params,
         model=model_entry,
-        artifact=artifact_dir(),
+        artifact=ARTIFACT.root,
         gpus=PROFILES.gpu_entries,
     script:
         "../scripts/simulate.py"

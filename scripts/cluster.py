@@ -1,13 +1,13 @@
 """Rule `cluster`: build one cluster from its config entry into results/clusters/{cluster}.yaml.
 
 Derived clusters read their parent's YAML (input.parent); `generator: file` clusters read
-input.source (or, when the artifact is cloned on demand, the file inside the clone).
+the file its spec names (input.source tracks it; ``artifact:`` paths resolve through
+helix.artifact.source).
 """
 
-from pathlib import Path
-
+from helix.artifact.source import ArtifactSource
 from helix.cluster import Cluster
-from helix.clusters.build import build_cluster, cluster_document, resolve_path
+from helix.clusters.build import build_cluster, cluster_document
 from helix.io import write_yaml
 from helix.runner import rule_log
 
@@ -15,9 +15,9 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 name = sm.wildcards.cluster
 with rule_log(sm) as log:
     parent = Cluster.load(sm.input.parent[0]) if sm.input.parent else None
-    file = sm.input.source[0] if sm.input.source else None
-    if file and Path(file).name == "COMMIT":  # cloned artifact: the file lives inside the clone
-        file = resolve_path(sm.params.spec["path"], Path(file).parent)
+    file = None
+    if sm.params.spec["generator"] == "file":  # inside the artifact, whichever way it came
+        file = ArtifactSource.from_config_dict(sm.config).path(sm.params.spec["path"])
     cluster = build_cluster(name, sm.params.spec, sm.params.gpus, parent, file=file)
     write_yaml(sm.output[0], cluster_document(cluster, sm.params.gpus))
     print(f"{name}: {cluster.n} machines {cluster.gpu_mix()}, {len(cluster.links)} links", file=log)

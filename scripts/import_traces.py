@@ -6,8 +6,7 @@ from helix.artifact.traces import import_traces
 from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
-# A named local artifact comes as a param; the cloned copy is the folder of the rule's input COMMIT.
-artifact = sm.params.artifact or str(Path(sm.input[0]).parent)
+artifact = sm.params.artifact  # the root, whichever way it came (helix.artifact.source)
 with rule_log(sm) as log:
     paths = import_traces(artifact, Path(sm.output.lengths).parent)
     if {str(p) for p in paths.values()} != {str(Path(sm.output.lengths)), str(Path(sm.output.arrivals))}:

@@ -10,6 +10,7 @@ job too (exit 128 + signal, no outputs), keeping the incumbent for the rerun (he
 import time
 from pathlib import Path
 
+from helix.artifact.source import ArtifactSource
 from helix.cluster import Cluster
 from helix.models import load_hf_config
 from helix.placement.api import make_problem, run_placement
@@ -24,10 +25,10 @@ w = sm.wildcards
 with rule_log(sm) as log:
     preset = PlacementPreset.model_validate(sm.params.preset)
     cluster = Cluster.load(sm.input.cluster)
-    model = load_hf_config(sm.input.model, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
-    artifact = sm.params.artifact or None
-    if not artifact and sm.input.get("artifact"):
-        artifact = str(Path(sm.input.artifact[0]).parent)
+    source = ArtifactSource.at(sm.params.artifact)  # the root, whichever way it came
+    model_json = source.path(sm.params.model["config_json"])
+    model = load_hf_config(model_json, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
+    artifact = source.root
     profiles = model_profiles(model, sm.params.gpus, ProfileStore(sm.params.profiles_root), source="config gpus")
     out_dir = Path(sm.output.layout).parent
     problem = make_problem(cluster, model, w.model, preset, profiles, artifact, w.cluster, work_dir=out_dir)

@@ -4,8 +4,8 @@ Thin: the layouts, the estimate and the simulation are in helix.planning.validat
 helix.planning.rerank; bad input is one line in the log and on stderr, with no output.
 """
 
-from pathlib import Path
 
+from helix.artifact.source import ArtifactSource
 from helix.artifact.traces import load_lengths
 from helix.cluster import Cluster
 from helix.io import write_text
@@ -22,8 +22,10 @@ sm = snakemake  # noqa: F821 - injected by Snakemake
 w = sm.wildcards
 with rule_log(sm) as log:
     cluster = Cluster.load(sm.input.cluster)
-    model = load_hf_config(sm.input.model, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
-    artifact = sm.params.artifact or (str(Path(sm.input.artifact[0]).parent) if sm.input.get("artifact") else None)
+    source = ArtifactSource.at(sm.params.artifact)  # the root, whichever way it came
+    model_json = source.path(sm.params.model["config_json"])
+    model = load_hf_config(model_json, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
+    artifact = source.root
     profiles = model_profiles(model, sm.params.gpus, ProfileStore(sm.params.profiles_root), source="config gpus")
     problem = make_problem(cluster, model, w.model, PlacementPreset(), profiles, artifact, w.cluster)
     own = {m: sm.input[m] for m in ("helix", "helix-maxflow")}

@@ -294,4 +294,6 @@ def test_rule_params_carry_only_the_gpu_types_a_cluster_uses(config):
     assert list(gpus(SimpleNamespace(cluster="geo24-t4"))) == ["T4"]
     assert list(gpus(SimpleNamespace(cluster="small10"))) == ["T4", "L4"]
     assert gpus(SimpleNamespace(cluster="small10"))["L4"]["vram_bytes"] == 24e9
-    assert file_input(config, [])(SimpleNamespace(cluster="geo24")) == []
+    from helix.artifact.source import ArtifactSource
+
+    assert file_input(config, ArtifactSource())(SimpleNamespace(cluster="geo24")) == []

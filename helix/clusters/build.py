@@ -11,13 +11,13 @@ which the workflow reads from the parent's ``results/clusters/<parent>.yaml``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from pydantic import TypeAdapter, ValidationError
 
 from helix.cluster import SINK, SOURCE, Cluster, Link, Machine
+from helix.artifact.source import ARTIFACT_PREFIX, ArtifactSource
 from helix.clusters import generators
 from helix.clusters.spec import (
     ClusterSpec,
@@ -29,7 +29,6 @@ from helix.clusters.spec import (
 )
 from helix.errors import HelixInputError
 
-ARTIFACT_PREFIX = "artifact:"
 _SPEC = TypeAdapter(ClusterSpec)
 
 Builder = Callable[..., Cluster]
@@ -191,16 +190,9 @@ def _replace(name: str, spec: ReplaceGpuSpec, parent: Cluster | None = None, **_
     return replace_gpus(_need_parent(name, spec, parent), spec.replace, name, spec.description)
 
 
-def default_artifact_dir() -> Path:
-    return Path(os.environ.get("HELIX_ARTIFACT_DIR") or "resources/helix-artifact")
-
-
 def resolve_path(path: str, artifact_dir: str | Path | None = None) -> Path:
-    """``artifact:<rel>`` -> the artifact root / rel; anything else as given."""
-    if path.startswith(ARTIFACT_PREFIX):
-        root = Path(artifact_dir) if artifact_dir else default_artifact_dir()
-        return root / path[len(ARTIFACT_PREFIX) :]
-    return Path(path)
+    """``artifact:<rel>`` -> the artifact root / rel (helix.artifact.source); anything else as given."""
+    return (ArtifactSource.at(artifact_dir) if artifact_dir else ArtifactSource()).path(path)
 
 
 def load_cluster_file(path: str | Path, name: str | None = None) -> Cluster:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from helix.clusters.build import ARTIFACT_PREFIX, cluster_gpu_types, resolve_path
+from helix.artifact.source import ArtifactSource
+from helix.clusters.build import cluster_gpu_types
 
 
 def gpus_param(config: Any) -> Callable[[Any], dict]:
@@ -27,21 +28,13 @@ def gpus_param(config: Any) -> Callable[[Any], dict]:
     return gpus
 
 
-def file_input(config: Any, clone_input: list[str]) -> Callable[[Any], list[str]]:
-    """input function: a ``generator: file`` cluster depends on its file.
-
-    ``clone_input`` is the workflow's artifact_input(): non-empty when the artifact is cloned on
-    demand, in which case an ``artifact:`` file depends on the clone's COMMIT marker instead (the
-    file itself is not an output of any rule).
-    """
-    artifact_dir = config.artifact_dir()
+def file_input(config: Any, artifact: ArtifactSource) -> Callable[[Any], list[str]]:
+    """input function: a ``generator: file`` cluster depends on its file (an ``artifact:`` file
+    inside a cloned artifact: on the clone's marker, ``ArtifactSource.file_input``)."""
 
     def source(wildcards) -> list[str]:
         spec = config.clusters[wildcards.cluster]
-        if spec.generator != "file":
-            return []
-        if spec.path.startswith(ARTIFACT_PREFIX) and clone_input:
-            return list(clone_input)
-        return [str(resolve_path(spec.path, artifact_dir))]
+        return artifact.file_input(spec.path) if spec.generator == "file" else []
 
     return source
+

@@ -38,9 +38,12 @@ def cluster_input(plan) -> Callable:
     return placement_cluster
 
 
-def model_json_input(cfg) -> Callable:
-    def placement_model_json(wildcards) -> str:
-        return str(cfg.resolve_model_path(wildcards.model))
+def model_json_input(cfg, artifact) -> Callable:
+    """input function: the model's config.json (inside a cloned artifact, the clone's marker;
+    ``artifact`` is the workflow's helix.artifact.source.ArtifactSource)."""
+
+    def placement_model_json(wildcards) -> list[str]:
+        return artifact.file_input(cfg.models[wildcards.model].config_json)
 
     return placement_model_json
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from helix.artifact.source import ArtifactSource
 from helix.profiles.paths import PROFILES_ROOT
 from helix.profiles.store import ProfileStore
 from helix.sim.experiments import run_dir
@@ -21,7 +22,7 @@ OUTPUTS = ("metrics", "requests", "congestion", "iterations", "meta")
 def model_json(model: Mapping, artifact: str | Path | None) -> str | Path:
     """A model's config.json: ``artifact:`` paths are relative to the artifact root."""
     path = model["config_json"]
-    return Path(artifact) / path[len("artifact:") :] if path.startswith("artifact:") else path
+    return ArtifactSource.at(artifact).path(path) if artifact else Path(path)
 
 
 def simulate_job(

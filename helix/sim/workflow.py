@@ -7,20 +7,20 @@ and an aggregate reads its part runs' outputs.
 
 from __future__ import annotations
 
+from helix.artifact.source import ArtifactSource
 from helix.profiles.paths import TRACE_FILES, profile_files
 from helix.sim.experiments import RUN_FILES, default_entry, metrics_targets, run_dir, run_key, sim_table
 from helix.sim.pipeline import paper_inputs
 
 
 class SimWorkflow:
-    def __init__(self, cfg, artifact_dir: str | None, artifact_marker: list[str], plan=None):
+    def __init__(self, cfg, artifact: ArtifactSource, plan=None):
         from helix.profiles.workflow import ProfilePlan
 
         self.cfg = cfg
-        self.plan = plan or ProfilePlan(cfg, ".", artifact_marker)
+        self.plan = plan or ProfilePlan(cfg, ".", artifact.inputs())
         self.table = sim_table(cfg)
-        self.artifact_dir = artifact_dir
-        self.artifact_marker = list(artifact_marker)
+        self.artifact = artifact
 
     def key(self, wildcards) -> str:
         return run_key(wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode)
@@ -38,10 +38,10 @@ class SimWorkflow:
         if e["parts"]:
             return {"parts": [f"{run_dir(k)}/{name}" for k in e["parts"] for name in RUN_FILES]}
         gpus = self.plan.cluster_gpus(e["cluster"])
-        out: dict = {"traces": list(TRACE_FILES), "profiles": profile_files(e["model"], gpus), "artifact": self.artifact_marker}
+        out: dict = {"traces": list(TRACE_FILES), "profiles": profile_files(e["model"], gpus), "artifact": self.artifact.inputs()}
         if e["method"].startswith("paper-"):
-            if self.artifact_dir and not self.artifact_marker:  # a local copy: track the files themselves
-                sol, graph = paper_inputs(self.artifact_dir, e)
+            if not self.artifact.cloned:  # a local copy: track the files themselves
+                sol, graph = paper_inputs(self.artifact.root, e)
                 out["layout"] = [str(sol), str(graph)]
         else:
             out["layout"] = [f"results/placements/{e['cluster']}/{e['model']}/{e['method']}/layout.yaml", f"results/clusters/{e['cluster']}.yaml"]
