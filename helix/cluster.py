@@ -8,15 +8,15 @@ arcs of each compute-compute link.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import yaml
 
 from helix.errors import HelixInputError
-from helix.io import load_yaml, write_yaml
+from helix.io import read_yaml, write_yaml
 
 SOURCE = "source"
 SINK = "sink"
@@ -121,10 +121,41 @@ class Cluster:
                 raise HelixInputError(src, f"links[{i}].bandwidth", "must be positive (bytes/s)", l.bandwidth)
             if not (l.latency >= 0):
                 raise HelixInputError(src, f"links[{i}].latency", "must be non-negative (s)", l.latency)
+            if math.isinf(l.bandwidth) or math.isinf(l.latency):
+                raise HelixInputError(src, f"links[{i}]", "bandwidth and latency must be finite", f"{l.bandwidth}, {l.latency}")
             key = frozenset((l.a, l.b))
             if key in pairs:
                 raise HelixInputError(src, f"links[{i}]", "duplicate link", f"{l.a}-{l.b}")
             pairs.add(key)
+        for key, value in asdict(self.coordinator).items():
+            if not (0 < value < math.inf):
+                raise HelixInputError(src, f"coordinator.{key}", "must be positive and finite (bytes/s)", value)
+        return self
+
+    def has_route(self) -> bool:
+        """Whether some path leads from the coordinator (source) through machines back to it (sink).
+
+        Without one every layout has max-flow 0: placement refuses such a cluster rather than
+        writing a layout that serves nothing.
+        """
+        adjacent: dict[str, set[str]] = {}
+        for l in self.links:
+            adjacent.setdefault(l.a, set()).add(l.b)
+            adjacent.setdefault(l.b, set()).add(l.a)
+        seen, todo = {SOURCE}, [SOURCE]
+        while todo:
+            for nxt in adjacent.get(todo.pop(), ()):
+                if nxt == SINK:
+                    return True
+                if nxt not in seen and nxt != SOURCE:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return False
+
+    def check_routable(self, source: str | Path | None = None) -> "Cluster":
+        if not self.has_route():
+            raise HelixInputError(source or f"cluster {self.name}", "links",
+                                  "no route from the coordinator (source) through the machines to the sink: every layout would serve 0 tokens/s")
         return self
 
     # ----- YAML ----------------------------------------------------------------------------
@@ -145,6 +176,9 @@ class Cluster:
         for key in ("name", "machines", "links"):
             if key not in data:
                 raise HelixInputError(src, key, "missing")
+        for key in ("machines", "links"):
+            if not isinstance(data[key] or [], list):
+                raise HelixInputError(src, key, "must be a list", data[key])
         machines = []
         for i, m in enumerate(data["machines"] or []):
             for key in ("name", "gpu"):
@@ -162,11 +196,18 @@ class Cluster:
                 raise HelixInputError(src, f"links[{i}]", "bandwidth and latency must be numbers", l) from None
             links.append(Link(a=str(l["a"]), b=str(l["b"]), bandwidth=bw, latency=lat))
         coord = data.get("coordinator") or {}
+        known = {f for f in Coordinator.__dataclass_fields__}
+        if not isinstance(coord, dict) or not set(coord) <= known:
+            raise HelixInputError(src, "coordinator", f"must map {sorted(known)} to bytes/s", coord)
+        try:
+            coordinator = Coordinator(**{k: float(v) for k, v in coord.items()})
+        except (TypeError, ValueError):
+            raise HelixInputError(src, "coordinator", "NIC speeds must be numbers (bytes/s)", coord) from None
         cluster = cls(
             name=str(data["name"]),
             machines=machines,
             links=links,
-            coordinator=Coordinator(**{k: float(v) for k, v in coord.items()}),
+            coordinator=coordinator,
             description=str(data.get("description", "")),
         )
         return cluster.validate(src)
@@ -177,12 +218,7 @@ class Cluster:
     @classmethod
     def load(cls, path: str | Path, known_gpus: Iterable[str] | None = None) -> "Cluster":
         path = Path(path)
-        if not path.is_file():
-            raise HelixInputError(path, None, "cluster file not found")
-        try:
-            data = load_yaml(path.read_text())
-        except yaml.YAMLError as exc:
-            raise HelixInputError(path, None, f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+        data = read_yaml(path, "cluster file")
         cluster = cls.from_dict(data, path)
         if known_gpus is not None:
             cluster.validate(path, known_gpus)

@@ -28,7 +28,9 @@ class HelixInputError(ValueError):
             parts.append(self.field)
         head = ": ".join(parts)
         text = self.message if self.value is ... else f"{self.message} (got {self.value!r})"
-        return f"{head}: {text}" if head else text
+        line = f"{head}: {text}" if head else text
+        # one line whatever the input held (a key or value with a line break in it)
+        return line.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class PlacementError(HelixInputError):

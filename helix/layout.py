@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from helix.cluster import Cluster
 from helix.errors import HelixInputError
-from helix.io import load_yaml, write_yaml
+from helix.io import read_yaml, write_yaml
 
 
 @dataclass
@@ -52,15 +51,20 @@ class Layout:
         src = source or "layout"
         if not isinstance(data, dict) or "num_layers" not in data or "layers" not in data:
             raise HelixInputError(src, None, "a layout needs 'num_layers' and 'layers'")
+        n = data["num_layers"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise HelixInputError(src, "num_layers", "must be a positive integer", n)
+        if not isinstance(data["layers"] or {}, dict):
+            raise HelixInputError(src, "layers", "must map machine names to [start, end] or null", data["layers"])
         ranges: dict[str, tuple[int, int] | None] = {}
         for name, rng in (data["layers"] or {}).items():
             if rng is None:
                 ranges[str(name)] = None
-            elif isinstance(rng, (list, tuple)) and len(rng) == 2 and all(isinstance(x, int) for x in rng):
+            elif isinstance(rng, (list, tuple)) and len(rng) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in rng):
                 ranges[str(name)] = (int(rng[0]), int(rng[1]))
             else:
                 raise HelixInputError(src, f"layers.{name}", "must be [start, end] or null", rng)
-        return cls(num_layers=int(data["num_layers"]), ranges=ranges)
+        return cls(num_layers=n, ranges=ranges)
 
     def save(self, path: str | Path, cluster: Cluster | None = None) -> None:
         write_yaml(path, self.to_dict(cluster))
@@ -68,9 +72,7 @@ class Layout:
     @classmethod
     def load(cls, path: str | Path, cluster: Cluster | None = None) -> "Layout":
         path = Path(path)
-        if not path.is_file():
-            raise HelixInputError(path, None, "layout file not found")
-        layout = cls.from_dict(load_yaml(path.read_text()), path)
+        layout = cls.from_dict(read_yaml(path, "layout file"), path)
         if cluster is not None:
             layout.validate(cluster, path)
         return layout

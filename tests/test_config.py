@@ -57,7 +57,7 @@ def test_bad_config_gives_one_line_error(mutate, expected):
 def test_malformed_yaml_names_the_file(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("models: [unclosed\n")
-    with pytest.raises(HelixInputError, match=r"bad.yaml: not valid YAML"):
+    with pytest.raises(HelixInputError, match=r"bad.yaml: line 2: not valid YAML"):
         load_config(bad)
 
 

@@ -94,3 +94,45 @@ def test_interrupted_placement_fails_and_the_rerun_resumes(artifact_dir, tmp_pat
     trace = (tmp_path / PLACE / "solver_trace.csv").read_text().splitlines()
     assert trace[1].endswith("warm:file") and float(trace[1].split(",")[1]) == pytest.approx(saved["objective"], abs=1e-5)
     assert not (tmp_path / PLACE / ".incumbent").exists()
+
+
+def _job_started(workdir: Path, script: str, timeout: float = 240) -> int:
+    """The pid of the Python process running ``script`` for this workdir, once it exists."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for d in Path("/proc").iterdir():
+            try:
+                argv = (d / "cmdline").read_bytes().split(b"\0") if d.name.isdigit() else []
+                if any(a.endswith(script.encode()) for a in argv) and b"python" in argv[0] and Path(os.readlink(d / "cwd")) == workdir:
+                    return int(d.name)
+            except OSError:
+                continue
+        time.sleep(0.2)
+    raise AssertionError(f"no job running {script} in {workdir}")
+
+
+def test_interrupted_simulation_fails_without_outputs(artifact_dir, tmp_path):
+    """SIGINT to a running simulate job (Ctrl-C on the job, a scheduler's cancel): the job fails,
+    no output is left, and Snakemake still has it to do."""
+    run = "results/sims/single24/llama70b/paper-helix/helix/offline"
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    cfg["experiments"] = {"one": {"section": "6.3", "simulations": [
+        {"cluster": "single24", "model": "llama70b", "method": "paper-helix", "scheduler": "helix", "mode": "offline",
+         "workload": {"mode": "offline", "duration_s": 3000}}]}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
+    target = f"{run}/metrics.json"
+    proc = subprocess.Popen(_snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        pid = _job_started(tmp_path, "simulate.py")
+        time.sleep(4)
+        os.kill(pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0, out[-2000:]
+    assert "Error in rule simulate" in out
+    for name in ("metrics.json", "requests.parquet", "congestion.csv", "iterations.parquet", "meta.json"):
+        assert not (tmp_path / run / name).exists(), name
+    dry = subprocess.run(_snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300)
+    assert "simulate" in dry.stdout and "Nothing to be done" not in dry.stdout + dry.stderr

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# A generated cluster has O(n^2) links: a mistyped count (1e9 for 10) must be refused, not fill
+# the memory. The paper's largest cluster has 42 machines.
+MAX_MACHINES = 1024
 
 
 class _Strict(BaseModel):
@@ -24,6 +28,15 @@ class LinkDist(_Strict):
     bandwidth_var: float = Field(0.0, ge=0)
     latency: float = Field(ge=0, description="mean latency, seconds")
     latency_var: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _positive_draws(self) -> "LinkDist":
+        # every drawn bandwidth must be positive and every latency non-negative
+        if not self.bandwidth_var < self.bandwidth:
+            raise ValueError(f"bandwidth_var ({self.bandwidth_var:g}) must be below bandwidth ({self.bandwidth:g})")
+        if not self.latency_var <= self.latency:
+            raise ValueError(f"latency_var ({self.latency_var:g}) must not exceed latency ({self.latency:g})")
+        return self
 
 
 class Rounding(_Strict):
@@ -58,7 +71,10 @@ class FakeClusterSpec(_Strict):
 
     generator: Literal["fake"]
     seed: int = 0
-    types: dict[str, int] = Field(description="GPU type -> count, in the order the paper's dict used")
+    # a count < 1 would build a machine list the links do not cover (a machine with no links)
+    types: dict[str, Annotated[int, Field(ge=1)]] = Field(
+        min_length=1, description="GPU type -> count (>= 1), in the order the paper's dict used"
+    )
     link: LinkDist = LinkDist(bandwidth=1e9, latency=1e-3)
     avg_degree: int | None = Field(None, ge=0, description="compute-compute degree; default n-1 (complete)")
     source_degree: int | None = Field(None, ge=1, description="machines linked to the source; default all")
@@ -69,6 +85,13 @@ class FakeClusterSpec(_Strict):
     )
     rounding: Rounding | None = FAKE_ROUNDING
     description: str = ""
+
+    @model_validator(mode="after")
+    def _size(self) -> "FakeClusterSpec":
+        n = sum(self.types.values())
+        if n > MAX_MACHINES:
+            raise ValueError(f"types: {n} machines, more than the {MAX_MACHINES} a generated cluster may have")
+        return self
 
 
 class PartitionedClusterSpec(_Strict):
@@ -89,6 +112,13 @@ class PartitionedClusterSpec(_Strict):
     coordinator_link: LinkDist | None = Field(None, description="source/sink links; default: cross_region")
     rounding: Rounding | None = PARTITIONED_ROUNDING
     description: str = ""
+
+    @model_validator(mode="after")
+    def _size(self) -> "PartitionedClusterSpec":
+        n = sum(len(r) for r in self.regions)
+        if n > MAX_MACHINES:
+            raise ValueError(f"regions: {n} machines, more than the {MAX_MACHINES} a generated cluster may have")
+        return self
 
 
 class SubClusterSpec(_Strict):

@@ -19,7 +19,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from helix.prototype.logparse import parse_logs
+    from helix.errors import HelixInputError
+    from helix.prototype.logparse import parse_logs, read_events
 
+    for path in args.logs:  # metrics of nothing are NaN, not a result
+        if len(read_events(path)) == 0:
+            raise HelixInputError(path, None, "no events (an empty or header-only log)")
     print(json.dumps(parse_logs(args.logs, warmup_s=args.warmup_s, end_s=args.end_s), indent=2))
     return 0

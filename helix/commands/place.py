@@ -16,6 +16,10 @@ helix place --cluster my-cluster.yaml --model mistral7b --method swarm --out /tm
 """)
 
 
+# preset field -> the option that sets it (for one-line errors naming the option)
+OPTION_NAMES = {"time_limit_s": "--time-limit", "warm_start": "--warm-start", "write_model": "--write-model"}
+
+
 def add_arguments(p) -> None:
     add_config(p)
     p.add_argument("--cluster", required=True, help="config cluster name, or a cluster .yaml/.ini file")
@@ -42,12 +46,23 @@ def run(args) -> int:
 
     from pydantic import ValidationError
 
+    from helix.commands._options import check_out_dir, options_error
     from helix.commands._common import gpu_entries, load, profile_store, resolve_cluster, resolve_model
     from helix.errors import HelixInputError
     from helix.placement.api import make_problem, run_placement
-    from helix.placement.settings import resolve_preset
+    from helix.placement.settings import PlacementPreset, resolve_preset
     from helix.profiles.entry import model_profiles
 
+    updates = {
+        "time_limit_s": args.time_limit, "backend": args.backend, "seed": args.seed, "threads": args.threads,
+        "warm_start": args.warm_start, "write_model": args.write_model, "prune": True if args.prune else None,
+    }
+    try:  # the options alone first: a bad value is refused before any work
+        PlacementPreset.model_validate({k: v for k, v in updates.items() if v is not None})
+    except ValidationError as exc:
+        raise options_error(exc, OPTION_NAMES) from None
+    if args.out:
+        check_out_dir(args.out)
     cfg = load(args)
     cluster, cname = resolve_cluster(cfg, args.cluster, args.config)
     model = resolve_model(cfg, args.model, args.config, args.model_config, args.param_bytes_per_layer)
@@ -58,19 +73,14 @@ def run(args) -> int:
         preset = cfg.placement_presets[args.preset]
     else:
         _, preset = resolve_preset(cfg.placement_presets, cfg.placement, cname, args.model, args.method)
-    updates = {
-        "time_limit_s": args.time_limit, "backend": args.backend, "seed": args.seed, "threads": args.threads,
-        "warm_start": args.warm_start, "write_model": args.write_model, "prune": True if args.prune else None,
-    }
     try:
         preset = type(preset).model_validate({**preset.model_dump(), **{k: v for k, v in updates.items() if v is not None}})
-    except ValidationError as exc:  # keep it to one line
-        err = exc.errors()[0]
-        raise HelixInputError("command line", ".".join(map(str, err["loc"])), err["msg"], err.get("input")) from None
+    except ValidationError as exc:  # one line naming the option
+        raise options_error(exc, OPTION_NAMES) from None
     gpus = list(cluster.gpu_mix())
     store = profile_store(cfg, args.profiles, args.model, gpus, args.config)
     profiles = model_profiles(model, gpu_entries(cfg, gpus), store, source=args.config)
-    out = Path(args.out or f"results/placements/{cname}/{args.model}/{args.method}")
+    out = check_out_dir(args.out or f"results/placements/{cname}/{args.model}/{args.method}")
     problem = make_problem(cluster, model, args.model, preset, profiles, str(cfg.artifact_dir()), cname,
                            args.warm_start_file, out)
     from helix.profiles.paths import TRACE_FILES

@@ -30,12 +30,18 @@ def add_arguments(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 
+# workload field -> the option that sets it (for one-line errors naming the option)
+OPTION_NAMES = {"rate_tps": "--rate", "n_init": "--n-init", "duration_s": "--duration", "seed": "--seed", "force": "--force"}
+
+
 def run(args) -> int:
+    import tempfile
     from pathlib import Path
 
     from pydantic import ValidationError
 
     from helix.commands._common import gpu_entries, load, profile_store
+    from helix.commands._options import check_out_dir, options_error
     from helix.errors import HelixInputError
     from helix.profiles.workflow import ProfilePlan
     from helix.sim.experiments import check_method, run_key, sim_table
@@ -43,8 +49,9 @@ def run(args) -> int:
     from helix.sim.pipeline import run_entry
     from helix.sim.settings import WorkloadSpec
 
-    cfg = load(args)
     key = run_key(args.cluster, args.model, args.method, args.scheduler, args.mode)
+    outdir = check_out_dir(args.out or f"results/sims/{key}")  # before the simulation, not after it
+    cfg = load(args)
     if args.model not in cfg.models:
         raise HelixInputError(args.config, "models", f"unknown model (known: {', '.join(sorted(cfg.models))})", args.model)
     check_method(args.method, "command line", "--method")
@@ -69,28 +76,26 @@ def run(args) -> int:
         wl["force"] = True
     try:
         entry["workload"] = WorkloadSpec.model_validate(wl).model_dump(mode="json")
-    except ValidationError as exc:  # one line
-        err = exc.errors()[0]
-        where = ".".join(map(str, err["loc"])) or "workload"
-        raise HelixInputError("command line", f"workload.{where}" if where != "workload" else where,
-                              err["msg"], err.get("input") if not isinstance(err.get("input"), dict) else None) from None
+    except ValidationError as exc:  # one line naming the option
+        raise options_error(exc, OPTION_NAMES, "workload") from None
     gpus = ProfilePlan(cfg, ".", [], args.config).cluster_gpus(args.cluster)
     store = profile_store(cfg, args.profiles, args.model, gpus, args.config)
     model = cfg.models[args.model]
-    out = run_entry(
-        entry,
-        model_json=cfg.resolve_model_path(args.model),
-        param_bytes_per_layer=model.param_bytes_per_layer,
-        lengths=_traces(cfg)[0],
-        arrivals=_traces(cfg)[1],
-        profiles=store,
-        artifact=cfg.artifact_dir(),
-        layout=f"results/placements/{args.cluster}/{args.model}/{args.method}/layout.yaml",
-        cluster=f"results/clusters/{args.cluster}.yaml",
-        gpus=gpu_entries(cfg, gpus),
-        progress=not args.quiet,
-    )
-    outdir = Path(args.out or f"results/sims/{key}")
+    with tempfile.TemporaryDirectory(prefix="helix-traces-") as tmp:  # removed on every path
+        lengths, arrivals = _traces(cfg, Path(tmp))
+        out = run_entry(
+            entry,
+            model_json=cfg.resolve_model_path(args.model),
+            param_bytes_per_layer=model.param_bytes_per_layer,
+            lengths=lengths,
+            arrivals=arrivals,
+            profiles=store,
+            artifact=cfg.artifact_dir(),
+            layout=f"results/placements/{args.cluster}/{args.model}/{args.method}/layout.yaml",
+            cluster=f"results/clusters/{args.cluster}.yaml",
+            gpus=gpu_entries(cfg, gpus),
+            progress=not args.quiet,
+        )
     names = ("metrics.json", "requests.parquet", "congestion.csv", "iterations.parquet", "meta.json")
     paths = dict(zip(("metrics", "requests", "congestion", "iterations", "meta"), (outdir / n for n in names)))
     m = write_run(paths, out, entry, {})
@@ -104,18 +109,15 @@ def _s(value) -> str:
     return "n/a" if value is None else f"{value:.3f} s"
 
 
-def _traces(cfg):
-    """The project's trace files if imported, else converted on the fly from the pinned artifact."""
+def _traces(cfg, tmp):
+    """The project's trace files if imported, else converted on the fly from the artifact into ``tmp``."""
     from pathlib import Path
 
     from helix.profiles.paths import TRACE_FILES
 
     if all(Path(p).is_file() for p in TRACE_FILES):
         return TRACE_FILES
-    import tempfile
-
     from helix.artifact.traces import import_traces
 
-    tmp = Path(tempfile.mkdtemp(prefix="helix-traces-"))
     paths = import_traces(cfg.artifact_dir(), tmp)
     return str(paths["lengths"]), str(paths["arrivals"])

@@ -6,11 +6,9 @@ file, the field path and the value (see ``load_config``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from helix.clusters.spec import ClusterSpec
@@ -176,19 +174,17 @@ class Config(_Strict):
         return self
 
     # ---- helpers used by rules and scripts ------------------------------------------------
+    def artifact_source(self):
+        """The one artifact resolver (helix.artifact.source): env, then artifact.path, then the clone."""
+        from helix.artifact.source import ArtifactSource
+
+        return ArtifactSource.from_config(self)
+
     def artifact_dir(self) -> Path:
-        env = os.environ.get("HELIX_ARTIFACT_DIR")
-        if env:
-            return Path(env)
-        if self.artifact.path:
-            return Path(self.artifact.path)
-        return Path("resources/helix-artifact")
+        return Path(self.artifact_source().root)
 
     def resolve_model_path(self, name: str) -> Path:
-        entry = self.models[name]
-        if entry.config_json.startswith("artifact:"):
-            return self.artifact_dir() / entry.config_json[len("artifact:") :]
-        return Path(entry.config_json)
+        return self.artifact_source().path(self.models[name].config_json)
 
 
 def _format_validation_error(source: str, exc: ValidationError) -> str:
@@ -209,11 +205,9 @@ def validate_config(data: dict, source: str = "config") -> Config:
 
 
 def load_config(path: str | Path) -> Config:
-    path = Path(path)
-    if not path.is_file():
-        raise HelixInputError(path, None, "config file not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise HelixInputError(path, None, f"not valid YAML: {str(exc).splitlines()[0]}") from exc
+    from helix.io import read_yaml
+
+    data = read_yaml(path, "config file")
+    if data is not None and not isinstance(data, dict):
+        raise HelixInputError(path, None, f"a config is a mapping of sections, not a {type(data).__name__}")
     return validate_config(data or {}, str(path))

@@ -23,6 +23,7 @@ from helix.cluster import Cluster
 from helix.io import write_json, write_text
 from dataclasses import replace
 
+from helix.errors import PlacementError
 from helix.placement.base import PlacementProblem, PlacementResult, TraceRow, get_method
 from helix.placement.interrupt import stop_on_signals
 from helix.placement.settings import PlacementPreset
@@ -199,6 +200,7 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, o
     out = Path(out_dir)
     impl = get_method(method)
     helix_family = is_helix_family(method)
+    problem.cluster.check_routable(f"cluster {problem.cluster_key}")
     key = {"cluster": problem.cluster_key, "model": problem.model_key, "method": method}
     resumed = None
     if on_interrupt == "fail" and helix_family and problem.warm_start_file is None and not problem.settings.per_gpu_type:
@@ -223,6 +225,9 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, o
         message = f"interrupted by signal {received_signal()}: no output written{where}"
         logging.getLogger(__name__).error(message)  # the rule's log (helix.runner routes logging there)
         raise Interrupted(received_signal(), message)
+    if not result.objective > 0:  # never a layout that serves nothing, from any method
+        raise PlacementError(f"cluster {problem.cluster_key}", "layout",
+                             f"{method} found no layout with a positive max-flow (every route misses some of the {problem.L} layers)")
     if helix_family:
         result.method = method
         if resumed is not None:

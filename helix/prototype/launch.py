@@ -76,14 +76,14 @@ def _ray_worker_task(cfg_dict: dict, model_json: str, argv: list[str]) -> int:
     """Runs on the Ray node: materialise the config files locally, then be a worker."""
     from helix.prototype import worker
 
-    d = tempfile.mkdtemp(prefix="helix-worker-")
-    cfg_path, model_path = os.path.join(d, "system.yaml"), os.path.join(d, "model.json")
-    SystemConfig.from_dict(cfg_dict).save(cfg_path)
-    Path(model_path).write_text(model_json)
-    argv = list(argv)
-    argv[argv.index("--system-config") + 1] = cfg_path
-    argv[argv.index("--model-config") + 1] = model_path
-    return worker.main(argv)
+    with tempfile.TemporaryDirectory(prefix="helix-worker-") as d:  # removed however the worker ends
+        cfg_path, model_path = os.path.join(d, "system.yaml"), os.path.join(d, "model.json")
+        SystemConfig.from_dict(cfg_dict).save(cfg_path)
+        Path(model_path).write_text(model_json)
+        argv = list(argv)
+        argv[argv.index("--system-config") + 1] = cfg_path
+        argv[argv.index("--model-config") + 1] = model_path
+        return worker.main(argv)
 
 
 def map_to_ray_nodes(cfg: SystemConfig, ray_nodes: list[dict]) -> dict[int, str]:

@@ -72,16 +72,23 @@ def _columns(source: str, rows: list[tuple]) -> Events:
 
 
 def _check(path: Path, lineno: int, row: tuple) -> tuple:
+    bad = HelixInputError(path, f"line {lineno}", "not an event (t, id, 'out'|'in', 'prompt'|'decode', context, tokens)", row)
     if len(row) != 6 or row[2] not in ("out", "in", "fail") or row[3] not in ("prompt", "decode"):
-        raise HelixInputError(path, f"line {lineno}", "not an event (t, id, 'out'|'in', 'prompt'|'decode', context, tokens)", row)
-    return float(row[0]), int(row[1]), row[2], row[3], int(row[4]), int(row[5])
+        raise bad
+    try:
+        out = float(row[0]), int(row[1]), row[2], row[3], int(row[4]), int(row[5])
+    except (TypeError, ValueError, OverflowError):
+        raise bad from None
+    if not np.isfinite(out[0]):
+        raise bad
+    return out
 
 
 def read_events_txt(path: str | Path) -> Events:
     """The paper's format: one Python tuple literal per line (never eval'd: split, else literal_eval)."""
     path = Path(path)
     rows = []
-    with open(path) as fh:
+    with open(path, errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             line = line.strip()
             if not line:
@@ -92,7 +99,7 @@ def read_events_txt(path: str | Path) -> Events:
                     row = (float(parts[0]), int(parts[1]), parts[2].strip("'\""), parts[3].strip("'\""), int(parts[4]), int(parts[5]))
                 else:
                     row = tuple(ast.literal_eval(line))
-            except (ValueError, SyntaxError):
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
                 raise HelixInputError(path, f"line {lineno}", "cannot parse event", line[:80]) from None
             rows.append(_check(path, lineno, row))
     return _columns(str(path), rows)
@@ -102,8 +109,15 @@ def read_events_csv(path: str | Path) -> Events:
     """Our format: CSV with header ``time,request_id,direction,phase,context_len,tokens`` and, for a
     run aggregated from sub-clusters, a trailing ``part`` column."""
     path = Path(path)
+    try:
+        return _read_events_csv(path)
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise HelixInputError(path, None, f"not a valid CSV event log: {exc}") from None
+
+
+def _read_events_csv(path: Path) -> Events:
     rows, parts = [], []
-    with open(path, newline="") as fh:
+    with open(path, newline="", errors="replace") as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header not in (EVENT_COLUMNS, EVENT_COLUMNS + ["part"]):
@@ -114,7 +128,9 @@ def read_events_csv(path: str | Path) -> Events:
                 if len(rec) != width:
                     raise ValueError
                 rows.append(_check(path, lineno, (float(rec[0]), int(rec[1]), rec[2], rec[3], int(rec[4]), int(rec[5]))))
-            except (ValueError, IndexError):
+            except HelixInputError:
+                raise
+            except (ValueError, IndexError, OverflowError):
                 raise HelixInputError(path, f"line {lineno}", "cannot parse event", rec) from None
             if width == 7:
                 parts.append(rec[6])

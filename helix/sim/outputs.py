@@ -138,23 +138,57 @@ def _samples(df: pd.DataFrame, phase: str) -> np.ndarray:
     return sub[["finish_s", "latency_s"]].to_numpy(dtype=np.float64)
 
 
+PART_METRICS = ("window", "decode_throughput_tps", "n_requests")  # what an aggregate reads of a part
+
+
+def _read_part(d: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One part run's files; a missing, empty, truncated or incomplete one is a one-line error."""
+    from helix.io import read_json
+
+    pm = read_json(d / "metrics.json", "part metrics")
+    if not isinstance(pm, dict):
+        raise HelixInputError(d / "metrics.json", None, "must be a JSON object of metrics")
+    for key in PART_METRICS:
+        if key not in pm:
+            raise HelixInputError(d / "metrics.json", key, "missing (not a simulation's metrics.json?)")
+    w = pm["window"]
+    if not (isinstance(w, list) and len(w) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in w)):
+        raise HelixInputError(d / "metrics.json", "window", "must be [start_s, end_s]", w)
+    for key, kinds in (("n_requests", (int,)), ("n_rejected", (int,)), ("decode_throughput_tps", (int, float)), ("max_flow", (int, float, type(None)))):
+        if key in pm and (isinstance(pm[key], bool) or not isinstance(pm[key], kinds)):
+            raise HelixInputError(d / "metrics.json", key, "must be a number", pm[key])
+    frames = []
+    for name, read in (("iterations.parquet", pd.read_parquet), ("requests.parquet", pd.read_parquet), ("congestion.csv", pd.read_csv)):
+        path = d / name
+        if not path.is_file():
+            raise HelixInputError(path, None, "part output not found")
+        try:
+            frames.append(read(path))
+        except Exception as exc:  # pyarrow / pandas parser errors on a truncated file
+            raise HelixInputError(path, None, f"cannot read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    it = frames[0]
+    missing = [c for c in ("phase", "finish_s", "latency_s") if c not in it.columns]
+    if missing:
+        raise HelixInputError(d / "iterations.parquet", "columns", "missing", missing)
+    return pm, frames[0], frames[1], frames[2]
+
+
 def write_aggregate(paths: dict, part_dirs: list[str | Path], entry: dict) -> dict:
     """Aggregate part runs: throughputs add up, latency samples are pooled (docs/metrics.md)."""
     parts = []
     metrics_parts = {}
     reqs, cong = [], []
+    its = []
     for d in part_dirs:
         d = Path(d)
-        pm = json.loads((d / "metrics.json").read_text())
-        it = pd.read_parquet(d / "iterations.parquet")
+        pm, it, r, c = _read_part(d)
         window = tuple(pm["window"])
         parts.append((_samples(it, "prompt"), _samples(it, "decode"), window))
         name = d.parts[-5]
         metrics_parts[name] = pm
-        r = pd.read_parquet(d / "requests.parquet")
+        its.append(it.assign(part=name))
         r.insert(0, "part", name)
         reqs.append(r)
-        c = pd.read_csv(d / "congestion.csv")
         c.insert(0, "part", name)
         cong.append(c)
     if not parts:
@@ -178,17 +212,23 @@ def write_aggregate(paths: dict, part_dirs: list[str | Path], entry: dict) -> di
     flows = [v.get("max_flow") for v in metrics_parts.values()]
     if all(f is not None for f in flows):
         metrics["max_flow"] = sum(flows)
-    it = pd.concat([pd.read_parquet(Path(d) / "iterations.parquet").assign(part=Path(d).parts[-5]) for d in part_dirs], ignore_index=True)
+    profiles: dict = {}
+    if "meta" in paths:  # read before anything is written: a bad part leaves no partial aggregate
+        from helix.io import read_json
+
+        for d in part_dirs:  # the parts' provenance, merged (each part has its own GPU types)
+            part_meta = Path(d) / "meta.json"
+            if part_meta.is_file():
+                doc = read_json(part_meta, "part meta")
+                if not isinstance(doc, dict) or not isinstance(doc.get("profiles") or {}, dict):
+                    raise HelixInputError(part_meta, "profiles", "must be a JSON object with a 'profiles' mapping")
+                profiles.update(doc.get("profiles") or {})
+    it = pd.concat(its, ignore_index=True)
     _write_parquet(paths["iterations"], it)
     _write_parquet(paths["requests"], pd.concat(reqs, ignore_index=True))
     with atomic_path(paths["congestion"]) as tmp:
         pd.concat(cong, ignore_index=True).to_csv(tmp, index=False)
     if "meta" in paths:
-        profiles: dict = {}
-        for d in part_dirs:  # the parts' provenance, merged (each part has its own GPU types)
-            part_meta = Path(d) / "meta.json"
-            if part_meta.is_file():
-                profiles.update(json.loads(part_meta.read_text()).get("profiles") or {})
         write_json(paths["meta"], meta(entry, {"parts": ",".join(str(d) for d in part_dirs)}, profiles or None))
     write_json(paths["metrics"], metrics)
     return metrics
