@@ -16,8 +16,8 @@ from typing import Any, Callable, Mapping
 
 from pydantic import TypeAdapter, ValidationError
 
+from helix.artifact.source import ArtifactSource
 from helix.cluster import SINK, SOURCE, Cluster, Link, Machine
-from helix.artifact.source import ARTIFACT_PREFIX, ArtifactSource
 from helix.clusters import generators
 from helix.clusters.spec import (
     ClusterSpec,
