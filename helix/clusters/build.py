@@ -234,7 +234,7 @@ def build_cluster(
     ``spec``: a ClusterSpec or its mapping; ``gpus``: the GPU catalogue (type -> entry), every
     machine's type must be one of its keys; ``parent``: the built parent of a derived cluster;
     ``file``: for ``generator: file``, the already resolved path (else ``spec.path`` is resolved
-    against ``artifact_dir`` / $HELIX_ARTIFACT_DIR).
+    against ``artifact_dir``, else helix.artifact.source).
     """
     spec = parse_spec(name, spec)
     source = _where(name)

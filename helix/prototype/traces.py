@@ -6,7 +6,6 @@ direct CLI/test use, the pinned pickles of the artifact read through the restric
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,11 @@ def load_traces(lengths: str | Path | None = None, arrivals: str | Path | None =
 
     if lengths is not None and arrivals is not None:
         return tr.load_lengths(lengths), np.asarray(tr.load_arrivals(arrivals))
-    art = artifact_dir or os.environ.get("HELIX_ARTIFACT_DIR")
-    if not art:
-        raise HelixInputError(None, "traces", "give --lengths and --arrivals files, or an artifact dir (HELIX_ARTIFACT_DIR)")
+    from helix.artifact.source import artifact_root
+
+    art = artifact_root(artifact_dir)  # the one resolver: --artifact, $HELIX_ARTIFACT_DIR, the clone
+    if not art.is_dir():
+        raise HelixInputError(None, "traces", f"give --lengths and --arrivals files, or an artifact dir (HELIX_ARTIFACT_DIR; {art} not found)")
     df = tr.read_artifact_lengths(art)
     counts = tr.read_artifact_arrivals(art)["count"].to_numpy()
     return (df["input"].to_numpy(), df["output"].to_numpy()), counts
