@@ -154,6 +154,8 @@ def _read_part(d: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
     w = pm["window"]
     if not (isinstance(w, list) and len(w) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in w)):
         raise HelixInputError(d / "metrics.json", "window", "must be [start_s, end_s]", w)
+    if not (np.isfinite(w).all() and w[0] < w[1]):
+        raise HelixInputError(d / "metrics.json", "window", "must be finite with start_s < end_s", w)
     for key, kinds in (("n_requests", (int,)), ("n_rejected", (int,)), ("decode_throughput_tps", (int, float)), ("max_flow", (int, float, type(None)))):
         if key in pm and (isinstance(pm[key], bool) or not isinstance(pm[key], kinds)):
             raise HelixInputError(d / "metrics.json", key, "must be a number", pm[key])
