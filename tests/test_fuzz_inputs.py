@@ -301,7 +301,8 @@ def test_cli_on_malformed_files(scratch, command, doc):
     argv = {
         "validate-config": ["validate-config", "--alone", str(path)],
         "parse-log": ["parse-log", str(path)],
-        "place": ["place", str(path), str(REPO / "config/test/tiny-llama.json"), "--model", "tiny-llama", "--method", "petals",
+        "place": ["place", "--config", str(REPO / "config/config.yaml"), "--profiles", "artifact", "--cluster", str(path),
+                  "--model", "tiny-llama", "--model-config", str(REPO / "config/test/tiny-llama.json"), "--method", "petals",
                   "--out", str(scratch / "place-out")],
     }[command]
     shutil.rmtree(scratch / "place-out", ignore_errors=True)

@@ -24,6 +24,7 @@ from helix.errors import HelixInputError
 REPO = Path(__file__).resolve().parents[1]
 AE = "artifact_evaluation"
 MODEL_70B = f"{AE}/single_cluster/models/llama70b/config.json"
+_PLACE = ["place", "--config", str(REPO / "config/config.yaml"), "--profiles", "artifact"]
 
 
 def _one_line_exit_2(capsys, argv: list[str]) -> str:
@@ -78,8 +79,8 @@ def test_placement_refuses_a_cluster_without_a_route(artifact_dir, tmp_path, met
 
 def test_cli_place_refuses_a_cluster_without_a_route(artifact_dir, tmp_path, capsys):
     _split_cluster().save(tmp_path / "split12.yaml")
-    err = _one_line_exit_2(capsys, ["place", str(tmp_path / "split12.yaml"), str(artifact_dir / MODEL_70B),
-                                    "--model", "llama70b", "--method", "petals", "--out", str(tmp_path / "out")])
+    err = _one_line_exit_2(capsys, [*_PLACE, "--cluster", str(tmp_path / "split12.yaml"), "--model", "llama70b",
+                                    "--model-config", str(artifact_dir / MODEL_70B), "--method", "petals", "--out", str(tmp_path / "out")])
     assert "no route" in err
     assert not (tmp_path / "out" / "layout.yaml").exists()
 
@@ -175,8 +176,8 @@ def test_truncated_layout_and_warm_start_file(artifact_dir, tmp_path, capsys):
 
     read_cluster_ini(artifact_dir / f"{AE}/ablation/config/cluster10.ini", "small10").save(tmp_path / "small10.yaml")
     model = artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json"
-    err = _one_line_exit_2(capsys, ["place", str(tmp_path / "small10.yaml"), str(model), "--model", "llama30b",
-                                    "--backend", "heuristic", "--time-limit", "2", "--warm-start-file", str(tmp_path / "layout.yaml"),
+    err = _one_line_exit_2(capsys, [*_PLACE, "--cluster", str(tmp_path / "small10.yaml"), "--model", "llama30b",
+                                    "--model-config", str(model), "--backend", "heuristic", "--time-limit", "2", "--warm-start-file", str(tmp_path / "layout.yaml"),
                                     "--out", str(tmp_path / "out")])
     assert "layout.yaml: line" in err
     assert not (tmp_path / "out" / "layout.yaml").exists()
@@ -207,7 +208,7 @@ def test_simulate_out_naming_a_file_is_refused_before_simulating(tmp_path, capsy
 
 @pytest.mark.parametrize(("option", "value", "expected"), [("--backend", "cplex", "cplex"), ("--time-limit", "-3", "-3")])
 def test_place_option_errors_name_the_option(artifact_dir, tmp_path, capsys, option, value, expected):
-    err = _one_line_exit_2(capsys, ["place", str(tmp_path / "c.yaml"), str(artifact_dir / MODEL_70B), "--model", "llama70b",
+    err = _one_line_exit_2(capsys, [*_PLACE, "--cluster", str(tmp_path / "c.yaml"), "--model", "llama70b",
                                     option, value, "--out", str(tmp_path / "out")])
     assert f"command line: {option}: " in err and expected in err and "pydantic" not in err
 
@@ -267,7 +268,7 @@ def test_simulate_leaves_no_temporary_folders(repo, artifact_dir, tmp_path):
     work, tmp = tmp_path / "work", tmp_path / "tmp"
     work.mkdir(), tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(tmp), HELIX_ARTIFACT_DIR=str(artifact_dir))
-    base = [sys.executable, "-m", "helix.cli", "simulate", "--config", str(repo / "config/config.yaml"), "--cluster", "single24",
+    base = [sys.executable, "-m", "helix.cli", "simulate", "--config", str(repo / "config/config.yaml"), "--profiles", "artifact", "--cluster", "single24",
             "--model", "llama70b", "--scheduler", "helix", "--mode", "offline", "--quiet"]
     ok = subprocess.run([*base, "--method", "paper-helix", "--duration", "20", "--n-init", "4", "--out", str(work / "ok")],
                         cwd=work, env=env, capture_output=True, text=True, timeout=600)

@@ -9,7 +9,6 @@ Nothing holds wall times, so reruns are byte-identical. Aggregates of part runs 
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
