@@ -166,3 +166,18 @@ def test_missing_tokenizer_and_bad_checkpoint_stop_helix_serve_before_any_worker
     err = capsys.readouterr().err.strip()
     assert code != 0 and shard.name in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o2" / "work").exists()
+
+
+def test_a_device_or_dtype_this_machine_cannot_run_is_an_error_before_any_worker(ckpt, tmp_path, capsys):
+    from helix.cli import main
+
+    path, _ = ckpt
+    layout = tmp_path / "layout.yaml"
+    layout.write_text(f"num_layers: {LAYERS}\nlayers:\n  a: [0, 3]\n  b: [3, {LAYERS}]\n")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    code = main(["serve", "--layout", str(layout), "--checkpoint", str(path), "--device", "cuda", "--http-port", "0",
+                 "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "device" in err and "CUDA is not available" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o" / "work").exists()

@@ -187,8 +187,10 @@ class Host:
             self.log(f"worker {src} fault: {msg.get('reason')}")
         return True
 
-    def wait_ready(self, timeout_s: float, alive: Callable[[], set[int]] | None = None) -> None:
-        """Block until every worker said ready; StartupError naming the missing ones otherwise."""
+    def wait_ready(self, timeout_s: float, alive: Callable[[], set[int]] | None = None,
+                   why: Callable[[int], str] | None = None) -> None:
+        """Block until every worker said ready; StartupError naming the missing ones otherwise
+        (with ``why(id)``: the last line a worker that exited wrote, e.g. its one-line error)."""
         want = {w.id for w in self.cfg.workers}
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -198,7 +200,8 @@ class Host:
                 return
             gone = alive() if alive else set()
             if gone:
-                raise StartupError(f"worker(s) {sorted(gone)} exited before becoming ready")
+                said = "; ".join(f"worker {g}: {why(g)}" for g in sorted(gone) if why and why(g))
+                raise StartupError(f"worker(s) {sorted(gone)} exited before becoming ready" + (f" ({said})" if said else ""))
             time.sleep(0.05)
         missing = sorted(want - self.ready)
         names = [self.cfg.node(i).name for i in missing]

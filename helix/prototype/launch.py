@@ -52,6 +52,14 @@ class LocalLauncher:
         """Ids of workers whose process has exited (the name is the host's question: who is gone)."""
         return {nid for nid, p in self.procs.items() if p.poll() is not None}
 
+    def last_line(self, nid: int) -> str:
+        """The last line worker ``nid`` wrote (its one-line error when it failed to start)."""
+        try:
+            lines = [ln for ln in (self.log_dir / f"worker{nid}.log").read_text(errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return ""
+        return lines[-1].strip()[:300] if lines else ""
+
     def pids(self) -> dict[int, int]:
         return {nid: p.pid for nid, p in self.procs.items()}
 

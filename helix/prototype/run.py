@@ -57,6 +57,18 @@ def resolve_model(layout: Layout, model_config: str | Path | None, checkpoint: s
     return model, str(model_config)
 
 
+def check_local_device(spec: ProtoRunSpec) -> None:
+    """Local workers share this machine's device: a dtype it cannot run is an error before any starts."""
+    if spec.launcher == "local":
+        from helix.prototype.engines.torch_engine import DTYPES, check_device_dtype
+
+        check_device_dtype(spec.device, DTYPES[spec.dtype])
+        if not str(spec.device).startswith(("cpu", "cuda")):
+            from helix.errors import HelixInputError
+
+            raise HelixInputError("prototype", "device", "cpu or cuda[:N]", spec.device)
+
+
 def run_prototype(
     layout: Layout,
     model_config: str | Path | None,
@@ -80,6 +92,7 @@ def run_prototype(
     out_dir = Path(out_dir)
     model, model_config = resolve_model(layout, model_config, checkpoint, spec.model)
     checked_lengths(lengths, spec, model.max_position)  # before anything starts
+    check_local_device(spec)
     cfg = build_system_config(layout, cluster, base_port=base_port)
     work = out_dir / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -93,7 +106,7 @@ def run_prototype(
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # snakemake / ray stop us with SIGTERM
     try:
-        host.wait_ready(spec.startup_timeout_s, launcher.alive)
+        host.wait_ready(spec.startup_timeout_s, launcher.alive, getattr(launcher, "last_line", None))
         if on_serving is not None:
             on_serving(launcher.pids() if hasattr(launcher, "pids") else {})
         stats = host.run(launcher.alive)

@@ -40,11 +40,12 @@ class Deployment:
     def __init__(self, layout: Layout, spec: ProtoRunSpec, *, model_config: str | Path | None = None,
                  checkpoint: str | Path | None = None, cluster: Cluster | None = None, base_port: int | None = None,
                  work_dir: str | Path, log=log_stderr, stall_s: float = 120.0):
-        from helix.prototype.run import resolve_model
+        from helix.prototype.run import check_local_device, resolve_model
 
         check_scheduler(spec.scheduler)
         self.spec, self.log, self.stall_s = spec, log, stall_s
         self.model, self.model_config = resolve_model(layout, model_config, checkpoint, spec.model)
+        check_local_device(spec)
         self.checkpoint = str(checkpoint) if checkpoint else None
         self.cfg = build_system_config(layout, cluster, base_port=base_port)
         self.work = Path(work_dir)
@@ -92,7 +93,7 @@ class Deployment:
         try:
             while self._launcher is None and self._error is None:
                 self._stop.wait(0.01)
-            self.host.wait_ready(self.spec.startup_timeout_s, self._launcher.alive)
+            self.host.wait_ready(self.spec.startup_timeout_s, self._launcher.alive, getattr(self._launcher, "last_line", None))
         except BaseException as exc:  # noqa: BLE001
             self._error = exc
             ready.set()

@@ -288,10 +288,22 @@ def main(argv: list[str] | None = None) -> int:
 
         prof = cProfile.Profile()
         try:
-            return prof.runcall(serve_worker, args)
+            return prof.runcall(_serve_or_say_why, args)
         finally:
             prof.dump_stats(os.path.join(prof_dir, f"worker{args.node_id}.pstats"))
-    return serve_worker(args)
+    return _serve_or_say_why(args)
+
+
+def _serve_or_say_why(args) -> int:
+    """Bad input (a checkpoint it cannot read, a device it cannot use) is one line on stderr, which
+    the host quotes in its StartupError."""
+    from helix.errors import HelixInputError
+
+    try:
+        return serve_worker(args)
+    except HelixInputError as exc:
+        print(f"error: {exc.one_line()}", file=sys.stderr, flush=True)
+        return 2
 
 
 if __name__ == "__main__":
