@@ -15,7 +15,8 @@ are told, and new requests are routed around it while a complete route remains.
 Two ways to feed it: ``run`` (the workload generator: offline closed loop or online trace, for a
 fixed duration, as in the paper) and ``serve`` (requests handed in by another thread, e.g. the
 OpenAI-compatible endpoint of ``helix.prototype.api``, until told to stop). Both schedule a new
-request onto a route the same way (``_launch``) and share the loop body (``_pump``).
+request onto a route the same way (``_launch``) and share the handling of tokens coming back
+(``_drain_tokens``) and of liveness (``_liveness``).
 
 Every message is checked before use (``helix.prototype.messages``): a token for a request that is
 not running, a route that is not the request's, a token id outside the vocabulary, a control
@@ -160,7 +161,11 @@ class Host:
                 frames = self.control.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
-            self.on_control(frames, now, on_fail)
+            try:
+                self.on_control(frames, now, on_fail)
+            except Exception as exc:  # noqa: BLE001 - never the host
+                self.errors["internal"] += 1
+                self.log(f"host: control message: {type(exc).__name__}: {exc}")
 
     def on_control(self, frames: list[bytes], now: float, on_fail: Callable[[int, str], None] | None = None) -> bool:
         """One control message (ready / heartbeat / bye / fail / fatal); False (counted) if dropped."""
