@@ -22,9 +22,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ("0", "1", "2")
 CASES = {
-    "geo24-petals-helix-offline": ["--cluster", "geo24", "--model", "llama70b", "--method", "paper-petals", "--scheduler", "helix", "--mode", "offline", "--duration", "60"],
-    "hetero42-swarm-online": ["--cluster", "hetero42", "--model", "llama70b", "--method", "paper-swarm", "--scheduler", "swarm", "--mode", "online", "--duration", "30"],
-    "single24-t4-30b-helix-online": ["--cluster", "single24-t4", "--model", "llama30b", "--method", "paper-helix", "--scheduler", "helix", "--mode", "online", "--duration", "60"],
+    "geo24-petals-helix-offline": ["--cluster", "geo24", "--model", "llama70b", "--method", "paper-petals", "--scheduler", "helix", "--mode", "offline", "--duration", "60", "--profiles", "artifact"],
+    "hetero42-swarm-online": ["--cluster", "hetero42", "--model", "llama70b", "--method", "paper-swarm", "--scheduler", "swarm", "--mode", "online", "--duration", "30", "--profiles", "artifact"],
+    "single24-t4-30b-helix-online": ["--cluster", "single24-t4", "--model", "llama30b", "--method", "paper-helix", "--scheduler", "helix", "--mode", "online", "--duration", "60", "--profiles", "artifact"],
 }
 
 
