@@ -1,7 +1,8 @@
 """The `helix` command line. Subcommands are modules of ``helix.commands``, discovered by name.
 
 Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``,
-and ``EXAMPLE`` (its --help epilog), so a new command is one new file. Bad input raises HelixInputError, printed as one line with exit 2.
+and ``EXAMPLE`` (its --help epilog), so a new command is one new file. Bad input raises HelixInputError, printed as one line with exit 2;
+a run whose modelled system breaks a limit (HelixRunError, e.g. a simulated KV overflow) exits 3.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pkgutil
 import sys
 
 import helix.commands
-from helix.errors import HelixInputError
+from helix.errors import HelixInputError, HelixRunError
 
 
 def _commands() -> dict[str, object]:
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except HelixInputError as exc:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return 2
+    except HelixRunError as exc:  # valid inputs, but the modelled system broke a limit
+        print(f"error: {exc.one_line()}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

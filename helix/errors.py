@@ -35,3 +35,17 @@ class HelixInputError(ValueError):
 
 class PlacementError(HelixInputError):
     """A placement that cannot exist: model does not fit, no complete route, infeasible settings."""
+
+
+class HelixRunError(RuntimeError):
+    """A run that stopped because the modelled system broke a hard limit (e.g. a simulated KV cache
+    overflowing under the configured rate): the inputs were valid, the combination does not fit.
+    Entry points report it like bad input: one line, non-zero exit."""
+
+    def __init__(self, source: str | None, message: str):
+        self.source = source
+        self.message = message
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        return f"{self.source}: {self.message}" if self.source else self.message

@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Iterator
 from typing import TextIO
 
-from helix.errors import HelixInputError
+from helix.errors import HelixInputError, HelixRunError
 from helix.provenance import git_revision, versions
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -87,8 +87,8 @@ def rule_log(sm, expected: tuple[type[BaseException], ...] = ()) -> Iterator[Tex
             root.setLevel(logging.INFO)
         try:
             yield log
-        except (HelixInputError, *expected) as exc:
-            msg = exc.one_line() if isinstance(exc, HelixInputError) else str(exc)
+        except (HelixInputError, HelixRunError, *expected) as exc:
+            msg = exc.one_line() if isinstance(exc, (HelixInputError, HelixRunError)) else str(exc)
             sys.stdout, sys.stderr = saved
             print(f"error: {msg}", file=log)
             raise SystemExit(f"error: {msg}") from None

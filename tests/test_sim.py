@@ -196,3 +196,21 @@ def test_cli_bad_input_one_line_no_output(tmp_path, artifact_dir, extra):
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "workload" in r.stderr
     assert not out.exists()
+
+
+def test_kv_overflow_is_a_run_error_one_line_exit_3(tmp_path, artifact_dir):
+    """A simulated KV overflow is not bad input (HelixRunError), but reads like it: one line, exit 3."""
+    import subprocess
+    import sys
+
+    from helix.errors import HelixRunError
+
+    assert issubclass(SimulationError, HelixRunError) and not issubclass(SimulationError, HelixInputError)
+    out = tmp_path / "out"
+    # the paper's 70B T4 chain ran 3 queries at a time; 60 overflow its hand-set KV within seconds
+    cmd = [sys.executable, "-m", "helix.cli", "simulate", "--cluster", "single24-t4", "--model", "llama70b", "--method", "paper-separate",
+           "--scheduler", "random", "--mode", "offline", "--n-init", "60", "--duration", "20", "--out", str(out), "--quiet", "--profiles", "artifact"]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert r.returncode == 3, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "KV cache overflow" in r.stderr
+    assert not out.exists()
