@@ -81,3 +81,37 @@ def test_paper_layout_simulates_the_same_through_both_paths(cfg, artifact_dir, t
     assert a.metrics["n_decodes"] > 1000
     for key in ("decode_throughput_tps", "n_prompts", "n_decodes", "decode_latency_s", "prompt_latency_s"):
         assert b.metrics[key] == a.metrics[key], key
+
+
+# Every arc our path adds to a paper layout, per layout (docs/metrics.md "One placement graph per
+# layout"): arcs of the full cluster that the authors' pruned cluster graph had dropped.
+EXTRA_ARCS = {
+    ("single24", "paper-helix"): set(),
+    ("geo24", "paper-helix"): {("n20", "n7")},
+    ("hetero42", "paper-helix"): {("n14", "n1"), ("n20", "n36"), ("n22", "n36"), ("n29", "n2"), ("n32", "n2")},
+    ("geo24", "paper-swarm"): set(),
+    ("hetero42", "paper-petals"): set(),
+}
+CLUSTER_INI["hetero42"] = "high_heterogeneity/config/cluster42.ini"
+
+
+@pytest.mark.parametrize("cluster,method", sorted(EXTRA_ARCS))
+def test_the_only_difference_is_the_authors_pruning(cfg, artifact_dir, cluster, method):
+    """Same nodes, capacities and arcs, except the arcs of EXTRA_ARCS; on the pruned cluster the
+    authors placed on (``pruned_cluster.ini``) our path writes their placement graph arc for arc."""
+    sol, graph = paper_inputs(artifact_dir, {"cluster": cluster, "model": "llama70b", "method": method, "parent": None, "part": None})
+    full = read_cluster_ini(artifact_dir / "artifact_evaluation" / CLUSTER_INI[cluster], cluster)
+    lay = read_sol_ini(sol, 80, full)
+    gpus = {k: v.model_dump(mode="json") for k, v in cfg.gpus.items()}
+    paper = read_simulator_cluster(graph)
+    pa = {(_rename(l.src), _rename(l.dst)): (l.bandwidth, round(l.latency, 12)) for l in paper.links}
+    partial = method == "paper-petals"
+    ours = graph_from_layout(full, lay, "llama70b", gpus, partial=partial)
+    oa = {(l.src, l.dst): (l.bandwidth, round(l.latency, 12)) for l in ours.links}
+    assert set(oa) - set(pa) == EXTRA_ARCS[(cluster, method)] and not set(pa) - set(oa)
+    assert all(oa[k] == v for k, v in pa.items())
+    pruned = graph.parent / "pruned_cluster.ini"
+    if EXTRA_ARCS[(cluster, method)]:
+        assert pruned.is_file()
+        on_pruned = graph_from_layout(read_cluster_ini(pruned, cluster), lay, "llama70b", gpus, partial=partial)
+        assert {(l.src, l.dst): (l.bandwidth, round(l.latency, 12)) for l in on_pruned.links} == pa
