@@ -4,7 +4,7 @@
 #   (a) profile LLaMA-2-70B- and LLaMA-1-30B-shaped layers with the project's profiler
 #       (`helix profile`) into profiles/measured/<gpu>/<model>/ (prompt.csv, decode.csv, meta.json);
 #   (b) compare every measured point with the analytic prediction for that GPU
-#       (helix.profiles.analytic, fitted parameters if results/profiles/analytic_fit.json exists,
+#       (helix.profiles.cost, fitted parameters if results/profiles/analytic_fit.json exists,
 #       else the priors) -> <out>/analytic_vs_measured.csv and a summary line per model;
 #   (c) run the prototype (host + 4 workers sharing the GPU) with 70B-shaped bf16 layers on the
 #       8-layer test placement next to a single process, and set its decode tokens/s against what
@@ -75,7 +75,7 @@ echo "== (b) measured vs analytic ($ANALYTIC_GPU)" >&2
 import csv, json, sys
 from pathlib import Path
 from helix.models import load_hf_config
-from helix.profiles.analytic import FitParams, predict_time
+from helix.profiles.cost import FitParams, predict_time
 from helix.profiles.store import read_project_table
 
 root, gpu, work = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
