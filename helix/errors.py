@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 
+_LINE_BREAKS = {c: repr(c)[1:-1] for c in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
 class HelixInputError(ValueError):
     """Bad user input: a malformed config, cluster, layout, profile or artifact path."""
 
@@ -29,8 +32,9 @@ class HelixInputError(ValueError):
         head = ": ".join(parts)
         text = self.message if self.value is ... else f"{self.message} (got {self.value!r})"
         line = f"{head}: {text}" if head else text
-        # one line whatever the input held (a key or value with a line break in it)
-        return line.replace("\r", "\\r").replace("\n", "\\n")
+        # one line whatever the input held (a key or value with a line break in it: every character
+        # str.splitlines() breaks on, escaped)
+        return "".join(_LINE_BREAKS.get(c, c) for c in line)
 
 
 class PlacementError(HelixInputError):

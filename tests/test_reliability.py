@@ -34,6 +34,14 @@ def _one_line_exit_2(capsys, argv: list[str]) -> str:
     return err
 
 
+def test_one_line_escapes_every_line_break():
+    """A key or value holding any character str.splitlines() breaks on stays on one line (found by
+    the fuzz test: a config key "\x1e")."""
+    for brk in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029":
+        line = HelixInputError(f"a{brk}.yaml", f"k{brk}", f"m{brk}", f"v{brk}").one_line()
+        assert len(line.splitlines()) == 1 and line.startswith("a"), repr(line)
+
+
 # ---- case 3: silent bad clusters -------------------------------------------------------------
 @pytest.mark.parametrize("count", [-1, 0])
 def test_fake_generator_refuses_non_positive_gpu_counts(repo, count):
