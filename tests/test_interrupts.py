@@ -136,3 +136,46 @@ def test_interrupted_simulation_fails_without_outputs(artifact_dir, tmp_path):
         assert not (tmp_path / run / name).exists(), name
     dry = subprocess.run(_snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300)
     assert "simulate" in dry.stdout and "Nothing to be done" not in dry.stdout + dry.stderr
+
+
+def _procs_in(workdir: Path) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and Path(os.readlink(d / "cwd")) == workdir:
+                out.append(int(d.name))
+        except OSError:
+            continue
+    return out
+
+
+def test_interrupted_prototype_fails_without_outputs_or_workers(artifact_dir, tmp_path):
+    """SIGTERM to a serving prototype job (host and workers running): the job fails, no output is
+    left, its workers are gone, and Snakemake still has it to do."""
+    pytest.importorskip("torch")
+    run = "results/proto/tiny4/tiny-llama/manual/helix/offline"
+    cfg = yaml.safe_load((REPO / "config/test/config.yaml").read_text())
+    cfg["models"]["tiny-llama"]["config_json"] = str(REPO / "config/test/tiny-llama.json")
+    proto = cfg["experiments"]["proto_test"]["prototypes"][0]
+    proto.update(layout=str(REPO / proto["layout"]), duration_s=120)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
+    target = f"{run}/metrics.json"
+    proc = subprocess.Popen(_snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        pid = _job_pid(tmp_path, "prototype.py")  # its SIGTERM handler is set once the workers are launched
+        time.sleep(2)
+        os.kill(pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=180)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0, out[-2000:]
+    assert "Error in rule prototype" in out
+    for name in ("events.csv", "routes.csv", "tokens.csv", "metrics.json"):
+        assert not (tmp_path / run / name).exists(), name
+    deadline = time.monotonic() + 30
+    while _procs_in(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert _procs_in(tmp_path) == [], "worker processes left behind"
+    dry = subprocess.run(_snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300)
+    assert "prototype" in dry.stdout and "Nothing to be done" not in dry.stdout + dry.stderr
