@@ -66,7 +66,7 @@ for shape in $SHAPES; do
  "vocab_size": 32000, "tie_word_embeddings": false, "torch_dtype": "float16"}
 EOF
   echo "== (a) profile $name-shaped layer" >&2
-  "$PY" -m helix.cli profile --config-json "$WORK/$name.json" --model "$name" --gpu "$GPU" \
+  "$PY" -m helix.cli profile --model-config "$WORK/$name.json" --model "$name" --gpu "$GPU" \
     --out "$OUT_ROOT/$GPU_DIR/$name" --device "$DEVICE" --dtype "$DTYPE" "${GRID[@]}"
 done
 

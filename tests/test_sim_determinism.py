@@ -21,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = ("0", "1", "2")
+# the authors' profile tables (`--profiles artifact`): no workflow run needed before this test
 CASES = {
     "geo24-petals-helix-offline": ["--cluster", "geo24", "--model", "llama70b", "--method", "paper-petals", "--scheduler", "helix", "--mode", "offline", "--duration", "60", "--profiles", "artifact"],
     "hetero42-swarm-online": ["--cluster", "hetero42", "--model", "llama70b", "--method", "paper-swarm", "--scheduler", "swarm", "--mode", "online", "--duration", "30", "--profiles", "artifact"],
