@@ -68,7 +68,8 @@ class ModelProfiles:
     def profile(self, gpu: str) -> LayerProfile:
         return self.store.get(self.model, gpu)
 
-    def measured_limits(self, gpu: str) -> bool:
+    def has_measured_limits(self, gpu: str) -> bool:
+        """Whether the paper measured the limits of this pair (else they are derived)."""
         return measured.has_measured(self.model, gpu)
 
     def limits(self, gpu: str) -> EngineLimits:
@@ -77,7 +78,7 @@ class ModelProfiles:
         return self._limits[gpu]
 
     def _load_limits(self, gpu: str) -> EngineLimits:
-        if self.measured_limits(gpu):
+        if self.has_measured_limits(gpu):
             return measured.engine_limits(self.model, gpu)
         m = self.machine(gpu)
         if m is None:
@@ -119,7 +120,7 @@ class ModelProfiles:
                 prof["artifact_files"] = meta.get("artifact_files")
             elif meta.get("source") == "measured":
                 prof["where"] = meta.get("copied_from") or meta.get("gpu_name") or meta.get("device")
-            if self.measured_limits(gpu):
+            if self.has_measured_limits(gpu):
                 lim = {"source": "measured", "file": measured.data_file(self.model)}
             else:
                 m = self.machine(gpu)
