@@ -149,6 +149,37 @@ def test_bad_requests_get_openai_errors_naming_the_field(served):
     assert status == 200 and obj["usage"]["completion_tokens"] >= 1
 
 
+def test_helix_serve_cli_endpoint_answers_curl_style_requests_and_stops_on_sigint(served, tmp_path):
+    """`helix serve --checkpoint D --http-port 0`: the README's command, queried as curl does."""
+    import re
+    import subprocess
+    import sys
+
+    layout = tmp_path / "layout.yaml"
+    layout.write_text("num_layers: 6\nlayers:\n  a: [0, 3]\n  b: [3, 6]\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "helix.cli", "serve", "--layout", str(layout), "--checkpoint", str(served["ckpt"]),
+                             "--http-port", "0", "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = ""
+        deadline = time.monotonic() + 120
+        while "serving" not in line and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "helix serve exited early"
+        url = re.search(r"(http://\S+)/v1", line).group(1)
+        assert url.startswith("http://127.0.0.1:")
+        status, obj = _post(url, {"model": served["ckpt"].name, "prompt": "Each worker", "max_tokens": 5})
+        assert status == 200 and obj["object"] == "text_completion", obj
+        codec = served["codec"]
+        assert obj["choices"][0]["text"] == codec.decode(_hf_greedy(served["model"], codec.encode("Each worker"), 5))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert json.loads(stdout.strip().splitlines()[-1])["finished"] == 1
+    assert (out / "events.csv").is_file() and "keys" not in (out / "system_config.yaml").read_text()
+
+
 def test_a_dead_worker_fails_its_request_cleanly_then_no_route_is_503(served):
     """Kill a worker under a long request: the client gets an error within seconds, not a hang;
     with every route gone, /health and requests answer 503."""
