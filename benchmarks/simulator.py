@@ -18,10 +18,13 @@ Where the time goes (cProfile of the 70B single24 case, current engine, 1.04 M e
 loop's own lines ~57 % (of which batch formation, the per-request sends of a finished walk and the
 gather of finished iterations are most), merging parked landings into queues ~18 %, the helix
 scheduler's per-decode IWRR load update ~5 %, list appends ~3 %, the layer pointer ~3 %, heap
-push/pop ~2 %. Before issue 14 the loop processed 2.28 M events, 1.48 M of them landings; landings
-on a compute node are now parked on it and merged when it next looks at its queues (one WAKE event
-per idle period instead of one event per landing), and a queue of decodes within both decode
-limits is taken as one batch without the per-request scan. Identical outputs are checked by
+push/pop ~2 %. Before issue 14 the loop processed 2.28 M events on that case, 1.48 M of them
+landings; a landing over a fixed-bandwidth link is now parked on its compute node and merged when
+the node next looks at its queues (an event only for the first landing on an idle node: 1.04 M
+events), and a queue of decodes within both decode limits is taken as one batch without the
+per-request scan. The rest of the time is per request and per hop (about 2.6 M request-hops:
+the send of a finished walk, the merge into the next queue, the batch), which a pure-Python loop
+cannot shed (see the ratios this script prints). Identical outputs are checked by
 ``tests/test_sim_engine_equivalence.py``.
 
 Usage: python benchmarks/simulator.py [--case NAME ...] [--repeat N] [--baseline REV|PATH|none] [--json OUT]
@@ -56,11 +59,14 @@ def _one(case: str, engine_path: str | None) -> dict:
     sys.path.insert(0, str(REPO))
     t_setup = time.perf_counter()
     import helix.sim.run as run
-    from helix.artifact.traces import import_traces
+    from helix.artifact.simulator_cluster import read_simulator_cluster
+    from helix.artifact.traces import read_artifact_arrivals, read_artifact_lengths
     from helix.config import load_config
     from helix.profiles.store import ProfileStore
     from helix.sim.experiments import run_key, sim_table
-    from helix.sim.pipeline import run_entry
+    from helix.sim.paper import paper_files
+    from helix.sim.pipeline import load_model, paper_ranges
+    from helix.sim.settings import WorkloadSpec
 
     if engine_path:
         import importlib.util
@@ -72,16 +78,22 @@ def _one(case: str, engine_path: str | None) -> dict:
         run.Simulator = mod.Simulator
     cfg = load_config(REPO / "config" / "config.yaml")
     art = cfg.artifact_dir()
-    cluster, model, method, scheduler, mode, _ = CASES[case]
-    entry = sim_table(cfg)[run_key(cluster, model, method, scheduler, mode)]
-    traces = import_traces(art, Path(tempfile.mkdtemp(prefix="helix-bench-")))
-    m = cfg.models[model]
-    kwargs = dict(model_json=cfg.resolve_model_path(model), param_bytes_per_layer=m.param_bytes_per_layer, lengths=traces["lengths"],
-                  arrivals=traces["arrivals"], profiles=ProfileStore.from_artifact(art), artifact=art)
+    cluster, model_key, method, scheduler, mode, _ = CASES[case]
+    entry = sim_table(cfg)[run_key(cluster, model_key, method, scheduler, mode)]
+    m = cfg.models[model_key]
+    model = load_model(model_key, cfg.resolve_model_path(model_key), m.param_bytes_per_layer)
+    sol, graph = paper_files(art, cluster, model_key, method)
+    sc, ranges = read_simulator_cluster(graph), paper_ranges(sol, model.num_layers)
+    lengths = read_artifact_lengths(art)
+    lens = (lengths["input"].tolist(), lengths["output"].tolist())
+    counts = read_artifact_arrivals(art)["count"].tolist()
+    store = ProfileStore.from_artifact(art)
+    wl = WorkloadSpec.model_validate(entry["workload"])
     setup_s = time.perf_counter() - t_setup
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
     wall = time.perf_counter()
     cpu = time.process_time()
-    out = run_entry(entry, **kwargs)
+    out = run.simulate(model, sc, ranges, store, scheduler, wl, lens, counts)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     metrics = {k: v for k, v in out.metrics.items()}
     return {
@@ -89,6 +101,7 @@ def _one(case: str, engine_path: str | None) -> dict:
         "cpu_s": cpu,
         "setup_s": setup_s,
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9,  # KiB on Linux
+        "rss_before_run_gb": rss_before,
         "events": out.result.events,
         "metrics": metrics,
     }
@@ -144,7 +157,7 @@ def main() -> int:
         paper_tps = CASES[case][5]
         tps = cur["metrics"]["decode_throughput_tps"]
         print(f"{case}")
-        print(f"  current   wall {cur['wall_s']:7.2f} s  cpu {cur['cpu_s']:7.2f} s  peak RSS {cur['peak_rss_gb']:.3f} GB  events {cur['events']:>9,d}  decode {tps:.3f} tok/s"
+        print(f"  current   wall {cur['wall_s']:7.2f} s  cpu {cur['cpu_s']:7.2f} s  peak RSS {cur['peak_rss_gb']:.3f} GB ({cur['rss_before_run_gb']:.3f} before the run)  events {cur['events']:>9,d}  decode {tps:.3f} tok/s"
               + (f" (paper {paper_tps})" if paper_tps else ""))
         if "baseline" in best:
             b = best["baseline"]

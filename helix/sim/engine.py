@@ -217,16 +217,18 @@ class Simulator:
           transmission's start and end are known when it is queued, so only its landing is an
           event, keyed ``(land, end of send, start, seq)`` as the chain StartTransmission ->
           FinishSending -> FinishTransmission would order it;
-        * a landing on a compute node is *parked* on that node instead of being an event (unless the
-          scheduler reads queue lengths): it only joins a queue, which nothing reads before the
-          node's next StartExecution. Parked landings are merged in key order when the node's batch
-          ends (those keyed before its FinishExecution, then the rest of that instant); the earliest
-          landing on an idle node is an event (WAKE) that also merges the landings of its instant.
+        * a landing on a compute node is *parked* on that node instead of being an event when nothing
+          can read the node's queues before its next StartExecution: on fixed-bandwidth links
+          always (the earliest landing on an idle node is an event, WAKE, that also merges the
+          landings of its instant), on hop-by-hop links when it lands during the node's batch
+          (not at all for schedulers that read queue lengths). Parked landings are merged in key
+          order when the node's batch ends (those keyed before its FinishExecution, then the rest
+          of that instant) or when a later landing on the node is processed.
 
         Heap entries are ``(time, k1, k2, seq, kind, a, b)``: ``k1``/``k2`` the creation times of
         the collapsed chain (``now`` for a plain event), ``seq`` the creation counter, and the
         payload NEW_REQ (request), FINISH_SEND (request, (link, bandwidth)), FINISH_TX (request,
-        link: a landing at the sink, or on a node when landings are not parked), FINISH_EXEC (node,
+        link: a landing at the sink, or a hop-by-hop landing not parked), FINISH_EXEC (node,
         KV slots its walk took) or WAKE (request, node). ``nowq`` entries are ``(kind, a, b)``:
         START_EXEC (node), START_TX (node), GATHER, NEW_REQ (the next decode iteration).
         """
@@ -572,6 +574,52 @@ class Simulator:
                     cpu_buf[b] += r.ntok
                     r.arrived_at = t
                 qpush((START_EXEC, b, None))
+            elif kind == START_TX:
+                # hop-by-hop schedulers: the sender's scheduler picks transmissions
+                ob = outbound[a]
+                if not ob:
+                    continue
+                self.now = t  # schedulers read the clock (swarm's hop times)
+                picks, repoll = pick(a, ob, self)
+                for j, bw, r in picks:
+                    del ob[r]
+                    dst = l_dst[j]
+                    nic_out[a] -= bw
+                    link_free[j] -= bw
+                    nic_in[dst] -= bw
+                    sending[j] += 1
+                    if r.prompt and a > SINK_ID:
+                        if r.stays is None:
+                            r.stays = []
+                        r.stays.append((a, t - r.arrived_at))
+                    r.sent_at = t
+                    lat = l_lat[j]
+                    dur = l_bpt[j] * r.ntok / bw + lat
+                    if w0 <= t <= w1:
+                        link_busy[j] += dur - lat
+                        link_wait[j] += t - r.ready_at
+                        link_sends[j] += 1
+                    seq += 1
+                    push(heap, (t + (dur - lat), t, t, seq, FINISH_SEND, r, (j, bw)))
+                for u in repoll:
+                    qpush((START_TX, u, None))
+            elif kind == FINISH_SEND:
+                # a transmission's bandwidth is released; the payload lands ``latency`` later
+                j, bw = b
+                src = l_src[j]
+                dst = l_dst[j]
+                nic_out[src] += bw
+                link_free[j] += bw
+                nic_in[dst] += bw
+                sending[j] -= 1
+                if outbound[src] or nowq or (heap and heap[0][0] <= t):
+                    qpush((START_TX, src, None))
+                seq += 1
+                land = t + l_lat[j]
+                if park and busy_until[dst] > land:  # lands during the receiver's batch
+                    parked[dst].append((land, t, t, seq, a))
+                else:
+                    push(heap, (land, t, t, seq, FINISH_TX, a, j))
             elif kind == GATHER:
                 # requests at the sink are finished: record them, issue the next iteration
                 if not sink_list:
@@ -631,69 +679,21 @@ class Simulator:
                     outbound[SOURCE_ID][r] = r
                     qpush((START_TX, SOURCE_ID, None))
             elif kind == FINISH_TX:
-                # a landing that is an event: at the sink, or on a node whose queues are read
+                # a landing that is an event: at the sink, or a hop-by-hop landing on a node
                 r = a
                 dst = l_dst[b]
                 if dst == SINK_ID:
                     sink_list.append(r)
                     qpush((GATHER, None, None))
                     continue
+                if parked[dst]:  # landings parked on it that come before this one go first
+                    unpark(dst, (t, k1, k2, k3))
                 queues[dst][r.route[r.hop][2] - start[dst]].append(r)
                 r.hop += 1
                 cpu_buf[dst] += r.ntok
                 r.arrived_at = t
                 if not busy[dst] or busy_until[dst] <= t:
                     qpush((START_EXEC, dst, None))
-            elif kind == START_TX:
-                # hop-by-hop schedulers: the sender's scheduler picks transmissions
-                ob = outbound[a]
-                if not ob:
-                    continue
-                self.now = t  # schedulers read the clock (swarm's hop times)
-                picks, repoll = pick(a, ob, self)
-                for j, bw, r in picks:
-                    del ob[r]
-                    dst = l_dst[j]
-                    nic_out[a] -= bw
-                    link_free[j] -= bw
-                    nic_in[dst] -= bw
-                    sending[j] += 1
-                    if r.prompt and a > SINK_ID:
-                        if r.stays is None:
-                            r.stays = []
-                        r.stays.append((a, t - r.arrived_at))
-                    r.sent_at = t
-                    lat = l_lat[j]
-                    dur = l_bpt[j] * r.ntok / bw + lat
-                    if w0 <= t <= w1:
-                        link_busy[j] += dur - lat
-                        link_wait[j] += t - r.ready_at
-                        link_sends[j] += 1
-                    seq += 1
-                    push(heap, (t + (dur - lat), t, t, seq, FINISH_SEND, r, (j, bw)))
-                for u in repoll:
-                    qpush((START_TX, u, None))
-            elif kind == FINISH_SEND:
-                # a transmission's bandwidth is released; the payload lands ``latency`` later
-                j, bw = b
-                src = l_src[j]
-                dst = l_dst[j]
-                nic_out[src] += bw
-                link_free[j] += bw
-                nic_in[dst] += bw
-                sending[j] -= 1
-                if outbound[src] or nowq or (heap and heap[0][0] <= t):
-                    qpush((START_TX, src, None))
-                seq += 1
-                land = t + l_lat[j]
-                if park and dst != SINK_ID:
-                    if land < wake_at[dst] and not busy[dst]:
-                        wake_at[dst] = land
-                        push(heap, (land, t, t, seq, WAKE, a, dst))
-                    else:
-                        parked[dst].append((land, t, t, seq, a))
-                else:
-                    push(heap, (land, t, t, seq, FINISH_TX, a, j))
             else:  # pragma: no cover - kinds are closed
                 raise AssertionError(kind)
 
