@@ -99,6 +99,18 @@ def main() -> int:
         h = by[(r["cluster"], "helix")]
         print(f"| {r['cluster']} | {r['layout']} | {fmt(r['max_flow'])} | {fmt(r['offline'])} | {fmt(r['online'])} at {r['rate']:g} | "
               f"{ratio(h['offline'], r['offline'])} | {ratio(h['online'], r['online'])} |")
+    # the paper's layouts through the own-layout path too (offline, from the estimator validation)
+    val = REPO / "results/placements/estimator_validation.csv"
+    if val.is_file():
+        from helix.planning.validation import read_rows
+
+        own = {(r["cluster"], r["model"]): r for r in read_rows(val) if r["layout"] == "paper-helix"}
+        print("\nThe paper's layout through the own-layout path (estimator validation, offline):")
+        for c in ("single24", "geo24", "hetero42"):
+            r = own.get((c, "llama70b"))
+            if r:
+                h = by[(c, "helix")]["offline"]
+                print(f"| {c} | paper-helix (own path) | {r['max_flow']:.1f} | {r['simulated']:.1f} | - | {ratio(h, r['simulated'])} | - |")
     return 0
 
 

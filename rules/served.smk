@@ -84,6 +84,13 @@ rule fig_served_throughput:
         "logs/figures/served_throughput.log",
     conda:
         "../envs/helix.yaml"
+    params:
+        model=HCFG.models["llama70b"].model_dump(mode="json"),
+        model_json=str(HCFG.resolve_model_path("llama70b")),
+        gpus={
+            g: v.model_dump(mode="json", exclude_none=True)
+            for g, v in HCFG.gpus.items()
+        },
     script:
         "../scripts/figure_served.py"
 

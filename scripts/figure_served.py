@@ -17,10 +17,16 @@ with rule_log(sm):
             summary = json.load(f)
         validation_figure(read_rows(sm.input.csv), summary, sm.output.pdf, sm.output.png)
     else:
-        table = comparison_table()
+        from helix.models import load_hf_config
+        from helix.profiles.entry import model_profiles
+        from helix.profiles.store import ProfileStore
+
+        m = sm.params.model
+        model = load_hf_config(sm.params.model_json, "llama70b", param_bytes_per_layer_override=m.get("param_bytes_per_layer"))
+        table = comparison_table(".", model, model_profiles(model, sm.params.gpus, ProfileStore("resources/profiles")))
         comparison_figure(table, sm.output.pdf, sm.output.png)
         with atomic_path(sm.output.table) as tmp:
             with open(tmp, "w", newline="") as f:
-                wr = csv.DictWriter(f, ["cluster", "layout", "max_flow", "offline", "online", "rate"], lineterminator="\n")
+                wr = csv.DictWriter(f, ["cluster", "layout", "max_flow", "offline", "online", "rate", "estimate_online"], lineterminator="\n")
                 wr.writeheader()
                 wr.writerows(table)

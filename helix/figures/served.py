@@ -84,6 +84,10 @@ def comparison_figure(table: Sequence[dict], pdf, png=None) -> None:
         for i, r in enumerate(rows):
             for dx, v in ((-w / 2, r["offline"]), (w / 2, r["online"])):
                 ax.text(i + dx, (v or 0), "missing" if v is None else f"{v:.0f}", ha="center", va="bottom", fontsize=7)
+            est = r.get("estimate_online")
+            if est is not None:  # the served estimate's verdict on the online rate
+                ax.text(i + w / 2, 0, "est.\nsaturated" if est == "saturated" else f"est.\n{est:.0f}", ha="center", va="bottom",
+                        fontsize=6, color="white" if (r["online"] or 0) > 0 else "black")
         rate = next((r["rate"] for r in rows if r.get("rate")), None)
         ax.set_xticks(list(x), [n for n in names], fontsize=8)
         ax.set_ylabel("simulated decode throughput (tok/s)")

@@ -35,13 +35,17 @@ def comparison_inputs() -> Callable:
                 flows.append(f"results/placements/{c}/{COMPARISON_MODEL}/{lay}/flow.json")
                 for mode in ("offline", "online"):
                     sims.append(f"results/sims/{c}/{COMPARISON_MODEL}/{lay}/helix/{mode}/metrics.json")
-        return {"sims": sims, "flows": flows}
+        layouts = [f.replace("flow.json", "layout.yaml") for f in flows]
+        clusters = [f"results/clusters/{c}.yaml" for c in COMPARISON_RATES]
+        return {"sims": sims, "flows": flows, "layouts": layouts, "clusters": clusters}
 
     return inputs
 
 
-def comparison_table(root: str = ".") -> list[dict]:
-    """Rows {cluster, layout, max_flow, offline, online, rate} from the placement and sim results."""
+def comparison_table(root: str = ".", model=None, profiles=None) -> list[dict]:
+    """Rows {cluster, layout, max_flow, offline, online, rate} from the placement and sim results;
+    with ``model`` (ModelSpec) and ``profiles`` also ``estimate_online``: the served estimate's
+    online decode rate at the cluster's rate, or "saturated" when the layout cannot sustain it."""
     import json
     from pathlib import Path
 
@@ -57,5 +61,24 @@ def comparison_table(root: str = ".") -> list[dict]:
             for mode in ("offline", "online"):
                 m = load(f"results/sims/{c}/{COMPARISON_MODEL}/{lay}/helix/{mode}/metrics.json")
                 row[mode] = m["decode_throughput_tps"] if m else None
+            if model is not None:
+                row["estimate_online"] = _online_estimate(Path(root), c, lay, rate, model, profiles)
             rows.append(row)
     return rows
+
+
+def _online_estimate(root, cluster_key: str, layout_name: str, rate: float, model, profiles):
+    from helix.cluster import Cluster
+    from helix.layout import Layout
+    from helix.placement.api import make_problem
+    from helix.placement.served import ServedModel
+    from helix.placement.settings import PlacementPreset
+
+    cpath = root / f"results/clusters/{cluster_key}.yaml"
+    lpath = root / f"results/placements/{cluster_key}/{COMPARISON_MODEL}/{layout_name}/layout.yaml"
+    if not (cpath.is_file() and lpath.is_file()):
+        return None
+    cl = Cluster.load(cpath)
+    p = make_problem(cl, model, COMPARISON_MODEL, PlacementPreset(), profiles, None, cluster_key)
+    e = ServedModel(cl, model, [p.table(i) for i in range(cl.n)], p.profiles).estimate_layout(Layout.load(lpath, cl), "online", rate)
+    return "saturated" if e.saturated else round(e.throughput, 3)
