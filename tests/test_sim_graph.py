@@ -106,12 +106,13 @@ def test_the_only_difference_is_the_authors_pruning(cfg, artifact_dir, cluster, 
     paper = read_simulator_cluster(graph)
     pa = {(_rename(l.src), _rename(l.dst)): (l.bandwidth, round(l.latency, 12)) for l in paper.links}
     partial = method == "paper-petals"
-    ours = graph_from_layout(full, lay, "llama70b", gpus, partial=partial)
+    profiles = paper_profiles("llama70b", ProfileStore.from_artifact(artifact_dir))
+    ours = graph_from_layout(full, lay, profiles, gpus, partial=partial)
     oa = {(l.src, l.dst): (l.bandwidth, round(l.latency, 12)) for l in ours.links}
     assert set(oa) - set(pa) == EXTRA_ARCS[(cluster, method)] and not set(pa) - set(oa)
     assert all(oa[k] == v for k, v in pa.items())
     pruned = graph.parent / "pruned_cluster.ini"
     if EXTRA_ARCS[(cluster, method)]:
         assert pruned.is_file()
-        on_pruned = graph_from_layout(read_cluster_ini(pruned, cluster), lay, "llama70b", gpus, partial=partial)
+        on_pruned = graph_from_layout(read_cluster_ini(pruned, cluster), lay, profiles, gpus, partial=partial)
         assert {(l.src, l.dst): (l.bandwidth, round(l.latency, 12)) for l in on_pruned.links} == pa
