@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from helix.cluster import Cluster
-from helix.errors import HelixInputError
+from helix.errors import HelixInputError, HelixRunError
 from helix.placement.base import layout_from_vectors
 
 
@@ -48,7 +48,7 @@ def simulated_reranker(cluster: Cluster, model, model_key: str, store, gpus: dic
             try:
                 m = simulate_layout(cluster, lay, model, model_key, store, gpus, lengths, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
                 v = float(m["decode_throughput_tps"])
-            except HelixInputError as exc:
+            except (HelixInputError, HelixRunError) as exc:  # bad layout, or a simulated KV overflow
                 v = -1.0
                 if log:
                     log(f"rerank candidate {q}: {exc.one_line()}")

@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from helix.errors import HelixInputError, PlacementError
+from helix.errors import HelixInputError, HelixRunError, PlacementError
 
 COLUMNS = ["cluster", "model", "layout", "source", "max_flow", "estimate", "crossings", "simulated"]
 RANDOM_LAYOUTS = 3  # seeded random walks per (cluster, model)
@@ -133,7 +133,7 @@ def validate(problem, layouts, simulate: Callable[[object], float], progress: Ca
             continue
         try:
             s = simulate(lay)
-        except HelixInputError as exc:
+        except (HelixInputError, HelixRunError) as exc:  # bad layout, or a simulated KV overflow
             if progress:
                 progress(f"{name}: skipped, simulator: {exc.one_line()}")
             continue
