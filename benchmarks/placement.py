@@ -2,7 +2,7 @@
 
 Prints, per cluster, the best objective (tokens/s) reached by 10, 30, 60 and 120 s, the
 layer-capacity upper bound, and the paper's objective beside it (the authors' Gurobi incumbents,
-placement.md s9: 1289.56 / 1212.18 / 4137.55), with the ratio ours/paper as the quality measure
+docs/design/placement.md s9: 1289.56 / 1212.18 / 4137.55), with the ratio ours/paper as the quality measure
 (the baseline is the paper's number, not a rerun: the authors' solver is not open source). Also
 prints the cost of one exact max-flow evaluation on each cluster. Clusters are built from
 config/config.yaml by the project's generators; capacities come from helix.profiles.typical over

@@ -3,7 +3,7 @@
 Cases (the paper's own layouts and run parameters, config/config.yaml):
 
 * ``70b-single24-helix-offline`` - LLaMA-2 70B on single24, helix layout and scheduler, offline
-  (660 s simulated). The reference simulator needs 489 s and 15.8 GB for it (simulator.md s8.4);
+  (660 s simulated). The reference simulator needs 489 s and 15.8 GB for it (docs/design/simulator.md s8.4);
   the target is <= 1.5 s wall on an idle machine, <= 0.2 GB peak RSS, metrics identical.
 * ``30b-single24-swarm-online`` - LLaMA-1 30B on single24, swarm, online (1800 s of the Azure
   trace at 450 tok/s): the hop-by-hop path (transmission polls, stride scheduler).

@@ -29,7 +29,7 @@ class ModelSpec:
     # The paper's simulator uses hand-set per-layer byte counts (1.53 GB for 70B, 1 GB for 30B);
     # when given they override the count computed from the shapes.
     param_bytes_per_layer_override: float | None = None
-    # Bytes of a token id on source->node and node->sink links (placement.md section 1).
+    # Bytes of a token id on source->node and node->sink links (docs/design/placement.md section 1).
     token_bytes: int = 2
 
     @property

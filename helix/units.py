@@ -2,7 +2,7 @@
 
 The artifact's ini files hold Python expressions over unit names. Calling eval() on files from disk
 would execute arbitrary code, so we parse them with `ast` and allow only numbers, the unit names and
-+ - * / operators. "bps" names are bytes per second (placement.md section 1).
++ - * / operators. "bps" names are bytes per second (docs/design/placement.md section 1).
 """
 
 from __future__ import annotations

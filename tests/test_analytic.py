@@ -63,7 +63,7 @@ def test_llama70b_layer_matches_hand_calculation(spec70):
 
 def test_llama30b_kv_is_full_attention(artifact_dir):
     spec = load_hf_config(artifact_dir / CFG30, "llama30b")
-    assert A.kv_bytes_per_token(spec) == 2 * 6656 * 2 == 26624  # simulator.md s2.4
+    assert A.kv_bytes_per_token(spec) == 2 * 6656 * 2 == 26624  # docs/design/simulator.md s2.4
     assert MODEL["llama30b"].hidden_size == spec.hidden_size
     assert A.gemm_params(MODEL["llama70b"]) == 855_638_016
 

@@ -47,7 +47,7 @@ PAPER_FILES = [
     ("geo24-t4", f"{AE}/distributed_clusters/config/t4.ini"),
 ]
 
-# Node types as placement.md s7 lists them (independent of the artifact being present).
+# Node types as docs/design/placement.md s7 lists them (independent of the artifact being present).
 PAPER_TYPES = {
     "single24": "L4 T4 T4 L4 T4 L4 A100 T4 T4 A100 A100 L4 T4 T4 L4 T4 T4 A100 L4 T4 T4 L4 T4 L4",
     "hetero42": "T4 L4x2 L4 V100 T4x4 L4x2 L4 V100 A100 T4x2 T4 T4x2 V100 T4 V100 L4 T4 T4x2 L4 T4 L4x2 A100 "
@@ -106,7 +106,7 @@ def test_geo24_regions_and_link_laws(built):
             assert 1125e6 <= l.bandwidth <= 1375e6 and l.bandwidth % 1e6 == 0 and l.latency == 1e-3
         else:  # cross-region and every coordinator link
             assert 10e6 <= l.bandwidth <= 15e6 and 0.040 <= l.latency <= 0.059 + 1e-12
-    # the paper's range of observed values (placement.md s7)
+    # the paper's range of observed values (docs/design/placement.md s7)
     inside = [l.bandwidth for l in geo.links if l.latency == 1e-3]
     assert min(inside) == 1125e6 and max(inside) == 1370e6
 

@@ -19,7 +19,7 @@ from helix.models import load_hf_config
 from helix.units import eval_expr
 
 AE = "artifact_evaluation"
-# (cluster ini, helix layout dir, model, paper objective) -- placement.md section 5
+# (cluster ini, helix layout dir, model, paper objective) -- docs/design/placement.md section 5
 PAPER = {
     "single24": (f"{AE}/single_cluster/config/cluster24.ini", f"{AE}/single_cluster/layout_llama70b/ilp", "llama70b", 1289.56),
     "geo24": (f"{AE}/distributed_clusters/config/3cluster24.ini", f"{AE}/distributed_clusters/layout_llama70b/ilp", "llama70b", 1212.18),

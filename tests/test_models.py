@@ -13,7 +13,7 @@ from helix.models import load_hf_config
 def test_llama70b_from_artifact(artifact_dir):
     m = load_hf_config(artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", "llama70b")
     assert (m.num_layers, m.hidden_size, m.num_heads, m.num_kv_heads) == (80, 8192, 64, 8)
-    assert m.activation_bytes_per_token == 16384  # placement.md s1
+    assert m.activation_bytes_per_token == 16384  # docs/design/placement.md s1
     assert m.kv_bytes_per_token_layer == 4096  # 2 * 8 KV heads * 128 * 2 B (GQA)
     # 2*h^2 (q,o) + 2*h*1024 (k,v) + 3*h*28672 (mlp) + 2*h (norms)
     assert m.params_per_layer == 2 * 8192**2 + 2 * 8192 * 1024 + 3 * 8192 * 28672 + 2 * 8192

@@ -1,4 +1,4 @@
-"""Engine limits (simulator.md s2.5): internal consistency and the values other spec sections quote."""
+"""Engine limits (docs/design/simulator.md s2.5): internal consistency and the values other spec sections quote."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from helix.profiles import limits as L
 from helix.profiles.limits import engine_limits, gpu_types, known_models, typical_seeds
 
 ALL_TYPES = ["A100", "V100", "L4", "L4x2", "T4", "T4x2", "T4x4"]
-# placement.md s1: K per (type, model), and the VRAM rule 2*K*layer_bytes <= VRAM it asserts.
+# docs/design/placement.md s1: K per (type, model), and the VRAM rule 2*K*layer_bytes <= VRAM it asserts.
 K_TABLE = {
     "A100": (12, 18), "V100": (4, 7), "L4": (7, 11), "L4x2": (14, 22),
     "T4": (4, 7), "T4x2": (9, 15), "T4x4": (18, 30),
@@ -44,7 +44,7 @@ def test_internal_consistency(model, gpu):
 @pytest.mark.parametrize(
     "model,gpu,k,slots",
     [
-        ("llama70b", "L4", 4, 3_004_416),  # simulator.md s2.3 example
+        ("llama70b", "L4", 4, 3_004_416),  # docs/design/simulator.md s2.3 example
         ("llama30b", "A100", 15, 725_040),  # 30B Separate files equal the ILP files
         ("llama30b", "L4", 7, 417_088),
         ("llama30b", "L4", 8, 376_704),
@@ -67,7 +67,7 @@ def test_typical_seeds():
     s = typical_seeds("llama70b")
     assert s.num_layers == 80 and s.layers_a["T4x4"] == 12 and s.performance_seed["T4"] == 12.5
     s30 = typical_seeds("llama30b")
-    # table B is K (simulator.md s2.6)
+    # table B is K (docs/design/simulator.md s2.6)
     for gpu in ALL_TYPES:
         assert s30.layers_b[gpu] == engine_limits("llama30b", gpu).K
         assert s.layers_b[gpu] == engine_limits("llama70b", gpu).K

@@ -1,7 +1,7 @@
-"""Typical throughput c(k): the placement.md s1 test vectors (coefficients of the paper's LP files).
+"""Typical throughput c(k): the docs/design/placement.md s1 test vectors (coefficients of the paper's LP files).
 
 The vectors below were extracted from the ``node_throughput_constraint_*`` rows of the authors'
-committed LP files (placement.md s1); the second group of tests re-reads those LP files from the
+committed LP files (docs/design/placement.md s1); the second group of tests re-reads those LP files from the
 artifact and compares every node's row at full precision.
 """
 
@@ -100,7 +100,7 @@ def test_tau_depends_on_mix_and_is_not_monotone_for_30b(store):
     b = node_capacity_table(paper_profiles("llama70b", store), "A100", MIX42)
     assert a != b
     t4 = node_capacity_table(paper_profiles("llama30b", store), "T4", {"T4": 12})
-    assert t4[4] > t4[3]  # tau(5) > tau(4), placement.md s1
+    assert t4[4] > t4[3]  # tau(5) > tau(4), docs/design/placement.md s1
 
 
 def test_typical_layers_switch_to_table_b(store):

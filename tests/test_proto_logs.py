@@ -62,7 +62,7 @@ def test_parse_log_cli_aggregates_sub_clusters(artifact_dir, capsys):
     assert round(out["decode_throughput_tps"], 1) == pytest.approx(118.9 + 27.8 + 26.4, abs=0.15)
     assert round(out["prompt_latency_s"]["mean_throughput_weighted"], 3) == 0.719
     assert round(out["decode_latency_s"]["mean_throughput_weighted"], 3) == 0.209
-    assert round(out["prompt_latency_s"]["mean"], 3) == 0.785  # pooled mean (prototype.md s8)
+    assert round(out["prompt_latency_s"]["mean"], 3) == 0.785  # pooled mean (docs/design/prototype.md s8)
 
 
 def test_parse_log_cli_bad_input(tmp_path, capsys):

@@ -107,7 +107,7 @@ def test_helix_bandwidth_is_flow_share_of_nics():
 
 
 def test_paper_flow_graph_max_flow(artifact_dir):
-    """simulator.md s5.2.1: 1289.56 tok/s on the single24 70B layout (= the MILP objective)."""
+    """docs/design/simulator.md s5.2.1: 1289.56 tok/s on the single24 70B layout (= the MILP objective)."""
     root = artifact_dir / "artifact_evaluation/single_cluster/layout_llama70b/ilp"
     model = load_model("llama70b", artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", 1.53e9)
     sc = read_simulator_cluster(root / "simulator_cluster.ini")

@@ -1,6 +1,6 @@
 """Fidelity: the paper's own layouts and profiles give the paper's printed numbers.
 
-The reference simulator is deterministic (simulator.md s8.4), so the goal is equality to the
+The reference simulator is deterministic (docs/design/simulator.md s8.4), so the goal is equality to the
 printed precision; the issue's tolerance is 1 % on decode throughput and max(0.02 s, 5 %) on every
 printed latency percentile. The section 6.3 table runs every simulated row of
 ``expected-single-cluster.json`` from the run parameters in config/config.yaml (slow).
@@ -67,7 +67,7 @@ def simulate_row(inputs, model, method, scheduler, mode, cluster="single24"):
 
 
 def test_reference_run_separate_t4_online(inputs):
-    """simulator.md s8.3/8.4 [ran]: 70B separate T4 online at 10 tok/s, reproduced exactly."""
+    """docs/design/simulator.md s8.3/8.4 [ran]: 70B separate T4 online at 10 tok/s, reproduced exactly."""
     table = inputs[1]
     out = _simulate(inputs, table["single24-t4/llama70b/paper-separate/random/online"])
     m = out.metrics

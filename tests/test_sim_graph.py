@@ -1,7 +1,7 @@
 """The own-layout path (helix.sim.graph) against the paper's placement files.
 
 The paper's layout, imported as a Layout on the cluster built from the artifact's cluster .ini,
-must give the placement graph the paper's placement step wrote (placement.md s5): the same nodes
+must give the placement graph the paper's placement step wrote (docs/design/placement.md s5): the same nodes
 (type, NICs, disk, KV 16*B(k)*k), every arc of the file with its latency and bandwidth, and no
 arc the cluster does not allow. Arcs beyond the file's are ones the paper's *pruned* cluster graph
 had dropped (geo24: n20->n7), information a layout alone does not carry; on that arc set the two

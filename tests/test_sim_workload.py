@@ -26,7 +26,7 @@ def _arrivals(traces, rate, t0, seed=0, duration=1800):
 
 @pytest.mark.parametrize("rate,t0,expected", [(700, 20, 1293), (10, 12, 18), (2150, 20, 3942)])
 def test_paper_arrival_counts(traces, rate, t0, expected):
-    """simulator.md s3.2: counts the paper's simulator produced for these rates."""
+    """docs/design/simulator.md s3.2: counts the paper's simulator produced for these rates."""
     arr = _arrivals(traces, rate, t0)
     assert len(arr) == expected
     times = [a[0] for a in arr]

@@ -1,4 +1,4 @@
-"""The artifact's cluster .ini format <-> :class:`helix.cluster.Cluster` (placement.md s8).
+"""The artifact's cluster .ini format <-> :class:`helix.cluster.Cluster` (docs/design/placement.md s8).
 
 The authors' tools read and write clusters as ini files: ``[NodeNames] total_compute_nodes``,
 ``[SourceNode]``/``[SinkNode]`` with ``connected_nodes``, one ``[ComputeNode-i]`` per machine with

@@ -1,4 +1,4 @@
-"""Generators that reproduce the paper's clusters bit for bit (placement.md s7).
+"""Generators that reproduce the paper's clusters bit for bit (docs/design/placement.md s7).
 
 The paper's clusters were drawn with CPython's ``random`` seeded with 0. Reproducing them exactly
 (node-type permutation, every bandwidth and latency) needs the same sequence of RNG calls, so the

@@ -45,7 +45,7 @@ class Rounding(_Strict):
     A bandwidth above ``int_above`` is truncated to whole mbps (10^6 B/s), above
     ``one_decimal_above`` rounded to 0.1 mbps, otherwise to 0.001 mbps; a latency is truncated to
     whole milliseconds. The paper's fake generator used int_above = 10 mbps, its partitioned
-    (geo) generator 100 mbps (placement.md s7). Rounding is part of the cluster's identity: the
+    (geo) generator 100 mbps (docs/design/placement.md s7). Rounding is part of the cluster's identity: the
     reproduced files match the artifact's bit for bit only with it.
     """
 
@@ -61,7 +61,7 @@ PARTITIONED_ROUNDING = Rounding(int_above=100e6)
 
 
 class FakeClusterSpec(_Strict):
-    """Graph with identical links; node types shuffled with a seeded RNG (placement.md s7).
+    """Graph with identical links; node types shuffled with a seeded RNG (docs/design/placement.md s7).
 
     The RNG call order is the paper's: sample ``n*avg_degree/2`` compute pairs, sample the
     source set, sample the sink set, shuffle the type list, then two uniform draws per link. The

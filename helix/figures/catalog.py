@@ -1,6 +1,6 @@
 """The figure catalogue: what each figure and table of the paper plots, and from which files.
 
-One place maps the paper's evaluation (mission.md "Experiment groups", simulator.md s7) to the
+One place maps the paper's evaluation (docs/design/README.md, "experiment groups", docs/design/simulator.md s7) to the
 project's result paths, so the Snakemake rules, the scripts and the tests agree on inputs, and a
 figure's inputs are exactly the metric files it draws (changing one experiment reruns only the
 figures that show it). A spec is plain JSON-able data: it travels to the script as ``params``.
@@ -26,9 +26,9 @@ from helix.figures.style import method_label
 # Figures plot the authors' layouts (``paper-<method>``), as the section 6.3 fidelity rows do; set
 # to "" to plot the project's own placements instead.
 LAYOUT_PREFIX = "paper-"
-# The scheduler the paper ran with each placement method (mission.md, prototype.md s4).
+# The scheduler the paper ran with each placement method (docs/design/README.md, docs/design/prototype.md s4).
 PAPER_SCHEDULER = {"helix": "helix", "swarm": "swarm", "separate": "random", "sp_plus": "random", "petals": "helix"}
-# Section 6.7 ran on an older ILP layout than 6.4/6.6 (simulator.md trap 24).
+# Section 6.7 ran on an older ILP layout than 6.4/6.6 (docs/design/simulator.md trap 24).
 SCHEDULING_LAYOUT = "paper-helix-sched"
 # Ablations (6.8) of our own planner are placement methods ``helix-<variant>``: the helix planner
 # under the preset the config's ``placement`` mapping gives the name (config.yaml: helix-pruned ->
@@ -49,7 +49,7 @@ OPTIMALITY_RUN = ("small10", "llama30b", "helix")
 # Where the figures phase keeps the paper's prototype logs parsed by our parser.
 PAPER_PROTO = "results/figures/data/paper-proto/{cluster}/{model}/{method}/{scheduler}/{mode}.json"
 PARSER_MODULE = "helix.prototype.logparse"
-PAPER_PROTO_END_S = 300.0  # the paper's runs last 5 minutes (prototype.md s8)
+PAPER_PROTO_END_S = 300.0  # the paper's runs last 5 minutes (docs/design/prototype.md s8)
 
 MODEL_LABELS = {"llama30b": "LLaMA-1 30B", "llama70b": "LLaMA-2 70B"}
 THROUGHPUT_LABEL = "Decode throughput (tokens/s)"

@@ -192,7 +192,7 @@ def load_milp_size(path: str | Path) -> dict[str, dict[str, int | None] | str | 
 
     Returns ``{"unpruned": {rows, columns, nonzeros}, "pruned": {...}, "solved": {...} | None,
     "solved_variant": str | None}``. ``unpruned`` and ``pruned`` are the paper's per-machine MILP
-    (placement.md s2) on the full cluster and after the paper's pruning (s3): the placement phase
+    (docs/design/placement.md s2) on the full cluster and after the paper's pruning (s3): the placement phase
     writes both for every helix-family run, whatever it solved, and they are what Table 8 shows.
     The top level describes the model the run actually solved (on single24/hetero42 often the
     aggregated interval model of s11a, not comparable with the paper's), kept as ``solved``.
@@ -243,7 +243,7 @@ def paper_proto(
     cluster: str, model: str, method: str, scheduler: str, mode: str, part: str | None = None
 ) -> dict | None:
     """A prototype row of the paper; for the whole cluster (part None) the aggregate is built:
-    throughput = sum of the sub-cluster rows (prototype.md s8), percentiles = the pooled row,
+    throughput = sum of the sub-cluster rows (docs/design/prototype.md s8), percentiles = the pooled row,
     logs = every sub-cluster's log (parsed together they give the pooled figures)."""
     rows = [r for r in paper_values()["prototype"] if _key(r) == (cluster, model, method, scheduler, mode)]
     if not rows:

@@ -1,7 +1,7 @@
 """Latency distributions as boxes (Figs. 5e-h, 7c-f, 8b-c).
 
 Box = 25th to 75th percentile, line = median, whiskers = 5th and 95th percentiles, white dot =
-mean: exactly the five percentiles and the mean that metrics.json holds (simulator.md s6), so no
+mean: exactly the five percentiles and the mean that metrics.json holds (docs/design/simulator.md s6), so no
 raw samples are needed. The paper's printed percentiles are drawn right of each box as a thin
 black line from p5 to p95 with a diamond at the median. Each box's median line carries
 ``gid = "<group>|<method>"``.

@@ -2,7 +2,7 @@
 
 Solid steps = best objective found so far (the max-flow of the best placement, tokens/s); dashed
 steps of the same colour = the solver's proven upper bound. Where the bound is far above the
-objective (MILP bounds of this formulation are loose, placement.md s9) the y axis is cut at a few
+objective (MILP bounds of this formulation are loose, docs/design/placement.md s9) the y axis is cut at a few
 times the best objective and the off-scale bound is printed in the corner. A dotted black line
 marks the objective the paper reported. Each objective line carries ``gid = "objective|<key>"``.
 """

@@ -1,7 +1,7 @@
 """Table 8: the MILP's size (rows, columns, nonzeros) with and without cluster pruning.
 
 Read from the ``unpruned`` / ``pruned`` keys of a helix-family run's milp_size.json (the paper's
-per-machine MILP, placement.md s2, without and with the pruning of s3; the top-level size is the
+per-machine MILP, docs/design/placement.md s2, without and with the pruning of s3; the top-level size is the
 model that run solved, which may be the aggregated interval model), next to the sizes the
 authors' Gurobi logs report (s9), so the effect of pruning and any difference in our formulation
 both show.

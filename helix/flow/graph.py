@@ -1,11 +1,11 @@
-"""The flow graph of a layout on a cluster (placement.md sections 1, 2 and 5).
+"""The flow graph of a layout on a cluster (docs/design/placement.md sections 1, 2 and 5).
 
 Vertices: the coordinator as ``source`` and ``sink``, and every machine that holds layers, with
 capacity c_i(k_i) tokens/s for the k_i layers it holds. Arcs exist only where a layer range hands
-over exactly to the next one (no partial inference, trap 3):
+over exactly to the next one (no partial inference, docs/design/placement.md trap 3):
 ``source -> i`` if s_i == 0, ``i -> sink`` if e_i == L, ``i -> j`` if e_i == s_j, each only where
 the cluster has that link. Arc capacity is bandwidth / bytes per token: the token id (2 B) on
-coordinator links, the hidden state (hidden * 2 B) between machines (trap 1). Each undirected
+coordinator links, the hidden state (hidden * 2 B) between machines (docs/design/placement.md trap 1). Each undirected
 compute link yields both directions.
 
 :class:`FlowContext` precomputes the per-pair capacities of one (cluster, model) so that the
@@ -154,7 +154,7 @@ def capacities_for(
     """c_i(k_i) per used machine from tables keyed by machine name or GPU type (index k-1).
 
     ``clamp`` uses the K-layer entry for machines holding more than K layers, as the paper's
-    simulator does for its hand-written "separate" files (placement.md section 6); otherwise holding
+    simulator does for its hand-written "separate" files (docs/design/placement.md section 6); otherwise holding
     more than K layers is an error.
     """
     out: dict[str, float] = {}

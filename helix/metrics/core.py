@@ -1,10 +1,10 @@
-"""Decode throughput and latency statistics over a window (simulator.md s6, docs/metrics.md).
+"""Decode throughput and latency statistics over a window (docs/design/simulator.md s6, docs/metrics.md).
 
 * decode throughput = decode iterations whose finish time lies in ``[start, end]`` (inclusive)
   divided by the nominal window length ``end - start`` (not the span of the events);
 * latency statistics over the iterations finished in the window: mean and the 5/25/50/75/95th
   percentiles, each the element ``int(n * p)`` of the ascending sorted samples (no interpolation);
-* the prototype's parser (prototype.md s8) divides instead by the span between the first and the
+* the prototype's parser (docs/design/prototype.md s8) divides instead by the span between the first and the
   last in-window decode finish (+1e-6): ``throughput="span"``;
 * sub-cluster aggregation (separate pipelines, per-type helix): throughputs add up, latency samples
   are pooled (concatenated) before the statistics, so a busy sub-cluster weighs more.

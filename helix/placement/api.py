@@ -40,7 +40,7 @@ def make_problem(
     warm_start_file: str | Path | None = None,
     work_dir: str | Path | None = None,
 ) -> PlacementProblem:
-    """Capacity tables from ``helix.profiles.typical`` for this cluster's machine mix (trap 2).
+    """Capacity tables from ``helix.profiles.typical`` for this cluster's machine mix (docs/design/placement.md trap 2).
 
     ``profiles`` is the model's ``helix.profiles.entry.ModelProfiles`` (a bare ProfileStore is read
     through the built-in datasheet table).
@@ -99,7 +99,7 @@ def flow_document(result: PlacementResult) -> dict:
 
 def milp_size_document(sizes: dict) -> dict:
     """milp_size.json. Table 8 reads ``unpruned`` and ``pruned``: the paper's per-machine MILP
-    (placement.md s2) on the full cluster and after the paper's pruning (s3), always written,
+    (docs/design/placement.md s2) on the full cluster and after the paper's pruning (s3), always written,
     whatever was solved. The top level (``solved``, rows/columns/nonzeros) describes the model this
     run actually solved (``unpruned``, ``pruned_with_warm_start_arcs`` or ``aggregated``: the
     interval model of s11a on single24/hetero42; the unpruned per-node model when no MILP ran)."""

@@ -3,7 +3,7 @@
 Why: the paper's objectives (1289.56, 1212.18, 4137.55, 286.59) are max-flows under the exact
 tables the authors' model-manager computed. Our own tables come from
 ``helix.profiles.typical``; these are the ground truth that ``paper-<method>`` checks and tests
-compare against (placement.md section 1). Rows ``node_throughput_constraint_i`` read
+compare against (docs/design/placement.md section 1). Rows ``node_throughput_constraint_i`` read
 ``flow_in - sum_k c_i(k) hold_i_k <= 0``.
 """
 

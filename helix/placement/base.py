@@ -29,7 +29,7 @@ class PlacementProblem:
     """Everything a method needs: cluster, model, c(k) tables and settings.
 
     ``tables`` maps GPU type (or machine name) to c(k) for k = 1..K (index k-1). ``tables_for_mix``
-    recomputes tables for another machine mix (single-type sub-clusters need their own, trap 2).
+    recomputes tables for another machine mix (single-type sub-clusters need their own, docs/design/placement.md trap 2).
     ``model_key`` and ``cluster_key`` are the config names used to find the authors' files.
     """
 

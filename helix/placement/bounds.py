@@ -1,4 +1,4 @@
-"""The layer-capacity upper bound on any layout's max-flow (placement.md s10).
+"""The layer-capacity upper bound on any layout's max-flow (docs/design/placement.md s10).
 
 Every token/s of flow must pass through each of the L layers once, and a machine holding k layers
 contributes at most k * min(c(k), F) layer-tokens/s to a flow of value F (a node never carries more

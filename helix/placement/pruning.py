@@ -1,8 +1,8 @@
-"""Cluster pruning of placement.md section 3, reproduced exactly, plus a warm-start-keeping option.
+"""Cluster pruning of docs/design/placement.md section 3, reproduced exactly, plus a warm-start-keeping option.
 
 The authors pruned complete graphs before building the MILP so it has fewer switch binaries: keep
 each coordinator endpoint's ``min_keep`` fastest links and each machine's ``min_keep`` fastest
-compute links (union over both endpoints). Tie-breaks matter when links are equal (trap 5):
+compute links (union over both endpoints). Tie-breaks matter when links are equal (docs/design/placement.md trap 5):
 coordinator links prefer the larger node index, compute links the lexicographically larger
 ``Link-a-b`` name. With all 42-node links equal this keeps source/sink links of nodes 30-41 only,
 which destroys the Swarm warm start (its max-flow drops to 0); ``keep_arcs`` lets the planner

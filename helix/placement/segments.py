@@ -2,7 +2,7 @@
 
 Why: a token's round trip pays every slow link it crosses (latency, and the wait behind prompt
 activations that take about a second each on a 12.5 MB/s link), and the max-flow search, blind to
-latency, ends up crossing regions many times per route (docs/served-throughput.md s4, s6). Where
+latency, ends up crossing regions many times per route (docs/design/served-throughput.md s4, s6). Where
 layer boundaries do not coincide between two regions no arc joins them, so a layout can forbid
 crossings without deleting a link. These starts cut the model at one boundary ``b``: each region
 (the cluster's ``region`` labels; one region on a single-site cluster) serves the front

@@ -1,7 +1,7 @@
 """Served-throughput estimate of a layout: what a cluster actually serves, not only its max-flow.
 
 Why: simulated decode throughput sits 5-25x below the max-flow, and max-flow ranks layouts badly
-(docs/served-throughput.md). What binds is Little's law: decode throughput = requests in decode /
+(docs/design/served-throughput.md). What binds is Little's law: decode throughput = requests in decode /
 mean round trip of one token. This module estimates both factors from the layout, the profiles and
 the engine limits, with the admission and routing rules of the helix scheduler (no simulator):
 

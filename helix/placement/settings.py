@@ -22,7 +22,7 @@ class PlacementPreset(BaseModel):
     backend: Literal["portfolio", "highs", "cpsat", "gurobi", "heuristic"] = "portfolio"
     # MILP engine the portfolio hands the heuristic's layout to.
     milp_backend: Literal["highs", "cpsat", "gurobi"] = "highs"
-    # MILP formulation: the per-machine model of placement.md s2, or the aggregated interval model
+    # MILP formulation: the per-machine model of docs/design/placement.md s2, or the aggregated interval model
     # of s11a (exact only when no network link can bind; rejected otherwise); auto = aggregated
     # where exact, else per_node. ``prune`` and ``write_model`` concern the per_node model.
     formulation: Literal["auto", "per_node", "aggregated"] = "auto"
@@ -45,7 +45,7 @@ class PlacementPreset(BaseModel):
     prune: bool = False
     prune_keep: int = Field(12, ge=1)
     prune_threshold: float = Field(0.0, ge=0, description="bytes/s; tier-2 links above it survive")
-    # keep the arcs the warm-start layout uses when pruning (placement.md s11f); false = the paper
+    # keep the arcs the warm-start layout uses when pruning (docs/design/placement.md s11f); false = the paper
     prune_keep_warm_start: bool = True
     warm_start: Literal["none", "petals", "swarm", "best"] = "best"
     # early stop: objective >= early_stop_ratio * upper bound with no improvement for early_stop_idle_s

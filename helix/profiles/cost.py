@@ -22,7 +22,7 @@ bytes / (eta_b BW)) + two all-reduces when the machine has n > 1 GPUs, each lat_
 eta_c is ``eta_c`` for data-centre GPUs and ``eta_c_low`` for 70-75 W cards (gpu_specs docstring).
 Fitted parameters (``FitParams``): eta_c, eta_c_low, eta_b, t0, bw_pcie, lat_ar, n_half.
 
-Decode context: the artifact's decode time does not depend on context length (simulator.md s2.4),
+Decode context: the artifact's decode time does not depend on context length (docs/design/simulator.md s2.4),
 so its grid is batch size only; the model assumes every sequence in a decode batch has the typical
 context ``DECODE_CONTEXT`` = 750 prompt + 240 output tokens = 990 (the simulator's AVG_INPUT_LEN +
 AVG_OUTPUT_LEN). Prompt batches are taken as sequences of 750 tokens (AVG_INPUT_LEN).
@@ -43,7 +43,7 @@ PROMPT_SEQ_LEN = 750  # AVG_INPUT_LEN: prompt batches are made of sequences this
 DECODE_CONTEXT = 750 + 240  # AVG_INPUT_LEN + AVG_OUTPUT_LEN: typical context of a decode sequence
 GPU_DTYPE_BYTES = 2  # fp16/bf16 weights, activations and KV cache on GPUs
 
-# Grids of predicted profiles: the artifact's (simulator.md s2.4), wide enough for every batch limit.
+# Grids of predicted profiles: the artifact's (docs/design/simulator.md s2.4), wide enough for every batch limit.
 PROMPT_GRID = tuple(range(0, 15000 + 1, 250))
 DECODE_GRID = (0, *range(2, 21, 2), *range(25, 101, 5), *range(120, 1000 + 1, 20))
 

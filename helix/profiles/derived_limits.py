@@ -2,7 +2,7 @@
 
 The paper's limits (``helix/data/engine_limits/<model>.yaml``) were read off vLLM runs on the
 artifact's GPUs. For any other pair the same quantities follow from the model's shapes, its
-per-layer parameter bytes and the machine's memory, by rules fitted by eye to simulator.md s2.5:
+per-layer parameter bytes and the machine's memory, by rules fitted by eye to docs/design/simulator.md s2.5:
 K (layers that fit), B(k) (vLLM blocks of the KV cache), Dm(k) (decode batch) and R (prompt
 requests per batch). Where the machine has no datasheet (a measured profile only), R is 1 and the
 seed uses the measured decode time.

@@ -22,7 +22,7 @@ from helix.profiles.gpu_specs import machine_spec
 from helix.profiles.measured import check_times
 
 # Shapes from the HF config.json files of the artifact (the public model cards); the hand-set
-# per-layer byte counts are the paper's (placement.md s1).
+# per-layer byte counts are the paper's (docs/design/placement.md s1).
 PAPER_MODELS: dict[str, ModelSpec] = {
     "llama70b": ModelSpec("llama70b", 80, 8192, 64, 8, 28672, 32000, 2, param_bytes_per_layer_override=1.53e9),
     "llama30b": ModelSpec("llama30b", 60, 6656, 52, 52, 17920, 32000, 2, param_bytes_per_layer_override=1.0e9),

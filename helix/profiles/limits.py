@@ -1,6 +1,6 @@
 """Per-(model, GPU) engine constants: max layers K, prompt batch R, decode batch Dm(k), vLLM blocks B(k).
 
-The reference keeps these in code rather than data files (simulator.md s2.5); here they are data,
+The reference keeps these in code rather than data files (docs/design/simulator.md s2.5); here they are data,
 ``helix/data/engine_limits/<model>.yaml``, so measured limits for a new pair are a YAML edit. The same files
 hold the seed tables of the typical-throughput estimate (s2.6), which are per model as well.
 These are the paper's measured limits; ``helix.profiles.derived_limits`` derives them for every
@@ -61,7 +61,7 @@ class EngineLimits:
 
 @dataclass(frozen=True)
 class TypicalSeeds:
-    """Seed tables of the typical-throughput estimate (simulator.md s2.6), keyed by GPU type."""
+    """Seed tables of the typical-throughput estimate (docs/design/simulator.md s2.6), keyed by GPU type."""
 
     model: str
     num_layers: int

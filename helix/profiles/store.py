@@ -3,7 +3,7 @@
 Every consumer (typical throughput, placement capacities, the simulator) needs the same question
 answered: "how long does one layer of model M take on GPU T for a batch of x prompt (or decode)
 tokens?". The answer comes from a measured grid interpolated exactly as the reference simulator does
-(simulator.md s2.4), so numbers computed here match the paper's LP coefficients to the last digit.
+(docs/design/simulator.md s2.4), so numbers computed here match the paper's LP coefficients to the last digit.
 
 The project's own on-disk format is deliberately plain so that measured or predicted profiles drop in
 next to the artifact's::
@@ -81,7 +81,7 @@ class ProfileTable:
         return self.tokens[-1]
 
     def __call__(self, x: float) -> float:
-        """Seconds for a batch of ``x`` tokens (simulator.md s2.4 lookup)."""
+        """Seconds for a batch of ``x`` tokens (docs/design/simulator.md s2.4 lookup)."""
         if x < 0 or x > self.tokens[-1]:
             raise HelixInputError(self.path or None, "tokens",
                                   f"batch outside the profiled grid [0, {self.tokens[-1]}]", x)

@@ -1,7 +1,7 @@
 """Typical token throughput tau_T(k) of a GPU type holding k layers, inside a given machine mix.
 
-This is the per-node capacity c(k) of the placement MILP (placement.md s1) and the flow-graph node
-capacity of the Helix scheduler (simulator.md s2.6). It is an estimate, not a measurement: a typical
+This is the per-node capacity c(k) of the placement MILP (docs/design/placement.md s1) and the flow-graph node
+capacity of the Helix scheduler (docs/design/simulator.md s2.6). It is an estimate, not a measurement: a typical
 request (750 prompt + 240 decode tokens) fills 30 % of the node's KV cache, scaled by the share of a
 request's round trip spent on this node ("workload ratio"); tau is the tokens in such a batch over the
 time k layers need for it. The ratio depends on the average per-layer speed of the *whole mix*, so the
@@ -104,7 +104,7 @@ class TypicalThroughput:
 
 
 def nic_token_cap(nic_in: float, nic_out: float, activation_bytes: float) -> float:
-    """The NIC term of placement.md s1: min(nic_in, nic_out) / activation_size, in tokens/s."""
+    """The NIC term of docs/design/placement.md s1: min(nic_in, nic_out) / activation_size, in tokens/s."""
     return min(nic_in, nic_out) / activation_bytes
 
 

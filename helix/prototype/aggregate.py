@@ -1,4 +1,4 @@
-"""One result for a run split into sub-clusters: the parts' logs side by side (prototype.md s8).
+"""One result for a run split into sub-clusters: the parts' logs side by side (docs/design/prototype.md s8).
 
 The parent run's ``events.csv`` / ``routes.csv`` / ``tokens.csv`` are the parts' files stacked
 with a trailing ``part`` column (the sub-cluster name); the parser treats each part as its own log,

@@ -1,4 +1,4 @@
-"""The host: request source and sink, route scheduler, event log (prototype.md s1, s4, s6, s7).
+"""The host: request source and sink, route scheduler, event log (docs/design/prototype.md s1, s4, s6, s7).
 
 Every iteration of every request starts and ends here: the host sends the prompt (token ids) to
 the first stage, gets the greedy token back from the last, and sends it as the next decode

@@ -2,7 +2,7 @@
 
 Both launchers give the host the same two things: ``alive()`` -> ids of workers whose process has
 ended, and ``shutdown()`` that stops every worker (politely first, then by force). Ray is only a
-remote launcher, as in the paper (prototype.md s1): it carries no data. Placement machines are
+remote launcher, as in the paper (docs/design/prototype.md s1): it carries no data. Placement machines are
 mapped onto Ray nodes by GPU type through the custom resource ``gpu_model:<TYPE>`` (the naming the
 Ray executor plugin uses), each worker pinned to one node, and the system config is rewritten with
 those nodes' addresses.

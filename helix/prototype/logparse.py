@@ -1,6 +1,6 @@
 """Read prototype event logs (the paper's ``events.txt`` and our ``events.csv``) into metrics.
 
-The parser only *pairs* events into latency samples (prototype.md s8 step 1); the metric
+The parser only *pairs* events into latency samples (docs/design/prototype.md s8 step 1); the metric
 arithmetic (window, percentile rule, throughput divisor, sub-cluster pooling) is the one shared
 function of ``helix.metrics``, so simulator and prototype figures cannot drift apart.
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from helix.errors import HelixInputError
 
-# Paper defaults (prototype.md s8): warm-up 60 s (200 s for LLaMA-70B online), end 300 s.
+# Paper defaults (docs/design/prototype.md s8): warm-up 60 s (200 s for LLaMA-70B online), end 300 s.
 DEFAULT_WARMUP_S = 60.0
 DEFAULT_END_S = 300.0
 EVENT_COLUMNS = ["time", "request_id", "direction", "phase", "context_len", "tokens"]
@@ -168,7 +168,7 @@ class Samples:
 
 
 def pair(ev: Events) -> Samples:
-    """prototype.md s8 step 1: pair 'out'/'in' lines; stamp each pair with its 'in' time."""
+    """docs/design/prototype.md s8 step 1: pair 'out'/'in' lines; stamp each pair with its 'in' time."""
     outs: dict[tuple, float] = {}
     ins: dict[tuple, float] = {}
     decode_in = []
@@ -203,7 +203,7 @@ def parse_logs(paths: list[str | Path], warmup_s: float = DEFAULT_WARMUP_S, end_
     Aggregate: throughputs add up and percentiles come from the pooled samples (``aggregate``);
     ``mean`` is the pooled mean too, consistent with the pooled percentiles and with the
     simulator's aggregation. The paper's AE readme quotes a throughput-weighted mean of the
-    per-log means instead (prototype.md s8); it is reported as ``mean_throughput_weighted``.
+    per-log means instead (docs/design/prototype.md s8); it is reported as ``mean_throughput_weighted``.
     """
     from helix.metrics import aggregate
 

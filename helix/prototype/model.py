@@ -197,7 +197,7 @@ class DecodeBatch:
 
 class DecoderLayer(torch.nn.Module):
     """One LLaMA block: x + attn(norm(x)), then + mlp(norm(.)). The residual stays in the output,
-    so one [tokens, hidden] tensor is the whole inter-stage payload (prototype.md s9a)."""
+    so one [tokens, hidden] tensor is the whole inter-stage payload (docs/design/prototype.md s9a)."""
 
     # our parameter -> the tensor of a HF LLaMA checkpoint (under model.layers.{i}.)
     HF_NAMES = {

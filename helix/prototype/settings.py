@@ -1,6 +1,6 @@
 """Typed settings of one prototype run (a ``prototype:`` entry of config.yaml).
 
-Defaults follow prototype.md s6 (5-minute runs, 60-s warm-up, KV expectation of the helix
+Defaults follow docs/design/prototype.md s6 (5-minute runs, 60-s warm-up, KV expectation of the helix
 scheduler) except where the tiny CPU model needs scaled-down lengths: ``lengths`` rescales the
 Azure Conversation pairs and clips them so prompts and outputs fit the tiny model.
 """
@@ -62,7 +62,7 @@ class ProtoRunSpec(BaseModel):
     heartbeat_timeout_s: float = Field(2.0, gt=0)
     # Sub-cluster runs (separate pipelines, LLaMA-1 30B helix): each named sub-cluster is served as
     # its own run (this spec with ``cluster`` = the part and the part's overrides, e.g. rate_tps);
-    # this run's result under the parent cluster's path is their aggregate (prototype.md s8).
+    # this run's result under the parent cluster's path is their aggregate (docs/design/prototype.md s8).
     parts: dict[str, dict[str, Any]] | None = None
 
     def part_runs(self) -> list["ProtoRunSpec"]:

@@ -1,4 +1,4 @@
-"""The system config: who is who on the wire, generated from a placement (prototype.md s2, s10).
+"""The system config: who is who on the wire, generated from a placement (docs/design/prototype.md s2, s10).
 
 Node 0 is the host (source and sink); workers are 1..N in the cluster's machine order. Each node
 has an address and a data port (its PULL socket binds there; senders connect), in/out neighbours

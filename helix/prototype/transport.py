@@ -1,6 +1,6 @@
 """Wire format and sockets: three-frame ZeroMQ messages, [JSON header, raw tensor bytes, MAC].
 
-JSON instead of the paper's packed C struct (prototype.md s3): the route has no fixed maximum
+JSON instead of the paper's packed C struct (docs/design/prototype.md s3): the route has no fixed maximum
 length and the header stays readable in a packet dump; at a few hundred bytes it is noise next to
 the activations. Data travels over PUSH/PULL (one PULL per node at its own port; senders connect),
 which, unlike the paper's PUB/SUB, never drops a message sent before the peer was up, so no Init

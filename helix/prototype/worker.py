@@ -1,4 +1,4 @@
-"""A worker process: one machine of the placement, its layer range, its sockets (prototype.md s1, s5).
+"""A worker process: one machine of the placement, its layer range, its sockets (docs/design/prototype.md s1, s5).
 
 Loop: drain the data inbox (every field of every message checked by ``messages``; a bad one is
 dropped and counted, reported with the heartbeats), queue each iteration

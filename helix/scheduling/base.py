@@ -6,7 +6,7 @@ all with small integer ids) plus, at decision time, the few pieces of live state
 (outbound requests of a sender, which links are still in their sending phase, free NIC
 bandwidth, queue lengths), through the :class:`NetState` protocol that the host implements.
 
-Ids follow simulator.md s1: the source is node 0, the sink node 1, compute nodes 2, 3, ...; links
+Ids follow docs/design/simulator.md s1: the source is node 0, the sink node 1, compute nodes 2, 3, ...; links
 are numbered in the order of the placement graph file, which is also the tie-break order.
 """
 
@@ -29,7 +29,7 @@ class NodeView:
     nic_in: float  # bytes/s
     nic_out: float
     kv_capacity: int  # token x layer slots
-    prompt_max_tokens: int = 0  # R * 2048 (simulator.md s2.5)
+    prompt_max_tokens: int = 0  # R * 2048 (docs/design/simulator.md s2.5)
 
     @property
     def layers(self) -> int:

@@ -1,4 +1,4 @@
-"""The helix scheduler's flow graph and its max flow (simulator.md s5.2.1).
+"""The helix scheduler's flow graph and its max flow (docs/design/simulator.md s5.2.1).
 
 Built exactly as the paper's scheduler builds it, because max flows are not unique and the IWRR
 weights come from the per-link flows: vertices ``source``, ``sink``, then per compute node (by uid)

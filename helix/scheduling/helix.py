@@ -1,4 +1,4 @@
-"""Helix scheduling: max-flow routes with interleaved weighted round robin (simulator.md s5.2).
+"""Helix scheduling: max-flow routes with interleaved weighted round robin (docs/design/simulator.md s5.2).
 
 Each sender keeps one IWRR load per out-link; a prompt walks from the source choosing, at every
 hop, the unmasked link minimising ``load + w / flow`` (w = input length; strict ``<`` so the lowest

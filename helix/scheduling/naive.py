@@ -1,4 +1,4 @@
-"""The "random" scheduler (the paper's Naive, used for separate pipelines), simulator.md s5.4.
+"""The "random" scheduler (the paper's Naive, used for separate pipelines), docs/design/simulator.md s5.4.
 
 A prompt takes a uniformly random link among the sender's currently idle links (``shuffle`` of the
 free-link list with the run's RNG, first one not yet taken in this call); on a chain there is one

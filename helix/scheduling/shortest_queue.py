@@ -1,4 +1,4 @@
-"""Shortest-queue scheduling, simulator.md s5.5.
+"""Shortest-queue scheduling, docs/design/simulator.md s5.5.
 
 Like random, but a prompt may only take a link whose receiver's first-layer queue is the shortest
 among all the sender's out-links (a link to the sink is always eligible); ties go by the shuffle,

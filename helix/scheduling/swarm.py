@@ -1,4 +1,4 @@
-"""Swarm's decentralised stride scheduler with EMA feedback, simulator.md s5.3.
+"""Swarm's decentralised stride scheduler with EMA feedback, docs/design/simulator.md s5.3.
 
 Every sender keeps, per out-link, an EMA of the end-to-end time of a hop (transfer + queueing +
 compute at the receiver, not normalised; initial 0.05 s) and a stride heap of (priority, link).

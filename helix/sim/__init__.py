@@ -1,4 +1,4 @@
-"""Discrete-event simulator of one placement on one cluster (simulator.md).
+"""Discrete-event simulator of one placement on one cluster (docs/design/simulator.md).
 
 Public API:
 * :func:`helix.sim.run.simulate` - placement graph + layout + profiles + scheduler + workload -> metrics;

@@ -1,6 +1,6 @@
 """The discrete-event core: requests travel routes of machines that batch one layer at a time.
 
-Rules and constants are simulator.md s4 (event model), kept operation for operation because the
+Rules and constants are docs/design/simulator.md s4 (event model), kept operation for operation because the
 reference is deterministic and we aim at its exact numbers:
 
 * events are ordered by time, then creation (s4.2). The heap holds ``(time, k1, k2, seq, kind, a,
@@ -204,7 +204,7 @@ class Simulator:
     def run(self, until: float | None = None, arrivals: list | None = None) -> RunResult:
         """Process events (before ``until`` if given); ``arrivals`` = [(time, input, output)] online.
 
-        The event chain of simulator.md s4.2, with shortcuts that change no number:
+        The event chain of docs/design/simulator.md s4.2, with shortcuts that change no number:
 
         * events created for the current instant go to a FIFO (``nowq``), not the heap: they run
           after every heap event of the same instant (created earlier) and in creation order, which

@@ -2,7 +2,7 @@
 
 ``experiments.<group>.simulations`` in config.yaml lists :class:`SimRunSpec` entries. Runs split
 into parts (separate pipelines, per-type helix) expand into one *part run* per sub-cluster under
-cluster ``<cluster>-<part>`` plus the aggregate under the parent's own path (conventions.md
+cluster ``<cluster>-<part>`` plus the aggregate under the parent's own path (docs/design/README.md
 "Names"). Rules look entries up by their result key ``cluster/model/method/scheduler/mode`` and get
 the entry itself as ``params``, so editing one run reruns only that run.
 """

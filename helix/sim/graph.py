@@ -1,11 +1,11 @@
 """The placement graph of one of our own layouts: what the paper's placement step writes as
-``simulator_cluster.ini`` (placement.md s5), built from a cluster and a layout.
+``simulator_cluster.ini`` (docs/design/placement.md s5), built from a cluster and a layout.
 
 Arcs: source -> every holder of layer 0; node i -> node j when j starts where i ends (and, with
 ``partial``, when j's range covers i's end mid-way, Petals' partial inference); holders of the last
 layer -> sink. Then one pass drops arcs into nodes without an outgoing arc and one pass drops arcs
 out of nodes without an incoming arc (single passes, as the paper). KV capacity of a node is
-16 * B(k) * k slots for its layer count k (simulator.md s2.3).
+16 * B(k) * k slots for its layer count k (docs/design/simulator.md s2.3).
 """
 
 from __future__ import annotations

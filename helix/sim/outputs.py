@@ -1,4 +1,4 @@
-"""Result files of a simulation run (conventions.md "Names"; docs/metrics.md).
+"""Result files of a simulation run (docs/design/README.md, "Names"; docs/metrics.md).
 
 Per run directory: ``metrics.json`` (figures), ``requests.parquet`` (one row per query),
 ``congestion.csv`` (per machine and link: busy fraction and mean queueing delay, Fig. 10b),

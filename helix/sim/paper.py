@@ -1,6 +1,6 @@
 """Where the paper's own layouts live in the artifact: ``paper-<method>`` -> (solution, graph) files.
 
-simulator.md s7 lists which files each reference figure simulated. Methods with per-type
+docs/design/simulator.md s7 lists which files each reference figure simulated. Methods with per-type
 sub-cluster runs (separate, sp_plus, LLaMA-1 30B helix on single24/geo24) have one entry per part.
 Two extra method names cover layouts that are not the main figures' ones: ``paper-helix-sched``
 (the older ILP layout of the scheduler comparison, s7 "6.7") and ``paper-helix-noprune``

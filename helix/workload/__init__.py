@@ -1,4 +1,4 @@
-"""Workloads: who arrives when, with which prompt and output lengths (simulator.md s3).
+"""Workloads: who arrives when, with which prompt and output lengths (docs/design/simulator.md s3).
 
 Generators are registered by mode (``offline`` closed loop, ``online`` Azure-trace arrivals); all
 draw from one ``random.Random`` seeded from config, in the exact call order of the paper's

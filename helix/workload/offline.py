@@ -1,4 +1,4 @@
-"""The offline closed loop (simulator.md s3.3): keep the cluster busy, measure decode throughput.
+"""The offline closed loop (docs/design/simulator.md s3.3): keep the cluster busy, measure decode throughput.
 
 ``n_init`` queries start at ``t0 + 0.1 i``. Afterwards a new query starts 0.1 s after a trigger:
 with the helix scheduler every finished prompt and every finished query is a trigger, gated by the

@@ -1,4 +1,4 @@
-"""Online arrivals from the Azure Conversation trace, scaled to a token rate (simulator.md s3.2).
+"""Online arrivals from the Azure Conversation trace, scaled to a token rate (docs/design/simulator.md s3.2).
 
 The trace gives request counts per 3-s window. For each window of the run we draw one count
 uniformly (with replacement: the trace's time order is not kept), scale it so the mean request

@@ -4,7 +4,7 @@
 * ``portfolio`` (default): the flow-scored search (helix/placement/search.py) from the Petals and
   Swarm layouts for ``heuristic_share`` of the time, then the MILP on ``milp_backend`` seeded with
   the search's best layout as a *complete* start (layout, flows, switches); the best layout wins.
-  Why: branch-and-bound alone finds nothing on this model in minutes (placement.md s10).
+  Why: branch-and-bound alone finds nothing on this model in minutes (docs/design/placement.md s10).
 * ``heuristic``: the search alone. ``highs``/``cpsat``/``gurobi``: the MILP alone, warm-started from
   the better of Petals/Swarm as the authors did (s4).
 
@@ -158,7 +158,7 @@ class Planner:
         # the previous lane found nothing better: the annealing is high-variance
         # (on geo24 some seeds sit at 952 for a minute while others pass 1212 in 5 s), and the
         # chains keep apart the Petals start, which improves slowly on hetero42, from the Swarm
-        # start, which stalls there (placement.md s10).
+        # start, which stalls there (docs/design/placement.md s10).
         values = {name: self.value(*lay) for name, lay in warm.items()}
         origins = [(values[name], lay) for name, lay in warm.items() if values[name] > 0 or max(values.values()) <= 0]
         chains = list(origins)

@@ -1,7 +1,7 @@
-"""Petals baseline (placement.md s6), reproducing the authors' layouts exactly.
+"""Petals baseline (docs/design/placement.md s6), reproducing the authors' layouts exactly.
 
 Machines are visited in a *seeded shuffle* of [(c_i(K_i), i)] (Python's ``random`` with the preset
-seed; the original sorts nothing, trap 6). Each machine takes the K_i-layer window whose loads,
+seed; the original sorts nothing, docs/design/placement.md trap 6). Each machine takes the K_i-layer window whose loads,
 sorted ascending, are lexicographically smallest (earliest window on ties), then adds c_i(K_i) to
 the load of each of those layers.
 """

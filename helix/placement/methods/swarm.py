@@ -1,4 +1,4 @@
-"""Swarm baseline (placement.md s6), reproducing the authors' layouts exactly.
+"""Swarm baseline (docs/design/placement.md s6), reproducing the authors' layouts exactly.
 
 The model is cut into equal stages (20 x 4 layers for LLaMA-2 70B, 10 x 6 for LLaMA-1 30B); our
 default stage size is the largest divisor of L that every machine can hold (max d | L, d <= min K),

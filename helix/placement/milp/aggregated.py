@@ -1,4 +1,4 @@
-"""The aggregated interval model of placement.md s11a: exact when no network link can bind.
+"""The aggregated interval model of docs/design/placement.md s11a: exact when no network link can bind.
 
 With every machine pair linked and every link faster than any machine, the machines ending at a
 layer boundary and those starting there act as one hub, so only *how many* machines of each GPU

@@ -4,7 +4,7 @@ Prompts run one request at a time (their lengths differ and prefill is already a
 all decodes waiting at the worker run as one batch per layer: at layer l the batch is every decode
 whose sub-range contains l, so requests entering this worker at different layers (overlapping
 placements, suffix execution) still share the matrix products of the layers they have in common.
-Prompts go first, then decodes, as in the paper's layer-wise engine (prototype.md s5).
+Prompts go first, then decodes, as in the paper's layer-wise engine (docs/design/prototype.md s5).
 """
 
 from __future__ import annotations
