@@ -104,7 +104,7 @@ with open(root / "analytic_vs_measured.csv", "w", newline="") as fh:
 EOF
 
 echo "== (c) prototype with llama70b-shaped layers ($DTYPE, 8 layers, 4 workers on one device)" >&2
-"$PY" benchmarks/prototype.py --shape-from "$WORK/llama70b.json" "${PROTO[@]}" >"$WORK/proto.json"
+"$PY" benchmarks/prototype.py --shape-from "$WORK/llama70b.json" --layout branching --decode-batch 0 --single-threads 1 "${PROTO[@]}" >"$WORK/proto.json"
 "$PY" - "$WORK/proto.json" "$OUT_ROOT/$GPU_DIR" <<'EOF'
 import json, sys
 from pathlib import Path

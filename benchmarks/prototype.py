@@ -27,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+LAYOUTS = {"pipe2": {"n0": [0, 4], "n1": [4, 8]}, "branching": None}
 LENGTHS = {"scale": 0.0625, "min_input": 4, "max_input": 64, "min_output": 2, "max_output": 16}
 
 
@@ -40,7 +41,7 @@ def shaped_config(src: Path, out_dir: Path) -> Path:
     return path
 
 
-def single_process(spec, lengths, duration_s: float, warmup_s: float, model_config: Path) -> tuple[float, int]:
+def single_process(spec, lengths, duration_s: float, warmup_s: float, model_config: Path, threads: int) -> tuple[float, int]:
     """Decode tokens/s (and requests launched) of one process serving the same closed loop."""
     import torch
 
@@ -49,7 +50,7 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
     from helix.prototype.model import LlamaConfig
     from helix.workload import LengthSampler
 
-    torch.set_num_threads(spec.threads)
+    torch.set_num_threads(threads)
     cfg = LlamaConfig.from_json(model_config, spec.model)
     eng = get_engine("torch")(cfg, (0, cfg.num_layers), device=spec.device, dtype=spec.dtype)
     a, b = scaled_lengths(*lengths, spec)
@@ -90,6 +91,12 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
     return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid
 
 
+def model_shape(path: Path) -> dict:
+    d = json.loads(Path(path).read_text())
+    keys = ("num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "vocab_size")
+    return {k: d.get(k) for k in keys}
+
+
 def profile_summary(prof_dir: Path, top: int = 6) -> dict:
     """Per worker: seconds in the serving loop split into prompts, decodes, messaging, waiting."""
     import pstats
@@ -122,7 +129,13 @@ def main() -> int:
                    "head dim 64): how the ratio moves as compute outweighs per-op overhead")
     p.add_argument("--length-scale", type=float, default=LENGTHS["scale"])
     p.add_argument("--rounds", type=int, default=2, help="alternating prototype / single-process rounds")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per process (both sides)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
+    p.add_argument("--single-threads", type=int, default=None, help="torch threads of the single process "
+                   "(default: the workers' total, so both sides run the same number of compute threads)")
+    p.add_argument("--layout", default="pipe2", choices=sorted(LAYOUTS), help="pipe2: 2 workers, layers [0,4) and [4,8) "
+                   "(as many stages as this machine has cores); branching: config/test/proto-layout.yaml (4 workers)")
+    p.add_argument("--decode-batch", type=int, default=None, help="most decodes a worker runs per step (default: "
+                   "concurrency / pipeline stages, so the stages work on different micro-batches; 0 = all waiting)")
     p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()
     os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared" / "reference" / "helix-artifact"))
@@ -143,37 +156,60 @@ def main() -> int:
                         num_key_value_heads=max(1, args.hidden // 128))
             model_config = Path(tmp) / f"tiny-llama-h{args.hidden}.json"
             model_config.write_text(json.dumps(data))
+        layout_path = REPO / "config/test/proto-layout.yaml"
+        if LAYOUTS[args.layout] is not None:
+            layout_path = Path(tmp) / f"{args.layout}.yaml"
+            layout_path.write_text(json.dumps({"num_layers": 8, "layers": LAYOUTS[args.layout]}))
+        layout = Layout.load(layout_path)
+        n_workers = len(layout.used())
+        stages = 2 if args.layout == "pipe2" else 1
+        decode_batch = args.decode_batch if args.decode_batch is not None else max(1, args.n_init // stages)
+        # the single process with the workers' total thread count, and with 1 (on a loaded 2-core box its
+        # intra-op threads mostly wait for each other); the ratio is taken against the faster of the two
+        single_threads = [args.single_threads] if args.single_threads else sorted({1, n_workers * args.threads})
         spec = ProtoRunSpec(cluster="tiny4", model=model_config.stem, method="manual", scheduler="helix", mode="offline",
                             duration_s=args.duration_s, warmup_s=args.warmup_s, n_init=args.n_init, lengths=lengths_cfg,
                             layer_tps=2000, kv_slots=10**6, startup_timeout_s=300, device=args.device, dtype=args.dtype,
-                            feed="replace", threads=args.threads)
+                            feed="replace", threads=args.threads,
+                            decode_batch=decode_batch or None)
         lengths, arrivals = load_traces()
+        shape = model_shape(model_config)
         if args.profile:
             Path(args.profile).mkdir(parents=True, exist_ok=True)
             os.environ["HELIX_PROFILE_DIR"] = str(Path(args.profile).resolve())
         rounds = []
         for k in range(args.rounds):
             run_dir = Path(tmp) / f"run{k}"
-            m = run_prototype(Layout.load(REPO / "config/test/proto-layout.yaml"), model_config, spec, run_dir,
+            cpu0 = time.process_time()
+            m = run_prototype(layout, model_config, spec, run_dir,
                               lengths, arrivals, log=lambda s: None)
             run = json.loads((run_dir / "run.json").read_text())
             launched = run["requests"]
             # CPU seconds of the serving loops (workers report theirs; start-up excluded) per second of run
             proto_cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
-            cpu0 = time.process_time()
-            single, single_launched = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config)
-            single_cores = (time.process_time() - cpu0) / args.duration_s
-            rounds.append({"prototype_decode_tps": round(m["decode_throughput_tps"], 1), "single_process_decode_tps": round(single, 1),
-                           "ratio": round(m["decode_throughput_tps"] / single, 3) if single else None,
-                           "requests_launched": [launched, single_launched],
-                           "worker_cores_used": round(proto_cores, 2), "single_process_cores_used": round(single_cores, 2)})
+            host_cores = (time.process_time() - cpu0) / args.duration_s  # the host runs in this process
+            singles, single_launched, single_cores = {}, {}, {}
+            for t in single_threads:
+                cpu0 = time.process_time()
+                singles[t], single_launched[t] = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config, t)
+                single_cores[t] = round((time.process_time() - cpu0) / args.duration_s, 2)
+            best = max(singles.values())
+            rounds.append({"prototype_decode_tps": round(m["decode_throughput_tps"], 1),
+                           "single_process_decode_tps": {f"{t} threads": round(v, 1) for t, v in singles.items()},
+                           "ratio": round(m["decode_throughput_tps"] / best, 3) if best else None,
+                           "requests_launched": {"prototype": launched, **{f"single {t} threads": v for t, v in single_launched.items()}},
+                           "worker_cores_used": round(proto_cores, 2), "host_cores_used": round(host_cores, 2),
+                           "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
+                           "load_average_1min": round(os.getloadavg()[0], 2)})
             print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
     proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
-    single = sum(r["single_process_decode_tps"] for r in rounds) / len(rounds)
+    single = sum(max(r["single_process_decode_tps"].values()) for r in rounds) / len(rounds)
     report = {
-        "placement": f"config/test/proto-layout.yaml (4 workers, {spec.model})", "device": args.device, "dtype": args.dtype,
-        "concurrency": args.n_init, "threads_per_process": args.threads, "rounds": rounds,
-        "prototype_decode_tps": round(proto, 1), "single_process_decode_tps": round(single, 1),
+        "placement": f"{args.layout}: {LAYOUTS[args.layout] or 'config/test/proto-layout.yaml'} ({n_workers} workers)",
+        "model": shape, "device": args.device, "dtype": args.dtype,
+        "concurrency": args.n_init, "threads_per_worker": args.threads, "single_process_threads": single_threads,
+        "decode_batch": decode_batch or "all", "rounds": rounds,
+        "prototype_decode_tps": round(proto, 1), "single_process_decode_tps": round(single, 1),  # the faster setting per round
         "ratio": round(proto / single, 3) if single else None, "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }

@@ -28,6 +28,8 @@ def worker_argv(cfg_path: str, nid: int, model_config: str, model_name: str, spe
         "--engine", spec.engine, "--scheduler", spec.scheduler, "--device", spec.device, "--dtype", spec.dtype,
         "--seed", str(spec.seed), "--threads", str(spec.threads),
     ]
+    if spec.decode_batch:
+        argv += ["--decode-batch", str(spec.decode_batch)]
     if checkpoint:  # read on the worker's machine: the same path must exist there (shared or copied)
         argv += ["--checkpoint", str(Path(checkpoint).resolve())]
     return argv

@@ -56,6 +56,10 @@ class ProtoRunSpec(BaseModel):
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     threads: int = Field(1, ge=1, description="torch threads per worker process")
+    decode_batch: int | None = Field(
+        None, ge=1, description="most decodes a worker runs in one step (oldest first; the rest wait for the next "
+        "step); None = all waiting. With k pipeline stages and n requests in flight, n/k lets the stages work on "
+        "different micro-batches at the same time instead of passing one batch back and forth")
     launcher: Literal["local", "ray"] = "local"
     gpu: float = Field(0, ge=0, description="GPUs each Ray worker task asks for (fractions share a GPU)")
     startup_timeout_s: float = Field(60.0, gt=0)

@@ -133,7 +133,7 @@ class Worker:
         from helix.prototype.sysconfig import HOST_ID
         from helix.prototype.transport import encode
 
-        outs = self.engine.step()
+        outs = self.engine.step(max_decodes=getattr(self.args, "decode_batch", None))
         for out in outs:
             h = dict(out.work.meta)
             if out.error is not None:
@@ -187,8 +187,8 @@ class Worker:
             if time.monotonic() - self.last_host > args.orphan_timeout_s:
                 print(f"worker {self.me.id}: host silent for {args.orphan_timeout_s} s, exiting", file=sys.stderr)
                 break
-            # Block until something arrives; nothing is queued between iterations (step runs all).
-            poller.poll(timeout=100)
+            # Block until something arrives, unless decodes left over by ``--decode-batch`` wait.
+            poller.poll(timeout=0 if getattr(self.engine, "queue", None) else 100)
             self._guarded(self._drain_broadcasts)
             if not self.running:
                 break
@@ -273,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--decode-batch", type=int, default=None, help="most decodes per step (default: all waiting)")
     p.add_argument("--orphan-timeout-s", type=float, default=15.0)
     return p
 

@@ -52,8 +52,9 @@ class StageEngine(ABC):
         """Queue one iteration of one request."""
 
     @abstractmethod
-    def step(self) -> list[StageOutput]:
-        """Run all queued work; return outputs in the order they can be sent on."""
+    def step(self, max_decodes: int | None = None) -> list[StageOutput]:
+        """Run the queued work (every prompt; at most ``max_decodes`` decodes, oldest first, the
+        rest stay in ``queue``); return outputs in the order they can be sent on."""
 
     @abstractmethod
     def free(self, rid: int) -> None:

@@ -70,10 +70,12 @@ class TorchEngine(StageEngine):
         return len(self.caches)
 
     @torch.inference_mode()
-    def step(self) -> list[StageOutput]:
+    def step(self, max_decodes: int | None = None) -> list[StageOutput]:
         work, self.queue = self.queue, []
         outs = [self._guard(self._prompt, w) for w in work if w.phase == "prompt"]
         decodes = [w for w in work if w.phase == "decode"]
+        if max_decodes is not None and len(decodes) > max_decodes:
+            decodes, self.queue = decodes[:max_decodes], decodes[max_decodes:]
         if decodes:
             try:
                 outs.extend(self._decodes(decodes))
