@@ -1,14 +1,19 @@
-"""CPU prototype decode throughput on the test placement next to a single-process run (ratio).
+"""CPU prototype decode throughput next to a single-process run of the same closed loop (ratio).
 
-The prototype: host + 4 worker processes (config/test/proto-layout.yaml, tiny-llama, helix
-scheduler, offline closed loop with exactly N requests in flight: ``feed: replace``). The baseline:
-one process holding all layers in one ``torch`` engine, the same closed loop (same lengths, same
-concurrency, same 0.1-s relaunch delay, batched decodes), no network. Rounds alternate prototype
-and baseline so both see the same machine load; ratio = prototype / single process over all rounds.
-``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where the
-workers' time went. Findings are in docs/prototype-performance.md.
+The prototype: host + worker processes, tiny-llama (8 layers, hidden 256), helix scheduler,
+offline closed loop with exactly N requests in flight (``feed: replace``). Layout ``pipe2``
+(default): 2 workers, layers [0,4) and [4,8), one stage per core of the 2-core development
+machine, each worker running at most N/2 decodes per step (``decode_batch``) so the two stages
+work on two micro-batches at once; ``branching``: the 4-worker test placement
+config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch``
+engine, the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all
+decodes in one batch), no network, run with 1 torch thread and with the workers' total (the ratio
+is against the faster of the two). Each round runs the prototype, then the baseline(s), so they
+see the same machine load; per round it prints tokens/s, the ratio, the CPU each side used and the
+1-minute load average. ``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR)
+and prints where the workers' time went. Findings are in docs/prototype-performance.md.
 
-    python benchmarks/prototype.py [--duration-s 12] [--n-init 8] [--rounds 2] [--profile DIR]
+    python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 3] [--layout pipe2|branching] [--profile DIR]
     # GPU check (all workers share the GPU): LLaMA-2-70B-shaped layers, 8 of them, bf16
     python benchmarks/prototype.py --device cuda --dtype bfloat16 --shape-from <llama70b config.json> --length-scale 0.25
 """
@@ -119,7 +124,7 @@ def profile_summary(prof_dir: Path, top: int = 6) -> dict:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--duration-s", type=float, default=15.0)
+    p.add_argument("--duration-s", type=float, default=10.0)
     p.add_argument("--warmup-s", type=float, default=3.0)
     p.add_argument("--n-init", type=int, default=8)
     p.add_argument("--device", default="cpu")
@@ -128,7 +133,7 @@ def main() -> int:
     p.add_argument("--hidden", type=int, default=None, help="tiny-llama with this hidden size (intermediate 2.75x, "
                    "head dim 64): how the ratio moves as compute outweighs per-op overhead")
     p.add_argument("--length-scale", type=float, default=LENGTHS["scale"])
-    p.add_argument("--rounds", type=int, default=2, help="alternating prototype / single-process rounds")
+    p.add_argument("--rounds", type=int, default=3, help="alternating prototype / single-process rounds")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
     p.add_argument("--single-threads", type=int, default=None, help="torch threads of the single process "
                    "(default: the workers' total, so both sides run the same number of compute threads)")

@@ -66,6 +66,38 @@ def test_split_overlapping_ranges_batched_decode_equals_single_process(cfg):
     assert len(set(map(tuple, want))) == 4  # different prompts, different outputs
 
 
+def test_decode_micro_batches_leave_the_rest_queued_and_equal_single_process(cfg):
+    """``step(max_decodes=2)`` on a 2-stage pipeline: at most 2 decodes per step, the oldest first,
+    the others stay queued for the next step, and the tokens are those of the whole model."""
+    ref = Reference(cfg, seed=0)
+    prompts = _prompts(5, cfg.vocab_size)
+    out_len = 6
+    want = [ref.generate(p, out_len) for p in prompts]
+    E = get_engine("torch")
+    s0, s1 = E(cfg, (0, 4)), E(cfg, (4, 8))
+    got = {i: [] for i in range(5)}
+    for i, p in enumerate(prompts):
+        s0.submit(StageWork(i, "prompt", 0, 4, torch.tensor(p, dtype=torch.int32), len(p) + out_len, 0))
+    sizes = []
+    while s0.queue or s1.queue:
+        waiting = [w.rid for w in s0.queue if w.phase == "decode"]
+        outs0 = s0.step(max_decodes=2)
+        ran = [o.work.rid for o in outs0 if o.work.phase == "decode"]
+        assert ran == waiting[:2] and [w.rid for w in s0.queue] == waiting[2:]  # oldest first; the rest wait, in order
+        sizes.append(len(ran))
+        for o in outs0:
+            s1.submit(StageWork(o.work.rid, o.work.phase, 4, 8, o.payload, o.work.max_tokens, o.work.context))
+        for o in s1.step(max_decodes=2):
+            rid = o.work.rid
+            got[rid].append(int(o.payload[0]))
+            if len(got[rid]) < out_len:
+                ctx = len(prompts[rid]) + len(got[rid]) - 1
+                s0.submit(StageWork(rid, "decode", 0, 4, o.payload, len(prompts[rid]) + out_len, ctx))
+    assert [got[i] for i in range(5)] == want
+    assert max(sizes) == 2  # capped, and the cap was reached
+    assert s0.cached_requests() == s1.cached_requests() == 0
+
+
 def test_weights_depend_on_layer_and_seed_only(cfg):
     from helix.prototype.model import DecoderLayer
 
