@@ -326,17 +326,14 @@ class ServedModel:
         est = Estimate(0.0, F, mode, in_flight=n_kv, crossings=cross)
         if mode == "offline":
 
-            state = [n_kv]  # requests in decode, carried from one iteration to the next
-
             def g(T):
-                r = times(T, state[0])
-                if r is None:
-                    return None
-                nd = max(n_kv - T / mo * r[0], 0.0)  # in decode = admitted - those in their prompt
-                r = times(T, nd) if abs(nd - state[0]) > 1e-3 * max(nd, 1.0) else r
-                if r is None:
-                    return None
-                state[0] = nd
+                r = None
+                nd = n_kv
+                for _ in range(2):  # in decode = admitted - those in their prompt
+                    r = times(T, nd)
+                    if r is None:
+                        return None
+                    nd = max(n_kv - T / mo * r[0], 0.0)
                 return nd / r[1], nd, r
 
             # fixed point T = min(F_dec, g(T)): g falls as T grows (prompt and queueing terms), so
