@@ -379,3 +379,22 @@ def test_per_gpu_type_placement_sums_sub_clusters(artifact_dir, tmp_path):
     # each sub-cluster is at least as good as the paper's per-type layout (1044.53 + 214.98 + 397.69)
     assert result.objective >= 1657.20 - 0.01
     assert (tmp_path / "solver_trace.csv").read_text().count("single24-t4:") >= 1
+
+
+def test_helix_routes_a_cluster_where_petals_and_swarm_route_nothing(artifact_dir):
+    """4 A100 + 2 L4 + 6 T4 hold LLaMA-2 70B in one chain, yet the Petals and Swarm warm starts
+    route nothing there; the planner must still find a routable layout (the chain warm start)."""
+    from helix.clusters.generators import fake_cluster
+    from helix.clusters.spec import LinkDist
+    from helix.placement.methods.helix import Planner
+
+    cluster = fake_cluster("chainable12", {"A100": 4, "L4": 2, "T4": 6}, seed=0, link=LinkDist(bandwidth=1e9, latency=0.001))
+    problem = _problem(artifact_dir, cluster, "llama70b", backend="heuristic", budget="evaluations", max_evaluations=500)
+    planner = Planner(problem)
+    warm = planner.warm_starts()
+    assert planner.value(*warm["petals"]) == 0 and planner.value(*warm["swarm"]) == 0
+    starts, sizes = warm["chain"]
+    held = sorted((s, s + k) for s, k in zip(starts, sizes) if k)
+    assert held[0][0] == 0 and all(a[1] == b[0] for a, b in zip(held, held[1:])) and held[-1][1] == 80
+    result = get_method("helix").place(problem)
+    assert result.flow.value > 0 and result.flow.value >= planner.value(starts, sizes) - 1e-6

@@ -143,7 +143,37 @@ class Planner:
                 sizes = [layout.ranges[m.name][1] - starts[i] if layout.ranges.get(m.name) else 0 for i, m in enumerate(p.cluster.machines)]
                 if all(k <= len(self.tables[i]) for i, k in enumerate(sizes)):
                     out["separate"] = (starts, sizes)
+        if s.warm_start != "none" and all(self.value(st, sz) <= 0 for st, sz in out.values()):
+            # Petals and Swarm can both route nothing on a cluster the paper never saw (e.g. few
+            # large GPUs among many that hold only a few layers each), and a flow-scored search has
+            # no gradient from zero: start from whole pipelines instead, so any cluster that can
+            # hold the model in one chain gets a routable incumbent.
+            chain = self.chain_start()
+            if chain is not None:
+                out["chain"] = chain
         return out
+
+    def chain_start(self) -> tuple[list[int], list[int]] | None:
+        """Pipelines of consecutive ranges, largest K first (ties by machine order); machines
+        left over once no further whole pipeline fits hold nothing. None if no chain routes."""
+        n, L = self.p.cluster.n, self.p.L
+        order = sorted(range(n), key=lambda i: (-len(self.tables[i]), i))
+        starts, sizes = [0] * n, [0] * n
+        pos, chain, best = 0, [], None
+        for i in order:
+            k = min(len(self.tables[i]), L - pos)
+            if k <= 0:
+                continue
+            starts[i], sizes[i] = pos, k
+            chain.append(i)
+            pos += k
+            if pos == L:
+                best = (list(starts), list(sizes))
+                pos, chain = 0, []
+        if best is None:
+            return None
+        st, sz = best
+        return (st, sz) if self.value(st, sz) > 0 else None
 
     # ----- phases -----------------------------------------------------------------------------
     def heuristic(self, seconds: float, warm: dict) -> None:
