@@ -13,6 +13,8 @@ from helix.profiles.paths import TRACE_FILES
 from helix.placement.workflow import (
     HELIX_FAMILY_PATTERN,
     METHOD_PATTERN,
+    UNKNOWN_METHOD_PATTERN,
+    unknown_method_input,
     cluster_input,
     model_json_input,
     placement_targets,
@@ -62,3 +64,10 @@ use rule placement as placement_helix with:
         milp_size="results/placements/{cluster}/{model}/{method}/milp_size.json",
     wildcard_constraints:
         method=HELIX_FAMILY_PATTERN,
+
+
+use rule placement as placement_unknown_method with:
+    input:
+        unknown_method_input,
+    wildcard_constraints:
+        method=UNKNOWN_METHOD_PATTERN,

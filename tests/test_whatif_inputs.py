@@ -126,6 +126,10 @@ def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path,
     assert "import_profiles" not in out  # the artifact has no mistral7b profile: all three are predicted
     bad = _snakemake(repo, work, path, "-n", "results/sims/mix12/mistral7b/magic/helix/offline/metrics.json")
     assert bad.returncode != 0 and "unknown placement method" in bad.stdout + bad.stderr
+    # a placement path with an unknown method: the same one line, naming the path and the value
+    bad = _snakemake(repo, work, path, "-n", "results/placements/mix12/mistral7b/magic/layout.yaml")
+    out = bad.stdout + bad.stderr
+    assert bad.returncode != 0 and "results/placements/mix12/mistral7b/magic: method: unknown placement method" in out and "'magic'" in out
     small = _snakemake(repo, work, path, "-n", "results/sims/t4x3/llama70b/helix/helix/offline/metrics.json")
     assert small.returncode != 0 and "clusters.t4x3: cannot hold llama70b" in small.stdout + small.stderr
     assert not (work / "results").exists()

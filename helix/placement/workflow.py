@@ -11,6 +11,19 @@ from helix.placement.settings import resolve_preset
 # (helix, helix-<variant>: also solver_trace.csv and milp_size.json), from the method registry.
 METHOD_PATTERN = method_pattern(helix_family=False)
 HELIX_FAMILY_PATTERN = method_pattern(helix_family=True)
+# Every other name (rule placement_unknown_method): a path with an unknown method stops with one
+# line naming it when the DAG is built, not with Snakemake's bare "no rule to produce".
+UNKNOWN_METHOD_PATTERN = f"(?!(?:{method_pattern()})/)[^/]+"
+
+
+def unknown_method_input(wildcards) -> list[str]:
+    """Input function of rule placement_unknown_method: always the one-line error."""
+    from helix.errors import HelixInputError
+    from helix.placement.base import PAPER_PATTERN, available_methods
+
+    known = ", ".join([*(m for m in available_methods() if m != "paper"), "helix-<variant>", PAPER_PATTERN.replace("[a-z_]+", "<method>")])
+    where = f"results/placements/{wildcards.cluster}/{wildcards.model}/{wildcards.method}"
+    raise HelixInputError(where, "method", f"unknown placement method (known: {known})", wildcards.method)
 
 
 def is_helix_family(method: str) -> bool:
