@@ -96,6 +96,57 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
     return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid
 
 
+def schedstat(pid: int | str = "self") -> tuple[float, float, int]:
+    """(seconds on a CPU, seconds runnable but waiting for one, timeslices) summed over the threads of
+    ``pid`` (Linux /proc/<pid>/task/*/schedstat; zeros elsewhere). Waiting for a CPU is what a
+    loaded shared machine costs a process; it is not in any profile."""
+    run = wait = n = 0
+    for f in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            a, b, c = f.read_text().split()
+        except (OSError, ValueError):
+            continue
+        run, wait, n = run + int(a), wait + int(b), n + int(c)
+    return run / 1e9, wait / 1e9, n
+
+
+class SchedSampler:
+    """Samples the workers' schedstat every 0.2 s while they serve (their last sample before they exit)."""
+
+    def __init__(self):
+        import threading
+
+        self.pids: dict = {}
+        self.first: dict = {}
+        self.last: dict = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def on_serving(self, pids: dict) -> None:
+        self.pids = dict(pids)
+        self.first = {k: schedstat(p) for k, p in self.pids.items()}
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.wait(0.2):
+            for k, p in self.pids.items():
+                got = schedstat(p)
+                if got[2]:
+                    self.last[k] = got
+
+    def totals(self) -> dict:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+        out = {"cpu_s": 0.0, "wait_for_cpu_s": 0.0, "timeslices": 0}
+        for k, (r, w, n) in self.last.items():
+            r0, w0, n0 = self.first[k]
+            out["cpu_s"] += r - r0
+            out["wait_for_cpu_s"] += w - w0
+            out["timeslices"] += n - n0
+        return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
+
+
 def model_shape(path: Path) -> dict:
     d = json.loads(Path(path).read_text())
     keys = ("num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "vocab_size")
@@ -115,7 +166,7 @@ def profile_summary(prof_dir: Path, top: int = 6) -> dict:
             cum[key] = cum.get(key, 0.0) + ct
         pick = {
             "loop": "worker.py:run", "prompts": "torch_engine.py:_prompt", "decodes": "torch_engine.py:_decodes",
-            "check+queue": "worker.py:on_data", "send": "transport.py:send", "encode": "transport.py:encode",
+            "check+queue": "worker.py:on_data", "encode": "transport.py:encode", "send": "transport.py:send_many",
             "waiting (poll)": "poll.py:poll", "start-up": "worker.py:__init__",
         }
         out[f.stem] = {k: round(cum.get(v, 0.0), 2) for k, v in pick.items()}
@@ -185,27 +236,40 @@ def main() -> int:
         rounds = []
         for k in range(args.rounds):
             run_dir = Path(tmp) / f"run{k}"
-            cpu0 = time.process_time()
-            m = run_prototype(layout, model_config, spec, run_dir,
-                              lengths, arrivals, log=lambda s: None)
+            cpu0, host0 = time.process_time(), schedstat()
+            sampler = SchedSampler()
+            m = run_prototype(layout, model_config, spec, run_dir, lengths, arrivals, log=lambda s: None,
+                              on_serving=sampler.on_serving)
+            workers = sampler.totals()
+            host1 = schedstat()
             run = json.loads((run_dir / "run.json").read_text())
-            launched = run["requests"]
+            tps = m["decode_throughput_tps"]
             # CPU seconds of the serving loops (workers report theirs; start-up excluded) per second of run
             proto_cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
             host_cores = (time.process_time() - cpu0) / args.duration_s  # the host runs in this process
-            singles, single_launched, single_cores = {}, {}, {}
+            singles, single_launched, single_cores, single_wait = {}, {}, {}, {}
             for t in single_threads:
-                cpu0 = time.process_time()
+                cpu0, s0 = time.process_time(), schedstat()
                 singles[t], single_launched[t] = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config, t)
                 single_cores[t] = round((time.process_time() - cpu0) / args.duration_s, 2)
-            best = max(singles.values())
-            rounds.append({"prototype_decode_tps": round(m["decode_throughput_tps"], 1),
-                           "single_process_decode_tps": {f"{t} threads": round(v, 1) for t, v in singles.items()},
-                           "ratio": round(m["decode_throughput_tps"] / best, 3) if best else None,
-                           "requests_launched": {"prototype": launched, **{f"single {t} threads": v for t, v in single_launched.items()}},
-                           "worker_cores_used": round(proto_cores, 2), "host_cores_used": round(host_cores, 2),
-                           "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
-                           "load_average_1min": round(os.getloadavg()[0], 2)})
+                single_wait[t] = round(schedstat()[1] - s0[1], 2)
+            best_t = max(singles, key=singles.get)
+            best = singles[best_t]
+            rounds.append({
+                "prototype_decode_tps": round(tps, 1),
+                "single_process_decode_tps": {f"{t} threads": round(v, 1) for t, v in singles.items()},
+                "ratio": round(tps / best, 3) if best else None,
+                "requests_launched": {"prototype": run["requests"], **{f"single {t} threads": v for t, v in single_launched.items()}},
+                "worker_cores_used": round(proto_cores, 2), "host_cores_used": round(host_cores, 2),
+                "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
+                # CPU (workers + host / the faster single process) per decode token: efficiency, whatever the load
+                "cpu_ms_per_decode_token": {
+                    "prototype": round(1000 * (proto_cores + host_cores) / tps, 2) if tps else None,
+                    "single": round(1000 * single_cores[best_t] / best, 2) if best else None},
+                # seconds runnable but without a CPU (other processes on the box): workers (all threads) + host / single
+                "waiting_for_cpu_s": {"workers": workers["wait_for_cpu_s"], "host": round(host1[1] - host0[1], 2),
+                                      "single": single_wait[best_t]},
+                "load_average_1min": round(os.getloadavg()[0], 2)})
             print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
     proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
     single = sum(max(r["single_process_decode_tps"].values()) for r in rounds) / len(rounds)

@@ -201,6 +201,28 @@ def test_a_valid_message_is_accepted_and_served(deployment, target):
 
 
 @pytest.mark.parametrize("target", ["a", "c"])
+def test_a_batch_is_checked_message_by_message(deployment, target):
+    """Several messages in one multipart send (how nodes send a step's outputs): each valid one is
+    queued, each bad one dropped and counted on its own; a frame count that is not a multiple of 3
+    is one malformed drop."""
+    cfg, ids, workers = deployment
+    w = workers[target]
+    header, tensor, key = _valid(cfg, ids, target)
+    good = [encode(dict(header, rid=r), tensor, key=key) for r in (21, 22)]
+    forged = encode(dict(header, rid=23), tensor, key=b"not the key")
+    before = Counter(w.inbox.dropped)
+    assert w.on_data(good[0] + forged + good[1]) is False
+    assert sorted(x.rid for x in w.engine.queue) == [21, 22]
+    assert w.inbox.dropped - before == Counter(bad_mac=1)
+    assert w.on_data(good[0] + [b"x"]) is False and w.inbox.dropped - before == Counter(bad_mac=1, malformed=1)
+    assert len(w.engine.queue) == 2  # a broken batch queues nothing
+    outs = w.engine.step()
+    assert [o.error for o in outs] == [None, None]
+    for r in (21, 22):
+        w.engine.free(r)
+
+
+@pytest.mark.parametrize("target", ["a", "c"])
 def test_malformed_messages_are_dropped_and_counted_never_raised(deployment, target):
     """Hypothesis: 600 malformed variants of a valid message per worker; each dropped, counted once."""
     cfg, ids, workers = deployment

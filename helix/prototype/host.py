@@ -2,8 +2,9 @@
 
 Every iteration of every request starts and ends here: the host sends the prompt (token ids) to
 the first stage, gets the greedy token back from the last, and sends it as the next decode
-iteration along the *same* route (the KV cache never moves). There is no batching at the host;
-workers batch whatever is waiting at them. Events are ``(t, rid, 'out'|'in'|'fail', phase,
+iteration along the *same* route (the KV cache never moves). The host does not batch requests
+into one computation (workers batch whatever is waiting at them), but what it sends to one worker in
+one loop iteration goes in one multipart send (``_flush``). Events are ``(t, rid, 'out'|'in'|'fail', phase,
 context_len, n_tokens)`` with the paper's meaning of ``context_len`` (prompt 0; decode = tokens
 processed before the iteration, starting at input_len + 1).
 
@@ -14,9 +15,10 @@ are told, and new requests are routed around it while a complete route remains.
 
 Two ways to feed it: ``run`` (the workload generator: offline closed loop or online trace, for a
 fixed duration, as in the paper) and ``serve`` (requests handed in by another thread, e.g. the
-OpenAI-compatible endpoint of ``helix.prototype.api``, until told to stop). Both schedule a new
-request onto a route the same way (``_launch``) and share the handling of tokens coming back
-(``_drain_tokens``) and of liveness (``_liveness``).
+OpenAI-compatible endpoint of ``helix.prototype.api``, until told to stop). Both start the same
+way (``_begin``), schedule a new request onto a route the same way (``_launch``) and share the
+handling of tokens coming back (``_drain_tokens``), of liveness (``_liveness``), the heartbeat
+(``_beat``) and the final counts (``_end_stats``).
 
 Every message is checked before use (``helix.prototype.messages``): a token for a request that is
 not running, a route that is not the request's, a token id outside the vocabulary, a control
@@ -44,7 +46,7 @@ from helix.prototype.messages import Drop, check_control, check_token_message
 from helix.prototype.routing import HelixRouter, HopChooser
 from helix.prototype.settings import ProtoRunSpec
 from helix.prototype.sysconfig import HOST_ID, SystemConfig, check_routable
-from helix.prototype.transport import Inbox, Malformed, Outbox, encode, seal, unseal
+from helix.prototype.transport import Inbox, Malformed, NodeSockets, Outbox, encode, seal, unseal
 from helix.workload import LengthSampler, OfflineFeeder, online_arrivals
 
 
@@ -108,7 +110,7 @@ class Submission:
     rid: int = -1  # set by the host
 
 
-class Host:
+class Host(NodeSockets):
     def __init__(self, cfg: SystemConfig, spec: ProtoRunSpec, vocab: int, lengths: tuple | None, arrivals=None, log=print,
                  max_position: int | None = None):
         self.cfg, self.spec, self.vocab, self.log = cfg, spec, vocab, log
@@ -137,6 +139,7 @@ class Host:
         self.bcast.bind(cfg.broadcast_endpoint())
         self.last_seen: dict[int, float] = {}
         self.ready: set[int] = set()
+        self._outgoing: dict[int, list] = {}  # first-stage worker -> [(request, frames)] not sent yet
         self.router = None
         self.chooser = None
         if spec.scheduler == "helix":
@@ -213,7 +216,8 @@ class Host:
         raise StartupError(f"worker(s) {missing} ({', '.join(names)}) not ready after {timeout_s:g} s")
 
     # -- requests ------------------------------------------------------------------------------
-    def _send(self, req: Request, phase: str, now_rel: float) -> bool:
+    def _send(self, req: Request, phase: str, now_rel: float) -> None:
+        """Queue the request's next iteration for its first stage (sent by ``_flush``)."""
         if phase == "prompt":
             ctx_len, ntok, pos = 0, req.input_len + 1, 0
             payload = torch.tensor(req.prompt, dtype=torch.int32)
@@ -229,10 +233,15 @@ class Host:
             header["fb"], req.fb = req.fb, []
         req.phase = phase
         self.events.append((now_rel, req.rid, "out", phase, ctx_len, ntok))
-        if not self.outbox.send(req.route[0][0], encode(header, payload, self.key)):
-            self._fail(req, now_rel, "host could not send")
-            return False
-        return True
+        self._outgoing.setdefault(req.route[0][0], []).append((req, encode(header, payload, self.key)))
+
+    def _flush(self, now_rel: float) -> None:
+        """Send what ``_send`` queued: one batch per first-stage worker (see ``transport``)."""
+        out, self._outgoing = self._outgoing, {}
+        for nid, batch in out.items():
+            if not self.outbox.send_many(nid, [frames for _, frames in batch]):
+                for req, _ in batch:
+                    self._fail(req, now_rel, "host could not send")
 
     def _fail(self, req: Request, now_rel: float, reason: str) -> None:
         if req.status != "running":
@@ -350,27 +359,80 @@ class Host:
         return newly
 
     def _drain_tokens(self, rel: Callable[[], float]) -> list[tuple[str, Request]]:
+        """Every token waiting at the inbox (each batch message by message); the next decodes they
+        trigger are sent at the end, one batch per first stage."""
         done = []
         for _ in range(10_000):
             try:
                 frames = self.inbox.sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            got = self.inbox.check(frames)
-            if got is None:
-                continue
-            try:
-                req = self._on_token(*got, rel())
-            except Exception as exc:  # noqa: BLE001 - never the host: fail the request the message was about
-                self.errors["internal"] += 1
-                self.log(f"host: {type(exc).__name__}: {exc}")
-                bad = self.requests.get(got[0].get("rid")) if isinstance(got[0].get("rid"), int) else None
-                if bad is not None:
-                    self._fail(bad, rel(), f"host error: {type(exc).__name__}")
-                continue
-            if req is not None:
-                done.append(req)
+            for got in self.inbox.check_batch(frames):
+                if got is None:
+                    continue
+                try:
+                    req = self._on_token(*got, rel())
+                except Exception as exc:  # noqa: BLE001 - never the host: fail the request the message was about
+                    self.errors["internal"] += 1
+                    self.log(f"host: {type(exc).__name__}: {exc}")
+                    bad = self.requests.get(got[0].get("rid")) if isinstance(got[0].get("rid"), int) else None
+                    if bad is not None:
+                        self._fail(bad, rel(), f"host error: {type(exc).__name__}")
+                    continue
+                if req is not None:
+                    done.append(req)
+        self._flush(rel())
         return done
+
+    # -- what both loops share -----------------------------------------------------------------
+    def _begin(self, wake_fd: int | None = None) -> zmq.Poller:
+        """Start a loop (``run`` or ``serve``): the clock's origin, every worker counted as seen now,
+        a poller on the token inbox and the control socket (and ``wake_fd``, if given)."""
+        self._origin = time.monotonic()
+        self._last_hb = 0.0
+        for w in self.cfg.workers:
+            self.last_seen[w.id] = self._origin
+        poller = zmq.Poller()
+        poller.register(self.inbox.sock, zmq.POLLIN)
+        poller.register(self.control, zmq.POLLIN)
+        if wake_fd is not None:
+            poller.register(wake_fd, zmq.POLLIN)
+        return poller
+
+    def _rel(self) -> float:
+        """Seconds since the loop began (the events' clock)."""
+        return time.monotonic() - self._origin
+
+    def _fail_rid(self, rid: int, reason: str) -> Request | None:
+        """A worker reported request ``rid`` failed: fail it (if it is ours); returns it."""
+        req = self.requests.get(rid)
+        if req is not None:
+            self._fail(req, self._rel(), reason)
+        return req
+
+    def _beat(self, now_rel: float) -> None:
+        """The host's heartbeat broadcast, every 0.5 s (workers exit when it stops)."""
+        if now_rel - self._last_hb >= 0.5:
+            self._broadcast({"type": "hb"})
+            self._last_hb = now_rel
+
+    def _end_stats(self, **extra) -> dict:
+        reqs = self.requests.values()
+        self.stats.update(
+            **extra,
+            requests=len(self.requests),
+            finished=sum(r.status == "finished" for r in reqs),
+            failed=sum(r.status == "failed" for r in reqs),
+            dead_workers={str(k): round(v, 3) for k, v in self.dead_at.items()},
+        )
+        self._final_counts()
+        return self.stats
+
+    def _final_counts(self) -> None:
+        self.stats["dropped"].update({f"host_{k}": v for k, v in self.inbox.dropped.items()})
+        self.stats["dropped"].update(self.dropped)
+        if self.errors:
+            self.stats["host_errors"] = dict(self.errors)
 
     # -- the run -------------------------------------------------------------------------------
     def run(self, alive: Callable[[], set[int]] | None = None) -> dict:
@@ -388,86 +450,55 @@ class Host:
             pending = [(t, a, b) for t, a, b in online_arrivals(self.arrival_counts, sampler, spec.rate_tps, 0.0, duration)]
         pending.reverse()  # pop from the end = earliest first
         next_rid = 0
-        origin = time.monotonic()
-        for w in self.cfg.workers:
-            self.last_seen[w.id] = origin
-        last_hb = 0.0
-        finished = 0
+        rel = self._rel
+        paper_feed = spec.feed == "paper"
 
-        def rel() -> float:
-            return time.monotonic() - origin
+        def relaunch(at: float) -> None:
+            pending.append((at, None, None))
+            pending.sort(key=lambda x: -x[0])
 
         def on_fail(rid: int, reason: str) -> None:
-            req = self.requests.get(rid)
-            if req is not None:
-                self._fail(req, rel(), reason)
-                if offline:
-                    pending.append((rel() + 0.1, None, None))
-
-        paper_feed = spec.feed == "paper"
+            if self._fail_rid(rid, reason) is not None and offline:
+                relaunch(rel() + 0.1)
 
         def feed(now_rel: float) -> None:
             if offline and now_rel + 0.1 < duration and (self.router is None or not paper_feed or self.router.may_launch()):
-                pending.append((now_rel + 0.1, None, None))
-                pending.sort(key=lambda x: -x[0])
+                relaunch(now_rel + 0.1)
 
-        poller = zmq.Poller()
-        poller.register(self.inbox.sock, zmq.POLLIN)
-        poller.register(self.control, zmq.POLLIN)
+        poller = self._begin()
         while True:
             now = rel()
             if now >= duration:
                 break
-            # launch what is due
+            # launch what is due (a request the KV expectation rejects is retried at the next trigger)
             while pending and pending[-1][0] <= now:
                 _, a, b = pending.pop()
                 if a is None:
                     a, b = sampler.sample()
-                if self._launch(next_rid, a, b, now) is None and offline:
-                    pass  # rejected (KV expectation): the next trigger retries
+                self._launch(next_rid, a, b, now)
                 next_rid += 1
-            # tokens coming back
+            # tokens coming back (this also sends the prompts just launched and the next decodes)
             for what, req in self._drain_tokens(rel):
-                if what == "finished":
-                    finished += 1
-                    feed(req.last_t)
-                elif what == "prompt" and self.router is not None and paper_feed:
+                if what == "finished" or what == "prompt" and self.router is not None and paper_feed:
                     feed(req.last_t)
             # liveness
             now = rel()
             for _ in self._liveness(now, alive, on_fail):
                 if offline:
-                    pending.append((now + 0.1, None, None))
-                    pending.sort(key=lambda x: -x[0])
+                    relaunch(now + 0.1)
             if self.dead and not check_routable(self.cfg, self.dead):
                 self.log(f"no complete route left at t={now:.2f} s; ending the run")
                 self.stats["ended_early"] = round(now, 3)
                 break
-            if now - last_hb >= 0.5:
-                self._broadcast({"type": "hb"})
-                last_hb = now
+            self._beat(now)
+            self._flush(rel())
             wait = 20 if not pending else max(0, min(20, int((pending[-1][0] - rel()) * 1000)))
             poller.poll(timeout=wait)
         end = rel()
         for req in self.requests.values():
             if req.status == "running":
                 req.status = "unfinished"
-        self.stats.update(
-            duration_s=duration,
-            wall_end_s=round(end, 3),
-            requests=len(self.requests),
-            finished=finished,
-            failed=sum(r.status == "failed" for r in self.requests.values()),
-            dead_workers={str(k): round(v, 3) for k, v in self.dead_at.items()},
-        )
-        self._final_counts()
-        return self.stats
-
-    def _final_counts(self) -> None:
-        self.stats["dropped"].update({f"host_{k}": v for k, v in self.inbox.dropped.items()})
-        self.stats["dropped"].update(self.dropped)
-        if self.errors:
-            self.stats["host_errors"] = dict(self.errors)
+        return self._end_stats(duration_s=duration, wall_end_s=round(end, 3))
 
     # -- serving -------------------------------------------------------------------------------
     def serve(self, submissions: "queue.Queue[Submission]", stop, wake_fd: int | None = None,
@@ -479,26 +510,14 @@ class Host:
         Every request ends with ("done", reason) or ("error", text) on its sink: a worker that dies
         fails the requests routed through it, and one that makes no progress for ``stall_s`` fails.
         """
-        origin = time.monotonic()
-        for w in self.cfg.workers:
-            self.last_seen[w.id] = origin
         backlog: list[tuple[float, Submission]] = []
         next_rid = 0
-        last_hb = 0.0
-
-        def rel() -> float:
-            return time.monotonic() - origin
+        rel = self._rel
 
         def on_fail(rid: int, reason: str) -> None:
-            req = self.requests.get(rid)
-            if req is not None:
-                self._fail(req, rel(), reason)
+            self._fail_rid(rid, reason)
 
-        poller = zmq.Poller()
-        poller.register(self.inbox.sock, zmq.POLLIN)
-        poller.register(self.control, zmq.POLLIN)
-        if wake_fd is not None:
-            poller.register(wake_fd, zmq.POLLIN)
+        poller = self._begin(wake_fd)
         while not stop.is_set():
             mono = time.monotonic()
             while True:
@@ -535,9 +554,8 @@ class Host:
             for req in list(self.requests.values()):
                 if req.status == "running" and mono - req.last_progress > stall_s:
                     self._fail(req, now, f"no progress for {stall_s:g} s")
-            if now - last_hb >= 0.5:
-                self._broadcast({"type": "hb"})
-                last_hb = now
+            self._beat(now)
+            self._flush(rel())
             for fd, _ in poller.poll(timeout=100 if not backlog else 20):
                 if fd == wake_fd:
                     try:
@@ -550,27 +568,12 @@ class Host:
                 self._fail(req, now, "server stopping")
         for _, sub in backlog:
             sub.sink.put(("unavailable", "server stopping"))
-        self.stats.update(
-            duration_s=round(now, 3),
-            requests=len(self.requests),
-            finished=sum(r.status == "finished" for r in self.requests.values()),
-            failed=sum(r.status == "failed" for r in self.requests.values()),
-            dead_workers={str(k): round(v, 3) for k, v in self.dead_at.items()},
-        )
-        self._final_counts()
-        return self.stats
+        return self._end_stats(duration_s=round(now, 3))
 
     def stop(self) -> None:
         for _ in range(3):
             self._broadcast({"type": "stop"})
             time.sleep(0.05)
-
-    def close(self) -> None:
-        self.inbox.close()
-        self.outbox.close()
-        self.control.close(0)
-        self.bcast.close(0)
-        self.ctx.term()
 
     # -- outputs -------------------------------------------------------------------------------
     def route_rows(self) -> list[dict]:

@@ -3,7 +3,8 @@
 Loop: drain the data inbox (every field of every message checked by ``messages``; a bad one is
 dropped and counted, reported with the heartbeats), queue each iteration
 on the stage engine, run ``step()`` (prompts, then one batched decode pass), and send every output
-to the next stage of its route, or to the host when the range ends at L (the greedy token, 4 bytes).
+to the next stage of its route, or to the host when the range ends at L (the greedy token, 4 bytes):
+one multipart send per next hop per step, each output still its own checked message (``transport``).
 With swarm/random the next hop of a prompt is chosen here; decodes carry their full route. Every
 0.2 s a heartbeat goes to the host (from its own thread, so long steps do not look like death);
 the host's broadcasts say stop, which workers are dead, which
@@ -25,10 +26,12 @@ from collections import Counter
 
 import zmq
 
+from helix.prototype.transport import NodeSockets
+
 HEARTBEAT_S = 0.2
 
 
-class Worker:
+class Worker(NodeSockets):
     """One worker's state and message handling; ``run`` is the loop. Split out so tests can feed it
     messages in-process (``on_data`` / ``on_broadcast``) and check that each bad one is counted."""
 
@@ -100,14 +103,27 @@ class Worker:
                 self.engine.free(rid)
 
     def on_data(self, frames: list[bytes]) -> bool:
-        """Check one data message and queue it on the engine; False (counted) when dropped."""
+        """Check every message of one received multipart message (a sender's batch, see
+        ``transport``) and queue each valid one on the engine; False when any was dropped (each
+        counted). One message's fault never stops the others of its batch."""
+        ok = True
+        for got in self.inbox.check_batch(frames):
+            if got is None:
+                ok = False
+                continue
+            try:
+                ok = self._accept(*got) and ok
+            except Exception as exc:  # noqa: BLE001 - by design: one bad message never kills the process
+                ok = False
+                self.errors["internal"] += 1
+                print(f"worker {self.me.id}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return ok
+
+    def _accept(self, header: dict, tensor) -> bool:
+        """One message that decoded and whose MAC matched: check its fields, queue it."""
         from helix.prototype.engines import StageWork
         from helix.prototype.messages import Drop, check_stage_message
 
-        got = self.inbox.check(frames)
-        if got is None:
-            return False
-        header, tensor = got
         m = self.model
         try:
             start, end = check_stage_message(header, tensor, me=self.me.id, cfg=self.cfg, vocab_size=m.vocab_size,
@@ -129,11 +145,13 @@ class Worker:
         return True
 
     def step(self) -> None:
-        """Run the engine once; send each output on (a failed request is reported, not raised)."""
+        """Run the engine once; send the outputs on, one batch per next hop (a failed request is
+        reported, not raised)."""
         from helix.prototype.sysconfig import HOST_ID
         from helix.prototype.transport import encode
 
         outs = self.engine.step(max_decodes=getattr(self.args, "decode_batch", None))
+        batches: dict[int, list] = {}
         for out in outs:
             h = dict(out.work.meta)
             if out.error is not None:
@@ -162,9 +180,12 @@ class Worker:
                 nxt = route[k + 1][0]
             h["stage"] = k + 1
             h["src"] = self.me.id
-            if not self.outbox.send(nxt, encode(h, out.payload, self.key)):
-                self.errors["send"] += 1
-                self.tell_host({"type": "fail", "rid": h["rid"], "reason": f"cannot send to node {nxt}"})
+            batches.setdefault(nxt, []).append((h["rid"], encode(h, out.payload, self.key)))
+        for nxt, batch in batches.items():
+            if not self.outbox.send_many(nxt, [frames for _, frames in batch]):
+                for rid, _ in batch:
+                    self.errors["send"] += 1
+                    self.tell_host({"type": "fail", "rid": rid, "reason": f"cannot send to node {nxt}"})
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -226,13 +247,6 @@ class Worker:
             self.errors["internal"] += 1
             print(f"worker {self.me.id}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
-    def close(self) -> None:
-        self.inbox.close()
-        self.outbox.close()
-        self.control.close(0)
-        self.bcast.close(0)
-        self.ctx.term()
-
 
 def serve_worker(args) -> int:
     return Worker(args).run()
@@ -287,7 +301,9 @@ def main(argv: list[str] | None = None) -> int:
     if prof_dir:  # where the time goes (benchmarks/prototype.py --profile): one pstats file per worker
         import cProfile
 
-        prof = cProfile.Profile()
+        # CPU seconds of the serving thread (HELIX_PROFILE_CLOCK=wall: wall seconds, waiting included)
+        clock = time.perf_counter if os.environ.get("HELIX_PROFILE_CLOCK") == "wall" else time.thread_time
+        prof = cProfile.Profile(clock)
         try:
             return prof.runcall(_serve_or_say_why, args)
         finally:
