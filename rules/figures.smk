@@ -1,25 +1,21 @@
 """Rules of the figures phase: every figure and table of the paper's evaluation, from metric files.
 
-One rule per figure (fig5a ... fig12) and table (table8, reproduction), made from the figure's
-record in helix.figures.catalog (FIGURES: name, report section, builder, gallery and default
-membership); the builder that draws it is helix/figures/<builder>.py. A rule's inputs are exactly
+One rule per figure (fig5a ... fig12, served_validation, served_throughput, custom_runs) and table
+(table8, reproduction), made from the figure's record in helix.figures.catalog (FIGURES: name,
+report section, builder, gallery, default and all_figures membership, group target); the builder
+that draws it is registered in helix/figures/<module>.py. A rule's inputs are exactly
 the metric files its figure plots, and its params are the figure's spec (paths, labels, the
 paper's printed values), so changing one experiment reruns only the figures that show it.
 Plotting rules are local. Prototype bars come from results/proto/... when that run exists, else
 from the paper's own log parsed by our parser (rule paper_proto_metrics), else from the value the
-paper printed. Targets: each figure, fig5 ... fig11 (all panels), tables, all_figures, gallery
-(docs/gallery/, the README's small PNGs).
+paper printed. Targets: each figure, fig5 ... fig11 (all panels), tables, served (the served
+figures), all_figures, gallery (docs/gallery/, the README's small PNGs).
 """
 
 from helix.figures.catalog import FIGURES, PAPER_PROTO, PAPER_PROTO_END_S
-from helix.figures.workflow import (
-    FigureWorkflow,
-    figure_files,
-    figure_groups,
-    gallery_pairs,
-)
+from helix.figures.workflow import FigureWorkflow, figure_groups, gallery_pairs
 
-FIGS = FigureWorkflow(ARTIFACT.root)
+FIGS = FigureWorkflow(ARTIFACT.root, HCFG)
 GALLERY_IN, GALLERY_OUT = gallery_pairs()
 
 
@@ -83,8 +79,7 @@ for _group, _files in figure_groups().items():
 
 rule all_figures:
     input:
-        figure_files(FIGURES),
-        CUSTOM_RUN_OUTPUTS,
+        FIGS.all_figures(),
 
 
 rule gallery:

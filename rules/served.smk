@@ -1,19 +1,14 @@
 """Rules of the serving-aware planner's evidence (issue 13): the served-throughput estimate
-validated against the simulator, and max-flow vs served throughput for the paper's layouts, the
-max-flow planner (helix-maxflow) and the serving-aware planner (helix).
+validated against the simulator.
 
 Outputs: results/placements/validation/{cluster}/{model}.csv (one case),
 results/placements/estimator_validation.csv and .json (all cases; Spearman and pair ordering per
-cluster), results/figures/served_validation.{pdf,png}, results/figures/served_throughput.{pdf,png}
-and results/tables/served_throughput.csv.
+cluster). The figures drawn from them (served_validation; served_throughput: max-flow vs served
+throughput of the paper's layout, helix-maxflow and helix, with results/tables/served_throughput.csv)
+are records of the figure catalogue (helix.figures.catalog), built by target ``served``.
 """
 
-from helix.planning.workflow import (
-    case_pattern,
-    comparison_inputs,
-    own_layouts,
-    validation_csvs,
-)
+from helix.planning.workflow import case_pattern, own_layouts, validation_csvs
 from helix.profiles.paths import TRACE_FILES
 
 
@@ -56,46 +51,3 @@ rule estimator_validation:
         "../envs/helix.yaml"
     script:
         "../scripts/validation_summary.py"
-
-
-rule fig_served_validation:
-    input:
-        csv="results/placements/estimator_validation.csv",
-        summary="results/placements/estimator_validation.json",
-    output:
-        pdf="results/figures/served_validation.pdf",
-        png="results/figures/served_validation.png",
-    log:
-        "logs/figures/served_validation.log",
-    conda:
-        "../envs/helix.yaml"
-    script:
-        "../scripts/figure_served.py"
-
-
-rule fig_served_throughput:
-    input:
-        unpack(comparison_inputs()),
-    output:
-        pdf="results/figures/served_throughput.pdf",
-        png="results/figures/served_throughput.png",
-        table="results/tables/served_throughput.csv",
-    log:
-        "logs/figures/served_throughput.log",
-    conda:
-        "../envs/helix.yaml"
-    params:
-        model=HCFG.models["llama70b"].model_dump(mode="json"),
-        model_json=str(HCFG.resolve_model_path("llama70b")),
-        gpus={
-            g: v.model_dump(mode="json", exclude_none=True)
-            for g, v in HCFG.gpus.items()
-        },
-    script:
-        "../scripts/figure_served.py"
-
-
-rule served:
-    input:
-        "results/figures/served_validation.pdf",
-        "results/figures/served_throughput.pdf",

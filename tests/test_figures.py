@@ -221,6 +221,7 @@ def test_every_figure_renders(specs, workdir):
     write_inputs(workdir, sorted({p for s in specs.values() for p in spec_inputs(s)}))
     for name in catalog.FIGURE_NAMES:
         fig = build_figure(specs[name])
+        fig = getattr(fig, "figure", fig)  # a figure with its table (served_throughput, custom_runs)
         assert fig.axes[0].get_ylabel(), f"{name}: y axis without label"
         assert all(ax.get_xlabel() or ax.get_xticklabels() for ax in fig.axes if ax.get_label() != "<colorbar>"), name
         plt.close(fig)
@@ -275,9 +276,11 @@ def test_every_simulation_a_figure_reads_is_configured(repo, specs):
 
 def test_ablation_figures_read_declared_placement_outputs(specs):
     """Fig. 11b and Table 8 read the helix family's declared solver_trace.csv / milp_size.json
-    directly; Fig. 11a shows the authors' and our layouts with and without pruning."""
+    directly; Fig. 11a shows the authors' and our layouts with and without pruning, every one
+    through our own-layout path (the authors' as paper-<m>@graph), and says so in its title."""
     import re
 
+    from helix.placement.names import reads_artifact_graph
     from helix.placement.workflow import HELIX_FAMILY_PATTERN
 
     for name, file in (("fig11b", "solver_trace.csv"), ("table8", "milp_size.json")):
@@ -286,24 +289,56 @@ def test_ablation_figures_read_declared_placement_outputs(specs):
         assert all(re.fullmatch(HELIX_FAMILY_PATTERN, Path(p).parent.name) for p in paths)
     runs = {tuple(i["run"][:3]) for g in specs["fig11a"]["groups"] for i in g["items"]}
     for cluster in ("geo24", "hetero42"):
-        for method in ("paper-helix", "paper-helix-noprune", "helix-pruned", "helix-noprune"):
+        for method in ("paper-helix@graph", "paper-helix-noprune@graph", "helix-pruned", "helix-noprune"):
             assert (cluster, "llama70b", method) in runs
+    assert not any(reads_artifact_graph(r[2]) for r in runs)
+    assert "through our layout path" in specs["fig11a"]["title"]
 
 
 def test_one_record_per_figure_drives_rules_gallery_and_report(repo, specs):
     """Each figure's record names a registered builder (= its spec's kind), a caption file and its
     outputs; the gallery and the group targets are views of the records, not lists of their own."""
     from helix.figures import FIGURE_BUILDERS
-    from helix.figures.workflow import figure_groups, gallery_pairs
+    from helix.figures.workflow import figure_files, figure_groups, gallery_pairs
 
     assert list(specs) == list(catalog.FIGURES)
     for name, fig in catalog.FIGURES.items():
         assert specs[name]["kind"] == fig.builder and fig.builder in FIGURE_BUILDERS
         assert (repo / fig.caption).is_file(), fig.caption
-        assert fig.outputs == ([f"results/tables/{name}.csv"] if fig.table else [f"results/figures/{name}.{e}" for e in ("pdf", "png")])
+        table = [f"results/tables/{name}.csv"]
+        assert fig.outputs == (table if fig.table else [f"results/figures/{name}.{e}" for e in ("pdf", "png")] + table * fig.with_table)
     sources, copies = gallery_pairs()
     assert [Path(c).name for c in copies] == [Path(s).name for s in sources] and "docs/gallery/fig5a.png" in copies
     assert all((repo / c).is_file() for c in copies)  # the committed gallery matches the records
     groups = figure_groups()
-    assert sorted(groups) == ["fig10", "fig11", "fig5", "fig7", "fig8", "fig9", "tables"]
+    assert sorted(groups) == ["fig10", "fig11", "fig5", "fig7", "fig8", "fig9", "served", "tables"]
     assert groups["tables"] == ["results/tables/table8.csv", "results/tables/reproduction.csv"]
+    assert groups["served"] == figure_files(["served_validation", "served_throughput"])
+
+
+def test_served_throughput_draws_and_tables_every_layout_on_one_path(specs, workdir):
+    """served_throughput (a record like the paper's figures): the table holds each layout's
+    max-flow and simulated offline/online throughput from its files; the paper's layout is read
+    from its paper-helix@graph runs (our own-layout path), and the title says so."""
+    import csv
+
+    spec = specs["served_throughput"]
+    write_inputs(workdir, spec_inputs(spec))
+    render(spec, catalog.FIGURES["served_throughput"].outputs)
+    rows = list(csv.DictReader(open("results/tables/served_throughput.csv")))
+    assert [(r["cluster"], r["layout"]) for r in rows][:3] == [("single24", "paper-helix@graph"), ("single24", "helix-maxflow"),
+                                                                ("single24", "helix")]
+    for r in rows:
+        sim = f"results/sims/{r['cluster']}/llama70b/{r['layout']}/helix/offline/metrics.json"
+        assert float(r["offline"]) == pytest.approx(fake_metrics(sim)["decode_throughput_tps"])
+    assert all((workdir / f).stat().st_size > 0 for f in catalog.FIGURES["served_throughput"].outputs)
+
+
+def test_served_validation_plots_every_validated_layout(specs, workdir):
+    spec = specs["served_validation"]
+    write_inputs(workdir, spec_inputs(spec))
+    fig = build_figure(spec)
+    points = sum(len(c.get_offsets()) for c in fig.axes[0].collections)
+    assert points == len(pd.read_csv(spec["path"]))
+    assert fig.axes[0].get_xlabel() == "simulated offline decode throughput (tok/s)"
+    plt.close(fig)

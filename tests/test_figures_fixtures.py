@@ -93,6 +93,24 @@ def fake_milp_size(path: str) -> dict:
     return {"solved": "aggregated", **solved, "pruned": pruned, "unpruned": unpruned, "aggregated": solved}
 
 
+VALIDATION_CLUSTERS = ("single24", "geo24", "hetero42")
+
+
+def fake_validation(path: str) -> str:
+    """estimator_validation.csv: four layouts per cluster, the estimate a known multiple of the simulation."""
+    lines = ["cluster,model,layout,source,max_flow,estimate,crossings,simulated"]
+    for c in VALIDATION_CLUSTERS:
+        for k in range(4):
+            sim = round(100 + 500 * _u(path, f"{c}{k}"), 3)
+            lines.append(f"{c},llama70b,l{k},fake,{sim * 1.5:.3f},{sim * 0.9:.3f},{k},{sim}")
+    return "\n".join(lines) + "\n"
+
+
+def fake_validation_summary(path: str) -> dict:
+    return {c: {"layouts": 4, "spearman_estimate": 1.0, "spearman_max_flow": 0.4, "pairs": 6, "pairs_ordered_estimate": 6,
+                "pairs_ordered_max_flow": 4} for c in VALIDATION_CLUSTERS}
+
+
 def write_inputs(root: Path, paths: list[str]) -> None:
     """Create every file of ``paths`` under ``root`` with fabricated content."""
     root = Path(root)
@@ -112,6 +130,10 @@ def write_inputs(root: Path, paths: list[str]) -> None:
             fake_layout_and_flow(str(p.parent))[0].save(p)
         elif name == "flow.json":
             p.write_text(json.dumps(fake_layout_and_flow(str(p.parent))[1]))
+        elif name == "estimator_validation.csv":
+            p.write_text(fake_validation(rel))
+        elif name == "estimator_validation.json":
+            p.write_text(json.dumps(fake_validation_summary(rel)))
         elif rel.startswith("results/clusters/"):
             fake_cluster(p.stem).save(p)
         else:

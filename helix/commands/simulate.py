@@ -17,7 +17,8 @@ def add_arguments(p) -> None:
     add_config(p)
     p.add_argument("--cluster", required=True, help="config cluster name")
     p.add_argument("--model", required=True, help="config model name")
-    p.add_argument("--method", required=True, help="placement method: paper-<method> (the authors' layout) or ours (reads results/placements/...)")
+    p.add_argument("--method", required=True, help="placement method: paper-<method> (the authors' layout, on the artifact's placement graph), "
+                   "paper-<method>@graph (the same through our layout path) or ours (reads results/placements/...)")
     p.add_argument("--scheduler", required=True, choices=scheduler_names(), help="request scheduler")
     p.add_argument("--mode", required=True, choices=["offline", "online"], help="workload mode")
     p.add_argument("--rate", type=float, default=None, help="online token rate, tokens/s (overrides the config)")
@@ -43,6 +44,7 @@ def run(args) -> int:
     from helix.commands._common import gpu_entries, load, profile_store
     from helix.commands._options import check_out_dir, options_error
     from helix.errors import HelixInputError
+    from helix.placement.names import reads_artifact_graph
     from helix.profiles.workflow import ProfilePlan
     from helix.sim.experiments import check_method, run_key, sim_table
     from helix.sim.outputs import write_run
@@ -63,9 +65,9 @@ def run(args) -> int:
         entry = {"cluster": args.cluster, "model": args.model, "method": args.method, "scheduler": args.scheduler,
                  "mode": args.mode, "parent": None, "part": None, "parts": None,
                  "workload": {"mode": args.mode, **getattr(cfg.simulation_defaults, args.mode)}}
-        if args.method.startswith("paper-") and getattr(spec, "generator", None) == "subcluster":
+        if reads_artifact_graph(args.method) and getattr(spec, "generator", None) == "subcluster":
             entry.update(parent=spec.parent, part=spec.gpu.lower())
-        elif "-" in args.cluster and args.method.startswith("paper-"):
+        elif "-" in args.cluster and reads_artifact_graph(args.method):
             parent, part = args.cluster.split("-", 1)
             entry.update(parent=parent, part=part)
     wl = dict(entry["workload"])

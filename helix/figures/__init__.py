@@ -27,14 +27,18 @@ build_table = build_figure
 
 
 def render(spec: dict, outputs: list[str | Path]) -> None:
-    """Draw a spec into its outputs: ``[pdf, png]`` for figures, ``[csv]`` for tables."""
-    from helix.figures.common import save_figure
+    """Draw a spec into its outputs: ``[pdf, png]`` for figures, ``[csv]`` for tables, and
+    ``[pdf, png, csv]`` for a figure with its table (a builder returning a FigureTable)."""
+    from helix.figures.common import FigureTable, save_figure, write_rows
     from helix.figures.tables import write_csv
 
     result = build_figure(spec)
     if hasattr(result, "to_csv"):
         write_csv(result, outputs[0])
         return
+    if isinstance(result, FigureTable):
+        write_rows(result.rows, result.columns, next(str(o) for o in outputs if str(o).endswith(".csv")))
+        result = result.figure
     pdf = next(str(o) for o in outputs if str(o).endswith(".pdf"))
     png = next((str(o) for o in outputs if str(o).endswith(".png")), None)
     save_figure(result, pdf, png)

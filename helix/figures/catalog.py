@@ -20,12 +20,16 @@ from pathlib import Path
 from typing import Callable
 
 from helix.figures import data
+from helix.figures.custom import custom_runs, run_files
 from helix.figures.style import method_label
+from helix.placement.names import is_paper, on_graph_path, paper_name
+from helix.planning.workflow import COMPARISON_MODEL, comparison_files
 
 # ---- names owned by other phases ---------------------------------------------------------------
-# Figures plot the authors' layouts (``paper-<method>``), as the section 6.3 fidelity rows do; set
-# to "" to plot the project's own placements instead.
-LAYOUT_PREFIX = "paper-"
+# Figures of the paper's runs plot the authors' layouts (``paper-<method>``, on the artifact's
+# placement graph), as the section 6.3 fidelity rows do; make this the identity to plot the
+# project's own placements instead.
+shown_layout = paper_name
 # The scheduler the paper ran with each placement method (docs/design/README.md, docs/design/prototype.md s4).
 PAPER_SCHEDULER = {"helix": "helix", "swarm": "swarm", "separate": "random", "sp_plus": "random", "petals": "helix"}
 # Section 6.7 ran on an older ILP layout than 6.4/6.6 (docs/design/simulator.md trap 24).
@@ -33,17 +37,22 @@ SCHEDULING_LAYOUT = "paper-helix-sched"
 # Ablations (6.8) of our own planner are placement methods ``helix-<variant>``: the helix planner
 # under the preset the config's ``placement`` mapping gives the name (config.yaml: helix-pruned ->
 # ablation_pruned, helix-noprune -> ablation_noprune, helix-nowarm -> ablation_nowarm).
-# Fig. 11a: simulated throughput with and without cluster pruning, the authors' layouts and ours.
+# Fig. 11a: simulated throughput with and without cluster pruning, the authors' layouts and ours,
+# every layout through one path: our own-layout path (``paper-<m>@graph``, helix.placement.names).
 PRUNING_LAYOUTS = {
-    "paper": {"pruned": "paper-helix", "unpruned": "paper-helix-noprune"},
+    "paper": {"pruned": on_graph_path("paper-helix"), "unpruned": on_graph_path("paper-helix-noprune")},
     "ours": {"pruned": "helix-pruned", "unpruned": "helix-noprune"},
 }
+GRAPH_PATH_LABEL = "every layout simulated through our layout path (helix.sim.graph)"
 PRUNING_LABELS = {"pruned": "with pruning", "unpruned": "without pruning"}
 # Fig. 11b: our planner on the pruned graph with and without the heuristic warm start.
 WARMSTART_METHODS = {"warm": "helix-pruned", "cold": "helix-nowarm"}
 # Table 8: every helix-family run writes the per-machine MILP's size with and without the paper's
 # pruning (milp_size.json keys ``unpruned`` / ``pruned``); read from the pruned ablation run.
 TABLE8_METHOD = "helix-pruned"
+# Served figures: the estimator validation's table and summary (rule estimator_validation).
+VALIDATION_TABLE = "results/placements/estimator_validation.csv"
+VALIDATION_SUMMARY = "results/placements/estimator_validation.json"
 # Fig. 12: the MILP solved to optimality.
 OPTIMALITY_RUN = ("small10", "llama30b", "helix")
 # Where the figures phase keeps the paper's prototype logs parsed by our parser.
@@ -70,11 +79,13 @@ def placement_file(cluster, model, method, name) -> str:
 
 @dataclass
 class Context:
-    """What the catalogue may look at when choosing a prototype bar's source."""
+    """What the catalogue may look at: files (a prototype bar's source) and the validated config
+    (``cfg``: the runs of custom_runs, the model of served_throughput; None: neither)."""
 
     exists: Callable[[str], bool] = os.path.exists
     artifact_dir: Path | None = None
     parser_available: bool = field(default_factory=lambda: importlib.util.find_spec(PARSER_MODULE) is not None)
+    cfg: object | None = None
 
     def paper_logs(self, row: dict | None) -> list[str] | None:
         """Absolute paths of the paper's logs for a prototype row, if every one is present."""
@@ -94,14 +105,14 @@ def _label(method: str) -> str:
 
 # ---- items: one bar or box -------------------------------------------------------------------
 def sim_item(cluster, model, method, mode, scheduler=None, metric="decode_throughput_tps", label=None, key=None, own=False):
-    """One simulated bar; ``method`` is a base method shown on the authors' layout (LAYOUT_PREFIX),
+    """One simulated bar; ``method`` is a base method shown on the authors' layout (shown_layout),
     a ``paper-<name>`` layout, or with ``own`` exactly the placement method named (our layouts)."""
     scheduler = scheduler or PAPER_SCHEDULER[method]
     row = data.paper_sim(cluster, model, method, scheduler, mode)
     paper = None
     if row is not None:
         paper = row.get("decode_throughput_tps") if metric == "decode_throughput_tps" else _pct(row.get(f"{metric[:-10]}_p"))
-    run_method = method if own or method.startswith("paper-") else LAYOUT_PREFIX + method
+    run_method = method if own or is_paper(method) else shown_layout(method)
     return {
         "method": key or method,
         "label": label or _label(method),
@@ -120,7 +131,7 @@ def proto_item(ctx: Context, cluster, model, method, mode, scheduler=None, metri
     printed = None
     if row is not None:
         printed = row.get("decode_throughput_tps") if is_thr else _pct(row.get(f"{metric[:-10]}_p"))
-    run_method = LAYOUT_PREFIX + method
+    run_method = shown_layout(method)
     item = {"method": method, "label": _label(method), "paper": printed, "run": [cluster, model, run_method, scheduler, mode]}
     ours = proto_path(cluster, model, run_method, scheduler, mode)
     if ctx.exists(ours):
@@ -231,8 +242,8 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
             {
                 "method": m,
                 "label": _label(m),
-                "layout": placement_file("geo24", "llama70b", LAYOUT_PREFIX + m, "layout.yaml"),
-                "flow": placement_file("geo24", "llama70b", LAYOUT_PREFIX + m, "flow.json"),
+                "layout": placement_file("geo24", "llama70b", shown_layout(m), "layout.yaml"),
+                "flow": placement_file("geo24", "llama70b", shown_layout(m), "flow.json"),
                 "cluster_yaml": "results/clusters/geo24.yaml",
             }
             for m in METHODS_66
@@ -261,7 +272,7 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     }
     # 6.8 ablations: Fig. 11 and Table 8
     specs["fig11a"] = _throughput(
-        "Cluster pruning: the paper's layouts and ours\nLLaMA-2 70B, offline, Helix scheduler (simulation)",
+        f"Cluster pruning: the paper's layouts and ours, LLaMA-2 70B, offline,\nHelix scheduler; {GRAPH_PATH_LABEL}",
         [
             {
                 "label": f"{cluster}\n{source}",
@@ -312,12 +323,31 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
         ],
     }
     specs["reproduction"] = {}
+    # beyond the paper (target ``served``): the served-throughput estimate and planner
+    specs["served_validation"] = {"path": VALIDATION_TABLE, "summary": VALIDATION_SUMMARY}
+    specs["served_throughput"] = served_throughput_spec(ctx.cfg)
+    # experiments that draw no figure of their own
+    runs = custom_runs(ctx.cfg) if ctx.cfg is not None else []
+    specs["custom_runs"] = {"runs": runs, "files": run_files(runs)}
     if set(specs) != set(FIGURES):
         raise RuntimeError(f"figure specs {sorted(set(specs) ^ set(FIGURES))} have no record, or records no spec")
     # each spec names its builder first (the record's), so the script needs nothing else
     specs = {name: {"kind": FIGURES[name].builder, **specs[name]} for name in FIGURES}
     specs["reproduction"].update(reproduction_spec(specs))
     return specs
+
+
+def served_throughput_spec(cfg) -> dict:
+    """The comparison's files; with a config also the model and GPU entries the served estimate needs."""
+    spec: dict = {"files": comparison_files()}
+    if cfg is not None and COMPARISON_MODEL in cfg.models:
+        spec.update(
+            model_key=COMPARISON_MODEL,
+            model=cfg.models[COMPARISON_MODEL].model_dump(mode="json"),
+            model_json=str(cfg.resolve_model_path(COMPARISON_MODEL)),
+            gpus={g: v.model_dump(mode="json", exclude_none=True) for g, v in cfg.gpus.items()},
+        )
+    return spec
 
 
 def reproduction_spec(specs: dict[str, dict]) -> dict:
@@ -339,7 +369,7 @@ def reproduction_spec(specs: dict[str, dict]) -> dict:
                         rows.append({**base, "metric": f"{spec['metric']}.{stat}", "paper": float(value)})
     for cluster in ("single24", "geo24", "hetero42"):
         value = data.paper_objective(cluster, "llama70b")
-        method = LAYOUT_PREFIX + "helix"
+        method = shown_layout("helix")
         rows.append(
             {
                 "figure": "placement objective",
@@ -365,11 +395,13 @@ def reproduction_spec(specs: dict[str, dict]) -> dict:
     return {"rows": unique}
 
 
-INPUT_KEYS = ("path", "layout", "flow", "cluster_yaml")
+INPUT_KEYS = ("path", "layout", "flow", "cluster_yaml", "summary")
+INPUT_LISTS = ("files",)
 
 
 def spec_inputs(spec) -> list[str]:
-    """Every file a spec reads (paths under INPUT_KEYS, recursively), sorted and unique."""
+    """Every file a spec reads (paths under INPUT_KEYS, lists under INPUT_LISTS, recursively),
+    sorted and unique."""
     found: set[str] = set()
 
     def walk(node):
@@ -377,6 +409,8 @@ def spec_inputs(spec) -> list[str]:
             for k, v in node.items():
                 if k in INPUT_KEYS and isinstance(v, str):
                     found.add(v)
+                elif k in INPUT_LISTS and isinstance(v, list):
+                    found.update(v)
                 else:
                     walk(v)
         elif isinstance(node, list):
@@ -395,6 +429,8 @@ S66 = "6.6 Placement deep dive (Fig. 9)"
 S67 = "6.7 Request scheduling (Fig. 10)"
 S68 = "6.8 Ablations (Fig. 11, Table 8)"
 S69 = "6.9 Placement quality (Fig. 12)"
+BEYOND = "Beyond the paper: served throughput"
+CUSTOM = "Custom runs"
 
 
 @dataclass(frozen=True)
@@ -404,9 +440,13 @@ class Figure:
     ``name`` is the rule (``snakemake fig5a``), the output stem and the caption file
     (report/<name>.rst); ``section``/``topic`` are the report's category and subcategory;
     ``builder`` is the kind registered in helix.figures.FIGURE_BUILDERS that draws it; ``default``:
-    built by ``rule all`` (solver-based figures run our own MILPs, so only ``all_figures`` builds
-    them); ``gallery``: a small copy is committed under docs/gallery/. Its inputs are the files its
-    spec (``build_catalog``) reads. A new figure is one record here plus its spec in build_catalog.
+    built by ``rule all`` when the config can make it (solver-based figures run our own MILPs, so
+    only ``all_figures`` builds them); ``in_all_figures``: built by ``all_figures`` (not the served
+    figures, whose planner runs take hours: target ``served``); ``gallery``: a small copy is
+    committed under docs/gallery/; ``with_table``: the builder also writes the numbers it draws to
+    results/tables/<name>.csv; ``target``: the group target that builds it with its siblings
+    (default: the paper figure's number, fig5a -> fig5). Its inputs are the files its spec
+    (``build_catalog``) reads. A new figure is one record here plus its spec in build_catalog.
     """
 
     name: str
@@ -415,6 +455,9 @@ class Figure:
     builder: str
     default: bool = True
     gallery: bool = False
+    with_table: bool = False
+    in_all_figures: bool = True
+    target: str | None = None
 
     @property
     def table(self) -> bool:
@@ -426,14 +469,15 @@ class Figure:
 
     @property
     def outputs(self) -> list[str]:
+        table = [f"results/tables/{self.name}.csv"]
         if self.table:
-            return [f"results/tables/{self.name}.csv"]
-        return [f"results/figures/{self.name}.pdf", f"results/figures/{self.name}.png"]
+            return table
+        return [f"results/figures/{self.name}.pdf", f"results/figures/{self.name}.png", *(table if self.with_table else [])]
 
     @property
     def group(self) -> str:
         """The target that builds every panel of one paper figure: fig5a -> fig5; tables -> tables."""
-        return "tables" if self.table else self.name.rstrip("abcdefgh")
+        return self.target or ("tables" if self.table else self.name.rstrip("abcdefgh"))
 
 
 TABLE_BUILDERS = ("table8", "reproduction")  # builders that write a CSV table, not a PDF+PNG figure
@@ -466,6 +510,11 @@ FIGURES: dict[str, Figure] = {
         Figure("fig12", S69, "solver trace", "solver", default=False, gallery=True),
         Figure("table8", S68, "MILP size", "table8", default=False),
         Figure("reproduction", "Summary", "paper vs ours", "reproduction"),
+        Figure("served_validation", BEYOND, "estimate vs simulation", "served_validation", default=False, gallery=True,
+               in_all_figures=False, target="served"),
+        Figure("served_throughput", BEYOND, "max-flow vs served throughput", "served_throughput", default=False,
+               gallery=True, with_table=True, in_all_figures=False, target="served"),
+        Figure("custom_runs", CUSTOM, "decode throughput", "custom_runs", with_table=True),
     )
 }
 # Views of the records (tests and helpers); nothing is listed twice.

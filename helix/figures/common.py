@@ -6,6 +6,8 @@ figure rule on the same inputs gives byte-identical files and a failed run leave
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -14,6 +16,30 @@ from matplotlib.patches import Patch
 
 from helix.figures import data, style
 from helix.io import atomic_path
+
+
+@dataclass
+class FigureTable:
+    """What a builder of a record with ``with_table`` returns: the figure and the table of the
+    numbers it draws (``rows`` with ``columns``; written to results/tables/<name>.csv)."""
+
+    figure: object
+    rows: list[dict]
+    columns: Sequence[str]
+
+
+def write_rows(rows: Sequence[dict], columns: Sequence[str], path: str | Path) -> None:
+    """A CSV of ``rows`` (``columns`` in order, None as empty), written atomically."""
+    import csv
+    import io
+
+    from helix.io import write_text
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(path, buf.getvalue())
 
 
 def item_metrics(item: dict) -> dict | None:

@@ -5,7 +5,8 @@ The paper's figures are a fixed catalogue; what a user adds (a new model, GPU or
 runs from the config (experiments without ``figures:``); the table holds their metrics and, per run,
 which GPU types' profiles were predicted (from the run's meta.json); the chart draws decode
 throughput per run and marks the runs that rest on predicted profiles (hatched bar, "predicted:"
-in the label), so a prediction is never read as a measurement.
+in the label), so a prediction is never read as a measurement. Record ``custom_runs`` in
+helix.figures.catalog; builder :func:`build` (the table is written beside the chart).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from helix.figures import register
 from helix.sim.experiments import SIM_ROOT, run_key
 
-TABLE = "results/tables/custom_runs.csv"
-FIGURE = ("results/figures/custom_runs.pdf", "results/figures/custom_runs.png")
 COLUMNS = ("run", "cluster", "model", "method", "scheduler", "mode", "decode_throughput_tps",
            "prompt_latency_p50_s", "decode_latency_mean_s", "max_flow_tps", "predicted_gpus", "measured_gpus")
 
@@ -63,21 +63,16 @@ def rows(keys, root: str | Path = ".") -> list[dict]:
     return out
 
 
-def write_table(table_rows: list[dict], path: str | Path) -> None:
-    import csv
-    import io
+@register("custom_runs")
+def build(spec: dict):
+    """The chart and its table for the runs of ``spec["runs"]`` (result keys)."""
+    from helix.figures.common import FigureTable
 
-    from helix.io import write_text
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
-    w.writeheader()
-    for r in table_rows:
-        w.writerow(r)
-    write_text(path, buf.getvalue())
+    table = rows(spec["runs"])
+    return FigureTable(plot(table), table, COLUMNS)
 
 
-def plot(table_rows: list[dict], pdf: str | Path, png: str | Path) -> None:
+def plot(table_rows: list[dict]):
     """Horizontal bars of decode throughput per run; runs on predicted profiles hatched and labelled."""
     import matplotlib
 
@@ -85,7 +80,6 @@ def plot(table_rows: list[dict], pdf: str | Path, png: str | Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    from helix.figures.common import save_figure
     from helix.figures.style import method_color
 
     n = max(1, len(table_rows))
@@ -100,6 +94,7 @@ def plot(table_rows: list[dict], pdf: str | Path, png: str | Path) -> None:
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("decode throughput (tokens/s)")
+    ax.set_ylabel("run: cluster / model / method / scheduler / mode")
     ax.set_title("Custom runs (experiments without a paper figure)", fontsize=9)
     ax.legend(handles=[Patch(facecolor="white", edgecolor="black", label="all GPU profiles measured"),
                        Patch(facecolor="white", edgecolor="black", hatch="//", label="some GPU profiles predicted")],
@@ -107,5 +102,4 @@ def plot(table_rows: list[dict], pdf: str | Path, png: str | Path) -> None:
     if not table_rows:
         ax.text(0.5, 0.5, "no custom runs configured", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
-    save_figure(fig, pdf, png)
-    plt.close(fig)
+    return fig

@@ -5,9 +5,12 @@
   (rule estimator_validation, helix/planning/validation.py).
 * ``comparison_figure``: per cluster, the paper's layout, the max-flow planner (helix-maxflow) and
   the serving-aware planner (helix): max-flow, and the simulated decode throughput offline and
-  online (helix scheduler). The paper's layout is simulated on the artifact's placement graph, ours
-  through the own-layout path (both paths give identical metrics for the same arcs:
-  tests/test_sim_graph.py).
+  online (helix scheduler), every layout simulated through our own-layout path (helix.sim.graph; the
+  paper's as ``paper-helix@graph``), so the bars compare layouts, not placement graphs
+  (docs/metrics.md "One placement graph per layout").
+
+Records ``served_validation`` and ``served_throughput`` in helix.figures.catalog (target
+``served``); their builders are :func:`build_validation` and :func:`build_comparison`.
 """
 
 from __future__ import annotations
@@ -19,15 +22,53 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from helix.figures.common import save_figure  # noqa: E402
+from helix.figures import register  # noqa: E402
+from helix.figures.common import FigureTable  # noqa: E402
+from helix.placement.names import on_graph_path  # noqa: E402
 
 CLUSTER_COLORS = {"single24": "#1f77b4", "geo24": "#d62728", "hetero42": "#2ca02c"}
 MODEL_MARKERS = {"llama70b": "o", "llama30b": "^"}
-LAYOUT_LABELS = {"paper-helix": "paper's layout", "helix-maxflow": "helix-maxflow (max-flow planner)", "helix": "helix (serving-aware)"}
-LAYOUT_COLORS = {"paper-helix": "#7f7f7f", "helix-maxflow": "#ff7f0e", "helix": "#1f77b4"}
+PAPER_LAYOUT = on_graph_path("paper-helix")
+LAYOUT_LABELS = {PAPER_LAYOUT: "paper's layout", "helix-maxflow": "helix-maxflow (max-flow planner)", "helix": "helix (serving-aware)"}
+LAYOUT_COLORS = {PAPER_LAYOUT: "#7f7f7f", "helix-maxflow": "#ff7f0e", "helix": "#1f77b4"}
 
 
-def validation_figure(rows: Sequence[dict], summary: dict, pdf, png=None) -> None:
+# the columns of results/tables/served_throughput.csv
+COMPARISON_COLUMNS = ["cluster", "layout", "max_flow", "offline", "online", "rate", "estimate_online"]
+
+
+@register("served_validation")
+def build_validation(spec: dict):
+    """``spec``: ``path`` (estimator_validation.csv) and ``summary`` (its JSON)."""
+    import json
+
+    from helix.planning.validation import read_rows
+
+    with open(spec["summary"]) as f:
+        summary = json.load(f)
+    return validation_figure(read_rows(spec["path"]), summary)
+
+
+@register("served_throughput")
+def build_comparison(spec: dict):
+    """``spec``: the comparison's input files; with ``model`` (config entry), ``model_json`` and
+    ``gpus`` also the served estimate's verdict on each online rate (profiles from resources/)."""
+    from helix.planning.workflow import comparison_table
+
+    model = profiles = None
+    if spec.get("model"):
+        from helix.models import load_hf_config
+        from helix.profiles.entry import model_profiles
+        from helix.profiles.store import ProfileStore
+
+        entry = spec["model"]
+        model = load_hf_config(spec["model_json"], spec["model_key"], param_bytes_per_layer_override=entry.get("param_bytes_per_layer"))
+        profiles = model_profiles(model, spec["gpus"], ProfileStore("resources/profiles"))
+    table = comparison_table(".", model, profiles)
+    return FigureTable(comparison_figure(table), table, COMPARISON_COLUMNS)
+
+
+def validation_figure(rows: Sequence[dict], summary: dict):
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
     for ax, key, label in ((axes[0], "estimate", "served-throughput estimate (tok/s)"), (axes[1], "max_flow", "max-flow (tok/s)")):
         for r in rows:
@@ -65,10 +106,10 @@ def validation_figure(rows: Sequence[dict], summary: dict, pdf, png=None) -> Non
     handles += [Line2D([], [], linestyle="", marker=mk, color="black", markerfacecolor="white", label=m) for m, mk in MODEL_MARKERS.items()]
     fig.legend(handles=handles, loc="lower center", ncol=5, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.04))
     fig.tight_layout(rect=(0, 0.05, 1, 1))
-    save_figure(fig, pdf, png)
+    return fig
 
 
-def comparison_figure(table: Sequence[dict], pdf, png=None) -> None:
+def comparison_figure(table: Sequence[dict]):
     """``table``: rows {cluster, layout, max_flow, offline, online, rate} (None where missing)."""
     clusters = list(dict.fromkeys(r["cluster"] for r in table))
     fig, axes = plt.subplots(2, len(clusters), figsize=(4.2 * len(clusters), 6.4), squeeze=False)
@@ -98,7 +139,7 @@ def comparison_figure(table: Sequence[dict], pdf, png=None) -> None:
         ax.set_xticks(list(x), [n for n in names], fontsize=8)
         ax.set_ylabel("simulated decode throughput (tok/s)")
         ax.set_title(f"{c}: offline | online at {rate:g} tok/s (hatched)" if rate else c, fontsize=9)
-    fig.suptitle("Max-flow vs served throughput, LLaMA-2 70B, helix scheduler (the paper's layout on the artifact's "
-                 "placement graph, ours through our layout path; est. = the served estimate at the online rate)", fontsize=9)
+    fig.suptitle("Max-flow vs served throughput, LLaMA-2 70B, helix scheduler (every layout simulated through our "
+                 "layout path, helix.sim.graph; est. = the served estimate at the online rate)", fontsize=9)
     fig.tight_layout()
-    save_figure(fig, pdf, png)
+    return fig

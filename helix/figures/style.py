@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from helix.placement.names import paper_method  # noqa: E402
+
 METHOD_COLORS: dict[str, str] = {
     "helix": "#D55E00",  # vermillion
     "swarm": "#0072B2",  # blue
@@ -62,8 +64,7 @@ PNG_DPI = 150
 
 def base_method(name: str) -> str:
     """``paper-helix`` -> ``helix``; ``helix-noprune`` -> ``helix``; unknown names pass through."""
-    if name.startswith("paper-"):
-        name = name[len("paper-") :]
+    name = paper_method(name) or name
     if name in METHOD_COLORS:
         return name
     head = name.split("-", 1)[0]

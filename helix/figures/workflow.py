@@ -42,10 +42,11 @@ def gallery_pairs() -> tuple[list[str], list[str]]:
 
 
 class FigureWorkflow:
-    """The catalogue resolved once per workflow run (which prototype source each bar uses)."""
+    """The catalogue resolved once per workflow run (which prototype source each bar uses; with the
+    validated config ``cfg``, the custom runs and the served comparison's model)."""
 
-    def __init__(self, artifact_dir: str | Path | None):
-        self.context = Context(artifact_dir=Path(artifact_dir) if artifact_dir else None)
+    def __init__(self, artifact_dir: str | Path | None, cfg=None):
+        self.context = Context(artifact_dir=Path(artifact_dir) if artifact_dir else None, cfg=cfg)
         self.specs = build_catalog(self.context)
 
     def inputs(self, name: str) -> list[str]:
@@ -53,14 +54,14 @@ class FigureWorkflow:
         return spec_inputs(self.specs[name])
 
     def configured(self, names, clusters, models) -> list[str]:
-        """The figures whose every input names a configured cluster and model.
+        """The figures that read something, and whose every input names a configured cluster and model.
 
         ``rule all`` builds only these, so a config without the paper's clusters (the tests' tiny
-        config) does not ask for the paper's figures.
+        config) does not ask for the paper's figures, nor one without custom runs for custom_runs.
         """
         out = []
         for name in names:
-            ok = True
+            ok = bool(spec_inputs(self.specs[name]))
             for path in spec_inputs(self.specs[name]):
                 parts = Path(path).parts
                 if parts[:2] == ("results", "clusters"):
@@ -74,6 +75,10 @@ class FigureWorkflow:
     def default_targets(self, clusters, models) -> list[str]:
         """Files ``rule all`` builds: the default figures that the config can make."""
         return figure_files(self.configured([n for n, f in FIGURES.items() if f.default], clusters, models))
+
+    def all_figures(self) -> list[str]:
+        """Files ``all_figures`` builds: every record marked for it that reads something."""
+        return figure_files([n for n, f in FIGURES.items() if f.in_all_figures and self.inputs(n)])
 
     def _row(self, wildcards) -> dict | None:
         return paper_proto(

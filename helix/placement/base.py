@@ -9,7 +9,6 @@ names are served by the ``paper`` method, which imports the authors' layout from
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,13 @@ from helix.flow.graph import FlowContext, FlowGraph, capacities_for, _starts_end
 from helix.flow.maxflow import FlowResult, max_flow
 from helix.layout import Layout
 from helix.placement.settings import PlacementPreset
+from helix.placement.names import (  # noqa: F401 - re-exported: the registry's naming rules
+    HELIX_FAMILY_PATTERN,
+    PAPER_PATTERN,
+    helix_variant,
+    layout_method,
+    paper_method,
+)
 from helix.registry import Registry
 
 
@@ -138,22 +144,8 @@ class PlacementMethod(ABC):
 
 METHODS: Registry[type[PlacementMethod]] = Registry("placement method", package="helix.placement.methods", field="method")
 register = METHODS.register
-# Method names beyond the registered ones, defined here only: ``paper-<method>`` is the ``paper``
-# importer for the authors' layout of <method>; ``helix-<variant>`` (ablations: helix-pruned,
-# helix-noprune, helix-nowarm) is the ``helix`` planner under the preset the config's
-# ``placement`` mapping gives that name.
-PAPER_PATTERN = "paper-[a-z_]+"
-HELIX_VARIANT = re.compile(r"[a-z0-9]+")
-HELIX_FAMILY_PATTERN = f"helix(-{HELIX_VARIANT.pattern})?"
-
-
-def helix_variant(name: str) -> str | None:
-    """The variant of a ``helix-<variant>`` name ("" for plain ``helix``), else None."""
-    if name == "helix":
-        return ""
-    if name.startswith("helix-") and HELIX_VARIANT.fullmatch(name[len("helix-") :]):
-        return name[len("helix-") :]
-    return None
+# Method names beyond the registered ones (``paper-<method>``, ``helix-<variant>``) are parsed in
+# helix.placement.names only.
 
 
 def available_methods() -> list[str]:
@@ -173,8 +165,8 @@ def get_method(name: str) -> PlacementMethod:
     """The method object for ``name``; ``paper-<m>`` selects the artifact importer for ``m``."""
     if name != "paper" and name in METHODS:  # a registered name wins over the patterns below
         return METHODS.get(name)()
-    if name.startswith("paper-"):
-        return METHODS.get("paper")(variant=name[len("paper-") :])
+    if paper_method(name) is not None and name == layout_method(name):
+        return METHODS.get("paper")(variant=paper_method(name))
     if helix_variant(name):
         return METHODS.get("helix")(variant=helix_variant(name))
     known = METHODS.choices(exclude=("paper",)) + ["helix-<variant>", "paper-<method>"]

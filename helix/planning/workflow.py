@@ -1,16 +1,18 @@
-"""Helpers for rules/served.smk (no Snakemake import): validation cases and the comparison runs."""
+"""Helpers for rules/served.smk and the served figures (no Snakemake import): validation cases and
+the comparison runs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from helix.placement.names import layout_method, on_graph_path
 
 # (cluster, model) pairs of the estimator validation: the paper's three clusters, both models where
 # the paper placed them (LLaMA-1 30B on single24 and geo24)
 VALIDATION_CASES = (("single24", "llama70b"), ("geo24", "llama70b"), ("hetero42", "llama70b"), ("single24", "llama30b"), ("geo24", "llama30b"))
 # our layouts in every case: the serving-aware planner and the max-flow planner
 OWN_METHODS = ("helix", "helix-maxflow")
-# the comparison figure / benchmarks/served.py: layouts x clusters, online rate per cluster (the paper's)
-COMPARISON_LAYOUTS = ("paper-helix", "helix-maxflow", "helix")
+# the comparison figure / benchmarks/served.py: layouts x clusters, online rate per cluster (the paper's);
+# every layout is simulated through our own-layout path (the paper's as paper-helix@graph)
+COMPARISON_LAYOUTS = (on_graph_path("paper-helix"), "helix-maxflow", "helix")
 COMPARISON_RATES = {"single24": 700.0, "geo24": 320.0, "hetero42": 2150.0}
 COMPARISON_MODEL = "llama70b"
 
@@ -27,19 +29,16 @@ def case_pattern(index: int) -> str:
     return "|".join(sorted({case[index] for case in VALIDATION_CASES}))
 
 
-def comparison_inputs() -> Callable:
-    def inputs(wildcards) -> dict[str, list[str]]:
-        sims, flows = [], []
-        for c in COMPARISON_RATES:
-            for lay in COMPARISON_LAYOUTS:
-                flows.append(f"results/placements/{c}/{COMPARISON_MODEL}/{lay}/flow.json")
-                for mode in ("offline", "online"):
-                    sims.append(f"results/sims/{c}/{COMPARISON_MODEL}/{lay}/helix/{mode}/metrics.json")
-        layouts = [f.replace("flow.json", "layout.yaml") for f in flows]
-        clusters = [f"results/clusters/{c}.yaml" for c in COMPARISON_RATES]
-        return {"sims": sims, "flows": flows, "layouts": layouts, "clusters": clusters}
-
-    return inputs
+def comparison_files() -> list[str]:
+    """Every file the comparison (figure served_throughput and its table) reads."""
+    sims, flows = [], []
+    for c in COMPARISON_RATES:
+        for lay in COMPARISON_LAYOUTS:
+            flows.append(f"results/placements/{c}/{COMPARISON_MODEL}/{layout_method(lay)}/flow.json")
+            for mode in ("offline", "online"):
+                sims.append(f"results/sims/{c}/{COMPARISON_MODEL}/{lay}/helix/{mode}/metrics.json")
+    layouts = [f.replace("flow.json", "layout.yaml") for f in flows]
+    return [*sims, *flows, *layouts, *(f"results/clusters/{c}.yaml" for c in COMPARISON_RATES)]
 
 
 def comparison_table(root: str = ".", model=None, profiles=None) -> list[dict]:
@@ -56,7 +55,7 @@ def comparison_table(root: str = ".", model=None, profiles=None) -> list[dict]:
     rows = []
     for c, rate in COMPARISON_RATES.items():
         for lay in COMPARISON_LAYOUTS:
-            flow = load(f"results/placements/{c}/{COMPARISON_MODEL}/{lay}/flow.json")
+            flow = load(f"results/placements/{c}/{COMPARISON_MODEL}/{layout_method(lay)}/flow.json")
             row = {"cluster": c, "layout": lay, "rate": rate, "max_flow": flow["max_flow"] if flow else None}
             for mode in ("offline", "online"):
                 m = load(f"results/sims/{c}/{COMPARISON_MODEL}/{lay}/helix/{mode}/metrics.json")
@@ -75,7 +74,7 @@ def _online_estimate(root, cluster_key: str, layout_name: str, rate: float, mode
     from helix.placement.settings import PlacementPreset
 
     cpath = root / f"results/clusters/{cluster_key}.yaml"
-    lpath = root / f"results/placements/{cluster_key}/{COMPARISON_MODEL}/{layout_name}/layout.yaml"
+    lpath = root / f"results/placements/{cluster_key}/{COMPARISON_MODEL}/{layout_method(layout_name)}/layout.yaml"
     if not (cpath.is_file() and lpath.is_file()):
         return None
     cl = Cluster.load(cpath)

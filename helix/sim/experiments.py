@@ -10,6 +10,7 @@ the entry itself as ``params``, so editing one run reruns only that run.
 from __future__ import annotations
 
 from helix.errors import HelixInputError
+from helix.placement.names import reads_artifact_graph
 from helix.sim.settings import SimRunSpec, WorkloadSpec
 
 SIM_ROOT = "results/sims"
@@ -73,9 +74,10 @@ def sim_table(cfg) -> dict[str, dict]:
 def check_method(method: str, source: str, where: str) -> None:
     """One-line error for a placement method no rule can make (known: the registry's names)."""
     from helix.placement.base import get_method
+    from helix.placement.names import layout_method
 
     try:
-        get_method(method)
+        get_method(layout_method(method))  # paper-<m>@graph: the layout of paper-<m>
     except HelixInputError as exc:
         raise HelixInputError(source, where, exc.message, method) from None
 
@@ -112,7 +114,7 @@ def default_entry(cfg, cluster: str, model: str, method: str, scheduler: str, mo
                               "run in an experiment", None)
     spec = cfg.clusters[cluster]
     parent = part = None
-    if method.startswith("paper-") and getattr(spec, "generator", None) == "subcluster":
+    if reads_artifact_graph(method) and getattr(spec, "generator", None) == "subcluster":
         parent, part = spec.parent, spec.gpu.lower()
     workload = WorkloadSpec.model_validate({"mode": mode, **fields})
     return {"cluster": cluster, "model": model, "method": method, "scheduler": scheduler, "mode": mode,

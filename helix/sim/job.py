@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from helix.artifact.source import ArtifactSource
+from helix.placement.names import is_paper, reads_artifact_graph
 from helix.profiles.paths import PROFILES_ROOT
 from helix.profiles.store import ProfileStore
 from helix.sim.experiments import run_dir
@@ -40,7 +41,7 @@ def simulate_job(
     paths = {k: outputs[k] for k in OUTPUTS}
     if entry["parts"]:
         return write_aggregate(paths, [run_dir(k) for k in entry["parts"]], entry)
-    own = not entry["method"].startswith("paper-")
+    own_path = not reads_artifact_graph(entry["method"])  # layout files: [layout.yaml or solution file, cluster YAML]
     out = run_entry(
         entry,
         model_json=model_json(model, artifact),
@@ -49,8 +50,8 @@ def simulate_job(
         arrivals=traces[1],
         profiles=ProfileStore(PROFILES_ROOT),
         artifact=artifact,
-        layout=layout[0] if own else None,
-        cluster=layout[1] if own else None,
+        layout=layout[0] if own_path and not is_paper(entry["method"]) else None,
+        cluster=layout[-1] if own_path else None,
         gpus=gpus,
         progress=progress,
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from helix.errors import HelixInputError
+from helix.placement.names import paper_method
 
 SECTION = {"single24": "single_cluster", "geo24": "distributed_clusters", "hetero42": "high_heterogeneity"}
 MODEL_DIR = {"llama30b": "layout_llama30b", "llama70b": "layout_llama70b"}
@@ -31,14 +32,14 @@ PARTS = {
 
 def paper_parts(cluster: str, model: str, method: str) -> tuple[str, ...]:
     """Parts of a paper run (empty: one run on the whole cluster)."""
-    base = method.removeprefix("paper-")
+    base = paper_method(method)
     return PARTS.get((cluster, model, base), ())
 
 
 def paper_files(artifact: str | Path, cluster: str, model: str, method: str, part: str | None = None) -> tuple[Path, Path]:
     """(``*_sol.ini``, ``simulator_cluster.ini``) of a paper layout."""
     root = Path(artifact) / "artifact_evaluation"
-    base = method.removeprefix("paper-")
+    base = paper_method(method)
     where = f"{cluster}/{model}/{method}" + (f"/{part}" if part else "")
     if base == "helix-sched" and cluster == "geo24" and model == "llama70b":
         d = root / "request_scheduling" / "layout_distributed"

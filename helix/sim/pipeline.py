@@ -2,7 +2,8 @@
 
 ``paper-<method>`` runs read the artifact's layout and placement graph directly
 (:mod:`helix.sim.paper`); our own methods read ``results/placements/.../layout.yaml`` and the
-cluster YAML and derive the placement graph (:mod:`helix.sim.graph`).
+cluster YAML and derive the placement graph (:mod:`helix.sim.graph`), as do ``paper-<method>@graph``
+runs from the artifact's solution file (helix.placement.names: one path for paper vs ours).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from helix.cluster import Cluster
 from helix.errors import HelixInputError
 from helix.layout import Layout
 from helix.models import load_hf_config
+from helix.placement.names import base_method, is_paper, reads_artifact_graph
 from helix.profiles.entry import model_profiles
 from helix.profiles.store import ProfileStore
 from helix.sim.graph import graph_from_layout
@@ -59,21 +61,26 @@ def run_entry(
     wl = WorkloadSpec.model_validate(entry["workload"])
     model = load_model(entry["model"], model_json, param_bytes_per_layer)
     mp = model_profiles(model, gpus, profiles)
-    if entry["method"].startswith("paper-"):
-        if artifact is None:
-            raise HelixInputError("simulation", "artifact", "paper layouts need the artifact directory")
+    method = entry["method"]
+    if is_paper(method) and artifact is None:
+        raise HelixInputError("simulation", "artifact", "paper layouts need the artifact directory")
+    if reads_artifact_graph(method):
         sol, graph = paper_inputs(artifact, entry)
         sc = read_simulator_cluster(graph)
         ranges = paper_ranges(sol, model.num_layers)
         source = str(graph)
     else:
-        if layout is None or cluster is None:
-            raise HelixInputError("simulation", "layout", "our own methods need layout.yaml and the cluster YAML")
+        if cluster is None or (layout is None and not is_paper(method)):
+            raise HelixInputError("simulation", "layout", "our own-layout path needs layout.yaml and the cluster YAML")
         cl = Cluster.load(cluster)
-        lay = Layout.load(layout, cl)
+        if is_paper(method):  # the authors' layout (its solution file) through our own-layout path
+            layout, _ = paper_inputs(artifact, entry)
+            lay = read_sol_ini(layout, model.num_layers, cl)
+        else:
+            lay = Layout.load(layout, cl)
         if lay.num_layers != model.num_layers:
             raise HelixInputError(layout, "num_layers", f"layout is for {lay.num_layers} layers, {entry['model']} has {model.num_layers}", lay.num_layers)
-        sc = graph_from_layout(cl, lay, mp, gpus or {}, partial=entry["method"] == "petals", source=str(layout))
+        sc = graph_from_layout(cl, lay, mp, gpus or {}, partial=base_method(method) == "petals", source=str(layout))
         ranges = dict(lay.used())
         source = str(layout)
     inp, out = load_lengths(lengths)

@@ -1,13 +1,15 @@
 """Input functions and targets of the simulate rules (kept free of Snakemake, so they are testable).
 
 A run's inputs depend on its table entry: a ``paper-<method>`` run reads the artifact's layout and
-placement graph, our own methods read the placement rule's ``layout.yaml`` and the cluster YAML,
-and an aggregate reads its part runs' outputs.
+placement graph, a ``paper-<method>@graph`` run the artifact's layout and the cluster YAML, our own
+methods the placement rule's ``layout.yaml`` and the cluster YAML (helix.placement.names), and an
+aggregate reads its part runs' outputs.
 """
 
 from __future__ import annotations
 
 from helix.artifact.source import ArtifactSource
+from helix.placement.names import is_paper, reads_artifact_graph
 from helix.profiles.paths import TRACE_FILES, profile_files
 from helix.sim.experiments import RUN_FILES, default_entry, metrics_targets, run_dir, run_key, sim_table
 from helix.sim.pipeline import paper_inputs
@@ -39,12 +41,17 @@ class SimWorkflow:
             return {"parts": [f"{run_dir(k)}/{name}" for k in e["parts"] for name in RUN_FILES]}
         gpus = self.plan.cluster_gpus(e["cluster"])
         out: dict = {"traces": list(TRACE_FILES), "profiles": profile_files(e["model"], gpus), "artifact": self.artifact.inputs()}
-        if e["method"].startswith("paper-"):
-            if not self.artifact.cloned:  # a local copy: track the files themselves
-                sol, graph = paper_inputs(self.artifact.root, e)
-                out["layout"] = [str(sol), str(graph)]
+        method = e["method"]
+        if is_paper(method):
+            # a local copy: track the files themselves (the solution file, and the artifact's graph
+            # where the run reads it); a clone is tracked by its marker
+            files = [] if self.artifact.cloned else [str(f) for f in paper_inputs(self.artifact.root, e)]
+            if reads_artifact_graph(method):
+                out["layout"] = files
+            else:  # through our own-layout path: the solution file on our cluster
+                out["layout"] = [*files[:1], f"results/clusters/{e['cluster']}.yaml"]
         else:
-            out["layout"] = [f"results/placements/{e['cluster']}/{e['model']}/{e['method']}/layout.yaml", f"results/clusters/{e['cluster']}.yaml"]
+            out["layout"] = [f"results/placements/{e['cluster']}/{e['model']}/{method}/layout.yaml", f"results/clusters/{e['cluster']}.yaml"]
         return out
 
     def params(self, wildcards) -> dict:

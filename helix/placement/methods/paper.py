@@ -18,6 +18,7 @@ from helix.layout import Layout
 from helix.placement.artifact_tables import lp_capacity_tables
 from helix.placement.base import PlacementMethod, PlacementProblem, PlacementResult, register
 from helix.placement.methods.separate import grouped_result
+from helix.placement.names import paper_name
 
 AE = "artifact_evaluation"
 # (cluster, model) -> layout directory; per-type entries list (gpu types, file pattern)
@@ -60,7 +61,7 @@ def artifact_lp_tables(artifact_dir: Path, cluster_key: str, model_key: str, clu
 class Paper(PlacementMethod):
     def place(self, problem: PlacementProblem) -> PlacementResult:
         method = self.variant or ""
-        name = f"paper-{method}"
+        name = paper_name(method)
         if problem.artifact_dir is None:
             raise HelixInputError(None, "artifact", f"{name} needs the artifact directory")
         ck, mk = problem.cluster_key, problem.model_key
