@@ -7,8 +7,8 @@
    results/ (run `snakemake --cores 2 served` first): per cluster, the paper's layout, the max-flow
    planner (helix-maxflow) and the serving-aware planner (helix): max-flow and simulated decode
    throughput offline and online (helix scheduler), with the ratios helix / paper and
-   helix / helix-maxflow. The paper's layout is simulated on the artifact's placement graph, ours
-   through the own-layout path (identical metrics on the same arcs: tests/test_sim_graph.py).
+   helix / helix-maxflow. Every layout is simulated through our own-layout path (helix.sim.graph;
+   the paper's as paper-helix@graph), so the ratios compare layouts on one placement-graph path.
 
     python benchmarks/served.py [--clusters single24 geo24 hetero42] [--repeat 50]
 """
@@ -16,47 +16,34 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from paper_setup import CONFIG, REPO, paper_setup
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clusters", nargs="+", default=["single24", "geo24", "hetero42"])
     ap.add_argument("--repeat", type=int, default=50)
-    ap.add_argument("--config", default=str(REPO / "config/config.yaml"))
+    ap.add_argument("--config", default=CONFIG)
     args = ap.parse_args()
-    os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared/reference/helix-artifact"))
+    setup = paper_setup(args.config)
 
     from helix.artifact.sol_ini import read_sol_ini
-    from helix.clusters.build import build_cluster
-    from helix.config.schema import load_config
     from helix.errors import PlacementError
-    from helix.models import load_hf_config
-    from helix.placement.api import make_problem
     from helix.placement.methods.petals import petals_layout
     from helix.placement.methods.swarm import swarm_layout
     from helix.placement.served import ServedModel
-    from helix.placement.settings import PlacementPreset
     from helix.planning.workflow import comparison_table
-    from helix.profiles.store import ProfileStore
     from helix.sim.paper import paper_files
 
-    cfg = load_config(args.config)
-    artifact = cfg.artifact_dir()
-    gpus = {k: v.model_dump() for k, v in cfg.gpus.items()}
-    store = ProfileStore.from_artifact(artifact)
-    entry = cfg.models["llama70b"]
-    model = load_hf_config(cfg.resolve_model_path("llama70b"), "llama70b", param_bytes_per_layer_override=entry.param_bytes_per_layer)
+    artifact, model, store = setup.artifact, setup.model, setup.store
     print("| cluster | layout | max-flow (ms) | estimate (ms) | ratio estimate / max-flow | estimate (tok/s) |")
     print("|---|---|---|---|---|---|")
     worst = 0.0
     for name in args.clusters:
-        cluster = build_cluster(name, cfg.clusters[name], gpus, None, artifact_dir=artifact)
-        problem = make_problem(cluster, model, "llama70b", PlacementPreset(), store, artifact, name)
+        problem = setup.problem(name)
+        cluster = problem.cluster
         tables = [list(problem.table(i)) for i in range(cluster.n)]
         sm = ServedModel(cluster, model, tables, store, "llama70b")
         layouts = {"petals": petals_layout(problem, 0)}
@@ -99,18 +86,7 @@ def main() -> int:
         h = by[(r["cluster"], "helix")]
         print(f"| {r['cluster']} | {r['layout']} | {fmt(r['max_flow'])} | {fmt(r['offline'])} | {fmt(r['online'])} at {r['rate']:g} | "
               f"{ratio(h['offline'], r['offline'])} | {ratio(h['online'], r['online'])} |")
-    # the paper's layouts through the own-layout path too (offline, from the estimator validation)
-    val = REPO / "results/placements/estimator_validation.csv"
-    if val.is_file():
-        from helix.planning.validation import read_rows
-
-        own = {(r["cluster"], r["model"]): r for r in read_rows(val) if r["layout"] == "paper-helix"}
-        print("\nThe paper's layout through the own-layout path (estimator validation, offline):")
-        for c in ("single24", "geo24", "hetero42"):
-            r = own.get((c, "llama70b"))
-            if r:
-                h = by[(c, "helix")]["offline"]
-                print(f"| {c} | paper-helix (own path) | {r['max_flow']:.1f} | {r['simulated']:.1f} | - | {ratio(h, r['simulated'])} | - |")
+    print("\n(every layout simulated through our own-layout path, helix.sim.graph)")
     return 0
 
 
