@@ -10,22 +10,15 @@ Cases (the paper's own layouts and run parameters, config/config.yaml):
 * ``70b-geo24-helix-offline`` - LLaMA-2 70B on geo24 (three regions, slow cross-region links).
 
 Every case runs in a fresh interpreter per engine (so peak RSS is the case's own), alternating the
-current engine and the baseline (by default ``helix/sim/engine.py`` at commit cc61853, the engine
-before issue 14) ``--repeat`` times; the best wall time of each is kept. On a shared machine the
-absolute times vary with load; the ratio measured in the same run is the figure to quote.
+current engine (the compiled loop ``helix.sim._loop_c`` when it is built and current, see setup.py),
+the Python loop it is compiled from (``HELIX_SIM_CORE=python``, the tested reference) and the
+baseline (by default ``helix/sim/engine.py`` at commit cc61853, the engine before issue 14)
+``--repeat`` times; the run with the least CPU time of each is kept. On a shared machine the
+absolute times vary with load; the ratios measured in the same run are the figures to quote.
 
-Where the time goes (cProfile of the 70B single24 case, current engine, 1.04 M events): the event
-loop's own lines ~57 % (of which batch formation, the per-request sends of a finished walk and the
-gather of finished iterations are most), merging parked landings into queues ~18 %, the helix
-scheduler's per-decode IWRR load update ~5 %, list appends ~3 %, the layer pointer ~3 %, heap
-push/pop ~2 %. Before issue 14 the loop processed 2.28 M events on that case, 1.48 M of them
-landings; a landing over a fixed-bandwidth link is now parked on its compute node and merged when
-the node next looks at its queues (an event only for the first landing on an idle node: 1.04 M
-events), and a queue of decodes within both decode limits is taken as one batch without the
-per-request scan. The rest of the time is per request and per hop (about 2.6 M request-hops:
-the send of a finished walk, the merge into the next queue, the batch), which a pure-Python loop
-cannot shed (see the ratios this script prints). Identical outputs are checked by
-``tests/test_sim_engine_equivalence.py``.
+Where the time goes: docs/design/simulator.md s10 (profiles of the 70B single24 case, before and
+after). Identical outputs are checked by ``tests/test_sim_engine_equivalence.py`` (current engine
+against cc61853) and ``tests/test_sim_compiled.py`` (compiled loop against the Python loop).
 
 Usage: python benchmarks/simulator.py [--case NAME ...] [--repeat N] [--baseline REV|PATH|none] [--json OUT]
 """
@@ -96,7 +89,9 @@ def _one(case: str, engine_path: str | None) -> dict:
     out = run.simulate(model, sc, ranges, store, scheduler, wl, lens, counts)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     metrics = {k: v for k, v in out.metrics.items()}
+    core = getattr(out.sim, "core", None)
     return {
+        "core": core.__name__ if core is not None else "baseline engine",
         "wall_s": wall,
         "cpu_s": cpu,
         "setup_s": setup_s,
@@ -105,6 +100,12 @@ def _one(case: str, engine_path: str | None) -> dict:
         "events": out.result.events,
         "metrics": metrics,
     }
+
+
+def compiled_available() -> bool:
+    """Is a compiled copy of the current loop built (and current)? Checked in a child, like the runs."""
+    code = "import sys; from helix.sim.engine import compiled_core; sys.exit(0 if compiled_core() is not None else 1)"
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}).returncode == 0
 
 
 def _baseline_path(spec: str) -> str | None:
@@ -120,9 +121,9 @@ def _baseline_path(spec: str) -> str | None:
     return str(path)
 
 
-def _child(case: str, engine_path: str | None) -> dict:
+def _child(case: str, engine_path: str | None, core: str = "auto") -> dict:
     cmd = [sys.executable, __file__, "--child", case] + (["--engine", engine_path] if engine_path else [])
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "HELIX_SIM_CORE": core})
     if r.returncode != 0:
         sys.exit(f"error: {case} failed:\n{r.stderr[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -131,7 +132,7 @@ def _child(case: str, engine_path: str | None) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", choices=sorted(CASES), help="cases to run (default: all)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per engine (the best wall time is kept)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per engine (the one with the least CPU time is kept)")
     ap.add_argument("--baseline", default=BASELINE_REV, help=f"git revision or engine.py file to compare with (default {BASELINE_REV}; 'none' to skip)")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -142,15 +143,20 @@ def main() -> int:
         return 0
 
     base = _baseline_path(args.baseline)
+    compiled = compiled_available()
+    variants = [("current", None, "auto")]
+    if compiled:
+        variants.append(("python", None, "python"))
+    if base is not None:
+        variants.append(("baseline", base, "auto"))
+    print(f"current engine: {'the compiled loop helix.sim._loop_c' if compiled else 'the Python loop helix.sim.loop (no current compiled copy: python setup.py build_ext --inplace)'}")
     results = {}
     for case in args.case or list(CASES):
         best: dict[str, dict] = {}
         for _ in range(args.repeat):
-            for name, path in (("current", None), ("baseline", base)):
-                if name == "baseline" and base is None:
-                    continue
-                res = _child(case, path)
-                if name not in best or res["wall_s"] < best[name]["wall_s"]:
+            for name, path, core in variants:
+                res = _child(case, path, core)
+                if name not in best or res["cpu_s"] < best[name]["cpu_s"]:
                     best[name] = res
         results[case] = best
         cur = best["current"]
@@ -158,13 +164,16 @@ def main() -> int:
         tps = cur["metrics"]["decode_throughput_tps"]
         print(f"{case}")
         print(f"  current   wall {cur['wall_s']:7.2f} s  cpu {cur['cpu_s']:7.2f} s  peak RSS {cur['peak_rss_gb']:.3f} GB ({cur['rss_before_run_gb']:.3f} before the run)  events {cur['events']:>9,d}  decode {tps:.3f} tok/s"
-              + (f" (paper {paper_tps})" if paper_tps else ""))
-        if "baseline" in best:
-            b = best["baseline"]
+              + (f" (paper {paper_tps})" if paper_tps else "") + f"  [{cur['core']}]")
+        for name, label in (("python", "the Python loop (helix.sim.loop)"), ("baseline", args.baseline)):
+            if name not in best:
+                continue
+            b = best[name]
             same = {k: v for k, v in b["metrics"].items() if k != "events"} == {k: v for k, v in cur["metrics"].items() if k != "events"}
-            print(f"  baseline  wall {b['wall_s']:7.2f} s  cpu {b['cpu_s']:7.2f} s  peak RSS {b['peak_rss_gb']:.3f} GB  events {b['events']:>9,d}  ({args.baseline})")
-            print(f"  speed-up  wall x{b['wall_s'] / cur['wall_s']:.2f}  cpu x{b['cpu_s'] / cur['cpu_s']:.2f}; metrics identical: {same}")
-            cur["speedup_wall"], cur["speedup_cpu"], cur["identical_metrics"] = b["wall_s"] / cur["wall_s"], b["cpu_s"] / cur["cpu_s"], same
+            print(f"  {name:<9} wall {b['wall_s']:7.2f} s  cpu {b['cpu_s']:7.2f} s  peak RSS {b['peak_rss_gb']:.3f} GB  events {b['events']:>9,d}  ({label})")
+            print(f"    speed-up of current: cpu x{b['cpu_s'] / cur['cpu_s']:.2f}  wall x{b['wall_s'] / cur['wall_s']:.2f}; metrics identical: {same}")
+            cur[f"speedup_cpu_vs_{name}"], cur[f"speedup_wall_vs_{name}"] = b["cpu_s"] / cur["cpu_s"], b["wall_s"] / cur["wall_s"]
+            cur[f"identical_metrics_vs_{name}"] = same
         if case == "70b-single24-helix-offline":
             ok = cur["wall_s"] <= TARGET_WALL_S and cur["peak_rss_gb"] <= TARGET_RSS_GB
             print(f"  vs the paper's simulator ({PAPER_SIM_WALL_S:.0f} s, {PAPER_SIM_RSS_GB} GB): x{PAPER_SIM_WALL_S / cur['wall_s']:.0f} faster, x{PAPER_SIM_RSS_GB / cur['peak_rss_gb']:.0f} less memory;"

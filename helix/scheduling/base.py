@@ -114,6 +114,11 @@ class Scheduler:
     name = "base"
     plans_routes = False  # True: the whole route is fixed when the prompt enters (helix)
     feeds_on_prompt = False  # offline closed loop: also launch a query when a prompt finishes
+    # (loads, weights) if a decode iteration is always accepted and only adds weights[j] to
+    # loads[j] for each link j of its route, in route order (helix's IWRR, s5.2.4): the host may
+    # then do that itself instead of calling on_new_request for every decode (the simulator's
+    # compiled loop does; decodes are most of its calls). None: always call on_new_request.
+    decode_loads: tuple[list, list] | None = None
 
     def __init__(self, topo: Topology, **options):
         self.topo = topo

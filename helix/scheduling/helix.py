@@ -62,6 +62,7 @@ class HelixScheduler(Scheduler):
         # per sender: candidate link ids, 1/flow, receiver, masks that never change
         self.loads = [0.0] * len(links)
         self.inv = [1.0 / f if f > 0 else math.inf for f in flows]
+        self.decode_loads = (self.loads, self.inv)  # what on_new_request does for a decode, as data
         self._cands: dict[int, list[int]] = {}
         for uid, outs in topo.out_links.items():
             total = sum(flows[i] for i in outs)
@@ -154,6 +155,7 @@ class HelixScheduler(Scheduler):
                 return False
             query.route = route
             return True
+        # a decode: keep in step with decode_loads (hosts may apply it without calling this)
         loads, inv = self.loads, self.inv
         for stage in query.route:
             j = stage[0]
