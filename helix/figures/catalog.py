@@ -476,7 +476,8 @@ class Figure:
 
     @property
     def group(self) -> str:
-        """The target that builds every panel of one paper figure: fig5a -> fig5; tables -> tables."""
+        """The target that builds it with its siblings: ``target`` if set (served), else the paper
+        figure's number (fig5a -> fig5) or ``tables``."""
         return self.target or ("tables" if self.table else self.name.rstrip("abcdefgh"))
 
 
