@@ -51,7 +51,7 @@ cdef void send_planned(Req r, Py_ssize_t j, double t, long seq, list fixed_bw, l
                        list wake_at, list busy, list heap, double w0, double w1) except *
 
 
-@cython.locals(p=list, qs=list, q0=list, ntok=cython.long, r=Req, item=tuple, land=cython.double,
+@cython.locals(p=list, qs=list, q0=list, ntok=cython.long, r=Req, item=tuple, stage=tuple, land=cython.double,
                land_max=cython.double, s0=cython.Py_ssize_t, i=cython.Py_ssize_t)
 cdef void unpark(Py_ssize_t u, tuple key, list parked, list queues, list start, list cpu_buf, list fuse) except *
 
@@ -73,12 +73,13 @@ cdef Req launched(double t, object sampler, list queries)
     l_lat=list, l_bpt=list, sending=list, link_free=list, nic_out=list, nic_in=list, sink_list=list,
     node_busy=list, node_stay=list, node_stay_n=list, link_busy=list, link_wait=list, link_sends=list,
     queries=list, ex_list=list, link_free_at=list, d1=list, ptcache=list, dtcache=list, qs=list, p=list,
-    rest=list, done=list, head=tuple, stage=tuple, jb=tuple, dec_loads=list, dec_weights=list, batch=list, q=list, ex_maxp=list, ex_maxpt=list, ex_maxd=list, ex_maxc=list,
+    rest=list, done=list, head=tuple, stage=tuple, pc=dict, dc=dict, jb=tuple, dec_loads=list, dec_weights=list, batch=list, q=list, ex_maxp=list, ex_maxpt=list, ex_maxd=list, ex_maxc=list,
     inf=cython.double, w0=cython.double, w1=cython.double, launch_end=cython.double, stop=cython.double,
     next_arr=cython.double, ht=cython.double, at=cython.double, t0=cython.double,
     t=cython.double, k1=cython.double, k2=cython.double, k3=cython.long, kind=cython.long,
     st=cython.double, fs=cython.double, land=cython.double, lat=cython.double, dur=cython.double,
-    base=cython.double, tend=cython.double, tlast=cython.double,
+    base=cython.double, tend=cython.double, tlast=cython.double, dj=cython.double, acc=cython.double,
+    wa=cython.double, bu=cython.double, kvp=cython.long,
     n_ids=cython.Py_ssize_t, n_links=cython.Py_ssize_t, ai=cython.Py_ssize_t, n_arr=cython.Py_ssize_t,
     u=cython.Py_ssize_t, v=cython.Py_ssize_t, j=cython.Py_ssize_t, dst=cython.Py_ssize_t,
     src=cython.Py_ssize_t, c=cython.Py_ssize_t, last=cython.Py_ssize_t,

@@ -132,7 +132,8 @@ def unpark(u: int, key: tuple, parked: list, queues: list, start: list, cpu_buf:
         if land >= land_max and (land > land_max or item[:4] >= key):
             break
         r = item[4]
-        qs[r.route[r.hop][2] - s0].append(r)
+        stage = r.route[r.hop]
+        qs[stage[2] - s0].append(r)
         r.hop += 1
         ntok += r.ntok
         r.arrived_at = land
@@ -293,7 +294,8 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
             c = cur[u]
             kv = kvu[u] + b
             kvu[u] = kv
-            if kv > kv_peak[u]:
+            kvp = kv_peak[u]
+            if kv > kvp:
                 kv_peak[u] = kv
                 if kv > kvc[u]:
                     from helix.sim.engine import SimulationError
@@ -309,23 +311,30 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                             send_planned(r, r.route[r.hop][0], t, seq, fixed_bw, l_lat, l_bpt, l_src, l_dst, link_free_at,
                                          link_busy, link_wait, link_sends, parked, wake_at, busy, heap, w0, w1)
                             continue
-                        # a decode: send_planned inlined (one token, precomputed send time)
-                        j = r.route[r.hop][0]
+                        # a decode: send_planned inlined (one token, precomputed send time); the
+                        # list items are read into locals first (C doubles in the compiled copy)
+                        stage = r.route[r.hop]
+                        j = stage[0]
                         st = link_free_at[j]
                         if st < t:
                             st = t
-                        fs = st + d1[j]
+                        dj = d1[j]
+                        fs = st + dj
                         link_free_at[j] = fs
                         if inwin:
-                            link_busy[j] += d1[j]
-                            link_wait[j] += st - t
+                            acc = link_busy[j]
+                            link_busy[j] = acc + dj
+                            acc = link_wait[j]
+                            link_wait[j] = acc + (st - t)
                             link_sends[j] += 1
-                        land = fs + l_lat[j]
+                        lat = l_lat[j]
+                        land = fs + lat
                         dst = l_dst[j]
                         if dst == SINK_ID:
                             push(heap, (land, fs, st, seq, FINISH_TX, r, j))
                         else:
-                            if land < wake_at[dst] and not busy[dst]:
+                            wa = wake_at[dst]
+                            if land < wa and not busy[dst]:
                                 wake_at[dst] = land
                                 push(heap, (land, fs, st, seq, WAKE, r, dst))
                             else:
@@ -340,7 +349,7 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
             else:
                 queues[u][c + 1].extend(batch)
                 advance(u, kk, queues, cur)
-            if p and p[0][0] == t:  # landings of this same instant keyed after it
+            if p and p[0][0] == t:  # landings of this same instant keyed after it (p[0]: a tuple)
                 unpark(u, (t, inf, inf, inf), parked, queues, start, cpu_buf, fuse)
             qpush((START_EXEC, u, None))
         elif kind == START_EXEC:
@@ -416,7 +425,8 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                 rescan = False
                 while True:
                     if w0 <= tend <= w1:
-                        node_busy[u] += dur
+                        acc = node_busy[u]
+                        node_busy[u] = acc + dur
                     tlast = tend
                     tend = tend + dur
                     kv_add += step
@@ -442,7 +452,8 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
         elif kind == WAKE:
             # the earliest landing on a node that was idle when it was sent (request a, node b)
             u = b
-            if wake_at[u] == t:
+            wa = wake_at[u]
+            if wa == t:
                 wake_at[u] = inf
             if busy[u]:
                 parked[u].append((t, k1, k2, k3, a))  # its batch's end merges it
@@ -452,7 +463,8 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                 unpark(u, (t, inf, inf, inf), parked, queues, start, cpu_buf, fuse)
             else:
                 r = a
-                queues[u][r.route[r.hop][2] - start[u]].append(r)
+                stage = r.route[r.hop]
+                queues[u][stage[2] - start[u]].append(r)
                 r.hop += 1
                 cpu_buf[u] += r.ntok
                 r.arrived_at = t
@@ -504,8 +516,10 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
             if outbound[src] or nowq or (heap and heap[0][0] <= t):
                 qpush((START_TX, src, None))
             seq += 1
-            land = t + l_lat[j]
-            if park and busy_until[dst] > land:  # lands during the receiver's batch
+            lat = l_lat[j]
+            land = t + lat
+            bu = busy_until[dst]
+            if park and bu > land:  # lands during the receiver's batch
                 parked[dst].append((land, t, t, seq, a))
             else:
                 push(heap, (land, t, t, seq, FINISH_TX, a, j))
@@ -583,11 +597,13 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                 continue
             if parked[dst]:  # landings parked on it that come before this one go first
                 unpark(dst, (t, k1, k2, k3), parked, queues, start, cpu_buf, fuse)
-            queues[dst][r.route[r.hop][2] - start[dst]].append(r)
+            stage = r.route[r.hop]
+            queues[dst][stage[2] - start[dst]].append(r)
             r.hop += 1
             cpu_buf[dst] += r.ntok
             r.arrived_at = t
-            if not busy[dst] or busy_until[dst] <= t:
+            bu = busy_until[dst]
+            if not busy[dst] or bu <= t:
                 qpush((START_EXEC, dst, None))
         else:  # pragma: no cover - kinds are closed
             raise AssertionError(kind)
