@@ -4,8 +4,9 @@ One rule per figure (fig5a ... fig12, served_validation, served_throughput, cust
 (table8, reproduction), made from the figure's record in helix.figures.catalog (FIGURES: name,
 report section, builder, gallery, default and all_figures membership, group target); the builder
 that draws it is registered in helix/figures/<module>.py. A rule's inputs are exactly
-the metric files its figure plots, and its params are the figure's spec (paths, labels, the
-paper's printed values), so changing one experiment reruns only the figures that show it.
+the metric files its figure plots (served_throughput: also the profiles its served estimate
+reads), and its params are the figure's spec (paths, labels, the paper's printed values), so
+changing one experiment reruns only the figures that show it.
 Plotting rules are local. Prototype bars come from results/proto/... when that run exists, else
 from the paper's own log parsed by our parser (rule paper_proto_metrics), else from the value the
 paper printed. Targets: each figure, fig5 ... fig11 (all panels), tables, served (the served

@@ -342,3 +342,27 @@ def test_served_validation_plots_every_validated_layout(specs, workdir):
     assert points == len(pd.read_csv(spec["path"]))
     assert fig.axes[0].get_xlabel() == "simulated offline decode throughput (tok/s)"
     plt.close(fig)
+
+
+def test_served_throughput_declares_the_profiles_its_estimate_reads(repo):
+    """The served estimate of served_throughput reads resources/profiles: those files are the
+    rule's inputs (a changed profile reruns it), for the compared clusters' GPU types only, whose
+    config entries alone are its params (an unrelated GPU type, H100 here, changes neither)."""
+    import yaml
+
+    from helix.config.schema import validate_config
+
+    raw = yaml.safe_load((repo / "config/config.yaml").read_text())
+    cfg = validate_config(raw, "config/config.yaml")
+    spec = build_catalog(Context(exists=lambda p: False, artifact_dir=None, parser_available=False, cfg=cfg))[
+        "served_throughput"
+    ]
+    used = set()
+    for c in ("single24", "geo24", "hetero42"):  # from the config's entries, not the workflow's helper
+        entry = raw["clusters"][c]
+        used |= set(entry["types"]) if "types" in entry else {g for r in entry["regions"] for g in r}
+    profiles = [p for p in spec_inputs(spec) if p.startswith("resources/profiles/")]
+    files = ("prompt.csv", "decode.csv", "meta.json")
+    expected = [f"resources/profiles/llama70b/{g.lower()}/{n}" for g in used for n in files]
+    assert sorted(profiles) == sorted(expected)
+    assert set(spec["gpus"]) == used and "H100" in cfg.gpus and "H100" not in used

@@ -23,7 +23,7 @@ from helix.figures import data
 from helix.figures.custom import custom_runs, run_files
 from helix.figures.style import method_label
 from helix.placement.names import is_paper, on_graph_path, paper_name
-from helix.planning.workflow import COMPARISON_MODEL, comparison_files
+from helix.planning.workflow import COMPARISON_MODEL, COMPARISON_RATES, comparison_files
 
 # ---- names owned by other phases ---------------------------------------------------------------
 # Figures of the paper's runs plot the authors' layouts (``paper-<method>``, on the artifact's
@@ -338,14 +338,22 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
 
 
 def served_throughput_spec(cfg) -> dict:
-    """The comparison's files; with a config also the model and GPU entries the served estimate needs."""
+    """The comparison's files; with a config also the model, and the GPU entries and profiles
+    (resources/profiles, inputs under ``profiles``) of the compared clusters' GPU types, which the
+    served estimate reads: a changed profile reruns the figure, an unrelated GPU entry does not."""
     spec: dict = {"files": comparison_files()}
     if cfg is not None and COMPARISON_MODEL in cfg.models:
+        from helix.profiles.paths import profile_files
+        from helix.profiles.workflow import config_cluster_gpus
+
+        compared = [c for c in COMPARISON_RATES if c in cfg.clusters]
+        gpus = list(dict.fromkeys(g for c in compared for g in config_cluster_gpus(cfg, c)))
         spec.update(
             model_key=COMPARISON_MODEL,
             model=cfg.models[COMPARISON_MODEL].model_dump(mode="json"),
             model_json=str(cfg.resolve_model_path(COMPARISON_MODEL)),
-            gpus={g: v.model_dump(mode="json", exclude_none=True) for g, v in cfg.gpus.items()},
+            gpus={g: cfg.gpus[g].model_dump(mode="json", exclude_none=True) for g in gpus},
+            profiles=profile_files(COMPARISON_MODEL, gpus),
         )
     return spec
 
@@ -396,7 +404,7 @@ def reproduction_spec(specs: dict[str, dict]) -> dict:
 
 
 INPUT_KEYS = ("path", "layout", "flow", "cluster_yaml", "summary")
-INPUT_LISTS = ("files",)
+INPUT_LISTS = ("files", "profiles")
 
 
 def spec_inputs(spec) -> list[str]:

@@ -48,6 +48,19 @@ def cluster_gpu_counts(name: str, clusters) -> Counter | None:
     return None
 
 
+def config_cluster_gpus(cfg, cluster: str, specs: dict | None = None) -> list[str]:
+    """GPU types of a configured cluster (every config type for a file cluster or an unknown name).
+
+    ``specs``: the clusters' config entries as JSON (computed from ``cfg`` when not given).
+    """
+    if specs is None:
+        specs = {k: v.model_dump(mode="json") for k, v in cfg.clusters.items()}
+    if cluster not in specs:
+        return list(cfg.gpus)
+    used = cluster_gpu_types(cluster, specs)
+    return list(cfg.gpus) if used is None else [g for g in used if g in cfg.gpus]
+
+
 class ProfilePlan:
     def __init__(self, cfg, basedir: str | Path, artifact_inputs: list[str], source: str = "config"):
         self.cfg = cfg
@@ -70,10 +83,7 @@ class ProfilePlan:
     # ---- per cluster ---------------------------------------------------------------------------------
     def cluster_gpus(self, cluster: str) -> list[str]:
         """GPU types of a configured cluster (every config type for a file cluster or an unknown name)."""
-        if cluster not in self._specs:
-            return list(self.cfg.gpus)
-        used = cluster_gpu_types(cluster, self._specs)
-        return list(self.cfg.gpus) if used is None else [g for g in used if g in self.cfg.gpus]
+        return config_cluster_gpus(self.cfg, cluster, self._specs)
 
     def gpu_entries(self, wildcards) -> dict:
         """params: the config entries (datasheet included) of the GPU types of ``wildcards.cluster``."""
