@@ -72,15 +72,17 @@ def _columns(source: str, rows: list[tuple]) -> Events:
 
 
 def _check(path: Path, lineno: int, row: tuple) -> tuple:
-    bad = HelixInputError(path, f"line {lineno}", "not an event (t, id, 'out'|'in', 'prompt'|'decode', context, tokens)", row)
+    def bad() -> HelixInputError:  # built only for a bad row: formatting it costs more than the check
+        return HelixInputError(path, f"line {lineno}", "not an event (t, id, 'out'|'in', 'prompt'|'decode', context, tokens)", row)
+
     if len(row) != 6 or row[2] not in ("out", "in", "fail") or row[3] not in ("prompt", "decode"):
-        raise bad
+        raise bad()
     try:
         out = float(row[0]), int(row[1]), row[2], row[3], int(row[4]), int(row[5])
     except (TypeError, ValueError, OverflowError):
-        raise bad from None
+        raise bad() from None
     if not np.isfinite(out[0]):
-        raise bad
+        raise bad()
     return out
 
 
