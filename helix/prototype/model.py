@@ -235,14 +235,19 @@ class DecoderLayer(torch.nn.Module):
     def _fused(self) -> tuple[torch.Tensor, torch.Tensor]:
         """[wq; wk; wv] and [w_gate; w_up] as single matrices (two matrix products instead of five
         per layer), built once after the module reached its device/dtype; the separate parameters
-        become views into them, so no weight is stored twice."""
+        become views into them, so no weight is stored twice. Every matrix is stored transposed
+        ([in, out] in memory, an [out, in] view as HF's layout): for the few rows of a decode batch
+        MKL's product with the weight in that order costs 20-35 % less on CPU (a plain product,
+        not x times a transposed operand, measured on the 2-core EPYC development machine)."""
         f = getattr(self, "_fw", None)
         if f is None or f[0].data_ptr() != self.wq.data_ptr() or f[1].data_ptr() != self.w_gate.data_ptr():
-            qkv = torch.cat([self.wq.data, self.wk.data, self.wv.data])
-            gu = torch.cat([self.w_gate.data, self.w_up.data])
+            qkv = torch.cat([self.wq.data, self.wk.data, self.wv.data]).t().contiguous().t()
+            gu = torch.cat([self.w_gate.data, self.w_up.data]).t().contiguous().t()
             nq, nk, ff = self.wq.shape[0], self.wk.shape[0], self.w_gate.shape[0]
             self.wq.data, self.wk.data, self.wv.data = qkv[:nq], qkv[nq : nq + nk], qkv[nq + nk :]
             self.w_gate.data, self.w_up.data = gu[:ff], gu[ff:]
+            self.wo.data = self.wo.data.t().contiguous().t()
+            self.w_down.data = self.w_down.data.t().contiguous().t()
             f = self._fw = (qkv, gu)
         return f
 
