@@ -96,12 +96,14 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
     return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid
 
 
-def schedstat(pid: int | str = "self") -> tuple[float, float, int]:
+def schedstat(pid: int | str = "self", main_only: bool = False) -> tuple[float, float, int]:
     """(seconds on a CPU, seconds runnable but waiting for one, timeslices) summed over the threads of
-    ``pid`` (Linux /proc/<pid>/task/*/schedstat; zeros elsewhere). Waiting for a CPU is what a
-    loaded shared machine costs a process; it is not in any profile."""
+    ``pid`` (Linux /proc/<pid>/task/*/schedstat; zeros elsewhere), or of its main thread only. Waiting
+    for a CPU is what a loaded shared machine costs a process; it is not in any profile."""
     run = wait = n = 0
-    for f in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+    tasks = Path(f"/proc/{pid}/task")
+    main = str(os.getpid() if pid == "self" else pid)
+    for f in [tasks / main / "schedstat"] if main_only else tasks.glob("*/schedstat"):
         try:
             a, b, c = f.read_text().split()
         except (OSError, ValueError):
@@ -119,12 +121,15 @@ class SchedSampler:
         self.pids: dict = {}
         self.first: dict = {}
         self.last: dict = {}
+        self.first_main: dict = {}
+        self.last_main: dict = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def on_serving(self, pids: dict) -> None:
         self.pids = dict(pids)
         self.first = {k: schedstat(p) for k, p in self.pids.items()}
+        self.first_main = {k: schedstat(p, main_only=True) for k, p in self.pids.items()}
         self.thread.start()
 
     def _loop(self) -> None:
@@ -133,17 +138,19 @@ class SchedSampler:
                 got = schedstat(p)
                 if got[2]:
                     self.last[k] = got
+                    self.last_main[k] = schedstat(p, main_only=True)
 
     def totals(self) -> dict:
         self.stop.set()
         if self.thread.is_alive():
             self.thread.join()
-        out = {"cpu_s": 0.0, "wait_for_cpu_s": 0.0, "timeslices": 0}
+        out = {"cpu_s": 0.0, "wait_for_cpu_s": 0.0, "main_thread_wait_s": 0.0, "timeslices": 0}
         for k, (r, w, n) in self.last.items():
             r0, w0, n0 = self.first[k]
             out["cpu_s"] += r - r0
             out["wait_for_cpu_s"] += w - w0
             out["timeslices"] += n - n0
+            out["main_thread_wait_s"] += self.last_main[k][1] - self.first_main[k][1]
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
@@ -192,6 +199,8 @@ def main() -> int:
                    "(as many stages as this machine has cores); branching: config/test/proto-layout.yaml (4 workers)")
     p.add_argument("--decode-batch", type=int, default=None, help="most decodes a worker runs per step (default: "
                    "concurrency / pipeline stages, so the stages work on different micro-batches; 0 = all waiting)")
+    p.add_argument("--no-loopback", action="store_true", help="every decode goes out from the host (spec.loopback "
+                   "off) instead of the last stage sending it straight to the first")
     p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()
     os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared" / "reference" / "helix-artifact"))
@@ -226,7 +235,7 @@ def main() -> int:
         spec = ProtoRunSpec(cluster="tiny4", model=model_config.stem, method="manual", scheduler="helix", mode="offline",
                             duration_s=args.duration_s, warmup_s=args.warmup_s, n_init=args.n_init, lengths=lengths_cfg,
                             layer_tps=2000, kv_slots=10**6, startup_timeout_s=300, device=args.device, dtype=args.dtype,
-                            feed="replace", threads=args.threads,
+                            feed="replace", threads=args.threads, loopback=not args.no_loopback,
                             decode_batch=decode_batch or None)
         lengths, arrivals = load_traces()
         shape = model_shape(model_config)
@@ -267,8 +276,8 @@ def main() -> int:
                     "prototype": round(1000 * (proto_cores + host_cores) / tps, 2) if tps else None,
                     "single": round(1000 * single_cores[best_t] / best, 2) if best else None},
                 # seconds runnable but without a CPU (other processes on the box): workers (all threads) + host / single
-                "waiting_for_cpu_s": {"workers": workers["wait_for_cpu_s"], "host": round(host1[1] - host0[1], 2),
-                                      "single": single_wait[best_t]},
+                "waiting_for_cpu_s": {"workers": workers["wait_for_cpu_s"], "workers_main_threads": workers["main_thread_wait_s"],
+                                      "host": round(host1[1] - host0[1], 2), "single": single_wait[best_t]},
                 "load_average_1min": round(os.getloadavg()[0], 2)})
             print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
     proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
@@ -277,7 +286,7 @@ def main() -> int:
         "placement": f"{args.layout}: {LAYOUTS[args.layout] or 'config/test/proto-layout.yaml'} ({n_workers} workers)",
         "model": shape, "device": args.device, "dtype": args.dtype,
         "concurrency": args.n_init, "threads_per_worker": args.threads, "single_process_threads": single_threads,
-        "decode_batch": decode_batch or "all", "rounds": rounds,
+        "decode_batch": decode_batch or "all", "loopback": not args.no_loopback, "rounds": rounds,
         "prototype_decode_tps": round(proto, 1), "single_process_decode_tps": round(single, 1),  # the faster setting per round
         "ratio": round(proto / single, 3) if single else None, "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),

@@ -373,3 +373,64 @@ def test_host_drops_malformed_token_and_control_messages(host, deployment):
 
     check_control()
     assert req.status == "running" and {"bad_mac", "bad_token", "bad_route"} <= set(h.inbox.dropped)
+
+
+def _recv(w, timeout_ms: int = 5000) -> list[bytes]:
+    assert w.inbox.sock.poll(timeout_ms), "nothing arrived"
+    return w.inbox.sock.recv_multipart()
+
+
+def test_decode_loopback_last_stage_feeds_the_first(deployment):
+    """With ``loop`` on a request, the last stage sends the next decode straight to the route's first
+    stage, which accepts it only from that node; the host-less decode runs on the KV the prompt left."""
+    cfg, ids, workers = deployment
+    a, c = workers["a"], workers["c"]
+    route = [[ids["a"], 0, 2], [ids["c"], 2, 4]]
+    header = {"type": "prompt", "src": 0, "rid": 31, "max_tokens": 8, "context": 0, "stage": 0, "route": route, "t": 1.0,
+              "hops": [], "loop": []}
+    assert a.on_data(encode(header, torch.tensor([3, 5, 7, 11, 13], dtype=torch.int32), key=cfg.key_of(0)))
+    a.step()  # hidden states of the prompt -> c
+    assert c.on_data(_recv(c))
+    c.step()  # the token -> host (nobody listening here), the next decode -> a
+    got = a.inbox.check_batch(_recv(a))
+    assert len(got) == 1 and got[0] is not None
+    nd, tok = got[0]
+    assert (nd["type"], nd["src"], nd["stage"], nd["context"], nd["hops"], nd["loop"]) == ("decode", ids["c"], 0, 5, [], [])
+    before = sum(a.inbox.dropped.values())
+    assert a._accept(nd, tok) and a.engine.queue[0].context == 5
+    # the same decode claiming another sender, without ``loop``, or with a bad ``loop`` is dropped
+    key_c, key_d = cfg.key_of(ids["c"]), cfg.key_of(ids["d"])  # d also ends at L: a loop source of a
+    bad = [(dict(nd, src=ids["d"]), key_d, "wrong_src"), ({k: v for k, v in nd.items() if k != "loop"}, key_c, "wrong_src"),
+           (dict(nd, loop=[VOCAB]), key_c, "bad_loop"), (dict(nd, loop="x"), key_c, "bad_loop")]
+    for h, k, reason in bad:
+        n = a.inbox.dropped[reason]
+        assert a.on_data(encode({x: v for x, v in h.items() if x not in ("dtype", "shape")}, tok, key=k)) is False
+        assert a.inbox.dropped[reason] == n + 1, reason
+    assert sum(a.inbox.dropped.values()) == before + len(bad)
+    outs = a.engine.step()
+    assert [o.error for o in outs] == [None]
+    a.engine.free(31)
+    c.engine.free(31)
+
+
+def test_no_loopback_after_the_last_position_or_a_stop_token(deployment):
+    """The last stage sends no next decode when the request ends: its last position or a stop token."""
+    cfg, ids, workers = deployment
+    c = workers["c"]
+    route = [[ids["a"], 0, 2], [ids["c"], 2, 4]]
+    h = {"type": "prompt", "src": ids["a"], "rid": 41, "max_tokens": 12, "context": 0, "stage": 1, "route": route,
+         "t": 1.0, "hops": [2.0], "loop": []}
+    assert c.on_data(encode(h, torch.randn(5, HIDDEN), key=cfg.key_of(ids["a"])))
+    out = c.engine.step()[0]
+    tok = int(out.payload[0])
+    assert c._next_decode(dict(out.work.meta, hops=[2.0, 3.0]), out)["context"] == 5
+    assert c._next_decode(dict(out.work.meta, hops=[2.0, 3.0], loop=[tok]), out) is None  # a stop token
+    assert c._next_decode({k: v for k, v in out.work.meta.items() if k != "loop"}, out) is None  # no loop-back asked
+    c.engine.free(41)
+    h = dict(h, rid=43, max_tokens=7, context=5, type="decode", loop=[])  # position 5 of 7: the last token
+    c.engine.caches[43] = {}
+    from helix.prototype.engines import StageOutput, StageWork
+
+    out = StageOutput(StageWork(43, "decode", 2, 4, torch.randn(1, HIDDEN), 7, 5, h), torch.tensor([1], dtype=torch.int32), True)
+    assert c._next_decode(dict(h, hops=[2.0, 3.0]), out) is None
+    c.engine.free(43)

@@ -163,7 +163,8 @@ def _inject_garbage(cfg_path: Path, node: int) -> None:
     s.send_multipart([b"\x00garbage", b""])
     header = {"type": "prompt", "src": 0, "rid": 10**6, "max_tokens": 9, "context": 0, "stage": 0, "route": [[node, 0, 3]]}
     s.send_multipart(encode(header, torch.arange(4, dtype=torch.int32), key=b"not the host's key"))
-    s.send_multipart(encode(dict(header, src=4), torch.arange(4, dtype=torch.int32), key=keys[4]))
+    # n1 (node 2) starts at layer 0 like n0: neither an in-neighbour nor a loop-back source of node 1
+    s.send_multipart(encode(dict(header, src=2), torch.arange(4, dtype=torch.int32), key=keys[2]))
     s.send_multipart(encode(header, torch.tensor([1, 2, 10**6], dtype=torch.int32), key=keys[0]))
     s.close()
     ctx.term()

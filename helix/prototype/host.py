@@ -43,7 +43,7 @@ import zmq
 
 from helix.errors import HelixInputError
 from helix.prototype.messages import Drop, check_control, check_token_message
-from helix.prototype.routing import HelixRouter, HopChooser
+from helix.prototype.routing import HelixRouter, HopChooser, hop_feedback
 from helix.prototype.settings import ProtoRunSpec
 from helix.prototype.sysconfig import HOST_ID, SystemConfig, check_routable
 from helix.prototype.transport import Inbox, Malformed, NodeSockets, Outbox, encode, seal, unseal
@@ -216,23 +216,28 @@ class Host(NodeSockets):
         raise StartupError(f"worker(s) {missing} ({', '.join(names)}) not ready after {timeout_s:g} s")
 
     # -- requests ------------------------------------------------------------------------------
-    def _send(self, req: Request, phase: str, now_rel: float) -> None:
-        """Queue the request's next iteration for its first stage (sent by ``_flush``)."""
+    def _send(self, req: Request, phase: str, now_rel: float, looped: bool = False) -> None:
+        """Queue the request's next iteration for its first stage (sent by ``_flush``) and log it;
+        ``looped``: the last stage has already sent this decode to the first (``spec.loopback``),
+        only log it. A prompt sent with the loop-back on carries ``loop``: the request's stop ids."""
         if phase == "prompt":
             ctx_len, ntok, pos = 0, req.input_len + 1, 0
-            payload = torch.tensor(req.prompt, dtype=torch.int32)
         else:
             ctx_len = req.input_len + len(req.tokens)
             ntok, pos = 1, ctx_len - 1
-            payload = torch.tensor(req.tokens[-1:], dtype=torch.int32)
+        req.phase = phase
+        self.events.append((now_rel, req.rid, "out", phase, ctx_len, ntok))
+        if looped:
+            return
+        payload = torch.tensor(req.prompt if phase == "prompt" else req.tokens[-1:], dtype=torch.int32)
         header = {
             "type": phase, "src": HOST_ID, "rid": req.rid, "max_tokens": req.input_len + req.output_len,
             "context": pos, "stage": 0, "route": req.route, "t": time.time(), "hops": [],
         }
         if req.fb:
             header["fb"], req.fb = req.fb, []
-        req.phase = phase
-        self.events.append((now_rel, req.rid, "out", phase, ctx_len, ntok))
+        if self.spec.loopback:
+            header["loop"] = list(req.stop_ids)
         self._outgoing.setdefault(req.route[0][0], []).append((req, encode(header, payload, self.key)))
 
     def _flush(self, now_rel: float) -> None:
@@ -279,14 +284,9 @@ class Host(NodeSockets):
         hops = header.get("hops", [])
         if self.chooser is None or len(hops) != len(req.route):
             return
-        prev_t, prev_node = header["t"], HOST_ID
-        fb = []
-        for (node, _, _), t in zip(req.route, hops):
-            if prev_node == HOST_ID:
-                self.chooser.feedback(node, t - prev_t)
-            else:
-                fb.append([prev_node, node, t - prev_t])
-            prev_t, prev_node = t, node
+        first, fb = hop_feedback(req.route, header["t"], hops)
+        if first is not None:
+            self.chooser.feedback(*first)
         req.fb = fb
 
     def _declare_dead(self, nid: int, now_rel: float) -> None:
@@ -324,7 +324,8 @@ class Host(NodeSockets):
             return None
         try:
             tok = check_token_message(header, tensor, cfg=self.cfg, vocab_size=self.vocab, phase=req.phase, route=req.route,
-                                      hop_by_hop=self.chooser is not None)
+                                      hop_by_hop=self.chooser is not None,
+                                      context=0 if req.phase == "prompt" else req.input_len + len(req.tokens) - 1)
         except Drop as exc:
             self.inbox.dropped[exc.reason] += 1
             return None
@@ -343,7 +344,7 @@ class Host(NodeSockets):
             return "finished", req
         if self.router is not None:
             self.router.on_decode(req.rid)
-        self._send(req, "decode", t_in)
+        self._send(req, "decode", t_in, looped=self.spec.loopback)
         return phase, req
 
     def _liveness(self, now: float, alive, on_fail) -> list[int]:

@@ -22,7 +22,8 @@ from helix.prototype.sysconfig import HOST_ID, SystemConfig
 
 MAX_ROUTE = 64  # stages; a placement graph path is at most one stage per worker
 MAX_ID = 2**53  # request ids stay exact in JSON doubles
-DATA_FIELDS = {"type", "src", "rid", "max_tokens", "context", "stage", "route", "t", "hops", "fb", "dtype", "shape"}
+DATA_FIELDS = {"type", "src", "rid", "max_tokens", "context", "stage", "route", "t", "hops", "fb", "dtype", "shape", "loop"}
+MAX_STOP = 64  # stop token ids a request may carry
 
 
 class Drop(Exception):
@@ -99,7 +100,13 @@ def check_stage_message(h: dict, tensor: torch.Tensor | None, *, me: int, cfg: S
         raise Drop("not_for_me", f"stage {stage} of {route}")
     if len(route) > stage + 1 and route[-1][2] != cfg.num_layers:
         raise Drop("bad_route", "a route planned past this stage must end at the last layer")
-    if h.get("src") != (HOST_ID if stage == 0 else route[stage - 1][0]):
+    loop = check_loop(h, vocab_size)
+    if stage == 0 and phase == "decode" and loop is not None and h.get("src") != HOST_ID:
+        # the decode loop-back: the last stage of this request's (complete) route sends its next decode
+        check_route(cfg, route, complete=True)
+        if h.get("src") != route[-1][0]:
+            raise Drop("wrong_src", f"src {h.get('src')!r} is not the last stage of the route")
+    elif h.get("src") != (HOST_ID if stage == 0 else route[stage - 1][0]):
         raise Drop("wrong_src", f"src {h.get('src')!r} is not the stage before {stage}")
     if phase == "prompt":
         int_field(h, "context", 0, 0)
@@ -133,15 +140,30 @@ def check_stage_message(h: dict, tensor: torch.Tensor | None, *, me: int, cfg: S
     return start, end
 
 
+def check_loop(h: dict, vocab_size: int) -> list[int] | None:
+    """The ``loop`` field (the decode loop-back is on for this request: the last stage sends the next
+    decode straight to the first stage unless the token is one of these stop ids): None if absent."""
+    if "loop" not in h:
+        return None
+    stop = h["loop"]
+    if not isinstance(stop, list) or len(stop) > MAX_STOP or not all(is_int(x) and 0 <= x < vocab_size for x in stop):
+        raise Drop("bad_loop", f"loop must be a list of at most {MAX_STOP} token ids")
+    return stop
+
+
 def check_token_message(h: dict, tensor: torch.Tensor | None, *, cfg: SystemConfig, vocab_size: int,
-                        phase: str, route: list, hop_by_hop: bool) -> int:
+                        phase: str, route: list, hop_by_hop: bool, context: int | None = None) -> int:
     """A generated token the host received for a running request: returns the token or raises Drop.
-    ``route``: the request's route as the host knows it (whole for helix; first hop for swarm/random)."""
+    ``route``: the request's route as the host knows it (whole for helix; first hop for swarm/random);
+    ``context``: the position the host expects this iteration to have run at (a token of another
+    iteration is ``stale``: with the decode loop-back, iterations follow each other without the host)."""
     extra = set(h) - DATA_FIELDS
     if extra:
         raise Drop("unknown_field", f"fields {sorted(extra)}")
     if h.get("type") != phase:
         raise Drop("stale", f"{h.get('type')!r} while the request waits for its {phase}")
+    if context is not None and h.get("context") != context:
+        raise Drop("stale", f"context {h.get('context')!r} while the request waits for position {context}")
     got = check_route(cfg, h.get("route"), complete=True)
     if hop_by_hop and phase == "prompt":
         if got[0] != route[0]:
@@ -152,6 +174,7 @@ def check_token_message(h: dict, tensor: torch.Tensor | None, *, cfg: SystemConf
         raise Drop("bad_stage")
     if h.get("src") != got[-1][0]:
         raise Drop("wrong_src", f"src {h.get('src')!r} is not the route's last node")
+    check_loop(h, vocab_size)
     _check_times(h, len(got))
     if tensor is None or tensor.dtype != torch.int32 or tensor.numel() != 1:
         raise Drop("bad_payload", "a token message carries one int32")

@@ -166,3 +166,18 @@ def check_scheduler(name: str) -> str:
     if name not in SUPPORTED:
         raise HelixInputError("prototype", "scheduler", f"the prototype supports {list(SUPPORTED)}", name)
     return name
+
+
+def hop_feedback(route: list, t: float, hops: list) -> tuple[tuple[int, float] | None, list[list]]:
+    """Per-hop times of one finished iteration for swarm's EMA: ``(first stage, seconds from the
+    send to its output)`` for whoever sent the iteration, and ``[sender, receiver, seconds]`` for
+    each worker-to-worker hop (carried to the senders on the request's next decode)."""
+    first, fb = None, []
+    prev_t, prev_node = t, HOST_ID
+    for (node, _, _), ht in zip(route, hops):
+        if prev_node == HOST_ID:
+            first = (node, ht - prev_t)
+        else:
+            fb.append([prev_node, node, ht - prev_t])
+        prev_t, prev_node = ht, node
+    return first, fb

@@ -60,6 +60,10 @@ class ProtoRunSpec(BaseModel):
         None, ge=1, description="most decodes a worker runs in one step (oldest first; the rest wait for the next "
         "step); None = all waiting. With k pipeline stages and n requests in flight, n/k lets the stages work on "
         "different micro-batches at the same time instead of passing one batch back and forth")
+    loopback: bool = Field(
+        True, description="the last stage sends each next decode straight to the request's first stage (the host "
+        "still gets, checks and logs every token, and ends requests); False = every iteration goes out from the host, "
+        "as in the paper. Takes the host's wake-up off every token's critical path")
     launcher: Literal["local", "ray"] = "local"
     gpu: float = Field(0, ge=0, description="GPUs each Ray worker task asks for (fractions share a GPU)")
     startup_timeout_s: float = Field(60.0, gt=0)

@@ -75,6 +75,15 @@ class SystemConfig:
     def node(self, nid: int) -> NodeConf:
         return self.nodes[nid]
 
+    def loop_targets(self, nid: int) -> list[int]:
+        """First-stage workers a last-stage worker ``nid`` sends next decodes to (the host's
+        out-neighbours; none for a worker whose range does not end at L): the decode loop-back."""
+        return list(self.host.out_nodes) if HOST_ID in self.nodes[nid].out_nodes else []
+
+    def loop_sources(self, nid: int) -> list[int]:
+        """Last-stage workers that may send first-stage worker ``nid`` a next decode (loop-back)."""
+        return list(self.host.in_nodes) if nid in self.host.out_nodes else []
+
     def endpoint(self, nid: int) -> str:
         n = self.nodes[nid]
         return f"tcp://{n.address}:{n.port}"

@@ -26,9 +26,11 @@ from collections import Counter
 
 import zmq
 
+from helix.prototype.routing import hop_feedback
 from helix.prototype.transport import NodeSockets
 
 HEARTBEAT_S = 0.2
+ABORTED_KEPT = 10_000  # aborted request ids remembered (to drop their late loop-back decodes quietly)
 
 
 class Worker(NodeSockets):
@@ -54,8 +56,8 @@ class Worker(NodeSockets):
         self.keys = cfg.key_bytes()
         self.key = cfg.key_of(me.id)
         ctx = self.ctx = zmq.Context()
-        self.inbox = Inbox(ctx, f"tcp://{me.address}:{me.port}", set(me.in_nodes), self.keys)
-        self.outbox = Outbox(ctx, {v: cfg.endpoint(v) for v in me.out_nodes})
+        self.inbox = Inbox(ctx, f"tcp://{me.address}:{me.port}", set(me.in_nodes) | set(cfg.loop_sources(me.id)), self.keys)
+        self.outbox = Outbox(ctx, {v: cfg.endpoint(v) for v in [*me.out_nodes, *cfg.loop_targets(me.id)]})
         self.control = ctx.socket(zmq.PUSH)
         self.control.setsockopt(zmq.LINGER, 0)
         self.control.connect(cfg.control_endpoint())
@@ -68,6 +70,7 @@ class Worker(NodeSockets):
         self.tdtype = self.engine.tdtype
         self.chooser = HopChooser(cfg, args.scheduler, me.id, args.seed) if args.scheduler in ("swarm", "random") else None
         self.dead: set[int] = set()
+        self.aborted: dict[int, None] = {}  # recently aborted requests (oldest first, bounded)
         self.errors: Counter = Counter()
         self.last_host = time.monotonic()
         self.running = True
@@ -101,6 +104,9 @@ class Worker(NodeSockets):
         elif kind == "abort":
             for rid in msg["rids"]:
                 self.engine.free(rid)
+                self.aborted[rid] = None
+            while len(self.aborted) > ABORTED_KEPT:
+                del self.aborted[next(iter(self.aborted))]
 
     def on_data(self, frames: list[bytes]) -> bool:
         """Check every message of one received multipart message (a sender's batch, see
@@ -135,6 +141,9 @@ class Worker(NodeSockets):
             for sender, receiver, delta in header.get("fb", []):
                 if sender == self.me.id:
                     self.chooser.feedback(receiver, delta)
+        if header["rid"] in self.aborted:  # e.g. a looped-back decode that crossed the host's abort
+            self.inbox.dropped["aborted"] += 1
+            return False
         work = StageWork(header["rid"], header["type"], start, end, tensor, header["max_tokens"], header["context"], header)
         try:
             self.engine.submit(work)
@@ -151,6 +160,7 @@ class Worker(NodeSockets):
         from helix.prototype.transport import encode
 
         outs = self.engine.step(max_decodes=getattr(self.args, "decode_batch", None))
+        loops: dict[int, list] = {}  # first stage -> next decodes (sent first: they are the critical path)
         batches: dict[int, list] = {}
         for out in outs:
             h = dict(out.work.meta)
@@ -168,6 +178,9 @@ class Worker(NodeSockets):
             h["hops"] = h.get("hops", []) + [time.time()]
             if out.work.end == self.L:
                 nxt = HOST_ID
+                nd = self._next_decode(h, out)
+                if nd is not None:
+                    loops.setdefault(route[0][0], []).append((h["rid"], encode(nd, out.payload, self.key)))
             else:
                 if len(route) <= k + 1:
                     stage = self.chooser.choose(out.work.end, self.dead) if self.chooser is not None else None
@@ -181,11 +194,32 @@ class Worker(NodeSockets):
             h["stage"] = k + 1
             h["src"] = self.me.id
             batches.setdefault(nxt, []).append((h["rid"], encode(h, out.payload, self.key)))
-        for nxt, batch in batches.items():
+        for nxt, batch in [*loops.items(), *batches.items()]:
             if not self.outbox.send_many(nxt, [frames for _, frames in batch]):
                 for rid, _ in batch:
                     self.errors["send"] += 1
                     self.tell_host({"type": "fail", "rid": rid, "reason": f"cannot send to node {nxt}"})
+
+    def _next_decode(self, h: dict, out) -> dict | None:
+        """The decode loop-back: for a request whose header carries ``loop`` (its stop token ids),
+        the last stage sends the next decode iteration straight to the route's first stage (the
+        host still gets the token and logs both), unless the request ends here: its last position
+        (``max_tokens``, the rule the engine frees KV by) or a stop token. Saves the host's wake-up
+        on every token's critical path. Returns the header, or None."""
+        stop = h.get("loop")
+        if stop is None:
+            return None
+        w = out.work
+        last = w.context if w.phase == "decode" else int(w.payload.shape[0]) - 1  # position just processed
+        if last + 1 > w.max_tokens - 2 or int(out.payload.reshape(-1)[0]) in stop:
+            return None
+        nd = {"type": "decode", "src": self.me.id, "rid": h["rid"], "max_tokens": w.max_tokens, "context": last + 1,
+              "stage": 0, "route": h["route"], "t": time.time(), "hops": [], "loop": stop}
+        if self.chooser is not None:  # swarm: the per-hop times the host would have sent back
+            _, fb = hop_feedback(h["route"], h["t"], h["hops"])
+            if fb:
+                nd["fb"] = fb
+        return nd
 
     # -- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
