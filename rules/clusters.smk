@@ -5,10 +5,11 @@ params, so editing one cluster (or one GPU type) rebuilds only the clusters that
 derived clusters (subcluster, replace_gpu) take their parent's YAML as input and follow it.
 """
 
-from helix.clusters.workflow import file_input, gpus_param
+from helix.clusters.workflow import NAME_PATTERN, file_input, gpus_param, parent_input
 
 cluster_gpus = gpus_param(HCFG)
 cluster_file_input = file_input(HCFG, ARTIFACT)
+cluster_parent_input = parent_input(HCFG, CONFIG_SOURCE)
 
 
 localrules:
@@ -24,6 +25,8 @@ rule cluster:
         "results/clusters/{cluster}.yaml",
     log:
         "logs/clusters/{cluster}.log",
+    wildcard_constraints:
+        cluster=NAME_PATTERN,
     conda:
         "../envs/helix.yaml"
     params:

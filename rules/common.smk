@@ -43,12 +43,6 @@ def model_entry(wildcards):
     return HCFG.models[wildcards.model].model_dump(mode="json")
 
 
-def cluster_parent_input(wildcards):
-    """Derived clusters (sub-clusters, GPU replacements) read their parent's YAML."""
-    parent = getattr(HCFG.clusters[wildcards.cluster], "parent", None)
-    return [f"results/clusters/{parent}.yaml"] if parent else []
-
-
 def all_clusters():
     return [f"results/clusters/{c}.yaml" for c in HCFG.clusters]
 

@@ -13,6 +13,7 @@ from helix.profiles.paths import TRACE_FILES
 from helix.placement.workflow import (
     HELIX_FAMILY_PATTERN,
     METHOD_PATTERN,
+    NAME_PATTERN,
     UNKNOWN_METHOD_PATTERN,
     unknown_method_input,
     cluster_input,
@@ -24,6 +25,7 @@ from helix.placement.workflow import (
 placement_preset = preset_param(HCFG)
 placement_model_json = model_json_input(HCFG, ARTIFACT)
 placement_cluster = cluster_input(PROFILES)
+placement_unknown = unknown_method_input(HCFG, CONFIG_SOURCE)
 
 register_targets(placement_targets(HCFG))
 
@@ -43,6 +45,8 @@ rule placement:
     benchmark:
         "benchmarks/runs/placement/{cluster}/{model}/{method}.tsv"
     wildcard_constraints:
+        cluster=NAME_PATTERN,
+        model=NAME_PATTERN,
         method=METHOD_PATTERN,
     conda:
         "../envs/helix.yaml"
@@ -63,11 +67,15 @@ use rule placement as placement_helix with:
         trace="results/placements/{cluster}/{model}/{method}/solver_trace.csv",
         milp_size="results/placements/{cluster}/{model}/{method}/milp_size.json",
     wildcard_constraints:
+        cluster=NAME_PATTERN,
+        model=NAME_PATTERN,
         method=HELIX_FAMILY_PATTERN,
 
 
 use rule placement as placement_unknown_method with:
     input:
-        unknown_method_input,
+        placement_unknown,
     wildcard_constraints:
+        cluster=NAME_PATTERN,
+        model=NAME_PATTERN,
         method=UNKNOWN_METHOD_PATTERN,

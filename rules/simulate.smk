@@ -31,8 +31,9 @@ rule simulate:
     benchmark:
         "benchmarks/runs/simulate/{cluster}/{model}/{method}/{scheduler}/{mode}.tsv"
     wildcard_constraints:
-        cluster=SIMS.cluster_pattern(),
-        method=SIMS.method_pattern(),
+        cluster=SIMS.name_pattern(),
+        model=SIMS.name_pattern(),
+        method=SIMS.name_pattern(),
     conda:
         "../envs/helix.yaml"
     params:

@@ -130,6 +130,23 @@ def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path,
     bad = _snakemake(repo, work, path, "-n", "results/placements/mix12/mistral7b/magic/layout.yaml")
     out = bad.stdout + bad.stderr
     assert bad.returncode != 0 and "results/placements/mix12/mistral7b/magic: method: unknown placement method" in out and "'magic'" in out
+    # an unknown cluster or model in a results path: one line naming the path, the field, the value
+    # and the config's names (every rule taking these wildcards accepts any name and checks it)
+    sim = "results/sims/nosuch/mistral7b/helix/helix/offline"
+    model, both = "results/placements/mix12/gpt9/swarm", "results/placements/nosuch/mistral7b/magic"
+    for target, where, field, value in (
+        (f"{sim}/metrics.json", sim, "cluster", "nosuch"),
+        (f"{model}/layout.yaml", model, "model", "gpt9"),
+        (f"{both}/layout.yaml", both, "cluster", "nosuch"),  # the cluster before the method
+        ("results/clusters/nosuch.yaml", "results/clusters/nosuch.yaml", "cluster", "nosuch"),
+    ):
+        bad = _snakemake(repo, work, path, "-n", target)
+        out = bad.stdout + bad.stderr
+        line = next((x.strip() for x in out.splitlines() if "HelixInputError" in x), "")
+        assert bad.returncode != 0 and "No rule to produce" not in out, out[-2000:]
+        head = f"HelixInputError: {path}: {where}: {field}: unknown {field} (known: "
+        assert line.startswith(head) and line.endswith(f"(got '{value}')"), out[-2000:]
+        assert ("mix12, " if field == "cluster" else "mistral7b") in line
     small = _snakemake(repo, work, path, "-n", "results/sims/t4x3/llama70b/helix/helix/offline/metrics.json")
     assert small.returncode != 0 and "clusters.t4x3: cannot hold llama70b" in small.stdout + small.stderr
     assert not (work / "results").exists()

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from helix.artifact.source import ArtifactSource
 from helix.clusters.build import cluster_gpu_types
+from helix.config.schema import NAME_PATTERN  # noqa: F401  (for rules/clusters.smk)
 
 
 def gpus_param(config: Any) -> Callable[[Any], dict]:
@@ -26,6 +27,21 @@ def gpus_param(config: Any) -> Callable[[Any], dict]:
         return dict(catalogue) if used is None else {g: catalogue[g] for g in used}
 
     return gpus
+
+
+def parent_input(config: Any, source: str) -> Callable[[Any], list[str]]:
+    """input function: a derived cluster (sub-cluster, GPU replacement) reads its parent's YAML.
+
+    The rule's first input: it takes any name (NAME_PATTERN), and a cluster the config lacks is one
+    line here (Config.check_names), not Snakemake's "no rule to produce".
+    """
+
+    def parent(wildcards) -> list[str]:
+        config.check_names(source, f"results/clusters/{wildcards.cluster}.yaml", wildcards.cluster)
+        name = getattr(config.clusters[wildcards.cluster], "parent", None)
+        return [f"results/clusters/{name}.yaml"] if name else []
+
+    return parent
 
 
 def file_input(config: Any, artifact: ArtifactSource) -> Callable[[Any], list[str]]:

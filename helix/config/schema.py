@@ -20,6 +20,9 @@ from helix.sim.settings import SimRunSpec
 
 ARTIFACT_REPO = "https://github.com/Thesys-lab/Helix-ASPLOS25"
 ARTIFACT_COMMIT = "148b733080c0c5d3ddca0fe3c985b2e52a7f7b35"
+# Wildcard constraint of cluster and model in the rules that check them (Config.check_names) in
+# their first input function: any name, so an unknown one is that one line, not "no rule to produce".
+NAME_PATTERN = "[^/]+"
 
 
 class _Strict(BaseModel):
@@ -185,6 +188,16 @@ class Config(_Strict):
 
     def resolve_model_path(self, name: str) -> Path:
         return self.artifact_source().path(self.models[name].config_json)
+
+    def check_names(self, source: str | None, where: str, cluster: str | None = None,
+                    model: str | None = None) -> None:
+        """One-line HelixInputError when a results path ``where`` names a cluster or model this
+        config lacks: rules take any name in these wildcards (NAME_PATTERN) and call this from an
+        input function, so an unknown one is this line with the known names, not "no rule"."""
+        for field, value, known in (("cluster", cluster, self.clusters), ("model", model, self.models)):
+            if value is not None and value not in known:
+                raise HelixInputError(source, f"{where}: {field}",
+                                      f"unknown {field} (known: {', '.join(sorted(known))})", value)
 
 
 def _format_validation_error(source: str, exc: ValidationError) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from helix.config.schema import NAME_PATTERN  # noqa: F401  (for rules/placement.smk)
 from helix.placement.base import helix_variant, method_pattern
 from helix.placement.settings import resolve_preset
 
@@ -14,16 +15,31 @@ HELIX_FAMILY_PATTERN = method_pattern(helix_family=True)
 # Every other name (rule placement_unknown_method): a path with an unknown method stops with one
 # line naming it when the DAG is built, not with Snakemake's bare "no rule to produce".
 UNKNOWN_METHOD_PATTERN = f"(?!(?:{method_pattern()})/)[^/]+"
+# Cluster and model: any name (NAME_PATTERN) in every placement rule; the first input function
+# (cluster_input, unknown_method_input) checks them against the config (Config.check_names).
 
 
-def unknown_method_input(wildcards) -> list[str]:
-    """Input function of rule placement_unknown_method: always the one-line error."""
-    from helix.errors import HelixInputError
-    from helix.placement.base import PAPER_PATTERN, available_methods
+def _where(wildcards) -> str:
+    """The results path the wildcards name (rule estimator_validation_case has no method)."""
+    method = getattr(wildcards, "method", None)
+    return f"results/placements/{wildcards.cluster}/{wildcards.model}" + (f"/{method}" if method else "")
 
-    known = ", ".join([*(m for m in available_methods() if m != "paper"), "helix-<variant>", PAPER_PATTERN.replace("[a-z_]+", "<method>")])
-    where = f"results/placements/{wildcards.cluster}/{wildcards.model}/{wildcards.method}"
-    raise HelixInputError(where, "method", f"unknown placement method (known: {known})", wildcards.method)
+
+def unknown_method_input(cfg, source: str) -> Callable:
+    """Input function of rule placement_unknown_method: always a one-line error (an unknown
+    cluster or model first, as in every placement rule, else the method)."""
+
+    def placement_unknown_method(wildcards) -> list[str]:
+        from helix.errors import HelixInputError
+        from helix.placement.base import PAPER_PATTERN, available_methods
+
+        cfg.check_names(source, _where(wildcards), wildcards.cluster, wildcards.model)
+        paper = PAPER_PATTERN.replace("[a-z_]+", "<method>")
+        known = ", ".join([*(m for m in available_methods() if m != "paper"), "helix-<variant>", paper])
+        raise HelixInputError(_where(wildcards), "method", f"unknown placement method (known: {known})",
+                              wildcards.method)
+
+    return placement_unknown_method
 
 
 def is_helix_family(method: str) -> bool:
@@ -42,9 +58,11 @@ def preset_param(cfg) -> Callable:
 
 
 def cluster_input(plan) -> Callable:
-    """Input function: the cluster YAML, after checking (one line, before any job) that it can hold the model."""
+    """Input function: the cluster YAML, after checking (one line, before any job) that the config
+    has the cluster and the model, and that the cluster can hold the model."""
 
     def placement_cluster(wildcards) -> str:
+        plan.cfg.check_names(plan.source, _where(wildcards), wildcards.cluster, wildcards.model)
         plan.check_holds(wildcards.cluster, wildcards.model)
         return f"results/clusters/{wildcards.cluster}.yaml"
 

@@ -91,10 +91,7 @@ def default_entry(cfg, cluster: str, model: str, method: str, scheduler: str, mo
     """
     key = run_key(cluster, model, method, scheduler, mode)
     where = f"results/sims/{key}"
-    if cluster not in cfg.clusters:
-        raise HelixInputError(source, f"{where}: cluster", f"unknown cluster (known: {', '.join(sorted(cfg.clusters))})", cluster)
-    if model not in cfg.models:
-        raise HelixInputError(source, f"{where}: model", f"unknown model (known: {', '.join(sorted(cfg.models))})", model)
+    cfg.check_names(source, where, cluster, model)
     check_method(method, source, f"{where}: method")
     from helix.scheduling import scheduler_names
 

@@ -9,6 +9,7 @@ aggregate reads its part runs' outputs.
 from __future__ import annotations
 
 from helix.artifact.source import ArtifactSource
+from helix.config.schema import NAME_PATTERN
 from helix.placement.names import is_paper, reads_artifact_graph
 from helix.profiles.paths import TRACE_FILES, profile_files
 from helix.sim.experiments import RUN_FILES, default_entry, metrics_targets, run_dir, run_key, sim_table
@@ -57,13 +58,10 @@ class SimWorkflow:
     def params(self, wildcards) -> dict:
         return self.entry(wildcards)
 
-    def cluster_pattern(self) -> str:
-        names = sorted({e["cluster"] for e in self.table.values()} | set(self.cfg.clusters))
-        return "|".join(names) or "NONE"
-
-    def method_pattern(self) -> str:
-        """Any name: an unknown method is a one-line error from ``entry`` rather than "no rule"."""
-        return "[^/]+"
+    def name_pattern(self) -> str:
+        """Wildcard constraint of cluster, model and method: any name, so an unknown one is a
+        one-line error from ``entry`` (default_entry) rather than Snakemake's "no rule to produce"."""
+        return NAME_PATTERN
 
     def targets(self, group: str | None = None) -> list[str]:
         return metrics_targets(self.cfg, group)
