@@ -56,7 +56,10 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
         results[run] = run_placement(p, "helix", tmp_path / run)
     assert (tmp_path / "a/layout.yaml").read_bytes() == (tmp_path / "b/layout.yaml").read_bytes()  # counted budgets
     notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]
-    assert notes["objective"] == "served" and len(notes["served"]["rerank"]) == 2
+    assert notes["objective"] == "served"
+    rows = notes["served"]["rerank"]
+    names = [r["candidate"] for r in rows]
+    assert names[:2] == ["estimate0", "estimate1"] and "maxflow" in names and any(n.startswith("warm:") for n in names)
     mf = run_placement(_problem(artifact_dir, **SMALL), "helix-maxflow", tmp_path / "m")
     p = _problem(artifact_dir)
     sm = ServedModel(p.cluster, p.model, [p.table(i) for i in range(p.cluster.n)], p.profiles, "llama30b")
@@ -105,3 +108,32 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
     assert [r["layout"] for r in back] == [r["layout"] for r in rows]
     s = summarize(back)
     assert s["two-regions"]["layouts"] == len(rows) and s["two-regions/llama30b"]["pairs"] <= len(rows) * (len(rows) - 1) // 2
+
+
+def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_simulation(artifact_dir, tmp_path):
+    """Flow floors and a two-stage re-ranking: every candidate is screened, the max-flow layout
+    always reaches the full simulation, and the written layout is the best full simulation, which
+    the configured protocol reproduces (so the choice is never worse than the max-flow layout's)."""
+    from helix.artifact.traces import import_traces, load_lengths
+    from helix.planning.rerank import attach_reranker, simulate_layout
+
+    served = dict(SMALL, objective="served", served_evaluations=600, served_flow_floors=[1.0, 0.8], floor_evaluations=300,
+                  rerank=2, rerank_screen_s=40, rerank_final=1, rerank_duration_s=120, rerank_warmup_s=30)
+    lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
+    gpus = {"A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}, "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}}
+    p = _problem(artifact_dir, **served)
+    attach_reranker(p, lengths, gpus)
+    res = run_placement(p, "helix", tmp_path / "a")
+    notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]["served"]
+    # a layout found under several names is one candidate named "a+b"
+    rows = {name: r for r in notes["rerank"] for name in r["candidate"].split("+")}
+    assert {"floor1", "floor0.8", "maxflow", "estimate0"} <= set(rows)
+    assert all("screened" in r for r in notes["rerank"])
+    finals = {k: r["simulated"] for k, r in rows.items() if "simulated" in r}
+    # the rerank_final best of the screen, and the max-flow layout
+    assert "maxflow" in finals and 1 <= len({r["candidate"] for r in notes["rerank"] if "simulated" in r}) <= 2
+    best = max(finals.values())
+    inp, out = load_lengths(lengths)
+    written = simulate_layout(p.cluster, res.layout, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()),
+                              duration_s=120, warmup_s=30)["decode_throughput_tps"]
+    assert round(written, 3) == best >= finals["maxflow"]

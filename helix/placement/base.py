@@ -53,10 +53,11 @@ class PlacementProblem:
     # the model's profiles and engine limits (helix.profiles.entry.ModelProfiles): the
     # served-throughput estimate needs them
     profiles: object | None = None
-    # Re-ranks candidate layouts by simulation: [(starts, sizes)] -> list of simulated decode
-    # tok/s. Given by a module above placement and the simulator (helix/planning/rerank.py), so
-    # placement never imports the simulator; None = the estimate decides alone.
-    rerank: Callable[[list[tuple[list[int], list[int]]]], list[float]] | None = None
+    # Re-ranks candidate layouts by simulation: ([(starts, sizes)], duration_s=None) -> list of
+    # simulated decode tok/s (duration_s: a shorter screening run). Given by a module above
+    # placement and the simulator (helix/planning/rerank.py), so placement never imports the
+    # simulator; None = the estimate decides alone.
+    rerank: Callable[..., list[float]] | None = None
 
     @property
     def L(self) -> int:

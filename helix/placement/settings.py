@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class PlacementPreset(BaseModel):
@@ -73,6 +73,26 @@ class PlacementPreset(BaseModel):
     rerank: int = Field(4, ge=0)
     rerank_duration_s: float = Field(240.0, gt=0)
     rerank_warmup_s: float = Field(60.0, ge=0)
+    # Served search, flow floors: for each fraction f, the estimate is also annealed from the
+    # max-flow search's best layout keeping at least f of that layout's max-flow (a soft floor:
+    # below it the score falls with the fourth power of the shortfall), ``floor_evaluations``
+    # estimates per floor. Why: the estimate alone drifts to layouts of low max-flow and little KV
+    # room that the simulator serves worse; each floor's best is re-ranked by simulation beside
+    # the estimate's best, the max-flow layout and the warm starts.
+    served_flow_floors: list[float] = Field(default_factory=list)
+    floor_evaluations: int = Field(4_500, ge=1)
+    # Two-stage re-ranking: with rerank_screen_s > 0 every candidate is first simulated for
+    # rerank_screen_s (after rerank_warmup_s), then the ``rerank_final`` best of that screen and
+    # the max-flow layout get the full rerank_duration_s; the best full simulation wins.
+    rerank_screen_s: float = Field(0.0, ge=0)
+    rerank_final: int = Field(2, ge=1)
+
+    @field_validator("served_flow_floors")
+    @classmethod
+    def _floors(cls, v: list[float]) -> list[float]:
+        if any(not 0 < f <= 1 for f in v):
+            raise ValueError("each flow floor is a fraction of the max-flow in (0, 1]")
+        return v
 
 
 def resolve_preset(presets: dict[str, PlacementPreset], mapping: dict[str, str], cluster: str, model: str, method: str) -> tuple[str, PlacementPreset]:

@@ -40,20 +40,24 @@ def simulate_layout(cluster: Cluster, layout, model, model_key: str, store, gpus
 def simulated_reranker(cluster: Cluster, model, model_key: str, store, gpus: dict, lengths, duration_s: float, warmup_s: float,
                        seed: int = 0, log: Callable[[str], None] | None = None) -> Callable:
     """A ``PlacementProblem.rerank`` callable: [(starts, sizes)] -> simulated offline decode tok/s."""
+    full_s = duration_s
 
-    def rerank(candidates: list[tuple[list[int], list[int]]]) -> list[float]:
+    def rerank(candidates: list[tuple[list[int], list[int]]], duration_s: float | None = None) -> list[float]:
+        """Simulated offline decode tok/s of each candidate; ``duration_s`` (a screening run)
+        replaces the full length, the warm-up stays."""
+        dur = duration_s or full_s
         out = []
         for q, (st, sz) in enumerate(candidates):
             lay = layout_from_vectors(cluster, model.num_layers, st, sz)
             try:
-                m = simulate_layout(cluster, lay, model, model_key, store, gpus, lengths, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
+                m = simulate_layout(cluster, lay, model, model_key, store, gpus, lengths, duration_s=dur, warmup_s=warmup_s, seed=seed)
                 v = float(m["decode_throughput_tps"])
             except (HelixInputError, HelixRunError) as exc:  # bad layout, or a simulated KV overflow
                 v = -1.0
                 if log:
                     log(f"rerank candidate {q}: {exc.one_line()}")
             if log:
-                log(f"rerank candidate {q}: {v:.2f} decode tok/s simulated")
+                log(f"rerank candidate {q}: {v:.2f} decode tok/s simulated over {dur:g} s")
             out.append(v)
         return out
 

@@ -46,6 +46,18 @@ from helix.placement.served import ServedModel
 
 LANE_S = 6.0  # seconds per annealing lane of the portfolio's heuristic phase
 OPTIONAL_CROSSING_PRICE = 0.01  # served search: score share per crossing arc the flow leaves empty
+FLOOR_LANES = 3  # served search: seeded lanes per flow floor, each from the max-flow layout
+
+
+def _served_score(e) -> float:
+    """The served search's value of an estimate.
+
+    Region crossings are priced in twice: through the estimate's round trip (latency, waits behind
+    prompts on slow links), and here, 1 % per arc between regions that the estimate's max flow
+    leaves empty (at most 10 %): the scheduler follows its own max flow, which may cross there
+    (max flows are not unique), so among layouts of nearly equal estimate the search prefers
+    those whose boundaries forbid crossings."""
+    return e.throughput * (1.0 - min(0.1, OPTIONAL_CROSSING_PRICE * e.optional_crossings))
 
 
 def _arc_capacity_fn(ctx: FlowContext):
@@ -233,13 +245,7 @@ class Planner:
         pool: dict[tuple, float] = {}
 
         def score(st, sz) -> float:
-            # Region crossings are priced in twice: through the estimate's round trip (latency,
-            # waits behind prompts on slow links), and here, 1 % per arc between regions that the
-            # estimate's max flow leaves empty (at most 10 %): the scheduler follows its own max
-            # flow, which may cross there (max flows are not unique), so among layouts of nearly
-            # equal estimate the search prefers those whose boundaries forbid crossings.
-            e = sm.estimate(st, sz)
-            return e.throughput * (1.0 - min(0.1, OPTIONAL_CROSSING_PRICE * e.optional_crossings))
+            return _served_score(sm.estimate(st, sz))
 
         def add(v, st, sz, source):
             key = (tuple(st), tuple(sz))
@@ -281,31 +287,108 @@ class Planner:
             chains[c] = (v, (st, sz)) if v > chains[c][0] + 1e-9 else origins[c]
             n += 1
         notes: dict = {"evaluations": used, "estimate": round(self.best[0], 6)}
+        # flow floors: the estimate annealed from the max-flow layout, keeping most of its max-flow
+        mf = warm.get("maxflow")
+        floors = self.flow_floors(mf, sm, s.served_flow_floors) if mf is not None else []
+        for _, st, sz in floors:
+            pool.setdefault((tuple(st), tuple(sz)), score(st, sz))
+        if floors:
+            notes["floors"] = [{"floor": f, "estimate": round(pool[(tuple(st), tuple(sz))], 3)} for f, st, sz in floors]
         ranked = sorted(pool.items(), key=lambda kv: (-kv[1], kv[0]))
-        picks: list[tuple[list[int], list[int]]] = []
+        cands: list[tuple[str, list[int], list[int]]] = []
+
+        def take(name, st, sz) -> None:
+            """A candidate once; a layout found again under another name is noted as 'a+b'."""
+            for q, (n0, a, b) in enumerate(cands):
+                if a == list(st) and b == list(sz):
+                    cands[q] = (f"{n0}+{name}", a, b)
+                    return
+            if self.value(st, sz) > 0:
+                cands.append((name, list(st), list(sz)))
+
+        picked = 0
         for (st, sz), v in ranked:  # distinct: each differs from every pick on >= 3 machines
-            if len(picks) >= max(1, s.rerank):
+            if picked >= max(1, s.rerank):
                 break
-            if any(sum(a != c or (b != d and (b or d)) for a, b, c, d in zip(st, sz, p0, p1)) < 3 for p0, p1 in picks):
+            if any(sum(a != c or (b != d and (b or d)) for a, b, c, d in zip(st, sz, p0, p1)) < 3 for _, p0, p1 in cands):
                 continue
             if self.value(st, sz) > 0:
-                picks.append((list(st), list(sz)))
-        # the max-flow search's best layout takes the last slot (if not picked already): the
-        # estimate ranks well but not perfectly, and the simulation then decides between them
-        mf = warm.get("maxflow")
-        if mf is not None and s.rerank > 1 and not any(a == list(mf[0]) and b == list(mf[1]) for a, b in picks):
-            key = (tuple(mf[0]), tuple(mf[1]))
-            pool.setdefault(key, score(*mf))
-            picks = picks[: s.rerank - 1] + [(list(mf[0]), list(mf[1]))]
-        if s.rerank and p.rerank is not None and len(picks) > 1:
-            sims = p.rerank(picks)
-            i = max(range(len(picks)), key=lambda q: (sims[q], -q))
-            est = [round(pool[(tuple(a), tuple(b))], 3) for a, b in picks]
-            notes["rerank"] = [{"estimate": e, "simulated": round(x, 3)} for e, x in zip(est, sims)]
-            v = pool[(tuple(picks[i][0]), tuple(picks[i][1]))]
-            self.best = (v, picks[i][0], picks[i][1])
-            self.trace.append(TraceRow(round(self.elapsed(), 3), v, None, f"served:rerank:{i}"))
+                take(f"estimate{picked}", st, sz)
+                picked += 1
+        if s.rerank > 1:
+            # what the estimate may misjudge, re-ranked beside its best: the flow-floor layouts,
+            # the max-flow layout and the warm starts, so that the simulated choice is never
+            # worse than any of them
+            for f, st, sz in floors:
+                take(f"floor{f:g}", st, sz)
+            if mf is not None:
+                take("maxflow", *mf)
+            for name, (st, sz) in warm.items():
+                if name != "maxflow":
+                    take(f"warm:{name}", st, sz)
+        for _, st, sz in cands:
+            pool.setdefault((tuple(st), tuple(sz)), score(st, sz))
+        if s.rerank and p.rerank is not None and len(cands) > 1:
+            keep = [q for q, (_, a, b) in enumerate(cands) if mf is not None and a == list(mf[0]) and b == list(mf[1])]
+            i, rows = self.rerank(cands, keep)
+            notes["rerank"] = [{**r, "estimate": round(pool[(tuple(st), tuple(sz))], 3)} for r, (_, st, sz) in zip(rows, cands)]
+            _, st, sz = cands[i]
+            v = pool[(tuple(st), tuple(sz))]
+            self.best = (v, st, sz)
+            self.trace.append(TraceRow(round(self.elapsed(), 3), v, None, f"served:rerank:{cands[i][0]}"))
         return notes
+
+    def flow_floors(self, mf, sm: ServedModel, fractions) -> list[tuple[float, list[int], list[int]]]:
+        """Per fraction f: the best score annealed from the max-flow layout ``mf`` with its
+        max-flow held (softly) at f of mf's or above; FLOOR_LANES seeded lanes, counted."""
+        s = self.s
+        f0 = self.value(*mf)
+        out = []
+        if f0 <= 0:
+            return out
+        per_lane = max(1, s.floor_evaluations // FLOOR_LANES)
+        for q, frac in enumerate(fractions):
+            floor = frac * f0
+
+            def fscore(st, sz, floor=floor):
+                e = sm.estimate(st, sz)
+                v = _served_score(e)
+                return v if e.max_flow >= floor else v * (e.max_flow / floor) ** 4
+
+            best = None
+            for lane in range(FLOOR_LANES):
+                if self.should_stop():
+                    break
+                search = LayoutSearch(self.ctx, self.tables, seed=s.seed + 1000 * (q + 1) + lane, score=fscore)
+                v, st, sz = search.run([(list(mf[0]), list(mf[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop)
+                if best is None or v > best[0] + 1e-9:
+                    best = (v, st, sz)
+            if best is not None:
+                out.append((frac, best[1], best[2]))
+        return out
+
+    def rerank(self, cands, keep: list[int]) -> tuple[int, list[dict]]:
+        """Simulate the candidates (``problem.rerank``); the index of the best and a row each.
+
+        With ``rerank_screen_s`` every candidate is simulated that long first, then the
+        ``rerank_final`` best of the screen and the candidates at ``keep`` (the max-flow layout)
+        get the full simulation; the best full simulation wins (ties: the earlier one)."""
+        s, rr = self.s, self.p.rerank
+        vec = [(st, sz) for _, st, sz in cands]
+        rows = [{"candidate": name} for name, _, _ in cands]
+        final = list(range(len(cands)))
+        if s.rerank_screen_s > 0 and len(cands) > s.rerank_final:
+            screen = rr(vec, duration_s=s.rerank_screen_s)
+            for r, x in zip(rows, screen):
+                r["screened"] = round(x, 3)
+            final = sorted(range(len(cands)), key=lambda q: (-screen[q], q))[: s.rerank_final]
+            final += [q for q in keep if q not in final]
+            final.sort()
+        full = rr([vec[q] for q in final])
+        for q, x in zip(final, full):
+            rows[q]["simulated"] = round(x, 3)
+        best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
+        return final[best], rows
 
     def milp(self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict) -> dict:
         p, s = self.p, self.s
