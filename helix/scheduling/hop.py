@@ -18,6 +18,12 @@ class HopScheduler(Scheduler):
         super().__init__(topo)
         self.rng = rng
         self._share = {u: (topo.nic_out(u) / len(outs) if outs else 0.0) for u, outs in topo.out_links.items()}
+        # per link: sender, receiver, its bandwidth and its sender's NIC share (usable() runs at
+        # every transmission poll: list reads instead of attribute and dict lookups)
+        self._l_src = [l.src for l in topo.links]
+        self._l_dst = [l.dst for l in topo.links]
+        self._l_bw = [l.bandwidth for l in topo.links]
+        self._l_share = [self._share[l.src] for l in topo.links]
         self.chain = self._chain_route() if fast_chain else None
         if self.chain is not None:
             # On a pure chain (one way out of every sender, one way into every receiver) every
@@ -52,14 +58,8 @@ class HopScheduler(Scheduler):
         return True
 
     def usable(self, j: int, net) -> float:
-        link = self.topo.links[j]
         free = net.link_free_bw(j)
-        return min(
-            self._share[link.src] - (link.bandwidth - free),
-            free,
-            net.nic_out_free(link.src),
-            net.nic_in_free(link.dst),
-        )
+        return min(self._l_share[j] - (self._l_bw[j] - free), free, net.nic_out_free(self._l_src[j]), net.nic_in_free(self._l_dst[j]))
 
     def free_links(self, uid: int, net) -> list[tuple[int, float]]:
         out = []

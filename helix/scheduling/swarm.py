@@ -74,10 +74,11 @@ class SwarmScheduler(HopScheduler):
                 route.append(self.stage(self._commit(uid)))
             fifo[route[req.hop][0]].append(req)
         picks = []
+        usable = self.usable
         for j in self.topo.out_links[uid]:
             f = fifo[j]
             if f:
-                u = self.usable(j, net)
+                u = usable(j, net)
                 if u > MIN_BW:
                     picks.append((j, u, f.popleft()))
         return picks, repoll
