@@ -124,6 +124,55 @@ def test_paper_helix_objectives(artifact_dir, cluster_key, model_key, objective)
     assert result.objective == pytest.approx(objective, abs=0.011)
 
 
+@pytest.mark.parametrize(
+    "cluster_key,name",
+    [("geo24", "paper-helix-noprune"), ("hetero42", "paper-helix-noprune"), ("geo24", "paper-helix-sched")],
+)
+def test_paper_layouts_with_a_hyphen_are_placements(artifact_dir, cluster_key, name):
+    """paper-helix-noprune (the ablation's unpruned MILP) and paper-helix-sched (the scheduler
+    comparison's layout) pass the placement rule's method pattern and import the very solution file
+    the simulator reads for them (helix.artifact.paper_layouts, shared)."""
+    import re
+
+    from helix.placement.workflow import METHOD_PATTERN, UNKNOWN_METHOD_PATTERN
+    from helix.sim.paper import paper_files
+
+    assert re.fullmatch(METHOD_PATTERN, name) and not re.fullmatch(UNKNOWN_METHOD_PATTERN, name + "/")
+    problem = _problem(artifact_dir, cluster_key)
+    result = get_method(name).place(problem)
+    sol, _ = paper_files(artifact_dir, cluster_key, "llama70b", name)
+    assert result.layout.ranges == read_sol_ini(sol, 80, problem.cluster).ranges
+    assert result.method == name and result.objective == pytest.approx(problem.flow(result.layout)[1].value)
+    assert sum(1 for r in result.layout.ranges.values() if r) == len(problem.cluster.machines)
+    # the artifact has none for single24: one line
+    with pytest.raises(HelixInputError, match="no such paper layout") as exc:
+        get_method(name).place(_problem(artifact_dir, "single24"))
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.slow
+def test_snakemake_imports_a_paper_layout_with_a_hyphen(repo, artifact_dir, tmp_path):
+    """A real run of rule placement for paper-helix-noprune (before: 'unknown placement method')."""
+    import json
+    import os
+
+    from helix.sim.paper import paper_files
+
+    env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
+    target = "results/placements/geo24/llama70b/paper-helix-noprune/flow.json"
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
+           "--configfile", str(repo / "config/config.yaml"), "--cores", "2", target]
+    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    base = tmp_path / "results/placements/geo24/llama70b/paper-helix-noprune"
+    flow = json.loads((base / "flow.json").read_text())
+    cluster = Cluster.load(tmp_path / "results/clusters/geo24.yaml")
+    sol, _ = paper_files(artifact_dir, "geo24", "llama70b", "paper-helix-noprune")
+    expected = read_sol_ini(sol, 80, cluster)
+    assert Layout.load(base / "layout.yaml", cluster).ranges == expected.ranges
+    assert flow["method"] == "paper-helix-noprune" and flow["max_flow"] > 0
+
+
 def test_pruning_reproduces_the_paper_link_counts(artifact_dir):
     for key, compute in (("geo24", 163), ("hetero42", 426)):
         pruned = prune_cluster(_cluster(artifact_dir, key))

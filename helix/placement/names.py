@@ -22,7 +22,9 @@ from __future__ import annotations
 import re
 
 PAPER_PREFIX = "paper-"
-PAPER_PATTERN = "paper-[a-z_]+"  # the placement rule's: whole-cluster and per-type paper layouts
+# the placement rule's: whole-cluster and per-type paper layouts, and the two with a hyphen
+# (paper-helix-noprune, paper-helix-sched)
+PAPER_PATTERN = "paper-[a-z_]+(?:-[a-z0-9]+)?"
 GRAPH_SUFFIX = "@graph"
 HELIX_VARIANT = re.compile(r"[a-z0-9]+")
 HELIX_FAMILY_PATTERN = f"helix(-{HELIX_VARIANT.pattern})?"

@@ -31,11 +31,11 @@ def unknown_method_input(cfg, source: str) -> Callable:
 
     def placement_unknown_method(wildcards) -> list[str]:
         from helix.errors import HelixInputError
-        from helix.placement.base import PAPER_PATTERN, available_methods
+        from helix.placement.base import available_methods
 
         cfg.check_names(source, _where(wildcards), wildcards.cluster, wildcards.model)
-        paper = PAPER_PATTERN.replace("[a-z_]+", "<method>")
-        known = ", ".join([*(m for m in available_methods() if m != "paper"), "helix-<variant>", paper])
+        own = [m for m in available_methods() if m != "paper"]
+        known = ", ".join([*own, "helix-<variant>", "paper-<method>"])
         raise HelixInputError(_where(wildcards), "method", f"unknown placement method (known: {known})",
                               wildcards.method)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helix.artifact.paper_layouts import layout_files
 from helix.artifact.sol_ini import read_sol_ini
 from helix.cluster import Cluster
 from helix.errors import HelixInputError
@@ -31,6 +32,9 @@ DIRS = {
     ("small10", "llama30b"): f"{AE}/ablation/layouts",
 }
 WHOLE = {"helix": "ilp/ilp_sol.ini", "petals": "petals/petals_sol.ini", "swarm": "swarm/swarm_sol.ini"}
+# whole-cluster layouts outside the main figures' folders (the scheduler comparison's older ILP
+# layout, the ablation's MILP without pruning), found where the simulator finds them
+OTHER = ("helix-noprune", "helix-sched")
 
 
 def _per_type_files(cluster_key: str, model_key: str, method: str) -> list[tuple[list[str], str]] | None:
@@ -65,6 +69,9 @@ class Paper(PlacementMethod):
         if problem.artifact_dir is None:
             raise HelixInputError(None, "artifact", f"{name} needs the artifact directory")
         ck, mk = problem.cluster_key, problem.model_key
+        if method in OTHER:
+            sol, _ = layout_files(problem.artifact_dir, ck, mk, method, name=name)
+            return self.finish(problem, read_sol_ini(sol, problem.L, problem.cluster), name)
         # sub-cluster names <parent>-<gpu> read the parent's per-type file directly
         sub_gpu = None
         if (ck, mk) not in DIRS and "-" in ck:
