@@ -53,7 +53,6 @@ class SwarmScheduler(HopScheduler):
         """
         repoll = []
         now = net.now  # the host's clock at this poll
-        links = self.topo.links
         fifo = self.fifo
         # requests this sender has not seen yet are the newest entries (a sender is polled each
         # time one is added), so walk back from the end to the first seen one
@@ -68,17 +67,28 @@ class SwarmScheduler(HopScheduler):
                 # the hop into this node: from its transmission start to now (ready to leave)
                 prev = req.query.route[req.hop - 1][0]
                 self.ema[prev] = GAMMA * (now - req.sent_at) + (1 - GAMMA) * self.ema[prev]
-                repoll.append(links[prev].src)
+                repoll.append(self._l_src[prev])
             route = req.query.route
             if req.hop >= len(route):
                 route.append(self.stage(self._commit(uid)))
             fifo[route[req.hop][0]].append(req)
         picks = []
-        usable = self.usable
+        l_src, l_dst, l_bw, l_share = self._l_src, self._l_dst, self._l_bw, self._l_share
         for j in self.topo.out_links[uid]:
             f = fifo[j]
             if f:
-                u = usable(j, net)
+                # self.usable(j, net) inlined (this runs at every poll): min() of the same four
+                # values, compared in min()'s order
+                free = net.link_free_bw(j)
+                u = l_share[j] - (l_bw[j] - free)
+                if free < u:
+                    u = free
+                x = net.nic_out_free(l_src[j])
+                if x < u:
+                    u = x
+                x = net.nic_in_free(l_dst[j])
+                if x < u:
+                    u = x
                 if u > MIN_BW:
                     picks.append((j, u, f.popleft()))
         return picks, repoll
