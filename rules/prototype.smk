@@ -6,9 +6,12 @@ experiments.<name>.prototypes; a run either names a layout file or uses the plac
 results/placements/{cluster}/{model}/{method}/layout.yaml.
 """
 
+from helix.config.schema import NAME_PATTERN
 from helix.prototype import workflow as proto_workflow
 
-proto_inputs, proto_spec, proto_gpus = proto_workflow.make_functions(HCFG)
+proto_inputs, proto_spec, proto_gpus = proto_workflow.make_functions(
+    HCFG, source=CONFIG_SOURCE
+)
 
 
 rule prototype:
@@ -23,6 +26,9 @@ rule prototype:
         "logs/proto/{cluster}/{model}/{method}/{scheduler}/{mode}.log",
     benchmark:
         "benchmarks/runs/proto/{cluster}/{model}/{method}/{scheduler}/{mode}.tsv"
+    wildcard_constraints:
+        cluster=NAME_PATTERN,
+        model=NAME_PATTERN,
     conda:
         "../envs/helix.yaml"
     threads: 2

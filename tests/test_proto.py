@@ -294,6 +294,10 @@ def test_workflow_functions_find_runs_by_wildcards():
     assert spec(wc)["duration_s"] == 8 and gpus(wc) == 0
     with pytest.raises(HelixInputError, match="no prototype run"):
         spec(SimpleNamespace(**dict(vars(wc), mode="online")))
+    # the rule takes any cluster and model: an unknown one is named first, with the config's names
+    line = r"results/proto/tiny9/tiny-llama/manual/helix/offline: cluster: unknown cluster \(known: .*tiny4"
+    with pytest.raises(HelixInputError, match=line + r".*\) \(got 'tiny9'\)"):
+        inputs(SimpleNamespace(**dict(vars(wc), cluster="tiny9")))
 
 
 def test_half_precision_path_runs(cfg):

@@ -134,11 +134,13 @@ def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path,
     # and the config's names (every rule taking these wildcards accepts any name and checks it)
     sim = "results/sims/nosuch/mistral7b/helix/helix/offline"
     model, both = "results/placements/mix12/gpt9/swarm", "results/placements/nosuch/mistral7b/magic"
+    proto = "results/proto/mix12/gpt9/manual/helix/offline"
     for target, where, field, value in (
         (f"{sim}/metrics.json", sim, "cluster", "nosuch"),
         (f"{model}/layout.yaml", model, "model", "gpt9"),
         (f"{both}/layout.yaml", both, "cluster", "nosuch"),  # the cluster before the method
         ("results/clusters/nosuch.yaml", "results/clusters/nosuch.yaml", "cluster", "nosuch"),
+        (f"{proto}/metrics.json", proto, "model", "gpt9"),
     ):
         bad = _snakemake(repo, work, path, "-n", target)
         out = bad.stdout + bad.stderr

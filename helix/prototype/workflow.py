@@ -38,19 +38,24 @@ def targets(config: Any) -> list[str]:
     return sorted({f"{run_dir(r)}/metrics.json" for r in runs(config)})
 
 
-def find_run(config: Any, wildcards) -> ProtoRunSpec:
+def find_run(config: Any, wildcards, source: str = "config") -> ProtoRunSpec:
+    """The configured run of a results/proto path; an unknown cluster or model (the rule takes any
+    name) or a run no experiment lists is one line naming the path."""
     key = (wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode)
+    config.check_names(source, "results/proto/" + "/".join(key), wildcards.cluster, wildcards.model)
     for r in runs(config):
         if (r.cluster, r.model, r.method, r.scheduler, r.mode) == key:
             return r
-    raise HelixInputError("config", "experiments.*.prototypes", "no prototype run configured for", "/".join(key))
+    raise HelixInputError(source, "experiments.*.prototypes", "no prototype run configured for",
+                          "/".join(key))
 
 
-def make_functions(config: Any, trace_files=TRACE_FILES):
-    """(inputs, spec params, gpu resources, threads) functions for the rule."""
+def make_functions(config: Any, trace_files=TRACE_FILES, source: str = "config"):
+    """(inputs, spec params, gpu resources, threads) functions for the rule (``source``: the
+    config file(s), for error lines)."""
 
     def inputs(wildcards) -> dict:
-        run = find_run(config, wildcards)
+        run = find_run(config, wildcards, source)
         if run.parts:
             dirs = [run_dir(p) for p in run.part_runs()]
             return {f"part_{k}": [f"{d}/{k}.csv" for d in dirs] for k in ("events", "routes", "tokens")}
@@ -64,12 +69,12 @@ def make_functions(config: Any, trace_files=TRACE_FILES):
         }
 
     def spec(wildcards) -> dict:
-        return find_run(config, wildcards).model_dump(mode="json")
+        return find_run(config, wildcards, source).model_dump(mode="json")
 
     def gpus(wildcards) -> int:
         """GPUs the run occupies on this box: local CUDA runs share one GPU among all workers;
         CPU runs need none and Ray runs hold theirs on the Ray cluster (``gpu`` per worker task)."""
-        run = find_run(config, wildcards)
+        run = find_run(config, wildcards, source)
         if run.parts:
             return 0
         return 1 if run.launcher == "local" and run.device.startswith("cuda") else 0
