@@ -73,6 +73,21 @@ class HelixScheduler(Scheduler):
         self.kv_floor = {u: (1 - self.kv_hwm) * c for u, c in self.kv_cap.items()}
         self.bandwidth = self._bandwidths()
         self._holders = self._layer_holders()
+        # kv_bottleneck per distinct holder set (layers held by the same nodes have the same
+        # usage): its members with their layer counts, and the capacity term, summed once in the
+        # order the per-layer loop sums it (capacities never change)
+        self._kv_groups: list[tuple[list[tuple[int, int]], float]] = []
+        seen: set[tuple[int, ...]] = set()
+        for holders in self._holders:
+            key = tuple(holders)
+            if key in seen:
+                continue
+            seen.add(key)
+            members = [(u, topo.nodes[u].end - topo.nodes[u].start) for u in holders]
+            total = 0.0
+            for u, k in members:
+                total += self.kv_cap[u] / k
+            self._kv_groups.append((members, total))
 
     # -- bandwidth (s5.2.6) -----------------------------------------------------------------------
     def _bandwidths(self) -> list[float]:
@@ -174,13 +189,11 @@ class HelixScheduler(Scheduler):
     def kv_bottleneck(self) -> float:
         """Max over layers of the expected KV usage of the nodes holding that layer (s5.2.5)."""
         worst = 0.0
-        nodes, avail, cap = self.topo.nodes, self.kv_avail, self.kv_cap
-        for holders in self._holders:
-            free = total = 0.0
-            for u in holders:
-                k = nodes[u].end - nodes[u].start
+        avail = self.kv_avail
+        for members, total in self._kv_groups:
+            free = 0.0
+            for u, k in members:
                 free += avail[u] / k
-                total += cap[u] / k
             if total > 0:
                 usage = 1 - free / total
                 if usage > worst:

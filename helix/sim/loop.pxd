@@ -87,6 +87,6 @@ cdef Req launched(double t, object sampler, list queries)
     step=cython.long, ptok=cython.long, nd=cython.long, np_=cython.long, ctx=cython.long,
     maxp=cython.long, maxpt=cython.long, maxd=cython.long, maxc=cython.long, tokens=cython.long,
     planned=cython.bint, park=cython.bint, progress=cython.bint, has_feeder=cython.bint,
-    feed_on_prompt=cython.bint, inwin=cython.bint, walk=cython.bint, rescan=cython.bint,
+    feed_on_prompt=cython.bint, inwin=cython.bint, whole=cython.bint, walk=cython.bint, rescan=cython.bint,
     r=Req, qr=Query)
 cpdef double run_loop(object sim, object until, list arrivals, list fuse, object fixed_bw, double act_cost) except? -1.0

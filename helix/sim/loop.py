@@ -16,7 +16,6 @@ from __future__ import annotations
 import heapq
 import sys
 from collections import deque
-from operator import attrgetter
 
 SOURCE_ID, SINK_ID = 0, 1  # helix.scheduling.base's ids (not imported: the compiled copy stands alone)
 # event kinds (WAKE: a landing on a node that was idle, see run_loop)
@@ -239,8 +238,6 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
         for j in range(n_links):
             if fixed_bw[j] > 0:
                 d1[j] = (l_bpt[j] / fixed_bw[j] + l_lat[j]) - l_lat[j]
-    get_prompt = attrgetter("prompt")
-    get_ctx = attrgetter("ctx")
     ptcache = [dict() for _ in range(n_ids)]
     dtcache = [dict() for _ in range(n_ids)]
     ai = 0
@@ -385,7 +382,18 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                 # a queue of decodes within both decode limits is taken whole (same batch)
                 ptok = 0
                 nd = len(q)
-                if 3 < nd <= maxd and not any(map(get_prompt, q)) and sum(map(get_ctx, q)) <= maxc:
+                whole = False
+                if 3 < nd <= maxd:  # all decodes, context within the limit? (a C loop when compiled)
+                    whole = True
+                    ctx = 0
+                    for r in q:
+                        if r.prompt:
+                            whole = False
+                            break
+                        ctx += r.ctx
+                    if ctx > maxc:
+                        whole = False
+                if whole:
                     batch = q
                     qs[c] = []
                 else:
