@@ -9,8 +9,10 @@ config/test/proto-layout.yaml. The baseline: one process holding all layers in o
 engine, the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all
 decodes in one batch), no network, run with 1 torch thread and with the workers' total (the ratio
 is against the faster of the two). Each round runs the prototype, then the baseline(s), so they
-see the same machine load; per round it prints tokens/s, the ratio, the CPU each side used and the
-1-minute load average. ``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR)
+see the same machine load; per round it prints tokens/s, the ratio, the CPU each side used, the CPU
+per decode token, the seconds each side was runnable without a CPU (schedstat) and the 1-minute
+load average. The prototype runs with its defaults, as the server does (decode loop-back on;
+``--no-loopback`` for the host-in-every-iteration path). ``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR)
 and prints where the workers' time went. Findings are in docs/prototype-performance.md.
 
     python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 3] [--layout pipe2|branching] [--profile DIR]

@@ -1,12 +1,15 @@
 """The host: request source and sink, route scheduler, event log (docs/design/prototype.md s1, s4, s6, s7).
 
-Every iteration of every request starts and ends here: the host sends the prompt (token ids) to
-the first stage, gets the greedy token back from the last, and sends it as the next decode
-iteration along the *same* route (the KV cache never moves). The host does not batch requests
-into one computation (workers batch whatever is waiting at them), but what it sends to one worker in
-one loop iteration goes in one multipart send (``_flush``). Events are ``(t, rid, 'out'|'in'|'fail', phase,
-context_len, n_tokens)`` with the paper's meaning of ``context_len`` (prompt 0; decode = tokens
-processed before the iteration, starting at input_len + 1).
+Every request starts and ends here: the host sends the prompt (token ids) to the first stage and
+gets every greedy token back from the last; each next decode iteration runs along the *same* route
+(the KV cache never moves). With ``spec.loopback`` (default) the last stage sends that next decode
+straight to the first stage and the host only checks, logs and ends (the paper's design, where the
+host sends every iteration, is ``loopback: false``; the events are the same either way). The host
+does not batch requests into one computation (workers batch whatever is waiting at them), but what
+it sends to one worker in one loop iteration goes in one multipart send (``_flush``). Events are
+``(t, rid, 'out'|'in'|'fail', phase, context_len, n_tokens)`` with the paper's meaning of
+``context_len`` (prompt 0; decode = tokens processed before the iteration, starting at
+input_len + 1).
 
 Liveness: workers heartbeat every 0.2 s; a worker silent for ``heartbeat_timeout_s`` (or reported
 dead by the launcher) is dead: requests whose route uses it (and, with hop-by-hop schedulers, any
