@@ -1,9 +1,15 @@
 """The served-throughput estimate (helix/placement/served.py) on hand-made clusters with closed-form answers.
 
-With a decode time independent of the batch, no prompt work and links fast enough that send times
-vanish, the estimate's fixed point T = (N - T/out * PL) / RTT has the closed form
-T = N / (RTT + PL / out): N = 0.8 * (smallest per-layer KV) / x, RTT = the decode walks plus the
-latencies of a route, PL = the prompt latency (half a walk per machine plus the latencies).
+With a decode time independent of the batch (D = k * TD per machine, a lone token's walk D1 = D too),
+no prompt work and links fast enough that send times vanish, the estimate's fixed point
+T = (N - T/out * PL) / RTT has the closed form T = N / (RTT + PL / out): N = 0.8 * (smallest
+per-layer KV) / x, PL = the prompt latency (half a walk per machine plus the latencies), and RTT =
+the latencies c of a route plus, per machine, its walk D, the lone walk D1 that the rest of a group
+of g tokens (the tokens of one route) waits for when the machine is idle (share 1 - busy), and half
+a walk when it is busy; busy = T * share * D / b = D / RTT here (b = g, every token of a route
+walks together), so per machine stay = D + (1 - 1/g) (1 - D/RTT) D + D^2 / (2 RTT), and with m
+machines on every route RTT solves RTT^2 - (c + m a) RTT - m D^2 (1 - 2 (1 - 1/g)) / 2 ... (see
+``rtt_closed_form``).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import pytest
 from helix.cluster import Cluster, Link, Machine
 from helix.errors import HelixInputError
 from helix.layout import Layout
-from helix.placement.served import AZURE_CONV, GpuServing, ServedModel, WorkloadStats
+from helix.placement.served import AZURE_CONV, SIM_OFFLINE_RUN, GpuServing, ServedModel, WorkloadStats
 
 WL = WorkloadStats(mean_input=100.0, mean_output=50.0, input_sq=1.0e4, kv_tokens={"offline": 200.0, "online": 150.0})
 # activations of 1 mB: the CPU-buffer copy and send times vanish, so only walks and latencies count
@@ -33,9 +39,9 @@ def cluster(machines, links):
     return Cluster("toy", [Machine(n, "G", r) for n, r in machines], [Link(a, b, bw, lat) for a, b, bw, lat in links])
 
 
-def served(cl, **g):
+def served(cl, run=SIM_OFFLINE_RUN, **g):
     tables = [[1e6] * 4 for _ in cl.machines]
-    return ServedModel(cl, MODEL, tables, None, "toy", workload=WL, gpu_models={"G": gpu(**g)})
+    return ServedModel(cl, MODEL, tables, None, "toy", workload=WL, gpu_models={"G": gpu(**g)}, run=run)
 
 
 def chain(lat=(0.01, 0.02, 0.03), bw=FAST, regions=("r0", "r0")):
@@ -49,14 +55,24 @@ def closed_form(n, rtt, pl):
     return n / (rtt + pl / WL.mean_output)
 
 
+def rtt_closed_form(c, m, D, g):
+    """RTT of routes of m machines with walk D, latencies c and groups of g tokens (module doc):
+    RTT = c + m (D + (1 - 1/g) (1 - D/RTT) D + D^2 / (2 RTT)), a quadratic in RTT."""
+    a = m * (D + (1 - 1 / g) * D)  # the terms without 1/RTT
+    e = m * D * D * (0.5 - (1 - 1 / g))  # the coefficient of 1/RTT
+    return ((c + a) + np.sqrt((c + a) ** 2 + 4 * e)) / 2
+
+
 def test_chain_matches_closed_form():
     e = served(chain()).estimate([0, 2], [2, 2])
     n = 0.8 * 1e6 / 200.0
     walks = 2 * (2 * TD)
     assert e.in_flight == pytest.approx(n)
-    assert e.rtt == pytest.approx(walks + 0.06, rel=1e-4)
+    rtt = rtt_closed_form(0.06, 2, 2 * TD, e.in_decode)  # one route: every token in one group
+    assert e.rtt == pytest.approx(rtt, rel=1e-4)
+    assert 0.06 + 2 * walks > rtt > 0.06 + 1.99 * walks  # about two walks per machine
     assert e.prompt_latency == pytest.approx(walks / 2 + 0.06, rel=1e-4)
-    assert e.throughput == pytest.approx(closed_form(n, walks + 0.06, walks / 2 + 0.06), rel=1e-3)
+    assert e.throughput == pytest.approx(closed_form(n, rtt, walks / 2 + 0.06), rel=1e-3)
     assert e.max_flow == pytest.approx(1e6) and e.crossings == 0.0 and e.reason is None
 
 
@@ -64,9 +80,11 @@ def test_batch_limit_adds_passes():
     """Dm below the batch: each machine serves its tokens in b / Dm passes (closed form in n_dec)."""
     free = served(chain()).estimate([0, 2], [2, 2])
     capped = served(chain(), dm=500).estimate([0, 2], [2, 2])
-    nd = capped.in_decode
-    # plus the wait for the rest of a batch already walking (busy share x half a walk): < 0.1 %
-    assert capped.rtt == pytest.approx(2 * 2 * TD * nd / 500 + 0.06, rel=2e-3)
+    nd, T = capped.in_decode, capped.throughput
+    D, D1 = 2 * TD * nd / 500, 2 * TD  # the batch of nd tokens in nd / 500 passes; a lone token in one
+    busy = T * D / nd
+    stay = D + (1 - 1 / nd) * (1 - busy) * D1 + busy * D / 2
+    assert capped.rtt == pytest.approx(2 * stay + 0.06, rel=1e-4)
     assert capped.throughput == pytest.approx(nd / capped.rtt, rel=2e-3)
     assert capped.throughput < free.throughput
 
@@ -80,24 +98,52 @@ def test_two_parallel_chains_average_their_round_trips():
     e = served(cl).estimate([0, 2, 0, 2], [2, 2, 2, 2])
     n = 0.8 * 2e6 / 200.0  # two holders per layer
     walks = 4 * TD
-    rtt = 0.5 * (walks + 0.03) + 0.5 * (walks + 0.15)
+    # half the requests on each chain: groups of n_dec / 2, mean latencies (0.03 + 0.15) / 2
+    rtt = rtt_closed_form(0.09, 2, 2 * TD, e.in_decode / 2)
     pl = 0.5 * (walks / 2 + 0.03) + 0.5 * (walks / 2 + 0.15)
     assert e.in_flight == pytest.approx(n)
+    assert e.rtt == pytest.approx(rtt, rel=1e-4)
     assert e.throughput == pytest.approx(closed_form(n, rtt, pl), rel=1e-3)
     # one chain alone: half the KV, its own round trip
     one = served(cl).estimate([0, 2, 0, 0], [2, 2, 0, 0])
-    assert one.throughput == pytest.approx(closed_form(n / 2, walks + 0.03, walks / 2 + 0.03), rel=1e-3)
+    rtt1 = rtt_closed_form(0.03, 2, 2 * TD, one.in_decode)
+    assert one.throughput == pytest.approx(closed_form(n / 2, rtt1, walks / 2 + 0.03), rel=1e-3)
 
 
 def test_slow_link_bounds_throughput_by_its_utilisation():
-    """A 100 B/s link between regions: decode tokens and prompts share it, so T < bw / (bytes * (1 + in/out))."""
+    """A 100 B/s link between regions: decode tokens and prompts share it, so in steady state
+    (``run=None``) T < bw / (bytes * (1 + in/out))."""
     bw = 100.0
-    e = served(chain(bw=bw, regions=("r0", "r1"))).estimate([0, 2], [2, 2])
+    slow = chain(bw=bw, regions=("r0", "r1"))
+    e = served(slow, run=None).estimate([0, 2], [2, 2])
     limit = bw / (2.001 * (1 + WL.mean_input / WL.mean_output))
     assert 0.8 * limit < e.throughput < limit
     assert e.crossings == pytest.approx(1.0)
-    fast = served(chain(regions=("r0", "r1"))).estimate([0, 2], [2, 2])
+    fast = served(chain(regions=("r0", "r1")), run=None).estimate([0, 2], [2, 2])
     assert fast.throughput > 2 * e.throughput
+
+
+def test_slow_prompts_keep_the_simulated_run_filling():
+    """The simulator's offline run starts with 20 requests and launches one per finished prompt.
+    Over the 100 B/s link a prompt takes s_in = 2 s, so the 4000 requests the KV holds are far off
+    at the end of the window [60, 660] s: the link serves prompts at q = (0.95 - T s_tok) / s_in
+    (95 % busy), requests grow as 20 + q t, 20 of them in their prompt, so the window holds
+    n_dec = q (60 + 660) / 2 on average and T = n_dec / RTT = 360 * 0.95 / (s_in RTT + 360 s_tok)."""
+    slow = chain(bw=100.0, regions=("r0", "r1"))
+    e = served(slow).estimate([0, 2], [2, 2])
+    s_tok, s_in = 2.001 / 100.0, 100 * 2.001 / 100.0
+    assert e.throughput == pytest.approx(360 * 0.95 / (s_in * e.rtt + 360 * s_tok), rel=1e-3)
+    assert e.throughput < 0.6 * served(slow, run=None).estimate([0, 2], [2, 2]).throughput
+    # a fast chain fills within the warm-up: the run changes nothing
+    fast = chain()
+    assert served(fast).estimate([0, 2], [2, 2]).throughput == pytest.approx(served(fast, run=None).estimate([0, 2], [2, 2]).throughput)
+
+
+def test_run_matches_the_simulator_settings():
+    from helix.placement.served import SIM_OFFLINE_RUN
+    from helix.sim.settings import HELIX_N_INIT, OFFLINE_MEASURE_S, OFFLINE_WARMUP_S
+
+    assert SIM_OFFLINE_RUN == (HELIX_N_INIT, OFFLINE_WARMUP_S, OFFLINE_WARMUP_S + OFFLINE_MEASURE_S)
 
 
 def test_online_rate_served_or_saturated():

@@ -13,21 +13,34 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   ``x`` the KV tokens of a request weighted by how long it stays (long outputs stay longer).
 * **routing**: the scheduler splits requests at every hop in proportion to the max-flow's link
   flows (links under 5 % of the sender's flow are masked), so a machine's share of routes is its
-  visit probability in that Markov chain, and the mean round trip is linear in those shares.
-* **round trip of a token**: per machine, the decode walk of its ``k`` layers at its batch (its
-  share of the requests in decode, at most ``Dm(k)`` per pass, more passes beyond), plus the prompt
-  work mixed into those batches; per link, latency, the token's send time, the wait behind the
-  other tokens of its batch and an M/G/1 wait behind prompt activations (about 1 s each on a
+  visit probability in that Markov chain, and the mean round trip is linear in those shares. Max
+  flows are not unique: ``routing="maxflow"`` (the default, fast: the planner's search) uses our
+  own; ``routing="scheduler"`` the helix scheduler's own flows and per-link bandwidths on the
+  simulator's placement graph (helix.scheduling, networkx; 10-50x slower), as the validation does.
+* **round trip of a token**: per machine, the decode walk of its ``k`` layers at its batch, and
+  the waits the simulator's batching makes: tokens of one route travel together (a group of
+  ``n_dec * A * B / share``, A and B the forward and backward sums of squared route shares: the
+  chance that two tokens share their whole route), and the batch is that group plus what lands
+  during a walk; on an idle machine the first token of a group wakes it and walks alone, so the
+  rest waits one lone walk; on a busy one a token waits the rest of the walk in progress (decode
+  walks, and prompt walks of ``P + D``). Per link, latency, the token's send time, the wait behind
+  the other tokens of its batch and an M/G/1 wait behind prompt activations (about 1 s each on a
   12.5 MB/s link): this is what prices region crossings.
 * the decode throughput ``T`` solves ``T = min(F_dec, N_dec(T) / RTT(T))`` (prompt and queueing
-  terms grow with T) by bisection; ``F_dec`` is the decode share of the max-flow, the cap.
+  terms grow with T) as a fixed point; ``F_dec`` is the decode share of the max-flow, the cap.
+* **the simulator's run** (``run``, default ``SIM_OFFLINE_RUN``): the offline run starts with 20
+  requests and launches one more per finished prompt, so it fills at 20 per prompt latency (at
+  most what the busiest link serves); a layout of slow prompts (several slow crossings) is still
+  filling in the measure window, with fewer requests and many more prompts than in steady state.
+  The estimate averages requests in flight, in their prompt and prompts per second over the
+  window (``run=None``: steady state).
 
 Online at an arrival rate, the rate is served if the requests it keeps in flight fit the KV limits
 and no link or machine is overloaded; otherwise the estimate says ``saturated`` (no number).
 
 The estimate is a ranking tool and a search score (validated against the simulator by rule
-``estimator_validation``), not a substitute for the simulator. It takes 1-3 ms per layout, most
-of it the max-flow (``benchmarks/served.py``).
+``estimator_validation``, docs/served.md), not a substitute for the simulator. Cost per layout:
+``benchmarks/served.py``.
 """
 
 from __future__ import annotations
@@ -48,6 +61,14 @@ KV_HWM = {"offline": 0.85, "online": 0.9}  # router masks machines above this ex
 KV_RATIO = {"offline": 1.0, "online": 0.6}  # expected output share counted in the KV expectation
 AVG_OUTPUT_LEN = 240  # the scheduler's expected output length
 CPU_BUFFER_COST = 1 / 4e9 + 1 / 5e9  # s per activation byte landing on a machine (the simulator's copy cost)
+DEFAULT_NIC = 10e9  # bytes/s: the config schema's default NIC (helix/config/schema.py)
+# "maxflow": route by our own max flow (fast, the planner's search); "scheduler": by the helix
+# scheduler's own max flow and per-link bandwidths, as the simulator does (slower: networkx)
+ROUTINGS = ("maxflow", "scheduler")
+BUSY_CAP = 0.95  # a busy share at or above 1 means overload (caught separately); keeps 1 - busy > 0
+# the simulator's offline run (helix/sim/settings.py: HELIX_N_INIT, OFFLINE_WARMUP_S, OFFLINE_MEASURE_S;
+# a test keeps them equal): requests launched at its start, and its measure window after the start (s)
+SIM_OFFLINE_RUN = (20, 60.0, 660.0)
 
 
 @dataclass(frozen=True)
@@ -133,7 +154,10 @@ class ServedModel:
 
     def __init__(self, cluster, model, tables: Sequence[Sequence[float]], profiles, model_key: str | None = None,
                  workload: WorkloadStats = AZURE_CONV, ctx: FlowContext | None = None,
-                 gpu_models: Mapping[str, GpuServing] | None = None):
+                 gpu_models: Mapping[str, GpuServing] | None = None, routing: str = "maxflow",
+                 run: tuple[int, float, float] | None = SIM_OFFLINE_RUN):
+        if routing not in ROUTINGS:
+            raise HelixInputError("served estimate", "routing", f"routing must be one of {', '.join(ROUTINGS)}", routing)
         if profiles is None and gpu_models is None:
             raise HelixInputError(f"cluster {cluster.name}", "profiles", "the served-throughput estimate needs the GPU profiles")
         self.cluster = cluster
@@ -170,6 +194,15 @@ class ServedModel:
             self.bw[a, b] = self.bw[b, a] = l.bandwidth
         self.coord_bw = (cluster.coordinator.outbound_nic, cluster.coordinator.inbound_nic)
         self.multi_region = len(set(self.region)) > 1
+        self.routing = routing
+        self.run = run  # offline: (requests at the start, window start, window end); None: steady state
+        self.model = model
+        self.profiles = None
+        if profiles is not None:
+            from helix.profiles.entry import as_model_profiles
+
+            self.profiles = as_model_profiles(model, profiles)
+        self._typical: dict[tuple, object] = {}  # machine mix -> TypicalThroughput (the scheduler's capacities)
 
     # ------------------------------------------------------------------------------------------
     def estimate_layout(self, layout, mode: str = "offline", rate_tps: float | None = None) -> Estimate:
@@ -199,16 +232,112 @@ class ServedModel:
         if not F > 1e-9:
             return Estimate(0.0, 0.0, mode, mode == "online", "no complete route from the source to the sink")
         m0 = len(used)
-        est = self._routed(starts, sizes, used, arcs, flows[m0:], F, mode, rate_tps)
+        if self.routing == "scheduler":
+            s_arcs, s_flows, s_bw = self._scheduler_flows(starts, sizes)
+            if not sum(f for (a, _), f in zip(s_arcs, s_flows) if a == -1) > 1e-9:
+                return Estimate(0.0, F, mode, mode == "online", "the helix scheduler's flow graph routes nothing")
+            est = self._routed(starts, sizes, used, s_arcs, s_flows, F, mode, rate_tps, s_bw)
+        else:
+            est = self._routed(starts, sizes, used, arcs, flows[m0:], F, mode, rate_tps)
         # crossing arcs our flow leaves empty: the scheduler's own max flow (not unique) may use them
         est.optional_crossings = sum(1 for p, arc in enumerate(arcs) if self._crosses(arc) and flows[m0 + p] <= 1e-9)
         return est
+
+    def _window(self, n_kv: float, pl: float, q_steady: float, q_cap: float) -> tuple[float, float, float]:
+        """Window averages of (requests in flight, requests in their prompt, prompts per second) in
+        the simulator's offline run (``self.run``: requests launched at its start, measure window).
+
+        The run starts with n0 requests and each finished prompt launches one more, so n0 prompts
+        are always under way while the requests grow, at n0 / PL per second (at most ``q_cap``, what
+        the busiest link or machine serves), until the KV bound; then one prompt per finished
+        request. On a layout of slow prompts the window still sees that filling phase.
+        """
+        n0, w0, w1 = self.run
+        q_r = min(n0 / pl, q_cap) if pl > 0 else q_cap
+        if n_kv <= n0 or not q_r > 0:
+            return n_kv, q_steady * pl, q_steady
+        t_fill = (n_kv - n0) / q_r
+
+        def area(a, b):  # integral of min(n_kv, n0 + q_r t) over [a, b]
+            a2, b2 = min(a, t_fill), min(b, t_fill)
+            ramp = n0 * (b2 - a2) + q_r * (b2 * b2 - a2 * a2) / 2 if b2 > a2 else 0.0
+            return ramp + n_kv * max(0.0, b - max(a, t_fill))
+
+        span = w1 - w0
+        f = min(max((t_fill - w0) / span, 0.0), 1.0)  # share of the window still filling
+        return area(w0, w1) / span, f * n0 + (1 - f) * q_steady * pl, f * q_r + (1 - f) * q_steady
 
     def _crosses(self, arc) -> bool:
         i, j = arc
         return i >= 0 and j >= 0 and self.region[i] != self.region[j]
 
-    def _routed(self, starts, sizes, used, arcs, link_flows, F, mode, rate_tps) -> Estimate:
+    def _scheduler_flows(self, starts, sizes) -> tuple[list[tuple[int, int]], list[float], list[float]]:
+        """The helix scheduler's own routing of this layout: (arcs, flow per arc, bandwidth per arc).
+
+        Max flows are not unique and the scheduler splits requests by the one its own solver finds,
+        so this builds the placement graph the simulator builds from a layout (helix.sim.graph: an
+        arc where a range hands over exactly and the cluster has the link, then one pruning pass each
+        way) and hands it to :class:`helix.scheduling.helix.HelixScheduler` (its flow graph: token +
+        activation bytes on compute links, NIC caps, node capacities tau(k) of the used machines'
+        mix) for its flows and its fixed per-link bandwidths. Placement and schedulers sit at the
+        same level; nothing here imports the simulator.
+        """
+        from helix.scheduling.base import LinkView, NodeView, Topology
+        from helix.scheduling.helix import HelixScheduler
+
+        n, L = self.cluster.n, self.L
+        used = [i for i in range(n) if sizes[i] > 0]
+        uid = {i: 2 + p for p, i in enumerate(used)}
+        mix: dict[str, int] = {}
+        for i in used:
+            g = self.cluster.machines[i].gpu
+            mix[g] = mix.get(g, 0) + 1
+        cap = self._node_capacities(used, sizes, mix)
+        nodes = {}
+        for i in used:
+            m = self.cluster.machines[i]
+            nic_in, nic_out = self._nics(m.gpu)
+            nodes[uid[i]] = NodeView(uid[i], m.name, m.gpu, starts[i], starts[i] + sizes[i], nic_in, nic_out, 0)
+        arcs = [(-1, i) for i in used if starts[i] == 0 and self.bw[n, i] > 0]
+        arcs += [(a, b) for a in used for b in used if a != b and starts[b] == starts[a] + sizes[a] and self.bw[a, b] > 0]
+        arcs += [(i, -2) for i in used if starts[i] + sizes[i] == L and self.bw[i, n + 1] > 0]
+        has_out = {a for a, _ in arcs}
+        arcs = [(a, b) for a, b in arcs if b == -2 or b in has_out]
+        has_in = {b for _, b in arcs}
+        arcs = [(a, b) for a, b in arcs if a == -1 or a in has_in]
+        links = []
+        for q, (a, b) in enumerate(arcs):
+            x, y = (n if a == -1 else a), (n + 1 if b == -2 else b)
+            links.append(LinkView(q, 0 if a == -1 else uid[a], 1 if b == -2 else uid[b], float(self.bw[x, y]), float(self.lat[x, y])))
+        if not links:
+            return [], [], []
+        topo = Topology(L, nodes, links, coord_out=self.coord_bw[0], coord_in=self.coord_bw[1],
+                        token_size=int(self.tok), activation_size=int(self.act))
+        sched = HelixScheduler(topo, {uid[i]: cap[i] for i in used}, "offline")
+        # a link without flow gets no bandwidth from the scheduler; it carries nothing either way
+        bw = [b if b > 0 else links[q].bandwidth for q, b in enumerate(sched.bandwidth)]
+        return arcs, list(sched.flows), bw
+
+    def _node_capacities(self, used, sizes, mix) -> dict[int, float]:
+        """tau_T(k) on the used machines' mix, as the simulator gives the helix scheduler (without
+        profiles, e.g. hand-made test clusters: the capacity tables)."""
+        if self.profiles is None:
+            return {i: self.tables[i][sizes[i] - 1] for i in used}
+        key = tuple(sorted(mix.items()))
+        typ = self._typical.get(key)
+        if typ is None:
+            from helix.profiles.typical import TypicalThroughput
+
+            typ = self._typical[key] = TypicalThroughput(self.profiles, mix)
+        return {i: typ.tau(self.cluster.machines[i].gpu, sizes[i]) for i in used}
+
+    def _nics(self, gpu: str) -> tuple[float, float]:
+        """The machine's NICs from the config's GPU entry (the schema's default 10e9 B/s otherwise)."""
+        e = (self.profiles.gpus.get(gpu) if self.profiles is not None else None) or {}
+        get = e.get if isinstance(e, dict) else lambda k, d: getattr(e, k, d)
+        return float(get("nic_in", DEFAULT_NIC) or DEFAULT_NIC), float(get("nic_out", DEFAULT_NIC) or DEFAULT_NIC)
+
+    def _routed(self, starts, sizes, used, arcs, link_flows, F, mode, rate_tps, link_bw=None) -> Estimate:
         n = self.cluster.n
         # routing shares: per sender, links carrying >= 5 % of its flow, split in proportion to flow
         out: dict[int, list[tuple[int, float]]] = {}
@@ -237,10 +366,28 @@ class ServedModel:
                 j = arcs[p][1]
                 if j >= 0:
                     visit[j] += p_arc[p]
-        return self._solve(starts, sizes, used, arcs, p_arc, visit, F, mode, rate_tps)
+        # tokens of one route travel together; two routes through a machine arrive at unrelated
+        # times. Per machine, the chance that two tokens share their whole route (forward and backward
+        # sums of squared shares) sets the batch a token walks in: n_dec * A * B / visit.
+        fwd = [0.0] * n
+        for p in by_sender.get(-1, ()):
+            fwd[arcs[p][1]] += share[p] ** 2
+        order = sorted(used, key=lambda i: starts[i])
+        for i in order:
+            for p in by_sender.get(i, ()):
+                j = arcs[p][1]
+                if j >= 0:
+                    fwd[j] += fwd[i] * share[p] ** 2
+        bwd = [0.0] * n
+        for i in reversed(order):
+            for p in by_sender.get(i, ()):
+                j = arcs[p][1]
+                bwd[i] += share[p] ** 2 * (1.0 if j == -2 else bwd[j])
+        coll = [fwd[i] * bwd[i] for i in range(n)]
+        return self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
 
     # ------------------------------------------------------------------------------------------
-    def _solve(self, starts, sizes, used, arcs, p_arc, visit, F, mode, rate_tps) -> Estimate:
+    def _solve(self, starts, sizes, used, arcs, p_arc, visit, coll_all, F, mode, rate_tps, link_bw=None) -> Estimate:
         w, L, n = self.w, self.L, self.cluster.n
         x = w.kv_tokens[mode]
         # KV per layer: every holder (the feeder's rule) and holders that carry flow (the router's)
@@ -272,7 +419,7 @@ class ServedModel:
         for p, (i, j) in enumerate(arcs):
             a = n if i == -1 else i
             b = n + 1 if j == -2 else j
-            bw.append(self.bw[a, b])
+            bw.append(self.bw[a, b] if link_bw is None else link_bw[p])
             lat.append(self.lat[a, b])
             coord = i == -1 or j == -2
             tokb.append(self.tok if coord else self.act + self.tok)
@@ -284,6 +431,8 @@ class ServedModel:
         s_in2 = w.input_sq * (tokb / bw) ** 2
         mo = w.mean_output
         n_dec_idx = np.arange(len(on))
+        coll = np.array([coll_all[i] for i in on])
+        D1 = k * dec[n_dec_idx, 1]  # a lone token's walk (the simulator doubles a lone decode)
 
         def walk(b):
             """Decode walk time per machine at batch b (interpolated, with passes beyond Dm)."""
@@ -295,12 +444,18 @@ class ServedModel:
             passes = np.maximum(1.0, b / dm)
             return k * t * passes + b * self.act * CPU_BUFFER_COST
 
-        def times(T: float, n_dec: float):
-            """(prompt latency, round trip) at decode throughput T with n_dec requests decoding,
-            or None when a link or machine would be overloaded."""
-            q = T / mo  # prompts per second
+        def times(T: float, n_dec: float, q: float | None = None):
+            """(prompt latency, round trip) at decode throughput T with n_dec requests decoding and
+            q prompts per second (default: one per finished request, T / mean output), or None when
+            a link or machine would be overloaded."""
+            if q is None:
+                q = T / mo  # prompts per second
             lam_u = q * pv
-            b = n_dec * pv  # the convoy: a machine batches every request routed through it
+            # batch: a token walks with the tokens of its own route (group g) plus those that land
+            # while the machine walks (T * share * walk), at most every token through it (convoy)
+            b = g = np.minimum(np.maximum(n_dec * coll / pv, 1.0), np.maximum(n_dec * pv, 1.0))
+            for _ in range(3):
+                b = np.minimum(g + T * pv * walk(b), np.maximum(n_dec * pv, 1.0))
             D = walk(b)
             # a machine is overloaded when even full batches (Dm) cannot keep up with its tokens
             rho_u = lam_u * P + T * pv * k * dec[n_dec_idx, dm.astype(int)] / dm
@@ -310,9 +465,13 @@ class ServedModel:
                 return None
             wait_l = (lam_l * s_in2 + T * pl * s_tok**2) / (2 * (1 - rho_l))
             burst = np.maximum(n_dec * pl - 1.0, 0.0) / 2 * s_tok  # (convoy bound)
-            # a token that lands while the machine walks another batch waits for its rest
-            busy = np.minimum(T * pv * D / np.maximum(b, 1.0) + lam_u * P, 1.0)
-            stay = D + lam_u * P * (P / 2 + D) + busy * D / 2
+            # per machine: its walk; on an idle machine the first token of a group walks alone and
+            # the rest of the group waits for that lone walk (D1); otherwise a token waits for the
+            # rest of the walk in progress (the residual of decode walks, D / 2 over the share
+            # rho_d, and of prompt walks P + D arriving at lam_u)
+            rho_d = np.minimum(T * pv * D / b, BUSY_CAP)  # share of time walking decode batches
+            busy = np.minimum(rho_d + lam_u * P, BUSY_CAP)
+            stay = D + (1 - 1 / g) * (1 - busy) * D1 + rho_d * D / 2 + lam_u * P * (P / 2 + D)
             rtt = float(pv @ stay + pl @ (lat + s_tok + wait_l + burst))
             pwait = (lam_u * P * P / 2) / (1 - np.minimum(rho_u, 0.999))
             plat = float(pv @ (P + D / 2 + pwait) + pl @ (lat + s_in + wait_l))
@@ -324,6 +483,13 @@ class ServedModel:
                    float((pv * (P / mo + k * dec[n_dec_idx, dm.astype(int)] / dm)).max(initial=0.0)))
         f_dec = min(F * mo / (w.mean_input + mo), (1 - 1e-6) / coef if coef > 0 else math.inf)
         est = Estimate(0.0, F, mode, in_flight=n_kv, crossings=cross)
+
+        def q_cap(T: float) -> float:
+            """The prompt rate that would keep the busiest link or machine 95 % busy beside T."""
+            ql = (BUSY_CAP - T * pl * s_tok) / np.maximum(pl * s_in, 1e-300)
+            qu = (BUSY_CAP - T * pv * k * dec[n_dec_idx, dm.astype(int)] / dm) / np.maximum(pv * P, 1e-300)
+            return max(float(min(ql.min(initial=math.inf), qu.min(initial=math.inf))), 0.0)
+
         if mode == "offline":
 
             def g(T):
@@ -334,6 +500,12 @@ class ServedModel:
                     if r is None:
                         return None
                     nd = max(n_kv - T / mo * r[0], 0.0)
+                for _ in range(2 if self.run else 0):  # the simulator's run: still filling in its window
+                    nw, npw, qw = self._window(n_kv, r[0], T / mo, q_cap(T))
+                    nd = max(nw - npw, 0.0)
+                    r = times(T, nd, qw)
+                    if r is None:
+                        return None
                 return nd / r[1], nd, r
 
             # fixed point T = min(F_dec, g(T)): g falls as T grows (prompt and queueing terms), so

@@ -5,10 +5,12 @@ where the artifact has one for that pair and it routes without partial inference
 placement rule's helix and helix-maxflow layouts, given as files), the baselines (petals, swarm,
 separate, computed here), region-aware segment starts, and seeded random feasible layouts (random
 walks of the planner's moves from those layouts, keeping at least half of the start's max-flow).
-Each row: max-flow, the estimate (offline), and the simulated offline decode throughput through the
-own-layout path (helix.sim.graph), helix scheduler. ``summarize`` gives per cluster the Spearman
-correlation of estimate and of max-flow with the simulation, and the share of pairs both order
-like the simulator.
+Each row: max-flow, the estimate (offline, routed as the helix scheduler routes: its own max flow,
+``ServedModel(routing="scheduler")``), the same estimate with the planner's fast routing (our own
+max flow, ``estimate_fast``), and the simulated offline decode throughput through the own-layout
+path (helix.sim.graph), helix scheduler. ``summarize`` gives per cluster the Spearman correlation
+of both estimates and of max-flow with the simulation, and the share of pairs each orders like the
+simulator.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 
 from helix.errors import HelixInputError, HelixRunError, PlacementError
 
-COLUMNS = ["cluster", "model", "layout", "source", "max_flow", "estimate", "crossings", "simulated"]
+COLUMNS = ["cluster", "model", "layout", "source", "max_flow", "estimate", "estimate_fast", "crossings", "simulated"]
+NUMERIC = ("max_flow", "estimate", "estimate_fast", "crossings", "simulated")
 RANDOM_LAYOUTS = 3  # seeded random walks per (cluster, model)
 SEGMENT_LAYOUTS = 2  # best region-aware segment starts per (cluster, model), by estimate
 
@@ -75,7 +78,7 @@ def candidate_layouts(problem, artifact_dir: str | Path | None, own: dict[str, s
         pass
     for name, (st, sz) in base:
         out.append((name, "baseline", layout_from_vectors(cl, L, st, sz)))
-    sm = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key)
+    sm = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key, routing="scheduler")
     K = [min(len(t), L) for t in tables]
     seg = sorted(((sm.estimate(st, sz).throughput, st, sz) for st, sz in segment_layouts([m.region for m in cl.machines], K, tables, L)),
                  key=lambda r: -r[0])
@@ -118,7 +121,9 @@ def validate(problem, layouts, simulate: Callable[[object], float], progress: Ca
     from helix.placement.served import ServedModel
 
     cl = problem.cluster
-    sm = ServedModel(cl, problem.model, [problem.table(i) for i in range(cl.n)], problem.profiles, problem.model_key)
+    tables = [problem.table(i) for i in range(cl.n)]
+    sm = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key, routing="scheduler")
+    fast = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key, ctx=sm.ctx)
     rows = []
     for name, source, lay in layouts:
         st, sz = _vectors(cl, lay)
@@ -137,9 +142,10 @@ def validate(problem, layouts, simulate: Callable[[object], float], progress: Ca
             if progress:
                 progress(f"{name}: skipped, simulator: {exc.one_line()}")
             continue
+        ef = fast.estimate(st, sz)
         rows.append({"cluster": problem.cluster_key, "model": problem.model_key, "layout": name, "source": source,
-                     "max_flow": round(e.max_flow, 4), "estimate": round(e.throughput, 4), "crossings": round(e.crossings, 4),
-                     "simulated": round(s, 4)})
+                     "max_flow": round(e.max_flow, 4), "estimate": round(e.throughput, 4),
+                     "estimate_fast": round(ef.throughput, 4), "crossings": round(e.crossings, 4), "simulated": round(s, 4)})
         if progress:
             progress(f"{name}: max-flow {e.max_flow:.1f}, estimate {e.throughput:.1f}, simulated {s:.1f} tok/s")
     return rows
@@ -158,8 +164,9 @@ def read_rows(path: str | Path) -> list[dict]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     for r in rows:
-        for k in ("max_flow", "estimate", "crossings", "simulated"):
-            r[k] = float(r[k])
+        for k in NUMERIC:
+            if k in r:
+                r[k] = float(r[k])
     return rows
 
 
@@ -185,7 +192,8 @@ def _pairs(a: Sequence[float], b: Sequence[float]) -> tuple[int, int]:
 
 
 def summarize(rows: Sequence[dict]) -> dict:
-    """Per cluster (both models pooled) and per cluster/model: Spearman and pair ordering."""
+    """Per cluster (both models pooled) and per cluster/model: Spearman and pair ordering of the
+    estimate, of the fast-routed estimate (where the rows have it) and of max-flow."""
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r["cluster"], []).append(r)
@@ -206,4 +214,8 @@ def summarize(rows: Sequence[dict]) -> dict:
             "pairs_ordered_estimate": ok_e,
             "pairs_ordered_max_flow": ok_m,
         }
+        if all("estimate_fast" in r for r in g):
+            fast = [r["estimate_fast"] for r in g]
+            out[key]["spearman_estimate_fast"] = _spearman(fast, sim)
+            out[key]["pairs_ordered_estimate_fast"] = _pairs(fast, sim)[1]
     return out
