@@ -453,9 +453,8 @@ class ServedModel:
             lam_u = q * pv
             # batch: a token walks with the tokens of its own route (group g) plus those that land
             # while the machine walks (T * share * walk), at most every token through it (convoy)
-            b = g = np.minimum(np.maximum(n_dec * coll / pv, 1.0), np.maximum(n_dec * pv, 1.0))
-            for _ in range(3):
-                b = np.minimum(g + T * pv * walk(b), np.maximum(n_dec * pv, 1.0))
+            g = np.minimum(np.maximum(n_dec * coll / pv, 1.0), np.maximum(n_dec * pv, 1.0))
+            b = np.minimum(g + T * pv * walk(g), np.maximum(n_dec * pv, 1.0))  # one step from the group
             D = walk(b)
             # a machine is overloaded when even full batches (Dm) cannot keep up with its tokens
             rho_u = lam_u * P + T * pv * k * dec[n_dec_idx, dm.astype(int)] / dm
@@ -493,19 +492,20 @@ class ServedModel:
         if mode == "offline":
 
             def g(T):
-                r = None
-                nd = n_kv
-                for _ in range(2):  # in decode = admitted - those in their prompt
-                    r = times(T, nd)
+                # in decode = in flight - in their prompt; with the simulator's run, averaged over
+                # its window (a run still filling holds fewer requests and sends more prompts)
+                r = times(T, n_kv)
+                for _ in range(2):
                     if r is None:
                         return None
-                    nd = max(n_kv - T / mo * r[0], 0.0)
-                for _ in range(2 if self.run else 0):  # the simulator's run: still filling in its window
-                    nw, npw, qw = self._window(n_kv, r[0], T / mo, q_cap(T))
-                    nd = max(nw - npw, 0.0)
-                    r = times(T, nd, qw)
-                    if r is None:
-                        return None
+                    if self.run:
+                        nw, npr, q = self._window(n_kv, r[0], T / mo, q_cap(T))
+                    else:
+                        nw, npr, q = n_kv, T / mo * r[0], T / mo
+                    nd = max(nw - npr, 0.0)
+                    r = times(T, nd, q)
+                if r is None:
+                    return None
                 return nd / r[1], nd, r
 
             # fixed point T = min(F_dec, g(T)): g falls as T grows (prompt and queueing terms), so
