@@ -16,7 +16,7 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   visit probability in that Markov chain, and the mean round trip is linear in those shares. Max
   flows are not unique: ``routing="maxflow"`` (the default, fast: the planner's search) uses our
   own; ``routing="scheduler"`` the helix scheduler's own flows and per-link bandwidths on the
-  simulator's placement graph (helix.scheduling, networkx; 10-50x slower), as the validation does.
+  simulator's placement graph (helix.scheduling, networkx; 2-9x slower), as the validation does.
 * **round trip of a token**: per machine, the decode walk of its ``k`` layers at its batch, and
   the waits the simulator's batching makes: tokens of one route travel together (a group of
   ``n_dec * A * B / share``, A and B the forward and backward sums of squared route shares: the
