@@ -263,7 +263,7 @@ class Planner:
             starts.append((v, list(st), list(sz)))
         K = [min(len(t), p.L) for t in self.tables]
         for st, sz in segment_layouts([m.region for m in p.cluster.machines], K, self.tables, p.L):
-            if used >= budget // 4:  # the starts take at most a quarter of the budget
+            if used >= budget // 4 or self.should_stop():  # the starts: at most a quarter of the budget
                 break
             v = score(st, sz)
             used += 1
@@ -328,7 +328,8 @@ class Planner:
                     take(f"warm:{name}", st, sz)
         for _, st, sz in cands:
             pool.setdefault((tuple(st), tuple(sz)), score(st, sz))
-        if s.rerank and p.rerank is not None and len(cands) > 1:
+        # interrupted (SIGINT/SIGTERM): the best by the estimate, no more simulations
+        if s.rerank and p.rerank is not None and len(cands) > 1 and not STOP.is_set():
             keep = [q for q, (_, a, b) in enumerate(cands) if mf is not None and a == list(mf[0]) and b == list(mf[1])]
             i, rows = self.rerank(cands, keep)
             notes["rerank"] = [{**r, "estimate": round(pool[(tuple(st), tuple(sz))], 3)} for r, (_, st, sz) in zip(rows, cands)]
