@@ -8,8 +8,8 @@ work on two micro-batches at once; ``branching``: the 4-worker test placement
 config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch``
 engine, the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all
 decodes in one batch), no network, run with 1 torch thread and with the workers' total (the ratio
-is against the faster of the two). Each round runs the prototype, then the baseline(s), so they
-see the same machine load; per round it prints tokens/s, the ratio, the CPU each side used, the CPU
+is against the faster of the two). Each round runs the prototype and the baseline(s) back to back,
+alternating which goes first, so they see the same machine load; per round it prints tokens/s, the ratio, the CPU each side used, the CPU
 per decode token, the seconds each side was runnable without a CPU (schedstat) and the 1-minute
 load average. The prototype runs with its defaults, as the server does (decode loop-back on;
 ``--no-loopback`` for the host-in-every-iteration path). ``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR)
@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -246,31 +247,48 @@ def main() -> int:
             os.environ["HELIX_PROFILE_DIR"] = str(Path(args.profile).resolve())
         rounds = []
         for k in range(args.rounds):
-            run_dir = Path(tmp) / f"run{k}"
-            cpu0, host0 = time.process_time(), schedstat()
-            sampler = SchedSampler()
-            m = run_prototype(layout, model_config, spec, run_dir, lengths, arrivals, log=lambda s: None,
-                              on_serving=sampler.on_serving)
-            workers = sampler.totals()
-            host1 = schedstat()
-            run = json.loads((run_dir / "run.json").read_text())
-            tps = m["decode_throughput_tps"]
-            # CPU seconds of the serving loops (workers report theirs; start-up excluded) per second of run
-            proto_cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
-            host_cores = (time.process_time() - cpu0) / args.duration_s  # the host runs in this process
-            singles, single_launched, single_cores, single_wait = {}, {}, {}, {}
-            for t in single_threads:
-                cpu0, s0 = time.process_time(), schedstat()
-                singles[t], single_launched[t] = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config, t)
-                single_cores[t] = round((time.process_time() - cpu0) / args.duration_s, 2)
-                single_wait[t] = round(schedstat()[1] - s0[1], 2)
+
+            def proto_side(k=k):
+                run_dir = Path(tmp) / f"run{k}"
+                cpu0, host0 = time.process_time(), schedstat()
+                sampler = SchedSampler()
+                m = run_prototype(layout, model_config, spec, run_dir, lengths, arrivals, log=lambda s: None,
+                                  on_serving=sampler.on_serving)
+                workers = sampler.totals()
+                host_wait = schedstat()[1] - host0[1]
+                run = json.loads((run_dir / "run.json").read_text())
+                # CPU seconds of the serving loops (workers report theirs; start-up excluded) per second of run
+                cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
+                host_cores = (time.process_time() - cpu0) / args.duration_s  # the host runs in this process
+                return float(m["decode_throughput_tps"]), run["requests"], cores, host_cores, workers, host_wait
+
+            def single_side():
+                out = {}
+                for t in single_threads:
+                    cpu0, s0 = time.process_time(), schedstat()
+                    tps_t, launched_t = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config, t)
+                    out[t] = (float(tps_t), launched_t, round((time.process_time() - cpu0) / args.duration_s, 2),
+                              round(schedstat()[1] - s0[1], 2))
+                return out
+
+            # alternate which side goes first, so a load that drifts during a round favours neither
+            if k % 2 == 0:
+                tps, launched, proto_cores, host_cores, workers, host_wait = proto_side()
+                single_out = single_side()
+            else:
+                single_out = single_side()
+                tps, launched, proto_cores, host_cores, workers, host_wait = proto_side()
+            singles = {t: v[0] for t, v in single_out.items()}
+            single_launched = {t: v[1] for t, v in single_out.items()}
+            single_cores = {t: v[2] for t, v in single_out.items()}
+            single_wait = {t: v[3] for t, v in single_out.items()}
             best_t = max(singles, key=singles.get)
             best = singles[best_t]
             rounds.append({
                 "prototype_decode_tps": round(tps, 1),
                 "single_process_decode_tps": {f"{t} threads": round(v, 1) for t, v in singles.items()},
                 "ratio": round(tps / best, 3) if best else None,
-                "requests_launched": {"prototype": run["requests"], **{f"single {t} threads": v for t, v in single_launched.items()}},
+                "requests_launched": {"prototype": launched, **{f"single {t} threads": v for t, v in single_launched.items()}},
                 "worker_cores_used": round(proto_cores, 2), "host_cores_used": round(host_cores, 2),
                 "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
                 # CPU (workers + host / the faster single process) per decode token: efficiency, whatever the load
@@ -279,9 +297,11 @@ def main() -> int:
                     "single": round(1000 * single_cores[best_t] / best, 2) if best else None},
                 # seconds runnable but without a CPU (other processes on the box): workers (all threads) + host / single
                 "waiting_for_cpu_s": {"workers": workers["wait_for_cpu_s"], "workers_main_threads": workers["main_thread_wait_s"],
-                                      "host": round(host1[1] - host0[1], 2), "single": single_wait[best_t]},
+                                      "host": round(host_wait, 2), "single": single_wait[best_t]},
+                "first": "prototype" if k % 2 == 0 else "single process",
                 "load_average_1min": round(os.getloadavg()[0], 2)})
             print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
+    ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]
     proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
     single = sum(max(r["single_process_decode_tps"].values()) for r in rounds) / len(rounds)
     report = {
@@ -290,7 +310,9 @@ def main() -> int:
         "concurrency": args.n_init, "threads_per_worker": args.threads, "single_process_threads": single_threads,
         "decode_batch": decode_batch or "all", "loopback": not args.no_loopback, "rounds": rounds,
         "prototype_decode_tps": round(proto, 1), "single_process_decode_tps": round(single, 1),  # the faster setting per round
-        "ratio": round(proto / single, 3) if single else None, "cpus": os.cpu_count(),
+        "ratio": round(proto / single, 3) if single else None,  # of the mean tokens/s
+        "ratio_median_of_rounds": statistics.median(ratios) if ratios else None,
+        "rounds_at_or_above_1": sum(r["ratio"] is not None and r["ratio"] >= 1.0 for r in rounds), "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
     if args.profile:
