@@ -60,6 +60,11 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
     rows = notes["served"]["rerank"]
     names = [r["candidate"] for r in rows]
     assert names[:2] == ["estimate0", "estimate1"] and "maxflow" in names and any(n.startswith("warm:") for n in names)
+    # no screening: every candidate gets the full simulation, the trace names the best one
+    assert all("simulated" in r and "screened" not in r for r in rows)
+    best = max(range(len(rows)), key=lambda q: (rows[q]["simulated"], -q))
+    trace = (tmp_path / "a/solver_trace.csv").read_text().splitlines()
+    assert trace[-1].endswith(f"served:rerank:{names[best]}")
     mf = run_placement(_problem(artifact_dir, **SMALL), "helix-maxflow", tmp_path / "m")
     p = _problem(artifact_dir)
     sm = ServedModel(p.cluster, p.model, [p.table(i) for i in range(p.cluster.n)], p.profiles, "llama30b")
