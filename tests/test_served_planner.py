@@ -122,7 +122,7 @@ def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_
     from helix.artifact.traces import import_traces, load_lengths
     from helix.planning.rerank import attach_reranker, simulate_layout
 
-    served = dict(SMALL, objective="served", served_evaluations=600, served_flow_floors=[1.0, 0.8], floor_evaluations=300,
+    served = dict(SMALL, objective="served", served_evaluations=600, served_flow_floors=[1.0, 0.8], floor_evaluations=300, floor_candidates=2,
                   rerank=2, rerank_screen_s=40, rerank_final=1, rerank_duration_s=120, rerank_warmup_s=30)
     lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
     gpus = {"A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}, "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}}
@@ -132,7 +132,7 @@ def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_
     notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]["served"]
     # a layout found under several names is one candidate named "a+b"
     rows = {name: r for r in notes["rerank"] for name in r["candidate"].split("+")}
-    assert {"floor1", "floor0.8", "maxflow", "estimate0"} <= set(rows)
+    assert {"floor1", "floor1.1", "floor0.8", "floor0.8.1", "maxflow", "estimate0"} <= set(rows)  # two lanes per floor
     assert all("screened" in r for r in notes["rerank"])
     finals = {k: r["simulated"] for k, r in rows.items() if "simulated" in r}
     # the rerank_final best of the screen, and the max-flow layout

@@ -76,11 +76,13 @@ class PlacementPreset(BaseModel):
     # Served search, flow floors: for each fraction f, the estimate is also annealed from the
     # max-flow search's best layout keeping at least f of that layout's max-flow (a soft floor:
     # below it the score falls with the fourth power of the shortfall), ``floor_evaluations``
-    # estimates per floor. Why: the estimate alone drifts to layouts of low max-flow and little KV
-    # room that the simulator serves worse; each floor's best is re-ranked by simulation beside
-    # the estimate's best, the max-flow layout and the warm starts.
+    # estimates per floor in three seeded lanes. Why: the estimate alone drifts to layouts of low
+    # max-flow and little KV room that the simulator serves worse; the ``floor_candidates`` best
+    # lanes' layouts of each floor are re-ranked by simulation beside the estimate's best, the
+    # max-flow layout and the warm starts (the estimate cannot tell them apart; the simulator can).
     served_flow_floors: list[float] = Field(default_factory=list)
     floor_evaluations: int = Field(4_500, ge=1)
+    floor_candidates: int = Field(1, ge=1, le=3)
     # Two-stage re-ranking: with rerank_screen_s > 0 every candidate is first simulated for
     # rerank_screen_s (after rerank_warmup_s), then the ``rerank_final`` best of that screen and
     # the max-flow layout get the full rerank_duration_s; the best full simulation wins.

@@ -319,8 +319,10 @@ class Planner:
             # what the estimate may misjudge, re-ranked beside its best: the flow-floor layouts,
             # the max-flow layout and the warm starts, so that the simulated choice is never
             # worse than any of them
+            seen_f: dict[float, int] = {}
             for f, st, sz in floors:
-                take(f"floor{f:g}", st, sz)
+                seen_f[f] = seen_f.get(f, 0) + 1
+                take(f"floor{f:g}" + (f".{seen_f[f] - 1}" if seen_f[f] > 1 else ""), st, sz)
             if mf is not None:
                 take("maxflow", *mf)
             for name, (st, sz) in warm.items():
@@ -356,16 +358,16 @@ class Planner:
                 v = _served_score(e)
                 return v if e.max_flow >= floor else v * (e.max_flow / floor) ** 4
 
-            best = None
+            lanes = []
             for lane in range(FLOOR_LANES):
                 if self.should_stop():
                     break
                 search = LayoutSearch(self.ctx, self.tables, seed=s.seed + 1000 * (q + 1) + lane, score=fscore)
                 v, st, sz = search.run([(list(mf[0]), list(mf[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop)
-                if best is None or v > best[0] + 1e-9:
-                    best = (v, st, sz)
-            if best is not None:
-                out.append((frac, best[1], best[2]))
+                lanes.append((v, lane, st, sz))
+            lanes.sort(key=lambda r: (-r[0], r[1]))  # best first, ties by lane
+            for _, _, st, sz in lanes[: s.floor_candidates]:
+                out.append((frac, st, sz))
         return out
 
     def rerank(self, cands, keep: list[int]) -> tuple[int, list[dict]]:
