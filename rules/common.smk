@@ -7,6 +7,22 @@ from helix.scheduling import SCHEDULERS
 from helix.profiles.workflow import ProfilePlan
 
 CONFIG_SOURCE = ", ".join(str(f) for f in workflow.configfiles) or "config"
+
+
+onstart:
+    # Local runs need no job-rate limit, and Snakemake 9's (default 100/1s) costs a core: every
+    # pass of its scheduler loop arms a new 1 s re-evaluation timer and every finished job adds one
+    # more chain of them, so late in a full run the main process re-reads the params and inputs of
+    # every ready job ~100 times a second (219 of 894 CPU s of all_figures, 29 November). Dropping
+    # it changes when the scheduler looks again, not what runs. Remote executors keep it.
+    _scheduler = getattr(workflow, "scheduler", None)
+    if (
+        workflow.local_exec
+        and getattr(_scheduler, "job_rate_limiter", None) is not None
+    ):
+        _scheduler.job_rate_limiter = None
+
+
 try:
     HCFG = validate_config(config, CONFIG_SOURCE)
 except HelixInputError as exc:
