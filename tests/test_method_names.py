@@ -117,3 +117,25 @@ def test_paper_layout_on_the_graph_path_reads_the_solution_file_and_our_cluster(
                        WorkloadSpec.model_validate(wl), (inp.tolist(), out.tolist()))
     assert ours.metrics == by_hand.metrics
     assert ours.max_flow == pytest.approx(theirs.max_flow, rel=1e-9)  # the same layout: the same max flow
+
+
+def test_an_authors_layout_with_zero_max_flow_is_imported_as_it_is(artifact_dir, tmp_path):
+    """geo24 paper-petals routes only through overlapping ranges (partial inference, which our flow
+    graph leaves out): its max-flow is 0, yet Fig. 9b simulates it on the artifact's graph, so the
+    placement writes it as the authors made it instead of refusing it like a layout of ours."""
+    import json
+    import os
+
+    from helix.cli import main
+
+    os.environ.setdefault("HELIX_ARTIFACT_DIR", str(artifact_dir))
+    out = tmp_path / "pp"
+    args = ["place", "--cluster", "geo24", "--model", "llama70b", "--method", "paper-petals",
+            "--profiles", "artifact", "--out", str(out)]
+    assert main(args) in (0, None)
+    flow = json.loads((out / "flow.json").read_text())
+    assert flow["max_flow"] == 0.0
+    import yaml
+
+    layers = yaml.safe_load((out / "layout.yaml").read_text())["layers"]
+    assert len(layers) == 24 and all(0 <= a < b <= 80 for a, b in layers.values())
