@@ -59,7 +59,8 @@ def _extensions() -> list:
     try:
         from Cython.Build import cythonize
     except ImportError:
-        print("warning: Cython is not installed; helix.sim._loop_c not built, the simulator runs its Python loop")
+        print("warning: Cython is not installed; helix.sim._loop_c not built, "
+              "the simulator runs its Python loop")
         return []
     return cythonize([ext], include_path=[str(GEN)], compiler_directives=DIRECTIVES, quiet=True)
 

@@ -63,8 +63,10 @@ def main() -> int:
             vals = [r.objective for r in result.trace if r.seconds <= cp]
             at.append(max(vals) if vals else 0.0)
         rows.append((name, preset_name, preset, at, result, wall, per_eval_us))
-        print(f"# {name}: preset {preset_name} ({preset.backend}, {preset.time_limit_s:g} s, milp {preset.milp_backend}), "
-              f"final {result.objective:.2f} via {result.trace[-1].source}, wall {wall:.1f} s, max-flow {per_eval_us:.0f} us/eval",
+        print(f"# {name}: preset {preset_name} ({preset.backend}, {preset.time_limit_s:g} s, "
+              f"milp {preset.milp_backend}), "
+              f"final {result.objective:.2f} via {result.trace[-1].source}, wall {wall:.1f} s, "
+              f"max-flow {per_eval_us:.0f} us/eval",
               flush=True)
     print()
     header = f"{'cluster':<10}" + "".join(f"{f'@{c}s':>10}" for c in CHECKPOINTS) + f"{'bound':>10}{'paper':>10}{'ours/paper':>11}{'gap':>8}"

@@ -9,15 +9,18 @@ config/test/proto-layout.yaml. The baseline: one process holding all layers in o
 engine, the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all
 decodes in one batch), no network, run with 1 torch thread and with the workers' total (the ratio
 is against the faster of the two). Each round runs the prototype and the baseline(s) back to back,
-alternating which goes first, so they see the same machine load; per round it prints tokens/s, the ratio, the CPU each side used, the CPU
-per decode token, the seconds each side was runnable without a CPU (schedstat) and the 1-minute
-load average. The prototype runs with its defaults, as the server does (decode loop-back on;
-``--no-loopback`` for the host-in-every-iteration path). ``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR)
-and prints where the workers' time went. Findings are in docs/prototype-performance.md.
+alternating which goes first, so they see the same machine load; per round it prints tokens/s, the
+ratio, the CPU each side used, the CPU per decode token, the seconds each side was runnable without
+a CPU (schedstat) and the 1-minute load average. The prototype runs with its defaults, as the
+server does (decode loop-back on; ``--no-loopback`` for the host-in-every-iteration path).
+``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where the
+workers' time went. Findings are in docs/prototype-performance.md.
 
-    python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 3] [--layout pipe2|branching] [--profile DIR]
+    python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 3] \
+        [--layout pipe2|branching] [--profile DIR]
     # GPU check (all workers share the GPU): LLaMA-2-70B-shaped layers, 8 of them, bf16
-    python benchmarks/prototype.py --device cuda --dtype bfloat16 --shape-from <llama70b config.json> --length-scale 0.25
+    python benchmarks/prototype.py --device cuda --dtype bfloat16 \
+        --shape-from <llama70b config.json> --length-scale 0.25
 """
 
 from __future__ import annotations
@@ -257,7 +260,8 @@ def main() -> int:
                 workers = sampler.totals()
                 host_wait = schedstat()[1] - host0[1]
                 run = json.loads((run_dir / "run.json").read_text())
-                # CPU seconds of the serving loops (workers report theirs; start-up excluded) per second of run
+                # CPU seconds of the serving loops (workers report theirs; start-up excluded)
+                # per second of run
                 cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
                 host_cores = (time.process_time() - cpu0) / args.duration_s  # the host runs in this process
                 return float(m["decode_throughput_tps"]), run["requests"], cores, host_cores, workers, host_wait
@@ -291,11 +295,13 @@ def main() -> int:
                 "requests_launched": {"prototype": launched, **{f"single {t} threads": v for t, v in single_launched.items()}},
                 "worker_cores_used": round(proto_cores, 2), "host_cores_used": round(host_cores, 2),
                 "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
-                # CPU (workers + host / the faster single process) per decode token: efficiency, whatever the load
+                # CPU (workers + host / the faster single process) per decode token:
+                # efficiency, whatever the load
                 "cpu_ms_per_decode_token": {
                     "prototype": round(1000 * (proto_cores + host_cores) / tps, 2) if tps else None,
                     "single": round(1000 * single_cores[best_t] / best, 2) if best else None},
-                # seconds runnable but without a CPU (other processes on the box): workers (all threads) + host / single
+                # seconds runnable but without a CPU (other processes on the box):
+                # workers (all threads) + host / single
                 "waiting_for_cpu_s": {"workers": workers["wait_for_cpu_s"], "workers_main_threads": workers["main_thread_wait_s"],
                                       "host": round(host_wait, 2), "single": single_wait[best_t]},
                 "first": "prototype" if k % 2 == 0 else "single process",
@@ -305,7 +311,8 @@ def main() -> int:
     proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
     single = sum(max(r["single_process_decode_tps"].values()) for r in rounds) / len(rounds)
     report = {
-        "placement": f"{args.layout}: {LAYOUTS[args.layout] or 'config/test/proto-layout.yaml'} ({n_workers} workers)",
+        "placement": f"{args.layout}: {LAYOUTS[args.layout] or 'config/test/proto-layout.yaml'} "
+                     f"({n_workers} workers)",
         "model": shape, "device": args.device, "dtype": args.dtype,
         "concurrency": args.n_init, "threads_per_worker": args.threads, "single_process_threads": single_threads,
         "decode_batch": decode_batch or "all", "loopback": not args.no_loopback, "rounds": rounds,

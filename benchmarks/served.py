@@ -79,8 +79,8 @@ def main() -> int:
                 es2 = sched.estimate(st, sz)
             ss = (time.perf_counter() - t0) / reps * 1e3
             worst_sched = max(worst_sched, ss)
-            print(f"| {name} | {lname} | {mf:.2f} | {es:.2f} | {es / mf:.1f} | {e.throughput:.1f} | {ss:.2f} | {ss / es:.1f} "
-                  f"| {es2.throughput:.1f} |", flush=True)
+            print(f"| {name} | {lname} | {mf:.2f} | {es:.2f} | {es / mf:.1f} | {e.throughput:.1f} | {ss:.2f} "
+                  f"| {ss / es:.1f} | {es2.throughput:.1f} |", flush=True)
     print(f"\nslowest estimate: {worst:.2f} ms per layout (budget 20 ms); with the scheduler's routing "
           f"(the validation's): {worst_sched:.2f} ms\n")
 
@@ -93,11 +93,13 @@ def main() -> int:
     def ratio(a, b):
         return "-" if a is None or not b else f"{a / b:.2f}"
 
-    print("| cluster | layout | max-flow (tok/s) | offline decode (tok/s) | online decode (tok/s) at rate | helix / this, offline | helix / this, online |")
+    print("| cluster | layout | max-flow (tok/s) | offline decode (tok/s) | online decode (tok/s) at rate "
+          "| helix / this, offline | helix / this, online |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         h = by[(r["cluster"], "helix")]
-        print(f"| {r['cluster']} | {r['layout']} | {fmt(r['max_flow'])} | {fmt(r['offline'])} | {fmt(r['online'])} at {r['rate']:g} | "
+        print(f"| {r['cluster']} | {r['layout']} | {fmt(r['max_flow'])} | {fmt(r['offline'])} "
+              f"| {fmt(r['online'])} at {r['rate']:g} | "
               f"{ratio(h['offline'], r['offline'])} | {ratio(h['online'], r['online'])} |")
     print("\n(every layout simulated through our own-layout path, helix.sim.graph)")
     return 0

@@ -1,8 +1,9 @@
 """The `helix` command line. Subcommands are modules of ``helix.commands``, discovered by name.
 
 Each subcommand module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``,
-and ``EXAMPLE`` (its --help epilog), so a new command is one new file. Bad input raises HelixInputError, printed as one line with exit 2;
-a run whose modelled system breaks a limit (HelixRunError, e.g. a simulated KV overflow) exits 3.
+and ``EXAMPLE`` (its --help epilog), so a new command is one new file. Bad input raises
+HelixInputError, printed as one line with exit 2; a run whose modelled system breaks a limit
+(HelixRunError, e.g. a simulated KV overflow) exits 3.
 """
 
 from __future__ import annotations

@@ -155,7 +155,8 @@ class Cluster:
     def check_routable(self, source: str | Path | None = None) -> "Cluster":
         if not self.has_route():
             raise HelixInputError(source or f"cluster {self.name}", "links",
-                                  "no route from the coordinator (source) through the machines to the sink: every layout would serve 0 tokens/s")
+                                  "no route from the coordinator (source) through the machines to the sink: "
+                                  "every layout would serve 0 tokens/s")
         return self
 
     # ----- YAML ----------------------------------------------------------------------------

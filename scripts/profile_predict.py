@@ -1,4 +1,7 @@
-"""Rule predict_profile: a (model, GPU) profile the artifact lacks: the committed measurement, else predicted."""
+"""Rule predict_profile: a (model, GPU) profile the artifact lacks.
+
+The committed measurement, else predicted.
+"""
 
 import json
 from pathlib import Path

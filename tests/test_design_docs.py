@@ -22,7 +22,10 @@ def _tracked() -> list[Path]:
 
 
 def _sections(doc: Path) -> set[str]:
-    """Section numbers of a design page: headings "## 4. ..", "### 4.2 ..", bold "**5.2.1 ..", items "a. .." of s11."""
+    """Section numbers of a design page.
+
+    Headings "## 4. ..", "### 4.2 ..", bold "**5.2.1 ..", items "a. .." of s11.
+    """
     found = set()
     for line in doc.read_text().splitlines():
         m = re.match(r"#{2,4} (\d+(?:\.\d+)*)\.? ", line) or re.match(r"\*\*(\d+(?:\.\d+)+)\.? ", line)

@@ -1,4 +1,7 @@
-"""Engine limits (docs/design/simulator.md s2.5): internal consistency and the values other spec sections quote."""
+"""Engine limits (docs/design/simulator.md s2.5).
+
+Internal consistency and the values other spec sections quote.
+"""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def art_store(artifact_dir) -> ProfileStore:
     return ProfileStore.from_artifact(artifact_dir)
 
 
-# ---- the lookup rule (docs/design/simulator.md s2.4) ------------------------------------------------------------
+# ---- the lookup rule (docs/design/simulator.md s2.4) ----------------------------------------------
 
 
 def test_lookup_rule_exact_interpolated_and_out_of_grid():

@@ -1,4 +1,5 @@
-"""Typical throughput c(k): the docs/design/placement.md s1 test vectors (coefficients of the paper's LP files).
+"""Typical throughput c(k): the docs/design/placement.md s1 test vectors
+(coefficients of the paper's LP files).
 
 The vectors below were extracted from the ``node_throughput_constraint_*`` rows of the authors'
 committed LP files (docs/design/placement.md s1); the second group of tests re-reads those LP files from the

@@ -80,7 +80,8 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
 
 def test_placement_imports_nothing_of_the_simulator():
     code = (
-        "import sys, helix.placement.methods.helix, helix.placement.served, helix.placement.segments, helix.placement.api;"
+        "import sys, helix.placement.methods.helix, helix.placement.served, helix.placement.segments, "
+        "helix.placement.api;"
         "bad = sorted(m for m in sys.modules if m.startswith(('helix.sim', 'helix.planning')));"
         "assert not bad, bad"
     )

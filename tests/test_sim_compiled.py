@@ -34,8 +34,8 @@ def _fingerprint(out) -> tuple:
             out.result.events, out.result.rejected, sim.now)
 
 
-NAMES = ("decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used nic_out nic_in link_free queries metrics "
-         "events rejected now").split()
+NAMES = ("decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
+         "nic_out nic_in link_free queries metrics events rejected now").split()
 
 
 def _both(monkeypatch, *args):

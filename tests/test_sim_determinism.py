@@ -60,7 +60,10 @@ def test_first_difference_names_the_field():
 
 @pytest.mark.slow
 def test_results_are_byte_identical_under_three_hash_seeds(tmp_path, artifact_dir):
-    driver = "import sys, json\nfrom helix.cli import main\nfor out, args in json.loads(sys.argv[1]):\n    assert main(['simulate', *args, '--out', out, '--quiet']) == 0\n"
+    driver = (
+        "import sys, json\nfrom helix.cli import main\nfor out, args in json.loads(sys.argv[1]):\n"
+        "    assert main(['simulate', *args, '--out', out, '--quiet']) == 0\n"
+    )
     procs = {}
     for seed in SEEDS:
         jobs = [(str(tmp_path / seed / name), args) for name, args in CASES.items()]
@@ -79,7 +82,8 @@ def test_results_are_byte_identical_under_three_hash_seeds(tmp_path, artifact_di
             got = (other / "metrics.json").read_bytes()
             if got != ref_metrics:
                 diff = first_difference(json.loads(ref_metrics), json.loads(got))
-                pytest.fail(f"{name}: metrics.json differs between PYTHONHASHSEED={base} and {seed}: first differing field {diff}")
+                pytest.fail(f"{name}: metrics.json differs between PYTHONHASHSEED={base} and {seed}: "
+                            f"first differing field {diff}")
             assert (other / "congestion.csv").read_bytes() == (ref / "congestion.csv").read_bytes(), f"{name}: congestion.csv, seed {seed}"
             routes = [pd.read_parquet(d / "requests.parquet")["route"].tolist() for d in (ref, other)]
             assert routes[0] == routes[1], f"{name}: routes differ under seed {seed}"

@@ -60,7 +60,8 @@ def _both(baseline, monkeypatch, *args, **kwargs):
 
 
 def _assert_same(cur, old):
-    names = "decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used queries metrics".split()
+    names = ("decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
+             "queries metrics").split()
     diff = [n for n, a, b in zip(names, _fingerprint(cur), _fingerprint(old)) if a != b]
     assert not diff, f"outputs differ from the {BASELINE_REV} engine: {diff}"
     assert cur.metrics["n_decodes"] > 0

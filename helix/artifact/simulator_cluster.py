@@ -1,4 +1,5 @@
-"""The artifact's ``simulator_cluster.ini``: the placement graph a simulation runs on (docs/design/simulator.md s2.3).
+"""The artifact's ``simulator_cluster.ini``: the placement graph a simulation runs on
+(docs/design/simulator.md s2.3).
 
 It lists the compute nodes (type, NICs, disk, VRAM and the **KV-cache capacity in token x layer
 slots**, hand-set in the separate/SP+ files) and the *directed* links that are valid for the layout

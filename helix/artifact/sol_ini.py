@@ -2,9 +2,9 @@
 
 Format (docs/design/placement.md section 8): ``[Settings] offset=2`` and ``[Solution]``
 ``compute_node_{i+offset}=[contiguous layer ids]``; ids 0 and 1 are the simulator's source and sink,
-hence the offset (docs/design/placement.md trap 8). Node i is the i-th compute node of the cluster file, which the project
-names ``n{i}`` for clusters built from the paper. Values are read with ``ast.literal_eval`` (never
-``eval``) and must be contiguous ascending integer lists.
+hence the offset (docs/design/placement.md trap 8). Node i is the i-th compute node of the cluster
+file, which the project names ``n{i}`` for clusters built from the paper. Values are read with
+``ast.literal_eval`` (never ``eval``) and must be contiguous ascending integer lists.
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ class FakeClusterSpec(_Strict):
     sink_degree: int | None = Field(None, ge=1, description="machines linked to the sink; default all")
     fill_link: LinkDist | None = Field(
         None,
-        description="links for the compute pairs not sampled (the paper's 'slow links'); null: leave them out",
+        description="links for the compute pairs not sampled (the paper's 'slow links'); "
+        "null: leave them out",
     )
     rounding: Rounding | None = FAKE_ROUNDING
     description: str = ""

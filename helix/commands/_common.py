@@ -23,7 +23,8 @@ def add_config(p) -> None:
 
 def add_profiles(p) -> None:
     p.add_argument("--profiles", default=None,
-                   help="profile root (default: resources/profiles, what the workflow builds); 'artifact': the authors' tables")
+                   help="profile root (default: resources/profiles, what the workflow builds); "
+                        "'artifact': the authors' tables")
 
 
 def load(args):

@@ -6,7 +6,8 @@ from helix.commands._common import example
 
 import json
 
-HELP = "metrics of prototype event logs (events.csv or the paper's events.txt); several logs = sub-cluster aggregate"
+HELP = ("metrics of prototype event logs (events.csv or the paper's events.txt); "
+        "several logs = sub-cluster aggregate")
 EXAMPLE = example("""
 helix parse-log results/proto/tiny4/tiny-llama/manual/helix/offline/events.csv --warmup-s 2
 """)

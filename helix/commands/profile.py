@@ -27,7 +27,8 @@ def add_arguments(p) -> None:
                    help="an HF config.json instead of the config's model entry")
     p.add_argument("--gpu", required=True, help="machine type name the profile is for (e.g. H100; 'cpu' on CPU)")
     p.add_argument("--out", default=None,
-                   help="output directory (prompt.csv, decode.csv, meta.json; default: results/profiles/measured/<model>/<gpu>)")
+                   help="output directory (prompt.csv, decode.csv, meta.json; "
+                        "default: results/profiles/measured/<model>/<gpu>)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run the layer")
     p.add_argument("--dtype", default=None, help="float16 | bfloat16 on CUDA (default float16); float32 on CPU")
     p.add_argument("--prompt-tokens", type=_ints, default=None, help="e.g. 250,500,1000 (default per device)")

@@ -13,10 +13,13 @@ from helix.commands._common import add_config, example
 
 import json
 
-HELP = "serve a model with the Helix prototype (local processes or Ray): a generated workload, or an OpenAI-compatible endpoint"
+HELP = ("serve a model with the Helix prototype (local processes or Ray): a generated workload, "
+        "or an OpenAI-compatible endpoint")
 EXAMPLE = example("""
-helix serve --layout config/test/proto-layout.yaml --model-config config/test/tiny-llama.json --out /tmp/serve --duration-s 8
-helix serve --layout results/placements/tiny4/tiny-llama/helix/layout.yaml --model tiny-llama --config config/test/config.yaml --cluster tiny4 --out /tmp/serve
+helix serve --layout config/test/proto-layout.yaml --model-config config/test/tiny-llama.json \
+--out /tmp/serve --duration-s 8
+helix serve --layout results/placements/tiny4/tiny-llama/helix/layout.yaml --model tiny-llama \
+--config config/test/config.yaml --cluster tiny4 --out /tmp/serve
 """)
 
 

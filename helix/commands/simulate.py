@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from helix.commands._common import add_config, add_profiles, example
 
-HELP = "simulate one run: a configured one, or any cluster/model/method/scheduler/mode with the config's defaults"
+HELP = ("simulate one run: a configured one, or any cluster/model/method/scheduler/mode "
+        "with the config's defaults")
 EXAMPLE = example("""
-helix simulate --cluster single24 --model llama70b --method paper-helix --scheduler helix --mode offline --out /tmp/run
+helix simulate --cluster single24 --model llama70b --method paper-helix --scheduler helix --mode offline \
+--out /tmp/run
 helix simulate --cluster mix12 --model mistral7b --method helix --scheduler helix --mode online --rate 700
 """)
 
@@ -102,7 +104,8 @@ def run(args) -> int:
     paths = dict(zip(("metrics", "requests", "congestion", "iterations", "meta"), (outdir / n for n in names)))
     m = write_run(paths, out, entry, {})
     p, d = m["prompt_latency_s"], m["decode_latency_s"]
-    print(f"{key}: decode throughput {m['decode_throughput_tps']:.1f} tok/s; prompt latency p50 {_s(p.get('p50'))}; "
+    print(f"{key}: decode throughput {m['decode_throughput_tps']:.1f} tok/s; "
+          f"prompt latency p50 {_s(p.get('p50'))}; "
           f"decode latency p50 {_s(d.get('p50'))}; wrote {outdir}")
     return 0
 

@@ -73,7 +73,9 @@ class GpuType(_Strict):
     )
     nvlink: bool | None = Field(None, description="GPUs of a machine talk over NVLink (else PCIe); default: table, else false")
     tdp_w: float | None = Field(
-        None, gt=0, description="board power of one GPU, W (<= 150 W: low-power compute efficiency); default: table, else 300"
+        None, gt=0,
+        description="board power of one GPU, W (<= 150 W: low-power compute efficiency); "
+        "default: table, else 300",
     )
 
     def machine_fields(self) -> dict:

@@ -1,9 +1,10 @@
 """The figure catalogue: what each figure and table of the paper plots, and from which files.
 
-One place maps the paper's evaluation (docs/design/README.md, "experiment groups", docs/design/simulator.md s7) to the
-project's result paths, so the Snakemake rules, the scripts and the tests agree on inputs, and a
-figure's inputs are exactly the metric files it draws (changing one experiment reruns only the
-figures that show it). A spec is plain JSON-able data: it travels to the script as ``params``.
+One place maps the paper's evaluation (docs/design/README.md, "experiment groups",
+docs/design/simulator.md s7) to the project's result paths, so the Snakemake rules, the scripts and
+the tests agree on inputs, and a figure's inputs are exactly the metric files it draws (changing
+one experiment reruns only the figures that show it). A spec is plain JSON-able data: it travels to
+the script as ``params``.
 
 Naming decisions that other phases own are constants at the top; renaming upstream is a one-line
 change here. Prototype bars use, in order: our prototype run (``results/proto/...``) if it exists,
@@ -272,7 +273,8 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     }
     # 6.8 ablations: Fig. 11 and Table 8
     specs["fig11a"] = _throughput(
-        f"Cluster pruning: the paper's layouts and ours, LLaMA-2 70B, offline,\nHelix scheduler; {GRAPH_PATH_LABEL}",
+        "Cluster pruning: the paper's layouts and ours, LLaMA-2 70B, offline,\n"
+        f"Helix scheduler; {GRAPH_PATH_LABEL}",
         [
             {
                 "label": f"{cluster}\n{source}",
@@ -295,7 +297,8 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
                 "series": [
                     {
                         "key": variant,
-                        "label": f"{'with' if variant == 'warm' else 'without'} heuristic warm start ({method})",
+                        "label": f"{'with' if variant == 'warm' else 'without'} heuristic warm start "
+                        f"({method})",
                         "path": placement_file(cluster, "llama70b", method, "solver_trace.csv"),
                     }
                     for variant, method in WARMSTART_METHODS.items()

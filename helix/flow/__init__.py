@@ -1,4 +1,5 @@
-"""The flow graph of a placement on a cluster and its exact max-flow (docs/design/placement.md sections 2 and 5).
+"""The flow graph of a placement on a cluster and its exact max-flow
+(docs/design/placement.md sections 2 and 5).
 
 The max-flow value is Helix's objective: tokens/s the layout can push from the coordinator through
 all layers and back. The planner evaluates it thousands of times per second and the simulator's

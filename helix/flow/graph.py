@@ -5,8 +5,8 @@ capacity c_i(k_i) tokens/s for the k_i layers it holds. Arcs exist only where a 
 over exactly to the next one (no partial inference, docs/design/placement.md trap 3):
 ``source -> i`` if s_i == 0, ``i -> sink`` if e_i == L, ``i -> j`` if e_i == s_j, each only where
 the cluster has that link. Arc capacity is bandwidth / bytes per token: the token id (2 B) on
-coordinator links, the hidden state (hidden * 2 B) between machines (docs/design/placement.md trap 1). Each undirected
-compute link yields both directions.
+coordinator links, the hidden state (hidden * 2 B) between machines (docs/design/placement.md trap 1). Each
+undirected compute link yields both directions.
 
 :class:`FlowContext` precomputes the per-pair capacities of one (cluster, model) so that the
 planner can score a candidate layout with :meth:`FlowContext.value` without building dicts.
@@ -154,8 +154,8 @@ def capacities_for(
     """c_i(k_i) per used machine from tables keyed by machine name or GPU type (index k-1).
 
     ``clamp`` uses the K-layer entry for machines holding more than K layers, as the paper's
-    simulator does for its hand-written "separate" files (docs/design/placement.md section 6); otherwise holding
-    more than K layers is an error.
+    simulator does for its hand-written "separate" files (docs/design/placement.md section 6); otherwise
+    holding more than K layers is an error.
     """
     out: dict[str, float] = {}
     for m in cluster.machines:

@@ -40,7 +40,8 @@ def make_problem(
     warm_start_file: str | Path | None = None,
     work_dir: str | Path | None = None,
 ) -> PlacementProblem:
-    """Capacity tables from ``helix.profiles.typical`` for this cluster's machine mix (docs/design/placement.md trap 2).
+    """Capacity tables from ``helix.profiles.typical`` for this cluster's machine mix
+    (docs/design/placement.md trap 2).
 
     ``profiles`` is the model's ``helix.profiles.entry.ModelProfiles`` (a bare ProfileStore is read
     through the built-in datasheet table).
@@ -231,7 +232,8 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, o
     # graph leaves out, e.g. geo24 paper-petals), and their simulations read the artifact's graph.
     if not result.objective > 0 and not is_paper(method):
         raise PlacementError(f"cluster {problem.cluster_key}", "layout",
-                             f"{method} found no layout with a positive max-flow (every route misses some of the {problem.L} layers)")
+                             f"{method} found no layout with a positive max-flow "
+                             f"(every route misses some of the {problem.L} layers)")
     if helix_family:
         result.method = method
         if resumed is not None:

@@ -35,7 +35,8 @@ class PlacementProblem:
     """Everything a method needs: cluster, model, c(k) tables and settings.
 
     ``tables`` maps GPU type (or machine name) to c(k) for k = 1..K (index k-1). ``tables_for_mix``
-    recomputes tables for another machine mix (single-type sub-clusters need their own, docs/design/placement.md trap 2).
+    recomputes tables for another machine mix (single-type sub-clusters need their own,
+    docs/design/placement.md trap 2).
     ``model_key`` and ``cluster_key`` are the config names used to find the authors' files.
     """
 
@@ -90,7 +91,8 @@ class PlacementProblem:
         if total < self.L:
             raise PlacementError(
                 f"cluster {self.cluster.name}", "machines",
-                f"model {self.model.name} ({self.L} layers) does not fit: the machines hold at most {total} layers",
+                f"model {self.model.name} ({self.L} layers) does not fit: "
+                f"the machines hold at most {total} layers",
             )
 
 

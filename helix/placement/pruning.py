@@ -1,9 +1,10 @@
-"""Cluster pruning of docs/design/placement.md section 3, reproduced exactly, plus a warm-start-keeping option.
+"""Cluster pruning of docs/design/placement.md section 3, reproduced exactly, plus an option
+that keeps the warm start.
 
 The authors pruned complete graphs before building the MILP so it has fewer switch binaries: keep
 each coordinator endpoint's ``min_keep`` fastest links and each machine's ``min_keep`` fastest
-compute links (union over both endpoints). Tie-breaks matter when links are equal (docs/design/placement.md trap 5):
-coordinator links prefer the larger node index, compute links the lexicographically larger
+compute links (union over both endpoints). Tie-breaks matter when links are equal (docs/design/placement.md
+trap 5): coordinator links prefer the larger node index, compute links the lexicographically larger
 ``Link-a-b`` name. With all 42-node links equal this keeps source/sink links of nodes 30-41 only,
 which destroys the Swarm warm start (its max-flow drops to 0); ``keep_arcs`` lets the planner
 always keep the arcs a warm-start layout uses (section 11f).
@@ -69,5 +70,7 @@ def prune_cluster(
         machines=list(cluster.machines),
         links=links,
         coordinator=cluster.coordinator,
-        description=f"{cluster.description} (pruned: keep {min_keep}/{max_keep}, threshold {threshold:g})".strip(),
+        description=(
+            f"{cluster.description} (pruned: keep {min_keep}/{max_keep}, threshold {threshold:g})"
+        ).strip(),
     )

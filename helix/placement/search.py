@@ -2,8 +2,8 @@
 
 Why: plain branch-and-bound on the MILP finds nothing on these models in minutes, while a search
 that scores each candidate layout by its *exact* max-flow (about 0.1-0.5 ms) reaches or beats the
-paper's Gurobi incumbents in seconds (docs/design/placement.md s10-11c). Moves snap a machine's start or end to
-a boundary another machine already uses (so hand-overs line up), move a range, resize it, swap two
+paper's Gurobi incumbents in seconds (docs/design/placement.md s10-11c). Moves snap a machine's start or end
+to a boundary another machine already uses (so hand-overs line up), move a range, resize it, swap two
 machines, or switch one off/on. Acceptance is simulated annealing on the flow value with plateau
 moves always accepted; the search restarts from the best layout when it stalls.
 

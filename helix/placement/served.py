@@ -532,7 +532,9 @@ class ServedModel:
         q = rate_tps / (w.mean_input + mo)
         T = q * mo
         if T > f_dec:
-            est.saturated, est.reason = True, f"the rate needs {T:.1f} decode tok/s, over what the layout can serve ({f_dec:.1f}: max-flow share or a link or machine busy all the time)"
+            est.saturated, est.reason = True, (
+                f"the rate needs {T:.1f} decode tok/s, over what the layout can serve "
+                f"({f_dec:.1f}: max-flow share or a link or machine busy all the time)")
             return est
         nd = 1.0
         r = None

@@ -43,7 +43,8 @@ PROMPT_SEQ_LEN = 750  # AVG_INPUT_LEN: prompt batches are made of sequences this
 DECODE_CONTEXT = 750 + 240  # AVG_INPUT_LEN + AVG_OUTPUT_LEN: typical context of a decode sequence
 GPU_DTYPE_BYTES = 2  # fp16/bf16 weights, activations and KV cache on GPUs
 
-# Grids of predicted profiles: the artifact's (docs/design/simulator.md s2.4), wide enough for every batch limit.
+# Grids of predicted profiles: the artifact's (docs/design/simulator.md s2.4), wide enough for every batch
+# limit.
 PROMPT_GRID = tuple(range(0, 15000 + 1, 250))
 DECODE_GRID = (0, *range(2, 21, 2), *range(25, 101, 5), *range(120, 1000 + 1, 20))
 

@@ -130,14 +130,20 @@ class ModelProfiles:
 
 
 def as_model_profiles(spec: ModelSpec, profiles) -> ModelProfiles:
-    """``profiles`` if it is one already, else a ``ProfileStore`` seen through the built-in datasheet table."""
+    """``profiles`` if it is one already.
+
+    Else a ``ProfileStore`` seen through the built-in datasheet table.
+    """
     if isinstance(profiles, ModelProfiles):
         return profiles
     return ModelProfiles(spec, None, profiles)
 
 
 def model_profiles(spec: ModelSpec, gpus: Mapping | None, store: ProfileStore, *, source: str = "") -> ModelProfiles:
-    """The entry point (module doc): ``spec`` on the GPU types of ``gpus`` (config entries), profiles in ``store``."""
+    """The entry point (module doc).
+
+    ``spec`` on the GPU types of ``gpus`` (config entries), profiles in ``store``.
+    """
     return ModelProfiles(spec, gpus, store, source=source)
 
 

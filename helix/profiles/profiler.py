@@ -8,8 +8,8 @@ profiled code is the code the prototype serves with), then time
 * prompt: batches of N tokens made of sequences of ``min(N, PROMPT_SEQ_LEN)`` tokens, one causal
   prompt pass per sequence (as the prototype engine runs prompts);
 * decode: batches of B sequences, one new token each, against a KV cache of ``context`` tokens,
-  for every context of the grid. The project's ``decode.csv`` is batch-only (docs/design/simulator.md s2.4), so
-  it takes the context nearest to the typical 990 tokens; all contexts go to ``decode_context.csv``.
+  for every context of the grid. The project's ``decode.csv`` is batch-only (docs/design/simulator.md s2.4),
+  so it takes the context nearest to the typical 990 tokens; all contexts go to ``decode_context.csv``.
 
 Each point: ``warmup`` untimed calls, then ``repeats`` timed calls (CUDA events on GPU, perf_counter
 on CPU); the median is the point, (max - min) / median its spread. fp16 (or bf16) on CUDA, fp32 on CPU.

@@ -1,8 +1,8 @@
 """Typical token throughput tau_T(k) of a GPU type holding k layers, inside a given machine mix.
 
 This is the per-node capacity c(k) of the placement MILP (docs/design/placement.md s1) and the flow-graph node
-capacity of the Helix scheduler (docs/design/simulator.md s2.6). It is an estimate, not a measurement: a typical
-request (750 prompt + 240 decode tokens) fills 30 % of the node's KV cache, scaled by the share of a
+capacity of the Helix scheduler (docs/design/simulator.md s2.6). It is an estimate, not a measurement: a
+typical request (750 prompt + 240 decode tokens) fills 30 % of the node's KV cache, scaled by the share of a
 request's round trip spent on this node ("workload ratio"); tau is the tokens in such a batch over the
 time k layers need for it. The ratio depends on the average per-layer speed of the *whole mix*, so the
 same GPU type gets a different table in a different cluster, and tau(k) need not be monotone in k.

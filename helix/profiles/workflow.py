@@ -147,8 +147,9 @@ class ProfilePlan:
                 users = [c for c in self.cfg.clusters if gpu in self.cluster_gpus(c)]
                 raise HelixInputError(
                     self.source, f"gpus.{gpu}.{missing[0]}",
-                    f"missing: {gpu} (used by {', '.join(users)}) has no measured profile, so its profiles are "
-                    f"predicted and need the datasheet fields {', '.join(REQUIRED_DATASHEET_FIELDS)}", None)
+                    f"missing: {gpu} (used by {', '.join(users)}) has no measured profile, "
+                    f"so its profiles are predicted and need the datasheet fields "
+                    f"{', '.join(REQUIRED_DATASHEET_FIELDS)}", None)
 
     def model_spec(self, model: str):
         from helix.models import load_hf_config

@@ -66,7 +66,8 @@ def check_route(cfg: SystemConfig, route: Any, complete: bool) -> list[list[int]
             raise Drop("bad_route", f"stage {j}: no worker {node}")
         held = cfg.nodes[node]
         if s != prev_end or not held.start <= s < e <= held.end:
-            raise Drop("bad_route", f"stage {j}: layers [{s}, {e}) on node {node} holding [{held.start}, {held.end}) after layer {prev_end}")
+            raise Drop("bad_route", f"stage {j}: layers [{s}, {e}) on node {node} "
+                                    f"holding [{held.start}, {held.end}) after layer {prev_end}")
         if node not in cfg.nodes[prev].out_nodes:
             raise Drop("bad_route", f"stage {j}: no edge {prev} -> {node}")
         prev, prev_end = node, e

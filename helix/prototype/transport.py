@@ -141,7 +141,10 @@ def decode(frames: list[bytes], keys: dict[int, bytes] | None = None) -> tuple[d
 
 
 def split(frames: list) -> list[list]:
-    """A received multipart message -> its 3-frame messages; ``Malformed`` if it is not 1..MAX_BATCH of them."""
+    """A received multipart message -> its 3-frame messages.
+
+    ``Malformed`` if it is not 1..MAX_BATCH of them.
+    """
     n = len(frames)
     if n == 0 or n % 3 or n // 3 > MAX_BATCH:
         raise Malformed(f"expected a multiple of 3 frames, got {n}")

@@ -1,4 +1,5 @@
-"""A worker process: one machine of the placement, its layer range, its sockets (docs/design/prototype.md s1, s5).
+"""A worker process: one machine of the placement, its layer range, its sockets
+(docs/design/prototype.md s1, s5).
 
 Loop: drain the data inbox (every field of every message checked by ``messages``; a bad one is
 dropped and counted, reported with the heartbeats), queue each iteration
@@ -12,7 +13,8 @@ requests to abort. A worker whose host has been silent for ``orphan_timeout_s`` 
 Nothing a message says can end the process: an exception while serving one request fails that
 request (reported to the host, logged), and any other is counted and logged (``errors``).
 
-Run as ``python -m helix.prototype.worker --system-config F --node-id K (--model-config M | --checkpoint D) ...``.
+Run as ``python -m helix.prototype.worker --system-config F --node-id K
+(--model-config M | --checkpoint D) ...``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Shared pieces of the hop-by-hop schedulers (swarm, random, shortest_queue), docs/design/simulator.md s5.3-5.5.
+"""Shared pieces of the hop-by-hop schedulers (swarm, random, shortest_queue).
+
+docs/design/simulator.md s5.3-5.5.
 
 These schedulers choose a prompt's next hop at each sender when it is ready to leave; decodes take
 the hop their prompt took. A link is usable when the bandwidth it could get now,

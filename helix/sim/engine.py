@@ -74,7 +74,8 @@ def default_core():
         raise HelixInputError("environment", "HELIX_SIM_CORE", "must be auto, python or compiled", mode)
     core = compiled_core()
     if core is None and mode == "compiled":
-        raise HelixRunError("simulation", "HELIX_SIM_CORE=compiled but helix.sim._loop_c is missing or stale (rebuild: python setup.py build_ext --inplace)")
+        raise HelixRunError("simulation", "HELIX_SIM_CORE=compiled but helix.sim._loop_c is missing or stale "
+                            "(rebuild: python setup.py build_ext --inplace)")
     return core or py_loop
 
 
@@ -260,4 +261,6 @@ def check_capacity(topo: Topology, min_tokens: int, source: str) -> None:
     for u, nd in topo.nodes.items():
         need = min_tokens * (nd.end - nd.start)
         if nd.kv_capacity < need:
-            raise HelixInputError(source, f"{nd.name}.kv_cache_capacity", f"too small for one request of {min_tokens} tokens on {nd.end - nd.start} layers (needs {need})", nd.kv_capacity)
+            raise HelixInputError(source, f"{nd.name}.kv_cache_capacity",
+                                  f"too small for one request of {min_tokens} tokens "
+                                  f"on {nd.end - nd.start} layers (needs {need})", nd.kv_capacity)

@@ -297,7 +297,8 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                 if kv > kvc[u]:
                     from helix.sim.engine import SimulationError
 
-                    raise SimulationError(f"KV cache overflow on node {topo.nodes[u].name}: {kv} > kv_cache_capacity {kvc[u]} at t={t:.3f}")
+                    raise SimulationError(f"KV cache overflow on node {topo.nodes[u].name}: "
+                                          f"{kv} > kv_cache_capacity {kvc[u]} at t={t:.3f}")
             if c == kk[u] - 1:
                 if planned:
                     advance(u, kk, queues, cur)

@@ -73,7 +73,9 @@ def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int,
         kk = k
         if k > lim.K:
             if not force:
-                raise HelixInputError(src, f"layout.{n.name}", f"{k} layers exceed K={lim.K} of {n.machine_type} for {model.name} (set force for the paper's separate pipelines)", rng)
+                raise HelixInputError(src, f"layout.{n.name}",
+                                      f"{k} layers exceed K={lim.K} of {n.machine_type} for {model.name} "
+                                      "(set force for the paper's separate pipelines)", rng)
             kk = lim.K
         dm = lim.decode_max(kk)
         nodes[uid] = NodeView(uid, n.name, n.machine_type, s, e, n.nic_in, n.nic_out, n.kv_capacity, lim.R * MAX_INPUT_LEN)

@@ -1,4 +1,5 @@
-"""Typed simulation settings (``experiments.*.simulations`` of config.yaml); defaults from docs/design/simulator.md s3, s7.
+"""Typed simulation settings (``experiments.*.simulations`` of config.yaml); defaults from
+docs/design/simulator.md s3, s7.
 
 A :class:`SimRunSpec` is one simulated bar of a figure. ``WorkloadSpec`` carries everything a single
 simulation needs besides the placement: the workload, the run's knobs (KV-expectation thresholds,

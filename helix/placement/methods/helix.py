@@ -445,7 +445,8 @@ class Planner:
         if cap_max > self.ctx.network_floor:
             raise PlacementError(
                 "placement preset", "formulation",
-                f"the aggregated model is exact only when no link can bind; cluster {p.cluster.name} has links slower than a machine",
+                f"the aggregated model is exact only when no link can bind; "
+                f"cluster {p.cluster.name} has links slower than a machine",
                 "aggregated",
             )
         gpus = list(p.cluster.gpu_mix())

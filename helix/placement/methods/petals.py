@@ -1,9 +1,9 @@
 """Petals baseline (docs/design/placement.md s6), reproducing the authors' layouts exactly.
 
 Machines are visited in a *seeded shuffle* of [(c_i(K_i), i)] (Python's ``random`` with the preset
-seed; the original sorts nothing, docs/design/placement.md trap 6). Each machine takes the K_i-layer window whose loads,
-sorted ascending, are lexicographically smallest (earliest window on ties), then adds c_i(K_i) to
-the load of each of those layers.
+seed; the original sorts nothing, docs/design/placement.md trap 6). Each machine takes the K_i-layer window
+whose loads, sorted ascending, are lexicographically smallest (earliest window on ties), then adds c_i(K_i)
+to the load of each of those layers.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ hetero42 via ``separate_types``. V100 (6 x 14 > 1.75 x 4) and T4 on hetero42 (10
 Machines are chained in cluster order; with L = q n + r, the first n - r hold q layers and the last
 r hold q + 1 (the single24 files exactly; the geo24 T4 file has the same sizes in another machine
 order). Pipelines exceed K, so capacities are clamped to the K-layer entry, as the paper's "force"
-flag does, and each pipeline's table uses its own single-type machine mix (docs/design/placement.md trap 2). The objective is
-the sum of the pipelines' max-flows on their sub-clusters (``groups`` in the result).
+flag does, and each pipeline's table uses its own single-type machine mix (docs/design/placement.md trap 2).
+The objective is the sum of the pipelines' max-flows on their sub-clusters (``groups`` in the result).
 """
 
 from __future__ import annotations

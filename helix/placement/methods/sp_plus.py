@@ -1,7 +1,8 @@
 """SP+ (docs/design/placement.md s6): the separate pipelines plus one mixed chain of the types left idle.
 
 The paper's hetero42 SP+ file adds a 16-machine chain of 5 layers each, "8 V100 then 8 T4", but the
-cluster has only 6 V100s (docs/design/placement.md trap 10). We reproduce the intent, not the typo: the types in
+cluster has only 6 V100s (docs/design/placement.md trap 10). We reproduce the intent, not the typo:
+the types in
 ``sp_plus_mixed_types`` (default: every type that gets no pipeline of its own and is not otherwise
 excluded; hetero42's config names V100 and T4, as the paper) form one chain in the order given,
 machines in cluster order, layers split evenly (6 V100 + 10 T4 = 16 machines x 5 layers on

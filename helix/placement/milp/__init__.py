@@ -1,1 +1,4 @@
-"""The placement MILP (docs/design/placement.md s2) and its solver backends (a registry: highs, cpsat, gurobi)."""
+"""The placement MILP (docs/design/placement.md s2) and its solver backends.
+
+A registry: highs, cpsat, gurobi.
+"""

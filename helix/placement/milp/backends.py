@@ -1,4 +1,6 @@
-"""MILP backends behind one registry (helix.registry): ``@register_backend("name")`` on a class with ``solve``.
+"""MILP backends behind one registry (helix.registry).
+
+``@register_backend("name")`` on a class with ``solve``.
 
 Each backend takes the neutral :class:`~helix.placement.milp.model.Milp`, an optional complete MIP
 start, the preset (time limit, threads, seed; under ``budget: evaluations`` also the node limit

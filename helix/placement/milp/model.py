@@ -3,8 +3,8 @@
 Why backend-neutral: the same rows go to HiGHS, CP-SAT and Gurobi, and the same object reports the
 model size for Table 8 and writes ``model.lp``/``model.mps``. Variables per machine i: start s_i
 (integer), hold b_ik (binary, k = 1..K_i); per directed arc a: flow f_a >= 0 and switch d_a (binary).
-Rows (the authors' "remove_redundant" variant, docs/design/placement.md trap 4): one size per machine; e_i <= L;
-conservation; inflow <= sum_k c_i(k) b_ik; source arc only if s_i = 0; sink arc only if e_i = L;
+Rows (the authors' "remove_redundant" variant, docs/design/placement.md trap 4): one size per machine;
+e_i <= L; conservation; inflow <= sum_k c_i(k) b_ik; source arc only if s_i = 0; sink arc only if e_i = L;
 compute arc (i, j) only if e_i = s_j (two big-M rows); f_a <= u_a d_a. Objective: max flow out of the
 source.
 """

@@ -3,8 +3,8 @@
 A new backend is one module here that subclasses ``StageEngine`` and decorates itself with
 ``@register("name")``, plus its module in ``ENGINES``' ``modules`` (helix.registry: an engine's
 import is heavy, so engines are named rather than discovered). Only ``torch`` exists: a vLLM
-backend cannot serve arbitrary per-request layer sub-ranges with its supported API and cannot be installed on our CPU CI nor on the lent GPU
-machine (docs/design/prototype.md s9b-c), so none is shipped.
+backend cannot serve arbitrary per-request layer sub-ranges with its supported API and cannot be installed
+on our CPU CI nor on the lent GPU machine (docs/design/prototype.md s9b-c), so none is shipped.
 """
 
 from __future__ import annotations

@@ -58,9 +58,11 @@ class TorchEngine(StageEngine):
         if work.phase == "decode":
             caches = self.caches.get(work.rid)
             if caches is None or work.start not in caches:
-                raise ValueError(f"request {work.rid}: decode of layers [{work.start}, {work.end}) without their prompt pass here")
+                raise ValueError(f"request {work.rid}: decode of layers [{work.start}, {work.end}) "
+                                 "without their prompt pass here")
             if caches[work.start].length != work.context:
-                raise ValueError(f"request {work.rid}: decode at position {work.context} but {caches[work.start].length} tokens cached")
+                raise ValueError(f"request {work.rid}: decode at position {work.context} "
+                                 f"but {caches[work.start].length} tokens cached")
         self.queue.append(work)
 
     def free(self, rid: int) -> None:
