@@ -36,8 +36,13 @@ def _generate() -> str:
     for init in (GEN / "helix" / "__init__.py", pkg / "__init__.py"):
         init.touch()
     py = pkg / "_loop_c.py"
-    body = src + (f'\n\nSOURCE_SHA256 = "{digest}"  # of helix/sim/loop.py + loop.pxd (added by setup.py)\n'
-                  f"# Cython directives: {sorted(DIRECTIVES.items())}\n").encode()
+    body = (
+        src
+        + (
+            f'\n\nSOURCE_SHA256 = "{digest}"  # of helix/sim/loop.py + loop.pxd (added by setup.py)\n'
+            f"# Cython directives: {sorted(DIRECTIVES.items())}\n"
+        ).encode()
+    )
     for path, data in ((py, body), (pkg / "_loop_c.pxd", pxd)):
         if not path.exists() or path.read_bytes() != data:
             path.write_bytes(data)
@@ -55,12 +60,16 @@ class OptionalBuildExt(build_ext):
 
 
 def _extensions() -> list:
-    ext = Extension("helix.sim._loop_c", [_generate()], extra_compile_args=["-O2", "-ffp-contract=off"], optional=True)
+    ext = Extension(
+        "helix.sim._loop_c", [_generate()], extra_compile_args=["-O2", "-ffp-contract=off"], optional=True
+    )
     try:
         from Cython.Build import cythonize
     except ImportError:
-        print("warning: Cython is not installed; helix.sim._loop_c not built, "
-              "the simulator runs its Python loop")
+        print(
+            "warning: Cython is not installed; helix.sim._loop_c not built, "
+            "the simulator runs its Python loop"
+        )
         return []
     return cythonize([ext], include_path=[str(GEN)], compiler_directives=DIRECTIVES, quiet=True)
 

@@ -30,8 +30,12 @@ class PaperSetup:
         from helix.placement.api import make_problem
         from helix.placement.settings import PlacementPreset
 
-        cluster = build_cluster(cluster_name, self.cfg.clusters[cluster_name], self.gpus, None, artifact_dir=self.artifact)
-        return make_problem(cluster, self.model, MODEL, preset or PlacementPreset(), self.store, self.artifact, cluster_name)
+        cluster = build_cluster(
+            cluster_name, self.cfg.clusters[cluster_name], self.gpus, None, artifact_dir=self.artifact
+        )
+        return make_problem(
+            cluster, self.model, MODEL, preset or PlacementPreset(), self.store, self.artifact, cluster_name
+        )
 
 
 def paper_setup(config: str = CONFIG) -> PaperSetup:
@@ -45,6 +49,8 @@ def paper_setup(config: str = CONFIG) -> PaperSetup:
     cfg = load_config(config)
     artifact = cfg.artifact_dir()
     entry = cfg.models[MODEL]
-    model = load_hf_config(cfg.resolve_model_path(MODEL), MODEL, param_bytes_per_layer_override=entry.param_bytes_per_layer)
+    model = load_hf_config(
+        cfg.resolve_model_path(MODEL), MODEL, param_bytes_per_layer_override=entry.param_bytes_per_layer
+    )
     gpus = {k: v.model_dump() for k, v in cfg.gpus.items()}
     return PaperSetup(cfg, artifact, gpus, ProfileStore.from_artifact(artifact), model)

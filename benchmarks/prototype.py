@@ -45,14 +45,18 @@ LENGTHS = {"scale": 0.0625, "min_input": 4, "max_input": 64, "min_output": 2, "m
 def shaped_config(src: Path, out_dir: Path) -> Path:
     """An 8-layer model with the shapes of ``src`` (e.g. LLaMA-2-70B), for the 8-layer test layout."""
     data = json.loads(Path(src).read_text())
-    data.update(num_hidden_layers=8, max_position_embeddings=max(4096, data.get("max_position_embeddings", 0)))
+    data.update(
+        num_hidden_layers=8, max_position_embeddings=max(4096, data.get("max_position_embeddings", 0))
+    )
     name = Path(src).parent.name if Path(src).name == "config.json" else Path(src).stem
     path = out_dir / f"shape-{name or 'model'}.json"
     path.write_text(json.dumps(data))
     return path
 
 
-def single_process(spec, lengths, duration_s: float, warmup_s: float, model_config: Path, threads: int) -> tuple[float, int]:
+def single_process(
+    spec, lengths, duration_s: float, warmup_s: float, model_config: Path, threads: int
+) -> tuple[float, int]:
     """Decode tokens/s (and requests launched) of one process serving the same closed loop."""
     import torch
 
@@ -73,7 +77,17 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
         nonlocal rid
         i, o = sampler.sample()
         live[rid] = {"in": i, "out": o, "toks": []}
-        eng.submit(StageWork(rid, "prompt", 0, cfg.num_layers, torch.tensor(prompt_ids(0, rid, i, cfg.vocab_size), dtype=torch.int32), i + o, 0))
+        eng.submit(
+            StageWork(
+                rid,
+                "prompt",
+                0,
+                cfg.num_layers,
+                torch.tensor(prompt_ids(0, rid, i, cfg.vocab_size), dtype=torch.int32),
+                i + o,
+                0,
+            )
+        )
         rid += 1
 
     t0 = time.monotonic()
@@ -97,7 +111,9 @@ def single_process(spec, lengths, duration_s: float, warmup_s: float, model_conf
                 due.append(time.monotonic() + 0.1)  # the host relaunches 0.1 s after a finish
             else:
                 ctx = r["in"] + len(r["toks"]) - 1
-                eng.submit(StageWork(out.work.rid, "decode", 0, cfg.num_layers, out.payload, r["in"] + r["out"], ctx))
+                eng.submit(
+                    StageWork(out.work.rid, "decode", 0, cfg.num_layers, out.payload, r["in"] + r["out"], ctx)
+                )
     kept = [t for t in decodes if t >= warmup_s]
     return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid
 
@@ -162,7 +178,14 @@ class SchedSampler:
 
 def model_shape(path: Path) -> dict:
     d = json.loads(Path(path).read_text())
-    keys = ("num_hidden_layers", "hidden_size", "intermediate_size", "num_attention_heads", "num_key_value_heads", "vocab_size")
+    keys = (
+        "num_hidden_layers",
+        "hidden_size",
+        "intermediate_size",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "vocab_size",
+    )
     return {k: d.get(k) for k in keys}
 
 
@@ -178,9 +201,14 @@ def profile_summary(prof_dir: Path, top: int = 6) -> dict:
             key = f"{Path(file).name}:{fn}"
             cum[key] = cum.get(key, 0.0) + ct
         pick = {
-            "loop": "worker.py:run", "prompts": "torch_engine.py:_prompt", "decodes": "torch_engine.py:_decodes",
-            "check+queue": "worker.py:on_data", "encode": "transport.py:encode", "send": "transport.py:send_many",
-            "waiting (poll)": "poll.py:poll", "start-up": "worker.py:__init__",
+            "loop": "worker.py:run",
+            "prompts": "torch_engine.py:_prompt",
+            "decodes": "torch_engine.py:_decodes",
+            "check+queue": "worker.py:on_data",
+            "encode": "transport.py:encode",
+            "send": "transport.py:send_many",
+            "waiting (poll)": "poll.py:poll",
+            "start-up": "worker.py:__init__",
         }
         out[f.stem] = {k: round(cum.get(v, 0.0), 2) for k, v in pick.items()}
     return out
@@ -194,19 +222,43 @@ def main() -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32", choices=["float32", "float16", "bfloat16"])
     p.add_argument("--shape-from", default=None, help="HF config.json whose shapes the 8-layer model takes")
-    p.add_argument("--hidden", type=int, default=None, help="tiny-llama with this hidden size (intermediate 2.75x, "
-                   "head dim 64): how the ratio moves as compute outweighs per-op overhead")
+    p.add_argument(
+        "--hidden",
+        type=int,
+        default=None,
+        help="tiny-llama with this hidden size (intermediate 2.75x, "
+        "head dim 64): how the ratio moves as compute outweighs per-op overhead",
+    )
     p.add_argument("--length-scale", type=float, default=LENGTHS["scale"])
     p.add_argument("--rounds", type=int, default=3, help="alternating prototype / single-process rounds")
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
-    p.add_argument("--single-threads", type=int, default=None, help="torch threads of the single process "
-                   "(default: the workers' total, so both sides run the same number of compute threads)")
-    p.add_argument("--layout", default="pipe2", choices=sorted(LAYOUTS), help="pipe2: 2 workers, layers [0,4) and [4,8) "
-                   "(as many stages as this machine has cores); branching: config/test/proto-layout.yaml (4 workers)")
-    p.add_argument("--decode-batch", type=int, default=None, help="most decodes a worker runs per step (default: "
-                   "concurrency / pipeline stages, so the stages work on different micro-batches; 0 = all waiting)")
-    p.add_argument("--no-loopback", action="store_true", help="every decode goes out from the host (spec.loopback "
-                   "off) instead of the last stage sending it straight to the first")
+    p.add_argument(
+        "--single-threads",
+        type=int,
+        default=None,
+        help="torch threads of the single process "
+        "(default: the workers' total, so both sides run the same number of compute threads)",
+    )
+    p.add_argument(
+        "--layout",
+        default="pipe2",
+        choices=sorted(LAYOUTS),
+        help="pipe2: 2 workers, layers [0,4) and [4,8) "
+        "(as many stages as this machine has cores); branching: config/test/proto-layout.yaml (4 workers)",
+    )
+    p.add_argument(
+        "--decode-batch",
+        type=int,
+        default=None,
+        help="most decodes a worker runs per step (default: "
+        "concurrency / pipeline stages, so the stages work on different micro-batches; 0 = all waiting)",
+    )
+    p.add_argument(
+        "--no-loopback",
+        action="store_true",
+        help="every decode goes out from the host (spec.loopback "
+        "off) instead of the last stage sending it straight to the first",
+    )
     p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()
     os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared" / "reference" / "helix-artifact"))
@@ -220,11 +272,19 @@ def main() -> int:
     if args.shape_from:
         lengths_cfg.update(max_input=2047, max_output=1000)
     with tempfile.TemporaryDirectory() as tmp:
-        model_config = shaped_config(Path(args.shape_from), Path(tmp)) if args.shape_from else REPO / "config/test/tiny-llama.json"
+        model_config = (
+            shaped_config(Path(args.shape_from), Path(tmp))
+            if args.shape_from
+            else REPO / "config/test/tiny-llama.json"
+        )
         if args.hidden:
             data = json.loads(model_config.read_text())
-            data.update(hidden_size=args.hidden, intermediate_size=int(args.hidden * 2.75), num_attention_heads=args.hidden // 64,
-                        num_key_value_heads=max(1, args.hidden // 128))
+            data.update(
+                hidden_size=args.hidden,
+                intermediate_size=int(args.hidden * 2.75),
+                num_attention_heads=args.hidden // 64,
+                num_key_value_heads=max(1, args.hidden // 128),
+            )
             model_config = Path(tmp) / f"tiny-llama-h{args.hidden}.json"
             model_config.write_text(json.dumps(data))
         layout_path = REPO / "config/test/proto-layout.yaml"
@@ -237,12 +297,29 @@ def main() -> int:
         decode_batch = args.decode_batch if args.decode_batch is not None else max(1, args.n_init // stages)
         # the single process with the workers' total thread count, and with 1 (on a loaded 2-core box its
         # intra-op threads mostly wait for each other); the ratio is taken against the faster of the two
-        single_threads = [args.single_threads] if args.single_threads else sorted({1, n_workers * args.threads})
-        spec = ProtoRunSpec(cluster="tiny4", model=model_config.stem, method="manual", scheduler="helix", mode="offline",
-                            duration_s=args.duration_s, warmup_s=args.warmup_s, n_init=args.n_init, lengths=lengths_cfg,
-                            layer_tps=2000, kv_slots=10**6, startup_timeout_s=300, device=args.device, dtype=args.dtype,
-                            feed="replace", threads=args.threads, loopback=not args.no_loopback,
-                            decode_batch=decode_batch or None)
+        single_threads = (
+            [args.single_threads] if args.single_threads else sorted({1, n_workers * args.threads})
+        )
+        spec = ProtoRunSpec(
+            cluster="tiny4",
+            model=model_config.stem,
+            method="manual",
+            scheduler="helix",
+            mode="offline",
+            duration_s=args.duration_s,
+            warmup_s=args.warmup_s,
+            n_init=args.n_init,
+            lengths=lengths_cfg,
+            layer_tps=2000,
+            kv_slots=10**6,
+            startup_timeout_s=300,
+            device=args.device,
+            dtype=args.dtype,
+            feed="replace",
+            threads=args.threads,
+            loopback=not args.no_loopback,
+            decode_batch=decode_batch or None,
+        )
         lengths, arrivals = load_traces()
         shape = model_shape(model_config)
         if args.profile:
@@ -255,8 +332,16 @@ def main() -> int:
                 run_dir = Path(tmp) / f"run{k}"
                 cpu0, host0 = time.process_time(), schedstat()
                 sampler = SchedSampler()
-                m = run_prototype(layout, model_config, spec, run_dir, lengths, arrivals, log=lambda s: None,
-                                  on_serving=sampler.on_serving)
+                m = run_prototype(
+                    layout,
+                    model_config,
+                    spec,
+                    run_dir,
+                    lengths,
+                    arrivals,
+                    log=lambda s: None,
+                    on_serving=sampler.on_serving,
+                )
                 workers = sampler.totals()
                 host_wait = schedstat()[1] - host0[1]
                 run = json.loads((run_dir / "run.json").read_text())
@@ -264,15 +349,28 @@ def main() -> int:
                 # per second of run
                 cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
                 host_cores = (time.process_time() - cpu0) / args.duration_s  # the host runs in this process
-                return float(m["decode_throughput_tps"]), run["requests"], cores, host_cores, workers, host_wait
+                return (
+                    float(m["decode_throughput_tps"]),
+                    run["requests"],
+                    cores,
+                    host_cores,
+                    workers,
+                    host_wait,
+                )
 
             def single_side():
                 out = {}
                 for t in single_threads:
                     cpu0, s0 = time.process_time(), schedstat()
-                    tps_t, launched_t = single_process(spec, lengths, args.duration_s, args.warmup_s, model_config, t)
-                    out[t] = (float(tps_t), launched_t, round((time.process_time() - cpu0) / args.duration_s, 2),
-                              round(schedstat()[1] - s0[1], 2))
+                    tps_t, launched_t = single_process(
+                        spec, lengths, args.duration_s, args.warmup_s, model_config, t
+                    )
+                    out[t] = (
+                        float(tps_t),
+                        launched_t,
+                        round((time.process_time() - cpu0) / args.duration_s, 2),
+                        round(schedstat()[1] - s0[1], 2),
+                    )
                 return out
 
             # alternate which side goes first, so a load that drifts during a round favours neither
@@ -288,38 +386,58 @@ def main() -> int:
             single_wait = {t: v[3] for t, v in single_out.items()}
             best_t = max(singles, key=singles.get)
             best = singles[best_t]
-            rounds.append({
-                "prototype_decode_tps": round(tps, 1),
-                "single_process_decode_tps": {f"{t} threads": round(v, 1) for t, v in singles.items()},
-                "ratio": round(tps / best, 3) if best else None,
-                "requests_launched": {"prototype": launched, **{f"single {t} threads": v for t, v in single_launched.items()}},
-                "worker_cores_used": round(proto_cores, 2), "host_cores_used": round(host_cores, 2),
-                "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
-                # CPU (workers + host / the faster single process) per decode token:
-                # efficiency, whatever the load
-                "cpu_ms_per_decode_token": {
-                    "prototype": round(1000 * (proto_cores + host_cores) / tps, 2) if tps else None,
-                    "single": round(1000 * single_cores[best_t] / best, 2) if best else None},
-                # seconds runnable but without a CPU (other processes on the box):
-                # workers (all threads) + host / single
-                "waiting_for_cpu_s": {"workers": workers["wait_for_cpu_s"], "workers_main_threads": workers["main_thread_wait_s"],
-                                      "host": round(host_wait, 2), "single": single_wait[best_t]},
-                "first": "prototype" if k % 2 == 0 else "single process",
-                "load_average_1min": round(os.getloadavg()[0], 2)})
+            rounds.append(
+                {
+                    "prototype_decode_tps": round(tps, 1),
+                    "single_process_decode_tps": {f"{t} threads": round(v, 1) for t, v in singles.items()},
+                    "ratio": round(tps / best, 3) if best else None,
+                    "requests_launched": {
+                        "prototype": launched,
+                        **{f"single {t} threads": v for t, v in single_launched.items()},
+                    },
+                    "worker_cores_used": round(proto_cores, 2),
+                    "host_cores_used": round(host_cores, 2),
+                    "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
+                    # CPU (workers + host / the faster single process) per decode token:
+                    # efficiency, whatever the load
+                    "cpu_ms_per_decode_token": {
+                        "prototype": round(1000 * (proto_cores + host_cores) / tps, 2) if tps else None,
+                        "single": round(1000 * single_cores[best_t] / best, 2) if best else None,
+                    },
+                    # seconds runnable but without a CPU (other processes on the box):
+                    # workers (all threads) + host / single
+                    "waiting_for_cpu_s": {
+                        "workers": workers["wait_for_cpu_s"],
+                        "workers_main_threads": workers["main_thread_wait_s"],
+                        "host": round(host_wait, 2),
+                        "single": single_wait[best_t],
+                    },
+                    "first": "prototype" if k % 2 == 0 else "single process",
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                }
+            )
             print(json.dumps(rounds[-1]), file=sys.stderr, flush=True)
     ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]
     proto = sum(r["prototype_decode_tps"] for r in rounds) / len(rounds)
     single = sum(max(r["single_process_decode_tps"].values()) for r in rounds) / len(rounds)
     report = {
         "placement": f"{args.layout}: {LAYOUTS[args.layout] or 'config/test/proto-layout.yaml'} "
-                     f"({n_workers} workers)",
-        "model": shape, "device": args.device, "dtype": args.dtype,
-        "concurrency": args.n_init, "threads_per_worker": args.threads, "single_process_threads": single_threads,
-        "decode_batch": decode_batch or "all", "loopback": not args.no_loopback, "rounds": rounds,
-        "prototype_decode_tps": round(proto, 1), "single_process_decode_tps": round(single, 1),  # the faster setting per round
+        f"({n_workers} workers)",
+        "model": shape,
+        "device": args.device,
+        "dtype": args.dtype,
+        "concurrency": args.n_init,
+        "threads_per_worker": args.threads,
+        "single_process_threads": single_threads,
+        "decode_batch": decode_batch or "all",
+        "loopback": not args.no_loopback,
+        "rounds": rounds,
+        "prototype_decode_tps": round(proto, 1),
+        "single_process_decode_tps": round(single, 1),  # the faster setting per round
         "ratio": round(proto / single, 3) if single else None,  # of the mean tokens/s
         "ratio_median_of_rounds": statistics.median(ratios) if ratios else None,
-        "rounds_at_or_above_1": sum(r["ratio"] is not None and r["ratio"] >= 1.0 for r in rounds), "cpus": os.cpu_count(),
+        "rounds_at_or_above_1": sum(r["ratio"] is not None and r["ratio"] >= 1.0 for r in rounds),
+        "cpus": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
     if args.profile:

@@ -40,8 +40,10 @@ def main() -> int:
     from helix.sim.paper import paper_files
 
     artifact, model, store = setup.artifact, setup.model, setup.store
-    print("| cluster | layout | max-flow (ms) | estimate (ms) | ratio estimate / max-flow | estimate (tok/s) "
-          "| estimate, scheduler routing (ms) | ratio to the estimate | its estimate (tok/s) |")
+    print(
+        "| cluster | layout | max-flow (ms) | estimate (ms) | ratio estimate / max-flow | estimate (tok/s) "
+        "| estimate, scheduler routing (ms) | ratio to the estimate | its estimate (tok/s) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     worst = worst_sched = 0.0
     for name in args.clusters:
@@ -57,8 +59,13 @@ def main() -> int:
             pass
         sol, _ = paper_files(artifact, name, "llama70b", "paper-helix")
         lay = read_sol_ini(sol, 80, cluster)
-        layouts["paper-helix"] = ([lay.ranges[m.name][0] if lay.ranges.get(m.name) else 0 for m in cluster.machines],
-                                  [lay.ranges[m.name][1] - lay.ranges[m.name][0] if lay.ranges.get(m.name) else 0 for m in cluster.machines])
+        layouts["paper-helix"] = (
+            [lay.ranges[m.name][0] if lay.ranges.get(m.name) else 0 for m in cluster.machines],
+            [
+                lay.ranges[m.name][1] - lay.ranges[m.name][0] if lay.ranges.get(m.name) else 0
+                for m in cluster.machines
+            ],
+        )
         for lname, (st, sz) in layouts.items():
             ends = [a + k for a, k in zip(st, sz)]
             caps = [tables[i][k - 1] if k else 0.0 for i, k in enumerate(sz)]
@@ -79,10 +86,15 @@ def main() -> int:
                 es2 = sched.estimate(st, sz)
             ss = (time.perf_counter() - t0) / reps * 1e3
             worst_sched = max(worst_sched, ss)
-            print(f"| {name} | {lname} | {mf:.2f} | {es:.2f} | {es / mf:.1f} | {e.throughput:.1f} | {ss:.2f} "
-                  f"| {ss / es:.1f} | {es2.throughput:.1f} |", flush=True)
-    print(f"\nslowest estimate: {worst:.2f} ms per layout (budget 20 ms); with the scheduler's routing "
-          f"(the validation's): {worst_sched:.2f} ms\n")
+            print(
+                f"| {name} | {lname} | {mf:.2f} | {es:.2f} | {es / mf:.1f} | {e.throughput:.1f} | {ss:.2f} "
+                f"| {ss / es:.1f} | {es2.throughput:.1f} |",
+                flush=True,
+            )
+    print(
+        f"\nslowest estimate: {worst:.2f} ms per layout (budget 20 ms); with the scheduler's routing "
+        f"(the validation's): {worst_sched:.2f} ms\n"
+    )
 
     rows = comparison_table(str(REPO))
     by = {(r["cluster"], r["layout"]): r for r in rows}
@@ -93,14 +105,18 @@ def main() -> int:
     def ratio(a, b):
         return "-" if a is None or not b else f"{a / b:.2f}"
 
-    print("| cluster | layout | max-flow (tok/s) | offline decode (tok/s) | online decode (tok/s) at rate "
-          "| helix / this, offline | helix / this, online |")
+    print(
+        "| cluster | layout | max-flow (tok/s) | offline decode (tok/s) | online decode (tok/s) at rate "
+        "| helix / this, offline | helix / this, online |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         h = by[(r["cluster"], "helix")]
-        print(f"| {r['cluster']} | {r['layout']} | {fmt(r['max_flow'])} | {fmt(r['offline'])} "
-              f"| {fmt(r['online'])} at {r['rate']:g} | "
-              f"{ratio(h['offline'], r['offline'])} | {ratio(h['online'], r['online'])} |")
+        print(
+            f"| {r['cluster']} | {r['layout']} | {fmt(r['max_flow'])} | {fmt(r['offline'])} "
+            f"| {fmt(r['online'])} at {r['rate']:g} | "
+            f"{ratio(h['offline'], r['offline'])} | {ratio(h['online'], r['online'])} |"
+        )
     print("\n(every layout simulated through our own-layout path, helix.sim.graph)")
     return 0
 

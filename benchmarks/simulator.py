@@ -104,9 +104,16 @@ def _one(case: str, engine_path: str | None) -> dict:
 
 def compiled_available() -> bool:
     """Is a compiled copy of the current loop built (and current)? Checked in a child, like the runs."""
-    code = ("import sys; from helix.sim.engine import compiled_core; "
-            "sys.exit(0 if compiled_core() is not None else 1)")
-    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}).returncode == 0
+    code = (
+        "import sys; from helix.sim.engine import compiled_core; "
+        "sys.exit(0 if compiled_core() is not None else 1)"
+    )
+    return (
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}
+        ).returncode
+        == 0
+    )
 
 
 def _baseline_path(spec: str) -> str | None:
@@ -114,7 +121,9 @@ def _baseline_path(spec: str) -> str | None:
         return None
     if Path(spec).is_file():
         return spec
-    src = subprocess.run(["git", "show", f"{spec}:helix/sim/engine.py"], cwd=REPO, capture_output=True, text=True)
+    src = subprocess.run(
+        ["git", "show", f"{spec}:helix/sim/engine.py"], cwd=REPO, capture_output=True, text=True
+    )
     if src.returncode != 0:
         sys.exit(f"error: cannot read helix/sim/engine.py at {spec}: {src.stderr.strip()}")
     path = Path(tempfile.mkdtemp(prefix="helix-baseline-")) / "engine.py"
@@ -124,7 +133,9 @@ def _baseline_path(spec: str) -> str | None:
 
 def _child(case: str, engine_path: str | None, core: str = "auto") -> dict:
     cmd = [sys.executable, __file__, "--child", case] + (["--engine", engine_path] if engine_path else [])
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "HELIX_SIM_CORE": core})
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=REPO, env={**os.environ, "HELIX_SIM_CORE": core}
+    )
     if r.returncode != 0:
         sys.exit(f"error: {case} failed:\n{r.stderr[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -133,8 +144,14 @@ def _child(case: str, engine_path: str | None, core: str = "auto") -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--case", action="append", choices=sorted(CASES), help="cases to run (default: all)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs per engine (the one with the least CPU time is kept)")
-    ap.add_argument("--baseline", default=BASELINE_REV, help=f"git revision or engine.py file to compare with (default {BASELINE_REV}; 'none' to skip)")
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="runs per engine (the one with the least CPU time is kept)"
+    )
+    ap.add_argument(
+        "--baseline",
+        default=BASELINE_REV,
+        help=f"git revision or engine.py file to compare with (default {BASELINE_REV}; 'none' to skip)",
+    )
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--engine", default=None, help=argparse.SUPPRESS)
@@ -150,8 +167,11 @@ def main() -> int:
         variants.append(("python", None, "python"))
     if base is not None:
         variants.append(("baseline", base, "auto"))
-    engine = ("the compiled loop helix.sim._loop_c" if compiled else
-              "the Python loop helix.sim.loop (no current compiled copy: python setup.py build_ext --inplace)")
+    engine = (
+        "the compiled loop helix.sim._loop_c"
+        if compiled
+        else "the Python loop helix.sim.loop (no current compiled copy: python setup.py build_ext --inplace)"
+    )
     print(f"current engine: {engine}")
     results = {}
     for case in args.case or list(CASES):
@@ -166,31 +186,47 @@ def main() -> int:
         paper_tps = CASES[case][5]
         tps = cur["metrics"]["decode_throughput_tps"]
         print(f"{case}")
-        print(f"  current   wall {cur['wall_s']:7.2f} s  cpu {cur['cpu_s']:7.2f} s  "
-              f"peak RSS {cur['peak_rss_gb']:.3f} GB ({cur['rss_before_run_gb']:.3f} before the run)  "
-              f"events {cur['events']:>9,d}  decode {tps:.3f} tok/s"
-              + (f" (paper {paper_tps})" if paper_tps else "") + f"  [{cur['core']}]")
+        print(
+            f"  current   wall {cur['wall_s']:7.2f} s  cpu {cur['cpu_s']:7.2f} s  "
+            f"peak RSS {cur['peak_rss_gb']:.3f} GB ({cur['rss_before_run_gb']:.3f} before the run)  "
+            f"events {cur['events']:>9,d}  decode {tps:.3f} tok/s"
+            + (f" (paper {paper_tps})" if paper_tps else "")
+            + f"  [{cur['core']}]"
+        )
         for name, label in (("python", "the Python loop (helix.sim.loop)"), ("baseline", args.baseline)):
             if name not in best:
                 continue
             b = best[name]
-            same = {k: v for k, v in b["metrics"].items() if k != "events"} == {k: v for k, v in cur["metrics"].items() if k != "events"}
-            print(f"  {name:<9} wall {b['wall_s']:7.2f} s  cpu {b['cpu_s']:7.2f} s  "
-                  f"peak RSS {b['peak_rss_gb']:.3f} GB  events {b['events']:>9,d}  ({label})")
-            print(f"    speed-up of current: cpu x{b['cpu_s'] / cur['cpu_s']:.2f}  "
-                  f"wall x{b['wall_s'] / cur['wall_s']:.2f}; metrics identical: {same}")
-            cur[f"speedup_cpu_vs_{name}"], cur[f"speedup_wall_vs_{name}"] = b["cpu_s"] / cur["cpu_s"], b["wall_s"] / cur["wall_s"]
+            same = {k: v for k, v in b["metrics"].items() if k != "events"} == {
+                k: v for k, v in cur["metrics"].items() if k != "events"
+            }
+            print(
+                f"  {name:<9} wall {b['wall_s']:7.2f} s  cpu {b['cpu_s']:7.2f} s  "
+                f"peak RSS {b['peak_rss_gb']:.3f} GB  events {b['events']:>9,d}  ({label})"
+            )
+            print(
+                f"    speed-up of current: cpu x{b['cpu_s'] / cur['cpu_s']:.2f}  "
+                f"wall x{b['wall_s'] / cur['wall_s']:.2f}; metrics identical: {same}"
+            )
+            cur[f"speedup_cpu_vs_{name}"], cur[f"speedup_wall_vs_{name}"] = (
+                b["cpu_s"] / cur["cpu_s"],
+                b["wall_s"] / cur["wall_s"],
+            )
             cur[f"identical_metrics_vs_{name}"] = same
         if case == "70b-single24-helix-offline":
             ok = cur["wall_s"] <= TARGET_WALL_S and cur["peak_rss_gb"] <= TARGET_RSS_GB
-            print(f"  vs the paper's simulator ({PAPER_SIM_WALL_S:.0f} s, {PAPER_SIM_RSS_GB} GB): "
-                  f"x{PAPER_SIM_WALL_S / cur['wall_s']:.0f} faster, "
-                  f"x{PAPER_SIM_RSS_GB / cur['peak_rss_gb']:.0f} less memory;"
-                  f" target <= {TARGET_WALL_S} s and <= {TARGET_RSS_GB} GB on an idle machine: "
-                  f"{'met' if ok else 'not met'} here")
+            print(
+                f"  vs the paper's simulator ({PAPER_SIM_WALL_S:.0f} s, {PAPER_SIM_RSS_GB} GB): "
+                f"x{PAPER_SIM_WALL_S / cur['wall_s']:.0f} faster, "
+                f"x{PAPER_SIM_RSS_GB / cur['peak_rss_gb']:.0f} less memory;"
+                f" target <= {TARGET_WALL_S} s and <= {TARGET_RSS_GB} GB on an idle machine: "
+                f"{'met' if ok else 'not met'} here"
+            )
     load = os.getloadavg()
-    print(f"1/5/15-min load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
-          "(ratios are measured in the same run)")
+    print(
+        f"1/5/15-min load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs "
+        "(ratios are measured in the same run)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps({"load_average": load, "results": results}, indent=2) + "\n")
     return 0

@@ -91,7 +91,9 @@ class Cluster:
         )
 
     # ----- validation ----------------------------------------------------------------------
-    def validate(self, source: str | Path | None = None, known_gpus: Iterable[str] | None = None) -> "Cluster":
+    def validate(
+        self, source: str | Path | None = None, known_gpus: Iterable[str] | None = None
+    ) -> "Cluster":
         src = source or f"cluster {self.name}"
         if not self.machines:
             raise HelixInputError(src, "machines", "a cluster needs at least one machine")
@@ -106,7 +108,12 @@ class Cluster:
             known = set(known_gpus)
             for i, m in enumerate(self.machines):
                 if m.gpu not in known:
-                    raise HelixInputError(src, f"machines[{i}].gpu", f"unknown GPU type (known: {', '.join(sorted(known))})", m.gpu)
+                    raise HelixInputError(
+                        src,
+                        f"machines[{i}].gpu",
+                        f"unknown GPU type (known: {', '.join(sorted(known))})",
+                        m.gpu,
+                    )
         ends = seen | set(COORDINATOR_ENDPOINTS)
         pairs: set[frozenset[str]] = set()
         for i, l in enumerate(self.links):
@@ -122,14 +129,18 @@ class Cluster:
             if not (l.latency >= 0):
                 raise HelixInputError(src, f"links[{i}].latency", "must be non-negative (s)", l.latency)
             if math.isinf(l.bandwidth) or math.isinf(l.latency):
-                raise HelixInputError(src, f"links[{i}]", "bandwidth and latency must be finite", f"{l.bandwidth}, {l.latency}")
+                raise HelixInputError(
+                    src, f"links[{i}]", "bandwidth and latency must be finite", f"{l.bandwidth}, {l.latency}"
+                )
             key = frozenset((l.a, l.b))
             if key in pairs:
                 raise HelixInputError(src, f"links[{i}]", "duplicate link", f"{l.a}-{l.b}")
             pairs.add(key)
         for key, value in asdict(self.coordinator).items():
             if not (0 < value < math.inf):
-                raise HelixInputError(src, f"coordinator.{key}", "must be positive and finite (bytes/s)", value)
+                raise HelixInputError(
+                    src, f"coordinator.{key}", "must be positive and finite (bytes/s)", value
+                )
         return self
 
     def has_route(self) -> bool:
@@ -154,9 +165,12 @@ class Cluster:
 
     def check_routable(self, source: str | Path | None = None) -> "Cluster":
         if not self.has_route():
-            raise HelixInputError(source or f"cluster {self.name}", "links",
-                                  "no route from the coordinator (source) through the machines to the sink: "
-                                  "every layout would serve 0 tokens/s")
+            raise HelixInputError(
+                source or f"cluster {self.name}",
+                "links",
+                "no route from the coordinator (source) through the machines to the sink: "
+                "every layout would serve 0 tokens/s",
+            )
         return self
 
     # ----- YAML ----------------------------------------------------------------------------
@@ -185,7 +199,9 @@ class Cluster:
             for key in ("name", "gpu"):
                 if not isinstance(m, dict) or key not in m:
                     raise HelixInputError(src, f"machines[{i}].{key}", "missing")
-            machines.append(Machine(name=str(m["name"]), gpu=str(m["gpu"]), region=str(m.get("region", "default"))))
+            machines.append(
+                Machine(name=str(m["name"]), gpu=str(m["gpu"]), region=str(m.get("region", "default")))
+            )
         links = []
         for i, l in enumerate(data["links"] or []):
             for key in ("a", "b", "bandwidth", "latency"):
@@ -194,7 +210,9 @@ class Cluster:
             try:
                 bw, lat = float(l["bandwidth"]), float(l["latency"])
             except (TypeError, ValueError):
-                raise HelixInputError(src, f"links[{i}]", "bandwidth and latency must be numbers", l) from None
+                raise HelixInputError(
+                    src, f"links[{i}]", "bandwidth and latency must be numbers", l
+                ) from None
             links.append(Link(a=str(l["a"]), b=str(l["b"]), bandwidth=bw, latency=lat))
         coord = data.get("coordinator") or {}
         known = {f for f in Coordinator.__dataclass_fields__}

@@ -97,7 +97,9 @@ def yaml_error(path: str | Path | None, exc: Exception):
     from helix.errors import HelixInputError
 
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or (str(exc).splitlines() or ["?"])[0]
+    problem = (
+        getattr(exc, "problem", None) or getattr(exc, "context", None) or (str(exc).splitlines() or ["?"])[0]
+    )
     where = f"line {mark.line + 1}" if mark is not None else None
     return HelixInputError(path, where, f"not valid YAML: {problem}")
 
@@ -112,7 +114,9 @@ def parse_yaml(text: str, path: str | Path | None = None) -> Any:
     except (ValueError, TypeError, OverflowError, RecursionError) as exc:
         from helix.errors import HelixInputError
 
-        raise HelixInputError(path, None, f"not valid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        raise HelixInputError(
+            path, None, f"not valid YAML: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+        ) from None
 
 
 def read_yaml(path: str | Path, what: str = "file") -> Any:

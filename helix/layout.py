@@ -36,7 +36,12 @@ class Layout:
                 continue
             s, e = rng
             if not (0 <= s < e <= self.num_layers):
-                raise HelixInputError(src, f"layers.{name}", f"range must satisfy 0 <= start < end <= {self.num_layers}", list(rng))
+                raise HelixInputError(
+                    src,
+                    f"layers.{name}",
+                    f"range must satisfy 0 <= start < end <= {self.num_layers}",
+                    list(rng),
+                )
         return self
 
     def to_dict(self, cluster: Cluster | None = None) -> dict:
@@ -55,12 +60,18 @@ class Layout:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise HelixInputError(src, "num_layers", "must be a positive integer", n)
         if not isinstance(data["layers"] or {}, dict):
-            raise HelixInputError(src, "layers", "must map machine names to [start, end] or null", data["layers"])
+            raise HelixInputError(
+                src, "layers", "must map machine names to [start, end] or null", data["layers"]
+            )
         ranges: dict[str, tuple[int, int] | None] = {}
         for name, rng in (data["layers"] or {}).items():
             if rng is None:
                 ranges[str(name)] = None
-            elif isinstance(rng, (list, tuple)) and len(rng) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in rng):
+            elif (
+                isinstance(rng, (list, tuple))
+                and len(rng) == 2
+                and all(isinstance(x, int) and not isinstance(x, bool) for x in rng)
+            ):
                 ranges[str(name)] = (int(rng[0]), int(rng[1]))
             else:
                 raise HelixInputError(src, f"layers.{name}", "must be [start, end] or null", rng)

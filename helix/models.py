@@ -73,7 +73,10 @@ def load_hf_config(path: str | Path, name: str, **overrides) -> ModelSpec:
     mtype = cfg.get("model_type")
     if mtype not in SUPPORTED_MODEL_TYPES:
         raise HelixInputError(
-            path, "model_type", f"not a decoder-only model the project understands {sorted(SUPPORTED_MODEL_TYPES)}", mtype
+            path,
+            "model_type",
+            f"not a decoder-only model the project understands {sorted(SUPPORTED_MODEL_TYPES)}",
+            mtype,
         )
 
     def need(key: str) -> int:

@@ -3,7 +3,6 @@
 The prototype bars of Figures 5 and 9a fall back to these when no prototype run of ours exists.
 """
 
-
 from helix.io import write_json
 from helix.prototype.logparse import parse_logs
 from helix.runner import rule_log

@@ -8,6 +8,7 @@ from helix.runner import rule_log
 sm = snakemake  # noqa: F821 - injected by Snakemake
 artifact = sm.params.artifact  # the root, whichever way it came (helix.artifact.source)
 with rule_log(sm) as log:
-    out = import_profile(artifact, sm.wildcards.model, canonical_gpu(sm.wildcards.gpu),
-                         Path(sm.output.prompt).parent)
+    out = import_profile(
+        artifact, sm.wildcards.model, canonical_gpu(sm.wildcards.gpu), Path(sm.output.prompt).parent
+    )
     print(f"wrote {out}", file=log)

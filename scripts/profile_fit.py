@@ -1,6 +1,5 @@
 """Rule fit_analytic: fit the analytic model's efficiencies on every measured artifact profile."""
 
-
 from helix.io import write_json
 from helix.profiles.fit import fit_artifact
 from helix.runner import rule_log

@@ -26,12 +26,17 @@ with rule_log(sm) as log:
         print(f"copied measured profile {measured}", file=log)
     else:
         fit = FitResult.from_dict(json.loads(Path(sm.input.fit).read_text()))
-        spec = load_hf_config(sm.params.config_json, model,
-                              param_bytes_per_layer_override=sm.params.param_bytes_per_layer)
+        spec = load_hf_config(
+            sm.params.config_json, model, param_bytes_per_layer_override=sm.params.param_bytes_per_layer
+        )
         machine = gpu_machine_spec(gpu, sm.params.gpu_entry)
         if machine is None:
-            raise HelixInputError("config", f"gpus.{gpu}.peak_flops",
-                                  "missing: no measured profile of this GPU type, so set its datasheet "
-                                  "fields (peak_flops, mem_bandwidth) to predict one", None)
+            raise HelixInputError(
+                "config",
+                f"gpus.{gpu}.peak_flops",
+                "missing: no measured profile of this GPU type, so set its datasheet "
+                "fields (peak_flops, mem_bandwidth) to predict one",
+                None,
+            )
         write_predicted(out_dir, spec, model, machine, fit, fit_file=str(sm.input.fit))
         print(f"predicted {model} on {gpu} with {fit.params.as_dict()}", file=log)

@@ -1,6 +1,5 @@
 """Rule validate_profiles: leave-one-GPU-type-out errors of the analytic model, table and plot."""
 
-
 from helix.io import atomic_path
 from helix.profiles.fit import leave_one_out
 from helix.profiles.validation_plot import plot_validation

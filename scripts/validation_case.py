@@ -4,7 +4,6 @@ Thin: the layouts, the estimate and the simulation are in helix.planning.validat
 helix.planning.rerank; bad input is one line in the log and on stderr, with no output.
 """
 
-
 from helix.artifact.source import ArtifactSource
 from helix.artifact.traces import load_lengths
 from helix.cluster import Cluster
@@ -24,9 +23,13 @@ with rule_log(sm) as log:
     cluster = Cluster.load(sm.input.cluster)
     source = ArtifactSource.at(sm.params.artifact)  # the root, whichever way it came
     model_json = source.path(sm.params.model["config_json"])
-    model = load_hf_config(model_json, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer"))
+    model = load_hf_config(
+        model_json, w.model, param_bytes_per_layer_override=sm.params.model.get("param_bytes_per_layer")
+    )
     artifact = source.root
-    profiles = model_profiles(model, sm.params.gpus, ProfileStore(sm.params.profiles_root), source="config gpus")
+    profiles = model_profiles(
+        model, sm.params.gpus, ProfileStore(sm.params.profiles_root), source="config gpus"
+    )
     problem = make_problem(cluster, model, w.model, PlacementPreset(), profiles, artifact, w.cluster)
     own = {m: sm.input[m] for m in ("helix", "helix-maxflow")}
     layouts = candidate_layouts(problem, artifact, own, int(sm.params.seed))
@@ -34,7 +37,9 @@ with rule_log(sm) as log:
     lengths = (inp.tolist(), out.tolist())
 
     def simulate(layout):
-        return simulate_layout(cluster, layout, model, w.model, profiles, sm.params.gpus, lengths)["decode_throughput_tps"]
+        return simulate_layout(cluster, layout, model, w.model, profiles, sm.params.gpus, lengths)[
+            "decode_throughput_tps"
+        ]
 
     rows = validate(problem, layouts, simulate, progress=lambda line: print(line, file=log, flush=True))
     write_text(sm.output.csv, rows_csv(rows))

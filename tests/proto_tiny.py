@@ -28,13 +28,20 @@ def make_tokenizer(path: Path, vocab_size: int) -> None:
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<unk>", "<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<unk>", "<s>", "</s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(CORPUS * 4, trainer)
     tok.post_processor = processors.TemplateProcessing(single="<s> $A", special_tokens=[("<s>", 1)])
     tok.save(str(path / "tokenizer.json"))
-    (path / "tokenizer_config.json").write_text(json.dumps(
-        {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "chat_template": CHAT_TEMPLATE}))
+    (path / "tokenizer_config.json").write_text(
+        json.dumps(
+            {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "chat_template": CHAT_TEMPLATE}
+        )
+    )
 
 
 def make_checkpoint(path: Path, seed: int = 0, dtype: str = "float32", tokenizer: bool = True):
@@ -44,9 +51,21 @@ def make_checkpoint(path: Path, seed: int = 0, dtype: str = "float32", tokenizer
 
     path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    cfg = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=LAYERS, num_attention_heads=4,
-                      num_key_value_heads=2, vocab_size=320, max_position_embeddings=96, rms_norm_eps=1e-5,
-                      tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, pad_token_id=0, initializer_range=0.1)
+    cfg = LlamaConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=320,
+        max_position_embeddings=96,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=False,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+        initializer_range=0.1,
+    )
     model = LlamaForCausalLM(cfg).eval()
     with torch.no_grad():  # non-trivial norm weights, so loading them is tested too
         for name, p in model.named_parameters():
@@ -54,7 +73,9 @@ def make_checkpoint(path: Path, seed: int = 0, dtype: str = "float32", tokenizer
                 p.add_(0.1 * torch.randn_like(p))
     total = sum(p.numel() * p.element_size() for p in model.parameters())
     save = model.to(getattr(torch, dtype)) if dtype != "float32" else model
-    save.save_pretrained(path, max_shard_size=int(total * {"float32": 1, "float16": 0.5, "bfloat16": 0.5}[dtype] * 0.6))
+    save.save_pretrained(
+        path, max_shard_size=int(total * {"float32": 1, "float16": 0.5, "bfloat16": 0.5}[dtype] * 0.6)
+    )
     if dtype != "float32":
         model = model.float()
     shards = sorted(p.name for p in path.glob("*.safetensors"))

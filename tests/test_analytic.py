@@ -109,8 +109,12 @@ def test_leave_one_out_table(artifact_dir, artifact_store):
     table, points = F.leave_one_out(artifact_dir)
     assert list(table.columns) == list(F.VALIDATION_COLUMNS)
     keys = set(zip(table.gpu, table.model, table.phase))
-    assert keys == {(g, m, ph) for g in ARTIFACT_GPU_TYPES for m in ("llama70b", "llama30b")
-                    for ph in ("prompt", "decode")}
+    assert keys == {
+        (g, m, ph)
+        for g in ARTIFACT_GPU_TYPES
+        for m in ("llama70b", "llama30b")
+        for ph in ("prompt", "decode")
+    }
     assert len(table) == 28
     for row in table.itertuples():
         grid = getattr(artifact_store.get(row.model, row.gpu), row.phase)
@@ -141,7 +145,11 @@ def test_analytic_limits_approximate_the_paper_tables():
             # the memory-limited tail of Dm(k) follows the KV slots
             if paper.decode_max(k) < 300:
                 assert rule.decode_max_tokens[k - 1] == pytest.approx(paper.decode_max(k), rel=0.35)
-    assert D.derived_limits(MODEL["llama70b"], machine_spec("A100")).K == 12 == engine_limits("llama70b", "A100").K
+    assert (
+        D.derived_limits(MODEL["llama70b"], machine_spec("A100")).K
+        == 12
+        == engine_limits("llama70b", "A100").K
+    )
 
 
 def test_limits_for_whatif_gpus_are_derived(artifact_store):
@@ -164,7 +172,9 @@ def test_config_datasheet_defaults_to_the_table_and_overrides_it(artifact_store)
     # the config's entry of a known type gives the table's machine; fields given there win
     assert machine_from_entry("L4x2", {"num_gpus": 2, "vram_bytes": 48e9}) == machine_spec("L4x2")
     fast = machine_from_entry("A100", {"num_gpus": 1, "vram_bytes": 40e9, "mem_bandwidth": 2039e9})
-    assert fast.mem_bw == 2039e9 and fast.peak_flops == gpu_spec("A100").peak_flops and "config" in fast.source
+    assert (
+        fast.mem_bw == 2039e9 and fast.peak_flops == gpu_spec("A100").peak_flops and "config" in fast.source
+    )
     # an unknown type needs both required fields; with them, limits and seeds are derived
     assert machine_from_entry("B9", {"num_gpus": 1, "vram_bytes": 96e9, "peak_flops": 1e15}) is None
     entry = {"num_gpus": 1, "vram_bytes": 96e9, "peak_flops": 1e15, "mem_bandwidth": 4e12}
@@ -175,22 +185,28 @@ def test_config_datasheet_defaults_to_the_table_and_overrides_it(artifact_store)
 
 def test_predicted_profile_files(tmp_path, artifact_dir):
     fit = F.FitResult(A.DEFAULT_PARAMS, ["x"], 1, 0.0)
-    out = write_predicted(tmp_path / "llama70b" / "h100", MODEL["llama70b"], "llama70b", machine_spec("H100"), fit)
+    out = write_predicted(
+        tmp_path / "llama70b" / "h100", MODEL["llama70b"], "llama70b", machine_spec("H100"), fit
+    )
     meta = json.loads((out / "meta.json").read_text())
     assert meta["source"] == "predicted" and meta["fit"]["params"]["eta_c"] == A.DEFAULT_PARAMS.eta_c
     assert meta["decode_context"] == 990
     prof = ProfileStore(tmp_path).get("llama70b", "H100")
-    assert prof.decode_time(100) == pytest.approx(A.predict_time(MODEL["llama70b"], "H100", "decode",
-                                                                 100, A.DEFAULT_PARAMS))
+    assert prof.decode_time(100) == pytest.approx(
+        A.predict_time(MODEL["llama70b"], "H100", "decode", 100, A.DEFAULT_PARAMS)
+    )
     assert prof.prompt.max_tokens >= 3 * 2048 and prof.decode.max_tokens >= 480
     assert F.FitResult.from_dict(fit.as_dict()).params == fit.params
 
 
-@pytest.mark.parametrize("seconds, what", [
-    ((0.0, 0.01, -0.02, 0.03), "non-negative"),
-    ((0.0, 0.01, 0.02, 0.004), "not monotone"),
-    ((0.0, 0.01, float("nan"), 0.03), "non-negative"),
-])
+@pytest.mark.parametrize(
+    "seconds, what",
+    [
+        ((0.0, 0.01, -0.02, 0.03), "non-negative"),
+        ((0.0, 0.01, 0.02, 0.004), "not monotone"),
+        ((0.0, 0.01, float("nan"), 0.03), "non-negative"),
+    ],
+)
 def test_bad_times_are_one_line_errors(seconds, what):
     with pytest.raises(HelixInputError) as err:
         check_times("p.csv", (0, 250, 500, 750), seconds)

@@ -48,7 +48,9 @@ def _local_artifact_repo(src: Path, dest: Path) -> str:
     git = ["git", "-C", str(dest), "-c", "user.name=test", "-c", "user.email=test@example.org"]
     for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "artifact"]):
         subprocess.run([*git, *args], check=True, capture_output=True)
-    return subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 @pytest.mark.slow
@@ -61,19 +63,56 @@ def test_default_target_through_the_cloned_artifact(artifact_dir, tmp_path):
     cfg["artifact"].update(repo=str(tmp_path / "upstream"), commit=commit)
     cfg["models"] = {"llama70b": cfg["models"]["llama70b"]}  # config_json: artifact:...
     cfg["clusters"] = {"place12": cfg["clusters"]["place12"]}
-    sim = {"cluster": "place12", "model": "llama70b", "method": "helix", "scheduler": "helix", "mode": "offline",
-           "workload": {"mode": "offline", "n_init": 4, "duration_s": 30, "warmup_s": 0}}
-    cfg["experiments"] = {"clone": {"section": "6.3", "clusters": ["place12"], "models": ["llama70b"],
-                                    "placements": ["helix"], "simulations": [sim]}}
+    sim = {
+        "cluster": "place12",
+        "model": "llama70b",
+        "method": "helix",
+        "scheduler": "helix",
+        "mode": "offline",
+        "workload": {"mode": "offline", "n_init": 4, "duration_s": 30, "warmup_s": 0},
+    }
+    cfg["experiments"] = {
+        "clone": {
+            "section": "6.3",
+            "clusters": ["place12"],
+            "models": ["llama70b"],
+            "placements": ["helix"],
+            "simulations": [sim],
+        }
+    }
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if k != "HELIX_ARTIFACT_DIR"}
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work),
-           "--configfile", str(work / "config.yaml"), "--cores", "2"]
-    run = subprocess.run([*cmd, "all", "results/profiles/analytic_fit.json"], env=env, capture_output=True, text=True, timeout=900)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(work / "config.yaml"),
+        "--cores",
+        "2",
+    ]
+    run = subprocess.run(
+        [*cmd, "all", "results/profiles/analytic_fit.json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-4000:]
-    for rule in ("fetch_artifact", "import_profiles", "import_traces", "validate_profiles", "fit_analytic",
-                 "placement_helix", "simulate"):
+    for rule in (
+        "fetch_artifact",
+        "import_profiles",
+        "import_traces",
+        "validate_profiles",
+        "fit_analytic",
+        "placement_helix",
+        "simulate",
+    ):
         assert f"rule {rule}:" in out, rule
     assert (work / CLONE_MARKER).read_text().strip() == commit
     fit = json.loads((work / "results/profiles/analytic_fit.json").read_text())
@@ -81,7 +120,15 @@ def test_default_target_through_the_cloned_artifact(artifact_dir, tmp_path):
     assert (work / "results/profiles/validation.csv").read_text().count("\n") > 1
     flow = json.loads((work / "results/placements/place12/llama70b/helix/flow.json").read_text())
     assert flow["max_flow"] > 0
-    metrics = json.loads((work / "results/sims/place12/llama70b/helix/helix/offline/metrics.json").read_text())
+    metrics = json.loads(
+        (work / "results/sims/place12/llama70b/helix/helix/offline/metrics.json").read_text()
+    )
     assert metrics["decode_throughput_tps"] > 0
-    dry = subprocess.run([*cmd, "-n", "all", "results/profiles/analytic_fit.json"], env=env, capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        [*cmd, "-n", "all", "results/profiles/analytic_fit.json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "Nothing to be done" in dry.stdout + dry.stderr

@@ -62,14 +62,19 @@ def test_malformed_yaml_names_the_file(tmp_path):
 
 
 def test_cli_validate_config_exit_codes(tmp_path):
-    ok = subprocess.run([sys.executable, "-m", "helix.cli", "validate-config", str(REPO / "config/config.yaml")],
-                        capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "helix.cli", "validate-config", str(REPO / "config/config.yaml")],
+        capture_output=True,
+        text=True,
+    )
     assert ok.returncode == 0, ok.stderr
     data = _paper()
     data["gpus"]["A100"]["vram_bytes"] = "lots"
     bad = tmp_path / "c.yaml"
     bad.write_text(yaml.safe_dump(data))
-    res = subprocess.run([sys.executable, "-m", "helix.cli", "validate-config", str(bad)], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "helix.cli", "validate-config", str(bad)], capture_output=True, text=True
+    )
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0
     assert "gpus.A100.vram_bytes" in res.stderr and "'lots'" in res.stderr
@@ -81,9 +86,20 @@ def test_snakefile_rejects_bad_config_at_startup(tmp_path):
     bad = tmp_path / "c.yaml"
     bad.write_text(yaml.safe_dump(data))
     res = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path),
-         "--configfile", str(bad)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "-s",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(tmp_path),
+            "--configfile",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert res.returncode != 0
     assert "unknown GPU type 'B200X'" in res.stdout + res.stderr

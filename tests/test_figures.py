@@ -77,7 +77,9 @@ def test_fig5e_boxes_are_the_percentiles(specs, workdir):
     fig = build_figure(spec)
     ax = fig.axes[0]
     medians = _artists_by_gid(fig)
-    m = fake_metrics("results/sims/single24/llama30b/paper-swarm/swarm/online/metrics.json")["prompt_latency_s"]
+    m = fake_metrics("results/sims/single24/llama30b/paper-swarm/swarm/online/metrics.json")[
+        "prompt_latency_s"
+    ]
     line = medians["Simulation|swarm"]
     assert line.get_ydata()[0] == pytest.approx(m["p50"])
     # whiskers of that box end at p5 and p95
@@ -121,7 +123,9 @@ def test_reproduction_table_compares_with_the_paper(specs, workdir):
     df = build_table(spec)
     row = df[(df.model == "llama70b") & (df.method == "paper-swarm") & (df["mode"] == "online")]
     thr = row[row.metric == "decode_throughput_tps"].iloc[0]
-    ours = fake_metrics("results/sims/single24/llama70b/paper-swarm/swarm/online/metrics.json")["decode_throughput_tps"]
+    ours = fake_metrics("results/sims/single24/llama70b/paper-swarm/swarm/online/metrics.json")[
+        "decode_throughput_tps"
+    ]
     assert thr.paper == 69.8 and thr.ours == pytest.approx(ours)
     assert thr.rel_diff == pytest.approx((ours - 69.8) / 69.8, rel=1e-5)
     p95 = row[row.metric == "decode_latency_s.p95"].iloc[0]
@@ -206,7 +210,11 @@ def test_prototype_source_preference(tmp_path):
     logs.mkdir(parents=True)
     (logs / "events.txt").write_text("")
     ours = catalog.proto_path("single24", "llama70b", "paper-swarm", "swarm", "online")
-    ctx = Context(exists=lambda p: p == ours or p.startswith(str(tmp_path)), artifact_dir=tmp_path, parser_available=True)
+    ctx = Context(
+        exists=lambda p: p == ours or p.startswith(str(tmp_path)),
+        artifact_dir=tmp_path,
+        parser_available=True,
+    )
     assert catalog.proto_item(ctx, "single24", "llama70b", "swarm", "online")["source"] == "proto"
     ctx.exists = lambda p: p.startswith(str(tmp_path))
     item = catalog.proto_item(ctx, "single24", "llama70b", "swarm", "online")
@@ -223,7 +231,9 @@ def test_every_figure_renders(specs, workdir):
         fig = build_figure(specs[name])
         fig = getattr(fig, "figure", fig)  # a figure with its table (served_throughput, custom_runs)
         assert fig.axes[0].get_ylabel(), f"{name}: y axis without label"
-        assert all(ax.get_xlabel() or ax.get_xticklabels() for ax in fig.axes if ax.get_label() != "<colorbar>"), name
+        assert all(
+            ax.get_xlabel() or ax.get_xticklabels() for ax in fig.axes if ax.get_label() != "<colorbar>"
+        ), name
         plt.close(fig)
 
 
@@ -235,11 +245,15 @@ def test_paper_values_match_the_shared_expected_file(repo):
     for row in json.loads(expected.read_text()):
         cmd = row["commands"][0].split()
         if "step3" in cmd[1]:
-            ours = data.paper_sim("single24", row["model"], cmd[2], catalog.PAPER_SCHEDULER[cmd[2]], row["mode"])
+            ours = data.paper_sim(
+                "single24", row["model"], cmd[2], catalog.PAPER_SCHEDULER[cmd[2]], row["mode"]
+            )
             assert ours["decode_throughput_tps"] == row["decode_throughput"]
         else:
             method, _, part = cmd[2].partition("_")
-            ours = data.paper_proto("single24", cmd[3], method, catalog.PAPER_SCHEDULER[method], cmd[4], part or None)
+            ours = data.paper_proto(
+                "single24", cmd[3], method, catalog.PAPER_SCHEDULER[method], cmd[4], part or None
+            )
             if part or "decode_throughput" in row:
                 assert ours.get("decode_throughput_tps") == row.get("decode_throughput")
         if "prompt_p" in row:
@@ -253,7 +267,9 @@ def test_rule_all_asks_only_for_configured_figures():
     w = FigureWorkflow(None)
     paper = w.configured(catalog.DEFAULT_TARGETS, {"single24", "geo24", "hetero42"}, {"llama30b", "llama70b"})
     assert "fig5a" in paper and "reproduction" in paper and "fig12" not in paper
-    assert w.configured(catalog.DEFAULT_TARGETS, {"single24"}, {"llama30b", "llama70b"}) == [f"fig5{p}" for p in "abcdefgh"]
+    assert w.configured(catalog.DEFAULT_TARGETS, {"single24"}, {"llama30b", "llama70b"}) == [
+        f"fig5{p}" for p in "abcdefgh"
+    ]
     assert w.configured(catalog.DEFAULT_TARGETS, {"tiny4"}, {"llama70b"}) == []
     assert figure_group("fig10") == figure_files(["fig10a", "fig10b"])
     assert figure_files(["table8"]) == ["results/tables/table8.csv"]
@@ -306,9 +322,15 @@ def test_one_record_per_figure_drives_rules_gallery_and_report(repo, specs):
         assert specs[name]["kind"] == fig.builder and fig.builder in FIGURE_BUILDERS
         assert (repo / fig.caption).is_file(), fig.caption
         table = [f"results/tables/{name}.csv"]
-        assert fig.outputs == (table if fig.table else [f"results/figures/{name}.{e}" for e in ("pdf", "png")] + table * fig.with_table)
+        assert fig.outputs == (
+            table
+            if fig.table
+            else [f"results/figures/{name}.{e}" for e in ("pdf", "png")] + table * fig.with_table
+        )
     sources, copies = gallery_pairs()
-    assert [Path(c).name for c in copies] == [Path(s).name for s in sources] and "docs/gallery/fig5a.png" in copies
+    assert [Path(c).name for c in copies] == [
+        Path(s).name for s in sources
+    ] and "docs/gallery/fig5a.png" in copies
     assert all((repo / c).is_file() for c in copies)  # the committed gallery matches the records
     groups = figure_groups()
     assert sorted(groups) == ["fig10", "fig11", "fig5", "fig7", "fig8", "fig9", "served", "tables"]
@@ -326,8 +348,11 @@ def test_served_throughput_draws_and_tables_every_layout_on_one_path(specs, work
     write_inputs(workdir, spec_inputs(spec))
     render(spec, catalog.FIGURES["served_throughput"].outputs)
     rows = list(csv.DictReader(open("results/tables/served_throughput.csv")))
-    assert [(r["cluster"], r["layout"]) for r in rows][:3] == [("single24", "paper-helix@graph"), ("single24", "helix-maxflow"),
-                                                                ("single24", "helix")]
+    assert [(r["cluster"], r["layout"]) for r in rows][:3] == [
+        ("single24", "paper-helix@graph"),
+        ("single24", "helix-maxflow"),
+        ("single24", "helix"),
+    ]
     for r in rows:
         sim = f"results/sims/{r['cluster']}/llama70b/{r['layout']}/helix/offline/metrics.json"
         assert float(r["offline"]) == pytest.approx(fake_metrics(sim)["decode_throughput_tps"])

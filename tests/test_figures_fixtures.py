@@ -44,7 +44,9 @@ def fake_metrics(path: str) -> dict:
 def fake_cluster(name: str = "geo24") -> Cluster:
     regions = ["r0"] * 4 + ["r1"] * 10 + ["r2"] * 10
     machines = [Machine(f"n{i}", g, regions[i]) for i, g in enumerate(GPUS)]
-    links = [Link("source", m.name, 1e9, 0.001) for m in machines] + [Link(m.name, "sink", 1e9, 0.001) for m in machines]
+    links = [Link("source", m.name, 1e9, 0.001) for m in machines] + [
+        Link(m.name, "sink", 1e9, 0.001) for m in machines
+    ]
     for i in range(len(machines)):
         for j in range(i + 1, len(machines)):
             links.append(Link(machines[i].name, machines[j].name, 1e9, 0.001))
@@ -61,7 +63,9 @@ def fake_layout_and_flow(path_key: str, num_layers: int = 80) -> tuple[Layout, d
             ranges[name] = (10 * k, 10 * k + 10)
             cap = f / (0.3 + 0.7 * _u(path_key, name))
             nodes[name] = {"capacity": round(cap, 4), "flow": f}
-            arcs.append({"from": "source" if k == 0 else chain[k - 1], "to": name, "capacity": 1e6, "flow": f})
+            arcs.append(
+                {"from": "source" if k == 0 else chain[k - 1], "to": name, "capacity": 1e6, "flow": f}
+            )
         arcs.append({"from": chain[-1], "to": "sink", "capacity": 1e6, "flow": f})
     return Layout(num_layers, ranges), {"max_flow": 600.0, "upper_bound": 900.0, "arcs": arcs, "nodes": nodes}
 
@@ -87,7 +91,11 @@ def fake_milp_size(path: str) -> dict:
     interval model, a different size), the per-machine model without / with pruning below."""
 
     def size(salt: str) -> dict:
-        return {"rows": int(1000 + 4000 * _u(path, salt)), "columns": int(800 + 3000 * _u(path, salt + "c")), "nonzeros": int(10000 * (1 + _u(path, salt + "z")))}
+        return {
+            "rows": int(1000 + 4000 * _u(path, salt)),
+            "columns": int(800 + 3000 * _u(path, salt + "c")),
+            "nonzeros": int(10000 * (1 + _u(path, salt + "z"))),
+        }
 
     pruned, unpruned, solved = size("p"), size("u"), size("s")
     return {"solved": "aggregated", **solved, "pruned": pruned, "unpruned": unpruned, "aggregated": solved}
@@ -107,8 +115,17 @@ def fake_validation(path: str) -> str:
 
 
 def fake_validation_summary(path: str) -> dict:
-    return {c: {"layouts": 4, "spearman_estimate": 1.0, "spearman_max_flow": 0.4, "pairs": 6, "pairs_ordered_estimate": 6,
-                "pairs_ordered_max_flow": 4} for c in VALIDATION_CLUSTERS}
+    return {
+        c: {
+            "layouts": 4,
+            "spearman_estimate": 1.0,
+            "spearman_max_flow": 0.4,
+            "pairs": 6,
+            "pairs_ordered_estimate": 6,
+            "pairs_ordered_max_flow": 4,
+        }
+        for c in VALIDATION_CLUSTERS
+    }
 
 
 def write_inputs(root: Path, paths: list[str]) -> None:

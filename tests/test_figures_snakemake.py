@@ -26,7 +26,18 @@ ALLOWED = ["fig5a", "fig5c", "paper_proto_metrics"]
 
 def _snakemake(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).with_name("snakemake")
-    cmd = [str(exe), "-s", str(repo / "Snakefile"), "-d", str(workdir), "--cores", "1", *args, "--allowed-rules", *ALLOWED]
+    cmd = [
+        str(exe),
+        "-s",
+        str(repo / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--cores",
+        "1",
+        *args,
+        "--allowed-rules",
+        *ALLOWED,
+    ]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, env=env, timeout=600)
 
@@ -39,7 +50,12 @@ def test_snakemake_builds_fig5a_and_fig5c(repo, artifact_dir, tmp_path):
     write_inputs(tmp_path, sims)
     (tmp_path / "config").mkdir()
     shutil.copy(repo / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
-    targets = ["results/figures/fig5a.pdf", "results/figures/fig5a.png", "results/figures/fig5c.pdf", "results/figures/fig5c.png"]
+    targets = [
+        "results/figures/fig5a.pdf",
+        "results/figures/fig5a.png",
+        "results/figures/fig5c.pdf",
+        "results/figures/fig5c.png",
+    ]
 
     run = _snakemake(repo, tmp_path, *targets)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -21,9 +21,24 @@ from helix.units import eval_expr
 AE = "artifact_evaluation"
 # (cluster ini, helix layout dir, model, paper objective) -- docs/design/placement.md section 5
 PAPER = {
-    "single24": (f"{AE}/single_cluster/config/cluster24.ini", f"{AE}/single_cluster/layout_llama70b/ilp", "llama70b", 1289.56),
-    "geo24": (f"{AE}/distributed_clusters/config/3cluster24.ini", f"{AE}/distributed_clusters/layout_llama70b/ilp", "llama70b", 1212.18),
-    "hetero42": (f"{AE}/high_heterogeneity/config/cluster42.ini", f"{AE}/high_heterogeneity/layout_llama70b/ilp", "llama70b", 4137.55),
+    "single24": (
+        f"{AE}/single_cluster/config/cluster24.ini",
+        f"{AE}/single_cluster/layout_llama70b/ilp",
+        "llama70b",
+        1289.56,
+    ),
+    "geo24": (
+        f"{AE}/distributed_clusters/config/3cluster24.ini",
+        f"{AE}/distributed_clusters/layout_llama70b/ilp",
+        "llama70b",
+        1212.18,
+    ),
+    "hetero42": (
+        f"{AE}/high_heterogeneity/config/cluster42.ini",
+        f"{AE}/high_heterogeneity/layout_llama70b/ilp",
+        "llama70b",
+        4137.55,
+    ),
     "small10": (f"{AE}/ablation/config/cluster10.ini", f"{AE}/ablation/layouts/quality", "llama30b", 286.59),
 }
 MODEL_JSON = {m: f"{AE}/single_cluster/models/{m}/config.json" for m in ("llama70b", "llama30b")}
@@ -57,7 +72,9 @@ def paper_case(artifact_dir: Path, key: str):
 
     cluster = read_cluster(artifact_dir / ini, key)
     model = load_hf_config(artifact_dir / MODEL_JSON[model_name], model_name)
-    tables = capacity_tables(paper_profiles(model_name, ProfileStore.from_artifact(artifact_dir)), cluster.gpu_mix())
+    tables = capacity_tables(
+        paper_profiles(model_name, ProfileStore.from_artifact(artifact_dir)), cluster.gpu_mix()
+    )
     layout = read_sol_ini(artifact_dir / d / "ilp_sol.ini", model.num_layers, cluster)
     return cluster, model, tables, layout, objective
 
@@ -121,7 +138,9 @@ def test_graph_rules_arcs_only_at_exact_handover():
     machines = [Machine("a", "X"), Machine("b", "X"), Machine("c", "X"), Machine("d", "X")]
     names = ["a", "b", "c", "d"]
     links = [Link(SOURCE, n, 2e6, 0.0) for n in names] + [Link(n, SINK, 4e6, 0.0) for n in names]
-    links += [Link(x, y, 1.6384e7, 0.0) for i, x in enumerate(names) for y in names[i + 1 :] if {x, y} != {"a", "d"}]
+    links += [
+        Link(x, y, 1.6384e7, 0.0) for i, x in enumerate(names) for y in names[i + 1 :] if {x, y} != {"a", "d"}
+    ]
     cluster = Cluster("t", machines, links)
 
     class M:

@@ -36,10 +36,25 @@ REPO = Path(__file__).resolve().parents[1]
 # cases per test; the total is what the issue asks for (>= 1,000 per CI run)
 # (HELIX_FUZZ_SCALE=20 runs twenty times as many, with fresh random cases, to hunt for new bugs)
 SCALE = int(os.environ.get("HELIX_FUZZ_SCALE", "1"))
-EXAMPLES = {k: v * SCALE for k, v in
-            {"config": 300, "config_text": 150, "cluster": 250, "layout": 200, "metrics": 120, "events": 200, "cli": 80}.items()}
-FUZZ = settings(derandomize=SCALE == 1, deadline=None, database=None, print_blob=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+EXAMPLES = {
+    k: v * SCALE
+    for k, v in {
+        "config": 300,
+        "config_text": 150,
+        "cluster": 250,
+        "layout": 200,
+        "metrics": 120,
+        "events": 200,
+        "cli": 80,
+    }.items()
+}
+FUZZ = settings(
+    derandomize=SCALE == 1,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 
 JUNK = st.one_of(
     st.none(),
@@ -48,7 +63,9 @@ JUNK = st.one_of(
     st.integers(-3, 50),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12),
-    st.sampled_from(["A100", "L4", "T4", "helix", "offline", "artifact:nope.json", "source", "sink", "n0", "1e9", ""]),
+    st.sampled_from(
+        ["A100", "L4", "T4", "helix", "offline", "artifact:nope.json", "source", "sink", "n0", "1e9", ""]
+    ),
     st.lists(st.one_of(st.integers(-3, 90), st.text(max_size=4)), max_size=4),
     st.dictionaries(st.text(max_size=6), st.integers(-3, 3), max_size=3),
 )
@@ -100,10 +117,13 @@ def _garbled(text: str):
     """YAML/JSON text cut short, or with characters replaced or inserted."""
     return st.one_of(
         st.integers(0, len(text)).map(lambda i: text[:i]),
-        st.tuples(st.integers(0, max(len(text) - 1, 0)), st.sampled_from(list(":{}[],'\"\t-#&*!|>%@`\x00\\") + ["\n  ", "\n- "])).map(
-            lambda t: text[: t[0]] + t[1] + text[t[0] + 1:]
+        st.tuples(
+            st.integers(0, max(len(text) - 1, 0)),
+            st.sampled_from(list(":{}[],'\"\t-#&*!|>%@`\x00\\") + ["\n  ", "\n- "]),
+        ).map(lambda t: text[: t[0]] + t[1] + text[t[0] + 1 :]),
+        st.tuples(st.integers(0, len(text)), st.text(max_size=6)).map(
+            lambda t: text[: t[0]] + t[1] + text[t[0] :]
         ),
-        st.tuples(st.integers(0, len(text)), st.text(max_size=6)).map(lambda t: text[: t[0]] + t[1] + text[t[0]:]),
     )
 
 
@@ -112,9 +132,19 @@ def _base_config() -> dict:
     cfg = yaml.safe_load((REPO / "config/test/config.yaml").read_text())
     cfg["models"]["tiny-llama"]["config_json"] = str(REPO / "config/test/tiny-llama.json")
     cfg["experiments"]["proto_test"]["prototypes"][0]["layout"] = str(REPO / "config/test/proto-layout.yaml")
-    cfg["experiments"]["sims"] = {"section": "6.3", "simulations": [
-        {"cluster": "place12", "model": "llama70b", "method": "helix", "scheduler": "helix", "mode": "online",
-         "workload": {"mode": "online", "rate_tps": 100.0}}]}
+    cfg["experiments"]["sims"] = {
+        "section": "6.3",
+        "simulations": [
+            {
+                "cluster": "place12",
+                "model": "llama70b",
+                "method": "helix",
+                "scheduler": "helix",
+                "mode": "online",
+                "workload": {"mode": "online", "rate_tps": 100.0},
+            }
+        ],
+    }
     cfg["placement"] = {"helix": "default"}
     return cfg
 
@@ -160,9 +190,17 @@ def _base_cluster() -> dict:
     names = ["n0", "n1", "n2"]
     links = [{"a": SOURCE, "b": n, "bandwidth": 1e9, "latency": 0.001} for n in names]
     links += [{"a": n, "b": SINK, "bandwidth": 1e9, "latency": 0.001} for n in names]
-    links += [{"a": "n0", "b": "n1", "bandwidth": 1e8, "latency": 0.01}, {"a": "n1", "b": "n2", "bandwidth": 1e8, "latency": 0.01}]
-    return {"name": "fuzz", "description": "", "coordinator": {"outbound_nic": 1e10, "inbound_nic": 1e10},
-            "machines": [{"name": n, "gpu": g, "region": "r0"} for n, g in zip(names, ["A100", "L4", "T4"])], "links": links}
+    links += [
+        {"a": "n0", "b": "n1", "bandwidth": 1e8, "latency": 0.01},
+        {"a": "n1", "b": "n2", "bandwidth": 1e8, "latency": 0.01},
+    ]
+    return {
+        "name": "fuzz",
+        "description": "",
+        "coordinator": {"outbound_nic": 1e10, "inbound_nic": 1e10},
+        "machines": [{"name": n, "gpu": g, "region": "r0"} for n, g in zip(names, ["A100", "L4", "T4"])],
+        "links": links,
+    }
 
 
 BASE_CLUSTER = _base_cluster()
@@ -170,7 +208,11 @@ CLUSTER_TEXT = yaml.safe_dump(BASE_CLUSTER, sort_keys=False)
 
 
 @settings(FUZZ, max_examples=EXAMPLES["cluster"])
-@given(doc=st.one_of(mutated(BASE_CLUSTER).map(lambda d: yaml.safe_dump(d, sort_keys=False)), _garbled(CLUSTER_TEXT)))
+@given(
+    doc=st.one_of(
+        mutated(BASE_CLUSTER).map(lambda d: yaml.safe_dump(d, sort_keys=False)), _garbled(CLUSTER_TEXT)
+    )
+)
 def test_malformed_cluster_files(scratch, doc):
     from helix.cluster import Cluster
 
@@ -205,8 +247,16 @@ def test_malformed_layouts(scratch, doc):
 
 
 # ---- part metrics of an aggregate ---------------------------------------------------------------
-BASE_METRICS = {"decode_throughput_tps": 10.5, "window": [0.0, 60.0], "n_requests": 12, "n_rejected": 0,
-                "max_flow": 120.0, "t0_s": 0.0, "prompt_latency_s": {"p50": 1.0}, "decode_latency_s": {"p50": 0.1}}
+BASE_METRICS = {
+    "decode_throughput_tps": 10.5,
+    "window": [0.0, 60.0],
+    "n_requests": 12,
+    "n_rejected": 0,
+    "max_flow": 120.0,
+    "t0_s": 0.0,
+    "prompt_latency_s": {"p50": 1.0},
+    "decode_latency_s": {"p50": 0.1},
+}
 
 
 @pytest.fixture(scope="module")
@@ -216,8 +266,13 @@ def part_dir(tmp_path_factory):
     d.mkdir(parents=True)
     rng = np.random.default_rng(0)
     n = 40
-    pd.DataFrame({"phase": ["prompt", "decode"] * (n // 2), "finish_s": np.sort(rng.uniform(0, 60, n)),
-                  "latency_s": rng.uniform(0.01, 2, n)}).to_parquet(d / "iterations.parquet")
+    pd.DataFrame(
+        {
+            "phase": ["prompt", "decode"] * (n // 2),
+            "finish_s": np.sort(rng.uniform(0, 60, n)),
+            "latency_s": rng.uniform(0.01, 2, n),
+        }
+    ).to_parquet(d / "iterations.parquet")
     pd.DataFrame({"request_id": range(4), "input_len": [5, 6, 7, 8]}).to_parquet(d / "requests.parquet")
     pd.DataFrame({"time_s": [0.0, 1.0], "queue": [1, 2]}).to_csv(d / "congestion.csv", index=False)
     return d
@@ -264,7 +319,10 @@ def _txt_log(rows) -> str:
 
 @st.composite
 def event_log(draw):
-    good = [(0.5 + i, i // 2, "out" if i % 2 == 0 else "in", "prompt" if i % 4 < 2 else "decode", 10 + i, 1) for i in range(8)]
+    good = [
+        (0.5 + i, i // 2, "out" if i % 2 == 0 else "in", "prompt" if i % 4 < 2 else "decode", 10 + i, 1)
+        for i in range(8)
+    ]
     rows = list(good) + draw(st.lists(EVENT, max_size=3))
     rows = draw(st.permutations(rows))[: draw(st.integers(0, len(rows)))]
     kind = draw(st.sampled_from(["csv", "txt"]))
@@ -291,8 +349,14 @@ def test_malformed_event_logs(scratch, case, warmup):
 
 # ---- through the CLI: exit 0 or 2, one line on stderr, never a traceback ---------------------------
 @settings(FUZZ, max_examples=EXAMPLES["cli"])
-@given(command=st.sampled_from(["validate-config", "parse-log", "place"]), doc=st.one_of(
-    mutated(BASE_CONFIG).map(yaml.safe_dump), _garbled(yaml.safe_dump(BASE_LAYOUT)), _garbled(_csv_log([(1.0, 0, "out", "prompt", 5, 1)], True))))
+@given(
+    command=st.sampled_from(["validate-config", "parse-log", "place"]),
+    doc=st.one_of(
+        mutated(BASE_CONFIG).map(yaml.safe_dump),
+        _garbled(yaml.safe_dump(BASE_LAYOUT)),
+        _garbled(_csv_log([(1.0, 0, "out", "prompt", 5, 1)], True)),
+    ),
+)
 def test_cli_on_malformed_files(scratch, command, doc):
     from helix.cli import main
 
@@ -301,9 +365,23 @@ def test_cli_on_malformed_files(scratch, command, doc):
     argv = {
         "validate-config": ["validate-config", "--alone", str(path)],
         "parse-log": ["parse-log", str(path)],
-        "place": ["place", "--config", str(REPO / "config/config.yaml"), "--profiles", "artifact", "--cluster", str(path),
-                  "--model", "tiny-llama", "--model-config", str(REPO / "config/test/tiny-llama.json"), "--method", "petals",
-                  "--out", str(scratch / "place-out")],
+        "place": [
+            "place",
+            "--config",
+            str(REPO / "config/config.yaml"),
+            "--profiles",
+            "artifact",
+            "--cluster",
+            str(path),
+            "--model",
+            "tiny-llama",
+            "--model-config",
+            str(REPO / "config/test/tiny-llama.json"),
+            "--method",
+            "petals",
+            "--out",
+            str(scratch / "place-out"),
+        ],
     }[command]
     shutil.rmtree(scratch / "place-out", ignore_errors=True)
     err, out = io.StringIO(), io.StringIO()
@@ -313,4 +391,6 @@ def test_cli_on_malformed_files(scratch, command, doc):
     if code == 2:
         lines = err.getvalue().strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), err.getvalue()
-        assert not (scratch / "place-out").exists() or not any((scratch / "place-out").iterdir())  # nothing partial
+        assert not (scratch / "place-out").exists() or not any(
+            (scratch / "place-out").iterdir()
+        )  # nothing partial

@@ -25,8 +25,20 @@ PLACE = "results/placements/place12/llama70b/helix"
 
 
 def _snakemake(workdir: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(workdir / "config.yaml"), "--cores", "1", *args]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "1",
+        *args,
+    ]
 
 
 def _write_config(workdir: Path, **preset) -> None:
@@ -51,7 +63,9 @@ def _job_pid(workdir: Path, script: str, timeout: float = 240) -> int:
                     continue
                 if Path(os.readlink(d / "cwd")) != workdir:
                     continue
-                caught = next(line for line in (d / "status").read_text().splitlines() if line.startswith("SigCgt:"))
+                caught = next(
+                    line for line in (d / "status").read_text().splitlines() if line.startswith("SigCgt:")
+                )
             except (OSError, StopIteration):
                 continue
             if int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)):
@@ -66,7 +80,9 @@ def test_interrupted_placement_fails_and_the_rerun_resumes(artifact_dir, tmp_pat
     target = f"{PLACE}/layout.yaml"
     # a long wall-clock solve, interrupted after a few seconds of search
     _write_config(tmp_path, budget="time", time_limit_s=300, backend="heuristic")
-    proc = subprocess.Popen(_snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        _snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         pid = _job_pid(tmp_path, "placement.py")
         time.sleep(3)
@@ -80,7 +96,9 @@ def test_interrupted_placement_fails_and_the_rerun_resumes(artifact_dir, tmp_pat
     # nothing was cached as done: no output, and Snakemake still has the job to do
     for name in ("layout.yaml", "flow.json", "solver_trace.csv", "milp_size.json", "meta.json"):
         assert not (tmp_path / PLACE / name).exists(), name
-    dry = subprocess.run(_snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        _snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert "placement_helix" in dry.stdout and "Nothing to be done" not in dry.stdout + dry.stderr
     # the incumbent is kept where the rerun's warm start finds it
     saved = json.loads((tmp_path / PLACE / ".incumbent/resume.json").read_text())
@@ -92,7 +110,9 @@ def test_interrupted_placement_fails_and_the_rerun_resumes(artifact_dir, tmp_pat
     assert flow["notes"]["resumed_from"].endswith(".incumbent/layout.yaml")
     assert flow["max_flow"] >= saved["objective"] - 1e-6
     trace = (tmp_path / PLACE / "solver_trace.csv").read_text().splitlines()
-    assert trace[1].endswith("warm:file") and float(trace[1].split(",")[1]) == pytest.approx(saved["objective"], abs=1e-5)
+    assert trace[1].endswith("warm:file") and float(trace[1].split(",")[1]) == pytest.approx(
+        saved["objective"], abs=1e-5
+    )
     assert not (tmp_path / PLACE / ".incumbent").exists()
 
 
@@ -103,7 +123,11 @@ def _job_started(workdir: Path, script: str, timeout: float = 240) -> int:
         for d in Path("/proc").iterdir():
             try:
                 argv = (d / "cmdline").read_bytes().split(b"\0") if d.name.isdigit() else []
-                if any(a.endswith(script.encode()) for a in argv) and b"python" in argv[0] and Path(os.readlink(d / "cwd")) == workdir:
+                if (
+                    any(a.endswith(script.encode()) for a in argv)
+                    and b"python" in argv[0]
+                    and Path(os.readlink(d / "cwd")) == workdir
+                ):
                     return int(d.name)
             except OSError:
                 continue
@@ -116,13 +140,27 @@ def test_interrupted_simulation_fails_without_outputs(artifact_dir, tmp_path):
     no output is left, and Snakemake still has it to do."""
     run = "results/sims/single24/llama70b/paper-helix/helix/offline"
     cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
-    cfg["experiments"] = {"one": {"section": "6.3", "simulations": [
-        {"cluster": "single24", "model": "llama70b", "method": "paper-helix", "scheduler": "helix", "mode": "offline",
-         "workload": {"mode": "offline", "duration_s": 3000}}]}}
+    cfg["experiments"] = {
+        "one": {
+            "section": "6.3",
+            "simulations": [
+                {
+                    "cluster": "single24",
+                    "model": "llama70b",
+                    "method": "paper-helix",
+                    "scheduler": "helix",
+                    "mode": "offline",
+                    "workload": {"mode": "offline", "duration_s": 3000},
+                }
+            ],
+        }
+    }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
     target = f"{run}/metrics.json"
-    proc = subprocess.Popen(_snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        _snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         pid = _job_started(tmp_path, "simulate.py")
         time.sleep(4)
@@ -134,7 +172,9 @@ def test_interrupted_simulation_fails_without_outputs(artifact_dir, tmp_path):
     assert "Error in rule simulate" in out
     for name in ("metrics.json", "requests.parquet", "congestion.csv", "iterations.parquet", "meta.json"):
         assert not (tmp_path / run / name).exists(), name
-    dry = subprocess.run(_snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        _snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert "simulate" in dry.stdout and "Nothing to be done" not in dry.stdout + dry.stderr
 
 
@@ -161,7 +201,9 @@ def test_interrupted_prototype_fails_without_outputs_or_workers(artifact_dir, tm
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
     target = f"{run}/metrics.json"
-    proc = subprocess.Popen(_snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        _snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         pid = _job_pid(tmp_path, "prototype.py")  # its SIGTERM handler is set once the workers are launched
         time.sleep(2)
@@ -177,5 +219,7 @@ def test_interrupted_prototype_fails_without_outputs_or_workers(artifact_dir, tm
     while _procs_in(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert _procs_in(tmp_path) == [], "worker processes left behind"
-    dry = subprocess.run(_snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300)
+    dry = subprocess.run(
+        _snakemake(tmp_path, target, "-n"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert "prototype" in dry.stdout and "Nothing to be done" not in dry.stdout + dry.stderr

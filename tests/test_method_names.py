@@ -46,8 +46,13 @@ def test_our_methods_are_not_paper_layouts(method):
 
 @pytest.mark.parametrize(
     "name, base",
-    [("paper-petals@graph", "petals"), ("paper-helix-noprune", "helix"), ("helix-pruned", "helix"), ("sp_plus", "sp_plus"),
-     ("paper-separate", "separate")],
+    [
+        ("paper-petals@graph", "petals"),
+        ("paper-helix-noprune", "helix"),
+        ("helix-pruned", "helix"),
+        ("sp_plus", "sp_plus"),
+        ("paper-separate", "separate"),
+    ],
 )
 def test_base_method(name, base):
     assert base_method(name) == base
@@ -88,8 +93,20 @@ def test_paper_layout_on_the_graph_path_reads_the_solution_file_and_our_cluster(
     cyaml = tmp_path / "geo24.yaml"
     cluster.save(cyaml)
     wl = {"mode": "offline", "warmup_s": 10, "duration_s": 40}
-    entries = {m: {"cluster": "geo24", "model": "llama70b", "method": m, "scheduler": "helix", "mode": "offline",
-                   "workload": wl, "parent": None, "part": None, "parts": None} for m in ("paper-helix", "paper-helix@graph")}
+    entries = {
+        m: {
+            "cluster": "geo24",
+            "model": "llama70b",
+            "method": m,
+            "scheduler": "helix",
+            "mode": "offline",
+            "workload": wl,
+            "parent": None,
+            "part": None,
+            "parts": None,
+        }
+        for m in ("paper-helix", "paper-helix@graph")
+    }
     sol, graph = paper_inputs(artifact_dir, entries["paper-helix"])
 
     flow = SimWorkflow(cfg, ArtifactSource.at(artifact_dir))
@@ -102,8 +119,16 @@ def test_paper_layout_on_the_graph_path_reads_the_solution_file_and_our_cluster(
     m = cfg.models["llama70b"]
     model_json = cfg.resolve_model_path("llama70b")
     store = ProfileStore.from_artifact(artifact_dir)
-    kw = dict(model_json=model_json, param_bytes_per_layer=m.param_bytes_per_layer, lengths=traces["lengths"],
-              arrivals=traces["arrivals"], profiles=store, artifact=artifact_dir, cluster=cyaml, gpus=gpus)
+    kw = dict(
+        model_json=model_json,
+        param_bytes_per_layer=m.param_bytes_per_layer,
+        lengths=traces["lengths"],
+        arrivals=traces["arrivals"],
+        profiles=store,
+        artifact=artifact_dir,
+        cluster=cyaml,
+        gpus=gpus,
+    )
     ours = run_entry(entries["paper-helix@graph"], **kw)
     theirs = run_entry(entries["paper-helix"], **kw)
     assert set(ours.prepared.names.values()) <= {mc.name for mc in cluster.machines}
@@ -113,8 +138,15 @@ def test_paper_layout_on_the_graph_path_reads_the_solution_file_and_our_cluster(
     mp = model_profiles(model, gpus, store)
     lay = read_sol_ini(sol, model.num_layers, cluster)
     inp, out = load_lengths(traces["lengths"])
-    by_hand = simulate(model, graph_from_layout(cluster, lay, mp, gpus), dict(lay.used()), mp, "helix",
-                       WorkloadSpec.model_validate(wl), (inp.tolist(), out.tolist()))
+    by_hand = simulate(
+        model,
+        graph_from_layout(cluster, lay, mp, gpus),
+        dict(lay.used()),
+        mp,
+        "helix",
+        WorkloadSpec.model_validate(wl),
+        (inp.tolist(), out.tolist()),
+    )
     assert ours.metrics == by_hand.metrics
     assert ours.max_flow == pytest.approx(theirs.max_flow, rel=1e-9)  # the same layout: the same max flow
 
@@ -130,8 +162,19 @@ def test_an_authors_layout_with_zero_max_flow_is_imported_as_it_is(artifact_dir,
 
     os.environ.setdefault("HELIX_ARTIFACT_DIR", str(artifact_dir))
     out = tmp_path / "pp"
-    args = ["place", "--cluster", "geo24", "--model", "llama70b", "--method", "paper-petals",
-            "--profiles", "artifact", "--out", str(out)]
+    args = [
+        "place",
+        "--cluster",
+        "geo24",
+        "--model",
+        "llama70b",
+        "--method",
+        "paper-petals",
+        "--profiles",
+        "artifact",
+        "--out",
+        str(out),
+    ]
     assert main(args) in (0, None)
     flow = json.loads((out / "flow.json").read_text())
     assert flow["max_flow"] == 0.0

@@ -11,7 +11,9 @@ from helix.models import load_hf_config
 
 
 def test_llama70b_from_artifact(artifact_dir):
-    m = load_hf_config(artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", "llama70b")
+    m = load_hf_config(
+        artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", "llama70b"
+    )
     assert (m.num_layers, m.hidden_size, m.num_heads, m.num_kv_heads) == (80, 8192, 64, 8)
     assert m.activation_bytes_per_token == 16384  # docs/design/placement.md s1
     assert m.kv_bytes_per_token_layer == 4096  # 2 * 8 KV heads * 128 * 2 B (GQA)
@@ -20,8 +22,11 @@ def test_llama70b_from_artifact(artifact_dir):
 
 
 def test_llama30b_from_artifact(artifact_dir):
-    m = load_hf_config(artifact_dir / "artifact_evaluation/single_cluster/models/llama30b/config.json", "llama30b",
-                       param_bytes_per_layer_override=1e9)
+    m = load_hf_config(
+        artifact_dir / "artifact_evaluation/single_cluster/models/llama30b/config.json",
+        "llama30b",
+        param_bytes_per_layer_override=1e9,
+    )
     assert (m.num_layers, m.hidden_size, m.num_kv_heads) == (60, 6656, 52)
     assert m.activation_bytes_per_token == 13312
     assert m.kv_bytes_per_token_layer == 26624
@@ -32,12 +37,39 @@ def test_llama30b_from_artifact(artifact_dir):
     "cfg, expected",
     [
         ({"model_type": "bert"}, "model_type: not a decoder-only model"),
-        ({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
-          "vocab_size": 100}, "num_hidden_layers: missing"),
-        ({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
-          "vocab_size": 100, "num_hidden_layers": -2}, "num_hidden_layers: must be a positive integer"),
-        ({"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_key_value_heads": 3,
-          "intermediate_size": 128, "vocab_size": 100, "num_hidden_layers": 2}, "num_key_value_heads"),
+        (
+            {
+                "model_type": "llama",
+                "hidden_size": 64,
+                "num_attention_heads": 4,
+                "intermediate_size": 128,
+                "vocab_size": 100,
+            },
+            "num_hidden_layers: missing",
+        ),
+        (
+            {
+                "model_type": "llama",
+                "hidden_size": 64,
+                "num_attention_heads": 4,
+                "intermediate_size": 128,
+                "vocab_size": 100,
+                "num_hidden_layers": -2,
+            },
+            "num_hidden_layers: must be a positive integer",
+        ),
+        (
+            {
+                "model_type": "llama",
+                "hidden_size": 64,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 3,
+                "intermediate_size": 128,
+                "vocab_size": 100,
+                "num_hidden_layers": 2,
+            },
+            "num_key_value_heads",
+        ),
     ],
 )
 def test_bad_model_config(tmp_path, cfg, expected):
@@ -54,9 +86,19 @@ def test_model_no_machine_can_hold_a_layer_of(tmp_path):
     from helix.profiles.gpu_specs import machine_spec
 
     p = tmp_path / "config.json"
-    p.write_text(json.dumps({"model_type": "llama", "hidden_size": 32768, "num_attention_heads": 256,
-                             "num_key_value_heads": 8, "intermediate_size": 196608, "vocab_size": 32000,
-                             "num_hidden_layers": 4}))
+    p.write_text(
+        json.dumps(
+            {
+                "model_type": "llama",
+                "hidden_size": 32768,
+                "num_attention_heads": 256,
+                "num_key_value_heads": 8,
+                "intermediate_size": 196608,
+                "vocab_size": 32000,
+                "num_hidden_layers": 4,
+            }
+        )
+    )
     huge = load_hf_config(p, "huge")
     assert huge.param_bytes_per_layer > 16e9
     with pytest.raises(HelixInputError) as info:

@@ -50,8 +50,13 @@ def _problem(artifact_dir, cluster_key, model_key="llama70b", **preset) -> Place
     cluster = cluster_key if isinstance(cluster_key, Cluster) else _cluster(artifact_dir, cluster_key)
     name = cluster.name
     return make_problem(
-        cluster, _model(artifact_dir, model_key), model_key, PlacementPreset(**preset),
-        ProfileStore.from_artifact(artifact_dir), artifact_dir, name,
+        cluster,
+        _model(artifact_dir, model_key),
+        model_key,
+        PlacementPreset(**preset),
+        ProfileStore.from_artifact(artifact_dir),
+        artifact_dir,
+        name,
     )
 
 
@@ -74,7 +79,10 @@ def test_helix_variants_are_the_planner_under_a_mapped_preset():
     for name in ("paper-helix", "petals", "helix-No", "helix-a-b", "helixx"):
         assert not re.fullmatch(HELIX_FAMILY_PATTERN, name)
     presets = {"default": PlacementPreset(), "abl": PlacementPreset(prune=True)}
-    assert resolve_preset(presets, {"helix-noprune": "abl"}, "geo24", "llama70b", "helix-noprune") == ("abl", presets["abl"])
+    assert resolve_preset(presets, {"helix-noprune": "abl"}, "geo24", "llama70b", "helix-noprune") == (
+        "abl",
+        presets["abl"],
+    )
     with pytest.raises(HelixInputError, match="no preset mapped to 'helix-other'") as exc:
         resolve_preset(presets, {"helix-noprune": "abl"}, "geo24", "llama70b", "helix-other")
     assert "\n" not in str(exc.value)
@@ -85,8 +93,16 @@ def test_counted_budget_reruns_are_byte_identical(artifact_dir, tmp_path):
     and milp_size.json holds the paper's per-machine sizes (Table 8) whatever was solved."""
     import json
 
-    preset = dict(backend="portfolio", formulation="per_node", prune=True, budget="evaluations",
-                  max_evaluations=6000, lane_evaluations=2000, milp_max_nodes=20, time_limit_s=300)
+    preset = dict(
+        backend="portfolio",
+        formulation="per_node",
+        prune=True,
+        budget="evaluations",
+        max_evaluations=6000,
+        lane_evaluations=2000,
+        milp_max_nodes=20,
+        time_limit_s=300,
+    )
     for run in ("a", "b"):
         run_placement(_problem(artifact_dir, "geo24", **preset), "helix-pruned", tmp_path / run)
     assert (tmp_path / "a/layout.yaml").read_bytes() == (tmp_path / "b/layout.yaml").read_bytes()
@@ -98,7 +114,11 @@ def test_counted_budget_reruns_are_byte_identical(artifact_dir, tmp_path):
     assert (size["pruned"]["rows"], size["pruned"]["columns"]) == (1122, 876)
     assert size["solved"] == "pruned" and size["rows"] >= 1122  # pruned plus the start's arcs
     # a timed run of the same preset still works (the benchmark's mode)
-    timed = run_placement(_problem(artifact_dir, "geo24", **{**preset, "budget": "time", "time_limit_s": 3}), "helix", tmp_path / "c")
+    timed = run_placement(
+        _problem(artifact_dir, "geo24", **{**preset, "budget": "time", "time_limit_s": 3}),
+        "helix",
+        tmp_path / "c",
+    )
     assert timed.notes["budget"] == "time" and timed.objective >= 616.46
 
 
@@ -107,7 +127,9 @@ def test_counted_budget_reruns_are_byte_identical(artifact_dir, tmp_path):
 def test_petals_and_swarm_equal_the_artifact_files(artifact_dir, cluster_key, method):
     problem = _problem(artifact_dir, cluster_key)
     result = get_method(method).place(problem)
-    expected = read_sol_ini(artifact_dir / LAYOUTS_70B[cluster_key] / method / f"{method}_sol.ini", 80, problem.cluster)
+    expected = read_sol_ini(
+        artifact_dir / LAYOUTS_70B[cluster_key] / method / f"{method}_sol.ini", 80, problem.cluster
+    )
     assert result.layout.ranges == expected.ranges
     # and byte-for-byte in the artifact's own format
     text = (artifact_dir / LAYOUTS_70B[cluster_key] / method / f"{method}_sol.ini").read_text()
@@ -116,8 +138,13 @@ def test_petals_and_swarm_equal_the_artifact_files(artifact_dir, cluster_key, me
 
 @pytest.mark.parametrize(
     "cluster_key,model_key,objective",
-    [("single24", "llama70b", 1289.56), ("geo24", "llama70b", 1212.18), ("hetero42", "llama70b", 4137.55),
-     ("small10", "llama30b", 286.59), ("single24", "llama30b", 1044.53 + 214.98 + 397.69)],
+    [
+        ("single24", "llama70b", 1289.56),
+        ("geo24", "llama70b", 1212.18),
+        ("hetero42", "llama70b", 4137.55),
+        ("small10", "llama30b", 286.59),
+        ("single24", "llama30b", 1044.53 + 214.98 + 397.69),
+    ],
 )
 def test_paper_helix_objectives(artifact_dir, cluster_key, model_key, objective):
     result = get_method("paper-helix").place(_problem(artifact_dir, cluster_key, model_key))
@@ -160,8 +187,20 @@ def test_snakemake_imports_a_paper_layout_with_a_hyphen(repo, artifact_dir, tmp_
 
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
     target = "results/placements/geo24/llama70b/paper-helix-noprune/flow.json"
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(repo / "config/config.yaml"), "--cores", "2", target]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(repo / "config/config.yaml"),
+        "--cores",
+        "2",
+        target,
+    ]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     base = tmp_path / "results/placements/geo24/llama70b/paper-helix-noprune"
@@ -196,11 +235,18 @@ def test_milp_size_matches_the_authors_lp_files(artifact_dir):
     from helix.placement.methods.helix import _arc_capacity_fn
     from helix.placement.milp.model import build_per_node
 
-    for key, pruned, size in (("single24", False, (1848, 1376)), ("geo24", True, (1122, 876)), ("hetero42", True, (2772, 2144)), ("hetero42", False, (5502, 4004))):
+    for key, pruned, size in (
+        ("single24", False, (1848, 1376)),
+        ("geo24", True, (1122, 876)),
+        ("hetero42", True, (2772, 2144)),
+        ("hetero42", False, (5502, 4004)),
+    ):
         problem = _problem(artifact_dir, key)
         cluster = prune_cluster(problem.cluster) if pruned else problem.cluster
         tables = [list(problem.table(i)) for i in range(cluster.n)]
-        milp = build_per_node(cluster, tables, 80, _arc_capacity_fn(FlowContext.for_model(cluster, problem.model)))
+        milp = build_per_node(
+            cluster, tables, 80, _arc_capacity_fn(FlowContext.for_model(cluster, problem.model))
+        )
         assert (milp.size()["rows"], milp.size()["cols"]) == size
 
 
@@ -227,7 +273,9 @@ def test_milp_proves_small10_optimum_with_default_backend(artifact_dir):
 def test_every_backend_returns_a_feasible_layout_with_its_reported_flow(artifact_dir, backend):
     if backend == "gurobi":
         pytest.importorskip("gurobipy")
-    problem = _problem(artifact_dir, "small10", "llama30b", backend=backend, time_limit_s=6, formulation="per_node")
+    problem = _problem(
+        artifact_dir, "small10", "llama30b", backend=backend, time_limit_s=6, formulation="per_node"
+    )
     result = get_method("helix").place(problem)
     problem.layout = result.layout.validate(problem.cluster)
     for name, rng in result.layout.used().items():
@@ -252,7 +300,12 @@ def test_separate_and_sp_plus_rules(artifact_dir):
     assert sep.objective == pytest.approx(paper.objective)
     sizes = sorted(r[1] - r[0] for r in sep.layout.used().values())
     assert sizes == sorted([20] * 4 + [10] * 8 + [6] * 4 + [7] * 8)
-    h42 = _problem(artifact_dir, "hetero42", separate_types=["A100", "L4", "L4x2", "T4x4"], sp_plus_mixed_types=["V100", "T4"])
+    h42 = _problem(
+        artifact_dir,
+        "hetero42",
+        separate_types=["A100", "L4", "L4x2", "T4x4"],
+        sp_plus_mixed_types=["V100", "T4"],
+    )
     spp = get_method("sp_plus").place(h42)
     mixed = spp.groups["hetero42-v100-t4"]
     assert len(mixed) == 16 and all(spp.layout.ranges[m][1] - spp.layout.ranges[m][0] == 5 for m in mixed)
@@ -309,7 +362,9 @@ def test_gurobi_missing_or_too_large_is_one_line(artifact_dir, monkeypatch):
         return real_import(name, *a, **k)
 
     monkeypatch.setattr(builtins, "__import__", no_gurobi)
-    problem = _problem(artifact_dir, "small10", "llama30b", backend="gurobi", time_limit_s=2, formulation="per_node")
+    problem = _problem(
+        artifact_dir, "small10", "llama30b", backend="gurobi", time_limit_s=2, formulation="per_node"
+    )
     with pytest.raises(HelixInputError, match="gurobipy is not installed") as exc:
         get_method("helix").place(problem)
     assert "\n" not in str(exc.value)
@@ -332,8 +387,21 @@ def test_cli_place_writes_results_and_is_deterministic(artifact_dir, tmp_path):
     cluster = _cluster(artifact_dir, "small10")
     cluster.save(tmp_path / "small10.yaml")
     model_json = artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json"
-    args = ["place", "--config", str(REPO_CONFIG), "--cluster", str(tmp_path / "small10.yaml"), "--model", "llama30b",
-            "--model-config", str(model_json), "--profiles", "artifact", "--method", "swarm"]
+    args = [
+        "place",
+        "--config",
+        str(REPO_CONFIG),
+        "--cluster",
+        str(tmp_path / "small10.yaml"),
+        "--model",
+        "llama30b",
+        "--model-config",
+        str(model_json),
+        "--profiles",
+        "artifact",
+        "--method",
+        "swarm",
+    ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     for f in ("layout.yaml", "flow.json"):
@@ -354,9 +422,28 @@ def test_sigterm_writes_best_layout_and_exits_cleanly(artifact_dir, tmp_path):
     cluster = _cluster(artifact_dir, "single24")
     cluster.save(tmp_path / "single24.yaml")
     model_json = artifact_dir / f"{AE}/single_cluster/models/llama70b/config.json"
-    cmd = [sys.executable, "-m", "helix.cli", "place", "--config", str(REPO_CONFIG), "--cluster", str(tmp_path / "single24.yaml"),
-           "--model", "llama70b", "--model-config", str(model_json), "--profiles", "artifact",
-           "--backend", "heuristic", "--time-limit", "300", "--out", str(tmp_path / "out")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "helix.cli",
+        "place",
+        "--config",
+        str(REPO_CONFIG),
+        "--cluster",
+        str(tmp_path / "single24.yaml"),
+        "--model",
+        "llama70b",
+        "--model-config",
+        str(model_json),
+        "--profiles",
+        "artifact",
+        "--backend",
+        "heuristic",
+        "--time-limit",
+        "300",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(6)
     proc.send_signal(signal.SIGTERM)
@@ -374,8 +461,20 @@ def test_snakemake_placement_rule(repo, artifact_dir, tmp_path):
 
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
     targets = [f"results/placements/place12/llama70b/{m}/flow.json" for m in ("helix", "petals")]
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
-           "--configfile", str(repo / "config/test/config.yaml"), "--cores", "2", *targets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(repo / "config/test/config.yaml"),
+        "--cores",
+        "2",
+        *targets,
+    ]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     base = tmp_path / "results/placements/place12/llama70b"
@@ -394,7 +493,13 @@ def test_snakemake_placement_rule(repo, artifact_dir, tmp_path):
     assert not (base / "petals/solver_trace.csv").exists() and not (base / "petals/milp_size.json").exists()
     first = (base / "helix/layout.yaml").read_bytes()
     (base / "helix/milp_size.json").unlink()
-    again = subprocess.run([*cmd, "results/placements/place12/llama70b/helix/milp_size.json"], env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        [*cmd, "results/placements/place12/llama70b/helix/milp_size.json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0 and "placement_helix" in again.stdout + again.stderr
     assert "rule placement:" not in again.stdout + again.stderr
     # budget: evaluations in the test config: the rerun writes the same layout, byte for byte
@@ -402,7 +507,15 @@ def test_snakemake_placement_rule(repo, artifact_dir, tmp_path):
 
 
 def test_model_file_written_on_request(artifact_dir, tmp_path):
-    problem = _problem(artifact_dir, "small10", "llama30b", backend="highs", time_limit_s=2, formulation="per_node", write_model="lp")
+    problem = _problem(
+        artifact_dir,
+        "small10",
+        "llama30b",
+        backend="highs",
+        time_limit_s=2,
+        formulation="per_node",
+        write_model="lp",
+    )
     problem.work_dir = tmp_path
     result = get_method("helix").place(problem)
     text = (tmp_path / "model.lp").read_text()
@@ -422,7 +535,9 @@ def test_gurobi_size_limited_license_is_a_one_line_error(artifact_dir):
 
 
 def test_per_gpu_type_placement_sums_sub_clusters(artifact_dir, tmp_path):
-    problem = _problem(artifact_dir, "single24", "llama30b", backend="heuristic", time_limit_s=1, per_gpu_type=True, seed=1)
+    problem = _problem(
+        artifact_dir, "single24", "llama30b", backend="heuristic", time_limit_s=1, per_gpu_type=True, seed=1
+    )
     result = run_placement(problem, "helix", tmp_path)
     assert set(result.groups) == {"single24-a100", "single24-l4", "single24-t4"}
     # each sub-cluster is at least as good as the paper's per-type layout (1044.53 + 214.98 + 397.69)
@@ -437,8 +552,12 @@ def test_helix_routes_a_cluster_where_petals_and_swarm_route_nothing(artifact_di
     from helix.clusters.spec import LinkDist
     from helix.placement.methods.helix import Planner
 
-    cluster = fake_cluster("chainable12", {"A100": 4, "L4": 2, "T4": 6}, seed=0, link=LinkDist(bandwidth=1e9, latency=0.001))
-    problem = _problem(artifact_dir, cluster, "llama70b", backend="heuristic", budget="evaluations", max_evaluations=500)
+    cluster = fake_cluster(
+        "chainable12", {"A100": 4, "L4": 2, "T4": 6}, seed=0, link=LinkDist(bandwidth=1e9, latency=0.001)
+    )
+    problem = _problem(
+        artifact_dir, cluster, "llama70b", backend="heuristic", budget="evaluations", max_evaluations=500
+    )
     planner = Planner(problem)
     warm = planner.warm_starts()
     assert planner.value(*warm["petals"]) == 0 and planner.value(*warm["swarm"]) == 0

@@ -43,8 +43,25 @@ def test_profile_layer_cpu(repo, tmp_path):
 
 def test_cli_profile(repo, tmp_path, capsys):
     out = tmp_path / "p"
-    argv = ["profile", "--config-json", str(repo / TINY), "--model", "tiny-llama", "--gpu", "cpu", "--out",
-            str(out), "--prompt-tokens", "8,32", "--decode-batches", "1,2", "--contexts", "16", "--repeats", "2"]
+    argv = [
+        "profile",
+        "--config-json",
+        str(repo / TINY),
+        "--model",
+        "tiny-llama",
+        "--gpu",
+        "cpu",
+        "--out",
+        str(out),
+        "--prompt-tokens",
+        "8,32",
+        "--decode-batches",
+        "1,2",
+        "--contexts",
+        "16",
+        "--repeats",
+        "2",
+    ]
     assert main(argv) == 0
     assert (out / "prompt.csv").read_text().startswith("tokens,seconds\n0,0")
     assert "2 prompt and 2 decode points" in capsys.readouterr().out
@@ -63,8 +80,22 @@ def test_cuda_without_cuda_is_one_line(repo, tmp_path, capsys):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     out = tmp_path / "p"
-    err = _cli_error(["profile", "--config-json", str(repo / TINY), "--model", "t", "--gpu", "H100",
-                      "--out", str(out), "--device", "cuda"], capsys)
+    err = _cli_error(
+        [
+            "profile",
+            "--config-json",
+            str(repo / TINY),
+            "--model",
+            "t",
+            "--gpu",
+            "H100",
+            "--out",
+            str(out),
+            "--device",
+            "cuda",
+        ],
+        capsys,
+    )
     assert "CUDA requested" in err and "device" in err
     assert not out.exists()
 
@@ -73,14 +104,30 @@ def test_not_a_decoder_config_is_one_line(tmp_path, capsys):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"model_type": "bert", "hidden_size": 64, "num_attention_heads": 4}))
     out = tmp_path / "p"
-    err = _cli_error(["profile", "--config-json", str(cfg), "--model", "b", "--gpu", "cpu", "--out", str(out)], capsys)
+    err = _cli_error(
+        ["profile", "--config-json", str(cfg), "--model", "b", "--gpu", "cpu", "--out", str(out)], capsys
+    )
     assert str(cfg) in err and "model_type" in err and "'bert'" in err
     assert not out.exists()
 
 
 def test_bad_grid_is_one_line(repo, tmp_path, capsys):
-    err = _cli_error(["profile", "--config-json", str(repo / TINY), "--model", "t", "--gpu", "cpu",
-                      "--out", str(tmp_path / "p"), "--decode-batches", "4,2"], capsys)
+    err = _cli_error(
+        [
+            "profile",
+            "--config-json",
+            str(repo / TINY),
+            "--model",
+            "t",
+            "--gpu",
+            "cpu",
+            "--out",
+            str(tmp_path / "p"),
+            "--decode-batches",
+            "4,2",
+        ],
+        capsys,
+    )
     assert "decode_batches" in err
 
 
@@ -92,15 +139,20 @@ def test_negative_measurement_leaves_no_output(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("decode, what", [
-    ("0,0\n1,0.002\n4,0.0005\n", "not monotone"),
-    ("0,0\n1,0.002\n4,-0.003\n", "non-negative"),
-])
+@pytest.mark.parametrize(
+    "decode, what",
+    [
+        ("0,0\n1,0.002\n4,0.0005\n", "not monotone"),
+        ("0,0\n1,0.002\n4,-0.003\n", "non-negative"),
+    ],
+)
 def test_bad_committed_measurement_is_rejected(repo, tmp_path, decode, what):
     from helix.profiles.measured import read_measured
 
     # Synthetic, well-formed measurement (a real tiny CPU profile is overhead-bound and noisy).
-    run = ProfileRun({8: 0.001, 64: 0.003}, {(1, 990): 0.001, (4, 990): 0.0012}, {"x": 0.1}, {"device": "cpu"})
+    run = ProfileRun(
+        {8: 0.001, 64: 0.003}, {(1, 990): 0.001, (4, 990): 0.0012}, {"x": 0.1}, {"device": "cpu"}
+    )
     d = write_run(run, tmp_path / "tiny-llama" / "cpu", "tiny-llama", "cpu")
     assert read_measured(d, "tiny-llama", "cpu").meta["source"] == "measured"
     (d / "decode.csv").write_text("tokens,seconds\n" + decode)
@@ -112,8 +164,20 @@ def test_bad_committed_measurement_is_rejected(repo, tmp_path, decode, what):
 
 def _snakemake(repo: Path, workdir: Path, artifact: Path, config: Path, *targets: str):
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact))
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(config), "--cores", "2", *targets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "2",
+        *targets,
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -123,12 +187,20 @@ def test_rules_cpu_profile_validation_and_predicted(repo, artifact_dir, tmp_path
     cfg = yaml.safe_load((repo / "config/test/config.yaml").read_text())
     cfg["models"]["tiny-llama"] = {"config_json": str(repo / TINY)}
     cfg["gpus"]["H100"] = {"num_gpus": 1, "vram_bytes": 80e9}
-    cfg["clusters"]["tiny4-h100"] = {"generator": "replace_gpu", "parent": "tiny4", "replace": {"A100": "H100"}}
+    cfg["clusters"]["tiny4-h100"] = {
+        "generator": "replace_gpu",
+        "parent": "tiny4",
+        "replace": {"A100": "H100"},
+    }
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(cfg))
     work = tmp_path / "work"
-    targets = ["results/profiles/measured/tiny-llama/cpu/prompt.csv", "results/profiles/validation.csv",
-               "resources/profiles/llama70b/h100/decode.csv", "results/clusters/tiny4-h100.yaml"]
+    targets = [
+        "results/profiles/measured/tiny-llama/cpu/prompt.csv",
+        "results/profiles/validation.csv",
+        "resources/profiles/llama70b/h100/decode.csv",
+        "results/clusters/tiny4-h100.yaml",
+    ]
     run = _snakemake(repo, work, artifact_dir, config, *targets)
     assert run.returncode == 0, run.stderr[-3000:]
 
@@ -159,7 +231,9 @@ def test_profile_plan_prefers_committed_measurement(repo, tmp_path):
     cfg = load_config(repo / "config/config.yaml")
     plan = ProfilePlan(cfg, tmp_path, ["resources/helix-artifact/COMMIT"])
     assert {"H100", "H200", "L40S"} <= set(plan.whatif_gpus) and "A100" not in plan.whatif_gpus
-    assert {"single24-h100", "single24-l40s"} <= set(plan.whatif_clusters) and "single24" not in plan.whatif_clusters
+    assert {"single24-h100", "single24-l40s"} <= set(
+        plan.whatif_clusters
+    ) and "single24" not in plan.whatif_clusters
     assert "results/sims/single24-h100/llama70b/helix/helix/online/metrics.json" in plan.whatif_sim_targets()
     w = SimpleNamespace(model="llama70b", gpu="h100")
     assert plan.gpu_name(w) == "H100"

@@ -15,8 +15,13 @@ from helix.profiles.limits import engine_limits, gpu_types, known_models, typica
 ALL_TYPES = ["A100", "V100", "L4", "L4x2", "T4", "T4x2", "T4x4"]
 # docs/design/placement.md s1: K per (type, model), and the VRAM rule 2*K*layer_bytes <= VRAM it asserts.
 K_TABLE = {
-    "A100": (12, 18), "V100": (4, 7), "L4": (7, 11), "L4x2": (14, 22),
-    "T4": (4, 7), "T4x2": (9, 15), "T4x4": (18, 30),
+    "A100": (12, 18),
+    "V100": (4, 7),
+    "L4": (7, 11),
+    "L4x2": (14, 22),
+    "T4": (4, 7),
+    "T4x2": (9, 15),
+    "T4x4": (18, 30),
 }
 VRAM = {"A100": 40e9, "V100": 16e9, "L4": 24e9, "L4x2": 48e9, "T4": 16e9, "T4x2": 32e9, "T4x4": 64e9}
 LAYER_BYTES = {"llama70b": 1.53e9, "llama30b": 1e9}

@@ -145,7 +145,10 @@ def test_negative_time_names_file_and_row(tmp_path):
 
 def test_non_monotone_tokens_names_file_and_row(tmp_path):
     store, d = _project_profile(tmp_path, "tokens,seconds\n0,0\n500,0.002\n250,0.004\n")
-    with pytest.raises(HelixInputError, match=r"prompt.csv: line 4: tokens must be strictly increasing \(previous 500\) \(got '250'\)"):
+    with pytest.raises(
+        HelixInputError,
+        match=r"prompt.csv: line 4: tokens must be strictly increasing \(previous 500\) \(got '250'\)",
+    ):
         store.get("m", "A100")
 
 
@@ -200,6 +203,8 @@ def test_import_negative_artifact_time(artifact_dir, tmp_path):
     rows = victim.read_text().splitlines()
     rows[4] = rows[4].split(",")[0] + ",-3"
     victim.write_text("\n".join(rows) + "\n")
-    with pytest.raises(HelixInputError, match=rf"{victim}: line 5: time must be a finite non-negative number"):
+    with pytest.raises(
+        HelixInputError, match=rf"{victim}: line 5: time must be a finite non-negative number"
+    ):
         import_profiles(fake, tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -34,20 +34,28 @@ def _v(text: str) -> list[float]:
 
 
 EXPECTED_70B_24 = {
-    "A100": _v("23833.87 11384.25 7201.41 5264.62 4096.65 3124.14 2595.68 2045.64 1754.38 1392.63 1212.18 952.11"),
+    "A100": _v(
+        "23833.87 11384.25 7201.41 5264.62 4096.65 3124.14 2595.68 2045.64 1754.38 1392.63 1212.18 952.11"
+    ),
     "L4": _v("7557.86  3625.71 2171.88 1476.08 1017.57  747.79  531.70"),
     "T4": _v("5709.21  2434.37 1347.87  757.85"),
 }
 EXPECTED_70B_42 = {
-    "A100": _v("31327.49 15363.28 9918.07 7039.20 5430.02 4251.28 3405.79 2847.02 2339.85 1931.11 1652.86 1363.71"),
+    "A100": _v(
+        "31327.49 15363.28 9918.07 7039.20 5430.02 4251.28 3405.79 2847.02 2339.85 1931.11 1652.86 1363.71"
+    ),
     "V100": _v("14014.13 5890.15 3342.48 1982.19"),
     "L4": _v("9111.48 4239.10 2563.31 1812.26 1285.17 916.81 655.73"),
-    "L4x2": _v("17269.02 8426.92 5441.14 3929.42 3061.02 2461.63 2030.42 1712.86 1450.18 1290.53 1107.22 "
-               "964.26 838.51 727.69"),
+    "L4x2": _v(
+        "17269.02 8426.92 5441.14 3929.42 3061.02 2461.63 2030.42 1712.86 1450.18 1290.53 1107.22 "
+        "964.26 838.51 727.69"
+    ),
     "T4": _v("6179.85 2911.52 1622.37 927.62"),
     "T4x2": _v("12194.22 5813.74 3663.69 2706.10 2121.35 1626.96 1271.80 1021.91 783.45"),
-    "T4x4": _v("20503.53 10085.51 6640.71 4892.24 3841.24 3136.81 2651.22 2268.51 1981.14 1738.63 1548.73 "
-               "1388.97 1281.52 1180.02 1071.19 973.64 872.89 781.27"),
+    "T4x4": _v(
+        "20503.53 10085.51 6640.71 4892.24 3841.24 3136.81 2651.22 2268.51 1981.14 1738.63 1548.73 "
+        "1388.97 1281.52 1180.02 1071.19 973.64 872.89 781.27"
+    ),
 }
 EXPECTED_30B_10 = {
     "T4": _v("1987.97 901.94 539.04 404.26 285.34 331.34 231.06"),
@@ -158,15 +166,20 @@ def _lp_node_rows(path) -> dict[int, list[float]]:
     return rows
 
 
-@pytest.mark.parametrize("rel,model,layers,mix", LP_FILES, ids=[p[0].rsplit("/ilp_model", 1)[0] for p in LP_FILES])
+@pytest.mark.parametrize(
+    "rel,model,layers,mix", LP_FILES, ids=[p[0].rsplit("/ilp_model", 1)[0] for p in LP_FILES]
+)
 def test_every_lp_row_is_our_table(artifact_dir, store, rel, model, layers, mix):
     rows = _lp_node_rows(artifact_dir / "artifact_evaluation" / rel)
     assert len(rows) == sum(mix.values())
     tables = capacity_tables(paper_profiles(model, store), mix)
     matched = Counter()
     for node, coeffs in rows.items():
-        hits = [g for g, t in tables.items()
-                if len(t) == len(coeffs) and all(abs(a - b) <= 1e-9 * b for a, b in zip(t, coeffs))]
+        hits = [
+            g
+            for g, t in tables.items()
+            if len(t) == len(coeffs) and all(abs(a - b) <= 1e-9 * b for a, b in zip(t, coeffs))
+        ]
         assert len(hits) == 1, f"node {node}: no table of {sorted(tables)} equals its LP row"
         matched[hits[0]] += 1
     assert dict(matched) == mix

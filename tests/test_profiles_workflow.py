@@ -39,8 +39,18 @@ def test_cli_missing_artifact_is_one_line(tmp_path, capsys):
 def _snakemake(repo: Path, workdir: Path, artifact: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact))
     cmd = [
-        sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
-        "--configfile", str(repo / "config" / "test" / "config.yaml"), "--cores", "1", *args,
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(repo / "config" / "test" / "config.yaml"),
+        "--cores",
+        "1",
+        *args,
     ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
@@ -65,7 +75,9 @@ def test_snakemake_missing_artifact_fails_cleanly(repo, tmp_path):
     assert run.returncode != 0
     assert not (work / TARGETS[0]).exists() and not (work / TARGETS[1]).exists()
     log = (work / "logs" / "import_traces.log").read_text().strip().splitlines()
-    assert log[0].startswith("# rule import_traces: ") and log[1:] == [f"error: {missing}: artifact directory not found"]
+    assert log[0].startswith("# rule import_traces: ") and log[1:] == [
+        f"error: {missing}: artifact directory not found"
+    ]
 
 
 @pytest.mark.slow
@@ -75,8 +87,17 @@ def test_snakemake_uses_cloned_artifact_copy(repo, artifact_dir, tmp_path):
     (tmp_path / "resources" / "helix-artifact").symlink_to(artifact_dir)
     env = {k: v for k, v in os.environ.items() if k != "HELIX_ARTIFACT_DIR"}
     cmd = [
-        sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(tmp_path),
-        "--configfile", str(repo / "config" / "test" / "config.yaml"), "--cores", "1",
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(repo / "config" / "test" / "config.yaml"),
+        "--cores",
+        "1",
         "resources/profiles/llama70b/t4/decode.csv",
     ]
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

@@ -48,11 +48,20 @@ def test_split_overlapping_ranges_batched_decode_equals_single_process(cfg):
             split = 4 if i % 2 == 0 else 3
             payload = torch.tensor(p, dtype=torch.int32) if it == 0 else last[i]
             ctx = 0 if it == 0 else len(p) + it - 1
-            a.submit(StageWork(i, "prompt" if it == 0 else "decode", 0, split, payload, len(p) + out_len, ctx))
+            a.submit(
+                StageWork(i, "prompt" if it == 0 else "decode", 0, split, payload, len(p) + out_len, ctx)
+            )
         for o in a.step():
             nxt = c if o.work.rid % 2 == 0 else b
-            assert not o.is_token and o.payload.shape == (1 if it else len(prompts[o.work.rid]), cfg.hidden_size)
-            nxt.submit(StageWork(o.work.rid, o.work.phase, o.work.end, 8, o.payload, o.work.max_tokens, o.work.context))
+            assert not o.is_token and o.payload.shape == (
+                1 if it else len(prompts[o.work.rid]),
+                cfg.hidden_size,
+            )
+            nxt.submit(
+                StageWork(
+                    o.work.rid, o.work.phase, o.work.end, 8, o.payload, o.work.max_tokens, o.work.context
+                )
+            )
         for eng in (b, c):
             outs = eng.step()
             if it:
@@ -83,7 +92,9 @@ def test_decode_micro_batches_leave_the_rest_queued_and_equal_single_process(cfg
         waiting = [w.rid for w in s0.queue if w.phase == "decode"]
         outs0 = s0.step(max_decodes=2)
         ran = [o.work.rid for o in outs0 if o.work.phase == "decode"]
-        assert ran == waiting[:2] and [w.rid for w in s0.queue] == waiting[2:]  # oldest first; the rest wait, in order
+        assert (
+            ran == waiting[:2] and [w.rid for w in s0.queue] == waiting[2:]
+        )  # oldest first; the rest wait, in order
         sizes.append(len(ran))
         for o in outs0:
             s1.submit(StageWork(o.work.rid, o.work.phase, 4, 8, o.payload, o.work.max_tokens, o.work.context))
@@ -126,7 +137,15 @@ def test_engine_rejects_bad_work(cfg):
 
 
 def test_wire_format_round_trip_and_malformed():
-    h = {"type": "decode", "src": 1, "rid": 3, "max_tokens": 9, "context": 4, "stage": 0, "route": [[1, 0, 8]]}
+    h = {
+        "type": "decode",
+        "src": 1,
+        "rid": 3,
+        "max_tokens": 9,
+        "context": 4,
+        "stage": 0,
+        "route": [[1, 0, 8]],
+    }
     for t in (torch.arange(6, dtype=torch.int32), torch.randn(2, 5), torch.randn(2, 5).to(torch.bfloat16)):
         h2, t2 = decode(encode(h, t))
         assert h2["rid"] == 3 and torch.equal(t2, t)
@@ -152,7 +171,15 @@ def test_inbox_drops_and_counts_unknown_peers_and_garbage():
     push = ctx.socket(zmq.PUSH)
     push.setsockopt(zmq.LINGER, 0)
     push.connect(f"tcp://127.0.0.1:{p}")
-    h = {"type": "prompt", "src": 1, "rid": 0, "max_tokens": 9, "context": 0, "stage": 0, "route": [[2, 0, 8]]}
+    h = {
+        "type": "prompt",
+        "src": 1,
+        "rid": 0,
+        "max_tokens": 9,
+        "context": 0,
+        "stage": 0,
+        "route": [[2, 0, 8]],
+    }
     push.send_multipart(encode(h, torch.arange(3, dtype=torch.int32)))
     push.send_multipart(encode(dict(h, src=7), torch.arange(3, dtype=torch.int32)))
     push.send_multipart([b"\xff\xfe", b"x"])
@@ -228,15 +255,21 @@ def test_events_csv_round_trip_and_pairing(tmp_path):
     from helix.prototype.logparse import pair, read_events, write_events_csv
 
     rows = [
-        (0.5, 0, "out", "prompt", 0, 11), (1.0, 0, "in", "prompt", 0, 11), (1.0, 0, "out", "decode", 11, 1),
-        (1.25, 0, "in", "decode", 11, 1), (1.25, 0, "out", "decode", 12, 1), (1.5, 1, "out", "prompt", 0, 4),
+        (0.5, 0, "out", "prompt", 0, 11),
+        (1.0, 0, "in", "prompt", 0, 11),
+        (1.0, 0, "out", "decode", 11, 1),
+        (1.25, 0, "in", "decode", 11, 1),
+        (1.25, 0, "out", "decode", 12, 1),
+        (1.5, 1, "out", "prompt", 0, 4),
         (1.75, 1, "fail", "prompt", 0, 0),
     ]
     write_events_csv(tmp_path / "e.csv", rows)
     ev = read_events(tmp_path / "e.csv")
     s = pair(ev)
     assert s.prompt.tolist() == [[1.0, 0.5]] and s.decode.tolist() == [[1.25, 0.25]] and s.failed == 1
-    (tmp_path / "bad.csv").write_text("time,request_id,direction,phase,context_len,tokens\n1,0,sideways,prompt,0,1\n")
+    (tmp_path / "bad.csv").write_text(
+        "time,request_id,direction,phase,context_len,tokens\n1,0,sideways,prompt,0,1\n"
+    )
     with pytest.raises(HelixInputError, match="line 2"):
         read_events(tmp_path / "bad.csv")
 
@@ -246,7 +279,9 @@ def test_ray_mapping_by_gpu_model_resources():
     from helix.prototype.launch import map_to_ray_nodes
 
     machines = [Machine("n0", "L4"), Machine("n1", "A100"), Machine("n2", "T4"), Machine("n3", "T4")]
-    links = [Link("source", m.name, 1e9, 0.001) for m in machines] + [Link(m.name, "sink", 1e9, 0.001) for m in machines]
+    links = [Link("source", m.name, 1e9, 0.001) for m in machines] + [
+        Link(m.name, "sink", 1e9, 0.001) for m in machines
+    ]
     links += [Link(a.name, b.name, 1e9, 0.001) for i, a in enumerate(machines) for b in machines[i + 1 :]]
     cluster = Cluster("tiny4", machines, links)
     cfg = build_system_config(Layout.load(LAYOUT, cluster), cluster)
@@ -272,7 +307,20 @@ def test_serve_cli_bad_input_and_startup_timeout(tmp_path, capsys, artifact_dir)
     assert helix_main(base) == 2  # Azure lengths do not fit the tiny model's 1024 positions
     assert "max_position_embeddings 1024" in capsys.readouterr().err
     base += ["--length-scale", "0.0625", "--max-input", "64", "--max-output", "16"]
-    assert helix_main(["serve", "--layout", str(tmp_path / "nope.yaml"), "--model-config", str(TINY), "--out", str(tmp_path)]) == 2
+    assert (
+        helix_main(
+            [
+                "serve",
+                "--layout",
+                str(tmp_path / "nope.yaml"),
+                "--model-config",
+                str(TINY),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 2
+    )
     (tmp_path / "spec.yaml").write_text("startup_timeout_s: 0.3\n")
     assert helix_main(base + ["--spec", str(tmp_path / "spec.yaml")]) == 3
     assert "not ready after 0.3 s" in capsys.readouterr().err
@@ -288,7 +336,9 @@ def test_workflow_functions_find_runs_by_wildcards():
     cfg = load_config(REPO / "config/test/config.yaml")
     assert workflow.targets(cfg) == ["results/proto/tiny4/tiny-llama/manual/helix/offline/metrics.json"]
     inputs, spec, gpus = workflow.make_functions(cfg)
-    wc = SimpleNamespace(cluster="tiny4", model="tiny-llama", method="manual", scheduler="helix", mode="offline")
+    wc = SimpleNamespace(
+        cluster="tiny4", model="tiny-llama", method="manual", scheduler="helix", mode="offline"
+    )
     assert inputs(wc)["layout"] == "config/test/proto-layout.yaml"
     assert inputs(wc)["cluster"] == "results/clusters/tiny4.yaml"
     assert spec(wc)["duration_s"] == 8 and gpus(wc) == 0
@@ -326,21 +376,31 @@ def test_sub_cluster_parts_expand_into_runs_and_an_aggregate():
 
     data = _yaml.safe_load((REPO / "config/test/config.yaml").read_text())
     data["clusters"]["tiny4-l4"] = {"generator": "subcluster", "parent": "tiny4", "gpu": "L4"}
-    run = dict(data["experiments"]["proto_test"]["prototypes"][0], cluster="tiny4", scheduler="random", mode="online", rate_tps=100,
-               parts={"tiny4-t4": {"rate_tps": 50, "layout": "t4.yaml"}, "tiny4-l4": {}})
+    run = dict(
+        data["experiments"]["proto_test"]["prototypes"][0],
+        cluster="tiny4",
+        scheduler="random",
+        mode="online",
+        rate_tps=100,
+        parts={"tiny4-t4": {"rate_tps": 50, "layout": "t4.yaml"}, "tiny4-l4": {}},
+    )
     data["experiments"]["proto_test"]["prototypes"].append(run)
     cfg = validate_config(data)
     names = workflow.targets(cfg)
     assert "results/proto/tiny4-t4/tiny-llama/manual/random/online/metrics.json" in names
     assert "results/proto/tiny4/tiny-llama/manual/random/online/metrics.json" in names
     inputs, spec, gpus = workflow.make_functions(cfg)
-    wc = SimpleNamespace(cluster="tiny4", model="tiny-llama", method="manual", scheduler="random", mode="online")
+    wc = SimpleNamespace(
+        cluster="tiny4", model="tiny-llama", method="manual", scheduler="random", mode="online"
+    )
     assert inputs(wc)["part_events"] == [
         "results/proto/tiny4-t4/tiny-llama/manual/random/online/events.csv",
         "results/proto/tiny4-l4/tiny-llama/manual/random/online/events.csv",
     ]
     part = SimpleNamespace(**dict(vars(wc), cluster="tiny4-t4"))
-    assert spec(part)["rate_tps"] == 50 and spec(part)["parts"] is None and inputs(part)["layout"] == "t4.yaml"
+    assert (
+        spec(part)["rate_tps"] == 50 and spec(part)["parts"] is None and inputs(part)["layout"] == "t4.yaml"
+    )
     data["experiments"]["proto_test"]["prototypes"][-1]["parts"] = {"tiny4": {}}
     with pytest.raises(HelixInputError, match="same results path"):
         workflow.runs(validate_config(data))

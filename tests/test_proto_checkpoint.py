@@ -73,10 +73,20 @@ def test_a_worker_opens_only_its_shards_and_reads_only_its_tensors(ckpt):
     assert first != last  # two shards: the embedding in one, the head in the other
     head_range = (LAYERS - 1, LAYERS)
     t = ck.load(*head_range)
-    assert set(t) == {f"model.layers.{LAYERS - 1}.{n}" for n in
-                      ("self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
-                       "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight", "input_layernorm.weight",
-                       "post_attention_layernorm.weight")} | {"model.norm.weight", "lm_head.weight"}
+    assert set(t) == {
+        f"model.layers.{LAYERS - 1}.{n}"
+        for n in (
+            "self_attn.q_proj.weight",
+            "self_attn.k_proj.weight",
+            "self_attn.v_proj.weight",
+            "self_attn.o_proj.weight",
+            "mlp.gate_proj.weight",
+            "mlp.up_proj.weight",
+            "mlp.down_proj.weight",
+            "input_layernorm.weight",
+            "post_attention_layernorm.weight",
+        )
+    } | {"model.norm.weight", "lm_head.weight"}
     assert [p.name for p in ck.opened] == sorted({wm[n] for n in t})
     t0 = ck.load(0, 1)
     assert "model.embed_tokens.weight" in t0 and "lm_head.weight" not in t0 and "model.norm.weight" not in t0
@@ -114,18 +124,27 @@ def test_bad_checkpoints_are_one_line_errors_naming_file_and_tensor(ckpt, tmp_pa
     with pytest.raises(HelixInputError) as e:
         check_checkpoint_ranges(bad, [(0, 3), (3, LAYERS)])
     msg = str(e.value)
-    assert "model.safetensors.index.json" in msg and "model.layers.3.mlp.up_proj.weight" in msg and "\n" not in msg
+    assert (
+        "model.safetensors.index.json" in msg
+        and "model.layers.3.mlp.up_proj.weight" in msg
+        and "\n" not in msg
+    )
     # a shape that disagrees with config.json
     bad = _copy(path, tmp_path / "shape")
     cfg = json.loads((bad / "config.json").read_text())
     cfg["intermediate_size"] = 96
     (bad / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(HelixInputError, match=r"model-0000\d-of-00002.safetensors: model.layers.0.mlp.(gate|up|down)_proj.weight: "
-                                              r"shape disagrees with config.json"):
+    with pytest.raises(
+        HelixInputError,
+        match=r"model-0000\d-of-00002.safetensors: model.layers.0.mlp.(gate|up|down)_proj.weight: "
+        r"shape disagrees with config.json",
+    ):
         check_checkpoint_ranges(bad, [(0, LAYERS)])
     # a dtype that cannot run (float64 here), in the shard holding the head
     bad = _copy(path, tmp_path / "dtype")
-    shard = bad / json.loads((bad / "model.safetensors.index.json").read_text())["weight_map"]["lm_head.weight"]
+    shard = (
+        bad / json.loads((bad / "model.safetensors.index.json").read_text())["weight_map"]["lm_head.weight"]
+    )
     tensors = load_file(str(shard))
     tensors["lm_head.weight"] = tensors["lm_head.weight"].double()
     save_file(tensors, str(shard), metadata={"format": "pt"})
@@ -156,13 +175,40 @@ def test_missing_tokenizer_and_bad_checkpoint_stop_helix_serve_before_any_worker
         TextCodec(bad)
     layout = tmp_path / "layout.yaml"
     layout.write_text(f"num_layers: {LAYERS}\nlayers:\n  a: [0, 3]\n  b: [3, {LAYERS}]\n")
-    code = main(["serve", "--layout", str(layout), "--checkpoint", str(bad), "--http-port", "0", "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "serve",
+            "--layout",
+            str(layout),
+            "--checkpoint",
+            str(bad),
+            "--http-port",
+            "0",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code != 0 and "tokenizer.json" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o" / "work").exists()  # nothing was launched
-    shard = bad / json.loads((bad / "model.safetensors.index.json").read_text())["weight_map"]["model.norm.weight"]
+    shard = (
+        bad
+        / json.loads((bad / "model.safetensors.index.json").read_text())["weight_map"]["model.norm.weight"]
+    )
     shard.write_bytes(b"\x00" * 16)  # a truncated shard
-    code = main(["serve", "--layout", str(layout), "--checkpoint", str(bad), "--out", str(tmp_path / "o2"), "--duration-s", "1"])
+    code = main(
+        [
+            "serve",
+            "--layout",
+            str(layout),
+            "--checkpoint",
+            str(bad),
+            "--out",
+            str(tmp_path / "o2"),
+            "--duration-s",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code != 0 and shard.name in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o2" / "work").exists()
@@ -176,8 +222,21 @@ def test_a_device_or_dtype_this_machine_cannot_run_is_an_error_before_any_worker
     layout.write_text(f"num_layers: {LAYERS}\nlayers:\n  a: [0, 3]\n  b: [3, {LAYERS}]\n")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    code = main(["serve", "--layout", str(layout), "--checkpoint", str(path), "--device", "cuda", "--http-port", "0",
-                 "--out", str(tmp_path / "o")])
+    code = main(
+        [
+            "serve",
+            "--layout",
+            str(layout),
+            "--checkpoint",
+            str(path),
+            "--device",
+            "cuda",
+            "--http-port",
+            "0",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and "device" in err and "CUDA is not available" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "o" / "work").exists()

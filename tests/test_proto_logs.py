@@ -83,7 +83,9 @@ def test_example_and_deep_dive_logs_parse(artifact_dir):
     for p in paths:
         m = parse_logs([p], warmup_s=60, end_s=300)
         assert m["decode_throughput_tps"] > 0 and m["n_prompts"] > 0, p
-        assert 0 < m["decode_latency_s"]["p5"] <= m["decode_latency_s"]["p50"] <= m["decode_latency_s"]["p95"], p
+        assert (
+            0 < m["decode_latency_s"]["p5"] <= m["decode_latency_s"]["p50"] <= m["decode_latency_s"]["p95"]
+        ), p
 
 
 @pytest.mark.slow
@@ -93,7 +95,11 @@ def test_aggregated_run_files_reproduce_the_pooled_row(artifact_dir, tmp_path):
     from helix.prototype.aggregate import aggregate_parts
     from helix.prototype.logparse import read_events, write_events_csv
 
-    row = next(r for r in _rows() if len(r["logs"]) == 3 and "separate_online" in r["logs"][0] and "30b" in r["logs"][0])
+    row = next(
+        r
+        for r in _rows()
+        if len(r["logs"]) == 3 and "separate_online" in r["logs"][0] and "30b" in r["logs"][0]
+    )
     paths = [artifact_dir / AE / p for p in row["logs"]]
     if not all(p.is_file() for p in paths):
         pytest.skip("30B separate online logs not in the reference copy")
@@ -102,16 +108,32 @@ def test_aggregated_run_files_reproduce_the_pooled_row(artifact_dir, tmp_path):
         name = p.parent.name
         ev = read_events(p)
         d = tmp_path / name
-        write_events_csv(d / "events.csv", list(zip(ev.time.tolist(), ev.rid.tolist(), ev.direction.tolist(), ev.phase.tolist(),
-                                                    ev.context.tolist(), ev.tokens.tolist())))
+        write_events_csv(
+            d / "events.csv",
+            list(
+                zip(
+                    ev.time.tolist(),
+                    ev.rid.tolist(),
+                    ev.direction.tolist(),
+                    ev.phase.tolist(),
+                    ev.context.tolist(),
+                    ev.tokens.tolist(),
+                )
+            ),
+        )
         (d / "routes.csv").write_text("request_id,status\n0,finished\n")
         (d / "tokens.csv").write_text("request_id,output\n0,1 2\n")
         parts[name] = {k: d / f"{k}.csv" for k in ("events", "routes", "tokens")}
-    out = {k: tmp_path / "agg" / f"{k}.{'json' if k == 'metrics' else 'csv'}" for k in ("events", "routes", "tokens", "metrics")}
+    out = {
+        k: tmp_path / "agg" / f"{k}.{'json' if k == 'metrics' else 'csv'}"
+        for k in ("events", "routes", "tokens", "metrics")
+    }
     m = aggregate_parts(parts, out, warmup_s=60, end_s=300)
     for key, name in (("prompt_p", "prompt_latency_s"), ("decode_p", "decode_latency_s")):
         for p, want in row[key].items():
             assert abs(m[name][f"p{p}"] - want) <= 0.005 + 1e-9
     assert abs(m["decode_throughput_tps"] - (118.93 + 27.84 + 26.39)) < 0.05
-    assert (tmp_path / "agg" / "routes.csv").read_text() == "request_id,status,part\n0,finished,a100\n0,finished,l4\n0,finished,t4\n"
+    assert (
+        tmp_path / "agg" / "routes.csv"
+    ).read_text() == "request_id,status,part\n0,finished,a100\n0,finished,l4\n0,finished,t4\n"
     assert json.loads(out["metrics"].read_text())["n_decodes"] == m["n_decodes"]

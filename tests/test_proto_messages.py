@@ -29,9 +29,17 @@ from helix.prototype.transport import encode, seal  # noqa: E402
 
 VOCAB, HIDDEN, POS = 97, 32, 64
 MODEL = {
-    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": HIDDEN, "intermediate_size": 64,
-    "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": VOCAB,
-    "max_position_embeddings": POS, "rms_norm_eps": 1e-5, "rope_theta": 10000.0,
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": HIDDEN,
+    "intermediate_size": 64,
+    "num_hidden_layers": 4,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "vocab_size": VOCAB,
+    "max_position_embeddings": POS,
+    "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0,
 }
 # a [0,2) and b [0,3) start; c [2,4) continues a, and b partially ([3,4)): c has two in-neighbours.
 LAYOUT = Layout(4, {"a": (0, 2), "b": (0, 3), "c": (2, 4), "d": (3, 4)})
@@ -50,9 +58,20 @@ def deployment(tmp_path_factory):
     ids = {n.name: n.id for n in cfg.workers}
 
     def make(name):
-        args = argparse.Namespace(system_config=str(d / "system.yaml"), node_id=ids[name], model_config=str(d / "model.json"),
-                                  model_name="t", engine="torch", scheduler="helix", device="cpu", dtype="float32", seed=0,
-                                  threads=1, orphan_timeout_s=15.0, checkpoint=None)
+        args = argparse.Namespace(
+            system_config=str(d / "system.yaml"),
+            node_id=ids[name],
+            model_config=str(d / "model.json"),
+            model_name="t",
+            engine="torch",
+            scheduler="helix",
+            device="cpu",
+            dtype="float32",
+            seed=0,
+            threads=1,
+            orphan_timeout_s=15.0,
+            checkpoint=None,
+        )
         return Worker(args)
 
     workers = {"a": make("a"), "c": make("c")}
@@ -66,14 +85,40 @@ def _valid(cfg, ids, target: str, rid: int = 1):
     a, c = ids["a"], ids["c"]
     route = [[a, 0, 2], [c, 2, 4]]
     if target == "a":
-        header = {"type": "prompt", "src": 0, "rid": rid, "max_tokens": 12, "context": 0, "stage": 0, "route": route, "t": 1.0, "hops": []}
+        header = {
+            "type": "prompt",
+            "src": 0,
+            "rid": rid,
+            "max_tokens": 12,
+            "context": 0,
+            "stage": 0,
+            "route": route,
+            "t": 1.0,
+            "hops": [],
+        }
         return header, torch.tensor([3, 5, 7, 11, 13], dtype=torch.int32), cfg.key_of(0)
-    header = {"type": "prompt", "src": a, "rid": rid, "max_tokens": 12, "context": 0, "stage": 1, "route": route, "t": 1.0, "hops": [2.0]}
+    header = {
+        "type": "prompt",
+        "src": a,
+        "rid": rid,
+        "max_tokens": 12,
+        "context": 0,
+        "stage": 1,
+        "route": route,
+        "t": 1.0,
+        "hops": [2.0],
+    }
     return header, torch.randn(5, HIDDEN), cfg.key_of(a)
 
 
-JUNK = st.one_of(st.none(), st.booleans(), st.text(max_size=5), st.floats(allow_nan=False), st.lists(st.integers(), max_size=3),
-                 st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.text(max_size=5),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
 BIG = st.integers(min_value=2**53 + 1, max_value=2**70)
 
 
@@ -82,7 +127,10 @@ def _bad_route(ids):
     return st.one_of(
         JUNK.filter(lambda x: not isinstance(x, list) or not x or not all(isinstance(s, list) for s in x)),
         st.just([]),
-        st.just([[a, 0]]), st.just([[a, 0, 2, 9]]), st.just([[a, 0.0, 2]]), st.just([[True, 0, 2]]),
+        st.just([[a, 0]]),
+        st.just([[a, 0, 2, 9]]),
+        st.just([[a, 0.0, 2]]),
+        st.just([[True, 0, 2]]),
         st.just([[a, 1, 2], [c, 2, 4]]),  # does not start at layer 0
         st.just([[a, 0, 3], [c, 3, 4]]),  # beyond a's held layers
         st.just([[a, 0, 2], [c, 3, 4]]),  # gap
@@ -91,7 +139,8 @@ def _bad_route(ids):
         st.just([[b, 0, 3], [c, 3, 4]]),  # not this worker's stage (for a) / not from a (for c)
         st.just([[a, 0, 2], [b, 2, 3]]),  # planned past a but not to L (for a) / not for c
         st.lists(st.lists(st.integers(-3, 9), min_size=3, max_size=3), min_size=1, max_size=4).filter(
-            lambda r: r[0][:2] != [a, 0] or len(r) > 1 and r[1][0] not in (b, c)),
+            lambda r: r[0][:2] != [a, 0] or len(r) > 1 and r[1][0] not in (b, c)
+        ),
         st.integers(min_value=9, max_value=10**6).map(lambda n: [[n, 0, 2]]),
     )
 
@@ -102,47 +151,87 @@ def _mutations(cfg, ids, target):
     n = tensor.shape[0]
     bad_fields = {
         "type": st.one_of(JUNK, st.text(max_size=8).filter(lambda t: t not in ("prompt", "decode"))),
-        "rid": st.one_of(JUNK.filter(lambda x: not (isinstance(x, int) and not isinstance(x, bool))), st.integers(max_value=-1), BIG),
-        "max_tokens": st.one_of(JUNK.filter(lambda x: not isinstance(x, int) or isinstance(x, bool)), st.integers(max_value=n),
-                                st.integers(min_value=POS + 1)),
-        "context": st.one_of(JUNK.filter(lambda x: x != 0 or isinstance(x, bool)), st.integers().filter(lambda x: x != 0)),
-        "stage": st.one_of(JUNK.filter(lambda x: not isinstance(x, int) or isinstance(x, bool)),
-                           st.integers().filter(lambda x: x != header["stage"])),
+        "rid": st.one_of(
+            JUNK.filter(lambda x: not (isinstance(x, int) and not isinstance(x, bool))),
+            st.integers(max_value=-1),
+            BIG,
+        ),
+        "max_tokens": st.one_of(
+            JUNK.filter(lambda x: not isinstance(x, int) or isinstance(x, bool)),
+            st.integers(max_value=n),
+            st.integers(min_value=POS + 1),
+        ),
+        "context": st.one_of(
+            JUNK.filter(lambda x: x != 0 or isinstance(x, bool)), st.integers().filter(lambda x: x != 0)
+        ),
+        "stage": st.one_of(
+            JUNK.filter(lambda x: not isinstance(x, int) or isinstance(x, bool)),
+            st.integers().filter(lambda x: x != header["stage"]),
+        ),
         "route": _bad_route(ids),
-        "hops": st.one_of(JUNK.filter(lambda x: not isinstance(x, list) or len(x) != header["stage"]),
-                          st.lists(st.floats(allow_nan=False), min_size=header["stage"] + 1, max_size=4),
-                          st.just(["x"] * header["stage"] if header["stage"] else [1.0])),
-        "t": st.one_of(st.text(max_size=3), st.none(), st.lists(st.integers(), max_size=2), st.just(math.inf)),
-        "fb": st.one_of(st.text(max_size=3), st.lists(st.lists(JUNK, min_size=0, max_size=2), min_size=1, max_size=2),
-                        st.just([[1, 2, "slow"]])),
+        "hops": st.one_of(
+            JUNK.filter(lambda x: not isinstance(x, list) or len(x) != header["stage"]),
+            st.lists(st.floats(allow_nan=False), min_size=header["stage"] + 1, max_size=4),
+            st.just(["x"] * header["stage"] if header["stage"] else [1.0]),
+        ),
+        "t": st.one_of(
+            st.text(max_size=3), st.none(), st.lists(st.integers(), max_size=2), st.just(math.inf)
+        ),
+        "fb": st.one_of(
+            st.text(max_size=3),
+            st.lists(st.lists(JUNK, min_size=0, max_size=2), min_size=1, max_size=2),
+            st.just([[1, 2, "slow"]]),
+        ),
     }
-    field_bad = st.sampled_from(sorted(bad_fields)).flatmap(lambda f: bad_fields[f].map(lambda v: ("set", f, v)))
-    missing = st.sampled_from(["type", "src", "rid", "max_tokens", "context", "stage", "route"]).map(lambda f: ("del", f, None))
-    extra = st.text(min_size=1, max_size=6).filter(lambda k: k not in header and k not in ("dtype", "shape")).map(
-        lambda k: ("set", k, 1))
+    field_bad = st.sampled_from(sorted(bad_fields)).flatmap(
+        lambda f: bad_fields[f].map(lambda v: ("set", f, v))
+    )
+    missing = st.sampled_from(["type", "src", "rid", "max_tokens", "context", "stage", "route"]).map(
+        lambda f: ("del", f, None)
+    )
+    extra = (
+        st.text(min_size=1, max_size=6)
+        .filter(lambda k: k not in header and k not in ("dtype", "shape"))
+        .map(lambda k: ("set", k, 1))
+    )
     if target == "a":  # token ids: outside the vocabulary (the old IndexError), wrong dtype/shape/length
         payloads = st.one_of(
-            st.lists(st.integers(0, VOCAB - 1), min_size=1, max_size=6).flatmap(
-                lambda ids_: st.integers(0, len(ids_) - 1).flatmap(lambda i: st.one_of(
-                    st.integers(VOCAB, 2**31 - 1), st.integers(-(2**31), -1)).map(
-                    lambda bad: ids_[:i] + [bad] + ids_[i + 1:]))).map(lambda v: torch.tensor(v, dtype=torch.int32)),
+            st.lists(st.integers(0, VOCAB - 1), min_size=1, max_size=6)
+            .flatmap(
+                lambda ids_: st.integers(0, len(ids_) - 1).flatmap(
+                    lambda i: st.one_of(st.integers(VOCAB, 2**31 - 1), st.integers(-(2**31), -1)).map(
+                        lambda bad: ids_[:i] + [bad] + ids_[i + 1 :]
+                    )
+                )
+            )
+            .map(lambda v: torch.tensor(v, dtype=torch.int32)),
             st.just(torch.zeros(0, dtype=torch.int32)),
             st.just(torch.zeros(12, dtype=torch.int32)),  # prompt as long as max_tokens
-            st.just(torch.zeros(3, dtype=torch.int64)), st.just(torch.zeros(3, dtype=torch.float32)),
+            st.just(torch.zeros(3, dtype=torch.int64)),
+            st.just(torch.zeros(3, dtype=torch.float32)),
             st.just(torch.zeros(2, 2, dtype=torch.int32)),
         )
     else:
         payloads = st.one_of(
-            st.just(torch.randn(5, HIDDEN + 1)), st.just(torch.randn(5 * HIDDEN)), st.just(torch.randn(5, HIDDEN).half()),
-            st.just(torch.arange(5, dtype=torch.int32)), st.just(torch.zeros(0, HIDDEN)), st.just(torch.zeros(12, HIDDEN)),
-            st.just(torch.full((5, HIDDEN), float("nan"))), st.just(torch.full((5, HIDDEN), float("inf"))),
+            st.just(torch.randn(5, HIDDEN + 1)),
+            st.just(torch.randn(5 * HIDDEN)),
+            st.just(torch.randn(5, HIDDEN).half()),
+            st.just(torch.arange(5, dtype=torch.int32)),
+            st.just(torch.zeros(0, HIDDEN)),
+            st.just(torch.zeros(12, HIDDEN)),
+            st.just(torch.full((5, HIDDEN), float("nan"))),
+            st.just(torch.full((5, HIDDEN), float("inf"))),
         )
     payload = payloads.map(lambda t: ("payload", None, t))
     node_ids = [0] + [nd.id for nd in cfg.workers]
     spoof = st.one_of(
-        st.sampled_from([i for i in node_ids if i != header["src"]]).map(lambda s: ("spoof_src", s, None)),  # claims another node
+        st.sampled_from([i for i in node_ids if i != header["src"]]).map(
+            lambda s: ("spoof_src", s, None)
+        ),  # claims another node
         st.binary(min_size=1, max_size=32).map(lambda k: ("key", None, k)),  # not the sender's key
-        st.sampled_from(node_ids + [99]).map(lambda s: ("signed_as", s, None)),  # really signed by s, claims s
+        st.sampled_from(node_ids + [99]).map(
+            lambda s: ("signed_as", s, None)
+        ),  # really signed by s, claims s
     )
     frames = st.one_of(
         st.lists(st.binary(max_size=40), max_size=5).map(lambda f: ("frames", None, f)),
@@ -214,7 +303,9 @@ def test_a_batch_is_checked_message_by_message(deployment, target):
     assert w.on_data(good[0] + forged + good[1]) is False
     assert sorted(x.rid for x in w.engine.queue) == [21, 22]
     assert w.inbox.dropped - before == Counter(bad_mac=1)
-    assert w.on_data(good[0] + [b"x"]) is False and w.inbox.dropped - before == Counter(bad_mac=1, malformed=1)
+    assert w.on_data(good[0] + [b"x"]) is False and w.inbox.dropped - before == Counter(
+        bad_mac=1, malformed=1
+    )
     assert len(w.engine.queue) == 2  # a broken batch queues nothing
     outs = w.engine.step()
     assert [o.error for o in outs] == [None, None]
@@ -266,7 +357,9 @@ def test_out_of_vocabulary_token_from_the_host_is_dropped_not_an_index_error(dep
     assert w.inbox.dropped["bad_token"] == before + 1
     # an engine fault that got past the checks anyway fails that request only
     w.engine.queue.append(StageWork(12, "prompt", 0, 2, bad, 12, 0, dict(header, rid=12)))
-    w.engine.submit(StageWork(13, "prompt", 0, 2, torch.tensor([1, 2], dtype=torch.int32), 12, 0, dict(header, rid=13)))
+    w.engine.submit(
+        StageWork(13, "prompt", 0, 2, torch.tensor([1, 2], dtype=torch.int32), 12, 0, dict(header, rid=13))
+    )
     outs = {o.work.rid: o for o in w.engine.step()}
     assert "IndexError" in outs[12].error and outs[13].error is None
     assert 12 not in w.engine.caches
@@ -316,16 +409,30 @@ def test_host_drops_malformed_token_and_control_messages(host, deployment):
     h, route = host
     cfg, ids, _ = deployment
     c = ids["c"]
-    good = {"type": "decode", "src": c, "rid": 5, "max_tokens": 9, "context": 5, "stage": 2, "route": route, "t": 1.0,
-            "hops": [1.0, 2.0]}
+    good = {
+        "type": "decode",
+        "src": c,
+        "rid": 5,
+        "max_tokens": 9,
+        "context": 5,
+        "stage": 2,
+        "route": route,
+        "t": 1.0,
+        "hops": [1.0, 2.0],
+    }
     tok = torch.tensor([3], dtype=torch.int32)
     req = h.requests[5]
     token_bad = st.one_of(
-        st.sampled_from(["type", "rid", "stage", "route", "hops", "src"]).flatmap(lambda f: JUNK.map(lambda v: ("set", f, v))),
+        st.sampled_from(["type", "rid", "stage", "route", "hops", "src"]).flatmap(
+            lambda f: JUNK.map(lambda v: ("set", f, v))
+        ),
         st.just(("set", "route", [[ids["b"], 0, 3], [ids["d"], 3, 4]])),  # not the request's route
         st.just(("set", "stage", 1)),
-        st.one_of(st.integers(VOCAB, 2**31 - 1), st.integers(-(2**31), -1)).map(lambda v: ("tok", None, torch.tensor([v], dtype=torch.int32))),
-        st.just(("tok", None, torch.tensor([1, 2], dtype=torch.int32))), st.just(("tok", None, torch.tensor([1.0]))),
+        st.one_of(st.integers(VOCAB, 2**31 - 1), st.integers(-(2**31), -1)).map(
+            lambda v: ("tok", None, torch.tensor([v], dtype=torch.int32))
+        ),
+        st.just(("tok", None, torch.tensor([1, 2], dtype=torch.int32))),
+        st.just(("tok", None, torch.tensor([1.0]))),
         st.binary(min_size=1, max_size=16).map(lambda k: ("key", None, k)),
         st.just(("set", "rid", 6)),  # no such request
     )
@@ -353,9 +460,17 @@ def test_host_drops_malformed_token_and_control_messages(host, deployment):
     check_token()
 
     control_bad = st.one_of(
-        st.fixed_dictionaries({"type": st.sampled_from(["hb", "bye", "fail", "fatal", "ready", "x"]),
-                               "src": st.one_of(JUNK, st.integers(-2, 9)), "rid": JUNK, "dropped": JUNK, "errors": JUNK,
-                               "cached": JUNK, "reason": JUNK}),
+        st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(["hb", "bye", "fail", "fatal", "ready", "x"]),
+                "src": st.one_of(JUNK, st.integers(-2, 9)),
+                "rid": JUNK,
+                "dropped": JUNK,
+                "errors": JUNK,
+                "cached": JUNK,
+                "reason": JUNK,
+            }
+        ),
     )
 
     @FAST
@@ -386,8 +501,18 @@ def test_decode_loopback_last_stage_feeds_the_first(deployment):
     cfg, ids, workers = deployment
     a, c = workers["a"], workers["c"]
     route = [[ids["a"], 0, 2], [ids["c"], 2, 4]]
-    header = {"type": "prompt", "src": 0, "rid": 31, "max_tokens": 8, "context": 0, "stage": 0, "route": route, "t": 1.0,
-              "hops": [], "loop": []}
+    header = {
+        "type": "prompt",
+        "src": 0,
+        "rid": 31,
+        "max_tokens": 8,
+        "context": 0,
+        "stage": 0,
+        "route": route,
+        "t": 1.0,
+        "hops": [],
+        "loop": [],
+    }
     assert a.on_data(encode(header, torch.tensor([3, 5, 7, 11, 13], dtype=torch.int32), key=cfg.key_of(0)))
     a.step()  # hidden states of the prompt -> c
     assert c.on_data(_recv(c))
@@ -395,16 +520,30 @@ def test_decode_loopback_last_stage_feeds_the_first(deployment):
     got = a.inbox.check_batch(_recv(a))
     assert len(got) == 1 and got[0] is not None
     nd, tok = got[0]
-    assert (nd["type"], nd["src"], nd["stage"], nd["context"], nd["hops"], nd["loop"]) == ("decode", ids["c"], 0, 5, [], [])
+    assert (nd["type"], nd["src"], nd["stage"], nd["context"], nd["hops"], nd["loop"]) == (
+        "decode",
+        ids["c"],
+        0,
+        5,
+        [],
+        [],
+    )
     before = sum(a.inbox.dropped.values())
     assert a._accept(nd, tok) and a.engine.queue[0].context == 5
     # the same decode claiming another sender, without ``loop``, or with a bad ``loop`` is dropped
     key_c, key_d = cfg.key_of(ids["c"]), cfg.key_of(ids["d"])  # d also ends at L: a loop source of a
-    bad = [(dict(nd, src=ids["d"]), key_d, "wrong_src"), ({k: v for k, v in nd.items() if k != "loop"}, key_c, "wrong_src"),
-           (dict(nd, loop=[VOCAB]), key_c, "bad_loop"), (dict(nd, loop="x"), key_c, "bad_loop")]
+    bad = [
+        (dict(nd, src=ids["d"]), key_d, "wrong_src"),
+        ({k: v for k, v in nd.items() if k != "loop"}, key_c, "wrong_src"),
+        (dict(nd, loop=[VOCAB]), key_c, "bad_loop"),
+        (dict(nd, loop="x"), key_c, "bad_loop"),
+    ]
     for h, k, reason in bad:
         n = a.inbox.dropped[reason]
-        assert a.on_data(encode({x: v for x, v in h.items() if x not in ("dtype", "shape")}, tok, key=k)) is False
+        assert (
+            a.on_data(encode({x: v for x, v in h.items() if x not in ("dtype", "shape")}, tok, key=k))
+            is False
+        )
         assert a.inbox.dropped[reason] == n + 1, reason
     assert sum(a.inbox.dropped.values()) == before + len(bad)
     outs = a.engine.step()
@@ -418,19 +557,35 @@ def test_no_loopback_after_the_last_position_or_a_stop_token(deployment):
     cfg, ids, workers = deployment
     c = workers["c"]
     route = [[ids["a"], 0, 2], [ids["c"], 2, 4]]
-    h = {"type": "prompt", "src": ids["a"], "rid": 41, "max_tokens": 12, "context": 0, "stage": 1, "route": route,
-         "t": 1.0, "hops": [2.0], "loop": []}
+    h = {
+        "type": "prompt",
+        "src": ids["a"],
+        "rid": 41,
+        "max_tokens": 12,
+        "context": 0,
+        "stage": 1,
+        "route": route,
+        "t": 1.0,
+        "hops": [2.0],
+        "loop": [],
+    }
     assert c.on_data(encode(h, torch.randn(5, HIDDEN), key=cfg.key_of(ids["a"])))
     out = c.engine.step()[0]
     tok = int(out.payload[0])
     assert c._next_decode(dict(out.work.meta, hops=[2.0, 3.0]), out)["context"] == 5
     assert c._next_decode(dict(out.work.meta, hops=[2.0, 3.0], loop=[tok]), out) is None  # a stop token
-    assert c._next_decode({k: v for k, v in out.work.meta.items() if k != "loop"}, out) is None  # no loop-back asked
+    assert (
+        c._next_decode({k: v for k, v in out.work.meta.items() if k != "loop"}, out) is None
+    )  # no loop-back asked
     c.engine.free(41)
     h = dict(h, rid=43, max_tokens=7, context=5, type="decode", loop=[])  # position 5 of 7: the last token
     c.engine.caches[43] = {}
     from helix.prototype.engines import StageOutput, StageWork
 
-    out = StageOutput(StageWork(43, "decode", 2, 4, torch.randn(1, HIDDEN), 7, 5, h), torch.tensor([1], dtype=torch.int32), True)
+    out = StageOutput(
+        StageWork(43, "decode", 2, 4, torch.randn(1, HIDDEN), 7, 5, h),
+        torch.tensor([1], dtype=torch.int32),
+        True,
+    )
     assert c._next_decode(dict(h, hops=[2.0, 3.0]), out) is None
     c.engine.free(43)

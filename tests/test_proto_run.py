@@ -47,8 +47,20 @@ def traces(artifact_dir):
 
 
 def _spec(**kw) -> ProtoRunSpec:
-    base = dict(cluster="tiny4", model="tiny-llama", method="manual", scheduler="helix", mode="offline", duration_s=6,
-                warmup_s=1, n_init=6, lengths=LENGTHS, layer_tps=2000, kv_slots=4000, startup_timeout_s=120)
+    base = dict(
+        cluster="tiny4",
+        model="tiny-llama",
+        method="manual",
+        scheduler="helix",
+        mode="offline",
+        duration_s=6,
+        warmup_s=1,
+        n_init=6,
+        lengths=LENGTHS,
+        layer_tps=2000,
+        kv_slots=4000,
+        startup_timeout_s=120,
+    )
     base.update(kw)
     return ProtoRunSpec(**base)
 
@@ -128,7 +140,9 @@ def test_routes_cover_all_layers_and_use_overlaps(helix_run):
     shapes = _check_routes(routes, Layout.load(LAYOUT), cfg)
     assert len(shapes) >= 2  # the branching layout is used
     names = {n["id"]: n["name"] for n in cfg["nodes"]}
-    partial = [s for shape in shapes for s in shape if s[1] != {"n0": 0, "n1": 0, "n2": 5, "n3": 3}[names[s[0]]]]
+    partial = [
+        s for shape in shapes for s in shape if s[1] != {"n0": 0, "n1": 0, "n2": 5, "n3": 3}[names[s[0]]]
+    ]
     assert partial, "no stage ran a suffix of its node's range"
 
 
@@ -161,7 +175,15 @@ def _inject_garbage(cfg_path: Path, node: int) -> None:
     s.setsockopt(zmq.LINGER, 1000)
     s.connect(f"tcp://{n['address']}:{n['port']}")
     s.send_multipart([b"\x00garbage", b""])
-    header = {"type": "prompt", "src": 0, "rid": 10**6, "max_tokens": 9, "context": 0, "stage": 0, "route": [[node, 0, 3]]}
+    header = {
+        "type": "prompt",
+        "src": 0,
+        "rid": 10**6,
+        "max_tokens": 9,
+        "context": 0,
+        "stage": 0,
+        "route": [[node, 0, 3]],
+    }
     s.send_multipart(encode(header, torch.arange(4, dtype=torch.int32), key=b"not the host's key"))
     # n1 (node 2) starts at layer 0 like n0: neither an in-neighbour nor a loop-back source of node 1
     s.send_multipart(encode(dict(header, src=2), torch.arange(4, dtype=torch.int32), key=keys[2]))
@@ -196,7 +218,9 @@ def test_killed_worker_fails_its_requests_and_the_run_ends_cleanly(tmp_path, clu
         threading.Thread(target=kill, daemon=True).start()
 
     spec = _spec(scheduler="swarm", mode="online", rate_tps=500, duration_s=8)
-    metrics = run_prototype(Layout.load(LAYOUT, cluster), TINY, spec, tmp_path, *traces, cluster=cluster, on_serving=on_serving)
+    metrics = run_prototype(
+        Layout.load(LAYOUT, cluster), TINY, spec, tmp_path, *traces, cluster=cluster, on_serving=on_serving
+    )
     run = json.loads((tmp_path / "run.json").read_text())
     assert list(run["dead_workers"]) == ["3"]
     dead_at = run["dead_workers"]["3"]
@@ -210,17 +234,35 @@ def test_killed_worker_fails_its_requests_and_the_run_ends_cleanly(tmp_path, clu
     cfg = yaml.safe_load((tmp_path / "system_config.yaml").read_text())
     _check_routes(routes, Layout.load(LAYOUT), cfg)
     first_out = {int(e["request_id"]): float(e["time"]) for e in reversed(events) if e["direction"] == "out"}
-    after = [r for r in routes if first_out.get(int(r["request_id"]), 0) > dead_at + 0.5 and r["status"] == "finished"]
+    after = [
+        r
+        for r in routes
+        if first_out.get(int(r["request_id"]), 0) > dead_at + 0.5 and r["status"] == "finished"
+    ]
     assert after, "no request was served after the failure"
     assert all(3 not in _ints(r["nodes"]) for r in after)
-    assert run["worker_reports"]["1"]["dropped"] == {"malformed": 1, "bad_mac": 1, "unknown_peer": 1, "bad_token": 1}
-    assert run["worker_exit_codes"]["3"] == -9 and all(run["worker_exit_codes"][k] == 0 for k in ("1", "2", "4"))
+    assert run["worker_reports"]["1"]["dropped"] == {
+        "malformed": 1,
+        "bad_mac": 1,
+        "unknown_peer": 1,
+        "bad_token": 1,
+    }
+    assert run["worker_exit_codes"]["3"] == -9 and all(
+        run["worker_exit_codes"][k] == 0 for k in ("1", "2", "4")
+    )
     assert not any(_alive(p) for p in seen.values())
 
 
 def test_worker_never_ready_is_a_clear_error_and_nothing_is_left(tmp_path, cluster, traces):
     with pytest.raises(StartupError, match=r"not ready after 0.5 s"):
-        run_prototype(Layout.load(LAYOUT, cluster), TINY, _spec(startup_timeout_s=0.5), tmp_path, *traces, cluster=cluster)
+        run_prototype(
+            Layout.load(LAYOUT, cluster),
+            TINY,
+            _spec(startup_timeout_s=0.5),
+            tmp_path,
+            *traces,
+            cluster=cluster,
+        )
     assert not (tmp_path / "events.csv").exists() and not (tmp_path / "metrics.json").exists()
     time.sleep(0.2)
     mine = [p for p in Path("/proc").iterdir() if p.name.isdigit() and str(tmp_path).encode() in _cmdline(p)]
@@ -239,8 +281,12 @@ def test_ray_launcher_runs_one_worker_per_gpu_model_node(tmp_path, cluster, trac
     """A local Ray instance whose custom resources stand for the GPU types (no GPUs needed)."""
     ray = pytest.importorskip("ray")
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, resources={"gpu_model:A100": 1, "gpu_model:L4": 1, "gpu_model:T4": 2},
-             include_dashboard=False, log_to_driver=False)
+    ray.init(
+        num_cpus=2,
+        resources={"gpu_model:A100": 1, "gpu_model:L4": 1, "gpu_model:T4": 2},
+        include_dashboard=False,
+        log_to_driver=False,
+    )
     try:
         spec = _spec(scheduler="random", launcher="ray", duration_s=5)
         metrics = run_prototype(Layout.load(LAYOUT, cluster), TINY, spec, tmp_path, *traces, cluster=cluster)

@@ -35,7 +35,12 @@ pytestmark = pytest.mark.slow
 # a [0,2) and b [0,4) start; d [2,6) continues a; c [4,6) continues b; a -> b runs [2,4) (partial),
 # b -> d runs [4,6) (partial). Routes: a>d, a>b>c, a>b>d, b>c, b>d.
 LAYOUT = Layout(6, {"a": (0, 2), "b": (0, 4), "c": (4, 6), "d": (2, 6)})
-PROMPTS = ["Helix", "The placement is found by max-flow", "hello world, the quick brown fox jumps over the lazy dog", "Each worker"]
+PROMPTS = [
+    "Helix",
+    "The placement is found by max-flow",
+    "hello world, the quick brown fox jumps over the lazy dog",
+    "Each worker",
+]
 NEW = 12
 
 
@@ -60,7 +65,7 @@ def served(tmp_path_factory):
 def _hf_greedy(model, ids: list[int], n: int) -> list[int]:
     with torch.no_grad():
         out = model.generate(torch.tensor([ids]), max_new_tokens=n, do_sample=False, pad_token_id=0)
-    return out[0, len(ids):].tolist()
+    return out[0, len(ids) :].tolist()
 
 
 def test_greedy_generation_of_a_batch_equals_transformers_generate(served):
@@ -95,10 +100,16 @@ def test_openai_client_completion_chat_and_streaming(served):
     assert c.choices[0].text == codec.decode(want_ids)
     assert c.usage.completion_tokens == len(want_ids) and c.usage.prompt_tokens == len(codec.encode(prompt))
     assert c.choices[0].finish_reason == ("stop" if len(want_ids) < 10 else "length")
-    pieces = [ch.choices[0].text for ch in client.completions.create(model="tiny", prompt=prompt, max_tokens=10, stream=True)]
+    pieces = [
+        ch.choices[0].text
+        for ch in client.completions.create(model="tiny", prompt=prompt, max_tokens=10, stream=True)
+    ]
     assert "".join(pieces) == c.choices[0].text and len(pieces) > 1
 
-    messages = [{"role": "system", "content": "You route requests."}, {"role": "user", "content": "hello world"}]
+    messages = [
+        {"role": "system", "content": "You route requests."},
+        {"role": "user", "content": "hello world"},
+    ]
     chat = client.chat.completions.create(model="tiny", messages=messages, max_tokens=8)
     chat_ids = codec.encode_chat(messages)
     assert chat.choices[0].message.role == "assistant"
@@ -135,7 +146,11 @@ def test_bad_requests_get_openai_errors_naming_the_field(served):
     for body, field in cases:
         status, obj = _post(url, body)
         assert status == 400, (body, obj)
-        assert obj["error"]["param"] == field and obj["error"]["type"] == "invalid_request_error" and obj["error"]["message"]
+        assert (
+            obj["error"]["param"] == field
+            and obj["error"]["type"] == "invalid_request_error"
+            and obj["error"]["message"]
+        )
     status, obj = _post(url, b"{not json")
     assert status == 400 and "JSON" in obj["error"]["message"]
     status, obj = _post(url, {"model": "tiny", "messages": [{"role": "user"}]}, "/v1/chat/completions")
@@ -158,8 +173,25 @@ def test_helix_serve_cli_endpoint_answers_curl_style_requests_and_stops_on_sigin
     layout = tmp_path / "layout.yaml"
     layout.write_text("num_layers: 6\nlayers:\n  a: [0, 3]\n  b: [3, 6]\n")
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "helix.cli", "serve", "--layout", str(layout), "--checkpoint", str(served["ckpt"]),
-                             "--http-port", "0", "--out", str(out)], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "helix.cli",
+            "serve",
+            "--layout",
+            str(layout),
+            "--checkpoint",
+            str(served["ckpt"]),
+            "--http-port",
+            "0",
+            "--out",
+            str(out),
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = ""
         deadline = time.monotonic() + 120
@@ -171,7 +203,9 @@ def test_helix_serve_cli_endpoint_answers_curl_style_requests_and_stops_on_sigin
         status, obj = _post(url, {"model": served["ckpt"].name, "prompt": "Each worker", "max_tokens": 5})
         assert status == 200 and obj["object"] == "text_completion", obj
         codec = served["codec"]
-        assert obj["choices"][0]["text"] == codec.decode(_hf_greedy(served["model"], codec.encode("Each worker"), 5))
+        assert obj["choices"][0]["text"] == codec.decode(
+            _hf_greedy(served["model"], codec.encode("Each worker"), 5)
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         stdout, _ = proc.communicate(timeout=60)

@@ -19,8 +19,20 @@ RUN = "results/proto/tiny4/tiny-llama/manual/helix/offline"
 
 
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(workdir / "config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), timeout=600)
 
 
@@ -46,12 +58,34 @@ def test_snakemake_prototype_target(workdir):
     assert all(math.isfinite(v) for v in metrics["decode_latency_s"].values())
     header = (out / "events.csv").read_text().splitlines()[0]
     assert header == "time,request_id,direction,phase,context_len,tokens"
-    assert (out / "routes.csv").read_text().startswith("request_id,input_len,output_len,nodes,machines,starts,ends,status")
-    assert "decode throughput" in (workdir / "logs/proto/tiny4/tiny-llama/manual/helix/offline.log").read_text()
+    assert (
+        (out / "routes.csv")
+        .read_text()
+        .startswith("request_id,input_len,output_len,nodes,machines,starts,ends,status")
+    )
+    assert (
+        "decode throughput" in (workdir / "logs/proto/tiny4/tiny-llama/manual/helix/offline.log").read_text()
+    )
     # the same metrics from the CLI parser on the rule's events.csv
-    cli = subprocess.run([sys.executable, "-m", "helix.cli", "parse-log", str(out / "events.csv"), "--warmup-s", "2", "--end-s", "8"],
-                         capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "helix.cli",
+            "parse-log",
+            str(out / "events.csv"),
+            "--warmup-s",
+            "2",
+            "--end-s",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr
     assert json.loads(cli.stdout)["decode_throughput_tps"] == pytest.approx(metrics["decode_throughput_tps"])
     dry = _snakemake(workdir, "-n", "prototypes")
-    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-3000:] + dry.stderr[-3000:]
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, (
+        dry.stdout[-3000:] + dry.stderr[-3000:]
+    )

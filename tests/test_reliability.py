@@ -52,7 +52,13 @@ def test_fake_generator_refuses_non_positive_gpu_counts(repo, count):
     with pytest.raises(HelixInputError) as exc:
         validate_config(cfg, "x.yaml")
     msg = exc.value.one_line()
-    assert "\n" not in msg and "x.yaml" in msg and "clusters.bad" in msg and "types.T4" in msg and f"got {count}" in msg
+    assert (
+        "\n" not in msg
+        and "x.yaml" in msg
+        and "clusters.bad" in msg
+        and "types.T4" in msg
+        and f"got {count}" in msg
+    )
 
 
 def _split_cluster() -> Cluster:
@@ -62,7 +68,7 @@ def _split_cluster() -> Cluster:
     left, right = [m.name for m in machines[:6]], [m.name for m in machines[6:]]
     links = [Link(SOURCE, n, 1e9, 1e-3) for n in left] + [Link(n, SINK, 1e9, 1e-3) for n in right]
     for group in (left, right):
-        links += [Link(a, b, 1e9, 1e-3) for i, a in enumerate(group) for b in group[i + 1:]]
+        links += [Link(a, b, 1e9, 1e-3) for i, a in enumerate(group) for b in group[i + 1 :]]
     return Cluster("split12", machines, links)
 
 
@@ -76,8 +82,15 @@ def test_placement_refuses_a_cluster_without_a_route(artifact_dir, tmp_path, met
     cluster = _split_cluster()
     assert not cluster.has_route()
     model = load_hf_config(artifact_dir / MODEL_70B, "llama70b")
-    preset = PlacementPreset(backend="heuristic", time_limit_s=1, separate_types=["A100", "L4", "T4"], sp_plus_mixed_types=["L4", "T4"])
-    problem = make_problem(cluster, model, "llama70b", preset, ProfileStore.from_artifact(artifact_dir), artifact_dir, "split12")
+    preset = PlacementPreset(
+        backend="heuristic",
+        time_limit_s=1,
+        separate_types=["A100", "L4", "T4"],
+        sp_plus_mixed_types=["L4", "T4"],
+    )
+    problem = make_problem(
+        cluster, model, "llama70b", preset, ProfileStore.from_artifact(artifact_dir), artifact_dir, "split12"
+    )
     out = tmp_path / "out"
     with pytest.raises(HelixInputError, match="no route from the coordinator") as exc:
         run_placement(problem, method, out)
@@ -87,8 +100,22 @@ def test_placement_refuses_a_cluster_without_a_route(artifact_dir, tmp_path, met
 
 def test_cli_place_refuses_a_cluster_without_a_route(artifact_dir, tmp_path, capsys):
     _split_cluster().save(tmp_path / "split12.yaml")
-    err = _one_line_exit_2(capsys, [*_PLACE, "--cluster", str(tmp_path / "split12.yaml"), "--model", "llama70b",
-                                    "--model-config", str(artifact_dir / MODEL_70B), "--method", "petals", "--out", str(tmp_path / "out")])
+    err = _one_line_exit_2(
+        capsys,
+        [
+            *_PLACE,
+            "--cluster",
+            str(tmp_path / "split12.yaml"),
+            "--model",
+            "llama70b",
+            "--model-config",
+            str(artifact_dir / MODEL_70B),
+            "--method",
+            "petals",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert "no route" in err
     assert not (tmp_path / "out" / "layout.yaml").exists()
 
@@ -134,8 +161,11 @@ def test_validate_config_checks_the_merge_snakemake_reads(repo, tmp_path, capsys
     (tmp_path / "config").mkdir()
     (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(_test_config(repo)))
     # an overlay that only makes sense merged over the base: it names the base's cluster and model
-    overlay = {"placement_presets": {"quick": {"backend": "heuristic", "time_limit_s": 5}}, "placement": {"helix": "quick"},
-               "clusters": {"tiny4": {"generator": "fake", "seed": 1, "types": {"A100": 2}}}}
+    overlay = {
+        "placement_presets": {"quick": {"backend": "heuristic", "time_limit_s": 5}},
+        "placement": {"helix": "quick"},
+        "clusters": {"tiny4": {"generator": "fake", "seed": 1, "types": {"A100": 2}}},
+    }
     (tmp_path / "x.yaml").write_text(yaml.safe_dump(overlay))
     assert main(["validate-config", "x.yaml"]) == 0
     assert "config/config.yaml + x.yaml: ok (4 clusters" in capsys.readouterr().out
@@ -153,7 +183,10 @@ def test_merge_configs_is_snakemakes_update_config():
         ({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "e": {"f": 2}}),
         ({"a": 1}, {"a": {"b": 2}}),
         ({"a": {"b": {"c": 1, "d": 2}}}, {"a": {"b": {"d": None}}, "x": []}),
-        ({"clusters": {"t": {"types": {"A": 1}}}}, {"clusters": {"t": {"types": {"B": 2}}, "u": {"seed": 1}}}),
+        (
+            {"clusters": {"t": {"types": {"A": 1}}}},
+            {"clusters": {"t": {"types": {"B": 2}}, "u": {"seed": 1}}},
+        ),
     ]
     for base, overlay in cases:
         expected = copy.deepcopy(base)
@@ -180,25 +213,51 @@ def test_truncated_layout_and_warm_start_file(artifact_dir, tmp_path, capsys):
     with pytest.raises(HelixInputError) as exc:
         Layout.load(tmp_path / "layout.yaml")
     msg = exc.value.one_line()
-    assert msg.startswith(f"{tmp_path / 'layout.yaml'}: line ") and "not valid YAML" in msg and "\n" not in msg
+    assert (
+        msg.startswith(f"{tmp_path / 'layout.yaml'}: line ") and "not valid YAML" in msg and "\n" not in msg
+    )
 
-    read_cluster_ini(artifact_dir / f"{AE}/ablation/config/cluster10.ini", "small10").save(tmp_path / "small10.yaml")
+    read_cluster_ini(artifact_dir / f"{AE}/ablation/config/cluster10.ini", "small10").save(
+        tmp_path / "small10.yaml"
+    )
     model = artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json"
-    err = _one_line_exit_2(capsys, [*_PLACE, "--cluster", str(tmp_path / "small10.yaml"), "--model", "llama30b",
-                                    "--model-config", str(model), "--backend", "heuristic", "--time-limit", "2", "--warm-start-file", str(tmp_path / "layout.yaml"),
-                                    "--out", str(tmp_path / "out")])
+    err = _one_line_exit_2(
+        capsys,
+        [
+            *_PLACE,
+            "--cluster",
+            str(tmp_path / "small10.yaml"),
+            "--model",
+            "llama30b",
+            "--model-config",
+            str(model),
+            "--backend",
+            "heuristic",
+            "--time-limit",
+            "2",
+            "--warm-start-file",
+            str(tmp_path / "layout.yaml"),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert "layout.yaml: line" in err
     assert not (tmp_path / "out" / "layout.yaml").exists()
 
 
-@pytest.mark.parametrize("content", ["", '{"window": [0.0, 10.0], "decode_throughput_tps": 1', '{"decode_throughput_tps": 1.0}', "[1, 2]"])
+@pytest.mark.parametrize(
+    "content",
+    ["", '{"window": [0.0, 10.0], "decode_throughput_tps": 1', '{"decode_throughput_tps": 1.0}', "[1, 2]"],
+)
 def test_aggregate_of_a_bad_part_metrics_file(tmp_path, content):
     from helix.sim.outputs import write_aggregate
 
     part = tmp_path / "results/sims/c-a/m/paper-separate/random/online"
     part.mkdir(parents=True)
     (part / "metrics.json").write_text(content)
-    outs = {k: tmp_path / "agg" / f"{k}.x" for k in ("metrics", "requests", "congestion", "iterations", "meta")}
+    outs = {
+        k: tmp_path / "agg" / f"{k}.x" for k in ("metrics", "requests", "congestion", "iterations", "meta")
+    }
     with pytest.raises(HelixInputError) as exc:
         write_aggregate(outs, [part], {"workload": {}})
     msg = exc.value.one_line()
@@ -208,16 +267,46 @@ def test_aggregate_of_a_bad_part_metrics_file(tmp_path, content):
 
 def test_simulate_out_naming_a_file_is_refused_before_simulating(tmp_path, capsys):
     (tmp_path / "taken").write_text("keep me")
-    err = _one_line_exit_2(capsys, ["simulate", "--cluster", "single24", "--model", "llama70b", "--method", "paper-helix",
-                                    "--scheduler", "helix", "--mode", "offline", "--out", str(tmp_path / "taken")])
+    err = _one_line_exit_2(
+        capsys,
+        [
+            "simulate",
+            "--cluster",
+            "single24",
+            "--model",
+            "llama70b",
+            "--method",
+            "paper-helix",
+            "--scheduler",
+            "helix",
+            "--mode",
+            "offline",
+            "--out",
+            str(tmp_path / "taken"),
+        ],
+    )
     assert "--out: exists and is not a directory" in err
     assert (tmp_path / "taken").read_text() == "keep me"
 
 
-@pytest.mark.parametrize(("option", "value", "expected"), [("--backend", "cplex", "cplex"), ("--time-limit", "-3", "-3")])
+@pytest.mark.parametrize(
+    ("option", "value", "expected"), [("--backend", "cplex", "cplex"), ("--time-limit", "-3", "-3")]
+)
 def test_place_option_errors_name_the_option(artifact_dir, tmp_path, capsys, option, value, expected):
-    err = _one_line_exit_2(capsys, [*_PLACE, "--cluster", str(tmp_path / "c.yaml"), "--model", "llama70b",
-                                    option, value, "--out", str(tmp_path / "out")])
+    err = _one_line_exit_2(
+        capsys,
+        [
+            *_PLACE,
+            "--cluster",
+            str(tmp_path / "c.yaml"),
+            "--model",
+            "llama70b",
+            option,
+            value,
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert f"command line: {option}: " in err and expected in err and "pydantic" not in err
 
 
@@ -276,13 +365,44 @@ def test_simulate_leaves_no_temporary_folders(repo, artifact_dir, tmp_path):
     work, tmp = tmp_path / "work", tmp_path / "tmp"
     work.mkdir(), tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(tmp), HELIX_ARTIFACT_DIR=str(artifact_dir))
-    base = [sys.executable, "-m", "helix.cli", "simulate", "--config", str(repo / "config/config.yaml"), "--profiles", "artifact", "--cluster", "single24",
-            "--model", "llama70b", "--scheduler", "helix", "--mode", "offline", "--quiet"]
-    ok = subprocess.run([*base, "--method", "paper-helix", "--duration", "20", "--n-init", "4", "--out", str(work / "ok")],
-                        cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    base = [
+        sys.executable,
+        "-m",
+        "helix.cli",
+        "simulate",
+        "--config",
+        str(repo / "config/config.yaml"),
+        "--profiles",
+        "artifact",
+        "--cluster",
+        "single24",
+        "--model",
+        "llama70b",
+        "--scheduler",
+        "helix",
+        "--mode",
+        "offline",
+        "--quiet",
+    ]
+    ok = subprocess.run(
+        [*base, "--method", "paper-helix", "--duration", "20", "--n-init", "4", "--out", str(work / "ok")],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert ok.returncode == 0, ok.stderr[-2000:]
     assert json.loads((work / "ok/metrics.json").read_text())["decode_throughput_tps"] > 0
-    bad = subprocess.run([*base, "--method", "helix", "--out", str(work / "bad")],  # no placement layout here
-                         cwd=work, env=env, capture_output=True, text=True, timeout=600)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    bad = subprocess.run(
+        [*base, "--method", "helix", "--out", str(work / "bad")],  # no placement layout here
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert (
+        bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    ), bad.stderr
     assert list(tmp.iterdir()) == []

@@ -30,7 +30,12 @@ def test_registry():
 def _topo(kv=10**9, prompt_max=2048):
     """source -> {2, 3} -> sink, one layer each side... 2 and 3 hold the whole 2-layer model."""
     nodes = {u: NodeView(u, f"n{u}", "A100", 0, 2, 10e9, 10e9, kv, prompt_max) for u in (2, 3)}
-    links = [LinkView(0, SOURCE_ID, 2, 1e9, 1e-3), LinkView(1, SOURCE_ID, 3, 1e9, 1e-3), LinkView(2, 2, SINK_ID, 1e9, 1e-3), LinkView(3, 3, SINK_ID, 1e9, 1e-3)]
+    links = [
+        LinkView(0, SOURCE_ID, 2, 1e9, 1e-3),
+        LinkView(1, SOURCE_ID, 3, 1e9, 1e-3),
+        LinkView(2, 2, SINK_ID, 1e9, 1e-3),
+        LinkView(3, 3, SINK_ID, 1e9, 1e-3),
+    ]
     return Topology(2, nodes, links)
 
 
@@ -71,13 +76,21 @@ def test_decodes_add_unit_weight_along_their_route():
     s.on_new_request(_req(q), 0.0)
     before = list(s.loads)
     s.on_new_request(_req(q, prompt=False), 0.0)
-    assert s.loads[0] == pytest.approx(before[0] + 1 / 100.0) and s.loads[2] == pytest.approx(before[2] + 1 / 100.0)
+    assert s.loads[0] == pytest.approx(before[0] + 1 / 100.0) and s.loads[2] == pytest.approx(
+        before[2] + 1 / 100.0
+    )
     assert s.loads[1] == before[1]
 
 
 def test_kv_expectation_rejects_offline_and_undoes_loads():
     # each node holds 2 layers; expected length int(1000 + 240) * 2 layers = 2480 slots
-    s = make_scheduler("helix", _topo(kv=20000), node_capacity={2: 1, 3: 1}, mode="offline", flows=[100.0, 100.0, 100.0, 100.0])
+    s = make_scheduler(
+        "helix",
+        _topo(kv=20000),
+        node_capacity={2: 1, 3: 1},
+        mode="offline",
+        flows=[100.0, 100.0, 100.0, 100.0],
+    )
     accepted = 0
     while True:
         q = _query(1000)
@@ -93,7 +106,9 @@ def test_kv_expectation_rejects_offline_and_undoes_loads():
 
 
 def test_online_all_masked_is_an_error():
-    s = make_scheduler("helix", _topo(prompt_max=64), node_capacity={2: 1, 3: 1}, mode="online", flows=[100.0] * 4)
+    s = make_scheduler(
+        "helix", _topo(prompt_max=64), node_capacity={2: 1, 3: 1}, mode="online", flows=[100.0] * 4
+    )
     with pytest.raises(HelixInputError, match="masked"):
         s.on_new_request(_req(_query(100)), 0.0)
 
@@ -109,7 +124,9 @@ def test_helix_bandwidth_is_flow_share_of_nics():
 def test_paper_flow_graph_max_flow(artifact_dir):
     """docs/design/simulator.md s5.2.1: 1289.56 tok/s on the single24 70B layout (= the MILP objective)."""
     root = artifact_dir / "artifact_evaluation/single_cluster/layout_llama70b/ilp"
-    model = load_model("llama70b", artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", 1.53e9)
+    model = load_model(
+        "llama70b", artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", 1.53e9
+    )
     sc = read_simulator_cluster(root / "simulator_cluster.ini")
     prep = prepare(model, sc, paper_ranges(root / "ilp_sol.ini", 80), store())
     tt = TypicalThroughput(paper_profiles("llama70b", store()), {"A100": 4, "L4": 8, "T4": 12})

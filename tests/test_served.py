@@ -24,7 +24,9 @@ from helix.errors import HelixInputError
 from helix.layout import Layout
 from helix.placement.served import AZURE_CONV, SIM_OFFLINE_RUN, GpuServing, ServedModel, WorkloadStats
 
-WL = WorkloadStats(mean_input=100.0, mean_output=50.0, input_sq=1.0e4, kv_tokens={"offline": 200.0, "online": 150.0})
+WL = WorkloadStats(
+    mean_input=100.0, mean_output=50.0, input_sq=1.0e4, kv_tokens={"offline": 200.0, "online": 150.0}
+)
 # activations of 1 mB: the CPU-buffer copy and send times vanish, so only walks and latencies count
 MODEL = SimpleNamespace(name="toy", num_layers=4, activation_bytes_per_token=1e-3, token_bytes=2.0)
 TD = 1e-4  # s per layer per decode batch, any batch
@@ -32,11 +34,19 @@ FAST = 1e15  # bytes/s: send times vanish
 
 
 def gpu(kv_per_layer=1e6, dm=10_000, prompt=0.0, K=4):
-    return GpuServing(K, np.array([kv_per_layer * k for k in range(1, K + 1)]), np.full(K, float(dm)), np.full(dm + 1, TD), prompt)
+    return GpuServing(
+        K,
+        np.array([kv_per_layer * k for k in range(1, K + 1)]),
+        np.full(K, float(dm)),
+        np.full(dm + 1, TD),
+        prompt,
+    )
 
 
 def cluster(machines, links):
-    return Cluster("toy", [Machine(n, "G", r) for n, r in machines], [Link(a, b, bw, lat) for a, b, bw, lat in links])
+    return Cluster(
+        "toy", [Machine(n, "G", r) for n, r in machines], [Link(a, b, bw, lat) for a, b, bw, lat in links]
+    )
 
 
 def served(cl, run=SIM_OFFLINE_RUN, **g):
@@ -47,7 +57,13 @@ def served(cl, run=SIM_OFFLINE_RUN, **g):
 def chain(lat=(0.01, 0.02, 0.03), bw=FAST, regions=("r0", "r0")):
     return cluster(
         [("a", regions[0]), ("b", regions[1])],
-        [("source", "a", FAST, lat[0]), ("a", "b", bw, lat[1]), ("b", "sink", FAST, lat[2]), ("source", "b", FAST, 0.0), ("a", "sink", FAST, 0.0)],
+        [
+            ("source", "a", FAST, lat[0]),
+            ("a", "b", bw, lat[1]),
+            ("b", "sink", FAST, lat[2]),
+            ("source", "b", FAST, 0.0),
+            ("a", "sink", FAST, 0.0),
+        ],
     )
 
 
@@ -92,8 +108,14 @@ def test_batch_limit_adds_passes():
 def test_two_parallel_chains_average_their_round_trips():
     cl = cluster(
         [("a1", "r"), ("b1", "r"), ("a2", "r"), ("b2", "r")],
-        [("source", "a1", FAST, 0.01), ("a1", "b1", FAST, 0.01), ("b1", "sink", FAST, 0.01),
-         ("source", "a2", FAST, 0.05), ("a2", "b2", FAST, 0.05), ("b2", "sink", FAST, 0.05)],
+        [
+            ("source", "a1", FAST, 0.01),
+            ("a1", "b1", FAST, 0.01),
+            ("b1", "sink", FAST, 0.01),
+            ("source", "a2", FAST, 0.05),
+            ("a2", "b2", FAST, 0.05),
+            ("b2", "sink", FAST, 0.05),
+        ],
     )
     e = served(cl).estimate([0, 2, 0, 2], [2, 2, 2, 2])
     n = 0.8 * 2e6 / 200.0  # two holders per layer
@@ -136,7 +158,9 @@ def test_slow_prompts_keep_the_simulated_run_filling():
     assert e.throughput < 0.6 * served(slow, run=None).estimate([0, 2], [2, 2]).throughput
     # a fast chain fills within the warm-up: the run changes nothing
     fast = chain()
-    assert served(fast).estimate([0, 2], [2, 2]).throughput == pytest.approx(served(fast, run=None).estimate([0, 2], [2, 2]).throughput)
+    assert served(fast).estimate([0, 2], [2, 2]).throughput == pytest.approx(
+        served(fast, run=None).estimate([0, 2], [2, 2]).throughput
+    )
 
 
 def test_run_matches_the_simulator_settings():
@@ -168,8 +192,12 @@ def test_no_complete_route_is_zero_with_a_reason():
 def test_missing_profile_is_named(artifact_dir):
     from helix.profiles.store import ProfileStore
 
-    cl = Cluster("c", [Machine("m0", "NOPE")], [Link("source", "m0", 1e9, 0.001), Link("m0", "sink", 1e9, 0.001)])
-    model = SimpleNamespace(name="llama70b", num_layers=80, activation_bytes_per_token=16384.0, token_bytes=2.0)
+    cl = Cluster(
+        "c", [Machine("m0", "NOPE")], [Link("source", "m0", 1e9, 0.001), Link("m0", "sink", 1e9, 0.001)]
+    )
+    model = SimpleNamespace(
+        name="llama70b", num_layers=80, activation_bytes_per_token=16384.0, token_bytes=2.0
+    )
     with pytest.raises(HelixInputError) as exc:
         ServedModel(cl, model, [[1.0] * 12], ProfileStore.from_artifact(artifact_dir), "llama70b")
     assert "llama70b/NOPE" in exc.value.one_line()

@@ -34,10 +34,20 @@ def _problem(artifact_dir, **preset):
     from helix.profiles.store import ProfileStore
 
     model = load_hf_config(artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json", "llama30b")
-    return make_problem(two_regions(), model, "llama30b", PlacementPreset(**preset), ProfileStore.from_artifact(artifact_dir), artifact_dir, "two-regions")
+    return make_problem(
+        two_regions(),
+        model,
+        "llama30b",
+        PlacementPreset(**preset),
+        ProfileStore.from_artifact(artifact_dir),
+        artifact_dir,
+        "two-regions",
+    )
 
 
-SMALL = dict(budget="evaluations", max_evaluations=3000, lane_evaluations=1000, time_limit_s=300, milp_max_nodes=20)
+SMALL = dict(
+    budget="evaluations", max_evaluations=3000, lane_evaluations=1000, time_limit_s=300, milp_max_nodes=20
+)
 
 
 def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact_dir, tmp_path):
@@ -45,21 +55,32 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
     from helix.placement.served import ServedModel
     from helix.planning.rerank import attach_reranker, simulate_layout
 
-    served = dict(SMALL, objective="served", served_evaluations=800, rerank=2, rerank_duration_s=120, rerank_warmup_s=30)
+    served = dict(
+        SMALL, objective="served", served_evaluations=800, rerank=2, rerank_duration_s=120, rerank_warmup_s=30
+    )
     lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
-    gpus = {"A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}, "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}}
+    gpus = {
+        "A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
+        "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
+    }
     results = {}
     for run in ("a", "b"):
         p = _problem(artifact_dir, **served)
         attach_reranker(p, lengths, gpus)
         assert p.rerank is not None
         results[run] = run_placement(p, "helix", tmp_path / run)
-    assert (tmp_path / "a/layout.yaml").read_bytes() == (tmp_path / "b/layout.yaml").read_bytes()  # counted budgets
+    assert (tmp_path / "a/layout.yaml").read_bytes() == (
+        tmp_path / "b/layout.yaml"
+    ).read_bytes()  # counted budgets
     notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]
     assert notes["objective"] == "served"
     rows = notes["served"]["rerank"]
     names = [r["candidate"] for r in rows]
-    assert names[:2] == ["estimate0", "estimate1"] and "maxflow" in names and any(n.startswith("warm:") for n in names)
+    assert (
+        names[:2] == ["estimate0", "estimate1"]
+        and "maxflow" in names
+        and any(n.startswith("warm:") for n in names)
+    )
     # no screening: every candidate gets the full simulation, the trace names the best one
     assert all("simulated" in r and "screened" not in r for r in rows)
     best = max(range(len(rows)), key=lambda q: (rows[q]["simulated"], -q))
@@ -72,7 +93,17 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
     assert ours.throughput >= theirs.throughput and ours.crossings <= theirs.crossings + 1e-9
     inp, out = load_lengths(lengths)
     sims = [
-        simulate_layout(p.cluster, lay, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()), duration_s=120, warmup_s=30)
+        simulate_layout(
+            p.cluster,
+            lay,
+            p.model,
+            "llama30b",
+            p.profiles,
+            gpus,
+            (inp.tolist(), out.tolist()),
+            duration_s=120,
+            warmup_s=30,
+        )
         for lay in (results["a"].layout, mf.layout)
     ]
     assert sims[0]["decode_throughput_tps"] >= sims[1]["decode_throughput_tps"]
@@ -103,8 +134,19 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
     gpus = {g: {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9} for g in ("A100", "L4")}
     skipped = []
     rows = validate(
-        p, layouts,
-        lambda lay: simulate_layout(p.cluster, lay, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()), duration_s=60, warmup_s=20)["decode_throughput_tps"],
+        p,
+        layouts,
+        lambda lay: simulate_layout(
+            p.cluster,
+            lay,
+            p.model,
+            "llama30b",
+            p.profiles,
+            gpus,
+            (inp.tolist(), out.tolist()),
+            duration_s=60,
+            warmup_s=20,
+        )["decode_throughput_tps"],
         progress=skipped.append,
     )
     assert rows and all(r["estimate"] > 0 and r["simulated"] > 0 for r in rows)
@@ -113,33 +155,65 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
     back = read_rows(path)
     assert [r["layout"] for r in back] == [r["layout"] for r in rows]
     s = summarize(back)
-    assert s["two-regions"]["layouts"] == len(rows) and s["two-regions/llama30b"]["pairs"] <= len(rows) * (len(rows) - 1) // 2
+    assert (
+        s["two-regions"]["layouts"] == len(rows)
+        and s["two-regions/llama30b"]["pairs"] <= len(rows) * (len(rows) - 1) // 2
+    )
 
 
-def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_simulation(artifact_dir, tmp_path):
+def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_simulation(
+    artifact_dir, tmp_path
+):
     """Flow floors and a two-stage re-ranking: every candidate is screened, the max-flow layout
     always reaches the full simulation, and the written layout is the best full simulation, which
     the configured protocol reproduces (so the choice is never worse than the max-flow layout's)."""
     from helix.artifact.traces import import_traces, load_lengths
     from helix.planning.rerank import attach_reranker, simulate_layout
 
-    served = dict(SMALL, objective="served", served_evaluations=600, served_flow_floors=[1.0, 0.8], floor_evaluations=300, floor_candidates=2,
-                  rerank=2, rerank_screen_s=40, rerank_final=1, rerank_duration_s=120, rerank_warmup_s=30)
+    served = dict(
+        SMALL,
+        objective="served",
+        served_evaluations=600,
+        served_flow_floors=[1.0, 0.8],
+        floor_evaluations=300,
+        floor_candidates=2,
+        rerank=2,
+        rerank_screen_s=40,
+        rerank_final=1,
+        rerank_duration_s=120,
+        rerank_warmup_s=30,
+    )
     lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
-    gpus = {"A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}, "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}}
+    gpus = {
+        "A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
+        "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
+    }
     p = _problem(artifact_dir, **served)
     attach_reranker(p, lengths, gpus)
     res = run_placement(p, "helix", tmp_path / "a")
     notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]["served"]
     # a layout found under several names is one candidate named "a+b"
     rows = {name: r for r in notes["rerank"] for name in r["candidate"].split("+")}
-    assert {"floor1", "floor1.1", "floor0.8", "floor0.8.1", "maxflow", "estimate0"} <= set(rows)  # two lanes per floor
+    assert {"floor1", "floor1.1", "floor0.8", "floor0.8.1", "maxflow", "estimate0"} <= set(
+        rows
+    )  # two lanes per floor
     assert all("screened" in r for r in notes["rerank"])
     finals = {k: r["simulated"] for k, r in rows.items() if "simulated" in r}
     # the rerank_final best of the screen, and the max-flow layout
-    assert "maxflow" in finals and 1 <= len({r["candidate"] for r in notes["rerank"] if "simulated" in r}) <= 2
+    assert (
+        "maxflow" in finals and 1 <= len({r["candidate"] for r in notes["rerank"] if "simulated" in r}) <= 2
+    )
     best = max(finals.values())
     inp, out = load_lengths(lengths)
-    written = simulate_layout(p.cluster, res.layout, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()),
-                              duration_s=120, warmup_s=30)["decode_throughput_tps"]
+    written = simulate_layout(
+        p.cluster,
+        res.layout,
+        p.model,
+        "llama30b",
+        p.profiles,
+        gpus,
+        (inp.tolist(), out.tolist()),
+        duration_s=120,
+        warmup_s=30,
+    )["decode_throughput_tps"]
     assert round(written, 3) == best >= finals["maxflow"]

@@ -17,7 +17,10 @@ from helix.placement.api import make_problem
 from helix.placement.settings import PlacementPreset
 
 AE = "artifact_evaluation"
-GPUS = {g: {"vram_bytes": v, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9} for g, v in (("A100", 40e9), ("L4", 24e9))}
+GPUS = {
+    g: {"vram_bytes": v, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}
+    for g, v in (("A100", 40e9), ("L4", 24e9))
+}
 
 
 def _cluster() -> Cluster:
@@ -40,7 +43,9 @@ def problem(artifact_dir):
 
     model = load_hf_config(artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json", "llama30b")
     profiles = model_profiles(model, GPUS, ProfileStore.from_artifact(artifact_dir), source="test gpus")
-    return make_problem(_cluster(), model, "llama30b", PlacementPreset(), profiles, artifact_dir, "two-regions")
+    return make_problem(
+        _cluster(), model, "llama30b", PlacementPreset(), profiles, artifact_dir, "two-regions"
+    )
 
 
 def _simulated_flows(problem, layout, lengths) -> dict[tuple[str, str], float]:
@@ -77,8 +82,10 @@ def test_scheduler_routing_is_the_simulators(problem):
         if any(k > len(tables[i]) for i, k in enumerate(sz)):
             continue  # more than K layers (separate pipelines): the validation skips it too
         arcs, flows, bw = sm._scheduler_flows(st, sz)
-        mine = {("source" if a == -1 else cl.machines[a].name, "sink" if b == -2 else cl.machines[b].name): f
-                for (a, b), f in zip(arcs, flows)}
+        mine = {
+            ("source" if a == -1 else cl.machines[a].name, "sink" if b == -2 else cl.machines[b].name): f
+            for (a, b), f in zip(arcs, flows)
+        }
         try:
             theirs = _simulated_flows(problem, layout, lengths)
         except HelixInputError as exc:  # the simulator's graph has no route: the estimate says so
@@ -102,5 +109,7 @@ def test_unknown_routing_is_one_line(problem):
 
     cl = problem.cluster
     with pytest.raises(HelixInputError) as exc:
-        ServedModel(cl, problem.model, [problem.table(i) for i in range(cl.n)], problem.profiles, routing="nope")
+        ServedModel(
+            cl, problem.model, [problem.table(i) for i in range(cl.n)], problem.profiles, routing="nope"
+        )
     assert "routing" in exc.value.one_line()

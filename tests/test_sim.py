@@ -27,7 +27,10 @@ def env(artifact_dir):
 def run(env, sched="helix", mode="offline", graph=None, **wl):
     model, st, (lengths, counts) = env
     sc, ranges = graph or diamond()
-    defaults = {"offline": dict(warmup_s=5, duration_s=30, n_init=None if sched == "helix" else 12), "online": dict(rate_tps=300, duration_s=45)}[mode]
+    defaults = {
+        "offline": dict(warmup_s=5, duration_s=30, n_init=None if sched == "helix" else 12),
+        "online": dict(rate_tps=300, duration_s=45),
+    }[mode]
     spec = WorkloadSpec(mode=mode, **{**defaults, **wl})
     return simulate(model, sc, ranges, st, sched, spec, lengths, counts)
 
@@ -98,7 +101,9 @@ def test_chain_fast_path_equals_hop_by_hop(env, sched):
     model, st, (lengths, counts) = env
     spec = WorkloadSpec(mode="online", rate_tps=300, duration_s=60)
     fast = simulate(model, *chain(), st, sched, spec, lengths, counts)
-    slow = simulate(model, *chain(), st, sched, spec, lengths, counts, scheduler_options={"fast_chain": False})
+    slow = simulate(
+        model, *chain(), st, sched, spec, lengths, counts, scheduler_options={"fast_chain": False}
+    )
     assert bytes(fast.result.decode) == bytes(slow.result.decode)
     assert bytes(fast.result.prompt) == bytes(slow.result.prompt)
     assert fast.result.events < slow.result.events
@@ -160,7 +165,9 @@ def test_zero_requests(env):
         run(env, "random", "online", rate_tps=0.001, duration_s=6)
 
 
-@pytest.mark.parametrize("field,value", [("rate_tps", -5.0), ("duration_s", -1.0), ("duration_s", 0.0), ("n_init", 0)])
+@pytest.mark.parametrize(
+    "field,value", [("rate_tps", -5.0), ("duration_s", -1.0), ("duration_s", 0.0), ("n_init", 0)]
+)
 def test_negative_rate_or_duration_rejected_by_settings(field, value):
     with pytest.raises(ValidationError):
         WorkloadSpec(mode="online" if field == "rate_tps" else "offline", **{field: value})
@@ -190,9 +197,29 @@ def test_cli_bad_input_one_line_no_output(tmp_path, artifact_dir, extra):
     import sys
 
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "helix.cli", "simulate", "--cluster", "single24-t4", "--model", "llama70b", "--method", "paper-separate",
-           "--scheduler", "random", "--mode", "online", "--out", str(out), "--quiet", *extra]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120)
+    cmd = [
+        sys.executable,
+        "-m",
+        "helix.cli",
+        "simulate",
+        "--cluster",
+        "single24-t4",
+        "--model",
+        "llama70b",
+        "--method",
+        "paper-separate",
+        "--scheduler",
+        "random",
+        "--mode",
+        "online",
+        "--out",
+        str(out),
+        "--quiet",
+        *extra,
+    ]
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=120
+    )
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and "workload" in r.stderr
     assert not out.exists()
@@ -208,9 +235,34 @@ def test_kv_overflow_is_a_run_error_one_line_exit_3(tmp_path, artifact_dir):
     assert issubclass(SimulationError, HelixRunError) and not issubclass(SimulationError, HelixInputError)
     out = tmp_path / "out"
     # the paper's 70B T4 chain ran 3 queries at a time; 60 overflow its hand-set KV within seconds
-    cmd = [sys.executable, "-m", "helix.cli", "simulate", "--cluster", "single24-t4", "--model", "llama70b", "--method", "paper-separate",
-           "--scheduler", "random", "--mode", "offline", "--n-init", "60", "--duration", "20", "--out", str(out), "--quiet", "--profiles", "artifact"]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300)
+    cmd = [
+        sys.executable,
+        "-m",
+        "helix.cli",
+        "simulate",
+        "--cluster",
+        "single24-t4",
+        "--model",
+        "llama70b",
+        "--method",
+        "paper-separate",
+        "--scheduler",
+        "random",
+        "--mode",
+        "offline",
+        "--n-init",
+        "60",
+        "--duration",
+        "20",
+        "--out",
+        str(out),
+        "--quiet",
+        "--profiles",
+        "artifact",
+    ]
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], timeout=300
+    )
     assert r.returncode == 3, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "KV cache overflow" in r.stderr
     assert not out.exists()

@@ -22,20 +22,57 @@ from helix.sim.settings import WorkloadSpec
 
 from test_sim_kit import chain, diamond, store, tiny_model, traces
 
-needs_compiled = pytest.mark.skipif(engine.compiled_core() is None, reason="helix.sim._loop_c not built (python setup.py build_ext --inplace)")
+needs_compiled = pytest.mark.skipif(
+    engine.compiled_core() is None, reason="helix.sim._loop_c not built (python setup.py build_ext --inplace)"
+)
 
 
 def _fingerprint(out) -> tuple:
     sim = out.sim
-    queries = repr([(q.qid, q.arrival, q.route, q.done, q.finish, q.prompt_lat, q.prompt_fin, q.dec_sum, q.dec_max, q.rejected, q.kv_expect)
-                    for q in out.result.queries])
-    return (bytes(out.result.decode), bytes(out.result.prompt), sim.node_busy, sim.node_stay, sim.node_stay_n, sim.link_busy, sim.link_wait,
-            sim.link_sends, sim.kv_peak, sim.kv_used, sim.nic_out_free_, sim.nic_in_free_, sim.link_free, queries, repr(out.metrics),
-            out.result.events, out.result.rejected, sim.now)
+    queries = repr(
+        [
+            (
+                q.qid,
+                q.arrival,
+                q.route,
+                q.done,
+                q.finish,
+                q.prompt_lat,
+                q.prompt_fin,
+                q.dec_sum,
+                q.dec_max,
+                q.rejected,
+                q.kv_expect,
+            )
+            for q in out.result.queries
+        ]
+    )
+    return (
+        bytes(out.result.decode),
+        bytes(out.result.prompt),
+        sim.node_busy,
+        sim.node_stay,
+        sim.node_stay_n,
+        sim.link_busy,
+        sim.link_wait,
+        sim.link_sends,
+        sim.kv_peak,
+        sim.kv_used,
+        sim.nic_out_free_,
+        sim.nic_in_free_,
+        sim.link_free,
+        queries,
+        repr(out.metrics),
+        out.result.events,
+        out.result.rejected,
+        sim.now,
+    )
 
 
-NAMES = ("decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
-         "nic_out nic_in link_free queries metrics events rejected now").split()
+NAMES = (
+    "decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
+    "nic_out nic_in link_free queries metrics events rejected now"
+).split()
 
 
 def _both(monkeypatch, *args):
@@ -56,7 +93,14 @@ def _both(monkeypatch, *args):
 def test_tiny_placements_same_in_both_loops(monkeypatch, sched, mode, artifact_dir):
     (lengths, counts) = traces()
     for graph in (diamond(), chain()):
-        spec = WorkloadSpec(mode=mode, **({"rate_tps": 300, "duration_s": 60} if mode == "online" else {"warmup_s": 5, "duration_s": 30, "n_init": None if sched == "helix" else 12}))
+        spec = WorkloadSpec(
+            mode=mode,
+            **(
+                {"rate_tps": 300, "duration_s": 60}
+                if mode == "online"
+                else {"warmup_s": 5, "duration_s": 30, "n_init": None if sched == "helix" else 12}
+            ),
+        )
         fp = _both(monkeypatch, tiny_model(), *graph, store(), sched, spec, lengths, counts)
         assert len(fp[0]) > 0  # decodes were recorded
 
@@ -73,9 +117,21 @@ PAPER_CASES = [
 def test_paper_layouts_same_in_both_loops(monkeypatch, artifact_dir, case):
     cluster, model, method, sched, wl = case
     sol, graph = paper_files(artifact_dir, cluster, model, method)
-    m = load_model(model, artifact_dir / f"artifact_evaluation/single_cluster/models/{model}/config.json", 1.53e9)
+    m = load_model(
+        model, artifact_dir / f"artifact_evaluation/single_cluster/models/{model}/config.json", 1.53e9
+    )
     (lengths, counts) = traces()
-    _both(monkeypatch, m, read_simulator_cluster(graph), paper_ranges(sol, m.num_layers), store(), sched, WorkloadSpec(**wl), lengths, counts)
+    _both(
+        monkeypatch,
+        m,
+        read_simulator_cluster(graph),
+        paper_ranges(sol, m.num_layers),
+        store(),
+        sched,
+        WorkloadSpec(**wl),
+        lengths,
+        counts,
+    )
 
 
 @needs_compiled
@@ -88,7 +144,15 @@ def test_kv_overflow_is_the_same_error_in_both_loops(monkeypatch, artifact_dir):
     for core in ("python", "compiled"):
         monkeypatch.setenv("HELIX_SIM_CORE", core)
         with pytest.raises(engine.SimulationError) as exc:
-            simulate(tiny_model(), *graph, store(), "random", spec.model_copy(update={"n_init": 40}), lengths, counts)
+            simulate(
+                tiny_model(),
+                *graph,
+                store(),
+                "random",
+                spec.model_copy(update={"n_init": 40}),
+                lengths,
+                counts,
+            )
         msgs.append(str(exc.value))
     assert msgs[0] == msgs[1] and "KV cache overflow" in msgs[0]
 

@@ -23,9 +23,54 @@ REPO = Path(__file__).resolve().parents[1]
 SEEDS = ("0", "1", "2")
 # the authors' profile tables (`--profiles artifact`): no workflow run needed before this test
 CASES = {
-    "geo24-petals-helix-offline": ["--cluster", "geo24", "--model", "llama70b", "--method", "paper-petals", "--scheduler", "helix", "--mode", "offline", "--duration", "60", "--profiles", "artifact"],
-    "hetero42-swarm-online": ["--cluster", "hetero42", "--model", "llama70b", "--method", "paper-swarm", "--scheduler", "swarm", "--mode", "online", "--duration", "30", "--profiles", "artifact"],
-    "single24-t4-30b-helix-online": ["--cluster", "single24-t4", "--model", "llama30b", "--method", "paper-helix", "--scheduler", "helix", "--mode", "online", "--duration", "60", "--profiles", "artifact"],
+    "geo24-petals-helix-offline": [
+        "--cluster",
+        "geo24",
+        "--model",
+        "llama70b",
+        "--method",
+        "paper-petals",
+        "--scheduler",
+        "helix",
+        "--mode",
+        "offline",
+        "--duration",
+        "60",
+        "--profiles",
+        "artifact",
+    ],
+    "hetero42-swarm-online": [
+        "--cluster",
+        "hetero42",
+        "--model",
+        "llama70b",
+        "--method",
+        "paper-swarm",
+        "--scheduler",
+        "swarm",
+        "--mode",
+        "online",
+        "--duration",
+        "30",
+        "--profiles",
+        "artifact",
+    ],
+    "single24-t4-30b-helix-online": [
+        "--cluster",
+        "single24-t4",
+        "--model",
+        "llama30b",
+        "--method",
+        "paper-helix",
+        "--scheduler",
+        "helix",
+        "--mode",
+        "online",
+        "--duration",
+        "60",
+        "--profiles",
+        "artifact",
+    ],
 }
 
 
@@ -67,8 +112,19 @@ def test_results_are_byte_identical_under_three_hash_seeds(tmp_path, artifact_di
     procs = {}
     for seed in SEEDS:
         jobs = [(str(tmp_path / seed / name), args) for name, args in CASES.items()]
-        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        procs[seed] = subprocess.Popen([sys.executable, "-c", driver, json.dumps(jobs)], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = {
+            **os.environ,
+            "PYTHONHASHSEED": seed,
+            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        }
+        procs[seed] = subprocess.Popen(
+            [sys.executable, "-c", driver, json.dumps(jobs)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
     for seed, p in procs.items():
         out, _ = p.communicate(timeout=600)
         assert p.returncode == 0, f"PYTHONHASHSEED={seed}: {out[-2000:]}"
@@ -82,8 +138,12 @@ def test_results_are_byte_identical_under_three_hash_seeds(tmp_path, artifact_di
             got = (other / "metrics.json").read_bytes()
             if got != ref_metrics:
                 diff = first_difference(json.loads(ref_metrics), json.loads(got))
-                pytest.fail(f"{name}: metrics.json differs between PYTHONHASHSEED={base} and {seed}: "
-                            f"first differing field {diff}")
-            assert (other / "congestion.csv").read_bytes() == (ref / "congestion.csv").read_bytes(), f"{name}: congestion.csv, seed {seed}"
+                pytest.fail(
+                    f"{name}: metrics.json differs between PYTHONHASHSEED={base} and {seed}: "
+                    f"first differing field {diff}"
+                )
+            assert (other / "congestion.csv").read_bytes() == (ref / "congestion.csv").read_bytes(), (
+                f"{name}: congestion.csv, seed {seed}"
+            )
             routes = [pd.read_parquet(d / "requests.parquet")["route"].tolist() for d in (ref, other)]
             assert routes[0] == routes[1], f"{name}: routes differ under seed {seed}"

@@ -31,7 +31,9 @@ BASELINE_REV = "cc61853"
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
-    src = subprocess.run(["git", "show", f"{BASELINE_REV}:helix/sim/engine.py"], cwd=REPO, capture_output=True, text=True)
+    src = subprocess.run(
+        ["git", "show", f"{BASELINE_REV}:helix/sim/engine.py"], cwd=REPO, capture_output=True, text=True
+    )
     if src.returncode != 0:
         pytest.skip(f"no git history for {BASELINE_REV}")
     path = tmp_path_factory.mktemp("baseline") / "engine_baseline.py"
@@ -45,10 +47,27 @@ def baseline(tmp_path_factory):
 
 def _fingerprint(out) -> tuple:
     sim = out.sim
-    queries = repr([(q.route, q.done, q.finish, q.prompt_lat, q.prompt_fin, q.dec_sum, q.dec_max, q.rejected) for q in out.result.queries])
+    queries = repr(
+        [
+            (q.route, q.done, q.finish, q.prompt_lat, q.prompt_fin, q.dec_sum, q.dec_max, q.rejected)
+            for q in out.result.queries
+        ]
+    )
     metrics = {k: v for k, v in out.metrics.items() if k != "events"}
-    return (bytes(out.result.decode), bytes(out.result.prompt), sim.node_busy, sim.node_stay, sim.node_stay_n, sim.link_busy, sim.link_wait,
-            sim.link_sends, sim.kv_peak, sim.kv_used, queries, repr(metrics))
+    return (
+        bytes(out.result.decode),
+        bytes(out.result.prompt),
+        sim.node_busy,
+        sim.node_stay,
+        sim.node_stay_n,
+        sim.link_busy,
+        sim.link_wait,
+        sim.link_sends,
+        sim.kv_peak,
+        sim.kv_used,
+        queries,
+        repr(metrics),
+    )
 
 
 def _both(baseline, monkeypatch, *args, **kwargs):
@@ -60,8 +79,10 @@ def _both(baseline, monkeypatch, *args, **kwargs):
 
 
 def _assert_same(cur, old):
-    names = ("decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
-             "queries metrics").split()
+    names = (
+        "decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
+        "queries metrics"
+    ).split()
     diff = [n for n, a, b in zip(names, _fingerprint(cur), _fingerprint(old)) if a != b]
     assert not diff, f"outputs differ from the {BASELINE_REV} engine: {diff}"
     assert cur.metrics["n_decodes"] > 0
@@ -72,8 +93,17 @@ def _assert_same(cur, old):
 def test_tiny_placements_equal_the_baseline(baseline, monkeypatch, sched, mode, artifact_dir):
     (lengths, counts) = traces()
     for graph in (diamond(), chain()):
-        spec = WorkloadSpec(mode=mode, **({"rate_tps": 300, "duration_s": 60} if mode == "online" else {"warmup_s": 5, "duration_s": 30, "n_init": None if sched == "helix" else 12}))
-        _assert_same(*_both(baseline, monkeypatch, tiny_model(), *graph, store(), sched, spec, lengths, counts))
+        spec = WorkloadSpec(
+            mode=mode,
+            **(
+                {"rate_tps": 300, "duration_s": 60}
+                if mode == "online"
+                else {"warmup_s": 5, "duration_s": 30, "n_init": None if sched == "helix" else 12}
+            ),
+        )
+        _assert_same(
+            *_both(baseline, monkeypatch, tiny_model(), *graph, store(), sched, spec, lengths, counts)
+        )
 
 
 # the paper's layouts: fused walks and parked landings (helix), mid-range entry (petals' partial
@@ -82,7 +112,13 @@ PAPER_CASES = [
     ("single24", "llama70b", "paper-helix", "helix", {"mode": "offline", "duration_s": 90}),
     ("geo24", "llama70b", "paper-petals", "helix", {"mode": "offline", "duration_s": 90}),
     ("geo24", "llama70b", "paper-swarm", "swarm", {"mode": "online", "rate_tps": 160, "duration_s": 120}),
-    ("geo24", "llama70b", "paper-helix-sched", "shortest_queue", {"mode": "offline", "n_init": 180, "duration_s": 60}),
+    (
+        "geo24",
+        "llama70b",
+        "paper-helix-sched",
+        "shortest_queue",
+        {"mode": "offline", "n_init": 180, "duration_s": 60},
+    ),
 ]
 
 
@@ -91,9 +127,20 @@ PAPER_CASES = [
 def test_paper_layouts_equal_the_baseline(baseline, monkeypatch, artifact_dir, case):
     cluster, model, method, sched, wl = case
     sol, graph = paper_files(artifact_dir, cluster, model, method)
-    m = load_model(model, artifact_dir / f"artifact_evaluation/single_cluster/models/{model}/config.json", 1.53e9)
+    m = load_model(
+        model, artifact_dir / f"artifact_evaluation/single_cluster/models/{model}/config.json", 1.53e9
+    )
     (lengths, counts) = traces()
-    args = (m, read_simulator_cluster(graph), paper_ranges(sol, m.num_layers), store(), sched, WorkloadSpec(**wl), lengths, counts)
+    args = (
+        m,
+        read_simulator_cluster(graph),
+        paper_ranges(sol, m.num_layers),
+        store(),
+        sched,
+        WorkloadSpec(**wl),
+        lengths,
+        counts,
+    )
     cur, old = _both(baseline, monkeypatch, *args)
     _assert_same(cur, old)
     assert cur.result.events <= old.result.events

@@ -25,8 +25,16 @@ from helix.sim.pipeline import run_entry
 REPO = Path(__file__).resolve().parents[1]
 EXPECTED = Path(__file__).resolve().parents[2] / "shared" / "docs" / "expected-single-cluster.json"
 if not EXPECTED.is_file():  # a worktree elsewhere: the docs sit beside the artifact (shared/reference/..)
-    EXPECTED = Path(os.environ.get("HELIX_ARTIFACT_DIR", ".")).resolve().parents[1] / "docs" / "expected-single-cluster.json"
-METHOD = {"Helix": ("paper-helix", "helix"), "Swarm": ("paper-swarm", "swarm"), "Separate": ("paper-separate", "random")}
+    EXPECTED = (
+        Path(os.environ.get("HELIX_ARTIFACT_DIR", ".")).resolve().parents[1]
+        / "docs"
+        / "expected-single-cluster.json"
+    )
+METHOD = {
+    "Helix": ("paper-helix", "helix"),
+    "Swarm": ("paper-swarm", "swarm"),
+    "Separate": ("paper-separate", "random"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +90,13 @@ def test_reference_run_separate_t4_online(inputs):
 def _rows():
     if not EXPECTED.is_file():
         return []
-    rows = [r for r in json.loads(EXPECTED.read_text()) if "label" in r and any("step3_simulation" in c for c in r["commands"])]
+    rows = [
+        r
+        for r in json.loads(EXPECTED.read_text())
+        if "label" in r and any("step3_simulation" in c for c in r["commands"])
+    ]
     return [
-        pytest.param(r, id=f"{r['model']}-{r['label']}-{r['mode']}", marks=pytest.mark.slow)
-        for r in rows
+        pytest.param(r, id=f"{r['model']}-{r['label']}-{r['mode']}", marks=pytest.mark.slow) for r in rows
     ]
 
 

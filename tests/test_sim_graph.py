@@ -28,7 +28,10 @@ from helix.sim.run import simulate
 from helix.sim.settings import WorkloadSpec
 
 REPO = Path(__file__).resolve().parents[1]
-CLUSTER_INI = {"single24": "single_cluster/config/cluster24.ini", "geo24": "distributed_clusters/config/3cluster24.ini"}
+CLUSTER_INI = {
+    "single24": "single_cluster/config/cluster24.ini",
+    "geo24": "distributed_clusters/config/3cluster24.ini",
+}
 
 
 def _rename(n: str) -> str:
@@ -41,11 +44,22 @@ def cfg():
 
 
 def _both(cfg, artifact_dir, cluster):
-    sol, graph = paper_inputs(artifact_dir, {"cluster": cluster, "model": "llama70b", "method": "paper-helix", "parent": None, "part": None})
+    sol, graph = paper_inputs(
+        artifact_dir,
+        {"cluster": cluster, "model": "llama70b", "method": "paper-helix", "parent": None, "part": None},
+    )
     cl = read_cluster_ini(artifact_dir / "artifact_evaluation" / CLUSTER_INI[cluster], cluster)
     lay = read_sol_ini(sol, 80, cl)
     gpus = {k: v.model_dump(mode="json") for k, v in cfg.gpus.items()}
-    return sol, read_simulator_cluster(graph), cl, lay, graph_from_layout(cl, lay, paper_profiles("llama70b", ProfileStore.from_artifact(artifact_dir)), gpus)
+    return (
+        sol,
+        read_simulator_cluster(graph),
+        cl,
+        lay,
+        graph_from_layout(
+            cl, lay, paper_profiles("llama70b", ProfileStore.from_artifact(artifact_dir)), gpus
+        ),
+    )
 
 
 @pytest.mark.parametrize("cluster", ["single24", "geo24"])
@@ -77,7 +91,9 @@ def test_paper_layout_simulates_the_same_through_both_paths(cfg, artifact_dir, t
     wl = WorkloadSpec(mode="offline", warmup_s=20, duration_s=120)
     a = simulate(model, paper, paper_ranges(sol, 80), store, "helix", wl, (inp.tolist(), out.tolist()))
     b = simulate(model, ours, dict(lay.used()), store, "helix", wl, (inp.tolist(), out.tolist()))
-    assert a.max_flow == pytest.approx(1212.18, abs=0.01) and b.max_flow == pytest.approx(a.max_flow, rel=1e-12)
+    assert a.max_flow == pytest.approx(1212.18, abs=0.01) and b.max_flow == pytest.approx(
+        a.max_flow, rel=1e-12
+    )
     assert a.metrics["n_decodes"] > 1000
     for key in ("decode_throughput_tps", "n_prompts", "n_decodes", "decode_latency_s", "prompt_latency_s"):
         assert b.metrics[key] == a.metrics[key], key
@@ -88,7 +104,13 @@ def test_paper_layout_simulates_the_same_through_both_paths(cfg, artifact_dir, t
 EXTRA_ARCS = {
     ("single24", "paper-helix"): set(),
     ("geo24", "paper-helix"): {("n20", "n7")},
-    ("hetero42", "paper-helix"): {("n14", "n1"), ("n20", "n36"), ("n22", "n36"), ("n29", "n2"), ("n32", "n2")},
+    ("hetero42", "paper-helix"): {
+        ("n14", "n1"),
+        ("n20", "n36"),
+        ("n22", "n36"),
+        ("n29", "n2"),
+        ("n32", "n2"),
+    },
     ("geo24", "paper-swarm"): set(),
     ("hetero42", "paper-petals"): set(),
 }
@@ -99,7 +121,10 @@ CLUSTER_INI["hetero42"] = "high_heterogeneity/config/cluster42.ini"
 def test_the_only_difference_is_the_authors_pruning(cfg, artifact_dir, cluster, method):
     """Same nodes, capacities and arcs, except the arcs of EXTRA_ARCS; on the pruned cluster the
     authors placed on (``pruned_cluster.ini``) our path writes their placement graph arc for arc."""
-    sol, graph = paper_inputs(artifact_dir, {"cluster": cluster, "model": "llama70b", "method": method, "parent": None, "part": None})
+    sol, graph = paper_inputs(
+        artifact_dir,
+        {"cluster": cluster, "model": "llama70b", "method": method, "parent": None, "part": None},
+    )
     full = read_cluster_ini(artifact_dir / "artifact_evaluation" / CLUSTER_INI[cluster], cluster)
     lay = read_sol_ini(sol, 80, full)
     gpus = {k: v.model_dump(mode="json") for k, v in cfg.gpus.items()}

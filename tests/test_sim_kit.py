@@ -20,7 +20,11 @@ def artifact() -> Path:
 
 
 def tiny_model():
-    spec = load_hf_config(artifact() / "artifact_evaluation/single_cluster/models/llama70b/config.json", "llama70b", param_bytes_per_layer_override=1.53e9)
+    spec = load_hf_config(
+        artifact() / "artifact_evaluation/single_cluster/models/llama70b/config.json",
+        "llama70b",
+        param_bytes_per_layer_override=1.53e9,
+    )
     return dataclasses.replace(spec, num_layers=L)
 
 
@@ -30,7 +34,9 @@ def store() -> ProfileStore:
 
 def traces():
     lengths = read_artifact_lengths(artifact())
-    return (lengths["input"].tolist(), lengths["output"].tolist()), read_artifact_arrivals(artifact())["count"].tolist()
+    return (lengths["input"].tolist(), lengths["output"].tolist()), read_artifact_arrivals(artifact())[
+        "count"
+    ].tolist()
 
 
 def node(name: str, gpu: str, k: int, kv: int | None = None) -> SimNode:

@@ -33,7 +33,12 @@ LAT = 1e-3
 def _two_way(prompt_s, decode_s, max_prompts=4):
     """source -> {2, 3} -> sink, both nodes hold the whole one-layer model; constant step times."""
     nodes = {u: NodeView(u, f"n{u}", "A100", 0, 1, 10e9, 10e9, 10**9, max_prompts * 2048) for u in (2, 3)}
-    links = [LinkView(0, SOURCE_ID, 2, 1e9, LAT), LinkView(1, SOURCE_ID, 3, 1e9, LAT), LinkView(2, 2, SINK_ID, 1e9, LAT), LinkView(3, 3, SINK_ID, 1e9, LAT)]
+    links = [
+        LinkView(0, SOURCE_ID, 2, 1e9, LAT),
+        LinkView(1, SOURCE_ID, 3, 1e9, LAT),
+        LinkView(2, 2, SINK_ID, 1e9, LAT),
+        LinkView(3, 3, SINK_ID, 1e9, LAT),
+    ]
     topo = Topology(1, nodes, links, token_size=2, activation_size=ACT)
 
     def pt(n):
@@ -69,7 +74,7 @@ def test_swarm_hop_times_in_the_real_loop_match_hand_computed_values():
     cpu = ACT * CPU_BUFFER_COST
     # prompt: sent at 0, lands after 200 B at 1 GB/s + latency, one 0.1 s layer + CPU-buffer copy
     ready_p = ((0.0 + 200 / 1e9) + LAT) + (0.1 + 100 * cpu)
-    gathered = ((ready_p + 200 / 1e9) + LAT)  # to the sink (2 B per token)
+    gathered = (ready_p + 200 / 1e9) + LAT  # to the sink (2 B per token)
     ema = GAMMA * ready_p + (1 - GAMMA) * EPSILON
     assert sched.ema[0] != EPSILON
     polls_at_n2 = [t for u, t in sched.polls if u == 2]
@@ -80,7 +85,9 @@ def test_swarm_hop_times_in_the_real_loop_match_hand_computed_values():
         ema = GAMMA * (ready_d - gathered) + (1 - GAMMA) * ema
         gathered = (ready_d + 2 / 1e9) + LAT
     assert sched.ema[0] == pytest.approx(ema, rel=1e-9)
-    assert sched.ema[1] == EPSILON and sched.ema[2] == EPSILON  # unused link; links into the sink get no feedback
+    assert (
+        sched.ema[1] == EPSILON and sched.ema[2] == EPSILON
+    )  # unused link; links into the sink get no feedback
     # the clock the scheduler read never went backwards and ended at the last gather
     times = [t for _, t in sched.polls]
     assert times == sorted(times) and len(set(times)) >= 6
@@ -91,7 +98,9 @@ def test_swarm_prefers_the_link_with_the_shorter_hop_time():
     """n2 is 10x slower than n3: once both have reported, the stride heap sends most prompts to n3."""
     topo, execs = _two_way(prompt_s=0.1, decode_s=0.01)
     slow = execs[2]
-    execs[2] = NodeExec(lambda n: 1.0 if n else 0.0, lambda n: 0.05 * n, slow.max_prompts, slow.max_prompt_tokens, 64, 64000)
+    execs[2] = NodeExec(
+        lambda n: 1.0 if n else 0.0, lambda n: 0.05 * n, slow.max_prompts, slow.max_prompt_tokens, 64, 64000
+    )
     sched = make_scheduler("swarm", topo, rng=random.Random(0), fast_chain=False)
     sim = Simulator(topo, execs, sched, 0.0, (0.0, 1000.0))
     res = sim.run(arrivals=[(2.0 * i, 100, 1) for i in range(40)])
@@ -143,9 +152,17 @@ def test_helix_kv_expectation_matches_the_queries_in_flight(artifact_dir):
     env = (tiny_model(), store(), traces())
     out = run(env, "helix", "offline", duration_s=30)
     sched, queries = out.sim.sched, out.result.queries
-    assert any(math.isnan(q.finish) and q.route for q in queries) and any(not math.isnan(q.finish) for q in queries)
+    assert any(math.isnan(q.finish) and q.route for q in queries) and any(
+        not math.isnan(q.finish) for q in queries
+    )
     for u, cap in sched.kv_cap.items():
-        held = sum(q.kv_expect * (e - s) for q in queries if q.kv_expect is not None and math.isnan(q.finish) for _, v, s, e in q.route if v == u)
+        held = sum(
+            q.kv_expect * (e - s)
+            for q in queries
+            if q.kv_expect is not None and math.isnan(q.finish)
+            for _, v, s, e in q.route
+            if v == u
+        )
         assert sched.kv_avail[u] == pytest.approx(cap - held, abs=1e-6)
     assert out.sim.sched.kv_bottleneck() <= 1.0
 
@@ -170,11 +187,15 @@ def test_swarm_hop_times_on_the_papers_70b_layout(artifact_dir, monkeypatch):
 
     SCHEDULERS.get("swarm")  # load the registry, then put the checking subclass in swarm's place
     monkeypatch.setitem(SCHEDULERS._members, "swarm", Checked)
-    model = load_model("llama70b", artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", 1.53e9)
+    model = load_model(
+        "llama70b", artifact_dir / "artifact_evaluation/single_cluster/models/llama70b/config.json", 1.53e9
+    )
     sol, graph = paper_files(artifact_dir, "single24", "llama70b", "paper-swarm")
     lengths, counts = traces()
     spec = WorkloadSpec(mode="online", rate_tps=350, duration_s=120)
-    out = simulate(model, read_simulator_cluster(graph), paper_ranges(sol, 80), store(), "swarm", spec, lengths, counts)
+    out = simulate(
+        model, read_simulator_cluster(graph), paper_ranges(sol, 80), store(), "swarm", spec, lengths, counts
+    )
     assert len(per_iter) > 1000
     for r, total in per_iter.values():  # online runs to exhaustion: every iteration was gathered
         q = r.query

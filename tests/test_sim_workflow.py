@@ -24,7 +24,18 @@ BAD = "results/sims/single24/llama70b/paper-separate/random/offline/metrics.json
 
 
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), timeout=600)
 
 
@@ -34,10 +45,22 @@ def _config(workdir: Path, rate: float) -> None:
         "single_cluster": {
             "section": "6.3",
             "simulations": [
-                {"cluster": "single24", "model": "llama70b", "method": "paper-separate", "scheduler": "random", "mode": "online",
-                 "parts": {"t4": {"mode": "online", "rate_tps": rate, "force": True}}},
-                {"cluster": "single24", "model": "llama70b", "method": "paper-separate", "scheduler": "random", "mode": "offline",
-                 "parts": {"a100": {"mode": "offline", "n_init": 2}}},
+                {
+                    "cluster": "single24",
+                    "model": "llama70b",
+                    "method": "paper-separate",
+                    "scheduler": "random",
+                    "mode": "online",
+                    "parts": {"t4": {"mode": "online", "rate_tps": rate, "force": True}},
+                },
+                {
+                    "cluster": "single24",
+                    "model": "llama70b",
+                    "method": "paper-separate",
+                    "scheduler": "random",
+                    "mode": "offline",
+                    "parts": {"a100": {"mode": "offline", "n_init": 2}},
+                },
             ],
         }
     }
@@ -69,4 +92,6 @@ def test_simulate_rule(tmp_path, artifact_dir):
     r = _snakemake(tmp_path, BAD)
     assert r.returncode != 0
     assert "exceed K=12" in r.stdout + r.stderr
-    assert not (tmp_path / BAD).exists() and not (tmp_path / BAD.replace("single24/", "single24-a100/")).exists()
+    assert (
+        not (tmp_path / BAD).exists() and not (tmp_path / BAD.replace("single24/", "single24-a100/")).exists()
+    )

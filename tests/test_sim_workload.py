@@ -46,7 +46,9 @@ def test_seeded_and_seed_sensitive(traces):
     assert _arrivals(traces, 300, 10, seed=0) != _arrivals(traces, 300, 10, seed=1)
 
 
-@pytest.mark.parametrize("rate,duration,field", [(-1.0, 1800, "rate_tps"), (0.0, 1800, "rate_tps"), (100.0, -5, "duration_s")])
+@pytest.mark.parametrize(
+    "rate,duration,field", [(-1.0, 1800, "rate_tps"), (0.0, 1800, "rate_tps"), (100.0, -5, "duration_s")]
+)
 def test_bad_rate_or_duration(traces, rate, duration, field):
     with pytest.raises(HelixInputError, match=field):
         _arrivals(traces, rate, 0, duration=duration)

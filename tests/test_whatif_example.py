@@ -48,8 +48,18 @@ def _merge(base: dict, edit: dict) -> dict:
 def _snakemake_cmd(repo: Path, work: Path, config: Path, line: str) -> list[str]:
     words = line.split()
     assert words[0] == "snakemake"
-    return [sys.executable, "-m", "snakemake", *words[1:], "-s", str(repo / "Snakefile"), "--directory", str(work),
-            "--configfile", str(config)]
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        *words[1:],
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(config),
+    ]
 
 
 def _run(cmd, work: Path, **kw):
@@ -58,7 +68,11 @@ def _run(cmd, work: Path, **kw):
 
 
 def _finite(metrics: dict) -> bool:
-    values = [metrics["decode_throughput_tps"], *metrics["decode_latency_s"].values(), *metrics["prompt_latency_s"].values()]
+    values = [
+        metrics["decode_throughput_tps"],
+        *metrics["decode_latency_s"].values(),
+        *metrics["prompt_latency_s"].values(),
+    ]
     return all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)
 
 
@@ -74,10 +88,19 @@ def example(repo, artifact_dir, tmp_path_factory):
 
     # the config: the small test config plus the README's edit, plus a second what-if cluster
     cfg = _merge(yaml.safe_load((repo / "config/test/config.yaml").read_text()), edits[0])
-    cfg["gpus"].update({"H100": {"num_gpus": 1, "vram_bytes": 80e9}, "L40S": {"num_gpus": 1, "vram_bytes": 48e9},
-                        "V100": {"num_gpus": 1, "vram_bytes": 16e9}})  # V100: in no cluster
-    cfg["clusters"]["whatif70"] = {"generator": "fake", "seed": 0, "types": {"H100": 4, "L40S": 4, "T4": 4},
-                                   "link": {"bandwidth": 1e9, "latency": 0.001}}
+    cfg["gpus"].update(
+        {
+            "H100": {"num_gpus": 1, "vram_bytes": 80e9},
+            "L40S": {"num_gpus": 1, "vram_bytes": 48e9},
+            "V100": {"num_gpus": 1, "vram_bytes": 16e9},
+        }
+    )  # V100: in no cluster
+    cfg["clusters"]["whatif70"] = {
+        "generator": "fake",
+        "seed": 0,
+        "types": {"H100": 4, "L40S": 4, "T4": 4},
+        "link": {"bandwidth": 1e9, "latency": 0.001},
+    }
     config = work / "config.yaml"
     config.write_text(yaml.safe_dump(cfg))
 
@@ -106,7 +129,9 @@ def test_readme_example_builds_finite_metrics_with_predicted_profiles(example):
     assert meta["B200"]["profile"]["datasheet"] == "config gpus.B200"
     # the placement's meta says the same
     pmeta = json.loads((work / "results/placements/mix12/mistral7b/helix/meta.json").read_text())["profiles"]
-    assert pmeta["B200"]["profile"]["source"] == "predicted" and pmeta["B200"]["profile"]["datasheet"].startswith("config gpus.B200")
+    assert pmeta["B200"]["profile"]["source"] == "predicted" and pmeta["B200"]["profile"][
+        "datasheet"
+    ].startswith("config gpus.B200")
     # the README's "read the result" commands run and print what they say
     for line in shell[2].strip().splitlines():
         out = _run(["bash", "-euc", line], work)
@@ -120,7 +145,11 @@ def test_llama70b_on_h100_l40s_t4(example):
     metrics = json.loads((work / LLAMA / "metrics.json").read_text())
     assert _finite(metrics) and metrics["decode_throughput_tps"] > 0
     meta = json.loads((work / LLAMA / "meta.json").read_text())["profiles"]
-    assert {g: meta[g]["profile"]["source"] for g in meta} == {"H100": "predicted", "L40S": "predicted", "T4": "artifact"}
+    assert {g: meta[g]["profile"]["source"] for g in meta} == {
+        "H100": "predicted",
+        "L40S": "predicted",
+        "T4": "artifact",
+    }
     assert meta["T4"]["limits"] == {"source": "measured", "file": "helix/data/engine_limits/llama70b.yaml"}
     assert meta["H100"]["limits"]["source"] == "derived"
     # only the cluster's GPU types were profiled: no V100 (in no cluster) and no A100 for 70B
@@ -145,7 +174,12 @@ def test_changing_an_unused_gpu_reruns_nothing(repo, example):
     changed.write_text(yaml.safe_dump(cfg))
     dry = _run(_snakemake_cmd(repo, work, changed, targets), work)
     out = dry.stdout + dry.stderr
-    assert dry.returncode == 0 and "predict_profile" in out and "simulate" in out and "Nothing to be done" not in out
+    assert (
+        dry.returncode == 0
+        and "predict_profile" in out
+        and "simulate" in out
+        and "Nothing to be done" not in out
+    )
     assert config.read_text() == original
 
 
@@ -154,8 +188,24 @@ def test_cli_place_reproduces_the_workflow_placement(example):
     work, config, _, run = example
     assert run.returncode == 0, run.stderr[-4000:]
     out = work / "cli-place"
-    cmd = [sys.executable, "-m", "helix.cli", "place", "--config", str(config), "--cluster", "mix12",
-           "--model", "mistral7b", "--method", "helix", "--preset", "default", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "helix.cli",
+        "place",
+        "--config",
+        str(config),
+        "--cluster",
+        "mix12",
+        "--model",
+        "mistral7b",
+        "--method",
+        "helix",
+        "--preset",
+        "default",
+        "--out",
+        str(out),
+    ]
     done = _run(cmd, work)
     assert done.returncode == 0, done.stderr[-3000:]
     assert re.search(r"max-flow \d+\.\d tok/s", done.stdout)  # rounded figures
@@ -172,10 +222,27 @@ def test_custom_runs_table_figure_and_report_mark_predicted_gpus(repo, example):
     assert run.returncode == 0, run.stderr[-4000:]
     cfg = yaml.safe_load(config.read_text())
     wl = {"mode": "offline", **cfg["simulation_defaults"]["offline"]}  # the defaults: nothing reruns
-    cfg["experiments"]["mine"] = {"description": "the README's what-if runs", "simulations": [
-        {"cluster": "mix12", "model": "mistral7b", "method": "helix", "scheduler": "helix", "mode": "offline", "workload": wl},
-        {"cluster": "whatif70", "model": "llama70b", "method": "helix", "scheduler": "helix", "mode": "offline", "workload": wl},
-    ]}
+    cfg["experiments"]["mine"] = {
+        "description": "the README's what-if runs",
+        "simulations": [
+            {
+                "cluster": "mix12",
+                "model": "mistral7b",
+                "method": "helix",
+                "scheduler": "helix",
+                "mode": "offline",
+                "workload": wl,
+            },
+            {
+                "cluster": "whatif70",
+                "model": "llama70b",
+                "method": "helix",
+                "scheduler": "helix",
+                "mode": "offline",
+                "workload": wl,
+            },
+        ],
+    }
     grouped = work / "grouped.yaml"
     grouped.write_text(yaml.safe_dump(cfg))
     made = _run(_snakemake_cmd(repo, work, grouped, "snakemake --cores 1 custom_runs"), work)

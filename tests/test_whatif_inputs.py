@@ -17,8 +17,16 @@ from helix.errors import HelixInputError
 from helix.profiles.workflow import ProfilePlan, cluster_gpu_counts
 from helix.sim.experiments import default_entry
 
-MISTRAL = {"model_type": "mistral", "num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32,
-           "num_key_value_heads": 8, "intermediate_size": 14336, "vocab_size": 32000, "torch_dtype": "bfloat16"}
+MISTRAL = {
+    "model_type": "mistral",
+    "num_hidden_layers": 32,
+    "hidden_size": 4096,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "intermediate_size": 14336,
+    "vocab_size": 32000,
+    "torch_dtype": "bfloat16",
+}
 
 
 def _config(repo, tmp_path, edit) -> tuple:
@@ -26,8 +34,12 @@ def _config(repo, tmp_path, edit) -> tuple:
     (tmp_path / "mistral.json").write_text(json.dumps(MISTRAL))
     cfg["models"]["mistral7b"] = {"config_json": str(tmp_path / "mistral.json")}
     cfg["gpus"]["B200"] = {"num_gpus": 1, "vram_bytes": 180e9, "peak_flops": 2.25e15, "mem_bandwidth": 8e12}
-    cfg["clusters"]["mix12"] = {"generator": "fake", "seed": 0, "types": {"B200": 2, "A100": 4, "T4": 6},
-                                "link": {"bandwidth": 1e9, "latency": 0.001}}
+    cfg["clusters"]["mix12"] = {
+        "generator": "fake",
+        "seed": 0,
+        "types": {"B200": 2, "A100": 4, "T4": 6},
+        "link": {"bandwidth": 1e9, "latency": 0.001},
+    }
     edit(cfg)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -57,8 +69,12 @@ def test_model_config_lacking_a_cost_model_field(repo, tmp_path):
 def test_gpu_without_datasheet_or_measured_profile(repo, tmp_path):
     def edit(cfg):
         cfg["gpus"]["X9"] = {"num_gpus": 1, "vram_bytes": 96e9}
-        cfg["clusters"]["x9mix"] = {"generator": "fake", "seed": 0, "types": {"X9": 2, "T4": 2},
-                                    "link": {"bandwidth": 1e9, "latency": 0.001}}
+        cfg["clusters"]["x9mix"] = {
+            "generator": "fake",
+            "seed": 0,
+            "types": {"X9": 2, "T4": 2},
+            "link": {"bandwidth": 1e9, "latency": 0.001},
+        }
 
     path, cfg = _config(repo, tmp_path, edit)
     with pytest.raises(HelixInputError) as err:
@@ -76,8 +92,12 @@ def test_gpu_without_datasheet_or_measured_profile(repo, tmp_path):
 
 def test_cluster_that_cannot_hold_the_model(repo, tmp_path, artifact_dir):
     def edit(cfg):
-        cfg["clusters"]["t4x3"] = {"generator": "fake", "seed": 0, "types": {"T4": 3},
-                                   "link": {"bandwidth": 1e9, "latency": 0.001}}
+        cfg["clusters"]["t4x3"] = {
+            "generator": "fake",
+            "seed": 0,
+            "types": {"T4": 3},
+            "link": {"bandwidth": 1e9, "latency": 0.001},
+        }
 
     path, cfg = _config(repo, tmp_path, edit)
     plan = ProfilePlan(cfg, repo, [], str(path))
@@ -104,16 +124,32 @@ def test_path_with_unknown_method_or_online_rate(repo, tmp_path):
 
 
 def _snakemake(repo, workdir, config, *args):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(repo / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(config), "--cores", "1", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(repo / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config),
+        "--cores",
+        "1",
+        *args,
+    ]
     return subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.slow
 def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path, artifact_dir):
     def edit(cfg):
-        cfg["clusters"]["t4x3"] = {"generator": "fake", "seed": 0, "types": {"T4": 3},
-                                   "link": {"bandwidth": 1e9, "latency": 0.001}}
+        cfg["clusters"]["t4x3"] = {
+            "generator": "fake",
+            "seed": 0,
+            "types": {"T4": 3},
+            "link": {"bandwidth": 1e9, "latency": 0.001},
+        }
 
     path, _ = _config(repo, tmp_path, edit)
     work = tmp_path / "work"
@@ -129,7 +165,11 @@ def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path,
     # a placement path with an unknown method: the same one line, naming the path and the value
     bad = _snakemake(repo, work, path, "-n", "results/placements/mix12/mistral7b/magic/layout.yaml")
     out = bad.stdout + bad.stderr
-    assert bad.returncode != 0 and "results/placements/mix12/mistral7b/magic: method: unknown placement method" in out and "'magic'" in out
+    assert (
+        bad.returncode != 0
+        and "results/placements/mix12/mistral7b/magic: method: unknown placement method" in out
+        and "'magic'" in out
+    )
     # an unknown cluster or model in a results path: one line naming the path, the field, the value
     # and the config's names (every rule taking these wildcards accepts any name and checks it)
     sim = "results/sims/nosuch/mistral7b/helix/helix/offline"
@@ -181,10 +221,26 @@ def test_cli_missing_profiles_say_what_to_run(repo, tmp_path, capsys):
     path, _ = _config(repo, tmp_path, lambda cfg: None)
     os.chdir(tmp_path)  # no resources/profiles here
     try:
-        code = main(["place", "--config", str(path), "--cluster", "mix12", "--model", "mistral7b", "--method", "swarm"])
+        code = main(
+            [
+                "place",
+                "--config",
+                str(path),
+                "--cluster",
+                "mix12",
+                "--model",
+                "mistral7b",
+                "--method",
+                "swarm",
+            ]
+        )
     finally:
         os.chdir(repo)
     err = capsys.readouterr().err.strip()
     assert code == 2 and "\n" not in err
-    assert "resources/profiles" in err and "snakemake" in err and "resources/profiles/mistral7b/b200/meta.json" in err
+    assert (
+        "resources/profiles" in err
+        and "snakemake" in err
+        and "resources/profiles/mistral7b/b200/meta.json" in err
+    )
     assert not (tmp_path / "results/placements").exists()

@@ -36,8 +36,14 @@ def layout_parts(cluster: str, model: str, base: str | None) -> tuple[str, ...]:
     return PARTS.get((cluster, model, base), ())
 
 
-def layout_files(artifact: str | Path, cluster: str, model: str, base: str | None, part: str | None = None,
-                 name: str | None = None) -> tuple[Path, Path]:
+def layout_files(
+    artifact: str | Path,
+    cluster: str,
+    model: str,
+    base: str | None,
+    part: str | None = None,
+    name: str | None = None,
+) -> tuple[Path, Path]:
     """(``*_sol.ini``, ``simulator_cluster.ini``) of the authors' layout of method ``base``
     (``helix``, ``helix-noprune``, ...; ``name``: the method name errors show, e.g. ``paper-helix``)."""
     root = Path(artifact) / "artifact_evaluation"
@@ -49,8 +55,9 @@ def layout_files(artifact: str | Path, cluster: str, model: str, base: str | Non
         d = root / "ablation" / "layouts" / ("no_prune_24" if cluster == "geo24" else "no_prune_42")
         return d / "ilp_sol.ini", d / "simulator_cluster.ini"
     if cluster not in SECTION or model not in MODEL_DIR:
-        raise HelixInputError("paper layouts", "cluster/model",
-                              "the artifact has no layout for this cluster and model", where)
+        raise HelixInputError(
+            "paper layouts", "cluster/model", "the artifact has no layout for this cluster and model", where
+        )
     d = root / SECTION[cluster] / MODEL_DIR[model]
     parts = layout_parts(cluster, model, base)
     if parts and part not in parts:

@@ -121,7 +121,9 @@ def read_simulator_cluster(path: str | Path) -> SimulatorCluster:
         dst = parser.get(lname, "out", fallback="").strip()
         for key, end in (("in", src), ("out", dst)):
             if end not in known:
-                raise HelixInputError(path, f"{lname}.{key}", "link end is not a listed node, source or sink", end)
+                raise HelixInputError(
+                    path, f"{lname}.{key}", "link end is not a listed node, source or sink", end
+                )
         if src == SINK or dst == SOURCE or src == dst:
             raise HelixInputError(path, lname, "invalid link direction", f"{src}->{dst}")
         bw = _num(path, parser, lname, "bandwidth")
@@ -131,9 +133,15 @@ def read_simulator_cluster(path: str | Path) -> SimulatorCluster:
         if not lat >= 0:
             raise HelixInputError(path, f"{lname}.latency", "must be non-negative", lat)
         links.append(SimLink(lname, src, dst, lat, bw))
-    coord_in = _num(path, parser, "Coordinator", "inbound_nic_speed") if parser.has_section("Coordinator") else 10e9
-    coord_out = _num(path, parser, "Coordinator", "outbound_nic_speed") if parser.has_section("Coordinator") else 10e9
-    return SimulatorCluster(nodes=nodes, links=links, coord_in=coord_in, coord_out=coord_out, source=str(path))
+    coord_in = (
+        _num(path, parser, "Coordinator", "inbound_nic_speed") if parser.has_section("Coordinator") else 10e9
+    )
+    coord_out = (
+        _num(path, parser, "Coordinator", "outbound_nic_speed") if parser.has_section("Coordinator") else 10e9
+    )
+    return SimulatorCluster(
+        nodes=nodes, links=links, coord_in=coord_in, coord_out=coord_out, source=str(path)
+    )
 
 
 def _fmt(x: float) -> str:
@@ -142,9 +150,21 @@ def _fmt(x: float) -> str:
 
 def format_simulator_cluster(sc: SimulatorCluster, types: list[str] | None = None) -> str:
     """The ini text of a placement graph (byte values written as plain numbers of ``Byte``)."""
-    out = ["[Coordinator]", f"inbound_nic_speed={_fmt(sc.coord_in)} * Byte", f"outbound_nic_speed={_fmt(sc.coord_out)} * Byte", ""]
+    out = [
+        "[Coordinator]",
+        f"inbound_nic_speed={_fmt(sc.coord_in)} * Byte",
+        f"outbound_nic_speed={_fmt(sc.coord_out)} * Byte",
+        "",
+    ]
     types = types or sorted({n.machine_type for n in sc.nodes})
-    out += ["[MachineTypes]", f"types={types!r}", "", "[ComputeNodes]", f"names={[n.name for n in sc.nodes]!r}", ""]
+    out += [
+        "[MachineTypes]",
+        f"types={types!r}",
+        "",
+        "[ComputeNodes]",
+        f"names={[n.name for n in sc.nodes]!r}",
+        "",
+    ]
     for n in sc.nodes:
         out += [
             f"[{n.name}]",
@@ -159,7 +179,14 @@ def format_simulator_cluster(sc: SimulatorCluster, types: list[str] | None = Non
         ]
     out += ["[Links]", f"names={[l.name for l in sc.links]!r}", ""]
     for l in sc.links:
-        out += [f"[{l.name}]", f"in={l.src}", f"out={l.dst}", f"latency={_fmt(l.latency)} * Sec", f"bandwidth={_fmt(l.bandwidth)} * Byte", ""]
+        out += [
+            f"[{l.name}]",
+            f"in={l.src}",
+            f"out={l.dst}",
+            f"latency={_fmt(l.latency)} * Sec",
+            f"bandwidth={_fmt(l.bandwidth)} * Byte",
+            "",
+        ]
     return "\n".join(out)
 
 

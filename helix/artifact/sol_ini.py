@@ -19,7 +19,9 @@ from helix.io import write_text
 from helix.layout import Layout
 
 
-def read_sol_ini(path: str | Path, num_layers: int, cluster: Cluster | None = None, prefix: str = "n") -> Layout:
+def read_sol_ini(
+    path: str | Path, num_layers: int, cluster: Cluster | None = None, prefix: str = "n"
+) -> Layout:
     """Layout from a solution file; with ``cluster``, machine i is ``cluster.machines[i]``.
 
     Without a cluster the machine names are ``{prefix}{i}``. A node index beyond the cluster, or a
@@ -32,7 +34,9 @@ def read_sol_ini(path: str | Path, num_layers: int, cluster: Cluster | None = No
     try:
         offset = parser.getint("Settings", "offset", fallback=2)
     except ValueError:
-        raise HelixInputError(path, "Settings.offset", "must be an integer", parser.get("Settings", "offset")) from None
+        raise HelixInputError(
+            path, "Settings.offset", "must be an integer", parser.get("Settings", "offset")
+        ) from None
     ranges: dict[str, tuple[int, int] | None] = {}
     for key, raw in parser.items("Solution"):
         if not key.startswith("compute_node_") or not key[len("compute_node_") :].isdigit():
@@ -46,7 +50,12 @@ def read_sol_ini(path: str | Path, num_layers: int, cluster: Cluster | None = No
             raise HelixInputError(path, f"Solution.{key}", "not a list of layer ids", raw)
         if cluster is not None:
             if not 0 <= i < cluster.n:
-                raise HelixInputError(path, f"Solution.{key}", f"node {i} is not in cluster {cluster.name} ({cluster.n} machines)", raw)
+                raise HelixInputError(
+                    path,
+                    f"Solution.{key}",
+                    f"node {i} is not in cluster {cluster.name} ({cluster.n} machines)",
+                    raw,
+                )
             name = cluster.machines[i].name
         else:
             if i < 0:

@@ -73,7 +73,9 @@ def _pinned(artifact_dir: str | Path, rel: str) -> list[int]:
         raise HelixInputError(path, None, "artifact trace file not found")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != PINNED_SHA256[rel]:
-        raise HelixInputError(path, "sha256", "not the pinned artifact's file; refusing to unpickle it", digest)
+        raise HelixInputError(
+            path, "sha256", "not the pinned artifact's file; refusing to unpickle it", digest
+        )
     return load_int_list_pickle(path)
 
 
@@ -82,15 +84,21 @@ def read_artifact_lengths(artifact_dir: str | Path) -> pd.DataFrame:
     inp = _pinned(artifact_dir, LENGTH_FILES["input"])
     out = _pinned(artifact_dir, LENGTH_FILES["output"])
     if len(inp) != len(out):
-        raise HelixInputError(Path(artifact_dir) / LENGTH_FILES["output"], None,
-                              f"length lists differ in size (input has {len(inp)})", len(out))
+        raise HelixInputError(
+            Path(artifact_dir) / LENGTH_FILES["output"],
+            None,
+            f"length lists differ in size (input has {len(inp)})",
+            len(out),
+        )
     return _lengths_frame(np.asarray(inp, dtype=np.int64), np.asarray(out, dtype=np.int64), artifact_dir)
 
 
 def read_artifact_arrivals(artifact_dir: str | Path) -> pd.DataFrame:
     counts = np.asarray(_pinned(artifact_dir, ARRIVAL_FILE), dtype=np.int64)
     if (counts < 0).any():
-        raise HelixInputError(Path(artifact_dir) / ARRIVAL_FILE, None, "negative arrival count", int(counts.min()))
+        raise HelixInputError(
+            Path(artifact_dir) / ARRIVAL_FILE, None, "negative arrival count", int(counts.min())
+        )
     return pd.DataFrame({"count": counts})
 
 

@@ -276,7 +276,6 @@ def cluster_document(cluster: Cluster, gpus: Mapping[str, Any]) -> dict:
     doc = cluster.to_dict()
     used = list(cluster.gpu_mix())
     doc["gpu_types"] = {
-        g: (gpus[g].machine_fields() if hasattr(gpus[g], "machine_fields") else dict(gpus[g]))
-        for g in used
+        g: (gpus[g].machine_fields() if hasattr(gpus[g], "machine_fields") else dict(gpus[g])) for g in used
     }
     return doc

@@ -33,7 +33,9 @@ class LinkDist(_Strict):
     def _positive_draws(self) -> "LinkDist":
         # every drawn bandwidth must be positive and every latency non-negative
         if not self.bandwidth_var < self.bandwidth:
-            raise ValueError(f"bandwidth_var ({self.bandwidth_var:g}) must be below bandwidth ({self.bandwidth:g})")
+            raise ValueError(
+                f"bandwidth_var ({self.bandwidth_var:g}) must be below bandwidth ({self.bandwidth:g})"
+            )
         if not self.latency_var <= self.latency:
             raise ValueError(f"latency_var ({self.latency_var:g}) must not exceed latency ({self.latency:g})")
         return self
@@ -91,7 +93,9 @@ class FakeClusterSpec(_Strict):
     def _size(self) -> "FakeClusterSpec":
         n = sum(self.types.values())
         if n > MAX_MACHINES:
-            raise ValueError(f"types: {n} machines, more than the {MAX_MACHINES} a generated cluster may have")
+            raise ValueError(
+                f"types: {n} machines, more than the {MAX_MACHINES} a generated cluster may have"
+            )
         return self
 
 
@@ -118,7 +122,9 @@ class PartitionedClusterSpec(_Strict):
     def _size(self) -> "PartitionedClusterSpec":
         n = sum(len(r) for r in self.regions)
         if n > MAX_MACHINES:
-            raise ValueError(f"regions: {n} machines, more than the {MAX_MACHINES} a generated cluster may have")
+            raise ValueError(
+                f"regions: {n} machines, more than the {MAX_MACHINES} a generated cluster may have"
+            )
         return self
 
 

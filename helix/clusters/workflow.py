@@ -53,4 +53,3 @@ def file_input(config: Any, artifact: ArtifactSource) -> Callable[[Any], list[st
         return artifact.file_input(spec.path) if spec.generator == "file" else []
 
     return source
-

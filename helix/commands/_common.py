@@ -18,13 +18,20 @@ ARTIFACT_PROFILES = "artifact"
 
 
 def add_config(p) -> None:
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="config YAML naming clusters, models and GPUs (default: %(default)s)")
+    p.add_argument(
+        "--config",
+        default=DEFAULT_CONFIG,
+        help="config YAML naming clusters, models and GPUs (default: %(default)s)",
+    )
 
 
 def add_profiles(p) -> None:
-    p.add_argument("--profiles", default=None,
-                   help="profile root (default: resources/profiles, what the workflow builds); "
-                        "'artifact': the authors' tables")
+    p.add_argument(
+        "--profiles",
+        default=None,
+        help="profile root (default: resources/profiles, what the workflow builds); "
+        "'artifact': the authors' tables",
+    )
 
 
 def load(args):
@@ -48,9 +55,12 @@ def resolve_cluster(cfg, name_or_path: str, config_path: str):
     if name_or_path not in cfg.clusters:
         if path.suffix in (".yaml", ".yml", ".ini") or path.is_file():
             return load_cluster_file(path, path.stem), path.stem
-        raise HelixInputError(config_path, "clusters",
-                              f"unknown cluster (known: {', '.join(sorted(cfg.clusters))}; or give a .yaml/.ini file)",
-                              name_or_path)
+        raise HelixInputError(
+            config_path,
+            "clusters",
+            f"unknown cluster (known: {', '.join(sorted(cfg.clusters))}; or give a .yaml/.ini file)",
+            name_or_path,
+        )
     built = Path(f"results/clusters/{name_or_path}.yaml")
     if built.is_file():
         return Cluster.load(built), name_or_path
@@ -64,17 +74,28 @@ def resolve_cluster(cfg, name_or_path: str, config_path: str):
         return Cluster.load(out), name_or_path
 
 
-def resolve_model(cfg, name: str, config_path: str, model_config: str | None = None,
-                  param_bytes_per_layer: float | None = None):
+def resolve_model(
+    cfg,
+    name: str,
+    config_path: str,
+    model_config: str | None = None,
+    param_bytes_per_layer: float | None = None,
+):
     """A ModelSpec: config model ``name``, or any name with ``model_config`` (an HF config.json path)."""
     from helix.models import load_hf_config
 
     if model_config:
         return load_hf_config(model_config, name, param_bytes_per_layer_override=param_bytes_per_layer)
     if name not in cfg.models:
-        raise HelixInputError(config_path, "models",
-                              f"unknown model (known: {', '.join(sorted(cfg.models))}; or give --model-config)", name)
-    pbl = param_bytes_per_layer if param_bytes_per_layer is not None else cfg.models[name].param_bytes_per_layer
+        raise HelixInputError(
+            config_path,
+            "models",
+            f"unknown model (known: {', '.join(sorted(cfg.models))}; or give --model-config)",
+            name,
+        )
+    pbl = (
+        param_bytes_per_layer if param_bytes_per_layer is not None else cfg.models[name].param_bytes_per_layer
+    )
     return load_hf_config(cfg.resolve_model_path(name), name, param_bytes_per_layer_override=pbl)
 
 
@@ -94,9 +115,12 @@ def profile_store(cfg, root: str | None, model: str, gpus, config_path: str):
     missing = [g for g in gpus if not (Path(root) / model / g.lower() / "meta.json").is_file()]
     if missing:
         files = " ".join(f for f in profile_files(model, missing, root) if f.endswith("meta.json"))
-        raise HelixInputError(root, f"{model}/{missing[0].lower()}",
-                              f"no profile of {model} on {', '.join(missing)}; make it with `snakemake --cores 2 "
-                              f"--configfile {config_path} {files}` (or pass --profiles artifact for the paper's pairs)")
+        raise HelixInputError(
+            root,
+            f"{model}/{missing[0].lower()}",
+            f"no profile of {model} on {', '.join(missing)}; make it with `snakemake --cores 2 "
+            f"--configfile {config_path} {files}` (or pass --profiles artifact for the paper's pairs)",
+        )
     return ProfileStore(root)
 
 

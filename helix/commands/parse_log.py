@@ -6,17 +6,28 @@ from helix.commands._common import example
 
 import json
 
-HELP = ("metrics of prototype event logs (events.csv or the paper's events.txt); "
-        "several logs = sub-cluster aggregate")
+HELP = (
+    "metrics of prototype event logs (events.csv or the paper's events.txt); "
+    "several logs = sub-cluster aggregate"
+)
 EXAMPLE = example("""
 helix parse-log results/proto/tiny4/tiny-llama/manual/helix/offline/events.csv --warmup-s 2
 """)
 
 
 def add_arguments(p) -> None:
-    p.add_argument("logs", nargs="+", help="events.csv / events.txt files; several = one run split into sub-clusters")
-    p.add_argument("--warmup-s", type=float, default=60.0, help="exclude iterations finished before this (paper: 60, 70B online 200)")
-    p.add_argument("--end-s", type=float, default=300.0, help="exclude iterations finished after this (paper: 300)")
+    p.add_argument(
+        "logs", nargs="+", help="events.csv / events.txt files; several = one run split into sub-clusters"
+    )
+    p.add_argument(
+        "--warmup-s",
+        type=float,
+        default=60.0,
+        help="exclude iterations finished before this (paper: 60, 70B online 200)",
+    )
+    p.add_argument(
+        "--end-s", type=float, default=300.0, help="exclude iterations finished after this (paper: 300)"
+    )
 
 
 def run(args) -> int:

@@ -25,12 +25,23 @@ def add_arguments(p) -> None:
     p.add_argument("--cluster", required=True, help="config cluster name, or a cluster .yaml/.ini file")
     p.add_argument("--model", required=True, help="config model name (with --model-config: any name)")
     p.add_argument("--method", default="helix", help="placement method (default: %(default)s)")
-    p.add_argument("--out", default=None, help="output directory (default: results/placements/<cluster>/<model>/<method>)")
-    p.add_argument("--preset", default=None,
-                   help="a placement_presets name (default: the one the config's `placement:` mapping gives this run)")
-    p.add_argument("--model-config", default=None, help="an HF config.json instead of the config's model entry")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output directory (default: results/placements/<cluster>/<model>/<method>)",
+    )
+    p.add_argument(
+        "--preset",
+        default=None,
+        help="a placement_presets name (default: the one the config's `placement:` mapping gives this run)",
+    )
+    p.add_argument(
+        "--model-config", default=None, help="an HF config.json instead of the config's model entry"
+    )
     add_profiles(p)
-    p.add_argument("--param-bytes-per-layer", type=float, default=None, help="bytes of one layer's weights (override)")
+    p.add_argument(
+        "--param-bytes-per-layer", type=float, default=None, help="bytes of one layer's weights (override)"
+    )
     p.add_argument("--time-limit", type=float, default=None, help="seconds (helix family)")
     p.add_argument("--backend", default=None, help="portfolio | heuristic | highs | cpsat | gurobi")
     p.add_argument("--seed", type=int, default=None, help="random seed of the search")
@@ -54,8 +65,13 @@ def run(args) -> int:
     from helix.profiles.entry import model_profiles
 
     updates = {
-        "time_limit_s": args.time_limit, "backend": args.backend, "seed": args.seed, "threads": args.threads,
-        "warm_start": args.warm_start, "write_model": args.write_model, "prune": True if args.prune else None,
+        "time_limit_s": args.time_limit,
+        "backend": args.backend,
+        "seed": args.seed,
+        "threads": args.threads,
+        "warm_start": args.warm_start,
+        "write_model": args.write_model,
+        "prune": True if args.prune else None,
     }
     try:  # the options alone first: a bad value is refused before any work
         PlacementPreset.model_validate({k: v for k, v in updates.items() if v is not None})
@@ -68,21 +84,36 @@ def run(args) -> int:
     model = resolve_model(cfg, args.model, args.config, args.model_config, args.param_bytes_per_layer)
     if args.preset is not None:
         if args.preset not in cfg.placement_presets:
-            raise HelixInputError(args.config, "placement_presets",
-                                  f"unknown preset (known: {', '.join(sorted(cfg.placement_presets))})", args.preset)
+            raise HelixInputError(
+                args.config,
+                "placement_presets",
+                f"unknown preset (known: {', '.join(sorted(cfg.placement_presets))})",
+                args.preset,
+            )
         preset = cfg.placement_presets[args.preset]
     else:
         _, preset = resolve_preset(cfg.placement_presets, cfg.placement, cname, args.model, args.method)
     try:
-        preset = type(preset).model_validate({**preset.model_dump(), **{k: v for k, v in updates.items() if v is not None}})
+        preset = type(preset).model_validate(
+            {**preset.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
+        )
     except ValidationError as exc:  # one line naming the option
         raise options_error(exc, OPTION_NAMES) from None
     gpus = list(cluster.gpu_mix())
     store = profile_store(cfg, args.profiles, args.model, gpus, args.config)
     profiles = model_profiles(model, gpu_entries(cfg, gpus), store, source=args.config)
     out = check_out_dir(args.out or f"results/placements/{cname}/{args.model}/{args.method}")
-    problem = make_problem(cluster, model, args.model, preset, profiles, str(cfg.artifact_dir()), cname,
-                           args.warm_start_file, out)
+    problem = make_problem(
+        cluster,
+        model,
+        args.model,
+        preset,
+        profiles,
+        str(cfg.artifact_dir()),
+        cname,
+        args.warm_start_file,
+        out,
+    )
     from helix.profiles.paths import TRACE_FILES
 
     if preset.objective == "served" and Path(TRACE_FILES[0]).is_file():

@@ -22,15 +22,31 @@ def _ints(text: str) -> tuple[int, ...]:
 
 def add_arguments(p) -> None:
     add_config(p)
-    p.add_argument("--model", required=True, help="config model name (with --model-config: any name; the profile's directory)")
-    p.add_argument("--model-config", "--config-json", dest="model_config", default=None,
-                   help="an HF config.json instead of the config's model entry")
-    p.add_argument("--gpu", required=True, help="machine type name the profile is for (e.g. H100; 'cpu' on CPU)")
-    p.add_argument("--out", default=None,
-                   help="output directory (prompt.csv, decode.csv, meta.json; "
-                        "default: results/profiles/measured/<model>/<gpu>)")
+    p.add_argument(
+        "--model",
+        required=True,
+        help="config model name (with --model-config: any name; the profile's directory)",
+    )
+    p.add_argument(
+        "--model-config",
+        "--config-json",
+        dest="model_config",
+        default=None,
+        help="an HF config.json instead of the config's model entry",
+    )
+    p.add_argument(
+        "--gpu", required=True, help="machine type name the profile is for (e.g. H100; 'cpu' on CPU)"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output directory (prompt.csv, decode.csv, meta.json; "
+        "default: results/profiles/measured/<model>/<gpu>)",
+    )
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run the layer")
-    p.add_argument("--dtype", default=None, help="float16 | bfloat16 on CUDA (default float16); float32 on CPU")
+    p.add_argument(
+        "--dtype", default=None, help="float16 | bfloat16 on CUDA (default float16); float32 on CPU"
+    )
     p.add_argument("--prompt-tokens", type=_ints, default=None, help="e.g. 250,500,1000 (default per device)")
     p.add_argument("--decode-batches", type=_ints, default=None, help="e.g. 2,4,8,16")
     p.add_argument("--contexts", type=_ints, default=None, help="decode context lengths, e.g. 256,990")
@@ -45,9 +61,17 @@ def run(args) -> int:
     from helix.profiles.profiler import default_grid, profile_layer, write_run
 
     grid = default_grid(args.device)
-    changes = {k: v for k, v in {"prompt_tokens": args.prompt_tokens, "decode_batches": args.decode_batches,
-                                 "contexts": args.contexts, "warmup": args.warmup,
-                                 "repeats": args.repeats}.items() if v is not None}
+    changes = {
+        k: v
+        for k, v in {
+            "prompt_tokens": args.prompt_tokens,
+            "decode_batches": args.decode_batches,
+            "contexts": args.contexts,
+            "warmup": args.warmup,
+            "repeats": args.repeats,
+        }.items()
+        if v is not None
+    }
     grid = replace(grid, **changes)
     model_config = args.model_config
     if model_config is None:
@@ -57,12 +81,21 @@ def run(args) -> int:
         if args.model not in cfg.models:
             from helix.errors import HelixInputError
 
-            raise HelixInputError(args.config, "models",
-                                  f"unknown model (known: {', '.join(sorted(cfg.models))}; or give --model-config)", args.model)
+            raise HelixInputError(
+                args.config,
+                "models",
+                f"unknown model (known: {', '.join(sorted(cfg.models))}; or give --model-config)",
+                args.model,
+            )
         model_config = str(cfg.resolve_model_path(args.model))
-    prof = profile_layer(model_config, args.model, device=args.device, dtype=args.dtype, grid=grid,
-                         seed=args.seed)
-    out = write_run(prof, args.out or f"results/profiles/measured/{args.model}/{args.gpu.lower()}", args.model, args.gpu)
-    print(f"{out}: {len(prof.prompt)} prompt and {len(prof.decode)} decode points "
-          f"({prof.meta.get('gpu_name') or prof.meta.get('cpu')}, {prof.meta['dtype']})")
+    prof = profile_layer(
+        model_config, args.model, device=args.device, dtype=args.dtype, grid=grid, seed=args.seed
+    )
+    out = write_run(
+        prof, args.out or f"results/profiles/measured/{args.model}/{args.gpu.lower()}", args.model, args.gpu
+    )
+    print(
+        f"{out}: {len(prof.prompt)} prompt and {len(prof.decode)} decode points "
+        f"({prof.meta.get('gpu_name') or prof.meta.get('cpu')}, {prof.meta['dtype']})"
+    )
     return 0

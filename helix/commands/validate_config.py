@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from helix.commands._common import example
 
-HELP = ("validate a config as `snakemake --configfile FILE` reads it (merged over config/config.yaml) "
-        "and check the files and clusters it needs")
+HELP = (
+    "validate a config as `snakemake --configfile FILE` reads it (merged over config/config.yaml) "
+    "and check the files and clusters it needs"
+)
 EXAMPLE = example("""
 helix validate-config config/config.yaml
 helix validate-config my-overlay.yaml            # as snakemake --configfile my-overlay.yaml reads it
@@ -27,12 +29,20 @@ def add_arguments(p) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.description = __doc__.split("\n", 1)[1].strip()
     p.add_argument("config", nargs="+", help="config YAML file(s), merged in order as repeated --configfile")
-    p.add_argument("--base", default=None,
-                   help="the workflow's own config the files are merged over "
-                        "(default: config/config.yaml when it exists)")
-    p.add_argument("--alone", action="store_true",
-                   help="check the files without the base (as snakemake --replace-workflow-config)")
-    p.add_argument("--no-files", action="store_true", help="check the config values only, not the files and clusters")
+    p.add_argument(
+        "--base",
+        default=None,
+        help="the workflow's own config the files are merged over "
+        "(default: config/config.yaml when it exists)",
+    )
+    p.add_argument(
+        "--alone",
+        action="store_true",
+        help="check the files without the base (as snakemake --replace-workflow-config)",
+    )
+    p.add_argument(
+        "--no-files", action="store_true", help="check the config values only, not the files and clusters"
+    )
 
 
 def run(args) -> int:
@@ -51,8 +61,10 @@ def run(args) -> int:
     # what the workflow checks at start-up: models' config.json, GPU types that cannot be profiled
     ProfilePlan(cfg, ".", [], label).check()
     notes = [] if args.no_files else check_workflow_inputs(cfg, label)
-    print(f"{label}: ok ({len(cfg.clusters)} clusters, {len(cfg.models)} models, "
-          f"{len(cfg.experiments)} experiments)")
+    print(
+        f"{label}: ok ({len(cfg.clusters)} clusters, {len(cfg.models)} models, "
+        f"{len(cfg.experiments)} experiments)"
+    )
     for note in notes:
         print(f"  not checked yet: {note}")
     return 0

@@ -47,7 +47,9 @@ def load_merged(paths: list[str | Path], base: str | Path | None = None):
     for path in ([base] if base else []) + list(paths):
         loaded = read_yaml(path, "config file")
         if loaded is not None and not isinstance(loaded, dict):
-            raise HelixInputError(path, None, f"a config is a mapping of sections, not a {type(loaded).__name__}")
+            raise HelixInputError(
+                path, None, f"a config is a mapping of sections, not a {type(loaded).__name__}"
+            )
         data = merge_configs(data, loaded or {})
         sources.append(str(path))
     return validate_config(data, " + ".join(sources)), sources
@@ -63,7 +65,12 @@ def check_workflow_inputs(cfg, source: str = "config") -> list[str]:
     notes: list[str] = []
     clone_missing = art.cloned and not (Path(art.root) / "COMMIT").is_file()
     if not art.cloned and not Path(art.root).is_dir():
-        raise HelixInputError(source, "artifact.path", "artifact folder not found (HELIX_ARTIFACT_DIR or artifact.path)", art.root)
+        raise HelixInputError(
+            source,
+            "artifact.path",
+            "artifact folder not found (HELIX_ARTIFACT_DIR or artifact.path)",
+            art.root,
+        )
 
     def deferred(path: str) -> bool:
         if path.startswith("artifact:") and clone_missing:
@@ -86,7 +93,12 @@ def check_workflow_inputs(cfg, source: str = "config") -> list[str]:
         if name in built:
             return built[name]
         if name in chain:
-            raise HelixInputError(source, f"clusters.{name}.parent", "derived clusters form a cycle", " -> ".join((*chain, name)))
+            raise HelixInputError(
+                source,
+                f"clusters.{name}.parent",
+                "derived clusters form a cycle",
+                " -> ".join((*chain, name)),
+            )
         spec = cfg.clusters[name]
         parent_name = getattr(spec, "parent", None)
         parent = build(parent_name, (*chain, name)) if parent_name else None
@@ -98,7 +110,9 @@ def check_workflow_inputs(cfg, source: str = "config") -> list[str]:
                 built[name] = None
                 return None
             if not art.path(spec.path).is_file():
-                raise HelixInputError(source, f"clusters.{name}.path", "file not found", str(art.path(spec.path)))
+                raise HelixInputError(
+                    source, f"clusters.{name}.path", "file not found", str(art.path(spec.path))
+                )
         try:
             cluster = build_cluster(name, spec, gpus, parent, artifact_dir=art.root)
         except HelixInputError as exc:  # name the config too (a file cluster's error names its file)
@@ -114,5 +128,7 @@ def check_workflow_inputs(cfg, source: str = "config") -> list[str]:
         for i, run in enumerate(exp.prototypes):
             layout = getattr(run, "layout", None)
             if layout and not Path(layout).is_file():
-                raise HelixInputError(source, f"experiments.{ename}.prototypes[{i}].layout", "file not found", layout)
+                raise HelixInputError(
+                    source, f"experiments.{ename}.prototypes[{i}].layout", "file not found", layout
+                )
     return notes

@@ -69,11 +69,16 @@ class GpuType(_Strict):
         None, gt=0, description="memory bandwidth of one GPU, bytes/s; default: the built-in table"
     )
     interconnect_bandwidth: float | None = Field(
-        None, ge=0, description="bytes/s per direction between the GPUs of one machine; default: table, else 0"
+        None,
+        ge=0,
+        description="bytes/s per direction between the GPUs of one machine; default: table, else 0",
     )
-    nvlink: bool | None = Field(None, description="GPUs of a machine talk over NVLink (else PCIe); default: table, else false")
+    nvlink: bool | None = Field(
+        None, description="GPUs of a machine talk over NVLink (else PCIe); default: table, else false"
+    )
     tdp_w: float | None = Field(
-        None, gt=0,
+        None,
+        gt=0,
         description="board power of one GPU, W (<= 150 W: low-power compute efficiency); "
         "default: table, else 300",
     )
@@ -162,17 +167,27 @@ class Config(_Strict):
         for ename, exp in self.experiments.items():
             for i, run in enumerate(exp.simulations):
                 if run.model not in self.models:
-                    raise ValueError(f"experiments.{ename}.simulations[{i}].model: unknown model {run.model!r}")
+                    raise ValueError(
+                        f"experiments.{ename}.simulations[{i}].model: unknown model {run.model!r}"
+                    )
                 if run.cluster not in self.clusters:
-                    raise ValueError(f"experiments.{ename}.simulations[{i}].cluster: unknown cluster {run.cluster!r}")
+                    raise ValueError(
+                        f"experiments.{ename}.simulations[{i}].cluster: unknown cluster {run.cluster!r}"
+                    )
             for i, run in enumerate(exp.prototypes):
                 if run.model not in self.models:
-                    raise ValueError(f"experiments.{ename}.prototypes[{i}].model: unknown model {run.model!r}")
+                    raise ValueError(
+                        f"experiments.{ename}.prototypes[{i}].model: unknown model {run.model!r}"
+                    )
                 if run.cluster not in self.clusters:
-                    raise ValueError(f"experiments.{ename}.prototypes[{i}].cluster: unknown cluster {run.cluster!r}")
+                    raise ValueError(
+                        f"experiments.{ename}.prototypes[{i}].cluster: unknown cluster {run.cluster!r}"
+                    )
                 for part in run.parts or {}:
                     if part not in self.clusters:
-                        raise ValueError(f"experiments.{ename}.prototypes[{i}].parts: unknown cluster {part!r}")
+                        raise ValueError(
+                            f"experiments.{ename}.prototypes[{i}].parts: unknown cluster {part!r}"
+                        )
             for c in exp.clusters:
                 if c not in self.clusters:
                     raise ValueError(f"experiments.{ename}.clusters: unknown cluster {c!r}")
@@ -191,15 +206,17 @@ class Config(_Strict):
     def resolve_model_path(self, name: str) -> Path:
         return self.artifact_source().path(self.models[name].config_json)
 
-    def check_names(self, source: str | None, where: str, cluster: str | None = None,
-                    model: str | None = None) -> None:
+    def check_names(
+        self, source: str | None, where: str, cluster: str | None = None, model: str | None = None
+    ) -> None:
         """One-line HelixInputError when a results path ``where`` names a cluster or model this
         config lacks: rules take any name in these wildcards (NAME_PATTERN) and call this from an
         input function, so an unknown one is this line with the known names, not "no rule"."""
         for field, value, known in (("cluster", cluster, self.clusters), ("model", model, self.models)):
             if value is not None and value not in known:
-                raise HelixInputError(source, f"{where}: {field}",
-                                      f"unknown {field} (known: {', '.join(sorted(known))})", value)
+                raise HelixInputError(
+                    source, f"{where}: {field}", f"unknown {field} (known: {', '.join(sorted(known))})", value
+                )
 
 
 def _format_validation_error(source: str, exc: ValidationError) -> str:

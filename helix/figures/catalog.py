@@ -32,7 +32,13 @@ from helix.planning.workflow import COMPARISON_MODEL, COMPARISON_RATES, comparis
 # project's own placements instead.
 shown_layout = paper_name
 # The scheduler the paper ran with each placement method (docs/design/README.md, docs/design/prototype.md s4).
-PAPER_SCHEDULER = {"helix": "helix", "swarm": "swarm", "separate": "random", "sp_plus": "random", "petals": "helix"}
+PAPER_SCHEDULER = {
+    "helix": "helix",
+    "swarm": "swarm",
+    "separate": "random",
+    "sp_plus": "random",
+    "petals": "helix",
+}
 # Section 6.7 ran on an older ILP layout than 6.4/6.6 (docs/design/simulator.md trap 24).
 SCHEDULING_LAYOUT = "paper-helix-sched"
 # Ablations (6.8) of our own planner are placement methods ``helix-<variant>``: the helix planner
@@ -85,7 +91,9 @@ class Context:
 
     exists: Callable[[str], bool] = os.path.exists
     artifact_dir: Path | None = None
-    parser_available: bool = field(default_factory=lambda: importlib.util.find_spec(PARSER_MODULE) is not None)
+    parser_available: bool = field(
+        default_factory=lambda: importlib.util.find_spec(PARSER_MODULE) is not None
+    )
     cfg: object | None = None
 
     def paper_logs(self, row: dict | None) -> list[str] | None:
@@ -105,14 +113,28 @@ def _label(method: str) -> str:
 
 
 # ---- items: one bar or box -------------------------------------------------------------------
-def sim_item(cluster, model, method, mode, scheduler=None, metric="decode_throughput_tps", label=None, key=None, own=False):
+def sim_item(
+    cluster,
+    model,
+    method,
+    mode,
+    scheduler=None,
+    metric="decode_throughput_tps",
+    label=None,
+    key=None,
+    own=False,
+):
     """One simulated bar; ``method`` is a base method shown on the authors' layout (shown_layout),
     a ``paper-<name>`` layout, or with ``own`` exactly the placement method named (our layouts)."""
     scheduler = scheduler or PAPER_SCHEDULER[method]
     row = data.paper_sim(cluster, model, method, scheduler, mode)
     paper = None
     if row is not None:
-        paper = row.get("decode_throughput_tps") if metric == "decode_throughput_tps" else _pct(row.get(f"{metric[:-10]}_p"))
+        paper = (
+            row.get("decode_throughput_tps")
+            if metric == "decode_throughput_tps"
+            else _pct(row.get(f"{metric[:-10]}_p"))
+        )
     run_method = method if own or is_paper(method) else shown_layout(method)
     return {
         "method": key or method,
@@ -133,7 +155,12 @@ def proto_item(ctx: Context, cluster, model, method, mode, scheduler=None, metri
     if row is not None:
         printed = row.get("decode_throughput_tps") if is_thr else _pct(row.get(f"{metric[:-10]}_p"))
     run_method = shown_layout(method)
-    item = {"method": method, "label": _label(method), "paper": printed, "run": [cluster, model, run_method, scheduler, mode]}
+    item = {
+        "method": method,
+        "label": _label(method),
+        "paper": printed,
+        "run": [cluster, model, run_method, scheduler, mode],
+    }
     ours = proto_path(cluster, model, run_method, scheduler, mode)
     if ctx.exists(ours):
         return {**item, "source": "proto", "path": ours}
@@ -147,10 +174,25 @@ def proto_item(ctx: Context, cluster, model, method, mode, scheduler=None, metri
 
 
 # ---- figure specs ------------------------------------------------------------------------------
-FIG5_THROUGHPUT = {"a": ("llama30b", "offline"), "b": ("llama70b", "offline"), "c": ("llama30b", "online"), "d": ("llama70b", "online")}
-FIG5_LATENCY = {"e": ("llama30b", "prompt"), "f": ("llama30b", "decode"), "g": ("llama70b", "prompt"), "h": ("llama70b", "decode")}
+FIG5_THROUGHPUT = {
+    "a": ("llama30b", "offline"),
+    "b": ("llama70b", "offline"),
+    "c": ("llama30b", "online"),
+    "d": ("llama70b", "online"),
+}
+FIG5_LATENCY = {
+    "e": ("llama30b", "prompt"),
+    "f": ("llama30b", "decode"),
+    "g": ("llama70b", "prompt"),
+    "h": ("llama70b", "decode"),
+}
 FIG7_THROUGHPUT = {"a": "llama30b", "b": "llama70b"}
-FIG7_LATENCY = {"c": ("llama30b", "prompt"), "d": ("llama30b", "decode"), "e": ("llama70b", "prompt"), "f": ("llama70b", "decode")}
+FIG7_LATENCY = {
+    "c": ("llama30b", "prompt"),
+    "d": ("llama30b", "decode"),
+    "e": ("llama70b", "prompt"),
+    "f": ("llama70b", "decode"),
+}
 METHODS_63 = ("helix", "swarm", "separate")
 METHODS_65 = ("helix", "swarm", "separate", "sp_plus")
 METHODS_66 = ("helix", "swarm", "petals")
@@ -179,8 +221,14 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
             f"single24, {MODEL_LABELS[model]}, {mode}",
             _drop_empty(
                 [
-                    {"label": "Simulation", "items": [sim_item("single24", model, m, mode) for m in METHODS_63]},
-                    {"label": "Prototype", "items": [proto_item(ctx, "single24", model, m, mode) for m in METHODS_63]},
+                    {
+                        "label": "Simulation",
+                        "items": [sim_item("single24", model, m, mode) for m in METHODS_63],
+                    },
+                    {
+                        "label": "Prototype",
+                        "items": [proto_item(ctx, "single24", model, m, mode) for m in METHODS_63],
+                    },
                 ]
             ),
         )
@@ -191,10 +239,17 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
             phase,
             _drop_empty(
                 [
-                    {"label": "Simulation", "items": [sim_item("single24", model, m, "online", metric=metric) for m in METHODS_63]},
+                    {
+                        "label": "Simulation",
+                        "items": [
+                            sim_item("single24", model, m, "online", metric=metric) for m in METHODS_63
+                        ],
+                    },
                     {
                         "label": "Prototype",
-                        "items": [proto_item(ctx, "single24", model, m, "online", metric=metric) for m in METHODS_63],
+                        "items": [
+                            proto_item(ctx, "single24", model, m, "online", metric=metric) for m in METHODS_63
+                        ],
                     },
                 ]
             ),
@@ -203,36 +258,62 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     for panel, model in FIG7_THROUGHPUT.items():
         specs[f"fig7{panel}"] = _throughput(
             f"geo24, {MODEL_LABELS[model]} (simulation)",
-            [{"label": mode, "items": [sim_item("geo24", model, m, mode) for m in METHODS_63]} for mode in ("offline", "online")],
+            [
+                {"label": mode, "items": [sim_item("geo24", model, m, mode) for m in METHODS_63]}
+                for mode in ("offline", "online")
+            ],
         )
     for panel, (model, phase) in FIG7_LATENCY.items():
         metric = f"{phase}_latency_s"
         specs[f"fig7{panel}"] = _latency(
             f"geo24, {MODEL_LABELS[model]}, online (simulation)",
             phase,
-            [{"label": "Simulation", "items": [sim_item("geo24", model, m, "online", metric=metric) for m in METHODS_63]}],
+            [
+                {
+                    "label": "Simulation",
+                    "items": [sim_item("geo24", model, m, "online", metric=metric) for m in METHODS_63],
+                }
+            ],
         )
     # 6.5 hetero42: Fig. 8
     specs["fig8a"] = _throughput(
         "hetero42, LLaMA-2 70B (simulation)",
-        [{"label": mode, "items": [sim_item("hetero42", "llama70b", m, mode) for m in METHODS_65]} for mode in ("offline", "online")],
+        [
+            {"label": mode, "items": [sim_item("hetero42", "llama70b", m, mode) for m in METHODS_65]}
+            for mode in ("offline", "online")
+        ],
     )
     for panel, phase in (("b", "prompt"), ("c", "decode")):
         metric = f"{phase}_latency_s"
         specs[f"fig8{panel}"] = _latency(
             "hetero42, LLaMA-2 70B, online (simulation)",
             phase,
-            [{"label": "Simulation", "items": [sim_item("hetero42", "llama70b", m, "online", metric=metric) for m in METHODS_65]}],
+            [
+                {
+                    "label": "Simulation",
+                    "items": [
+                        sim_item("hetero42", "llama70b", m, "online", metric=metric) for m in METHODS_65
+                    ],
+                }
+            ],
         )
     # 6.6 placement deep dive: Fig. 9 (scheduler fixed to helix)
     specs["fig9a"] = _throughput(
         "Placement methods, LLaMA-2 70B, offline, Helix scheduler",
         _drop_empty(
             [
-                {"label": "Simulation\n(geo24)", "items": [sim_item("geo24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66]},
+                {
+                    "label": "Simulation\n(geo24)",
+                    "items": [
+                        sim_item("geo24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66
+                    ],
+                },
                 {
                     "label": "Prototype\n(single24)",
-                    "items": [proto_item(ctx, "single24", "llama70b", m, "offline", scheduler="helix") for m in METHODS_66],
+                    "items": [
+                        proto_item(ctx, "single24", "llama70b", m, "offline", scheduler="helix")
+                        for m in METHODS_66
+                    ],
                 },
             ]
         ),
@@ -252,15 +333,25 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     }
     # 6.7 request scheduling: Fig. 10 (placement fixed to helix)
     sched_items = [
-        {**sim_item("geo24", "llama70b", SCHEDULING_LAYOUT, "offline", scheduler=s, label=_label(s), key=s)} for s in SCHEDULERS_67
+        {**sim_item("geo24", "llama70b", SCHEDULING_LAYOUT, "offline", scheduler=s, label=_label(s), key=s)}
+        for s in SCHEDULERS_67
     ]
     proto_sched = [
-        {**proto_item(ctx, "single24", "llama70b", "helix", "offline", scheduler=s), "method": s, "label": _label(s)}
+        {
+            **proto_item(ctx, "single24", "llama70b", "helix", "offline", scheduler=s),
+            "method": s,
+            "label": _label(s),
+        }
         for s in SCHEDULERS_67
     ]
     specs["fig10a"] = _throughput(
         "Schedulers, LLaMA-2 70B, offline, Helix placement",
-        _drop_empty([{"label": "Simulation\n(geo24)", "items": sched_items}, {"label": "Prototype\n(single24)", "items": proto_sched}]),
+        _drop_empty(
+            [
+                {"label": "Simulation\n(geo24)", "items": sched_items},
+                {"label": "Prototype\n(single24)", "items": proto_sched},
+            ]
+        ),
     )
     specs["fig10b"] = {
         "title": "Congestion per machine, geo24, LLaMA-2 70B, offline",
@@ -280,7 +371,14 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
                 "label": f"{cluster}\n{source}",
                 "items": [
                     sim_item(
-                        cluster, "llama70b", layout, "offline", scheduler="helix", label=PRUNING_LABELS[variant], key=variant, own=True
+                        cluster,
+                        "llama70b",
+                        layout,
+                        "offline",
+                        scheduler="helix",
+                        label=PRUNING_LABELS[variant],
+                        key=variant,
+                        own=True,
                     )
                     for variant, layout in layouts.items()
                 ],
@@ -314,14 +412,24 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
         "panels": [
             {
                 "title": "",
-                "series": [{"key": "helix", "label": "Helix MILP", "path": placement_file(cluster, model, method, "solver_trace.csv")}],
+                "series": [
+                    {
+                        "key": "helix",
+                        "label": "Helix MILP",
+                        "path": placement_file(cluster, model, method, "solver_trace.csv"),
+                    }
+                ],
                 "paper": data.paper_objective(cluster, model),
             }
         ],
     }
     specs["table8"] = {
         "rows": [
-            {"cluster": c, "model": "llama70b", "path": placement_file(c, "llama70b", TABLE8_METHOD, data.MILP_SIZE_FILE)}
+            {
+                "cluster": c,
+                "model": "llama70b",
+                "path": placement_file(c, "llama70b", TABLE8_METHOD, data.MILP_SIZE_FILE),
+            }
             for c in ("geo24", "hetero42")
         ],
     }
@@ -333,7 +441,9 @@ def build_catalog(ctx: Context | None = None) -> dict[str, dict]:
     runs = custom_runs(ctx.cfg) if ctx.cfg is not None else []
     specs["custom_runs"] = {"runs": runs, "files": run_files(runs)}
     if set(specs) != set(FIGURES):
-        raise RuntimeError(f"figure specs {sorted(set(specs) ^ set(FIGURES))} have no record, or records no spec")
+        raise RuntimeError(
+            f"figure specs {sorted(set(specs) ^ set(FIGURES))} have no record, or records no spec"
+        )
     # each spec names its builder first (the record's), so the script needs nothing else
     specs = {name: {"kind": FIGURES[name].builder, **specs[name]} for name in FIGURES}
     specs["reproduction"].update(reproduction_spec(specs))
@@ -371,7 +481,12 @@ def reproduction_spec(specs: dict[str, dict]) -> dict:
             for item in group["items"]:
                 if item.get("paper") is None or item["source"] in ("missing", "paper-printed"):
                     continue
-                base = {"figure": name, "group": group["label"], "source": item["source"], "path": item["path"]}
+                base = {
+                    "figure": name,
+                    "group": group["label"],
+                    "source": item["source"],
+                    "path": item["path"],
+                }
                 base.update(dict(zip(("cluster", "model", "method", "scheduler", "mode"), item["run"])))
                 if spec["kind"] == "throughput":
                     rows.append({**base, "metric": "decode_throughput_tps", "paper": float(item["paper"])})
@@ -483,7 +598,11 @@ class Figure:
         table = [f"results/tables/{self.name}.csv"]
         if self.table:
             return table
-        return [f"results/figures/{self.name}.pdf", f"results/figures/{self.name}.png", *(table if self.with_table else [])]
+        return [
+            f"results/figures/{self.name}.pdf",
+            f"results/figures/{self.name}.png",
+            *(table if self.with_table else []),
+        ]
 
     @property
     def group(self) -> str:
@@ -522,10 +641,27 @@ FIGURES: dict[str, Figure] = {
         Figure("fig12", S69, "solver trace", "solver", default=False, gallery=True),
         Figure("table8", S68, "MILP size", "table8", default=False),
         Figure("reproduction", "Summary", "paper vs ours", "reproduction"),
-        Figure("served_validation", BEYOND, "estimate vs simulation", "served_validation", default=False, gallery=True,
-               in_all_figures=False, target="served"),
-        Figure("served_throughput", BEYOND, "max-flow vs served throughput", "served_throughput", default=False,
-               gallery=True, with_table=True, in_all_figures=False, target="served"),
+        Figure(
+            "served_validation",
+            BEYOND,
+            "estimate vs simulation",
+            "served_validation",
+            default=False,
+            gallery=True,
+            in_all_figures=False,
+            target="served",
+        ),
+        Figure(
+            "served_throughput",
+            BEYOND,
+            "max-flow vs served throughput",
+            "served_throughput",
+            default=False,
+            gallery=True,
+            with_table=True,
+            in_all_figures=False,
+            target="served",
+        ),
         Figure("custom_runs", CUSTOM, "decode throughput", "custom_runs", with_table=True),
     )
 }

@@ -56,11 +56,20 @@ def item_metrics(item: dict) -> dict | None:
 
 def legend_handles(methods: list[tuple[str, str]], sources: list[str], paper: bool) -> list:
     """Proxy artists: one colour per method, one hatch per data source, the paper marker."""
-    handles = [Patch(facecolor=style.method_color(key), edgecolor="black", linewidth=0.5, label=label) for key, label in methods]
+    handles = [
+        Patch(facecolor=style.method_color(key), edgecolor="black", linewidth=0.5, label=label)
+        for key, label in methods
+    ]
     if len(set(sources)) > 1 or (sources and sources[0] != "sim"):
         for s in dict.fromkeys(sources):
             handles.append(
-                Patch(facecolor="white", edgecolor="black", hatch=style.SOURCE_HATCH[s], linewidth=0.5, label=style.SOURCE_LABELS[s])
+                Patch(
+                    facecolor="white",
+                    edgecolor="black",
+                    hatch=style.SOURCE_HATCH[s],
+                    linewidth=0.5,
+                    label=style.SOURCE_LABELS[s],
+                )
             )
     if paper:
         handles.append(Line2D([], [], label=style.PAPER_LABEL, **style.PAPER_MARKER))
@@ -73,7 +82,9 @@ def save_figure(fig, pdf: str | Path, png: str | Path | None = None) -> None:
         fig.savefig(tmp, format="pdf", bbox_inches="tight", metadata={"CreationDate": None, "ModDate": None})
     if png is not None:
         with atomic_path(png) as tmp:
-            fig.savefig(tmp, format="png", dpi=style.PNG_DPI, bbox_inches="tight", metadata={"Software": None})
+            fig.savefig(
+                tmp, format="png", dpi=style.PNG_DPI, bbox_inches="tight", metadata={"Software": None}
+            )
     plt.close(fig)
 
 

@@ -28,9 +28,20 @@ def table(spec: dict) -> pd.DataFrame:
             raise HelixInputError(s["path"], metric, "column missing")
         gpu = df["gpu"].fillna("").astype(str).values if "gpu" in df.columns else [""] * len(df)
         frames.append(
-            pd.DataFrame({"method": s["method"], "machine": df["name"].values, "gpu": gpu, "value": df[metric].astype(float).values})
+            pd.DataFrame(
+                {
+                    "method": s["method"],
+                    "machine": df["name"].values,
+                    "gpu": gpu,
+                    "value": df[metric].astype(float).values,
+                }
+            )
         )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["method", "machine", "gpu", "value"])
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["method", "machine", "gpu", "value"])
+    )
 
 
 def _order(names: list[str]) -> list[str]:
@@ -48,12 +59,24 @@ def build(spec: dict):
     machines = _order(df["machine"].tolist())
     series = spec["series"]
     width = 0.8 / max(len(series), 1)
-    fig, ax = plt.subplots(figsize=(max(style.FIG_WIDTH_IN, 1.5 + 0.11 * len(machines) * max(len(series), 2)), style.FIG_HEIGHT_IN))
+    fig, ax = plt.subplots(
+        figsize=(
+            max(style.FIG_WIDTH_IN, 1.5 + 0.11 * len(machines) * max(len(series), 2)),
+            style.FIG_HEIGHT_IN,
+        )
+    )
     pos = {m: i for i, m in enumerate(machines)}
     for j, s in enumerate(series):
         sub = df[df["method"] == s["method"]]
         xs = [pos[m] + (j - (len(series) - 1) / 2) * width for m in sub["machine"]]
-        bars = ax.bar(xs, sub["value"], width * 0.95, color=style.method_color(s["method"]), edgecolor="black", linewidth=0.3)
+        bars = ax.bar(
+            xs,
+            sub["value"],
+            width * 0.95,
+            color=style.method_color(s["method"]),
+            edgecolor="black",
+            linewidth=0.3,
+        )
         for bar, m in zip(bars, sub["machine"]):
             bar.set_gid(f"{s['method']}|{m}")
     gpu_of = dict(zip(df["machine"], df["gpu"]))

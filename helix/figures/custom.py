@@ -17,8 +17,20 @@ from pathlib import Path
 from helix.figures import register
 from helix.sim.experiments import SIM_ROOT, run_key
 
-COLUMNS = ("run", "cluster", "model", "method", "scheduler", "mode", "decode_throughput_tps",
-           "prompt_latency_p50_s", "decode_latency_mean_s", "max_flow_tps", "predicted_gpus", "measured_gpus")
+COLUMNS = (
+    "run",
+    "cluster",
+    "model",
+    "method",
+    "scheduler",
+    "mode",
+    "decode_throughput_tps",
+    "prompt_latency_p50_s",
+    "decode_latency_mean_s",
+    "max_flow_tps",
+    "predicted_gpus",
+    "measured_gpus",
+)
 
 
 def custom_runs(cfg) -> list[str]:
@@ -49,17 +61,27 @@ def rows(keys, root: str | Path = ".") -> list[dict]:
         d = Path(root) / SIM_ROOT / key
         m = json.loads((d / "metrics.json").read_text())
         profiles = json.loads((d / "meta.json").read_text()).get("profiles") or {}
-        predicted = sorted(g for g, p in profiles.items() if (p.get("profile") or {}).get("source") == "predicted")
+        predicted = sorted(
+            g for g, p in profiles.items() if (p.get("profile") or {}).get("source") == "predicted"
+        )
         measured = sorted(g for g in profiles if g not in predicted)
         cluster, model, method, scheduler, mode = key.split("/")
-        out.append({
-            "run": key, "cluster": cluster, "model": model, "method": method, "scheduler": scheduler, "mode": mode,
-            "decode_throughput_tps": _round(m.get("decode_throughput_tps"), 2),
-            "prompt_latency_p50_s": _round((m.get("prompt_latency_s") or {}).get("p50"), 4),
-            "decode_latency_mean_s": _round((m.get("decode_latency_s") or {}).get("mean"), 4),
-            "max_flow_tps": _round(m.get("max_flow"), 2),
-            "predicted_gpus": " ".join(predicted), "measured_gpus": " ".join(measured),
-        })
+        out.append(
+            {
+                "run": key,
+                "cluster": cluster,
+                "model": model,
+                "method": method,
+                "scheduler": scheduler,
+                "mode": mode,
+                "decode_throughput_tps": _round(m.get("decode_throughput_tps"), 2),
+                "prompt_latency_p50_s": _round((m.get("prompt_latency_s") or {}).get("p50"), 4),
+                "decode_latency_mean_s": _round((m.get("decode_latency_s") or {}).get("mean"), 4),
+                "max_flow_tps": _round(m.get("max_flow"), 2),
+                "predicted_gpus": " ".join(predicted),
+                "measured_gpus": " ".join(measured),
+            }
+        )
     return out
 
 
@@ -87,8 +109,14 @@ def plot(table_rows: list[dict]):
     labels = []
     for i, r in enumerate(table_rows):
         predicted = r["predicted_gpus"]
-        ax.barh(i, r["decode_throughput_tps"] or 0.0, color=method_color(r["method"]), edgecolor="black",
-                linewidth=0.6, hatch="//" if predicted else None)
+        ax.barh(
+            i,
+            r["decode_throughput_tps"] or 0.0,
+            color=method_color(r["method"]),
+            edgecolor="black",
+            linewidth=0.6,
+            hatch="//" if predicted else None,
+        )
         label = f"{r['cluster']} / {r['model']} / {r['method']} / {r['scheduler']} / {r['mode']}"
         labels.append(label + (f"\n(predicted: {predicted})" if predicted else ""))
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
@@ -96,9 +124,14 @@ def plot(table_rows: list[dict]):
     ax.set_xlabel("decode throughput (tokens/s)")
     ax.set_ylabel("run: cluster / model / method / scheduler / mode")
     ax.set_title("Custom runs (experiments without a paper figure)", fontsize=9)
-    ax.legend(handles=[Patch(facecolor="white", edgecolor="black", label="all GPU profiles measured"),
-                       Patch(facecolor="white", edgecolor="black", hatch="//", label="some GPU profiles predicted")],
-              fontsize=7, loc="lower right")
+    ax.legend(
+        handles=[
+            Patch(facecolor="white", edgecolor="black", label="all GPU profiles measured"),
+            Patch(facecolor="white", edgecolor="black", hatch="//", label="some GPU profiles predicted"),
+        ],
+        fontsize=7,
+        loc="lower right",
+    )
     if not table_rows:
         ax.text(0.5, 0.5, "no custom runs configured", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()

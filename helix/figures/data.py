@@ -215,7 +215,9 @@ def load_milp_size(path: str | Path) -> dict[str, dict[str, int | None] | str | 
     variants: dict = {}
     for key in MILP_SIZE_VARIANTS:
         if not isinstance(data.get(key), dict):
-            raise HelixInputError(path, key, "missing: the per-machine MILP size (written by every helix-family placement)")
+            raise HelixInputError(
+                path, key, "missing: the per-machine MILP size (written by every helix-family placement)"
+            )
         variants[key] = size(data[key], f"{key}.", required=True)
     variants["solved"] = size(data, "", required=False)
     variants["solved_variant"] = data.get("solved")

@@ -26,7 +26,12 @@ def table(spec: dict) -> pd.DataFrame:
         for item in group["items"]:
             m = item_metrics(item)
             summary = (m or {}).get(metric) or {}
-            row = {"group": group["label"], "method": item["method"], "label": item["label"], "source": item["source"]}
+            row = {
+                "group": group["label"],
+                "method": item["method"],
+                "label": item["label"],
+                "source": item["source"],
+            }
             for s in STATS:
                 v = summary.get(s)
                 row[s] = float("nan") if v is None else float(v)
@@ -75,7 +80,12 @@ def build(spec: dict):
                     "linewidth": 0.6,
                 },
                 medianprops={"color": "black", "linewidth": 1.2},
-                meanprops={"marker": "o", "markerfacecolor": "white", "markeredgecolor": "black", "markersize": 3.5},
+                meanprops={
+                    "marker": "o",
+                    "markerfacecolor": "white",
+                    "markeredgecolor": "black",
+                    "markersize": 3.5,
+                },
                 whiskerprops={"linewidth": 0.8},
                 capprops={"linewidth": 0.8},
                 manage_ticks=False,
@@ -102,7 +112,12 @@ def build(spec: dict):
         handles[-1].set_label("paper (p5-p95, p25-p75, median)")
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.text(
-        1.02, 0.0, "box: p25-p75, line: median,\nwhiskers: p5-p95, dot: mean", transform=ax.transAxes, fontsize=6.5, va="bottom"
+        1.02,
+        0.0,
+        "box: p25-p75, line: median,\nwhiskers: p5-p95, dot: mean",
+        transform=ax.transAxes,
+        fontsize=6.5,
+        va="bottom",
     )
     fig.tight_layout()
     return fig

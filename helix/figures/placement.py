@@ -61,7 +61,9 @@ def build(spec: dict):
         cbar_label = "max-flow through machine (tokens/s)"
     cmap = plt.get_cmap(CMAP)
     n = max(len(t) for t in tables)
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.0 * len(panels) + 1.0, 1.2 + 0.16 * n), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.0 * len(panels) + 1.0, 1.2 + 0.16 * n), sharey=True, squeeze=False
+    )
     num_layers = [Layout.load(p["layout"]).num_layers for p in panels]
     for ax, panel, rows, flow, L in zip(axes[0], panels, tables, flows, num_layers):
         for y, r in enumerate(rows):
@@ -69,7 +71,13 @@ def build(spec: dict):
                 continue
             value = r["fraction"] if have_caps else r["flow"]
             (bar,) = ax.barh(
-                y, r["end"] - r["start"], left=r["start"], height=0.8, color=cmap(norm(value or 0.0)), edgecolor="black", linewidth=0.3
+                y,
+                r["end"] - r["start"],
+                left=r["start"],
+                height=0.8,
+                color=cmap(norm(value or 0.0)),
+                edgecolor="black",
+                linewidth=0.3,
             )
             bar.set_gid(f"{panel['method']}|{r['machine']}")
         ax.set_yticks(range(len(rows)), [f"{r['machine']} {r['gpu']}" for r in rows], fontsize=6)
@@ -80,9 +88,20 @@ def build(spec: dict):
         ax.grid(axis="y", visible=False)
         max_flow = flow.get("max_flow")
         if max_flow is not None and float(max_flow) == 0.0:
-            ax.text(L / 2, len(rows) / 2, "no complete route\n(max-flow 0)", ha="center", va="center", fontsize=8,
-                    bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"})
-        title = panel["label"] if max_flow is None else f"{panel['label']}\nmax-flow {float(max_flow):.0f} tokens/s"
+            ax.text(
+                L / 2,
+                len(rows) / 2,
+                "no complete route\n(max-flow 0)",
+                ha="center",
+                va="center",
+                fontsize=8,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+            )
+        title = (
+            panel["label"]
+            if max_flow is None
+            else f"{panel['label']}\nmax-flow {float(max_flow):.0f} tokens/s"
+        )
         ax.set_title(title, color=style.method_color(panel["method"]))
         # region separators
         regions = [r["region"] for r in rows]

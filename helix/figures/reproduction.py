@@ -44,5 +44,3 @@ def reproduction(spec: dict) -> pd.DataFrame:
         out["rel_diff"] = rel_diff(ours, r["paper"])
         rows.append(out)
     return pd.DataFrame(rows, columns=REPRODUCTION_COLUMNS)
-
-

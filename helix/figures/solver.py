@@ -28,7 +28,9 @@ def _color(key: str, i: int) -> str:
 def build(spec: dict):
     style.apply_style()
     panels = spec["panels"]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels) + 1.2, style.FIG_HEIGHT_IN + 0.8), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.2 * len(panels) + 1.2, style.FIG_HEIGHT_IN + 0.8), squeeze=False
+    )
     for ax, panel in zip(axes[0], panels):
         best = 0.0
         bound_max = 0.0
@@ -39,18 +41,37 @@ def build(spec: dict):
             color = _color(s["key"], i)
             # a dot on every incumbent: a solver that reports only its final layout (CP-SAT) is
             # one point, which a step line alone would not draw
-            (line,) = ax.step(t, obj, where="post", color=color, linewidth=1.4, marker="o", markersize=3, label=f"{s['label']}: objective")
+            (line,) = ax.step(
+                t,
+                obj,
+                where="post",
+                color=color,
+                linewidth=1.4,
+                marker="o",
+                markersize=3,
+                label=f"{s['label']}: objective",
+            )
             line.set_gid(f"objective|{s['key']}")
             bound = df["bound"].to_numpy(float)
             if np.isfinite(bound).any():
-                (bl,) = ax.step(t, bound, where="post", color=color, linewidth=1.0, linestyle="--", label=f"{s['label']}: bound")
+                (bl,) = ax.step(
+                    t,
+                    bound,
+                    where="post",
+                    color=color,
+                    linewidth=1.0,
+                    linestyle="--",
+                    label=f"{s['label']}: bound",
+                )
                 bl.set_gid(f"bound|{s['key']}")
                 bound_max = max(bound_max, float(np.nanmax(bound)))
             if len(obj):
                 best = max(best, float(np.nanmax(obj)))
         paper = panel.get("paper")
         if paper:
-            ax.axhline(paper, color="black", linestyle=":", linewidth=1.0, label=f"paper's objective ({paper:.1f})")
+            ax.axhline(
+                paper, color="black", linestyle=":", linewidth=1.0, label=f"paper's objective ({paper:.1f})"
+            )
             best = max(best, float(paper))
         ax.set_xscale("log")
         ax.set_xlabel("solver time (s, log scale)")
@@ -58,7 +79,15 @@ def build(spec: dict):
         clip = best * BOUND_CLIP if best > 0 else (bound_max or 1.0)
         if bound_max > clip:
             ax.set_ylim(0, clip)
-            ax.text(0.98, 0.97, f"bound off-scale (max {bound_max:.3g})", transform=ax.transAxes, ha="right", va="top", fontsize=6.5)
+            ax.text(
+                0.98,
+                0.97,
+                f"bound off-scale (max {bound_max:.3g})",
+                transform=ax.transAxes,
+                ha="right",
+                va="top",
+                fontsize=6.5,
+            )
         else:
             ax.set_ylim(0, max(best, bound_max, 1e-9) * 1.12)
         ax.set_title(panel.get("title", ""))

@@ -76,7 +76,12 @@ def build(spec: dict):
     ax.set_title(spec.get("title", ""))
     methods = list(dict.fromkeys((i["method"], i["label"]) for g in spec["groups"] for i in g["items"]))
     sources = [i["source"] for g in spec["groups"] for i in g["items"] if i["source"] != "missing"]
-    ax.legend(handles=legend_handles(methods, sources, any_paper), loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(
+        handles=legend_handles(methods, sources, any_paper),
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+    )
     fig.tight_layout()
     return fig
 

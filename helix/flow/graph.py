@@ -61,7 +61,9 @@ class FlowContext:
         # When no machine can carry more than this, no arc can bind, and the machines that end at a
         # boundary and those that start there act as one hub: the max-flow equals that of the much
         # smaller "boundary graph" (vertices = layer boundaries, one arc s_i -> e_i per machine).
-        pair_min = min((self.link_cap[i][j] for i in range(n) for j in range(n) if i != j), default=float("inf"))
+        pair_min = min(
+            (self.link_cap[i][j] for i in range(n) for j in range(n) if i != j), default=float("inf")
+        )
         self.network_floor = min(pair_min, min(self.source_cap, default=0.0), min(self.sink_cap, default=0.0))
 
     @classmethod
@@ -164,12 +166,17 @@ def capacities_for(
             continue
         table = tables.get(m.name, tables.get(m.gpu))
         if table is None:
-            raise HelixInputError(f"layout on {cluster.name}", f"layers.{m.name}", "no capacity table for GPU type", m.gpu)
+            raise HelixInputError(
+                f"layout on {cluster.name}", f"layers.{m.name}", "no capacity table for GPU type", m.gpu
+            )
         k = rng[1] - rng[0]
         if k > len(table):
             if not clamp:
                 raise HelixInputError(
-                    f"layout on {cluster.name}", f"layers.{m.name}", f"{m.gpu} holds at most {len(table)} layers", k
+                    f"layout on {cluster.name}",
+                    f"layers.{m.name}",
+                    f"{m.gpu} holds at most {len(table)} layers",
+                    k,
                 )
             k = len(table)
         out[m.name] = float(table[k - 1])
@@ -189,15 +196,21 @@ def build_flow_graph(cluster: Cluster, layout: Layout, model, capacities: Mappin
     """Flow graph of ``layout`` on ``cluster``; ``capacities`` maps used machines to c_i(k_i)."""
     if layout.num_layers != model.num_layers:
         raise HelixInputError(
-            f"layout on {cluster.name}", "num_layers", f"layout is for a {layout.num_layers}-layer model, {model.name} has {model.num_layers}"
+            f"layout on {cluster.name}",
+            "num_layers",
+            f"layout is for a {layout.num_layers}-layer model, {model.name} has {model.num_layers}",
         )
     layout.validate(cluster)
     ctx = FlowContext.for_model(cluster, model)
     starts, ends = _starts_ends(cluster, layout)
-    caps = [float(capacities.get(name, 0.0)) if ends[i] > starts[i] else 0.0 for i, name in enumerate(ctx.names)]
+    caps = [
+        float(capacities.get(name, 0.0)) if ends[i] > starts[i] else 0.0 for i, name in enumerate(ctx.names)
+    ]
     for i, name in enumerate(ctx.names):
         if ends[i] > starts[i] and name not in capacities:
-            raise HelixInputError(f"layout on {cluster.name}", f"layers.{name}", "no capacity given for a used machine")
+            raise HelixInputError(
+                f"layout on {cluster.name}", f"layers.{name}", "no capacity given for a used machine"
+            )
     return ctx.graph(starts, ends, caps)
 
 

@@ -15,7 +15,9 @@ from helix.cluster import SINK, SOURCE
 EPS = 1e-9
 
 
-def dinic(num_vertices: int, tails: list[int], heads: list[int], caps: list[float], s: int, t: int) -> tuple[float, list[float]]:
+def dinic(
+    num_vertices: int, tails: list[int], heads: list[int], caps: list[float], s: int, t: int
+) -> tuple[float, list[float]]:
     """Max s-t flow; returns (value, flow on each input arc in input order)."""
     m = len(tails)
     to = [0] * (2 * m)

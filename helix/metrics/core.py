@@ -33,7 +33,9 @@ def percentile(sorted_values: np.ndarray, p: float) -> float:
 
 def latency_stats(latencies: Iterable[float]) -> dict:
     """``{mean, p5, p25, p50, p75, p95}`` of a latency sample (NaN when empty)."""
-    lat = np.sort(np.asarray(list(latencies) if not isinstance(latencies, np.ndarray) else latencies, dtype=np.float64))
+    lat = np.sort(
+        np.asarray(list(latencies) if not isinstance(latencies, np.ndarray) else latencies, dtype=np.float64)
+    )
     out = {"mean": float(lat.mean()) if len(lat) else float("nan")}
     for p in PERCENTILES:
         out[f"p{p}"] = percentile(lat, p)

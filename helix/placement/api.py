@@ -62,9 +62,14 @@ def make_problem(
         tables = tables_for_mix(cluster.gpu_mix())
     provenance = mp.provenance(cluster.gpu_mix()) if mp is not None else None
     return PlacementProblem(
-        cluster=cluster, model=model, tables=tables, settings=settings, tables_for_mix=tables_for_mix,
+        cluster=cluster,
+        model=model,
+        tables=tables,
+        settings=settings,
+        tables_for_mix=tables_for_mix,
         provenance=provenance,
-        model_key=model_key, cluster_key=cluster_key or cluster.name,
+        model_key=model_key,
+        cluster_key=cluster_key or cluster.name,
         artifact_dir=Path(artifact_dir) if artifact_dir else None,
         warm_start_file=Path(warm_start_file) if warm_start_file else None,
         work_dir=Path(work_dir) if work_dir else None,
@@ -76,7 +81,14 @@ def flow_document(result: PlacementResult) -> dict:
     arcs = []
     if result.graph is not None and result.flow is not None:
         for u, v, cap in result.graph.arcs:
-            arcs.append({"from": u, "to": v, "capacity": round(cap, 6), "flow": round(result.flow.arc_flows.get((u, v), 0.0), 6)})
+            arcs.append(
+                {
+                    "from": u,
+                    "to": v,
+                    "capacity": round(cap, 6),
+                    "flow": round(result.flow.arc_flows.get((u, v), 0.0), 6),
+                }
+            )
     doc = {
         "method": result.method,
         "max_flow": round(result.objective, 6),
@@ -107,10 +119,19 @@ def milp_size_document(sizes: dict) -> dict:
     solved = sizes.get(sizes.get("solved", "unpruned")) or sizes.get("unpruned") or {}
     if sizes.get("solved") == "pruned":
         solved = sizes.get("pruned_with_warm_start_arcs") or sizes.get("pruned") or solved
-    doc = {"solved": sizes.get("solved"), "rows": solved.get("rows"), "columns": solved.get("cols"), "nonzeros": solved.get("nonzeros")}
+    doc = {
+        "solved": sizes.get("solved"),
+        "rows": solved.get("rows"),
+        "columns": solved.get("cols"),
+        "nonzeros": solved.get("nonzeros"),
+    }
     for key in ("unpruned", "pruned", "pruned_with_warm_start_arcs", "aggregated"):
         if key in sizes:
-            doc[key] = {"rows": sizes[key]["rows"], "columns": sizes[key]["cols"], "nonzeros": sizes[key]["nonzeros"]}
+            doc[key] = {
+                "rows": sizes[key]["rows"],
+                "columns": sizes[key]["cols"],
+                "nonzeros": sizes[key]["nonzeros"],
+            }
     return doc
 
 
@@ -119,7 +140,9 @@ def trace_csv(result: PlacementResult) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["seconds", "objective", "bound", "source"])
     for r in result.trace:
-        w.writerow([f"{r.seconds:.3f}", f"{r.objective:.6f}", "" if r.bound is None else f"{r.bound:.6f}", r.source])
+        w.writerow(
+            [f"{r.seconds:.3f}", f"{r.objective:.6f}", "" if r.bound is None else f"{r.bound:.6f}", r.source]
+        )
     return buf.getvalue()
 
 
@@ -162,9 +185,17 @@ def place_per_gpu_type(problem: PlacementProblem, impl) -> PlacementResult:
     layout = Layout(problem.L, ranges)
     graph = FlowGraph(problem.L, list(node_caps), node_caps, arcs)
     return PlacementResult(
-        layout=layout, method="helix", objective=total, upper_bound=bound, solver=f"{problem.settings.backend} per GPU type",
-        seconds=round(seconds, 3), trace=trace, milp_size=sizes or None, graph=graph,
-        flow=FlowResult(total, arc_flows, node_flows), groups=groups,
+        layout=layout,
+        method="helix",
+        objective=total,
+        upper_bound=bound,
+        solver=f"{problem.settings.backend} per GPU type",
+        seconds=round(seconds, 3),
+        trace=trace,
+        milp_size=sizes or None,
+        graph=graph,
+        flow=FlowResult(total, arc_flows, node_flows),
+        groups=groups,
     )
 
 
@@ -184,7 +215,9 @@ def meta_document(problem: PlacementProblem, method: str) -> dict:
     }
 
 
-def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, on_interrupt: str = "keep") -> PlacementResult:
+def run_placement(
+    problem: PlacementProblem, method: str, out_dir: str | Path, on_interrupt: str = "keep"
+) -> PlacementResult:
     """Place, then write the result files; SIGINT/SIGTERM end the search with its best layout.
 
     ``on_interrupt`` says what a signal during the solve means (``helix.placement.interrupt``):
@@ -193,7 +226,14 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, o
     the rerun's warm start and raises :class:`Interrupted` (exit 128 + signal number).
     """
     from helix.errors import HelixInputError
-    from helix.placement.interrupt import STOP, Interrupted, clear_incumbent, received_signal, resume_file, save_incumbent
+    from helix.placement.interrupt import (
+        STOP,
+        Interrupted,
+        clear_incumbent,
+        received_signal,
+        resume_file,
+        save_incumbent,
+    )
     from helix.placement.workflow import is_helix_family
     from helix.placement.names import is_paper
 
@@ -205,7 +245,12 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, o
     problem.cluster.check_routable(f"cluster {problem.cluster_key}")
     key = {"cluster": problem.cluster_key, "model": problem.model_key, "method": method}
     resumed = None
-    if on_interrupt == "fail" and helix_family and problem.warm_start_file is None and not problem.settings.per_gpu_type:
+    if (
+        on_interrupt == "fail"
+        and helix_family
+        and problem.warm_start_file is None
+        and not problem.settings.per_gpu_type
+    ):
         resumed = resume_file(out, key, problem.cluster, problem.L, problem.K)
         if resumed is not None:
             problem = replace(problem, warm_start_file=resumed)
@@ -217,13 +262,21 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, o
                 result = impl.place(problem)
         except HelixInputError as exc:
             if STOP.is_set() and on_interrupt == "fail":  # stopped before any layout was found
-                message = f"interrupted by signal {received_signal()} before a layout was found ({exc.one_line()})"
+                message = (
+                    f"interrupted by signal {received_signal()} before a layout was found ({exc.one_line()})"
+                )
                 logging.getLogger(__name__).error(message)
                 raise Interrupted(received_signal(), message) from None
             raise
     if STOP.is_set() and on_interrupt == "fail":
-        saved = save_incumbent(out, result.layout, problem.cluster, key, result.objective) if helix_family else None
-        where = f"; incumbent (max_flow {result.objective:.2f}) kept in {saved} for the rerun" if saved else ""
+        saved = (
+            save_incumbent(out, result.layout, problem.cluster, key, result.objective)
+            if helix_family
+            else None
+        )
+        where = (
+            f"; incumbent (max_flow {result.objective:.2f}) kept in {saved} for the rerun" if saved else ""
+        )
         message = f"interrupted by signal {received_signal()}: no output written{where}"
         logging.getLogger(__name__).error(message)  # the rule's log (helix.runner routes logging there)
         raise Interrupted(received_signal(), message)
@@ -231,9 +284,12 @@ def run_placement(problem: PlacementProblem, method: str, out_dir: str | Path, o
     # as they are: some route only through overlapping ranges (partial inference, which our flow
     # graph leaves out, e.g. geo24 paper-petals), and their simulations read the artifact's graph.
     if not result.objective > 0 and not is_paper(method):
-        raise PlacementError(f"cluster {problem.cluster_key}", "layout",
-                             f"{method} found no layout with a positive max-flow "
-                             f"(every route misses some of the {problem.L} layers)")
+        raise PlacementError(
+            f"cluster {problem.cluster_key}",
+            "layout",
+            f"{method} found no layout with a positive max-flow "
+            f"(every route misses some of the {problem.L} layers)",
+        )
     if helix_family:
         result.method = method
         if resumed is not None:

@@ -68,7 +68,9 @@ class PlacementProblem:
         m = self.cluster.machines[machine_index]
         t = self.tables.get(m.name, self.tables.get(m.gpu))
         if t is None:
-            raise HelixInputError(f"cluster {self.cluster.name}", f"machines[{machine_index}].gpu", "no capacity table", m.gpu)
+            raise HelixInputError(
+                f"cluster {self.cluster.name}", f"machines[{machine_index}].gpu", "no capacity table", m.gpu
+            )
         return t
 
     def K(self, machine_index: int) -> int:
@@ -77,7 +79,9 @@ class PlacementProblem:
     def context(self, cluster: Cluster | None = None) -> FlowContext:
         return FlowContext.for_model(cluster or self.cluster, self.model)
 
-    def flow(self, layout: Layout, cluster: Cluster | None = None, clamp: bool = False) -> tuple[FlowGraph, FlowResult]:
+    def flow(
+        self, layout: Layout, cluster: Cluster | None = None, clamp: bool = False
+    ) -> tuple[FlowGraph, FlowResult]:
         cl = cluster or self.cluster
         caps = capacities_for(cl, layout, self.tables, clamp=clamp)
         starts, ends = _starts_ends(cl, layout)
@@ -90,7 +94,8 @@ class PlacementProblem:
         total = sum(self.K(i) for i in range(self.cluster.n))
         if total < self.L:
             raise PlacementError(
-                f"cluster {self.cluster.name}", "machines",
+                f"cluster {self.cluster.name}",
+                "machines",
                 f"model {self.model.name} ({self.L} layers) does not fit: "
                 f"the machines hold at most {total} layers",
             )
@@ -142,10 +147,14 @@ class PlacementMethod(ABC):
     @staticmethod
     def finish(problem: PlacementProblem, layout: Layout, method: str, **kw) -> PlacementResult:
         graph, flow = problem.flow(layout)
-        return PlacementResult(layout=layout, method=method, objective=flow.value, graph=graph, flow=flow, **kw)
+        return PlacementResult(
+            layout=layout, method=method, objective=flow.value, graph=graph, flow=flow, **kw
+        )
 
 
-METHODS: Registry[type[PlacementMethod]] = Registry("placement method", package="helix.placement.methods", field="method")
+METHODS: Registry[type[PlacementMethod]] = Registry(
+    "placement method", package="helix.placement.methods", field="method"
+)
 register = METHODS.register
 # Method names beyond the registered ones (``paper-<method>``, ``helix-<variant>``) are parsed in
 # helix.placement.names only.
@@ -179,5 +188,8 @@ def get_method(name: str) -> PlacementMethod:
 def layout_from_vectors(cluster: Cluster, L: int, starts: Sequence[int], sizes: Sequence[int]) -> Layout:
     return Layout(
         num_layers=L,
-        ranges={m.name: ((int(starts[i]), int(starts[i]) + int(sizes[i])) if sizes[i] > 0 else None) for i, m in enumerate(cluster.machines)},
+        ranges={
+            m.name: ((int(starts[i]), int(starts[i]) + int(sizes[i])) if sizes[i] > 0 else None)
+            for i, m in enumerate(cluster.machines)
+        },
     )

@@ -63,7 +63,11 @@ def prune_cluster(
                 kept_compute.add(id(l))
 
     keep_pairs = {frozenset(a) for a in keep_arcs}
-    kept = {id(l) for l in coord_keep(src, strict=True)} | {id(l) for l in coord_keep(snk, strict=False)} | kept_compute
+    kept = (
+        {id(l) for l in coord_keep(src, strict=True)}
+        | {id(l) for l in coord_keep(snk, strict=False)}
+        | kept_compute
+    )
     links = [l for l in cluster.links if id(l) in kept or frozenset((l.a, l.b)) in keep_pairs]
     return Cluster(
         name=cluster.name,

@@ -22,8 +22,13 @@ from helix.flow.graph import FlowContext
 
 
 class LayoutSearch:
-    def __init__(self, ctx: FlowContext, tables: Sequence[Sequence[float]], seed: int = 0,
-                 score: Callable[[list[int], list[int]], float] | None = None):
+    def __init__(
+        self,
+        ctx: FlowContext,
+        tables: Sequence[Sequence[float]],
+        seed: int = 0,
+        score: Callable[[list[int], list[int]], float] | None = None,
+    ):
         self.ctx = ctx
         # the value of a layout: its exact max-flow by default; the served planner passes the
         # served-throughput estimate (helix/placement/served.py)

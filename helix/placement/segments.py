@@ -74,7 +74,9 @@ def _pipelines(machines: Sequence[int], K: Sequence[int], cap: Sequence[Sequence
     return out
 
 
-def segment_layouts(regions: Sequence[str], K: Sequence[int], cap: Sequence[Sequence[float]], L: int, step: int | None = None):
+def segment_layouts(
+    regions: Sequence[str], K: Sequence[int], cap: Sequence[Sequence[float]], L: int, step: int | None = None
+):
     """Candidate (starts, sizes) with one cut at b; per region: front, back, or both (split).
 
     ``regions`` gives each machine's region, ``K`` its layer limit, ``cap`` its c(k) table.
@@ -86,9 +88,11 @@ def segment_layouts(regions: Sequence[str], K: Sequence[int], cap: Sequence[Sequ
     members = {r: [i for i in range(n) if regions[i] == r and K[i] > 0] for r in names}
     step = step or max(1, L // 40)
     cuts = list(range(step, L, step))
-    choices = list(itertools.product(("front", "back", "both"), repeat=len(names))) if len(names) <= 4 else [
-        tuple([c] * len(names)) for c in ("front", "back", "both")
-    ]
+    choices = (
+        list(itertools.product(("front", "back", "both"), repeat=len(names)))
+        if len(names) <= 4
+        else [tuple([c] * len(names)) for c in ("front", "back", "both")]
+    )
     seen = set()
     whole = []  # a region that can hold the model alone: its own full pipelines
     for r in names:

@@ -86,7 +86,9 @@ class WorkloadStats:
         i = np.asarray(inputs, dtype=float)
         o = np.asarray(outputs, dtype=float)
         if i.size == 0 or i.size != o.size or o.sum() <= 0:
-            raise HelixInputError("lengths", "input/output", "need equally many input and output lengths, some output > 0")
+            raise HelixInputError(
+                "lengths", "input/output", "need equally many input and output lengths, some output > 0"
+            )
         kv = {m: float(((i + AVG_OUTPUT_LEN * r) * o).sum() / o.sum()) for m, r in KV_RATIO.items()}
         return cls(float(i.mean()), float(o.mean()), float((i * i).mean()), kv)
 
@@ -114,10 +116,16 @@ class Estimate:
 
     def as_dict(self) -> dict:
         return {
-            "throughput": round(self.throughput, 6), "max_flow": round(self.max_flow, 6), "mode": self.mode,
-            "saturated": self.saturated, "reason": self.reason, "in_flight": round(self.in_flight, 3),
-            "in_decode": round(self.in_decode, 3), "rtt_s": round(self.rtt, 6),
-            "prompt_latency_s": round(self.prompt_latency, 6), "crossings": round(self.crossings, 4),
+            "throughput": round(self.throughput, 6),
+            "max_flow": round(self.max_flow, 6),
+            "mode": self.mode,
+            "saturated": self.saturated,
+            "reason": self.reason,
+            "in_flight": round(self.in_flight, 3),
+            "in_decode": round(self.in_decode, 3),
+            "rtt_s": round(self.rtt, 6),
+            "prompt_latency_s": round(self.prompt_latency, 6),
+            "crossings": round(self.crossings, 4),
         }
 
 
@@ -138,7 +146,12 @@ class GpuServing:
             lim = profiles.limits(gpu)
             prof = profiles.profile(gpu)
         except HelixInputError as exc:
-            raise HelixInputError(source, f"profiles.{profiles.model}/{gpu}", f"no profile or engine limits for GPU type {gpu}: {exc.message}", gpu) from None
+            raise HelixInputError(
+                source,
+                f"profiles.{profiles.model}/{gpu}",
+                f"no profile or engine limits for GPU type {gpu}: {exc.message}",
+                gpu,
+            ) from None
         dm = np.array([lim.decode_max(k) for k in range(1, lim.K + 1)], dtype=float)
         b = np.arange(0, int(dm.max()) + 1, dtype=float)
         b[0] = 1.0
@@ -152,14 +165,27 @@ class GpuServing:
 class ServedModel:
     """The estimate for one (cluster, model, capacity tables, profiles); call :meth:`estimate`."""
 
-    def __init__(self, cluster, model, tables: Sequence[Sequence[float]], profiles, model_key: str | None = None,
-                 workload: WorkloadStats = AZURE_CONV, ctx: FlowContext | None = None,
-                 gpu_models: Mapping[str, GpuServing] | None = None, routing: str = "maxflow",
-                 run: tuple[int, float, float] | None = SIM_OFFLINE_RUN):
+    def __init__(
+        self,
+        cluster,
+        model,
+        tables: Sequence[Sequence[float]],
+        profiles,
+        model_key: str | None = None,
+        workload: WorkloadStats = AZURE_CONV,
+        ctx: FlowContext | None = None,
+        gpu_models: Mapping[str, GpuServing] | None = None,
+        routing: str = "maxflow",
+        run: tuple[int, float, float] | None = SIM_OFFLINE_RUN,
+    ):
         if routing not in ROUTINGS:
-            raise HelixInputError("served estimate", "routing", f"routing must be one of {', '.join(ROUTINGS)}", routing)
+            raise HelixInputError(
+                "served estimate", "routing", f"routing must be one of {', '.join(ROUTINGS)}", routing
+            )
         if profiles is None and gpu_models is None:
-            raise HelixInputError(f"cluster {cluster.name}", "profiles", "the served-throughput estimate needs the GPU profiles")
+            raise HelixInputError(
+                f"cluster {cluster.name}", "profiles", "the served-throughput estimate needs the GPU profiles"
+            )
         self.cluster = cluster
         self.ctx = ctx or FlowContext.for_model(cluster, model)
         self.L = int(model.num_layers)
@@ -172,7 +198,9 @@ class ServedModel:
             mp = as_model_profiles(model, profiles)
             for m in cluster.machines:
                 if m.gpu not in gpus:
-                    gpus[m.gpu] = GpuServing.from_profile(m.gpu, mp, workload.mean_input, f"cluster {cluster.name}")
+                    gpus[m.gpu] = GpuServing.from_profile(
+                        m.gpu, mp, workload.mean_input, f"cluster {cluster.name}"
+                    )
         self.gm = [gpus[m.gpu] for m in cluster.machines]
         # per machine, per-layer decode time by batch, padded to the largest Dm (one row each)
         width = max(len(g.dec) for g in self.gm)
@@ -202,7 +230,9 @@ class ServedModel:
             from helix.profiles.entry import as_model_profiles
 
             self.profiles = as_model_profiles(model, profiles)
-        self._typical: dict[tuple, object] = {}  # machine mix -> TypicalThroughput (the scheduler's capacities)
+        self._typical: dict[
+            tuple, object
+        ] = {}  # machine mix -> TypicalThroughput (the scheduler's capacities)
 
     # ------------------------------------------------------------------------------------------
     def estimate_layout(self, layout, mode: str = "offline", rate_tps: float | None = None) -> Estimate:
@@ -213,16 +243,30 @@ class ServedModel:
             sizes.append(r[1] - r[0] if r else 0)
         return self.estimate(starts, sizes, mode, rate_tps)
 
-    def estimate(self, starts: Sequence[int], sizes: Sequence[int], mode: str = "offline", rate_tps: float | None = None) -> Estimate:
+    def estimate(
+        self,
+        starts: Sequence[int],
+        sizes: Sequence[int],
+        mode: str = "offline",
+        rate_tps: float | None = None,
+    ) -> Estimate:
         if mode not in KV_HWM:
             raise HelixInputError("served estimate", "mode", "mode must be offline or online", mode)
         if mode == "online" and not (rate_tps and rate_tps > 0):
-            raise HelixInputError("served estimate", "rate_tps", "an online estimate needs a positive rate (tokens/s)", rate_tps)
+            raise HelixInputError(
+                "served estimate", "rate_tps", "an online estimate needs a positive rate (tokens/s)", rate_tps
+            )
         L = self.L
         caps = []
         for i, k in enumerate(sizes):
             if k < 0 or k > self.gm[i].K or (k and not 0 <= starts[i] <= L - k):
-                return Estimate(0.0, 0.0, mode, mode == "online", f"machine {self.ctx.names[i]} holds an invalid range ({starts[i]}, {k} layers)")
+                return Estimate(
+                    0.0,
+                    0.0,
+                    mode,
+                    mode == "online",
+                    f"machine {self.ctx.names[i]} holds an invalid range ({starts[i]}, {k} layers)",
+                )
             caps.append(self.tables[i][k - 1] if k else 0.0)
         ends = [s + k for s, k in zip(starts, sizes)]
         used, tails, heads, cap, arcs = self.ctx._arrays(starts, ends, caps)
@@ -235,12 +279,16 @@ class ServedModel:
         if self.routing == "scheduler":
             s_arcs, s_flows, s_bw = self._scheduler_flows(starts, sizes)
             if not sum(f for (a, _), f in zip(s_arcs, s_flows) if a == -1) > 1e-9:
-                return Estimate(0.0, F, mode, mode == "online", "the helix scheduler's flow graph routes nothing")
+                return Estimate(
+                    0.0, F, mode, mode == "online", "the helix scheduler's flow graph routes nothing"
+                )
             est = self._routed(starts, sizes, used, s_arcs, s_flows, F, mode, rate_tps, s_bw)
         else:
             est = self._routed(starts, sizes, used, arcs, flows[m0:], F, mode, rate_tps)
         # crossing arcs our flow leaves empty: the scheduler's own max flow (not unique) may use them
-        est.optional_crossings = sum(1 for p, arc in enumerate(arcs) if self._crosses(arc) and flows[m0 + p] <= 1e-9)
+        est.optional_crossings = sum(
+            1 for p, arc in enumerate(arcs) if self._crosses(arc) and flows[m0 + p] <= 1e-9
+        )
         return est
 
     def _window(self, n_kv: float, pl: float, q_steady: float, q_cap: float) -> tuple[float, float, float]:
@@ -297,9 +345,16 @@ class ServedModel:
         for i in used:
             m = self.cluster.machines[i]
             nic_in, nic_out = self._nics(m.gpu)
-            nodes[uid[i]] = NodeView(uid[i], m.name, m.gpu, starts[i], starts[i] + sizes[i], nic_in, nic_out, 0)
+            nodes[uid[i]] = NodeView(
+                uid[i], m.name, m.gpu, starts[i], starts[i] + sizes[i], nic_in, nic_out, 0
+            )
         arcs = [(-1, i) for i in used if starts[i] == 0 and self.bw[n, i] > 0]
-        arcs += [(a, b) for a in used for b in used if a != b and starts[b] == starts[a] + sizes[a] and self.bw[a, b] > 0]
+        arcs += [
+            (a, b)
+            for a in used
+            for b in used
+            if a != b and starts[b] == starts[a] + sizes[a] and self.bw[a, b] > 0
+        ]
         arcs += [(i, -2) for i in used if starts[i] + sizes[i] == L and self.bw[i, n + 1] > 0]
         has_out = {a for a, _ in arcs}
         arcs = [(a, b) for a, b in arcs if b == -2 or b in has_out]
@@ -308,11 +363,26 @@ class ServedModel:
         links = []
         for q, (a, b) in enumerate(arcs):
             x, y = (n if a == -1 else a), (n + 1 if b == -2 else b)
-            links.append(LinkView(q, 0 if a == -1 else uid[a], 1 if b == -2 else uid[b], float(self.bw[x, y]), float(self.lat[x, y])))
+            links.append(
+                LinkView(
+                    q,
+                    0 if a == -1 else uid[a],
+                    1 if b == -2 else uid[b],
+                    float(self.bw[x, y]),
+                    float(self.lat[x, y]),
+                )
+            )
         if not links:
             return [], [], []
-        topo = Topology(L, nodes, links, coord_out=self.coord_bw[0], coord_in=self.coord_bw[1],
-                        token_size=int(self.tok), activation_size=int(self.act))
+        topo = Topology(
+            L,
+            nodes,
+            links,
+            coord_out=self.coord_bw[0],
+            coord_in=self.coord_bw[1],
+            token_size=int(self.tok),
+            activation_size=int(self.act),
+        )
         sched = HelixScheduler(topo, {uid[i]: cap[i] for i in used}, "offline")
         # a link without flow gets no bandwidth from the scheduler; it carries nothing either way
         bw = [b if b > 0 else links[q].bandwidth for q, b in enumerate(sched.bandwidth)]
@@ -335,7 +405,9 @@ class ServedModel:
         """The machine's NICs from the config's GPU entry (the schema's default 10e9 B/s otherwise)."""
         e = (self.profiles.gpus.get(gpu) if self.profiles is not None else None) or {}
         get = e.get if isinstance(e, dict) else lambda k, d: getattr(e, k, d)
-        return float(get("nic_in", DEFAULT_NIC) or DEFAULT_NIC), float(get("nic_out", DEFAULT_NIC) or DEFAULT_NIC)
+        return float(get("nic_in", DEFAULT_NIC) or DEFAULT_NIC), float(
+            get("nic_out", DEFAULT_NIC) or DEFAULT_NIC
+        )
 
     def _routed(self, starts, sizes, used, arcs, link_flows, F, mode, rate_tps, link_bw=None) -> Estimate:
         n = self.cluster.n
@@ -387,7 +459,9 @@ class ServedModel:
         return self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
 
     # ------------------------------------------------------------------------------------------
-    def _solve(self, starts, sizes, used, arcs, p_arc, visit, coll_all, F, mode, rate_tps, link_bw=None) -> Estimate:
+    def _solve(
+        self, starts, sizes, used, arcs, p_arc, visit, coll_all, F, mode, rate_tps, link_bw=None
+    ) -> Estimate:
         w, L, n = self.w, self.L, self.cluster.n
         x = w.kv_tokens[mode]
         # KV per layer: every holder (the feeder's rule) and holders that carry flow (the router's)
@@ -478,8 +552,10 @@ class ServedModel:
 
         # the cap: the decode share of the max-flow, and the rate at which some link or machine
         # would be busy all the time (utilisations grow linearly in T)
-        coef = max(float((pl * (s_in / mo + s_tok)).max(initial=0.0)),
-                   float((pv * (P / mo + k * dec[n_dec_idx, dm.astype(int)] / dm)).max(initial=0.0)))
+        coef = max(
+            float((pl * (s_in / mo + s_tok)).max(initial=0.0)),
+            float((pv * (P / mo + k * dec[n_dec_idx, dm.astype(int)] / dm)).max(initial=0.0)),
+        )
         f_dec = min(F * mo / (w.mean_input + mo), (1 - 1e-6) / coef if coef > 0 else math.inf)
         est = Estimate(0.0, F, mode, in_flight=n_kv, crossings=cross)
 
@@ -532,9 +608,13 @@ class ServedModel:
         q = rate_tps / (w.mean_input + mo)
         T = q * mo
         if T > f_dec:
-            est.saturated, est.reason = True, (
-                f"the rate needs {T:.1f} decode tok/s, over what the layout can serve "
-                f"({f_dec:.1f}: max-flow share or a link or machine busy all the time)")
+            est.saturated, est.reason = (
+                True,
+                (
+                    f"the rate needs {T:.1f} decode tok/s, over what the layout can serve "
+                    f"({f_dec:.1f}: max-flow share or a link or machine busy all the time)"
+                ),
+            )
             return est
         nd = 1.0
         r = None
@@ -549,7 +629,11 @@ class ServedModel:
             nd = new
         if r is None or nd + q * r[0] > n_kv or not math.isfinite(nd):
             est.saturated = True
-            est.reason = "the rate overloads a link or machine" if r is None else f"the rate keeps {nd + q * r[0]:.0f} requests in flight; the KV cache holds {n_kv:.0f}"
+            est.reason = (
+                "the rate overloads a link or machine"
+                if r is None
+                else f"the rate keeps {nd + q * r[0]:.0f} requests in flight; the KV cache holds {n_kv:.0f}"
+            )
             return est
         est.throughput, est.in_decode, est.prompt_latency, est.rtt = T, nd, r[0], r[1]
         return est

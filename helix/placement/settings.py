@@ -97,7 +97,9 @@ class PlacementPreset(BaseModel):
         return v
 
 
-def resolve_preset(presets: dict[str, PlacementPreset], mapping: dict[str, str], cluster: str, model: str, method: str) -> tuple[str, PlacementPreset]:
+def resolve_preset(
+    presets: dict[str, PlacementPreset], mapping: dict[str, str], cluster: str, model: str, method: str
+) -> tuple[str, PlacementPreset]:
     """The preset name and preset for one placement (config keys cluster/model/method > method > default).
 
     A ``helix-<variant>`` method (an ablation: helix-pruned, helix-noprune, helix-nowarm) runs the
@@ -113,7 +115,10 @@ def resolve_preset(presets: dict[str, PlacementPreset], mapping: dict[str, str],
         from helix.errors import HelixInputError
 
         raise HelixInputError(
-            "config", "placement", f"no preset mapped to {method!r} (add `{method}: <preset>` to the placement mapping)", method
+            "config",
+            "placement",
+            f"no preset mapped to {method!r} (add `{method}: <preset>` to the placement mapping)",
+            method,
         )
     if "default" in presets:
         return "default", presets["default"]

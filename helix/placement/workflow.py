@@ -36,8 +36,9 @@ def unknown_method_input(cfg, source: str) -> Callable:
         cfg.check_names(source, _where(wildcards), wildcards.cluster, wildcards.model)
         own = [m for m in available_methods() if m != "paper"]
         known = ", ".join([*own, "helix-<variant>", "paper-<method>"])
-        raise HelixInputError(_where(wildcards), "method", f"unknown placement method (known: {known})",
-                              wildcards.method)
+        raise HelixInputError(
+            _where(wildcards), "method", f"unknown placement method (known: {known})", wildcards.method
+        )
 
     return placement_unknown_method
 
@@ -51,7 +52,9 @@ def preset_param(cfg) -> Callable:
     """Input function: the resolved preset of one placement, as a JSON-able dict (the rule's params)."""
 
     def placement_preset(wildcards) -> dict:
-        _, preset = resolve_preset(cfg.placement_presets, cfg.placement, wildcards.cluster, wildcards.model, wildcards.method)
+        _, preset = resolve_preset(
+            cfg.placement_presets, cfg.placement, wildcards.cluster, wildcards.model, wildcards.method
+        )
         return preset.model_dump(mode="json")
 
     return placement_preset

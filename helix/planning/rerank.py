@@ -18,9 +18,22 @@ from helix.errors import HelixInputError, HelixRunError
 from helix.placement.base import layout_from_vectors
 
 
-def simulate_layout(cluster: Cluster, layout, model, model_key: str, store, gpus: dict, lengths, *, mode: str = "offline",
-                    rate_tps: float | None = None, duration_s: float | None = None, warmup_s: float | None = None,
-                    arrivals: Sequence[int] | None = None, seed: int = 0) -> dict:
+def simulate_layout(
+    cluster: Cluster,
+    layout,
+    model,
+    model_key: str,
+    store,
+    gpus: dict,
+    lengths,
+    *,
+    mode: str = "offline",
+    rate_tps: float | None = None,
+    duration_s: float | None = None,
+    warmup_s: float | None = None,
+    arrivals: Sequence[int] | None = None,
+    seed: int = 0,
+) -> dict:
     """Metrics of one layout through the own-layout path (helix.sim.graph), helix scheduler.
 
     ``store``: the model's ``ModelProfiles`` (or a ProfileStore, read through the datasheet table)."""
@@ -33,12 +46,32 @@ def simulate_layout(cluster: Cluster, layout, model, model_key: str, store, gpus
     profiles = as_model_profiles(model, store)
     sc = graph_from_layout(cluster, layout, profiles, gpus, source=f"layout on {cluster.name}")
     wl = WorkloadSpec(mode=mode, rate_tps=rate_tps, duration_s=duration_s, warmup_s=warmup_s, seed=seed)
-    out = simulate(model, sc, dict(layout.used()), profiles, "helix", wl, lengths, arrivals, source=f"layout on {cluster.name}")
+    out = simulate(
+        model,
+        sc,
+        dict(layout.used()),
+        profiles,
+        "helix",
+        wl,
+        lengths,
+        arrivals,
+        source=f"layout on {cluster.name}",
+    )
     return {**out.metrics, "max_flow": out.max_flow}
 
 
-def simulated_reranker(cluster: Cluster, model, model_key: str, store, gpus: dict, lengths, duration_s: float, warmup_s: float,
-                       seed: int = 0, log: Callable[[str], None] | None = None) -> Callable:
+def simulated_reranker(
+    cluster: Cluster,
+    model,
+    model_key: str,
+    store,
+    gpus: dict,
+    lengths,
+    duration_s: float,
+    warmup_s: float,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> Callable:
     """A ``PlacementProblem.rerank`` callable: [(starts, sizes)] -> simulated offline decode tok/s."""
     full_s = duration_s
 
@@ -50,7 +83,18 @@ def simulated_reranker(cluster: Cluster, model, model_key: str, store, gpus: dic
         for q, (st, sz) in enumerate(candidates):
             lay = layout_from_vectors(cluster, model.num_layers, st, sz)
             try:
-                m = simulate_layout(cluster, lay, model, model_key, store, gpus, lengths, duration_s=dur, warmup_s=warmup_s, seed=seed)
+                m = simulate_layout(
+                    cluster,
+                    lay,
+                    model,
+                    model_key,
+                    store,
+                    gpus,
+                    lengths,
+                    duration_s=dur,
+                    warmup_s=warmup_s,
+                    seed=seed,
+                )
                 v = float(m["decode_throughput_tps"])
             except (HelixInputError, HelixRunError) as exc:  # bad layout, or a simulated KV overflow
                 v = -1.0
@@ -73,6 +117,14 @@ def attach_reranker(problem, lengths_path, gpus: dict, log: Callable[[str], None
 
     inp, out = load_lengths(lengths_path)
     problem.rerank = simulated_reranker(
-        problem.cluster, problem.model, problem.model_key, problem.profiles, gpus, (inp.tolist(), out.tolist()),
-        s.rerank_duration_s, s.rerank_warmup_s, seed=s.seed, log=log,
+        problem.cluster,
+        problem.model,
+        problem.model_key,
+        problem.profiles,
+        gpus,
+        (inp.tolist(), out.tolist()),
+        s.rerank_duration_s,
+        s.rerank_warmup_s,
+        seed=s.seed,
+        log=log,
     )

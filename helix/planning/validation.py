@@ -24,7 +24,17 @@ from pathlib import Path
 
 from helix.errors import HelixInputError, HelixRunError, PlacementError
 
-COLUMNS = ["cluster", "model", "layout", "source", "max_flow", "estimate", "estimate_fast", "crossings", "simulated"]
+COLUMNS = [
+    "cluster",
+    "model",
+    "layout",
+    "source",
+    "max_flow",
+    "estimate",
+    "estimate_fast",
+    "crossings",
+    "simulated",
+]
 NUMERIC = ("max_flow", "estimate", "estimate_fast", "crossings", "simulated")
 RANDOM_LAYOUTS = 3  # seeded random walks per (cluster, model)
 SEGMENT_LAYOUTS = 2  # best region-aware segment starts per (cluster, model), by estimate
@@ -39,7 +49,9 @@ def _vectors(cluster, layout) -> tuple[list[int], list[int]]:
     return st, sz
 
 
-def candidate_layouts(problem, artifact_dir: str | Path | None, own: dict[str, str | Path], seed: int) -> list[tuple[str, str, object]]:
+def candidate_layouts(
+    problem, artifact_dir: str | Path | None, own: dict[str, str | Path], seed: int
+) -> list[tuple[str, str, object]]:
     """(name, source, Layout) of every layout to validate; names are unique and stable."""
     from helix.artifact.sol_ini import read_sol_ini
     from helix.layout import Layout
@@ -80,15 +92,22 @@ def candidate_layouts(problem, artifact_dir: str | Path | None, own: dict[str, s
         out.append((name, "baseline", layout_from_vectors(cl, L, st, sz)))
     sm = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key, routing="scheduler")
     K = [min(len(t), L) for t in tables]
-    seg = sorted(((sm.estimate(st, sz).throughput, st, sz) for st, sz in segment_layouts([m.region for m in cl.machines], K, tables, L)),
-                 key=lambda r: -r[0])
+    seg = sorted(
+        (
+            (sm.estimate(st, sz).throughput, st, sz)
+            for st, sz in segment_layouts([m.region for m in cl.machines], K, tables, L)
+        ),
+        key=lambda r: -r[0],
+    )
     for q, (_, st, sz) in enumerate(seg[:SEGMENT_LAYOUTS]):
         out.append((f"segments{q}", "segments", layout_from_vectors(cl, L, st, sz)))
     # seeded random feasible layouts: walks from each layout so far, keeping >= half its max-flow
     search = LayoutSearch(sm.ctx, tables, seed=seed)
     rng = random.Random(seed)
     starts = [_vectors(cl, lay) for _, _, lay in out]
-    starts = [(st, sz) for st, sz in starts if all(k <= K[i] for i, k in enumerate(sz)) and search.value(st, sz) > 0]
+    starts = [
+        (st, sz) for st, sz in starts if all(k <= K[i] for i, k in enumerate(sz)) and search.value(st, sz) > 0
+    ]
     # the same layout under two names (the paper's swarm is our swarm) counts once, first name kept
     seen, unique = set(), []
     for name, source, lay in out:
@@ -116,7 +135,9 @@ def candidate_layouts(problem, artifact_dir: str | Path | None, own: dict[str, s
     return out
 
 
-def validate(problem, layouts, simulate: Callable[[object], float], progress: Callable[[str], None] | None = None) -> list[dict]:
+def validate(
+    problem, layouts, simulate: Callable[[object], float], progress: Callable[[str], None] | None = None
+) -> list[dict]:
     """One row per layout that routes (the others are reported through ``progress`` and skipped)."""
     from helix.placement.served import ServedModel
 
@@ -143,11 +164,23 @@ def validate(problem, layouts, simulate: Callable[[object], float], progress: Ca
                 progress(f"{name}: skipped, simulator: {exc.one_line()}")
             continue
         ef = fast.estimate(st, sz)
-        rows.append({"cluster": problem.cluster_key, "model": problem.model_key, "layout": name, "source": source,
-                     "max_flow": round(e.max_flow, 4), "estimate": round(e.throughput, 4),
-                     "estimate_fast": round(ef.throughput, 4), "crossings": round(e.crossings, 4), "simulated": round(s, 4)})
+        rows.append(
+            {
+                "cluster": problem.cluster_key,
+                "model": problem.model_key,
+                "layout": name,
+                "source": source,
+                "max_flow": round(e.max_flow, 4),
+                "estimate": round(e.throughput, 4),
+                "estimate_fast": round(ef.throughput, 4),
+                "crossings": round(e.crossings, 4),
+                "simulated": round(s, 4),
+            }
+        )
         if progress:
-            progress(f"{name}: max-flow {e.max_flow:.1f}, estimate {e.throughput:.1f}, simulated {s:.1f} tok/s")
+            progress(
+                f"{name}: max-flow {e.max_flow:.1f}, estimate {e.throughput:.1f}, simulated {s:.1f} tok/s"
+            )
     return rows
 
 

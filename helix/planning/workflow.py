@@ -7,7 +7,13 @@ from helix.placement.names import layout_method, on_graph_path
 
 # (cluster, model) pairs of the estimator validation: the paper's three clusters, both models where
 # the paper placed them (LLaMA-1 30B on single24 and geo24)
-VALIDATION_CASES = (("single24", "llama70b"), ("geo24", "llama70b"), ("hetero42", "llama70b"), ("single24", "llama30b"), ("geo24", "llama30b"))
+VALIDATION_CASES = (
+    ("single24", "llama70b"),
+    ("geo24", "llama70b"),
+    ("hetero42", "llama70b"),
+    ("single24", "llama30b"),
+    ("geo24", "llama30b"),
+)
 # our layouts in every case: the serving-aware planner and the max-flow planner
 OWN_METHODS = ("helix", "helix-maxflow")
 # the comparison figure / benchmarks/served.py: layouts x clusters, online rate per cluster (the paper's);
@@ -22,7 +28,10 @@ def validation_csvs() -> list[str]:
 
 
 def own_layouts(wildcards) -> dict[str, str]:
-    return {meth: f"results/placements/{wildcards.cluster}/{wildcards.model}/{meth}/layout.yaml" for meth in OWN_METHODS}
+    return {
+        meth: f"results/placements/{wildcards.cluster}/{wildcards.model}/{meth}/layout.yaml"
+        for meth in OWN_METHODS
+    }
 
 
 def case_pattern(index: int) -> str:
@@ -74,10 +83,14 @@ def _online_estimate(root, cluster_key: str, layout_name: str, rate: float, mode
     from helix.placement.settings import PlacementPreset
 
     cpath = root / f"results/clusters/{cluster_key}.yaml"
-    lpath = root / f"results/placements/{cluster_key}/{COMPARISON_MODEL}/{layout_method(layout_name)}/layout.yaml"
+    lpath = (
+        root / f"results/placements/{cluster_key}/{COMPARISON_MODEL}/{layout_method(layout_name)}/layout.yaml"
+    )
     if not (cpath.is_file() and lpath.is_file()):
         return None
     cl = Cluster.load(cpath)
     p = make_problem(cl, model, COMPARISON_MODEL, PlacementPreset(), profiles, None, cluster_key)
-    e = ServedModel(cl, model, [p.table(i) for i in range(cl.n)], p.profiles).estimate_layout(Layout.load(lpath, cl), "online", rate)
+    e = ServedModel(cl, model, [p.table(i) for i in range(cl.n)], p.profiles).estimate_layout(
+        Layout.load(lpath, cl), "online", rate
+    )
     return "saturated" if e.saturated else round(e.throughput, 3)

@@ -97,8 +97,15 @@ def kv_bytes_per_token(spec: ModelSpec, dtype_bytes: int = GPU_DTYPE_BYTES) -> f
     return float(2 * spec.num_kv_heads * spec.head_dim * dtype_bytes)
 
 
-def layer_cost(spec: ModelSpec, phase: str, tokens: float, *, context: int = DECODE_CONTEXT,
-               prompt_seq_len: int = PROMPT_SEQ_LEN, dtype_bytes: int = GPU_DTYPE_BYTES) -> LayerCost:
+def layer_cost(
+    spec: ModelSpec,
+    phase: str,
+    tokens: float,
+    *,
+    context: int = DECODE_CONTEXT,
+    prompt_seq_len: int = PROMPT_SEQ_LEN,
+    dtype_bytes: int = GPU_DTYPE_BYTES,
+) -> LayerCost:
     """FLOPs and bytes of one layer on a batch of ``tokens`` prompt or decode tokens (module doc)."""
     if phase not in ("prompt", "decode"):
         raise HelixInputError(None, "phase", "must be 'prompt' or 'decode'", phase)
@@ -167,8 +174,9 @@ def time_from_cost(c: LayerCost, m: GpuSpec, p: FitParams) -> float:
     return t
 
 
-def predict_time(spec: ModelSpec, gpu: str | GpuSpec, phase: str, tokens: float,
-                 params: FitParams, **cost_kw) -> float:
+def predict_time(
+    spec: ModelSpec, gpu: str | GpuSpec, phase: str, tokens: float, params: FitParams, **cost_kw
+) -> float:
     """Seconds for one layer of ``spec`` on machine type ``gpu`` for a batch of ``tokens``."""
     if tokens <= 0:
         return 0.0
@@ -176,8 +184,9 @@ def predict_time(spec: ModelSpec, gpu: str | GpuSpec, phase: str, tokens: float,
     return time_from_cost(layer_cost(spec, phase, tokens, **cost_kw), m, params)
 
 
-def predict_times(spec: ModelSpec, gpu: str | GpuSpec, phase: str, grid: Iterable[float],
-                  params: FitParams) -> np.ndarray:
+def predict_times(
+    spec: ModelSpec, gpu: str | GpuSpec, phase: str, grid: Iterable[float], params: FitParams
+) -> np.ndarray:
     m = gpu if isinstance(gpu, GpuSpec) else machine_spec(gpu)
     return np.array([predict_time(spec, m, phase, x, params) for x in grid])
 
@@ -185,5 +194,6 @@ def predict_times(spec: ModelSpec, gpu: str | GpuSpec, phase: str, grid: Iterabl
 # Fitted on every artifact profile (both models, all seven types; ``helix.profiles.fit.fit_artifact``),
 # rounded. Used where no fit file is given (engine-limit seeds, quick looks); tests/test_analytic.py
 # refits and checks it.
-DEFAULT_PARAMS = FitParams(eta_c=0.788, eta_c_low=0.458, eta_b=0.967, t0=2.80e-4, bw_pcie=4.04e9,
-                           lat_ar=9.3e-5, n_half=110.3)
+DEFAULT_PARAMS = FitParams(
+    eta_c=0.788, eta_c_low=0.458, eta_b=0.967, t0=2.80e-4, bw_pcie=4.04e9, lat_ar=9.3e-5, n_half=110.3
+)

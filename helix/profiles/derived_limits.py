@@ -45,8 +45,12 @@ def derived_limits(spec: ModelSpec, m: GpuSpec, *, source: str = "") -> EngineLi
     while K > 0 and analytic_blocks(spec, m, K) <= 0:
         K -= 1
     if K < 1:
-        raise HelixInputError(source or None, f"gpus.{m.name}.vram_bytes",
-                              f"not even one layer of {spec.name} fits in this machine's memory", m.mem_bytes)
+        raise HelixInputError(
+            source or None,
+            f"gpus.{m.name}.vram_bytes",
+            f"not even one layer of {spec.name} fits in this machine's memory",
+            m.mem_bytes,
+        )
     blocks = [analytic_blocks(spec, m, k) for k in range(1, K + 1)]
     dm = []
     for b in blocks:
@@ -63,8 +67,14 @@ class DerivedSeeds:
     performance_seed: float
 
 
-def derived_seeds(spec: ModelSpec, m: GpuSpec, limits: EngineLimits, *, decode_100: float | None = None,
-                  params: FitParams = DEFAULT_PARAMS) -> DerivedSeeds:
+def derived_seeds(
+    spec: ModelSpec,
+    m: GpuSpec,
+    limits: EngineLimits,
+    *,
+    decode_100: float | None = None,
+    params: FitParams = DEFAULT_PARAMS,
+) -> DerivedSeeds:
     """Typical-throughput seeds (s2.6): A = round(0.65 K), B = K, seed = 0.2 / t_decode(100).
 
     t_decode(100) is predicted from the datasheet when ``m`` has one (peak_flops > 0), else
@@ -72,5 +82,7 @@ def derived_seeds(spec: ModelSpec, m: GpuSpec, limits: EngineLimits, *, decode_1
     """
     t100 = predict_time(spec, m, "decode", 100, params) if m.peak_flops > 0 else decode_100
     if not t100:
-        raise HelixInputError(None, f"gpus.{m.name}", "neither datasheet fields nor a measured profile", m.name)
+        raise HelixInputError(
+            None, f"gpus.{m.name}", "neither datasheet fields nor a measured profile", m.name
+        )
     return DerivedSeeds(max(1, round(0.65 * limits.K)), limits.K, 0.2 / t100)

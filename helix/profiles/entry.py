@@ -52,7 +52,9 @@ def _num_gpus(entry) -> int:
 class ModelProfiles:
     """Profiles, engine limits and seeds of one model on a set of GPU types (module doc)."""
 
-    def __init__(self, spec: ModelSpec, gpus: Mapping | None, store: ProfileStore, *, source: str = "") -> None:
+    def __init__(
+        self, spec: ModelSpec, gpus: Mapping | None, store: ProfileStore, *, source: str = ""
+    ) -> None:
         self.spec = spec
         self.model = spec.name
         self.num_layers = spec.num_layers
@@ -84,9 +86,13 @@ class ModelProfiles:
         if m is None:
             vram = _vram(self.gpus.get(gpu))
             if vram is None:
-                raise HelixInputError(self.source, f"gpus.{gpu}",
-                                      f"no engine limits for {self.model}: unknown GPU type (no config entry, "
-                                      "not in the built-in datasheet table)", gpu)
+                raise HelixInputError(
+                    self.source,
+                    f"gpus.{gpu}",
+                    f"no engine limits for {self.model}: unknown GPU type (no config entry, "
+                    "not in the built-in datasheet table)",
+                    gpu,
+                )
             n = _num_gpus(self.gpus.get(gpu))
             m = GpuSpec(gpu, 0.0, 0.0, float(vram), num_gpus=n, source=f"config gpus.{gpu} (memory only)")
         return derived_limits(self.spec, m, source=self.source)
@@ -97,7 +103,11 @@ class ModelProfiles:
         a, b, perf = {}, {}, {}
         for gpu in gpus:
             if paper is not None and gpu in paper.layers_a:
-                a[gpu], b[gpu], perf[gpu] = paper.layers_a[gpu], paper.layers_b[gpu], paper.performance_seed[gpu]
+                a[gpu], b[gpu], perf[gpu] = (
+                    paper.layers_a[gpu],
+                    paper.layers_b[gpu],
+                    paper.performance_seed[gpu],
+                )
                 continue
             m = self.machine(gpu) or GpuSpec(gpu, 0.0, 0.0, 0.0)
             decode_100 = None if m.peak_flops > 0 else self.profile(gpu).decode_time(100)
@@ -139,7 +149,9 @@ def as_model_profiles(spec: ModelSpec, profiles) -> ModelProfiles:
     return ModelProfiles(spec, None, profiles)
 
 
-def model_profiles(spec: ModelSpec, gpus: Mapping | None, store: ProfileStore, *, source: str = "") -> ModelProfiles:
+def model_profiles(
+    spec: ModelSpec, gpus: Mapping | None, store: ProfileStore, *, source: str = ""
+) -> ModelProfiles:
     """The entry point (module doc).
 
     ``spec`` on the GPU types of ``gpus`` (config entries), profiles in ``store``.
@@ -155,5 +167,7 @@ def paper_profiles(model: str, store: ProfileStore) -> ModelProfiles:
     from helix.profiles.fit import PAPER_MODELS
 
     if model not in PAPER_MODELS:
-        raise HelixInputError(None, "model", f"not one of the artifact's models {sorted(PAPER_MODELS)}", model)
+        raise HelixInputError(
+            None, "model", f"not one of the artifact's models {sorted(PAPER_MODELS)}", model
+        )
     return ModelProfiles(PAPER_MODELS[model], None, store)

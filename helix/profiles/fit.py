@@ -17,15 +17,26 @@ import numpy as np
 
 from helix.errors import HelixInputError
 from helix.models import ModelSpec
-from helix.profiles.cost import DECODE_CONTEXT, PROMPT_SEQ_LEN, FitParams, layer_cost, predict_times, time_from_cost
+from helix.profiles.cost import (
+    DECODE_CONTEXT,
+    PROMPT_SEQ_LEN,
+    FitParams,
+    layer_cost,
+    predict_times,
+    time_from_cost,
+)
 from helix.profiles.gpu_specs import machine_spec
 from helix.profiles.measured import check_times
 
 # Shapes from the HF config.json files of the artifact (the public model cards); the hand-set
 # per-layer byte counts are the paper's (docs/design/placement.md s1).
 PAPER_MODELS: dict[str, ModelSpec] = {
-    "llama70b": ModelSpec("llama70b", 80, 8192, 64, 8, 28672, 32000, 2, param_bytes_per_layer_override=1.53e9),
-    "llama30b": ModelSpec("llama30b", 60, 6656, 52, 52, 17920, 32000, 2, param_bytes_per_layer_override=1.0e9),
+    "llama70b": ModelSpec(
+        "llama70b", 80, 8192, 64, 8, 28672, 32000, 2, param_bytes_per_layer_override=1.53e9
+    ),
+    "llama30b": ModelSpec(
+        "llama30b", 60, 6656, 52, 52, 17920, 32000, 2, param_bytes_per_layer_override=1.0e9
+    ),
 }
 
 
@@ -49,15 +60,27 @@ class FitResult:
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"params": self.params.as_dict(), "trained_on": self.trained_on, "n_points": self.n_points,
-                "cost": self.cost, "decode_context": DECODE_CONTEXT, "prompt_seq_len": PROMPT_SEQ_LEN, **self.extra}
+        return {
+            "params": self.params.as_dict(),
+            "trained_on": self.trained_on,
+            "n_points": self.n_points,
+            "cost": self.cost,
+            "decode_context": DECODE_CONTEXT,
+            "prompt_seq_len": PROMPT_SEQ_LEN,
+            **self.extra,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "FitResult":
         """A fit file (``as_dict``) read back; extra keys are kept in ``extra``."""
         known = ("params", "trained_on", "n_points", "cost", "decode_context", "prompt_seq_len")
-        return cls(FitParams(**data["params"]), list(data["trained_on"]), int(data["n_points"]),
-                   float(data["cost"]), {k: v for k, v in data.items() if k not in known})
+        return cls(
+            FitParams(**data["params"]),
+            list(data["trained_on"]),
+            int(data["n_points"]),
+            float(data["cost"]),
+            {k: v for k, v in data.items() if k not in known},
+        )
 
 
 def samples_from_store(store, models: Iterable[str], gpus: Iterable[str]) -> list[Sample]:
@@ -111,7 +134,10 @@ def fit(samples: list[Sample], specs: Mapping[str, ModelSpec], start: FitParams 
     x0 = np.clip((start or FitParams()).vector(), _LOWER + 1e-9, _UPPER - 1e-9)
     res = least_squares(residuals, x0, bounds=(_LOWER, _UPPER), loss="soft_l1", f_scale=0.1, x_scale="jac")
     pairs = sorted({f"{s.model}/{s.gpu}" for s in samples})
-    return FitResult(FitParams.from_vector(res.x), pairs, int(sum(len(s.tokens) for s in samples)), float(res.cost))
+    return FitResult(
+        FitParams.from_vector(res.x), pairs, int(sum(len(s.tokens) for s in samples)), float(res.cost)
+    )
+
 
 def fit_artifact(artifact_dir: str | Path, gpus: Iterable[str] | None = None) -> FitResult:
     """Fit on the artifact's measured profiles (both paper models) of ``gpus`` (default: all)."""
@@ -126,8 +152,11 @@ def fit_artifact(artifact_dir: str | Path, gpus: Iterable[str] | None = None) ->
 VALIDATION_COLUMNS = ("gpu", "model", "phase", "median_rel_err", "p90_rel_err", "n_points")
 
 
-def leave_one_out(artifact_dir: str | Path, gpus: Iterable[str] | None = None,
-                  models: Iterable[str] = ("llama70b", "llama30b")):
+def leave_one_out(
+    artifact_dir: str | Path,
+    gpus: Iterable[str] | None = None,
+    models: Iterable[str] = ("llama70b", "llama30b"),
+):
     """For each GPU type: fit on the other types (both models), predict this one.
 
     Returns (table, points): one row per (gpu, model, phase) with the median and 90th percentile
@@ -142,7 +171,9 @@ def leave_one_out(artifact_dir: str | Path, gpus: Iterable[str] | None = None,
     models = list(models)
     for m in models:
         if m not in PAPER_MODELS:
-            raise HelixInputError(None, "models", f"no artifact profiles for this model (known: {sorted(PAPER_MODELS)})", m)
+            raise HelixInputError(
+                None, "models", f"no artifact profiles for this model (known: {sorted(PAPER_MODELS)})", m
+            )
     specs = {m: PAPER_MODELS[m] for m in models}
     gpus = list(gpus or ARTIFACT_GPU_TYPES)
     if len(gpus) < 2:
@@ -154,11 +185,25 @@ def leave_one_out(artifact_dir: str | Path, gpus: Iterable[str] | None = None,
         for s in (s for s in samples if s.gpu == gpu):
             pred = predict_times(specs[s.model], s.gpu, s.phase, s.tokens, result.params)
             err = np.abs(pred / s.seconds - 1.0)
-            rows.append({"gpu": gpu, "model": s.model, "phase": s.phase,
-                         "median_rel_err": round(float(np.median(err)), 4),
-                         "p90_rel_err": round(float(np.quantile(err, 0.9)), 4), "n_points": int(len(err))})
-            points += [{"gpu": gpu, "model": s.model, "phase": s.phase, "tokens": int(x),
-                        "measured_s": float(y), "predicted_s": float(p)}
-                       for x, y, p in zip(s.tokens, s.seconds, pred)]
+            rows.append(
+                {
+                    "gpu": gpu,
+                    "model": s.model,
+                    "phase": s.phase,
+                    "median_rel_err": round(float(np.median(err)), 4),
+                    "p90_rel_err": round(float(np.quantile(err, 0.9)), 4),
+                    "n_points": int(len(err)),
+                }
+            )
+            points += [
+                {
+                    "gpu": gpu,
+                    "model": s.model,
+                    "phase": s.phase,
+                    "tokens": int(x),
+                    "measured_s": float(y),
+                    "predicted_s": float(p),
+                }
+                for x, y, p in zip(s.tokens, s.seconds, pred)
+            ]
     return pd.DataFrame(rows, columns=list(VALIDATION_COLUMNS)), pd.DataFrame(points)
-

@@ -57,33 +57,66 @@ class GpuSpec:
 _BASE: dict[str, GpuSpec] = {
     # NVIDIA A100 Tensor Core GPU datasheet (A100 40GB SXM): FP16/BF16 tensor 312 TFLOPS dense
     # (624 with sparsity), HBM2 1,555 GB/s, 40 GB; NVLink3 600 GB/s bidirectional; 400 W.
-    "A100": GpuSpec("A100", 312 * TFLOPS, 1555 * GBPS, 40 * GB, 300 * GBPS, 400, True,
-                    source="NVIDIA A100 datasheet (40GB SXM4)"),
+    "A100": GpuSpec(
+        "A100",
+        312 * TFLOPS,
+        1555 * GBPS,
+        40 * GB,
+        300 * GBPS,
+        400,
+        True,
+        source="NVIDIA A100 datasheet (40GB SXM4)",
+    ),
     # NVIDIA V100 Tensor Core GPU datasheet (V100 SXM2 16GB, the cloud variant): tensor 125 TFLOPS,
     # HBM2 900 GB/s, 16 GB; NVLink2 300 GB/s bidirectional; 300 W.
-    "V100": GpuSpec("V100", 125 * TFLOPS, 900 * GBPS, 16 * GB, 150 * GBPS, 300, True,
-                    source="NVIDIA V100 datasheet (SXM2 16GB)"),
+    "V100": GpuSpec(
+        "V100",
+        125 * TFLOPS,
+        900 * GBPS,
+        16 * GB,
+        150 * GBPS,
+        300,
+        True,
+        source="NVIDIA V100 datasheet (SXM2 16GB)",
+    ),
     # NVIDIA L4 Tensor Core GPU datasheet: FP16/BF16 tensor 242 TFLOPS with sparsity -> 121 dense,
     # GDDR6 300 GB/s, 24 GB; PCIe Gen4 x16 (64 GB/s bidirectional -> 32 per direction); 72 W.
-    "L4": GpuSpec("L4", 121 * TFLOPS, 300 * GBPS, 24 * GB, 32 * GBPS, 72, False,
-                  source="NVIDIA L4 datasheet"),
+    "L4": GpuSpec(
+        "L4", 121 * TFLOPS, 300 * GBPS, 24 * GB, 32 * GBPS, 72, False, source="NVIDIA L4 datasheet"
+    ),
     # NVIDIA T4 Tensor Core GPU datasheet: mixed-precision FP16/FP32 65 TFLOPS, GDDR6 320 GB/s,
     # 16 GB; PCIe Gen3 x16 (32 GB/s bidirectional -> 16 per direction); 70 W.
-    "T4": GpuSpec("T4", 65 * TFLOPS, 320 * GBPS, 16 * GB, 16 * GBPS, 70, False,
-                  source="NVIDIA T4 datasheet"),
+    "T4": GpuSpec("T4", 65 * TFLOPS, 320 * GBPS, 16 * GB, 16 * GBPS, 70, False, source="NVIDIA T4 datasheet"),
     # NVIDIA H100 Tensor Core GPU datasheet (H100 SXM5 80GB): BF16/FP16 tensor 1,979 TFLOPS with
     # sparsity -> 989.5 dense, HBM3 3.35 TB/s, 80 GB; NVLink4 900 GB/s bidirectional; 700 W.
-    "H100": GpuSpec("H100", 989.5 * TFLOPS, 3350 * GBPS, 80 * GB, 450 * GBPS, 700, True,
-                    source="NVIDIA H100 datasheet (SXM5 80GB)"),
+    "H100": GpuSpec(
+        "H100",
+        989.5 * TFLOPS,
+        3350 * GBPS,
+        80 * GB,
+        450 * GBPS,
+        700,
+        True,
+        source="NVIDIA H100 datasheet (SXM5 80GB)",
+    ),
     # NVIDIA H200 Tensor Core GPU datasheet (H200 SXM 141GB): BF16/FP16 tensor 1,979 TFLOPS with
     # sparsity -> 989.5 dense, HBM3e 4.8 TB/s, 141 GB; NVLink4 900 GB/s bidirectional; 700 W
     # (configurable up to 700 W).
-    "H200": GpuSpec("H200", 989.5 * TFLOPS, 4800 * GBPS, 141 * GB, 450 * GBPS, 700, True,
-                    source="NVIDIA H200 datasheet (SXM 141GB)"),
+    "H200": GpuSpec(
+        "H200",
+        989.5 * TFLOPS,
+        4800 * GBPS,
+        141 * GB,
+        450 * GBPS,
+        700,
+        True,
+        source="NVIDIA H200 datasheet (SXM 141GB)",
+    ),
     # A GPU the paper never had. NVIDIA L40S datasheet: FP16/BF16 tensor 733 TFLOPS with sparsity
     # -> 366 dense, GDDR6 864 GB/s, 48 GB; PCIe Gen4 x16 (32 GB/s per direction); 350 W.
-    "L40S": GpuSpec("L40S", 366 * TFLOPS, 864 * GBPS, 48 * GB, 32 * GBPS, 350, False,
-                    source="NVIDIA L40S datasheet"),
+    "L40S": GpuSpec(
+        "L40S", 366 * TFLOPS, 864 * GBPS, 48 * GB, 32 * GBPS, 350, False, source="NVIDIA L40S datasheet"
+    ),
 }
 
 # Aliases: config names with the memory size spelled out map onto the base entries.
@@ -111,8 +144,12 @@ def gpu_spec(name: str) -> GpuSpec:
     """Datasheet figures of one GPU (aliases allowed); one-line error when it is not in the table."""
     base = _ALIASES.get(name, name)
     if base not in _BASE:
-        raise HelixInputError("helix/profiles/gpu_specs.py", "gpu",
-                              f"GPU type not in the spec table (known: {known_gpus()})", name)
+        raise HelixInputError(
+            "helix/profiles/gpu_specs.py",
+            "gpu",
+            f"GPU type not in the spec table (known: {known_gpus()})",
+            name,
+        )
     return _BASE[base]
 
 
@@ -121,9 +158,20 @@ def machine_spec(name: str) -> GpuSpec:
     base, n = _split(name)
     one = gpu_spec(base)
     if n == 1:
-        return GpuSpec(name, one.peak_flops, one.mem_bw, one.mem_bytes, 0.0, one.tdp_w, one.nvlink, 1, one.source)
-    return GpuSpec(name, n * one.peak_flops, n * one.mem_bw, n * one.mem_bytes, one.interconnect_bw, one.tdp_w,
-                   one.nvlink, n, f"{n} x {one.source}, tensor-parallel over {n}")
+        return GpuSpec(
+            name, one.peak_flops, one.mem_bw, one.mem_bytes, 0.0, one.tdp_w, one.nvlink, 1, one.source
+        )
+    return GpuSpec(
+        name,
+        n * one.peak_flops,
+        n * one.mem_bw,
+        n * one.mem_bytes,
+        one.interconnect_bw,
+        one.tdp_w,
+        one.nvlink,
+        n,
+        f"{n} x {one.source}, tensor-parallel over {n}",
+    )
 
 
 # Config fields of a GPU type that describe one GPU's datasheet (``machine_from_entry``), and the
@@ -154,8 +202,13 @@ def machine_from_entry(name: str, entry) -> GpuSpec | None:
     one = table_gpu(name)
     vals = dict(UNKNOWN_DEFAULTS)
     if one is not None:
-        vals.update(peak_flops=one.peak_flops, mem_bandwidth=one.mem_bw, interconnect_bandwidth=one.interconnect_bw,
-                    nvlink=one.nvlink, tdp_w=one.tdp_w)
+        vals.update(
+            peak_flops=one.peak_flops,
+            mem_bandwidth=one.mem_bw,
+            interconnect_bandwidth=one.interconnect_bw,
+            nvlink=one.nvlink,
+            tdp_w=one.tdp_w,
+        )
     given = {k: _field(entry, k) for k in DATASHEET_FIELDS if _field(entry, k) is not None}
     vals.update(given)
     if any(vals.get(k) is None for k in REQUIRED_DATASHEET_FIELDS):
@@ -167,8 +220,25 @@ def machine_from_entry(name: str, entry) -> GpuSpec | None:
     else:
         source = f"config gpus.{name}" + (f" over {one.source}" if one is not None else "")
     if n == 1:
-        return GpuSpec(name, float(vals["peak_flops"]), float(vals["mem_bandwidth"]), float(mem), 0.0,
-                       float(vals["tdp_w"]), bool(vals["nvlink"]), 1, source)
-    return GpuSpec(name, n * float(vals["peak_flops"]), n * float(vals["mem_bandwidth"]), float(mem),
-                   float(vals["interconnect_bandwidth"]), float(vals["tdp_w"]), bool(vals["nvlink"]), n,
-                   f"{n} x {source}, tensor-parallel over {n}")
+        return GpuSpec(
+            name,
+            float(vals["peak_flops"]),
+            float(vals["mem_bandwidth"]),
+            float(mem),
+            0.0,
+            float(vals["tdp_w"]),
+            bool(vals["nvlink"]),
+            1,
+            source,
+        )
+    return GpuSpec(
+        name,
+        n * float(vals["peak_flops"]),
+        n * float(vals["mem_bandwidth"]),
+        float(mem),
+        float(vals["interconnect_bandwidth"]),
+        float(vals["tdp_w"]),
+        bool(vals["nvlink"]),
+        n,
+        f"{n} x {source}, tensor-parallel over {n}",
+    )

@@ -36,8 +36,9 @@ class EngineLimits:
 
     def _check_k(self, k: int) -> int:
         if not 1 <= k <= self.K:
-            raise HelixInputError(None, f"{self.model}/{self.gpu}",
-                                  f"layer count must be in 1..K={self.K}", k)
+            raise HelixInputError(
+                None, f"{self.model}/{self.gpu}", f"layer count must be in 1..K={self.K}", k
+            )
         return k - 1
 
     @property
@@ -78,7 +79,9 @@ def _data_path(model: str) -> Path:
 def _load(model: str) -> dict:
     path = _data_path(model)
     if not path.is_file():
-        raise HelixInputError(path, "model", f"no engine limits for this model (known: {known_models()})", model)
+        raise HelixInputError(
+            path, "model", f"no engine limits for this model (known: {known_models()})", model
+        )
     data = yaml.safe_load(path.read_text())
     _validate(path, data)
     return data
@@ -99,12 +102,16 @@ def _validate(path: Path, data: dict) -> None:
         K = e.get("K")
         for key in ("decode_max_tokens", "blocks"):
             if len(e.get(key) or []) != K:
-                raise HelixInputError(path, f"gpus.{gpu}.{key}", f"needs K={K} entries", len(e.get(key) or []))
+                raise HelixInputError(
+                    path, f"gpus.{gpu}.{key}", f"needs K={K} entries", len(e.get(key) or [])
+                )
         b, d = e["blocks"], e["decode_max_tokens"]
         if any(y >= x for x, y in zip(b, b[1:])) or min(b) <= 0:
             raise HelixInputError(path, f"gpus.{gpu}.blocks", "must be positive and strictly decreasing", b)
         if any(y > x for x, y in zip(d, d[1:])) or min(d) <= 0:
-            raise HelixInputError(path, f"gpus.{gpu}.decode_max_tokens", "must be positive and non-increasing", d)
+            raise HelixInputError(
+                path, f"gpus.{gpu}.decode_max_tokens", "must be positive and non-increasing", d
+            )
         if e.get("R", 0) < 1:
             raise HelixInputError(path, f"gpus.{gpu}.R", "must be >= 1", e.get("R"))
 
@@ -122,12 +129,21 @@ def engine_limits(model: str, gpu: str) -> EngineLimits:
     data = _load(model)
     entry = (data.get("gpus") or {}).get(gpu)
     if entry is None:
-        raise HelixInputError(_data_path(model), "gpus",
-                              f"no engine limits for GPU type {gpu!r} with model {model!r} "
-                              f"(known: {sorted(data.get('gpus') or {})})", gpu)
-    return EngineLimits(model, gpu, int(entry["K"]), int(entry["R"]),
-                        tuple(int(v) for v in entry["decode_max_tokens"]),
-                        tuple(int(v) for v in entry["blocks"]))
+        raise HelixInputError(
+            _data_path(model),
+            "gpus",
+            f"no engine limits for GPU type {gpu!r} with model {model!r} "
+            f"(known: {sorted(data.get('gpus') or {})})",
+            gpu,
+        )
+    return EngineLimits(
+        model,
+        gpu,
+        int(entry["K"]),
+        int(entry["R"]),
+        tuple(int(v) for v in entry["decode_max_tokens"]),
+        tuple(int(v) for v in entry["blocks"]),
+    )
 
 
 def gpu_types(model: str) -> list[str]:
@@ -139,8 +155,13 @@ def typical_seeds(model: str) -> TypicalSeeds:
     """The paper's seed tables of ``model`` (GPU types it measured)."""
     data = _load(model)
     t = data.get("typical") or {}
-    return TypicalSeeds(model, int(data["num_layers"]), dict(t["layers_a"]), dict(t["layers_b"]),
-                        {k: float(v) for k, v in t["performance_seed"].items()})
+    return TypicalSeeds(
+        model,
+        int(data["num_layers"]),
+        dict(t["layers_a"]),
+        dict(t["layers_b"]),
+        {k: float(v) for k, v in t["performance_seed"].items()},
+    )
 
 
 def data_file(model: str) -> str:

@@ -20,16 +20,24 @@ from helix.profiles.store import LayerProfile, read_project_table
 MONOTONE_REL_TOL = 0.5
 
 
-def check_times(source: str | Path | None, tokens: Iterable[float], seconds: Iterable[float],
-                rel_tol: float = MONOTONE_REL_TOL) -> None:
+def check_times(
+    source: str | Path | None,
+    tokens: Iterable[float],
+    seconds: Iterable[float],
+    rel_tol: float = MONOTONE_REL_TOL,
+) -> None:
     """Reject negative, non-finite or clearly non-monotone times with a one-line error."""
     run_max = 0.0
     for i, (x, y) in enumerate(zip(tokens, seconds)):
         if not math.isfinite(y) or y < 0:
             raise HelixInputError(source, f"row {i + 1}", "time must be a finite non-negative number", y)
         if y < (1 - rel_tol) * run_max:
-            raise HelixInputError(source, f"row {i + 1}",
-                                  f"times are not monotone in tokens ({y!r} s at {x} tokens after {run_max!r} s)", y)
+            raise HelixInputError(
+                source,
+                f"row {i + 1}",
+                f"times are not monotone in tokens ({y!r} s at {x} tokens after {run_max!r} s)",
+                y,
+            )
         run_max = max(run_max, y)
 
 
@@ -51,8 +59,11 @@ def read_measured(directory: str | Path, model: str, gpu: str) -> LayerProfile:
     except (OSError, json.JSONDecodeError) as exc:
         raise HelixInputError(meta_path, None, f"unreadable meta.json: {exc}") from None
     if not isinstance(meta, dict) or meta.get("source") != "measured":
-        raise HelixInputError(meta_path, "source", "a measured profile must say source: measured",
-                              meta.get("source") if isinstance(meta, dict) else meta)
+        raise HelixInputError(
+            meta_path,
+            "source",
+            "a measured profile must say source: measured",
+            meta.get("source") if isinstance(meta, dict) else meta,
+        )
     meta = {k: v for k, v in meta.items() if k not in ("model", "gpu")}
     return LayerProfile(model, gpu, tables["prompt"], tables["decode"], meta)
-

@@ -44,10 +44,13 @@ class ProfileGrid:
         for name in ("prompt_tokens", "decode_batches", "contexts"):
             vals = getattr(self, name)
             if not vals or any(int(v) <= 0 for v in vals) or list(vals) != sorted(set(vals)):
-                raise HelixInputError(None, name, "must be positive, strictly increasing integers", list(vals))
+                raise HelixInputError(
+                    None, name, "must be positive, strictly increasing integers", list(vals)
+                )
         if self.repeats < 1 or self.warmup < 0:
-            raise HelixInputError(None, "repeats", "repeats must be >= 1 and warmup >= 0",
-                                  (self.repeats, self.warmup))
+            raise HelixInputError(
+                None, "repeats", "repeats must be >= 1 and warmup >= 0", (self.repeats, self.warmup)
+            )
 
 
 # Default grids: the artifact's shape on GPUs; small and quick on CPU (tiny test models).
@@ -55,10 +58,12 @@ GPU_GRID = ProfileGrid(
     prompt_tokens=tuple(range(250, 7500 + 1, 250)),
     decode_batches=(*range(2, 21, 2), *range(25, 101, 5), *range(120, 500 + 1, 20)),
     contexts=(256, 512, DECODE_CONTEXT, 2048),
-    warmup=3, repeats=10,
+    warmup=3,
+    repeats=10,
 )
-CPU_GRID = ProfileGrid(prompt_tokens=(16, 64, 256), decode_batches=(1, 4, 16),
-                       contexts=(32, 128), warmup=2, repeats=7)
+CPU_GRID = ProfileGrid(
+    prompt_tokens=(16, 64, 256), decode_batches=(1, 4, 16), contexts=(32, 128), warmup=2, repeats=7
+)
 CPU_THREADS = 1  # one thread: CPU profiles exist to test the code path, and shared CI cores are noisy
 
 
@@ -87,7 +92,9 @@ def _resolve_device(device: str, dtype: str | None):
     if device not in ("cpu", "cuda"):
         raise HelixInputError(None, "device", "must be 'cpu' or 'cuda'", device)
     if device == "cuda" and not torch.cuda.is_available():
-        raise HelixInputError(None, "device", "CUDA requested but no CUDA device is available to torch", device)
+        raise HelixInputError(
+            None, "device", "CUDA requested but no CUDA device is available to torch", device
+        )
     dtype = dtype or ("float16" if device == "cuda" else "float32")
     if dtype not in DTYPES:
         raise HelixInputError(None, "dtype", f"must be one of {list(DTYPES)}", dtype)
@@ -126,8 +133,15 @@ class _Timer:
         return med, (max(times) - min(times)) / med if med > 0 else 0.0
 
 
-def profile_layer(config_json: str | Path, model: str, *, device: str = "cpu", dtype: str | None = None,
-                  grid: ProfileGrid | None = None, seed: int = 0) -> ProfileRun:
+def profile_layer(
+    config_json: str | Path,
+    model: str,
+    *,
+    device: str = "cpu",
+    dtype: str | None = None,
+    grid: ProfileGrid | None = None,
+    seed: int = 0,
+) -> ProfileRun:
     """Build one decoder layer of ``config_json`` and time it over ``grid`` (module docstring)."""
     tdev, tdtype = _resolve_device(device, dtype)
     import torch
@@ -177,8 +191,9 @@ def profile_layer(config_json: str | Path, model: str, *, device: str = "cpu", d
                     q, k, v = layer.qkv(x, pos)  # q: [B, hq, d], k/v: [B, hkv, d]
                     k_cache[:, :, ctx] = k
                     v_cache[:, :, ctx] = v
-                    out = F.scaled_dot_product_attention(q[:, :, None, :], k_cache, v_cache,
-                                                         enable_gqa=hq != hkv)
+                    out = F.scaled_dot_product_attention(
+                        q[:, :, None, :], k_cache, v_cache, enable_gqa=hq != hkv
+                    )
                     return layer.finish(x, out.reshape(b, -1))
 
                 decode[(b, ctx)], spreads[f"decode/{b}/{ctx}"] = timer(run_decode)
@@ -203,18 +218,30 @@ def _machine_meta(tdev, tdtype, cfg, grid: ProfileGrid, seed: int) -> dict:
     }
     if tdev.type == "cuda":
         props = torch.cuda.get_device_properties(tdev)
-        meta.update(gpu_name=props.name, gpu_memory_bytes=int(props.total_memory),
-                    cuda_version=torch.version.cuda, driver=_nvidia_driver())
+        meta.update(
+            gpu_name=props.name,
+            gpu_memory_bytes=int(props.total_memory),
+            cuda_version=torch.version.cuda,
+            driver=_nvidia_driver(),
+        )
     else:
-        meta.update(gpu_name=None, cpu=platform.processor() or platform.machine(), driver=None,
-                    torch_threads=torch.get_num_threads())
+        meta.update(
+            gpu_name=None,
+            cpu=platform.processor() or platform.machine(),
+            driver=None,
+            torch_threads=torch.get_num_threads(),
+        )
     return meta
 
 
 def _nvidia_driver() -> str | None:
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
     except (OSError, subprocess.SubprocessError):
         return None
@@ -240,15 +267,22 @@ def write_run(run: ProfileRun, out_dir: str | Path, model: str, gpu: str) -> Pat
     d_secs = (0.0, *(run.decode[(b, ctx)] for b in batches))
     check_times(out_dir / "prompt.csv", p_tokens, p_secs, rel_tol=1.0)
     check_times(out_dir / "decode.csv", d_tokens, d_secs, rel_tol=1.0)
-    profile = LayerProfile(model, gpu, ProfileTable(p_tokens, p_secs, str(out_dir / "prompt.csv")),
-                           ProfileTable(d_tokens, d_secs, str(out_dir / "decode.csv")))
+    profile = LayerProfile(
+        model,
+        gpu,
+        ProfileTable(p_tokens, p_secs, str(out_dir / "prompt.csv")),
+        ProfileTable(d_tokens, d_secs, str(out_dir / "decode.csv")),
+    )
     spreads = sorted(run.spread.values())
     meta = {
         "source": "measured",
         "units": "seconds per layer (median of repeats)",
         "decode_context": ctx,
-        "spread": {"definition": "(max - min) / median of the repeats, per grid point",
-                   "median": statistics.median(spreads), "max": spreads[-1]},
+        "spread": {
+            "definition": "(max - min) / median of the repeats, per grid point",
+            "median": statistics.median(spreads),
+            "max": spreads[-1],
+        },
         **run.meta,
     }
     rows = ["batch,context,seconds"] + [f"{b},{c},{s!r}" for (b, c), s in sorted(run.decode.items())]

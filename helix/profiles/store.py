@@ -63,16 +63,24 @@ class ProfileTable:
         if len(self.tokens) != len(self.seconds) or len(self.tokens) < 2:
             raise HelixInputError(self.path or None, "rows", "a profile needs at least two rows")
         if self.tokens[0] != 0 or self.seconds[0] != 0:
-            raise HelixInputError(self.path or None, "entry 1", "the first row must be 0,0",
-                                  (self.tokens[0], self.seconds[0]))
+            raise HelixInputError(
+                self.path or None, "entry 1", "the first row must be 0,0", (self.tokens[0], self.seconds[0])
+            )
         for i in range(1, len(self.tokens)):
             if self.tokens[i] <= self.tokens[i - 1]:
-                raise HelixInputError(self.path or None, f"entry {i + 1}",
-                                      f"tokens must be strictly increasing (previous {self.tokens[i - 1]})",
-                                      self.tokens[i])
+                raise HelixInputError(
+                    self.path or None,
+                    f"entry {i + 1}",
+                    f"tokens must be strictly increasing (previous {self.tokens[i - 1]})",
+                    self.tokens[i],
+                )
             if not self.seconds[i] >= 0 or not np.isfinite(self.seconds[i]):
-                raise HelixInputError(self.path or None, f"entry {i + 1}",
-                                      "time must be a finite non-negative number", self.seconds[i])
+                raise HelixInputError(
+                    self.path or None,
+                    f"entry {i + 1}",
+                    "time must be a finite non-negative number",
+                    self.seconds[i],
+                )
         object.__setattr__(self, "_x", np.asarray(self.tokens, dtype=np.float64))
         object.__setattr__(self, "_y", np.asarray(self.seconds, dtype=np.float64))
 
@@ -83,8 +91,9 @@ class ProfileTable:
     def __call__(self, x: float) -> float:
         """Seconds for a batch of ``x`` tokens (docs/design/simulator.md s2.4 lookup)."""
         if x < 0 or x > self.tokens[-1]:
-            raise HelixInputError(self.path or None, "tokens",
-                                  f"batch outside the profiled grid [0, {self.tokens[-1]}]", x)
+            raise HelixInputError(
+                self.path or None, "tokens", f"batch outside the profiled grid [0, {self.tokens[-1]}]", x
+            )
         hi = bisect.bisect_left(self.tokens, x)  # smallest grid point >= x
         if self.tokens[hi] == x:
             return self.seconds[hi]
@@ -98,8 +107,12 @@ class ProfileTable:
         x = np.asarray(xs, dtype=np.float64)
         if x.size and (x.min() < 0 or x.max() > self._x[-1]):
             bad = x[(x < 0) | (x > self._x[-1])][0]
-            raise HelixInputError(self.path or None, "tokens",
-                                  f"batch outside the profiled grid [0, {self.tokens[-1]}]", float(bad))
+            raise HelixInputError(
+                self.path or None,
+                "tokens",
+                f"batch outside the profiled grid [0, {self.tokens[-1]}]",
+                float(bad),
+            )
         hi = np.searchsorted(self._x, x, side="left")
         exact = self._x[hi] == x
         lo = np.maximum(hi - 1, 0)
@@ -154,8 +167,9 @@ def _parse_rows(path: Path, rows: list[list[str]], first_line: int) -> tuple[lis
         if not np.isfinite(v) or v < 0:
             raise HelixInputError(path, f"line {rowno}", "time must be a finite non-negative number", row[1])
         if tokens and int(t) <= tokens[-1]:
-            raise HelixInputError(path, f"line {rowno}",
-                                  f"tokens must be strictly increasing (previous {tokens[-1]})", row[0])
+            raise HelixInputError(
+                path, f"line {rowno}", f"tokens must be strictly increasing (previous {tokens[-1]})", row[0]
+            )
         if not tokens and (int(t), v) != (0, 0):
             raise HelixInputError(path, f"line {rowno}", "the first row must be 0,0", ",".join(row))
         tokens.append(int(t))
@@ -175,8 +189,9 @@ def read_project_table(path: str | Path) -> ProfileTable:
     path = Path(path)
     rows = _read_csv(path)
     if not rows or tuple(c.strip() for c in rows[0]) != HEADER:
-        raise HelixInputError(path, "header", "expected header 'tokens,seconds'",
-                              ",".join(rows[0]) if rows else "")
+        raise HelixInputError(
+            path, "header", "expected header 'tokens,seconds'", ",".join(rows[0]) if rows else ""
+        )
     tokens, seconds = _parse_rows(path, rows[1:], first_line=2)
     return ProfileTable(tuple(tokens), tuple(seconds), str(path))
 
@@ -190,7 +205,9 @@ def read_artifact_table(path: str | Path) -> ProfileTable:
 
 def table_csv(table: ProfileTable) -> str:
     """Project CSV text; ``repr`` floats so a read-back gives the identical table."""
-    lines = [",".join(HEADER)] + [f"{t},{s!r}" if s else f"{t},0" for t, s in zip(table.tokens, table.seconds)]
+    lines = [",".join(HEADER)] + [
+        f"{t},{s!r}" if s else f"{t},0" for t, s in zip(table.tokens, table.seconds)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -239,9 +256,12 @@ class ProfileStore:
     def profile_dir(self, model: str, gpu: str) -> Path:
         if self._artifact:
             if model not in ARTIFACT_MODEL_DIRS:
-                raise HelixInputError(self.root, "model",
-                                      f"no artifact profiles for this model (known: {sorted(ARTIFACT_MODEL_DIRS)})",
-                                      model)
+                raise HelixInputError(
+                    self.root,
+                    "model",
+                    f"no artifact profiles for this model (known: {sorted(ARTIFACT_MODEL_DIRS)})",
+                    model,
+                )
             return self.root / ARTIFACT_MODEL_DIRS[model] / gpu_dir(gpu)
         return self.root / model / gpu_dir(gpu)
 
@@ -250,7 +270,9 @@ class ProfileStore:
             d = self.profile_dir(model, gpu)
         except HelixInputError:
             return False
-        names = ("prompt_bs2time.csv", "decode_bs2time.csv") if self._artifact else ("prompt.csv", "decode.csv")
+        names = (
+            ("prompt_bs2time.csv", "decode_bs2time.csv") if self._artifact else ("prompt.csv", "decode.csv")
+        )
         return all((d / n).is_file() for n in names)
 
     def pairs(self) -> list[tuple[str, str]]:
@@ -301,8 +323,12 @@ class ProfileStore:
         except json.JSONDecodeError as exc:
             raise HelixInputError(path, None, f"not valid JSON: {exc.msg}") from None
         if not isinstance(meta, dict) or meta.get("source") not in SOURCES:
-            raise HelixInputError(path, "source", f"must be one of {list(SOURCES)}",
-                                  meta.get("source") if isinstance(meta, dict) else meta)
+            raise HelixInputError(
+                path,
+                "source",
+                f"must be one of {list(SOURCES)}",
+                meta.get("source") if isinstance(meta, dict) else meta,
+            )
         return meta
 
 
@@ -322,13 +348,19 @@ def canonical_gpu(name: str) -> str:
     return name
 
 
-def _artifact_profile(store: ProfileStore, artifact_dir: Path, model: str, gpu: str) -> tuple[LayerProfile, dict]:
+def _artifact_profile(
+    store: ProfileStore, artifact_dir: Path, model: str, gpu: str
+) -> tuple[LayerProfile, dict]:
     """One artifact profile plus the meta.json that records where it came from."""
     profile = store.get(model, gpu)
     d = store.profile_dir(model, gpu)
     files = [str(p.relative_to(artifact_dir)) for p in (d / "prompt_bs2time.csv", d / "decode_bs2time.csv")]
-    meta = {"source": "artifact", "artifact_commit": artifact_commit(artifact_dir),
-            "artifact_files": files, "units": "seconds per layer"}
+    meta = {
+        "source": "artifact",
+        "artifact_commit": artifact_commit(artifact_dir),
+        "artifact_files": files,
+        "units": "seconds per layer",
+    }
     return profile, meta
 
 
@@ -340,9 +372,12 @@ def import_profile(artifact_dir: str | Path, model: str, gpu: str, out_dir: str 
     return Path(out_dir)
 
 
-def import_profiles(artifact_dir: str | Path, out_root: str | Path,
-                    models: Iterable[str] | None = None,
-                    gpus: Iterable[str] | None = None) -> list[Path]:
+def import_profiles(
+    artifact_dir: str | Path,
+    out_root: str | Path,
+    models: Iterable[str] | None = None,
+    gpus: Iterable[str] | None = None,
+) -> list[Path]:
     """Convert the artifact's ms tables into the project's CSVs under ``out_root/<model>/<gpu>/``.
 
     Everything is read and validated before anything is written, so a bad or missing file leaves

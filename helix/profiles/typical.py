@@ -108,8 +108,9 @@ def nic_token_cap(nic_in: float, nic_out: float, activation_bytes: float) -> flo
     return min(nic_in, nic_out) / activation_bytes
 
 
-def node_capacity_table(profiles: ModelProfiles, gpu: str, mix: Mapping[str, int],
-                        nic_cap: float | None = None) -> list[float]:
+def node_capacity_table(
+    profiles: ModelProfiles, gpu: str, mix: Mapping[str, int], nic_cap: float | None = None
+) -> list[float]:
     """c(k), index k-1 = tokens/s of ``gpu`` holding k layers inside cluster ``mix``.
 
     ``nic_cap`` is in tokens/s (see ``nic_token_cap``); None means uncapped (= tau).
@@ -117,8 +118,9 @@ def node_capacity_table(profiles: ModelProfiles, gpu: str, mix: Mapping[str, int
     return TypicalThroughput(profiles, mix).table(gpu, nic_cap)
 
 
-def capacity_tables(profiles: ModelProfiles, mix: Mapping[str, int],
-                    nic_cap: float | None = None) -> dict[str, list[float]]:
+def capacity_tables(
+    profiles: ModelProfiles, mix: Mapping[str, int], nic_cap: float | None = None
+) -> dict[str, list[float]]:
     """c(k) tables of every GPU type in ``mix`` (the performance fixed point is computed once)."""
     tt = TypicalThroughput(profiles, mix)
     return {gpu: tt.table(gpu, nic_cap) for gpu in tt.mix}

@@ -25,8 +25,15 @@ def plot_validation(points, out_paths: Iterable[str | Path]) -> None:
     for ax, gpu in zip(axes.flat, gpus):
         sub = points[points["gpu"] == gpu]
         for (model, phase), g in sub.groupby(["model", "phase"], sort=False):
-            ax.scatter(g["measured_s"] * 1e3, g["predicted_s"] * 1e3, s=8, marker=markers.get(phase, "o"),
-                       color=colors.get(model), alpha=0.7, label=f"{model} {phase}")
+            ax.scatter(
+                g["measured_s"] * 1e3,
+                g["predicted_s"] * 1e3,
+                s=8,
+                marker=markers.get(phase, "o"),
+                color=colors.get(model),
+                alpha=0.7,
+                label=f"{model} {phase}",
+            )
         lo = max(1e-2, float(min(sub["measured_s"].min(), sub["predicted_s"].min()) * 1e3 * 0.8))
         hi = float(max(sub["measured_s"].max(), sub["predicted_s"].max()) * 1e3 * 1.25)
         ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
@@ -36,7 +43,7 @@ def plot_validation(points, out_paths: Iterable[str | Path]) -> None:
         ax.set_xlabel("measured time per layer (ms)", fontsize=8)
         ax.set_ylabel("predicted time per layer (ms)", fontsize=8)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[len(gpus):]:
+    for ax in list(axes.flat)[len(gpus) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=6, loc="upper left")
     fig.suptitle("Analytic profile model, leave-one-GPU-type-out", fontsize=10)
@@ -44,6 +51,10 @@ def plot_validation(points, out_paths: Iterable[str | Path]) -> None:
     for path in out_paths:
         path = Path(path)
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", dpi=120,
-                        metadata={"CreationDate": None} if path.suffix == ".pdf" else None)
+            fig.savefig(
+                tmp,
+                format=path.suffix.lstrip(".") or "png",
+                dpi=120,
+                metadata={"CreationDate": None} if path.suffix == ".pdf" else None,
+            )
     plt.close(fig)

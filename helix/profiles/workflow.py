@@ -75,8 +75,12 @@ class ProfilePlan:
         # the what-if experiment: config GPU types the artifact never measured that can be profiled
         # (datasheet or committed measurement; an unused type without either breaks nothing), and the
         # clusters using them
-        self.whatif_gpus = [g for g in cfg.gpus if g not in ARTIFACT_GPU_TYPES
-                            and (machine_from_entry(g, cfg.gpus[g]) is not None or self.has_measured(g))]
+        self.whatif_gpus = [
+            g
+            for g in cfg.gpus
+            if g not in ARTIFACT_GPU_TYPES
+            and (machine_from_entry(g, cfg.gpus[g]) is not None or self.has_measured(g))
+        ]
         self.whatif_clusters = [c for c in cfg.clusters if set(self.cluster_gpus(c)) & set(self.whatif_gpus)]
         self.whatif_models = [m for m in WHATIF_MODELS if m in cfg.models]
 
@@ -87,8 +91,10 @@ class ProfilePlan:
 
     def gpu_entries(self, wildcards) -> dict:
         """params: the config entries (datasheet included) of the GPU types of ``wildcards.cluster``."""
-        return {g: self.cfg.gpus[g].model_dump(mode="json", exclude_none=True)
-                for g in self.cluster_gpus(wildcards.cluster)}
+        return {
+            g: self.cfg.gpus[g].model_dump(mode="json", exclude_none=True)
+            for g in self.cluster_gpus(wildcards.cluster)
+        }
 
     def cluster_profiles(self, wildcards) -> list[str]:
         """input: ``wildcards.model``'s profile on every GPU type of ``wildcards.cluster``."""
@@ -131,7 +137,9 @@ class ProfilePlan:
         """A measured profile of GPU type ``gpu`` for some model: the artifact's or a committed one."""
         if gpu in ARTIFACT_GPU_TYPES:
             return True
-        return any((d / "meta.json").is_file() for d in (self.basedir / MEASURED_ROOT / gpu.lower()).glob("*"))
+        return any(
+            (d / "meta.json").is_file() for d in (self.basedir / MEASURED_ROOT / gpu.lower()).glob("*")
+        )
 
     # ---- start-up checks -------------------------------------------------------------------------------
     def check(self) -> None:
@@ -146,16 +154,22 @@ class ProfilePlan:
                 missing = [k for k in REQUIRED_DATASHEET_FIELDS if getattr(self.cfg.gpus[gpu], k) is None]
                 users = [c for c in self.cfg.clusters if gpu in self.cluster_gpus(c)]
                 raise HelixInputError(
-                    self.source, f"gpus.{gpu}.{missing[0]}",
+                    self.source,
+                    f"gpus.{gpu}.{missing[0]}",
                     f"missing: {gpu} (used by {', '.join(users)}) has no measured profile, "
                     f"so its profiles are predicted and need the datasheet fields "
-                    f"{', '.join(REQUIRED_DATASHEET_FIELDS)}", None)
+                    f"{', '.join(REQUIRED_DATASHEET_FIELDS)}",
+                    None,
+                )
 
     def model_spec(self, model: str):
         from helix.models import load_hf_config
 
-        return load_hf_config(self.cfg.resolve_model_path(model), model,
-                              param_bytes_per_layer_override=self.cfg.models[model].param_bytes_per_layer)
+        return load_hf_config(
+            self.cfg.resolve_model_path(model),
+            model,
+            param_bytes_per_layer_override=self.cfg.models[model].param_bytes_per_layer,
+        )
 
     def check_holds(self, cluster: str, model: str) -> None:
         """One-line HelixInputError when the cluster's machines cannot hold every layer of the model.
@@ -171,8 +185,9 @@ class ProfilePlan:
         from helix.profiles.entry import ModelProfiles
 
         spec = self.model_spec(model)
-        mp = ModelProfiles(spec, {g: self.cfg.gpus[g] for g in counts if g in self.cfg.gpus},
-                           _NoStore(), source=self.source)
+        mp = ModelProfiles(
+            spec, {g: self.cfg.gpus[g] for g in counts if g in self.cfg.gpus}, _NoStore(), source=self.source
+        )
         total = 0
         for g, n in counts.items():
             try:
@@ -181,9 +196,12 @@ class ProfilePlan:
                 continue  # a GPU type that holds no layer of this model adds nothing
         if total < spec.num_layers:
             raise HelixInputError(
-                self.source, f"clusters.{cluster}",
+                self.source,
+                f"clusters.{cluster}",
                 f"cannot hold {model}: its machines {dict(sorted(counts.items()))} hold at most {total} of "
-                f"{spec.num_layers} layers", cluster)
+                f"{spec.num_layers} layers",
+                cluster,
+            )
 
     # ---- targets of the what-if experiment -------------------------------------------------------------
     def whatif_profile_targets(self) -> list[str]:
@@ -193,11 +211,19 @@ class ProfilePlan:
         return [f"results/clusters/{c}.yaml" for c in self.whatif_clusters]
 
     def whatif_placement_targets(self) -> list[str]:
-        return [f"results/placements/{c}/{m}/helix/layout.yaml" for c in self.whatif_clusters for m in self.whatif_models]
+        return [
+            f"results/placements/{c}/{m}/helix/layout.yaml"
+            for c in self.whatif_clusters
+            for m in self.whatif_models
+        ]
 
     def whatif_sim_targets(self) -> list[str]:
-        return [f"results/sims/{c}/{m}/helix/helix/{mode}/metrics.json"
-                for c in self.whatif_clusters for m in self.whatif_models for mode in MODES]
+        return [
+            f"results/sims/{c}/{m}/helix/helix/{mode}/metrics.json"
+            for c in self.whatif_clusters
+            for m in self.whatif_models
+            for mode in MODES
+        ]
 
 
 class _NoStore:

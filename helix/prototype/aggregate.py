@@ -33,7 +33,9 @@ def _stack(paths: dict[str, Path]) -> str:
     return buf.getvalue()
 
 
-def aggregate_parts(parts: dict[str, dict[str, str | Path]], out: dict[str, str | Path], warmup_s: float, end_s: float) -> dict:
+def aggregate_parts(
+    parts: dict[str, dict[str, str | Path]], out: dict[str, str | Path], warmup_s: float, end_s: float
+) -> dict:
     """``parts``: part name -> {"events", "routes", "tokens"} paths; writes ``out``'s four files."""
     from helix.prototype.logparse import parse_logs
 

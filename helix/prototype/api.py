@@ -25,19 +25,34 @@ from helix.errors import HelixInputError
 from helix.prototype.serving import Deployment, RequestFailed
 from helix.prototype.text import Detokenizer, TextCodec
 
-COMMON = {"model", "max_tokens", "stream", "stream_options", "temperature", "top_p", "n", "user", "seed", "stop"}
+COMMON = {
+    "model",
+    "max_tokens",
+    "stream",
+    "stream_options",
+    "temperature",
+    "top_p",
+    "n",
+    "user",
+    "seed",
+    "stop",
+}
 COMPLETION_FIELDS = COMMON | {"prompt", "echo", "logprobs"}
 CHAT_FIELDS = COMMON | {"messages", "max_completion_tokens", "logprobs"}
 MAX_BODY = 8 << 20
 
 
 class BadRequest(Exception):
-    def __init__(self, message: str, param: str | None = None, status: int = 400, kind: str = "invalid_request_error"):
+    def __init__(
+        self, message: str, param: str | None = None, status: int = 400, kind: str = "invalid_request_error"
+    ):
         super().__init__(message)
         self.message, self.param, self.status, self.kind = message, param, status, kind
 
 
-def error_body(message: str, param: str | None = None, kind: str = "invalid_request_error", code: str | None = None) -> dict:
+def error_body(
+    message: str, param: str | None = None, kind: str = "invalid_request_error", code: str | None = None
+) -> dict:
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
@@ -68,8 +83,12 @@ class Endpoint:
         if not isinstance(model, str):
             raise BadRequest("'model' is required (a string)", "model")
         if model != self.model_name:
-            raise BadRequest(f"unknown model {model!r}; this server serves {self.model_name!r}", "model", kind="invalid_request_error",
-                             status=400)
+            raise BadRequest(
+                f"unknown model {model!r}; this server serves {self.model_name!r}",
+                "model",
+                kind="invalid_request_error",
+                status=400,
+            )
         _greedy(body)
         stream = body.get("stream", False)
         if not isinstance(stream, bool):
@@ -78,7 +97,11 @@ class Endpoint:
         if opts is not None and (not isinstance(opts, dict) or set(opts) - {"include_usage"}):
             raise BadRequest("'stream_options' may only hold include_usage", "stream_options")
         include_usage = bool(opts and opts.get("include_usage"))
-        key = "max_completion_tokens" if chat and body.get("max_completion_tokens") is not None else "max_tokens"
+        key = (
+            "max_completion_tokens"
+            if chat and body.get("max_completion_tokens") is not None
+            else "max_tokens"
+        )
         max_tokens = body.get(key, 16)
         if max_tokens is None:
             max_tokens = 16
@@ -88,7 +111,9 @@ class Endpoint:
             if body.get(k) not in (None, False, 0):
                 raise BadRequest(f"'{k}' is not supported", k)
         if body.get("stop") not in (None, [], ""):
-            raise BadRequest("'stop' sequences are not supported; generation stops at EOS or max_tokens", "stop")
+            raise BadRequest(
+                "'stop' sequences are not supported; generation stops at EOS or max_tokens", "stop"
+            )
         if chat:
             ids = self.codec.encode_chat(_messages(body.get("messages")))
             field = "messages"
@@ -106,15 +131,25 @@ class Endpoint:
             return self.codec.encode(prompt)
         if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
             return self.codec.encode(prompt[0])
-        if isinstance(prompt, list) and prompt and all(isinstance(t, int) and not isinstance(t, bool) for t in prompt):
+        if (
+            isinstance(prompt, list)
+            and prompt
+            and all(isinstance(t, int) and not isinstance(t, bool) for t in prompt)
+        ):
             return list(prompt)
         if isinstance(prompt, list) and len(prompt) > 1:
-            raise BadRequest("one prompt per request (send several requests; they are batched by the workers)", "prompt")
+            raise BadRequest(
+                "one prompt per request (send several requests; they are batched by the workers)", "prompt"
+            )
         raise BadRequest("'prompt' must be a string or a list of token ids", "prompt")
 
 
 def _greedy(body: dict) -> None:
-    checks = (("temperature", lambda v: v in (0, 0.0)), ("top_p", lambda v: v in (1, 1.0)), ("n", lambda v: v == 1))
+    checks = (
+        ("temperature", lambda v: v in (0, 0.0)),
+        ("top_p", lambda v: v in (1, 1.0)),
+        ("n", lambda v: v == 1),
+    )
     for k, ok in checks:
         v = body.get(k)
         if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not ok(v)):
@@ -126,12 +161,21 @@ def _messages(msgs) -> list[dict]:
         raise BadRequest("'messages' must be a non-empty list", "messages")
     out = []
     for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or not isinstance(m.get("role"), str) or set(m) - {"role", "content", "name"}:
+        if (
+            not isinstance(m, dict)
+            or not isinstance(m.get("role"), str)
+            or set(m) - {"role", "content", "name"}
+        ):
             raise BadRequest(f"messages[{i}] must be {{role, content}}", f"messages[{i}]")
         content = m.get("content")
         if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
-            if not all(isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str) for p in content):
-                raise BadRequest(f"messages[{i}].content: only text parts are supported", f"messages[{i}].content")
+            if not all(
+                isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
+                for p in content
+            ):
+                raise BadRequest(
+                    f"messages[{i}].content: only text parts are supported", f"messages[{i}].content"
+                )
             content = "".join(p["text"] for p in content)
         if not isinstance(content, str):
             raise BadRequest(f"messages[{i}].content must be text", f"messages[{i}].content")
@@ -156,7 +200,9 @@ def make_handler(ep: Endpoint):
             self.end_headers()
             self.wfile.write(raw)
 
-        def _error(self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error") -> None:
+        def _error(
+            self, status: int, message: str, param: str | None = None, kind: str = "invalid_request_error"
+        ) -> None:
             self._json(status, error_body(message, param, kind))
 
         def _body(self):
@@ -178,8 +224,20 @@ def make_handler(ep: Endpoint):
                 ok = ep.dep.healthy()
                 self._json(200 if ok else 503, {"status": "ok" if ok else "unavailable"})
             elif path == "/v1/models":
-                self._json(200, {"object": "list", "data": [
-                    {"id": ep.model_name, "object": "model", "created": ep.created, "owned_by": "helix"}]})
+                self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {
+                                "id": ep.model_name,
+                                "object": "model",
+                                "created": ep.created,
+                                "owned_by": "helix",
+                            }
+                        ],
+                    },
+                )
             else:
                 self._error(404, f"no route {self.path}", kind="not_found_error")
 
@@ -215,15 +273,36 @@ def make_handler(ep: Endpoint):
                     self._error(500, f"request failed: {exc}", kind="server_error")
                 return
             text = ep.codec.decode(toks)
-            usage = {"prompt_tokens": len(ids), "completion_tokens": len(toks), "total_tokens": len(ids) + len(toks)}
+            usage = {
+                "prompt_tokens": len(ids),
+                "completion_tokens": len(toks),
+                "total_tokens": len(ids) + len(toks),
+            }
             if chat:
-                choice = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": reason, "logprobs": None}
-                obj = {"id": ep.next_id("chatcmpl"), "object": "chat.completion", "created": int(time.time()),
-                       "model": ep.model_name, "choices": [choice], "usage": usage}
+                choice = {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": reason,
+                    "logprobs": None,
+                }
+                obj = {
+                    "id": ep.next_id("chatcmpl"),
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": ep.model_name,
+                    "choices": [choice],
+                    "usage": usage,
+                }
             else:
                 choice = {"index": 0, "text": text, "finish_reason": reason, "logprobs": None}
-                obj = {"id": ep.next_id("cmpl"), "object": "text_completion", "created": int(time.time()),
-                       "model": ep.model_name, "choices": [choice], "usage": usage}
+                obj = {
+                    "id": ep.next_id("cmpl"),
+                    "object": "text_completion",
+                    "created": int(time.time()),
+                    "model": ep.model_name,
+                    "choices": [choice],
+                    "usage": usage,
+                }
             self._json(200, obj)
 
         def _stream(self, sub, ids, chat, include_usage):
@@ -240,16 +319,26 @@ def make_handler(ep: Endpoint):
             self.close_connection = True
 
             def send(obj) -> None:
-                self.wfile.write(b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n")
+                self.wfile.write(
+                    b"data: " + (obj if isinstance(obj, bytes) else json.dumps(obj).encode()) + b"\n\n"
+                )
                 self.wfile.flush()
 
             def chunk(text: str | None, reason: str | None, role: bool = False) -> dict:
                 if chat:
-                    delta = {"role": "assistant", "content": ""} if role else ({"content": text} if text else {})
+                    delta = (
+                        {"role": "assistant", "content": ""} if role else ({"content": text} if text else {})
+                    )
                     choice = {"index": 0, "delta": delta, "finish_reason": reason, "logprobs": None}
                 else:
                     choice = {"index": 0, "text": text or "", "finish_reason": reason, "logprobs": None}
-                return {"id": rid, "object": obj_type, "created": created, "model": ep.model_name, "choices": [choice]}
+                return {
+                    "id": rid,
+                    "object": obj_type,
+                    "created": created,
+                    "model": ep.model_name,
+                    "choices": [choice],
+                }
 
             detok = Detokenizer(ep.codec)
             n = 0
@@ -272,8 +361,20 @@ def make_handler(ep: Endpoint):
                             send(chunk(rest, None))
                         send(chunk(None, value))
                         if include_usage:
-                            send({"id": rid, "object": obj_type, "created": created, "model": ep.model_name, "choices": [],
-                                  "usage": {"prompt_tokens": len(ids), "completion_tokens": n, "total_tokens": len(ids) + n}})
+                            send(
+                                {
+                                    "id": rid,
+                                    "object": obj_type,
+                                    "created": created,
+                                    "model": ep.model_name,
+                                    "choices": [],
+                                    "usage": {
+                                        "prompt_tokens": len(ids),
+                                        "completion_tokens": n,
+                                        "total_tokens": len(ids) + n,
+                                    },
+                                }
+                            )
                         break
                     else:  # the status line is gone: an error event, then the end of the stream
                         send(error_body(f"request failed: {value}", kind="server_error"))
@@ -285,7 +386,9 @@ def make_handler(ep: Endpoint):
     return Handler
 
 
-def make_server(deployment: Deployment, codec: TextCodec, model_name: str, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+def make_server(
+    deployment: Deployment, codec: TextCodec, model_name: str, host: str = "127.0.0.1", port: int = 8000
+) -> ThreadingHTTPServer:
     """A threaded HTTP server (call ``serve_forever``; ``server_address`` has the bound port)."""
     srv = ThreadingHTTPServer((host, port), make_handler(Endpoint(deployment, codec, model_name)))
     srv.daemon_threads = True

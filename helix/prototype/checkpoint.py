@@ -51,7 +51,9 @@ class Checkpoint:
             try:
                 weight_map = json.loads(index.read_text())["weight_map"]
             except (json.JSONDecodeError, KeyError, TypeError):
-                raise HelixInputError(index, "weight_map", "not a safetensors index (needs a weight_map object)") from None
+                raise HelixInputError(
+                    index, "weight_map", "not a safetensors index (needs a weight_map object)"
+                ) from None
             if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
                 raise HelixInputError(index, "weight_map", "must map tensor names to shard file names")
             self.weight_map = dict(weight_map)
@@ -59,7 +61,9 @@ class Checkpoint:
             self.index_file = self.path / SINGLE
             self.weight_map = {n: SINGLE for n in self._keys(self.path / SINGLE)}
         else:
-            raise HelixInputError(self.path, None, f"no {INDEX} and no {SINGLE}: not a safetensors checkpoint")
+            raise HelixInputError(
+                self.path, None, f"no {INDEX} and no {SINGLE}: not a safetensors checkpoint"
+            )
 
     @staticmethod
     def _keys(shard: Path) -> list[str]:
@@ -76,7 +80,12 @@ class Checkpoint:
         """Tensor name -> shape (from config.json) that a worker holding [start, end) reads."""
         c = self.config
         if not 0 <= start < end <= c.num_layers:
-            raise HelixInputError(self.path / "config.json", "num_hidden_layers", f"range [{start}, {end}) outside the model", c.num_layers)
+            raise HelixInputError(
+                self.path / "config.json",
+                "num_hidden_layers",
+                f"range [{start}, {end}) outside the model",
+                c.num_layers,
+            )
         shapes = DecoderLayer.shapes(c)
         out = {layer_tensor(i, k): shape for i in range(start, end) for k, shape in shapes.items()}
         vh = (c.vocab_size, c.hidden_size)
@@ -93,7 +102,9 @@ class Checkpoint:
             raise HelixInputError(self.index_file, name, "tensor missing from the checkpoint")
         p = self.path / shard
         if not p.is_file() or p.parent.resolve() != self.path.resolve():
-            raise HelixInputError(self.index_file, name, f"its shard {shard!r} is not a file of the checkpoint")
+            raise HelixInputError(
+                self.index_file, name, f"its shard {shard!r} is not a file of the checkpoint"
+            )
         return p
 
     def _by_shard(self, names) -> dict[Path, list[str]]:
@@ -118,13 +129,20 @@ class Checkpoint:
                 have = set(f.keys())
                 for n in names:
                     if n not in have:
-                        raise HelixInputError(shard, n, "tensor missing from its shard (the index says it is here)")
+                        raise HelixInputError(
+                            shard, n, "tensor missing from its shard (the index says it is here)"
+                        )
                     sl = f.get_slice(n)
                     dt, shape = sl.get_dtype(), tuple(sl.get_shape())
                     if dt not in ST_DTYPES:
                         raise HelixInputError(shard, n, "dtype not supported (bf16, fp16 or fp32)", dt)
                     if shape != want[n]:
-                        raise HelixInputError(shard, n, f"shape disagrees with config.json (expected {list(want[n])})", list(shape))
+                        raise HelixInputError(
+                            shard,
+                            n,
+                            f"shape disagrees with config.json (expected {list(want[n])})",
+                            list(shape),
+                        )
         return sorted(groups)
 
     def load(self, start: int, end: int, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
@@ -151,11 +169,18 @@ class Checkpoint:
         return tensors[EMBED if self.config.tie_word_embeddings else HEAD]
 
 
-def check_checkpoint_ranges(path: str | Path, ranges, num_layers: int | None = None, name: str | None = None) -> Checkpoint:
+def check_checkpoint_ranges(
+    path: str | Path, ranges, num_layers: int | None = None, name: str | None = None
+) -> Checkpoint:
     """Before any worker starts: every range's tensors are there, shaped as config.json says."""
     ck = Checkpoint(path, name)
     if num_layers is not None and ck.config.num_layers != num_layers:
-        raise HelixInputError(ck.path / "config.json", "num_hidden_layers", f"the layout has {num_layers} layers", ck.config.num_layers)
+        raise HelixInputError(
+            ck.path / "config.json",
+            "num_hidden_layers",
+            f"the layout has {num_layers} layers",
+            ck.config.num_layers,
+        )
     for s, e in ranges:
         ck.check(s, e)
     return ck

@@ -91,14 +91,20 @@ def scaled_lengths(inputs, outputs, spec: ProtoRunSpec) -> tuple[np.ndarray, np.
     return a, b
 
 
-def checked_lengths(lengths: tuple, spec: ProtoRunSpec, max_position: int | None) -> tuple[np.ndarray, np.ndarray]:
+def checked_lengths(
+    lengths: tuple, spec: ProtoRunSpec, max_position: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Scaled lengths; a request longer than the model's positions is a config error, up front."""
     a, b = scaled_lengths(*lengths, spec)
     longest = int(a.max() + b.max())
     if max_position is not None and longest > max_position:
         raise HelixInputError(
-            "prototype", "lengths", f"prompt + output up to {longest} tokens exceed the model's max_position_embeddings "
-            f"{max_position}; scale or clip the lengths (lengths.scale / max_input / max_output)", spec.lengths.model_dump())
+            "prototype",
+            "lengths",
+            f"prompt + output up to {longest} tokens exceed the model's max_position_embeddings "
+            f"{max_position}; scale or clip the lengths (lengths.scale / max_input / max_output)",
+            spec.lengths.model_dump(),
+        )
     return a, b
 
 
@@ -114,8 +120,16 @@ class Submission:
 
 
 class Host(NodeSockets):
-    def __init__(self, cfg: SystemConfig, spec: ProtoRunSpec, vocab: int, lengths: tuple | None, arrivals=None, log=print,
-                 max_position: int | None = None):
+    def __init__(
+        self,
+        cfg: SystemConfig,
+        spec: ProtoRunSpec,
+        vocab: int,
+        lengths: tuple | None,
+        arrivals=None,
+        log=print,
+        max_position: int | None = None,
+    ):
         self.cfg, self.spec, self.vocab, self.log = cfg, spec, vocab, log
         self.max_position = max_position
         if lengths is not None:
@@ -153,7 +167,9 @@ class Host(NodeSockets):
             hwm, ratio = KV_DEFAULTS[spec.mode]
             ratio = (spec.kv_ratio if spec.kv_ratio is not None else ratio) * spec.lengths.scale
             hwm = spec.kv_hwm if spec.kv_hwm is not None else hwm
-            self.router = HelixRouter(cfg, spec.mode, caps, kv, feed_hwm=spec.feed_hwm, kv_hwm=hwm, kv_ratio=ratio)
+            self.router = HelixRouter(
+                cfg, spec.mode, caps, kv, feed_hwm=spec.feed_hwm, kv_hwm=hwm, kv_ratio=ratio
+            )
         else:
             self.chooser = HopChooser(cfg, spec.scheduler, HOST_ID, spec.seed)
 
@@ -173,7 +189,9 @@ class Host(NodeSockets):
                 self.errors["internal"] += 1
                 self.log(f"host: control message: {type(exc).__name__}: {exc}")
 
-    def on_control(self, frames: list[bytes], now: float, on_fail: Callable[[int, str], None] | None = None) -> bool:
+    def on_control(
+        self, frames: list[bytes], now: float, on_fail: Callable[[int, str], None] | None = None
+    ) -> bool:
         """One control message (ready / heartbeat / bye / fail / fatal); False (counted) if dropped."""
         try:
             msg = check_control(unseal(frames, self.keys), len(self.cfg.nodes))
@@ -189,7 +207,10 @@ class Host(NodeSockets):
         if kind == "ready":
             self.ready.add(src)
         elif kind in ("hb", "bye"):
-            self.stats["worker_reports"][src] = {"dropped": msg.get("dropped", {}), "errors": msg.get("errors", {})}
+            self.stats["worker_reports"][src] = {
+                "dropped": msg.get("dropped", {}),
+                "errors": msg.get("errors", {}),
+            }
             if "cpu_s" in msg:  # CPU seconds the worker's serving loop has used so far
                 self.stats["worker_reports"][src]["cpu_s"] = msg["cpu_s"]
         elif kind == "fail" and on_fail is not None:
@@ -198,8 +219,12 @@ class Host(NodeSockets):
             self.log(f"worker {src} fault: {msg.get('reason')}")
         return True
 
-    def wait_ready(self, timeout_s: float, alive: Callable[[], set[int]] | None = None,
-                   why: Callable[[int], str] | None = None) -> None:
+    def wait_ready(
+        self,
+        timeout_s: float,
+        alive: Callable[[], set[int]] | None = None,
+        why: Callable[[int], str] | None = None,
+    ) -> None:
         """Block until every worker said ready; StartupError naming the missing ones otherwise
         (with ``why(id)``: the last line a worker that exited wrote, e.g. its one-line error)."""
         want = {w.id for w in self.cfg.workers}
@@ -212,7 +237,9 @@ class Host(NodeSockets):
             gone = alive() if alive else set()
             if gone:
                 said = "; ".join(f"worker {g}: {why(g)}" for g in sorted(gone) if why and why(g))
-                raise StartupError(f"worker(s) {sorted(gone)} exited before becoming ready" + (f" ({said})" if said else ""))
+                raise StartupError(
+                    f"worker(s) {sorted(gone)} exited before becoming ready" + (f" ({said})" if said else "")
+                )
             time.sleep(0.05)
         missing = sorted(want - self.ready)
         names = [self.cfg.node(i).name for i in missing]
@@ -234,8 +261,15 @@ class Host(NodeSockets):
             return
         payload = torch.tensor(req.prompt if phase == "prompt" else req.tokens[-1:], dtype=torch.int32)
         header = {
-            "type": phase, "src": HOST_ID, "rid": req.rid, "max_tokens": req.input_len + req.output_len,
-            "context": pos, "stage": 0, "route": req.route, "t": time.time(), "hops": [],
+            "type": phase,
+            "src": HOST_ID,
+            "rid": req.rid,
+            "max_tokens": req.input_len + req.output_len,
+            "context": pos,
+            "stage": 0,
+            "route": req.route,
+            "t": time.time(),
+            "hops": [],
         }
         if req.fb:
             header["fb"], req.fb = req.fb, []
@@ -264,12 +298,21 @@ class Host(NodeSockets):
         self.stats["fail_reasons"][reason] += 1
         req.emit("error", reason)
 
-    def _launch(self, rid: int, a: int, b: int, now_rel: float, sub: Submission | None = None) -> Request | None:
+    def _launch(
+        self, rid: int, a: int, b: int, now_rel: float, sub: Submission | None = None
+    ) -> Request | None:
         if sub is None:
             req = Request(rid, int(a), int(b), prompt_ids(self.spec.seed, rid, int(a), self.vocab))
         else:
-            req = Request(rid, len(sub.prompt), sub.max_tokens, list(sub.prompt), stop_ids=tuple(sub.stop_ids), sink=sub.sink,
-                          last_progress=time.monotonic())
+            req = Request(
+                rid,
+                len(sub.prompt),
+                sub.max_tokens,
+                list(sub.prompt),
+                stop_ids=tuple(sub.stop_ids),
+                sink=sub.sink,
+                last_progress=time.monotonic(),
+            )
         if self.router is not None:
             route = self.router.plan(rid, req.input_len, req.output_len)
         else:
@@ -326,16 +369,25 @@ class Host(NodeSockets):
             self.inbox.dropped["stale"] += 1
             return None
         try:
-            tok = check_token_message(header, tensor, cfg=self.cfg, vocab_size=self.vocab, phase=req.phase, route=req.route,
-                                      hop_by_hop=self.chooser is not None,
-                                      context=0 if req.phase == "prompt" else req.input_len + len(req.tokens) - 1)
+            tok = check_token_message(
+                header,
+                tensor,
+                cfg=self.cfg,
+                vocab_size=self.vocab,
+                phase=req.phase,
+                route=req.route,
+                hop_by_hop=self.chooser is not None,
+                context=0 if req.phase == "prompt" else req.input_len + len(req.tokens) - 1,
+            )
         except Drop as exc:
             self.inbox.dropped[exc.reason] += 1
             return None
         req.last_t = t_in
         phase = req.phase
         ctx_len = 0 if phase == "prompt" else req.input_len + len(req.tokens)
-        self.events.append((t_in, req.rid, "in", phase, ctx_len, req.input_len + 1 if phase == "prompt" else 1))
+        self.events.append(
+            (t_in, req.rid, "in", phase, ctx_len, req.input_len + 1 if phase == "prompt" else 1)
+        )
         req.tokens.append(tok)
         req.last_progress = time.monotonic()
         req.emit("token", tok)
@@ -357,7 +409,9 @@ class Host(NodeSockets):
         mono = time.monotonic()
         newly = []
         for w in self.cfg.workers:
-            if w.id not in self.dead and (w.id in gone or mono - self.last_seen.get(w.id, mono) > self.spec.heartbeat_timeout_s):
+            if w.id not in self.dead and (
+                w.id in gone or mono - self.last_seen.get(w.id, mono) > self.spec.heartbeat_timeout_s
+            ):
                 self._declare_dead(w.id, now)
                 newly.append(w.id)
         return newly
@@ -446,12 +500,17 @@ class Host(NodeSockets):
         duration = spec.duration_s
         offline = spec.mode == "offline"
         if offline:
-            feeder = OfflineFeeder(spec.n_init, duration, on_prompt=self.router is not None and spec.feed == "paper")
+            feeder = OfflineFeeder(
+                spec.n_init, duration, on_prompt=self.router is not None and spec.feed == "paper"
+            )
             pending = [(t, None, None) for t in feeder.initial_times(0.1)]
         else:
             if spec.rate_tps is None:
                 raise HelixInputError("prototype", "rate_tps", "an online run needs rate_tps")
-            pending = [(t, a, b) for t, a, b in online_arrivals(self.arrival_counts, sampler, spec.rate_tps, 0.0, duration)]
+            pending = [
+                (t, a, b)
+                for t, a, b in online_arrivals(self.arrival_counts, sampler, spec.rate_tps, 0.0, duration)
+            ]
         pending.reverse()  # pop from the end = earliest first
         next_rid = 0
         rel = self._rel
@@ -466,7 +525,11 @@ class Host(NodeSockets):
                 relaunch(rel() + 0.1)
 
         def feed(now_rel: float) -> None:
-            if offline and now_rel + 0.1 < duration and (self.router is None or not paper_feed or self.router.may_launch()):
+            if (
+                offline
+                and now_rel + 0.1 < duration
+                and (self.router is None or not paper_feed or self.router.may_launch())
+            ):
                 relaunch(now_rel + 0.1)
 
         poller = self._begin()
@@ -505,8 +568,15 @@ class Host(NodeSockets):
         return self._end_stats(duration_s=duration, wall_end_s=round(end, 3))
 
     # -- serving -------------------------------------------------------------------------------
-    def serve(self, submissions: "queue.Queue[Submission]", stop, wake_fd: int | None = None,
-              alive: Callable[[], set[int]] | None = None, stall_s: float = 120.0, queue_s: float = 60.0) -> dict:
+    def serve(
+        self,
+        submissions: "queue.Queue[Submission]",
+        stop,
+        wake_fd: int | None = None,
+        alive: Callable[[], set[int]] | None = None,
+        stall_s: float = 120.0,
+        queue_s: float = 60.0,
+    ) -> dict:
         """Serve requests handed in through ``submissions`` until ``stop`` (a threading.Event) is set.
 
         Each is scheduled exactly as the workload generator's are (``_launch``); one the scheduler
@@ -584,21 +654,28 @@ class Host(NodeSockets):
         rows = []
         for rid in sorted(self.requests):
             r = self.requests[rid]
-            rows.append({
-                "request_id": rid,
-                "input_len": r.input_len,
-                "output_len": r.output_len,
-                "nodes": " ".join(str(n) for n, _, _ in r.route),
-                "machines": " ".join(self.cfg.node(n).name for n, _, _ in r.route),
-                "starts": " ".join(str(s) for _, s, _ in r.route),
-                "ends": " ".join(str(e) for _, _, e in r.route),
-                "status": r.status,
-            })
+            rows.append(
+                {
+                    "request_id": rid,
+                    "input_len": r.input_len,
+                    "output_len": r.output_len,
+                    "nodes": " ".join(str(n) for n, _, _ in r.route),
+                    "machines": " ".join(self.cfg.node(n).name for n, _, _ in r.route),
+                    "starts": " ".join(str(s) for _, s, _ in r.route),
+                    "ends": " ".join(str(e) for _, _, e in r.route),
+                    "status": r.status,
+                }
+            )
         return rows
 
     def token_rows(self) -> list[dict]:
         return [
-            {"request_id": rid, "prompt": " ".join(map(str, r.prompt)), "output": " ".join(map(str, r.tokens)), "status": r.status}
+            {
+                "request_id": rid,
+                "prompt": " ".join(map(str, r.prompt)),
+                "output": " ".join(map(str, r.tokens)),
+                "status": r.status,
+            }
             for rid, r in sorted(self.requests.items())
         ]
 

@@ -22,11 +22,30 @@ from helix.errors import HelixInputError
 from helix.prototype.sysconfig import SystemConfig
 
 
-def worker_argv(cfg_path: str, nid: int, model_config: str, model_name: str, spec, checkpoint: str | None = None) -> list[str]:
+def worker_argv(
+    cfg_path: str, nid: int, model_config: str, model_name: str, spec, checkpoint: str | None = None
+) -> list[str]:
     argv = [
-        "--system-config", cfg_path, "--node-id", str(nid), "--model-config", model_config, "--model-name", model_name,
-        "--engine", spec.engine, "--scheduler", spec.scheduler, "--device", spec.device, "--dtype", spec.dtype,
-        "--seed", str(spec.seed), "--threads", str(spec.threads),
+        "--system-config",
+        cfg_path,
+        "--node-id",
+        str(nid),
+        "--model-config",
+        model_config,
+        "--model-name",
+        model_name,
+        "--engine",
+        spec.engine,
+        "--scheduler",
+        spec.scheduler,
+        "--device",
+        spec.device,
+        "--dtype",
+        spec.dtype,
+        "--seed",
+        str(spec.seed),
+        "--threads",
+        str(spec.threads),
     ]
     if spec.decode_batch:
         argv += ["--decode-batch", str(spec.decode_batch)]
@@ -38,15 +57,33 @@ def worker_argv(cfg_path: str, nid: int, model_config: str, model_name: str, spe
 class LocalLauncher:
     """One ``python -m helix.prototype.worker`` subprocess per worker; stderr to ``log_dir``."""
 
-    def __init__(self, cfg: SystemConfig, cfg_path: str, model_config: str, model_name: str, spec, log_dir: str | Path,
-                 checkpoint: str | None = None):
+    def __init__(
+        self,
+        cfg: SystemConfig,
+        cfg_path: str,
+        model_config: str,
+        model_name: str,
+        spec,
+        log_dir: str | Path,
+        checkpoint: str | None = None,
+    ):
         self.procs: dict[int, subprocess.Popen] = {}
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, OMP_NUM_THREADS=str(spec.threads), MKL_NUM_THREADS=str(spec.threads), PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ,
+            OMP_NUM_THREADS=str(spec.threads),
+            MKL_NUM_THREADS=str(spec.threads),
+            PYTHONUNBUFFERED="1",
+        )
         for w in cfg.workers:
             fh = open(self.log_dir / f"worker{w.id}.log", "w")
-            argv = [sys.executable, "-m", "helix.prototype.worker", *worker_argv(cfg_path, w.id, model_config, model_name, spec, checkpoint)]
+            argv = [
+                sys.executable,
+                "-m",
+                "helix.prototype.worker",
+                *worker_argv(cfg_path, w.id, model_config, model_name, spec, checkpoint),
+            ]
             self.procs[w.id] = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env)
             fh.close()
 
@@ -57,7 +94,11 @@ class LocalLauncher:
     def last_line(self, nid: int) -> str:
         """The last line worker ``nid`` wrote (its one-line error when it failed to start)."""
         try:
-            lines = [ln for ln in (self.log_dir / f"worker{nid}.log").read_text(errors="replace").splitlines() if ln.strip()]
+            lines = [
+                ln
+                for ln in (self.log_dir / f"worker{nid}.log").read_text(errors="replace").splitlines()
+                if ln.strip()
+            ]
         except OSError:
             return ""
         return lines[-1].strip()[:300] if lines else ""
@@ -117,8 +158,15 @@ def map_to_ray_nodes(cfg: SystemConfig, ray_nodes: list[dict]) -> dict[int, str]
 class RayLauncher:
     """One Ray task per worker, pinned to a node with the machine's GPU type."""
 
-    def __init__(self, cfg: SystemConfig, model_config: str, model_name: str, spec, address: str | None = None,
-                 checkpoint: str | None = None):
+    def __init__(
+        self,
+        cfg: SystemConfig,
+        model_config: str,
+        model_name: str,
+        spec,
+        address: str | None = None,
+        checkpoint: str | None = None,
+    ):
         import ray
 
         self.ray = ray
@@ -133,7 +181,12 @@ class RayLauncher:
         task = ray.remote(_ray_worker_task)
         self.refs = {}
         for w in cfg.workers:
-            opts = {"resources": {f"gpu_model:{w.gpu}": 1, f"node:{w.address}": 0.001}, "num_gpus": spec.gpu, "num_cpus": 0, "max_retries": 0}
+            opts = {
+                "resources": {f"gpu_model:{w.gpu}": 1, f"node:{w.address}": 0.001},
+                "num_gpus": spec.gpu,
+                "num_cpus": 0,
+                "max_retries": 0,
+            }
             argv = worker_argv("-", w.id, "-", model_name, spec, checkpoint)
             self.refs[w.id] = task.options(**opts).remote(cfg.to_dict(), model_json, argv)
 

@@ -51,14 +51,32 @@ class Events:
         out = []
         for name in names:
             m = self.part == name
-            out.append(Events(f"{self.source}#{name}", self.time[m], self.rid[m], self.direction[m], self.phase[m], self.context[m], self.tokens[m]))
+            out.append(
+                Events(
+                    f"{self.source}#{name}",
+                    self.time[m],
+                    self.rid[m],
+                    self.direction[m],
+                    self.phase[m],
+                    self.context[m],
+                    self.tokens[m],
+                )
+            )
         return out
 
 
 def _columns(source: str, rows: list[tuple]) -> Events:
     if not rows:
         z = np.zeros(0)
-        return Events(source, z, z.astype(np.int64), z.astype(str), z.astype(str), z.astype(np.int64), z.astype(np.int64))
+        return Events(
+            source,
+            z,
+            z.astype(np.int64),
+            z.astype(str),
+            z.astype(str),
+            z.astype(np.int64),
+            z.astype(np.int64),
+        )
     t, r, d, p, c, n = zip(*rows)
     return Events(
         source,
@@ -73,7 +91,12 @@ def _columns(source: str, rows: list[tuple]) -> Events:
 
 def _check(path: Path, lineno: int, row: tuple) -> tuple:
     def bad() -> HelixInputError:  # built only for a bad row: formatting it costs more than the check
-        return HelixInputError(path, f"line {lineno}", "not an event (t, id, 'out'|'in', 'prompt'|'decode', context, tokens)", row)
+        return HelixInputError(
+            path,
+            f"line {lineno}",
+            "not an event (t, id, 'out'|'in', 'prompt'|'decode', context, tokens)",
+            row,
+        )
 
     if len(row) != 6 or row[2] not in ("out", "in", "fail") or row[3] not in ("prompt", "decode"):
         raise bad()
@@ -98,7 +121,14 @@ def read_events_txt(path: str | Path) -> Events:
             parts = line[1:-1].split(", ") if line[0] == "(" and line[-1] == ")" else []
             try:
                 if len(parts) == 6:
-                    row = (float(parts[0]), int(parts[1]), parts[2].strip("'\""), parts[3].strip("'\""), int(parts[4]), int(parts[5]))
+                    row = (
+                        float(parts[0]),
+                        int(parts[1]),
+                        parts[2].strip("'\""),
+                        parts[3].strip("'\""),
+                        int(parts[4]),
+                        int(parts[5]),
+                    )
                 else:
                     row = tuple(ast.literal_eval(line))
             except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
@@ -129,7 +159,11 @@ def _read_events_csv(path: Path) -> Events:
             try:
                 if len(rec) != width:
                     raise ValueError
-                rows.append(_check(path, lineno, (float(rec[0]), int(rec[1]), rec[2], rec[3], int(rec[4]), int(rec[5]))))
+                rows.append(
+                    _check(
+                        path, lineno, (float(rec[0]), int(rec[1]), rec[2], rec[3], int(rec[4]), int(rec[5]))
+                    )
+                )
             except HelixInputError:
                 raise
             except (ValueError, IndexError, OverflowError):
@@ -175,7 +209,9 @@ def pair(ev: Events) -> Samples:
     ins: dict[tuple, float] = {}
     decode_in = []
     failed = set()
-    for t, r, d, p, c in zip(ev.time.tolist(), ev.rid.tolist(), ev.direction.tolist(), ev.phase.tolist(), ev.context.tolist()):
+    for t, r, d, p, c in zip(
+        ev.time.tolist(), ev.rid.tolist(), ev.direction.tolist(), ev.phase.tolist(), ev.context.tolist()
+    ):
         key = (r, -1) if p == "prompt" else (r, c)
         if d == "out":
             outs[key] = t
@@ -198,7 +234,9 @@ def window_part(s: Samples, warmup_s: float, end_s: float) -> tuple:
     return (s.prompt, s.decode, (float(warmup_s), float(end_s)))
 
 
-def parse_logs(paths: list[str | Path], warmup_s: float = DEFAULT_WARMUP_S, end_s: float = DEFAULT_END_S) -> dict:
+def parse_logs(
+    paths: list[str | Path], warmup_s: float = DEFAULT_WARMUP_S, end_s: float = DEFAULT_END_S
+) -> dict:
     """Metrics of one log, or the sub-cluster aggregate of several (an events.csv with a ``part``
     column counts as one log per part).
 
@@ -222,7 +260,9 @@ def parse_logs(paths: list[str | Path], warmup_s: float = DEFAULT_WARMUP_S, end_
         total = sum(m["decode_throughput_tps"] for m in per)
         for key in ("prompt_latency_s", "decode_latency_s"):
             out[key]["mean_throughput_weighted"] = (
-                sum(m[key]["mean"] * m["decode_throughput_tps"] for m in per) / total if total > 0 else float("nan")
+                sum(m[key]["mean"] * m["decode_throughput_tps"] for m in per) / total
+                if total > 0
+                else float("nan")
             )
         out["logs"] = per
     return out

@@ -22,7 +22,21 @@ from helix.prototype.sysconfig import HOST_ID, SystemConfig
 
 MAX_ROUTE = 64  # stages; a placement graph path is at most one stage per worker
 MAX_ID = 2**53  # request ids stay exact in JSON doubles
-DATA_FIELDS = {"type", "src", "rid", "max_tokens", "context", "stage", "route", "t", "hops", "fb", "dtype", "shape", "loop"}
+DATA_FIELDS = {
+    "type",
+    "src",
+    "rid",
+    "max_tokens",
+    "context",
+    "stage",
+    "route",
+    "t",
+    "hops",
+    "fb",
+    "dtype",
+    "shape",
+    "loop",
+}
 MAX_STOP = 64  # stop token ids a request may carry
 
 
@@ -66,8 +80,11 @@ def check_route(cfg: SystemConfig, route: Any, complete: bool) -> list[list[int]
             raise Drop("bad_route", f"stage {j}: no worker {node}")
         held = cfg.nodes[node]
         if s != prev_end or not held.start <= s < e <= held.end:
-            raise Drop("bad_route", f"stage {j}: layers [{s}, {e}) on node {node} "
-                                    f"holding [{held.start}, {held.end}) after layer {prev_end}")
+            raise Drop(
+                "bad_route",
+                f"stage {j}: layers [{s}, {e}) on node {node} "
+                f"holding [{held.start}, {held.end}) after layer {prev_end}",
+            )
         if node not in cfg.nodes[prev].out_nodes:
             raise Drop("bad_route", f"stage {j}: no edge {prev} -> {node}")
         prev, prev_end = node, e
@@ -84,8 +101,17 @@ def _check_times(h: dict, n: int) -> None:
         raise Drop("bad_hops", f"hops must be {n} numbers")
 
 
-def check_stage_message(h: dict, tensor: torch.Tensor | None, *, me: int, cfg: SystemConfig, vocab_size: int,
-                        hidden_size: int, max_position: int, dtype: torch.dtype) -> tuple[int, int]:
+def check_stage_message(
+    h: dict,
+    tensor: torch.Tensor | None,
+    *,
+    me: int,
+    cfg: SystemConfig,
+    vocab_size: int,
+    hidden_size: int,
+    max_position: int,
+    dtype: torch.dtype,
+) -> tuple[int, int]:
     """A prompt/decode message a worker received: returns this stage's (start, end) or raises Drop."""
     extra = set(h) - DATA_FIELDS
     if extra:
@@ -115,8 +141,12 @@ def check_stage_message(h: dict, tensor: torch.Tensor | None, *, me: int, cfg: S
         int_field(h, "context", 1, max_tokens - 2)
     _check_times(h, stage)
     fb = h.get("fb", [])
-    if not isinstance(fb, list) or len(fb) > MAX_ROUTE or not all(
-        isinstance(x, list) and len(x) == 3 and is_int(x[0]) and is_int(x[1]) and is_num(x[2]) for x in fb
+    if (
+        not isinstance(fb, list)
+        or len(fb) > MAX_ROUTE
+        or not all(
+            isinstance(x, list) and len(x) == 3 and is_int(x[0]) and is_int(x[1]) and is_num(x[2]) for x in fb
+        )
     ):
         raise Drop("bad_fb", "fb must be a list of [sender, receiver, seconds]")
     start, end = route[stage][1], route[stage][2]
@@ -130,7 +160,10 @@ def check_stage_message(h: dict, tensor: torch.Tensor | None, *, me: int, cfg: S
             raise Drop("bad_token", f"token ids outside the vocabulary [0, {vocab_size})")
     else:
         if tensor.dtype != dtype or tensor.dim() != 2 or tensor.shape[1] != hidden_size:
-            raise Drop("bad_payload", f"hidden states must be {dtype} [n, {hidden_size}], got {tensor.dtype} {list(tensor.shape)}")
+            raise Drop(
+                "bad_payload",
+                f"hidden states must be {dtype} [n, {hidden_size}], got {tensor.dtype} {list(tensor.shape)}",
+            )
         n = tensor.shape[0]
         if n and not bool(torch.isfinite(tensor).all()):
             raise Drop("bad_payload", "hidden states are not finite")
@@ -147,13 +180,26 @@ def check_loop(h: dict, vocab_size: int) -> list[int] | None:
     if "loop" not in h:
         return None
     stop = h["loop"]
-    if not isinstance(stop, list) or len(stop) > MAX_STOP or not all(is_int(x) and 0 <= x < vocab_size for x in stop):
+    if (
+        not isinstance(stop, list)
+        or len(stop) > MAX_STOP
+        or not all(is_int(x) and 0 <= x < vocab_size for x in stop)
+    ):
         raise Drop("bad_loop", f"loop must be a list of at most {MAX_STOP} token ids")
     return stop
 
 
-def check_token_message(h: dict, tensor: torch.Tensor | None, *, cfg: SystemConfig, vocab_size: int,
-                        phase: str, route: list, hop_by_hop: bool, context: int | None = None) -> int:
+def check_token_message(
+    h: dict,
+    tensor: torch.Tensor | None,
+    *,
+    cfg: SystemConfig,
+    vocab_size: int,
+    phase: str,
+    route: list,
+    hop_by_hop: bool,
+    context: int | None = None,
+) -> int:
     """A generated token the host received for a running request: returns the token or raises Drop.
     ``route``: the request's route as the host knows it (whole for helix; first hop for swarm/random);
     ``context``: the position the host expects this iteration to have run at (a token of another
@@ -197,14 +243,20 @@ def check_broadcast(msg: dict, n_nodes: int) -> dict:
         return msg
     if kind == "abort":
         rids = msg.get("rids")
-        if not isinstance(rids, list) or len(rids) > 100_000 or not all(is_int(x) and 0 <= x <= MAX_ID for x in rids):
+        if (
+            not isinstance(rids, list)
+            or len(rids) > 100_000
+            or not all(is_int(x) and 0 <= x <= MAX_ID for x in rids)
+        ):
             raise Drop("bad_broadcast", "abort needs a list of request ids")
         return msg
     raise Drop("bad_broadcast", f"type {kind!r}")
 
 
 def _counts(x: Any) -> bool:
-    return isinstance(x, dict) and len(x) <= 100 and all(isinstance(k, str) and is_int(v) for k, v in x.items())
+    return (
+        isinstance(x, dict) and len(x) <= 100 and all(isinstance(k, str) and is_int(v) for k, v in x.items())
+    )
 
 
 def check_control(msg: dict, n_nodes: int) -> dict:
@@ -216,8 +268,12 @@ def check_control(msg: dict, n_nodes: int) -> dict:
     if kind == "ready":
         return msg
     if kind in ("hb", "bye"):
-        if not _counts(msg.get("dropped", {})) or not _counts(msg.get("errors", {})) or not is_int(msg.get("cached", 0)) \
-                or not is_num(msg.get("cpu_s", 0)):
+        if (
+            not _counts(msg.get("dropped", {}))
+            or not _counts(msg.get("errors", {}))
+            or not is_int(msg.get("cached", 0))
+            or not is_num(msg.get("cpu_s", 0))
+        ):
             raise Drop("control_malformed", "hb/bye counters")
         return msg
     if kind in ("fail", "fatal"):

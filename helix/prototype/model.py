@@ -59,7 +59,12 @@ class LlamaConfig:
             raise HelixInputError(path, "rope_parameters", "must be a mapping", rope)
         rope_type = rope.get("rope_type", rope.get("type", "default"))
         if rope_type not in ("default", None):
-            raise HelixInputError(path, "rope_parameters.rope_type", "only the default rotary embedding is implemented", rope_type)
+            raise HelixInputError(
+                path,
+                "rope_parameters.rope_type",
+                "only the default rotary embedding is implemented",
+                rope_type,
+            )
         if "rope_theta" not in raw and "rope_theta" in rope:
             raw["rope_theta"] = rope["rope_theta"]
         for key in ("rms_norm_eps", "rope_theta"):
@@ -154,7 +159,9 @@ def rope_table(head_dim: int, theta: float, n: int, device) -> tuple[torch.Tenso
     cos, sin = _ROPE.get(key, (None, None))
     if cos is None or cos.shape[0] < n:
         size = max(n, 256, 2 * (cos.shape[0] if cos is not None else 0))
-        inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64, device=device).float() / head_dim))
+        inv = 1.0 / (
+            theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64, device=device).float() / head_dim)
+        )
         ang = torch.arange(size, device=device, dtype=torch.float32)[:, None] * inv[None, :]
         emb = torch.cat([ang, ang], -1)
         cos, sin = emb.cos(), emb.sin()
@@ -201,18 +208,37 @@ class DecoderLayer(torch.nn.Module):
 
     # our parameter -> the tensor of a HF LLaMA checkpoint (under model.layers.{i}.)
     HF_NAMES = {
-        "wq": "self_attn.q_proj.weight", "wk": "self_attn.k_proj.weight", "wv": "self_attn.v_proj.weight",
-        "wo": "self_attn.o_proj.weight", "w_gate": "mlp.gate_proj.weight", "w_up": "mlp.up_proj.weight",
-        "w_down": "mlp.down_proj.weight", "attn_norm.weight": "input_layernorm.weight",
+        "wq": "self_attn.q_proj.weight",
+        "wk": "self_attn.k_proj.weight",
+        "wv": "self_attn.v_proj.weight",
+        "wo": "self_attn.o_proj.weight",
+        "w_gate": "mlp.gate_proj.weight",
+        "w_up": "mlp.up_proj.weight",
+        "w_down": "mlp.down_proj.weight",
+        "attn_norm.weight": "input_layernorm.weight",
         "mlp_norm.weight": "post_attention_layernorm.weight",
     }
 
     @staticmethod
     def shapes(cfg: LlamaConfig) -> dict[str, tuple[int, ...]]:
         """Shape of every parameter (HF's [out, in] convention), for checkpoint checks."""
-        h, q, kv, ff = cfg.hidden_size, cfg.num_heads * cfg.head_dim, cfg.num_kv_heads * cfg.head_dim, cfg.intermediate_size
-        return {"wq": (q, h), "wk": (kv, h), "wv": (kv, h), "wo": (h, q), "w_gate": (ff, h), "w_up": (ff, h),
-                "w_down": (h, ff), "attn_norm.weight": (h,), "mlp_norm.weight": (h,)}
+        h, q, kv, ff = (
+            cfg.hidden_size,
+            cfg.num_heads * cfg.head_dim,
+            cfg.num_kv_heads * cfg.head_dim,
+            cfg.intermediate_size,
+        )
+        return {
+            "wq": (q, h),
+            "wk": (kv, h),
+            "wv": (kv, h),
+            "wo": (h, q),
+            "w_gate": (ff, h),
+            "w_up": (ff, h),
+            "w_down": (h, ff),
+            "attn_norm.weight": (h,),
+            "mlp_norm.weight": (h,),
+        }
 
     def __init__(self, cfg: LlamaConfig, index: int, seed: int, device="cpu", weights: dict | None = None):
         super().__init__()
@@ -260,7 +286,9 @@ class DecoderLayer(torch.nn.Module):
         w_qkv, _ = self._fused()
         nq, nk = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
         y = F.linear(self.attn_norm(x), w_qkv)
-        qk = apply_rope(y[:, : nq + nk].view(-1, c.num_heads + c.num_kv_heads, c.head_dim), cos, sin)  # q and k at once
+        qk = apply_rope(
+            y[:, : nq + nk].view(-1, c.num_heads + c.num_kv_heads, c.head_dim), cos, sin
+        )  # q and k at once
         v = y[:, nq + nk :].view(-1, c.num_kv_heads, c.head_dim)
         return qk[:, : c.num_heads], qk[:, c.num_heads :], v
 
@@ -277,12 +305,18 @@ class DecoderLayer(torch.nn.Module):
         cos, sin = rope_at(self.cfg, torch.arange(n, device=x.device), x.dtype)
         q, k, v = self.qkv(x, cos, sin)
         cache.write(0, k, v)
-        out = F.scaled_dot_product_attention(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), is_causal=True,
-                                             enable_gqa=True)
+        out = F.scaled_dot_product_attention(
+            q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1), is_causal=True, enable_gqa=True
+        )
         return self.finish(x, out.transpose(0, 1))
 
-    def forward_decode(self, x: torch.Tensor, caches: list["LayerCache"], pos: torch.Tensor | None = None,
-                       batch: DecodeBatch | None = None) -> torch.Tensor:
+    def forward_decode(
+        self,
+        x: torch.Tensor,
+        caches: list["LayerCache"],
+        pos: torch.Tensor | None = None,
+        batch: DecodeBatch | None = None,
+    ) -> torch.Tensor:
         """x: [B, h], one new token per request at positions ``pos`` (or a prepared ``batch``);
         batched with a padding mask when the requests' lengths differ."""
         if batch is None:
@@ -346,8 +380,14 @@ class Embedding(torch.nn.Module):
 class Head(torch.nn.Module):
     """Final RMSNorm + LM head + greedy sampling (argmax), on the worker whose range ends at L."""
 
-    def __init__(self, cfg: LlamaConfig, seed: int, device="cpu", weight: torch.Tensor | None = None,
-                 norm: torch.Tensor | None = None):
+    def __init__(
+        self,
+        cfg: LlamaConfig,
+        seed: int,
+        device="cpu",
+        weight: torch.Tensor | None = None,
+        norm: torch.Tensor | None = None,
+    ):
         super().__init__()
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         if norm is not None:
@@ -355,7 +395,12 @@ class Head(torch.nn.Module):
         if weight is not None:
             w = weight.to(device)
         else:
-            w = _randn((cfg.vocab_size, cfg.hidden_size), layer_seed(seed, _HEAD), 1 / math.sqrt(cfg.hidden_size), device)
+            w = _randn(
+                (cfg.vocab_size, cfg.hidden_size),
+                layer_seed(seed, _HEAD),
+                1 / math.sqrt(cfg.hidden_size),
+                device,
+            )
         self.weight = torch.nn.Parameter(w, requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -370,7 +415,9 @@ class Reference:
     def __init__(self, cfg: LlamaConfig, seed: int = 0, device: str = "cpu", dtype=torch.float32):
         self.cfg, self.device, self.dtype = cfg, device, dtype
         self.embed = Embedding(cfg, seed, device).to(device=device, dtype=dtype)
-        self.layers = [DecoderLayer(cfg, i, seed, device).to(device=device, dtype=dtype) for i in range(cfg.num_layers)]
+        self.layers = [
+            DecoderLayer(cfg, i, seed, device).to(device=device, dtype=dtype) for i in range(cfg.num_layers)
+        ]
         self.head = Head(cfg, seed, device).to(device=device, dtype=dtype)
 
     @torch.inference_mode()

@@ -39,14 +39,18 @@ def nid_of(uid: int) -> int:
     return HOST_ID if uid in (SOURCE_ID, SINK_ID) else uid - 1
 
 
-def topology(cfg: SystemConfig, kv_capacity: dict[int, int] | None = None, dead: set[int] = frozenset()) -> Topology:
+def topology(
+    cfg: SystemConfig, kv_capacity: dict[int, int] | None = None, dead: set[int] = frozenset()
+) -> Topology:
     """The placement graph as a scheduling Topology (links in sender-id, then config order)."""
     nodes = {}
     for w in cfg.workers:
         if w.id in dead:
             continue
         kv = (kv_capacity or {}).get(w.id, 10**12)
-        nodes[uid_of(w.id)] = NodeView(uid_of(w.id), w.name, w.gpu, w.start, w.end, _BIG, _BIG, int(kv), prompt_max_tokens=10**9)
+        nodes[uid_of(w.id)] = NodeView(
+            uid_of(w.id), w.name, w.gpu, w.start, w.end, _BIG, _BIG, int(kv), prompt_max_tokens=10**9
+        )
     links = []
     for n in cfg.nodes:
         if n.id in dead:
@@ -76,7 +80,14 @@ class _Iter:
 class HelixRouter:
     """Host-side whole-route planning with the shared helix scheduler."""
 
-    def __init__(self, cfg: SystemConfig, mode: str, node_capacity: dict[int, float], kv_capacity: dict[int, int], **options):
+    def __init__(
+        self,
+        cfg: SystemConfig,
+        mode: str,
+        node_capacity: dict[int, float],
+        kv_capacity: dict[int, int],
+        **options,
+    ):
         self.cfg, self.mode, self.options = cfg, mode, options
         self.node_capacity, self.kv_capacity = node_capacity, kv_capacity
         self.dead: set[int] = set()

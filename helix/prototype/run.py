@@ -39,7 +39,9 @@ def _csv(rows: list[dict]) -> str:
     return buf.getvalue()
 
 
-def resolve_model(layout: Layout, model_config: str | Path | None, checkpoint: str | Path | None, name: str) -> tuple[LlamaConfig, str]:
+def resolve_model(
+    layout: Layout, model_config: str | Path | None, checkpoint: str | Path | None, name: str
+) -> tuple[LlamaConfig, str]:
     """The model of a run and the config.json path workers read; with a checkpoint, every placed
     range's tensors are checked against config.json here, before anything starts."""
     from helix.errors import HelixInputError
@@ -50,10 +52,14 @@ def resolve_model(layout: Layout, model_config: str | Path | None, checkpoint: s
         ck = check_checkpoint_ranges(checkpoint, sorted(set(layout.used().values())), layout.num_layers, name)
         return ck.config, str(Path(checkpoint) / "config.json")
     if not model_config:
-        raise HelixInputError("prototype", "model_config", "a model config.json or a checkpoint directory is needed")
+        raise HelixInputError(
+            "prototype", "model_config", "a model config.json or a checkpoint directory is needed"
+        )
     model = LlamaConfig.from_json(model_config, name)
     if model.num_layers != layout.num_layers:
-        raise HelixInputError(model_config, "num_hidden_layers", f"layout has {layout.num_layers} layers", model.num_layers)
+        raise HelixInputError(
+            model_config, "num_hidden_layers", f"layout has {layout.num_layers} layers", model.num_layers
+        )
     return model, str(model_config)
 
 
@@ -102,7 +108,9 @@ def run_prototype(
     cfg.save(cfg_path)
     host = Host(cfg, spec, model.vocab_size, lengths, arrivals, log=log, max_position=model.max_position)
     if spec.launcher == "local":
-        launcher = LocalLauncher(cfg, str(cfg_path), str(model_config), spec.model, spec, work, checkpoint=checkpoint)
+        launcher = LocalLauncher(
+            cfg, str(cfg_path), str(model_config), spec.model, spec, work, checkpoint=checkpoint
+        )
     previous = signal.getsignal(signal.SIGTERM)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # snakemake / ray stop us with SIGTERM
     try:
@@ -128,7 +136,9 @@ def run_prototype(
     return metrics
 
 
-def write_serving_outputs(out_dir: Path, cfg, events: list, rows: tuple, stats: dict, spec: ProtoRunSpec, model: LlamaConfig) -> None:
+def write_serving_outputs(
+    out_dir: Path, cfg, events: list, rows: tuple, stats: dict, spec: ProtoRunSpec, model: LlamaConfig
+) -> None:
     """What an endpoint session leaves behind (same files as a workload run, metrics over all of it)."""
     write_events_csv(out_dir / "events.csv", events)
     write_text(out_dir / "routes.csv", _csv(rows[0]))
@@ -136,7 +146,10 @@ def write_serving_outputs(out_dir: Path, cfg, events: list, rows: tuple, stats: 
     cfg.save(out_dir / "system_config.yaml", public=True)
     write_json(out_dir / "run.json", {k: v for k, v in stats.items() if k != "duration_s"})
     if any(e[2] == "in" for e in events):
-        write_json(out_dir / "metrics.json", parse_logs([out_dir / "events.csv"], warmup_s=0.0, end_s=max(e[0] for e in events) + 1))
+        write_json(
+            out_dir / "metrics.json",
+            parse_logs([out_dir / "events.csv"], warmup_s=0.0, end_s=max(e[0] for e in events) + 1),
+        )
     write_json(out_dir / "meta.json", run_meta(spec, model))
 
 

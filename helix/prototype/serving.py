@@ -37,9 +37,19 @@ class RequestFailed(RuntimeError):
 
 
 class Deployment:
-    def __init__(self, layout: Layout, spec: ProtoRunSpec, *, model_config: str | Path | None = None,
-                 checkpoint: str | Path | None = None, cluster: Cluster | None = None, base_port: int | None = None,
-                 work_dir: str | Path, log=log_stderr, stall_s: float = 120.0):
+    def __init__(
+        self,
+        layout: Layout,
+        spec: ProtoRunSpec,
+        *,
+        model_config: str | Path | None = None,
+        checkpoint: str | Path | None = None,
+        cluster: Cluster | None = None,
+        base_port: int | None = None,
+        work_dir: str | Path,
+        log=log_stderr,
+        stall_s: float = 120.0,
+    ):
         from helix.prototype.run import check_local_device, resolve_model
 
         check_scheduler(spec.scheduler)
@@ -66,15 +76,26 @@ class Deployment:
         spec = self.spec
         cfg_path = self.work / "system_config.yaml"
         if spec.launcher == "ray":
-            self._launcher = RayLauncher(self.cfg, self.model_config, spec.model, spec, checkpoint=self.checkpoint)
+            self._launcher = RayLauncher(
+                self.cfg, self.model_config, spec.model, spec, checkpoint=self.checkpoint
+            )
         self.cfg.save(cfg_path)
         bound, ready = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._host_thread, args=(bound, ready), name="helix-host", daemon=True)
+        self._thread = threading.Thread(
+            target=self._host_thread, args=(bound, ready), name="helix-host", daemon=True
+        )
         self._thread.start()
         bound.wait()
         if self._error is None and spec.launcher == "local":
-            self._launcher = LocalLauncher(self.cfg, str(cfg_path), self.model_config, spec.model, spec, self.work,
-                                           checkpoint=self.checkpoint)
+            self._launcher = LocalLauncher(
+                self.cfg,
+                str(cfg_path),
+                self.model_config,
+                spec.model,
+                spec,
+                self.work,
+                checkpoint=self.checkpoint,
+            )
         ready.wait()
         if self._error is not None:
             self.close()
@@ -83,7 +104,14 @@ class Deployment:
 
     def _host_thread(self, bound: threading.Event, ready: threading.Event) -> None:
         try:
-            self.host = Host(self.cfg, self.spec, self.model.vocab_size, None, log=self.log, max_position=self.model.max_position)
+            self.host = Host(
+                self.cfg,
+                self.spec,
+                self.model.vocab_size,
+                None,
+                log=self.log,
+                max_position=self.model.max_position,
+            )
         except BaseException as exc:  # noqa: BLE001 - handed to the caller of start()
             self._error = exc
             bound.set()
@@ -93,14 +121,18 @@ class Deployment:
         try:
             while self._launcher is None and self._error is None:
                 self._stop.wait(0.01)
-            self.host.wait_ready(self.spec.startup_timeout_s, self._launcher.alive, getattr(self._launcher, "last_line", None))
+            self.host.wait_ready(
+                self.spec.startup_timeout_s, self._launcher.alive, getattr(self._launcher, "last_line", None)
+            )
         except BaseException as exc:  # noqa: BLE001
             self._error = exc
             ready.set()
             return
         ready.set()
         try:
-            self.stats = self.host.serve(self.submissions, self._stop, self._wake_r, self._launcher.alive, stall_s=self.stall_s)
+            self.stats = self.host.serve(
+                self.submissions, self._stop, self._wake_r, self._launcher.alive, stall_s=self.stall_s
+            )
         except BaseException as exc:  # noqa: BLE001 - a host fault: every waiting caller gets an error
             self._error = exc
             self.log(f"host stopped: {type(exc).__name__}: {exc}")
@@ -161,10 +193,16 @@ class Deployment:
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0:
             raise HelixInputError("request", "max_tokens", "must be a positive integer", max_tokens)
         if len(prompt) >= m.max_position:
-            raise HelixInputError("request", "prompt", f"{len(prompt)} tokens; the model has {m.max_position} positions")
+            raise HelixInputError(
+                "request", "prompt", f"{len(prompt)} tokens; the model has {m.max_position} positions"
+            )
         if len(prompt) + max_tokens > m.max_position:
-            raise HelixInputError("request", "max_tokens", f"prompt ({len(prompt)} tokens) + max_tokens exceed the model's "
-                                  f"{m.max_position} positions", max_tokens)
+            raise HelixInputError(
+                "request",
+                "max_tokens",
+                f"prompt ({len(prompt)} tokens) + max_tokens exceed the model's {m.max_position} positions",
+                max_tokens,
+            )
 
     def submit(self, prompt: list[int], max_tokens: int, stop_at_eos: bool = True) -> Submission:
         """Queue one request; its ``sink`` gets ("token", id)..., then ("done", "stop"|"length") or
@@ -178,7 +216,9 @@ class Deployment:
         self._wake()
         return sub
 
-    def generate(self, prompt: list[int], max_tokens: int, stop_at_eos: bool = True, timeout_s: float | None = None):
+    def generate(
+        self, prompt: list[int], max_tokens: int, stop_at_eos: bool = True, timeout_s: float | None = None
+    ):
         """Greedy tokens of one request and why it ended ("stop" at EOS or "length")."""
         sub = self.submit(prompt, max_tokens, stop_at_eos)
         return collect(sub, timeout_s or self.stall_s + 30)

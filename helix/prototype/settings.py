@@ -40,12 +40,14 @@ class ProtoRunSpec(BaseModel):
     n_init: int = Field(20, ge=1, description="offline: initial concurrency")
     feed_hwm: float = Field(0.8, gt=0)
     feed: Literal["paper", "replace"] = Field(
-        "paper", description=(
+        "paper",
+        description=(
             "offline: 'paper' = the paper's trigger (helix: a new request after every prompt and every "
             "finish while the KV expectation allows, so concurrency grows; swarm/random: 1:1); 'replace' = "
             "each finished request is replaced 1:1 whatever the scheduler, so exactly n_init are in flight "
             "(benchmarks)"
-        ))
+        ),
+    )
     lengths: LengthScaling = LengthScaling()
     # helix scheduler inputs the tiny model has no profile for: tokens/s of one layer on a node
     # (a node holding k layers gets layer_tps / k) and KV slots (token x layer) per node.
@@ -60,17 +62,22 @@ class ProtoRunSpec(BaseModel):
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     threads: int = Field(1, ge=1, description="torch threads per worker process")
     decode_batch: int | None = Field(
-        None, ge=1, description=(
+        None,
+        ge=1,
+        description=(
             "most decodes a worker runs in one step (oldest first; the rest wait for the next step); None = "
             "all waiting. With k pipeline stages and n requests in flight, n/k lets the stages work on "
             "different micro-batches at the same time instead of passing one batch back and forth"
-        ))
+        ),
+    )
     loopback: bool = Field(
-        True, description=(
+        True,
+        description=(
             "the last stage sends each next decode straight to the request's first stage (the host still "
             "gets, checks and logs every token, and ends requests); False = every iteration goes out from "
             "the host, as in the paper. Takes the host's wake-up off every token's critical path"
-        ))
+        ),
+    )
     launcher: Literal["local", "ray"] = "local"
     gpu: float = Field(0, ge=0, description="GPUs each Ray worker task asks for (fractions share a GPU)")
     startup_timeout_s: float = Field(60.0, gt=0)

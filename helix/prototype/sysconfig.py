@@ -148,7 +148,9 @@ def free_ports(n: int, address: str = LOOPBACK) -> list[int]:
                 pass
 
 
-def placement_edges(ranges: dict[str, tuple[int, int]], num_layers: int, cluster: Cluster | None = None) -> list[tuple[str, str]]:
+def placement_edges(
+    ranges: dict[str, tuple[int, int]], num_layers: int, cluster: Cluster | None = None
+) -> list[tuple[str, str]]:
     """Directed edges of the placement graph (machine names, SOURCE and SINK), see module doc."""
     linked = None
     if cluster is not None:
@@ -192,7 +194,11 @@ def build_system_config(
     nodes = [NodeConf(HOST_ID, "host", "", addresses.get("host", address), ports[0], -1, -1)]
     for name in order:
         s, e = used[name]
-        nodes.append(NodeConf(ids[name], name, gpus.get(name, ""), addresses.get(name, address), ports[ids[name]], s, e))
+        nodes.append(
+            NodeConf(
+                ids[name], name, gpus.get(name, ""), addresses.get(name, address), ports[ids[name]], s, e
+            )
+        )
     for a, b in placement_edges({k: used[k] for k in order}, layout.num_layers, cluster):
         ia = HOST_ID if a == SOURCE else ids[a]
         ib = HOST_ID if b == SINK else ids[b]
@@ -218,4 +224,6 @@ def check_routable(cfg: SystemConfig, dead: set[int] = frozenset()) -> bool:
         frontier.extend(v for v in cfg.node(u).out_nodes if v != HOST_ID and v not in dead)
     if dead:
         return False
-    raise HelixInputError("layout", "layers", f"no route covers layers [0, {cfg.num_layers}) in this placement")
+    raise HelixInputError(
+        "layout", "layers", f"no route covers layers [0, {cfg.num_layers}) in this placement"
+    )

@@ -19,18 +19,27 @@ class TextCodec:
     def __init__(self, checkpoint: str | Path, vocab_size: int | None = None):
         path = Path(checkpoint) / "tokenizer.json"
         if not path.is_file():
-            raise HelixInputError(path, None, "tokenizer not found: serving text needs the checkpoint's tokenizer.json")
+            raise HelixInputError(
+                path, None, "tokenizer not found: serving text needs the checkpoint's tokenizer.json"
+            )
         try:
             from tokenizers import Tokenizer
         except ImportError:
-            raise HelixInputError(path, None, "the 'tokenizers' package is not installed (pip install helix-workflow[cpu])") from None
+            raise HelixInputError(
+                path, None, "the 'tokenizers' package is not installed (pip install helix-workflow[cpu])"
+            ) from None
         try:
             self.tok = Tokenizer.from_file(str(path))
         except Exception as exc:  # the Rust side raises its own exception type
             raise HelixInputError(path, None, f"not a readable tokenizer: {exc}") from None
         n = self.tok.get_vocab_size(with_added_tokens=True)
         if vocab_size is not None and n > vocab_size:
-            raise HelixInputError(path, "vocab", f"the tokenizer has {n} tokens, more than the model's vocab_size {vocab_size}", n)
+            raise HelixInputError(
+                path,
+                "vocab",
+                f"the tokenizer has {n} tokens, more than the model's vocab_size {vocab_size}",
+                n,
+            )
         self.chat_template = None
         self.special: dict[str, str] = {}
         cfg_path = Path(checkpoint) / "tokenizer_config.json"
@@ -38,10 +47,15 @@ class TextCodec:
             try:
                 cfg = json.loads(cfg_path.read_text())
             except json.JSONDecodeError as exc:
-                raise HelixInputError(cfg_path, None, f"not valid JSON: {exc.msg} at line {exc.lineno}") from None
+                raise HelixInputError(
+                    cfg_path, None, f"not valid JSON: {exc.msg} at line {exc.lineno}"
+                ) from None
             tmpl = cfg.get("chat_template")
             if isinstance(tmpl, list):  # [{"name": "default", "template": ...}, ...]
-                tmpl = next((t.get("template") for t in tmpl if isinstance(t, dict) and t.get("name") == "default"), None)
+                tmpl = next(
+                    (t.get("template") for t in tmpl if isinstance(t, dict) and t.get("name") == "default"),
+                    None,
+                )
             if tmpl is not None and not isinstance(tmpl, str):
                 raise HelixInputError(cfg_path, "chat_template", "must be a Jinja template string")
             self.chat_template = tmpl
@@ -61,7 +75,9 @@ class TextCodec:
             from jinja2.sandbox import ImmutableSandboxedEnvironment
 
             env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-            text = env.from_string(self.chat_template).render(messages=messages, add_generation_prompt=True, **self.special)
+            text = env.from_string(self.chat_template).render(
+                messages=messages, add_generation_prompt=True, **self.special
+            )
             return self.tok.encode(text, add_special_tokens=False).ids
         text = "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
         return self.encode(text)
@@ -89,6 +105,6 @@ class Detokenizer:
     def _emit(self, text: str) -> str:
         # Byte-level decoding only ever appends once an incomplete character is held back; should a
         # tokenizer rewrite earlier text, nothing more is sent rather than something wrong.
-        new = text[len(self.sent):] if text.startswith(self.sent) else ""
+        new = text[len(self.sent) :] if text.startswith(self.sent) else ""
         self.sent += new
         return new

@@ -13,7 +13,11 @@ import numpy as np
 from helix.errors import HelixInputError
 
 
-def load_traces(lengths: str | Path | None = None, arrivals: str | Path | None = None, artifact_dir: str | Path | None = None):
+def load_traces(
+    lengths: str | Path | None = None,
+    arrivals: str | Path | None = None,
+    artifact_dir: str | Path | None = None,
+):
     """((inputs, outputs), arrival counts) from files if given, else from the artifact."""
     from helix.artifact import traces as tr
 
@@ -23,7 +27,11 @@ def load_traces(lengths: str | Path | None = None, arrivals: str | Path | None =
 
     art = artifact_root(artifact_dir)  # the one resolver: --artifact, $HELIX_ARTIFACT_DIR, the clone
     if not art.is_dir():
-        raise HelixInputError(None, "traces", f"give --lengths and --arrivals files, or an artifact dir (HELIX_ARTIFACT_DIR; {art} not found)")
+        raise HelixInputError(
+            None,
+            "traces",
+            f"give --lengths and --arrivals files, or an artifact dir (HELIX_ARTIFACT_DIR; {art} not found)",
+        )
     df = tr.read_artifact_lengths(art)
     counts = tr.read_artifact_arrivals(art)["count"].to_numpy()
     return (df["input"].to_numpy(), df["output"].to_numpy()), counts

@@ -34,7 +34,12 @@ from collections import Counter
 import torch
 import zmq
 
-DTYPES = {"int32": torch.int32, "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = {
+    "int32": torch.int32,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
 DATA_TYPES = {"prompt", "decode"}
 REQUIRED = {"type", "src", "rid", "max_tokens", "context", "stage", "route"}
 MAX_HEADER = 1 << 16  # bytes; a header is a few hundred
@@ -111,24 +116,37 @@ def decode(frames: list[bytes], keys: dict[int, bytes] | None = None) -> tuple[d
         header = json.loads(frames[0])
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise Malformed(f"header is not JSON: {exc}") from None
-    if not isinstance(header, dict) or not isinstance(header.get("type"), str) or not _is_int(header.get("src")):
+    if (
+        not isinstance(header, dict)
+        or not isinstance(header.get("type"), str)
+        or not _is_int(header.get("src"))
+    ):
         raise Malformed("header needs a string 'type' and an integer 'src'")
     if keys is not None:
         key = keys.get(header["src"])
-        if key is None or not hmac.compare_digest(mac(key, bytes(frames[0]), bytes(frames[1])), bytes(frames[2])):
+        if key is None or not hmac.compare_digest(
+            mac(key, bytes(frames[0]), bytes(frames[1])), bytes(frames[2])
+        ):
             raise BadMac(f"MAC does not match the key of node {header['src']}")
     if header["type"] in DATA_TYPES:
         missing = REQUIRED - set(header)
         if missing:
             raise Malformed(f"missing header fields {sorted(missing)}")
         route = header["route"]
-        if not isinstance(route, list) or not all(isinstance(s, list) and len(s) == 3 and all(isinstance(x, int) for x in s) for s in route):
+        if not isinstance(route, list) or not all(
+            isinstance(s, list) and len(s) == 3 and all(isinstance(x, int) for x in s) for s in route
+        ):
             raise Malformed("route must be a list of [node, start, end]")
     if "dtype" not in header:
         return header, None
     dt = DTYPES.get(header["dtype"]) if isinstance(header["dtype"], str) else None
     shape = header.get("shape")
-    if dt is None or not isinstance(shape, list) or not all(_is_int(x) and x >= 0 for x in shape) or len(shape) > 4:
+    if (
+        dt is None
+        or not isinstance(shape, list)
+        or not all(_is_int(x) and x >= 0 for x in shape)
+        or len(shape) > 4
+    ):
         raise Malformed(f"bad tensor description {header.get('dtype')!r} {shape!r}")
     try:
         if dt == torch.bfloat16:
@@ -154,7 +172,9 @@ def split(frames: list) -> list[list]:
 class Inbox:
     """A node's PULL socket: yields valid messages from known peers, counts the rest."""
 
-    def __init__(self, ctx: zmq.Context, endpoint: str, peers: set[int], keys: dict[int, bytes] | None = None):
+    def __init__(
+        self, ctx: zmq.Context, endpoint: str, peers: set[int], keys: dict[int, bytes] | None = None
+    ):
         self.sock = ctx.socket(zmq.PULL)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, 1 << 31)

@@ -53,12 +53,16 @@ class Worker(NodeSockets):
         cfg = self.cfg = SystemConfig.load(args.system_config)
         me = self.me = cfg.node(args.node_id)
         ckpt = getattr(args, "checkpoint", None)
-        self.model = LlamaConfig.from_json(args.model_config if not ckpt else os.path.join(ckpt, "config.json"), args.model_name)
+        self.model = LlamaConfig.from_json(
+            args.model_config if not ckpt else os.path.join(ckpt, "config.json"), args.model_name
+        )
         self.L = cfg.num_layers
         self.keys = cfg.key_bytes()
         self.key = cfg.key_of(me.id)
         ctx = self.ctx = zmq.Context()
-        self.inbox = Inbox(ctx, f"tcp://{me.address}:{me.port}", set(me.in_nodes) | set(cfg.loop_sources(me.id)), self.keys)
+        self.inbox = Inbox(
+            ctx, f"tcp://{me.address}:{me.port}", set(me.in_nodes) | set(cfg.loop_sources(me.id)), self.keys
+        )
         self.outbox = Outbox(ctx, {v: cfg.endpoint(v) for v in [*me.out_nodes, *cfg.loop_targets(me.id)]})
         self.control = ctx.socket(zmq.PUSH)
         self.control.setsockopt(zmq.LINGER, 0)
@@ -67,10 +71,20 @@ class Worker(NodeSockets):
         self.bcast.setsockopt(zmq.LINGER, 0)
         self.bcast.setsockopt(zmq.SUBSCRIBE, b"")
         self.bcast.connect(cfg.broadcast_endpoint())
-        self.engine = get_engine(args.engine)(self.model, (me.start, me.end), seed=args.seed, device=args.device, dtype=args.dtype,
-                                              checkpoint=ckpt)
+        self.engine = get_engine(args.engine)(
+            self.model,
+            (me.start, me.end),
+            seed=args.seed,
+            device=args.device,
+            dtype=args.dtype,
+            checkpoint=ckpt,
+        )
         self.tdtype = self.engine.tdtype
-        self.chooser = HopChooser(cfg, args.scheduler, me.id, args.seed) if args.scheduler in ("swarm", "random") else None
+        self.chooser = (
+            HopChooser(cfg, args.scheduler, me.id, args.seed)
+            if args.scheduler in ("swarm", "random")
+            else None
+        )
         self.dead: set[int] = set()
         self.aborted: dict[int, None] = {}  # recently aborted requests (oldest first, bounded)
         self.errors: Counter = Counter()
@@ -134,8 +148,16 @@ class Worker(NodeSockets):
 
         m = self.model
         try:
-            start, end = check_stage_message(header, tensor, me=self.me.id, cfg=self.cfg, vocab_size=m.vocab_size,
-                                             hidden_size=m.hidden_size, max_position=m.max_position, dtype=self.tdtype)
+            start, end = check_stage_message(
+                header,
+                tensor,
+                me=self.me.id,
+                cfg=self.cfg,
+                vocab_size=m.vocab_size,
+                hidden_size=m.hidden_size,
+                max_position=m.max_position,
+                dtype=self.tdtype,
+            )
         except Drop as exc:
             self.inbox.dropped[exc.reason] += 1
             return False
@@ -146,7 +168,9 @@ class Worker(NodeSockets):
         if header["rid"] in self.aborted:  # e.g. a looped-back decode that crossed the host's abort
             self.inbox.dropped["aborted"] += 1
             return False
-        work = StageWork(header["rid"], header["type"], start, end, tensor, header["max_tokens"], header["context"], header)
+        work = StageWork(
+            header["rid"], header["type"], start, end, tensor, header["max_tokens"], header["context"], header
+        )
         try:
             self.engine.submit(work)
         except ValueError as exc:  # a decode without its prompt pass here, a position that disagrees
@@ -168,9 +192,15 @@ class Worker(NodeSockets):
             h = dict(out.work.meta)
             if out.error is not None:
                 self.errors["request"] += 1
-                print(f"worker {self.me.id}: request {h['rid']} failed: {out.error}", file=sys.stderr, flush=True)
+                print(
+                    f"worker {self.me.id}: request {h['rid']} failed: {out.error}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 self.engine.free(h["rid"])
-                self.tell_host({"type": "fail", "rid": h["rid"], "reason": f"worker {self.me.id}: {out.error}"})
+                self.tell_host(
+                    {"type": "fail", "rid": h["rid"], "reason": f"worker {self.me.id}: {out.error}"}
+                )
                 continue
             h.pop("fb", None)
             h.pop("dtype", None)
@@ -187,7 +217,13 @@ class Worker(NodeSockets):
                 if len(route) <= k + 1:
                     stage = self.chooser.choose(out.work.end, self.dead) if self.chooser is not None else None
                     if stage is None:
-                        self.tell_host({"type": "fail", "rid": h["rid"], "reason": f"no live next hop after node {self.me.id}"})
+                        self.tell_host(
+                            {
+                                "type": "fail",
+                                "rid": h["rid"],
+                                "reason": f"no live next hop after node {self.me.id}",
+                            }
+                        )
                         self.engine.free(h["rid"])
                         continue
                     route = route + [stage]
@@ -215,8 +251,18 @@ class Worker(NodeSockets):
         last = w.context if w.phase == "decode" else int(w.payload.shape[0]) - 1  # position just processed
         if last + 1 > w.max_tokens - 2 or int(out.payload.reshape(-1)[0]) in stop:
             return None
-        nd = {"type": "decode", "src": self.me.id, "rid": h["rid"], "max_tokens": w.max_tokens, "context": last + 1,
-              "stage": 0, "route": h["route"], "t": time.time(), "hops": [], "loop": stop}
+        nd = {
+            "type": "decode",
+            "src": self.me.id,
+            "rid": h["rid"],
+            "max_tokens": w.max_tokens,
+            "context": last + 1,
+            "stage": 0,
+            "route": h["route"],
+            "t": time.time(),
+            "hops": [],
+            "loop": stop,
+        }
         if self.chooser is not None:  # swarm: the per-hop times the host would have sent back
             _, fb = hop_feedback(h["route"], h["t"], h["hops"])
             if fb:
@@ -234,15 +280,28 @@ class Worker(NodeSockets):
         self.cpu0 = time.process_time()  # every thread of this process: torch, the zmq I/O thread, heartbeats
         hb = threading.Thread(
             target=_heartbeat,
-            args=(self.ctx, self.cfg.control_endpoint(), self.me.id, self.key, stop_hb,
-                  lambda: (self.engine.cached_requests(), dict(self.inbox.dropped), dict(self.errors),
-                           round(time.process_time() - self.cpu0, 3))),
+            args=(
+                self.ctx,
+                self.cfg.control_endpoint(),
+                self.me.id,
+                self.key,
+                stop_hb,
+                lambda: (
+                    self.engine.cached_requests(),
+                    dict(self.inbox.dropped),
+                    dict(self.errors),
+                    round(time.process_time() - self.cpu0, 3),
+                ),
+            ),
             daemon=True,
         )
         hb.start()
         while self.running:
             if time.monotonic() - self.last_host > args.orphan_timeout_s:
-                print(f"worker {self.me.id}: host silent for {args.orphan_timeout_s} s, exiting", file=sys.stderr)
+                print(
+                    f"worker {self.me.id}: host silent for {args.orphan_timeout_s} s, exiting",
+                    file=sys.stderr,
+                )
                 break
             # Block until something arrives, unless decodes left over by ``--decode-batch`` wait.
             poller.poll(timeout=0 if getattr(self.engine, "queue", None) else 100)
@@ -253,8 +312,14 @@ class Worker(NodeSockets):
             self._guarded(self.step)
         stop_hb.set()
         hb.join()
-        self.tell_host({"type": "bye", "dropped": dict(self.inbox.dropped), "errors": dict(self.errors),
-                        "cpu_s": round(time.process_time() - self.cpu0, 3)})
+        self.tell_host(
+            {
+                "type": "bye",
+                "dropped": dict(self.inbox.dropped),
+                "errors": dict(self.errors),
+                "cpu_s": round(time.process_time() - self.cpu0, 3),
+            }
+        )
         time.sleep(0.05)
         self.close()
         return 0
@@ -302,7 +367,14 @@ def _heartbeat(ctx, endpoint: str, nid: int, key, stop: threading.Event, state) 
         except RuntimeError:  # a counter changed size while copied: report next beat
             cached, dropped, errors, cpu = 0, {}, {}, 0.0
         try:
-            msg = {"type": "hb", "src": nid, "cached": cached, "dropped": dropped, "errors": errors, "cpu_s": cpu}
+            msg = {
+                "type": "hb",
+                "src": nid,
+                "cached": cached,
+                "dropped": dropped,
+                "errors": errors,
+                "cpu_s": cpu,
+            }
             sock.send_multipart(seal(msg, key), zmq.NOBLOCK)
         except zmq.Again:
             pass
@@ -315,7 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--system-config", required=True)
     p.add_argument("--node-id", type=int, required=True)
     p.add_argument("--model-config", default=None)
-    p.add_argument("--checkpoint", default=None, help="HF checkpoint directory: load this range's tensors from it")
+    p.add_argument(
+        "--checkpoint", default=None, help="HF checkpoint directory: load this range's tensors from it"
+    )
     p.add_argument("--model-name", default=None)
     p.add_argument("--engine", default="torch")
     p.add_argument("--scheduler", default="helix")
@@ -323,7 +397,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--decode-batch", type=int, default=None, help="most decodes per step (default: all waiting)")
+    p.add_argument(
+        "--decode-batch", type=int, default=None, help="most decodes per step (default: all waiting)"
+    )
     p.add_argument("--orphan-timeout-s", type=float, default=15.0)
     return p
 

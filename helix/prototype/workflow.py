@@ -23,7 +23,12 @@ def runs(config: Any) -> list[ProtoRunSpec]:
             for run in [*r.part_runs(), r]:
                 path = run_dir(run)
                 if path in seen and seen[path] != run:
-                    raise HelixInputError("config", "experiments.*.prototypes", "two different runs write the same results path", path)
+                    raise HelixInputError(
+                        "config",
+                        "experiments.*.prototypes",
+                        "two different runs write the same results path",
+                        path,
+                    )
                 if path not in seen:
                     seen[path] = run
                     out.append(run)
@@ -31,7 +36,9 @@ def runs(config: Any) -> list[ProtoRunSpec]:
 
 
 def run_dir(run: ProtoRunSpec) -> str:
-    return RUN_DIR.format(cluster=run.cluster, model=run.model, method=run.method, scheduler=run.scheduler, mode=run.mode)
+    return RUN_DIR.format(
+        cluster=run.cluster, model=run.model, method=run.method, scheduler=run.scheduler, mode=run.mode
+    )
 
 
 def targets(config: Any) -> list[str]:
@@ -46,8 +53,9 @@ def find_run(config: Any, wildcards, source: str = "config") -> ProtoRunSpec:
     for r in runs(config):
         if (r.cluster, r.model, r.method, r.scheduler, r.mode) == key:
             return r
-    raise HelixInputError(source, "experiments.*.prototypes", "no prototype run configured for",
-                          "/".join(key))
+    raise HelixInputError(
+        source, "experiments.*.prototypes", "no prototype run configured for", "/".join(key)
+    )
 
 
 def make_functions(config: Any, trace_files=TRACE_FILES, source: str = "config"):

@@ -12,7 +12,9 @@ from __future__ import annotations
 from helix.registry import Registry
 from helix.scheduling.base import SINK_ID, SOURCE_ID, LinkView, NodeView, Scheduler, Topology
 
-SCHEDULERS: Registry[type[Scheduler]] = Registry("scheduler", package=__name__, source="scheduler", field="name")
+SCHEDULERS: Registry[type[Scheduler]] = Registry(
+    "scheduler", package=__name__, source="scheduler", field="name"
+)
 register = SCHEDULERS.register
 
 
@@ -25,4 +27,15 @@ def make_scheduler(name: str, topo: Topology, **options) -> Scheduler:
     return SCHEDULERS.get(name)(topo, **options)
 
 
-__all__ = ["SCHEDULERS", "register", "make_scheduler", "scheduler_names", "Scheduler", "Topology", "NodeView", "LinkView", "SOURCE_ID", "SINK_ID"]
+__all__ = [
+    "SCHEDULERS",
+    "register",
+    "make_scheduler",
+    "scheduler_names",
+    "Scheduler",
+    "Topology",
+    "NodeView",
+    "LinkView",
+    "SOURCE_ID",
+    "SINK_ID",
+]

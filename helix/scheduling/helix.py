@@ -102,7 +102,9 @@ class HelixScheduler(Scheduler):
                 continue
             f_out = rate[l.uid] / out_sum[l.src]
             f_in = rate[l.uid] / in_sum[l.dst]
-            bw.append(float(math.floor(min(l.bandwidth, topo.nic_out(l.src) * f_out, topo.nic_in(l.dst) * f_in))))
+            bw.append(
+                float(math.floor(min(l.bandwidth, topo.nic_out(l.src) * f_out, topo.nic_in(l.dst) * f_in)))
+            )
         return bw
 
     def _layer_holders(self) -> list[list[int]]:
@@ -166,7 +168,9 @@ class HelixScheduler(Scheduler):
             route = self.plan(query)
             if route is None:
                 if self.mode == "online":
-                    raise SchedulingError(f"online prompt of {query.input} tokens found every link masked at t={now:.3f}")
+                    raise SchedulingError(
+                        f"online prompt of {query.input} tokens found every link masked at t={now:.3f}"
+                    )
                 return False
             query.route = route
             return True

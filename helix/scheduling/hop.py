@@ -19,7 +19,9 @@ class HopScheduler(Scheduler):
     def __init__(self, topo: Topology, rng=None, fast_chain: bool = True, **_ignored):
         super().__init__(topo)
         self.rng = rng
-        self._share = {u: (topo.nic_out(u) / len(outs) if outs else 0.0) for u, outs in topo.out_links.items()}
+        self._share = {
+            u: (topo.nic_out(u) / len(outs) if outs else 0.0) for u, outs in topo.out_links.items()
+        }
         # per link: sender, receiver, its bandwidth and its sender's NIC share (usable() runs at
         # every transmission poll: list reads instead of attribute and dict lookups)
         self._l_src = [l.src for l in topo.links]
@@ -36,11 +38,15 @@ class HopScheduler(Scheduler):
             self.bandwidth = [self._idle_bw(l) for l in topo.links]
 
     def _idle_bw(self, link) -> float:
-        return min(self._share[link.src], link.bandwidth, self.topo.nic_out(link.src), self.topo.nic_in(link.dst))
+        return min(
+            self._share[link.src], link.bandwidth, self.topo.nic_out(link.src), self.topo.nic_in(link.dst)
+        )
 
     def _chain_route(self) -> list | None:
         topo = self.topo
-        if any(len(outs) > 1 for outs in topo.out_links.values()) or any(len(ins) > 1 for ins in topo.in_links.values()):
+        if any(len(outs) > 1 for outs in topo.out_links.values()) or any(
+            len(ins) > 1 for ins in topo.in_links.values()
+        ):
             return None
         route, u, seen = [], SOURCE_ID, set()
         while u != SINK_ID:
@@ -61,7 +67,12 @@ class HopScheduler(Scheduler):
 
     def usable(self, j: int, net) -> float:
         free = net.link_free_bw(j)
-        return min(self._l_share[j] - (self._l_bw[j] - free), free, net.nic_out_free(self._l_src[j]), net.nic_in_free(self._l_dst[j]))
+        return min(
+            self._l_share[j] - (self._l_bw[j] - free),
+            free,
+            net.nic_out_free(self._l_src[j]),
+            net.nic_in_free(self._l_dst[j]),
+        )
 
     def free_links(self, uid: int, net) -> list[tuple[int, float]]:
         out = []

@@ -18,7 +18,9 @@ class ShortestQueueScheduler(HopScheduler):
 
     def choose_prompt(self, uid, req, free, taken, net):
         links = self.topo.links
-        lens = [net.first_queue_len(links[j].dst) for j in self.topo.out_links[uid] if links[j].dst != SINK_ID]
+        lens = [
+            net.first_queue_len(links[j].dst) for j in self.topo.out_links[uid] if links[j].dst != SINK_ID
+        ]
         shortest = min(lens) if lens else 0
         self.rng.shuffle(free)
         for j, _ in free:

@@ -74,8 +74,11 @@ def default_core():
         raise HelixInputError("environment", "HELIX_SIM_CORE", "must be auto, python or compiled", mode)
     core = compiled_core()
     if core is None and mode == "compiled":
-        raise HelixRunError("simulation", "HELIX_SIM_CORE=compiled but helix.sim._loop_c is missing or stale "
-                            "(rebuild: python setup.py build_ext --inplace)")
+        raise HelixRunError(
+            "simulation",
+            "HELIX_SIM_CORE=compiled but helix.sim._loop_c is missing or stale "
+            "(rebuild: python setup.py build_ext --inplace)",
+        )
     return core or py_loop
 
 
@@ -114,8 +117,16 @@ class RunResult:
 class Simulator:
     """One simulation of one placement under one scheduler and workload."""
 
-    def __init__(self, topo: Topology, execs: dict[int, NodeExec], scheduler: Scheduler, t0: float, window: tuple[float, float], progress: bool = False,
-                 core=None):
+    def __init__(
+        self,
+        topo: Topology,
+        execs: dict[int, NodeExec],
+        scheduler: Scheduler,
+        t0: float,
+        window: tuple[float, float],
+        progress: bool = False,
+        core=None,
+    ):
         self.core = core or default_core()  # helix.sim.loop or its compiled copy (same steps, same numbers)
         self.topo = topo
         self.sched = scheduler
@@ -236,7 +247,11 @@ class Simulator:
         n_ids = len(self.start)
         fuse = [True] * n_ids
         for l in topo.links:
-            if l.dst in topo.nodes and l.src != SOURCE_ID and topo.nodes[l.src].end != topo.nodes[l.dst].start:
+            if (
+                l.dst in topo.nodes
+                and l.src != SOURCE_ID
+                and topo.nodes[l.src].end != topo.nodes[l.dst].start
+            ):
                 fuse[l.dst] = False
         # planned routes with fixed per-link bandwidth (helix, chains): per-link FIFO servers
         fixed_bw = getattr(self.sched, "bandwidth", None) if self.sched.plans_routes else None
@@ -253,7 +268,15 @@ class Simulator:
             if gc_on:
                 gc.enable()
         self.now = t if until is None else until
-        return RunResult(prompt=self.prompt_rec, decode=self.decode_rec, queries=self.queries, t0=self.t0, end_time=self.now, events=self.events, rejected=self.rejected)
+        return RunResult(
+            prompt=self.prompt_rec,
+            decode=self.decode_rec,
+            queries=self.queries,
+            t0=self.t0,
+            end_time=self.now,
+            events=self.events,
+            rejected=self.rejected,
+        )
 
 
 def check_capacity(topo: Topology, min_tokens: int, source: str) -> None:
@@ -261,6 +284,10 @@ def check_capacity(topo: Topology, min_tokens: int, source: str) -> None:
     for u, nd in topo.nodes.items():
         need = min_tokens * (nd.end - nd.start)
         if nd.kv_capacity < need:
-            raise HelixInputError(source, f"{nd.name}.kv_cache_capacity",
-                                  f"too small for one request of {min_tokens} tokens "
-                                  f"on {nd.end - nd.start} layers (needs {need})", nd.kv_capacity)
+            raise HelixInputError(
+                source,
+                f"{nd.name}.kv_cache_capacity",
+                f"too small for one request of {min_tokens} tokens "
+                f"on {nd.end - nd.start} layers (needs {need})",
+                nd.kv_capacity,
+            )

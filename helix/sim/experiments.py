@@ -25,7 +25,9 @@ def run_dir(key: str) -> str:
     return f"{SIM_ROOT}/{key}"
 
 
-def _entry(spec: SimRunSpec, cluster: str, workload, parent: str | None = None, part: str | None = None) -> dict:
+def _entry(
+    spec: SimRunSpec, cluster: str, workload, parent: str | None = None, part: str | None = None
+) -> dict:
     return {
         "cluster": cluster,
         "model": spec.model,
@@ -46,7 +48,9 @@ def sim_table(cfg) -> dict[str, dict]:
 
     def add(key: str, entry: dict, where: str) -> None:
         if key in table and table[key] != entry:
-            raise HelixInputError("config", where, "a simulation with the same result path is configured differently", key)
+            raise HelixInputError(
+                "config", where, "a simulation with the same result path is configured differently", key
+            )
         table[key] = entry
 
     for gname, exp in cfg.experiments.items():
@@ -82,8 +86,9 @@ def check_method(method: str, source: str, where: str) -> None:
         raise HelixInputError(source, where, exc.message, method) from None
 
 
-def default_entry(cfg, cluster: str, model: str, method: str, scheduler: str, mode: str,
-                  source: str = "config") -> dict:
+def default_entry(
+    cfg, cluster: str, model: str, method: str, scheduler: str, mode: str, source: str = "config"
+) -> dict:
     """The run of a results/sims path no experiment lists: ``simulation_defaults`` for its mode.
 
     Every wildcard is checked here, so a bad path is one line naming the config, the field and the
@@ -96,26 +101,48 @@ def default_entry(cfg, cluster: str, model: str, method: str, scheduler: str, mo
     from helix.scheduling import scheduler_names
 
     if scheduler not in scheduler_names():
-        raise HelixInputError(source, f"{where}: scheduler", f"unknown scheduler (known: {', '.join(scheduler_names())})", scheduler)
+        raise HelixInputError(
+            source,
+            f"{where}: scheduler",
+            f"unknown scheduler (known: {', '.join(scheduler_names())})",
+            scheduler,
+        )
     if mode not in ("offline", "online"):
         raise HelixInputError(source, f"{where}: mode", "must be offline or online", mode)
     fields = dict(getattr(cfg.simulation_defaults, mode))
     if mode == "online" and fields.get("rate_tps") is None:
-        raise HelixInputError(source, "simulation_defaults.online.rate_tps",
-                              f"{where} is in no experiment, and an online run needs a token rate: set "
-                              "simulation_defaults.online.rate_tps or list the run in an experiment", None)
+        raise HelixInputError(
+            source,
+            "simulation_defaults.online.rate_tps",
+            f"{where} is in no experiment, and an online run needs a token rate: set "
+            "simulation_defaults.online.rate_tps or list the run in an experiment",
+            None,
+        )
     if mode == "offline" and scheduler != "helix" and fields.get("n_init") is None:
-        raise HelixInputError(source, "simulation_defaults.offline.n_init",
-                              f"{where} is in no experiment, and an offline run with the {scheduler} scheduler "
-                              "needs an initial concurrency: set simulation_defaults.offline.n_init or list the "
-                              "run in an experiment", None)
+        raise HelixInputError(
+            source,
+            "simulation_defaults.offline.n_init",
+            f"{where} is in no experiment, and an offline run with the {scheduler} scheduler "
+            "needs an initial concurrency: set simulation_defaults.offline.n_init or list the "
+            "run in an experiment",
+            None,
+        )
     spec = cfg.clusters[cluster]
     parent = part = None
     if reads_artifact_graph(method) and getattr(spec, "generator", None) == "subcluster":
         parent, part = spec.parent, spec.gpu.lower()
     workload = WorkloadSpec.model_validate({"mode": mode, **fields})
-    return {"cluster": cluster, "model": model, "method": method, "scheduler": scheduler, "mode": mode,
-            "workload": workload.model_dump(mode="json"), "parent": parent, "part": part, "parts": None}
+    return {
+        "cluster": cluster,
+        "model": model,
+        "method": method,
+        "scheduler": scheduler,
+        "mode": mode,
+        "workload": workload.model_dump(mode="json"),
+        "parent": parent,
+        "part": part,
+        "parts": None,
+    }
 
 
 def sim_groups(cfg) -> dict[str, list[str]]:

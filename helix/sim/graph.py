@@ -17,7 +17,14 @@ from helix.layout import Layout
 from helix.profiles.entry import ModelProfiles
 
 
-def graph_from_layout(cluster: Cluster, layout: Layout, profiles: ModelProfiles, gpus: dict, partial: bool = False, source: str = "layout") -> SimulatorCluster:
+def graph_from_layout(
+    cluster: Cluster,
+    layout: Layout,
+    profiles: ModelProfiles,
+    gpus: dict,
+    partial: bool = False,
+    source: str = "layout",
+) -> SimulatorCluster:
     L = layout.num_layers
     used = layout.used()
     nodes = []
@@ -30,7 +37,17 @@ def graph_from_layout(cluster: Cluster, layout: Layout, profiles: ModelProfiles,
             raise HelixInputError(source, f"{m.name}.gpu", "GPU type not in the config's gpus", m.gpu)
         lim = profiles.limits(m.gpu)
         k = min(e - s, lim.K)
-        nodes.append(SimNode(m.name, m.gpu, spec["vram_bytes"], spec["nic_in"], spec["nic_out"], spec["disk"], lim.kv_capacity(k) if e - s <= lim.K else lim.kv_capacity(lim.K)))
+        nodes.append(
+            SimNode(
+                m.name,
+                m.gpu,
+                spec["vram_bytes"],
+                spec["nic_in"],
+                spec["nic_out"],
+                spec["disk"],
+                lim.kv_capacity(k) if e - s <= lim.K else lim.kv_capacity(lim.K),
+            )
+        )
     links_by_pair = {frozenset((l.a, l.b)): l for l in cluster.links}
     arcs: list[tuple[str, str]] = []
     for n in nodes:
@@ -56,4 +73,10 @@ def graph_from_layout(cluster: Cluster, layout: Layout, profiles: ModelProfiles,
     for u, v in arcs:
         cl = links_by_pair[frozenset((u, v))]
         links.append(SimLink(f"link_{u}_{v}", u, v, cl.latency, cl.bandwidth))
-    return SimulatorCluster(nodes, links, coord_in=cluster.coordinator.inbound_nic, coord_out=cluster.coordinator.outbound_nic, source=source)
+    return SimulatorCluster(
+        nodes,
+        links,
+        coord_in=cluster.coordinator.inbound_nic,
+        coord_out=cluster.coordinator.outbound_nic,
+        source=source,
+    )

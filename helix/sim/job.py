@@ -41,7 +41,9 @@ def simulate_job(
     paths = {k: outputs[k] for k in OUTPUTS}
     if entry["parts"]:
         return write_aggregate(paths, [run_dir(k) for k in entry["parts"]], entry)
-    own_path = not reads_artifact_graph(entry["method"])  # layout files: [layout.yaml or solution file, cluster YAML]
+    own_path = not reads_artifact_graph(
+        entry["method"]
+    )  # layout files: [layout.yaml or solution file, cluster YAML]
     out = run_entry(
         entry,
         model_json=model_json(model, artifact),

@@ -25,7 +25,21 @@ NEW_REQ, START_TX, FINISH_SEND, FINISH_TX, GATHER, START_EXEC, FINISH_EXEC, WAKE
 class Query:
     """A user request: one prompt iteration, then ``output`` decode iterations on the same route."""
 
-    __slots__ = ("qid", "input", "output", "arrival", "route", "done", "kv_expect", "prompt_lat", "prompt_fin", "dec_sum", "dec_max", "finish", "rejected")
+    __slots__ = (
+        "qid",
+        "input",
+        "output",
+        "arrival",
+        "route",
+        "done",
+        "kv_expect",
+        "prompt_lat",
+        "prompt_fin",
+        "dec_sum",
+        "dec_max",
+        "finish",
+        "rejected",
+    )
 
     def __init__(self, qid: int, inp: int, out: int, arrival: float):
         self.qid = qid
@@ -46,7 +60,20 @@ class Query:
 class Req:
     """One iteration (the paper's "request"): the prompt or one decode token of a query."""
 
-    __slots__ = ("query", "prompt", "ntok", "ctx", "created", "hop", "route", "sent_at", "arrived_at", "ready_at", "stays", "oseq")
+    __slots__ = (
+        "query",
+        "prompt",
+        "ntok",
+        "ctx",
+        "created",
+        "hop",
+        "route",
+        "sent_at",
+        "arrived_at",
+        "ready_at",
+        "stays",
+        "oseq",
+    )
 
     def __init__(self, query: Query, prompt: bool, ntok: int, ctx: int, created: float):
         self.query = query
@@ -71,9 +98,27 @@ def new_query(queries: list, t: float, inp: int, out: int) -> Req:
 
 
 # ---- helpers for the less frequent steps (the loop's state passed in) ---------------------------
-def send_planned(r: Req, j: int, t: float, seq: int, fixed_bw: list, l_lat: list, l_bpt: list, l_src: list, l_dst: list,
-                 link_free_at: list, link_busy: list, link_wait: list, link_sends: list, parked: list, wake_at: list,
-                 busy: list, heap: list, w0: float, w1: float) -> None:
+def send_planned(
+    r: Req,
+    j: int,
+    t: float,
+    seq: int,
+    fixed_bw: list,
+    l_lat: list,
+    l_bpt: list,
+    l_src: list,
+    l_dst: list,
+    link_free_at: list,
+    link_busy: list,
+    link_wait: list,
+    link_sends: list,
+    parked: list,
+    wake_at: list,
+    busy: list,
+    heap: list,
+    w0: float,
+    w1: float,
+) -> None:
     """Queue ``r`` on fixed-bandwidth link ``j`` at ``t``: it starts when the link's previous send
     ends; its landing is parked on the receiver (or an event at the sink)."""
     bw = fixed_bw[j]
@@ -277,7 +322,11 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
         events += 1
         if progress and events >= next_progress:
             next_progress += 1 << 20
-            print(f"[sim] t={t - t0:9.1f}s after t0, {events} events, {len(decode_rec) // 2} decodes", file=sys.stderr, flush=True)
+            print(
+                f"[sim] t={t - t0:9.1f}s after t0, {events} events, {len(decode_rec) // 2} decodes",
+                file=sys.stderr,
+                flush=True,
+            )
 
         if kind == FINISH_EXEC:
             # a node's walk ends: landings parked before it join the queues, the batch moves on
@@ -297,8 +346,10 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                 if kv > kvc[u]:
                     from helix.sim.engine import SimulationError
 
-                    raise SimulationError(f"KV cache overflow on node {topo.nodes[u].name}: "
-                                          f"{kv} > kv_cache_capacity {kvc[u]} at t={t:.3f}")
+                    raise SimulationError(
+                        f"KV cache overflow on node {topo.nodes[u].name}: "
+                        f"{kv} > kv_cache_capacity {kvc[u]} at t={t:.3f}"
+                    )
             if c == kk[u] - 1:
                 if planned:
                     advance(u, kk, queues, cur)
@@ -306,8 +357,27 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                     for r in batch:
                         seq += 1
                         if r.prompt:
-                            send_planned(r, r.route[r.hop][0], t, seq, fixed_bw, l_lat, l_bpt, l_src, l_dst, link_free_at,
-                                         link_busy, link_wait, link_sends, parked, wake_at, busy, heap, w0, w1)
+                            send_planned(
+                                r,
+                                r.route[r.hop][0],
+                                t,
+                                seq,
+                                fixed_bw,
+                                l_lat,
+                                l_bpt,
+                                l_src,
+                                l_dst,
+                                link_free_at,
+                                link_busy,
+                                link_wait,
+                                link_sends,
+                                parked,
+                                wake_at,
+                                busy,
+                                heap,
+                                w0,
+                                w1,
+                            )
                             continue
                         # a decode: send_planned inlined (one token, precomputed send time); the
                         # list items are read into locals first (C doubles in the compiled copy)
@@ -590,8 +660,27 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
             r.route = r.query.route
             if planned:
                 seq += 1
-                send_planned(r, r.route[0][0], t, seq, fixed_bw, l_lat, l_bpt, l_src, l_dst, link_free_at,
-                             link_busy, link_wait, link_sends, parked, wake_at, busy, heap, w0, w1)
+                send_planned(
+                    r,
+                    r.route[0][0],
+                    t,
+                    seq,
+                    fixed_bw,
+                    l_lat,
+                    l_bpt,
+                    l_src,
+                    l_dst,
+                    link_free_at,
+                    link_busy,
+                    link_wait,
+                    link_sends,
+                    parked,
+                    wake_at,
+                    busy,
+                    heap,
+                    w0,
+                    w1,
+                )
             else:
                 r.ready_at = t
                 outbound[SOURCE_ID][r] = r

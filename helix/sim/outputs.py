@@ -39,11 +39,21 @@ def _write_parquet(path, df: pd.DataFrame) -> None:
 
 
 def iterations_frame(out) -> pd.DataFrame:
-    p = np.frombuffer(out.result.prompt, dtype=np.float64).reshape(-1, 2) if len(out.result.prompt) else np.empty((0, 2))
-    d = np.frombuffer(out.result.decode, dtype=np.float64).reshape(-1, 2) if len(out.result.decode) else np.empty((0, 2))
+    p = (
+        np.frombuffer(out.result.prompt, dtype=np.float64).reshape(-1, 2)
+        if len(out.result.prompt)
+        else np.empty((0, 2))
+    )
+    d = (
+        np.frombuffer(out.result.decode, dtype=np.float64).reshape(-1, 2)
+        if len(out.result.decode)
+        else np.empty((0, 2))
+    )
     return pd.DataFrame(
         {
-            "phase": pd.Categorical(["prompt"] * len(p) + ["decode"] * len(d), categories=["prompt", "decode"]),
+            "phase": pd.Categorical(
+                ["prompt"] * len(p) + ["decode"] * len(d), categories=["prompt", "decode"]
+            ),
             "finish_s": np.concatenate([p[:, 0], d[:, 0]]),
             "latency_s": np.concatenate([p[:, 1], d[:, 1]]),
         }
@@ -71,7 +81,20 @@ def requests_frame(out) -> pd.DataFrame:
                 q.finish,
             )
         )
-    cols = ["query_id", "arrival_s", "input_tokens", "output_tokens", "route", "rejected", "prompt_latency_s", "prompt_finish_s", "decodes_done", "decode_latency_mean_s", "decode_latency_max_s", "finish_s"]
+    cols = [
+        "query_id",
+        "arrival_s",
+        "input_tokens",
+        "output_tokens",
+        "route",
+        "rejected",
+        "prompt_latency_s",
+        "prompt_finish_s",
+        "decodes_done",
+        "decode_latency_mean_s",
+        "decode_latency_max_s",
+        "finish_s",
+    ]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -83,12 +106,34 @@ def congestion_frame(out) -> pd.DataFrame:
     for uid in sorted(topo.nodes):
         n = topo.nodes[uid]
         k = sim.node_stay_n[uid]
-        rows.append(("node", n.name, NODE_LABEL.format(uid=uid), n.gpu, sim.node_busy[uid] / span, sim.node_stay[uid] / k if k else float("nan"), k))
+        rows.append(
+            (
+                "node",
+                n.name,
+                NODE_LABEL.format(uid=uid),
+                n.gpu,
+                sim.node_busy[uid] / span,
+                sim.node_stay[uid] / k if k else float("nan"),
+                k,
+            )
+        )
     endpoint = {0: "source", 1: "sink", **{u: n.name for u, n in topo.nodes.items()}}
     for l in topo.links:
         k = sim.link_sends[l.uid]
-        rows.append(("link", f"{endpoint[l.src]}->{endpoint[l.dst]}", f"link-{l.uid}", "", sim.link_busy[l.uid] / span, sim.link_wait[l.uid] / k if k else float("nan"), k))
-    return pd.DataFrame(rows, columns=["kind", "name", "label", "gpu", "busy_fraction", "mean_queueing_delay_s", "samples"])
+        rows.append(
+            (
+                "link",
+                f"{endpoint[l.src]}->{endpoint[l.dst]}",
+                f"link-{l.uid}",
+                "",
+                sim.link_busy[l.uid] / span,
+                sim.link_wait[l.uid] / k if k else float("nan"),
+                k,
+            )
+        )
+    return pd.DataFrame(
+        rows, columns=["kind", "name", "label", "gpu", "busy_fraction", "mean_queueing_delay_s", "samples"]
+    )
 
 
 def run_metrics(out, entry: dict) -> dict:
@@ -115,8 +160,12 @@ def run_metrics(out, entry: dict) -> dict:
 def meta(entry: dict, inputs: dict, profiles: dict | None = None) -> dict:
     from helix.provenance import provenance
 
-    return {"run": entry, "inputs": {k: str(v) for k, v in inputs.items()}, **provenance(("networkx", "numpy")),
-            "profiles": profiles}
+    return {
+        "run": entry,
+        "inputs": {k: str(v) for k, v in inputs.items()},
+        **provenance(("networkx", "numpy")),
+        "profiles": profiles,
+    }
 
 
 def write_run(paths: dict, out, entry: dict, inputs: dict) -> dict:
@@ -151,22 +200,39 @@ def _read_part(d: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, pd.DataFrame]
         if key not in pm:
             raise HelixInputError(d / "metrics.json", key, "missing (not a simulation's metrics.json?)")
     w = pm["window"]
-    if not (isinstance(w, list) and len(w) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in w)):
+    if not (
+        isinstance(w, list)
+        and len(w) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in w)
+    ):
         raise HelixInputError(d / "metrics.json", "window", "must be [start_s, end_s]", w)
     if not (np.isfinite(w).all() and w[0] < w[1]):
         raise HelixInputError(d / "metrics.json", "window", "must be finite with start_s < end_s", w)
-    for key, kinds in (("n_requests", (int,)), ("n_rejected", (int,)), ("decode_throughput_tps", (int, float)), ("max_flow", (int, float, type(None)))):
+    for key, kinds in (
+        ("n_requests", (int,)),
+        ("n_rejected", (int,)),
+        ("decode_throughput_tps", (int, float)),
+        ("max_flow", (int, float, type(None))),
+    ):
         if key in pm and (isinstance(pm[key], bool) or not isinstance(pm[key], kinds)):
             raise HelixInputError(d / "metrics.json", key, "must be a number", pm[key])
     frames = []
-    for name, read in (("iterations.parquet", pd.read_parquet), ("requests.parquet", pd.read_parquet), ("congestion.csv", pd.read_csv)):
+    for name, read in (
+        ("iterations.parquet", pd.read_parquet),
+        ("requests.parquet", pd.read_parquet),
+        ("congestion.csv", pd.read_csv),
+    ):
         path = d / name
         if not path.is_file():
             raise HelixInputError(path, None, "part output not found")
         try:
             frames.append(read(path))
         except Exception as exc:  # pyarrow / pandas parser errors on a truncated file
-            raise HelixInputError(path, None, f"cannot read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+            raise HelixInputError(
+                path,
+                None,
+                f"cannot read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})",
+            ) from None
     it = frames[0]
     missing = [c for c in ("phase", "finish_s", "latency_s") if c not in it.columns]
     if missing:
@@ -207,7 +273,14 @@ def write_aggregate(paths: dict, part_dirs: list[str | Path], entry: dict) -> di
             "window_s": m["window_s"],
             "seed": (entry.get("workload") or {}).get("seed", 0),
             "max_flow": None,
-            "parts": {k: {"decode_throughput_tps": v["decode_throughput_tps"], "max_flow": v.get("max_flow"), "t0_s": v.get("t0_s")} for k, v in metrics_parts.items()},
+            "parts": {
+                k: {
+                    "decode_throughput_tps": v["decode_throughput_tps"],
+                    "max_flow": v.get("max_flow"),
+                    "t0_s": v.get("t0_s"),
+                }
+                for k, v in metrics_parts.items()
+            },
         }
     )
     flows = [v.get("max_flow") for v in metrics_parts.values()]
@@ -222,7 +295,9 @@ def write_aggregate(paths: dict, part_dirs: list[str | Path], entry: dict) -> di
             if part_meta.is_file():
                 doc = read_json(part_meta, "part meta")
                 if not isinstance(doc, dict) or not isinstance(doc.get("profiles") or {}, dict):
-                    raise HelixInputError(part_meta, "profiles", "must be a JSON object with a 'profiles' mapping")
+                    raise HelixInputError(
+                        part_meta, "profiles", "must be a JSON object with a 'profiles' mapping"
+                    )
                 profiles.update(doc.get("profiles") or {})
     it = pd.concat(its, ignore_index=True)
     _write_parquet(paths["iterations"], it)
@@ -230,6 +305,8 @@ def write_aggregate(paths: dict, part_dirs: list[str | Path], entry: dict) -> di
     with atomic_path(paths["congestion"]) as tmp:
         pd.concat(cong, ignore_index=True).to_csv(tmp, index=False)
     if "meta" in paths:
-        write_json(paths["meta"], meta(entry, {"parts": ",".join(str(d) for d in part_dirs)}, profiles or None))
+        write_json(
+            paths["meta"], meta(entry, {"parts": ",".join(str(d) for d in part_dirs)}, profiles or None)
+        )
     write_json(paths["metrics"], metrics)
     return metrics

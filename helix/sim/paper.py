@@ -18,7 +18,8 @@ def paper_parts(cluster: str, model: str, method: str) -> tuple[str, ...]:
     return layout_parts(cluster, model, paper_method(method))
 
 
-def paper_files(artifact: str | Path, cluster: str, model: str, method: str,
-                part: str | None = None) -> tuple[Path, Path]:
+def paper_files(
+    artifact: str | Path, cluster: str, model: str, method: str, part: str | None = None
+) -> tuple[Path, Path]:
     """(``*_sol.ini``, ``simulator_cluster.ini``) of a paper layout."""
     return layout_files(artifact, cluster, model, paper_method(method), part, name=method)

@@ -57,7 +57,9 @@ def run_entry(
 ) -> SimOutput:
     """One run; ``gpus`` are the config's entries of the cluster's GPU types (datasheet, memory, NICs)."""
     if entry.get("workload") is None:
-        raise HelixInputError("simulation", entry.get("cluster"), "this run aggregates parts; simulate its parts")
+        raise HelixInputError(
+            "simulation", entry.get("cluster"), "this run aggregates parts; simulate its parts"
+        )
     wl = WorkloadSpec.model_validate(entry["workload"])
     model = load_model(entry["model"], model_json, param_bytes_per_layer)
     mp = model_profiles(model, gpus, profiles)
@@ -71,7 +73,9 @@ def run_entry(
         source = str(graph)
     else:
         if cluster is None or (layout is None and not is_paper(method)):
-            raise HelixInputError("simulation", "layout", "our own-layout path needs layout.yaml and the cluster YAML")
+            raise HelixInputError(
+                "simulation", "layout", "our own-layout path needs layout.yaml and the cluster YAML"
+            )
         cl = Cluster.load(cluster)
         if is_paper(method):  # the authors' layout (its solution file) through our own-layout path
             layout, _ = paper_inputs(artifact, entry)
@@ -79,12 +83,30 @@ def run_entry(
         else:
             lay = Layout.load(layout, cl)
         if lay.num_layers != model.num_layers:
-            raise HelixInputError(layout, "num_layers", f"layout is for {lay.num_layers} layers, {entry['model']} has {model.num_layers}", lay.num_layers)
-        sc = graph_from_layout(cl, lay, mp, gpus or {}, partial=base_method(method) == "petals", source=str(layout))
+            raise HelixInputError(
+                layout,
+                "num_layers",
+                f"layout is for {lay.num_layers} layers, {entry['model']} has {model.num_layers}",
+                lay.num_layers,
+            )
+        sc = graph_from_layout(
+            cl, lay, mp, gpus or {}, partial=base_method(method) == "petals", source=str(layout)
+        )
         ranges = dict(lay.used())
         source = str(layout)
     inp, out = load_lengths(lengths)
     counts = load_arrivals(arrivals).tolist() if wl.mode == "online" else None
-    result = simulate(model, sc, ranges, mp, entry["scheduler"], wl, (inp.tolist(), out.tolist()), counts, progress=progress, source=source)
+    result = simulate(
+        model,
+        sc,
+        ranges,
+        mp,
+        entry["scheduler"],
+        wl,
+        (inp.tolist(), out.tolist()),
+        counts,
+        progress=progress,
+        source=source,
+    )
     result.provenance = mp.provenance(set(result.prepared.gpus.values()))
     return result

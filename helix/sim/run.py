@@ -38,7 +38,14 @@ class Prepared:
     gpus: dict[int, str]
 
 
-def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int, int] | None], store: ModelProfiles | ProfileStore, force: bool = False, source: str | None = None) -> Prepared:
+def prepare(
+    model: ModelSpec,
+    sc: SimulatorCluster,
+    ranges: dict[str, tuple[int, int] | None],
+    store: ModelProfiles | ProfileStore,
+    force: bool = False,
+    source: str | None = None,
+) -> Prepared:
     """Check the layout against its placement graph and build the simulator's view of it.
 
     ``store``: the model's ``ModelProfiles`` (a bare ProfileStore is read through the built-in
@@ -50,7 +57,9 @@ def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int,
     known = {n.name for n in sc.nodes}
     for name in ranges:
         if name not in known:
-            raise HelixInputError(src, f"layout.{name}", "layout names a node the placement graph does not have", name)
+            raise HelixInputError(
+                src, f"layout.{name}", "layout names a node the placement graph does not have", name
+            )
     nodes: dict[int, NodeView] = {}
     execs: dict[int, NodeExec] = {}
     uid_of: dict[str, int] = {SOURCE: SOURCE_ID, SINK: SINK_ID}
@@ -68,18 +77,36 @@ def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int,
             lim = profiles.limits(n.machine_type)
             prof = profiles.profile(n.machine_type)
         except HelixInputError as exc:
-            raise HelixInputError(src, f"{n.name}.machine_type", f"no profile or engine limits for {model.name}: {exc.message}", n.machine_type) from None
+            raise HelixInputError(
+                src,
+                f"{n.name}.machine_type",
+                f"no profile or engine limits for {model.name}: {exc.message}",
+                n.machine_type,
+            ) from None
         k = e - s
         kk = k
         if k > lim.K:
             if not force:
-                raise HelixInputError(src, f"layout.{n.name}",
-                                      f"{k} layers exceed K={lim.K} of {n.machine_type} for {model.name} "
-                                      "(set force for the paper's separate pipelines)", rng)
+                raise HelixInputError(
+                    src,
+                    f"layout.{n.name}",
+                    f"{k} layers exceed K={lim.K} of {n.machine_type} for {model.name} "
+                    "(set force for the paper's separate pipelines)",
+                    rng,
+                )
             kk = lim.K
         dm = lim.decode_max(kk)
-        nodes[uid] = NodeView(uid, n.name, n.machine_type, s, e, n.nic_in, n.nic_out, n.kv_capacity, lim.R * MAX_INPUT_LEN)
-        execs[uid] = NodeExec(prof.prompt_time, prof.decode_time, lim.R, lim.R * MAX_INPUT_LEN, dm, DECODE_PER_TOKEN_MAX_CONTEXT * dm)
+        nodes[uid] = NodeView(
+            uid, n.name, n.machine_type, s, e, n.nic_in, n.nic_out, n.kv_capacity, lim.R * MAX_INPUT_LEN
+        )
+        execs[uid] = NodeExec(
+            prof.prompt_time,
+            prof.decode_time,
+            lim.R,
+            lim.R * MAX_INPUT_LEN,
+            dm,
+            DECODE_PER_TOKEN_MAX_CONTEXT * dm,
+        )
         t_load = max(t_load, k * model.param_bytes_per_layer / n.disk)
     if not nodes:
         raise HelixInputError(src, "layout", "no node holds any layer")
@@ -92,14 +119,31 @@ def prepare(model: ModelSpec, sc: SimulatorCluster, ranges: dict[str, tuple[int,
             nb = nodes[b]
             lo = 0 if a == SOURCE_ID else nodes[a].end
             if not (nb.start <= lo < nb.end):
-                raise HelixInputError(src, f"{l.name}", "link does not continue the sender's layers on the receiver", f"{l.src}->{l.dst}")
+                raise HelixInputError(
+                    src,
+                    f"{l.name}",
+                    "link does not continue the sender's layers on the receiver",
+                    f"{l.src}->{l.dst}",
+                )
         elif a != SOURCE_ID and nodes[a].end != L:
-            raise HelixInputError(src, f"{l.name}", "link into the sink from a node that does not hold the last layer", l.src)
+            raise HelixInputError(
+                src, f"{l.name}", "link into the sink from a node that does not hold the last layer", l.src
+            )
         links.append(LinkView(len(links), a, b, l.bandwidth, l.latency))
-    topo = Topology(L, nodes, links, coord_out=sc.coord_out, coord_in=sc.coord_in, token_size=model.token_bytes, activation_size=model.activation_bytes_per_token)
+    topo = Topology(
+        L,
+        nodes,
+        links,
+        coord_out=sc.coord_out,
+        coord_in=sc.coord_in,
+        token_size=model.token_bytes,
+        activation_size=model.activation_bytes_per_token,
+    )
     _check_routes(topo, src)
     t0 = math.ceil(t_load) + 1
-    return Prepared(topo, execs, float(t0), {u: n.name for u, n in nodes.items()}, {u: n.gpu for u, n in nodes.items()})
+    return Prepared(
+        topo, execs, float(t0), {u: n.name for u, n in nodes.items()}, {u: n.gpu for u, n in nodes.items()}
+    )
 
 
 def _check_routes(topo: Topology, src: str) -> None:
@@ -164,9 +208,16 @@ def simulate(
         cap = {}
         for u, nd in topo.nodes.items():
             if nd.gpu not in typical.mix:
-                raise HelixInputError(src, f"{nd.name}.machine_type", f"GPU type not in the machine mix {sorted(typical.mix)}", nd.gpu)
+                raise HelixInputError(
+                    src,
+                    f"{nd.name}.machine_type",
+                    f"GPU type not in the machine mix {sorted(typical.mix)}",
+                    nd.gpu,
+                )
             cap[u] = typical.tau(nd.gpu, nd.layers)
-        options.update(node_capacity=cap, kv_hwm=workload.kv_hwm, kv_ratio=workload.kv_ratio, feed_hwm=workload.feed_hwm)
+        options.update(
+            node_capacity=cap, kv_hwm=workload.kv_hwm, kv_ratio=workload.kv_ratio, feed_hwm=workload.feed_hwm
+        )
     options.update(scheduler_options or {})
     sched = make_scheduler(scheduler, topo, **options)
     if scheduler == "helix":
@@ -180,14 +231,23 @@ def simulate(
             raise HelixInputError(src, "arrivals", "an online run needs the arrival trace")
         arrivals = online_arrivals(arrival_counts, sampler, workload.rate_tps, t0, dur, source="workload")
         if not arrivals:
-            raise HelixInputError("workload", "rate_tps", "the workload has zero requests at this rate and duration", workload.rate_tps)
+            raise HelixInputError(
+                "workload",
+                "rate_tps",
+                "the workload has zero requests at this rate and duration",
+                workload.rate_tps,
+            )
         result = sim.run(arrivals=arrivals)
     else:
         end = t0 + warm + dur
         window = (t0 + warm, end)
         n_init = workload.n_init or (HELIX_N_INIT if scheduler == "helix" else None)
         if n_init is None:
-            raise HelixInputError("workload", "n_init", f"an offline run with the {scheduler} scheduler needs an initial concurrency")
+            raise HelixInputError(
+                "workload",
+                "n_init",
+                f"an offline run with the {scheduler} scheduler needs an initial concurrency",
+            )
         sim = Simulator(topo, prep.execs, sched, t0, window, progress=progress)
         feeder = OfflineFeeder(n_init, end, on_prompt=sched.feeds_on_prompt)
         sim.feeder = feeder

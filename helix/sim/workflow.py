@@ -26,7 +26,9 @@ class SimWorkflow:
         self.artifact = artifact
 
     def key(self, wildcards) -> str:
-        return run_key(wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode)
+        return run_key(
+            wildcards.cluster, wildcards.model, wildcards.method, wildcards.scheduler, wildcards.mode
+        )
 
     def entry(self, wildcards) -> dict:
         """The run's table entry; a path no experiment lists gets the config's simulation_defaults."""
@@ -41,7 +43,11 @@ class SimWorkflow:
         if e["parts"]:
             return {"parts": [f"{run_dir(k)}/{name}" for k in e["parts"] for name in RUN_FILES]}
         gpus = self.plan.cluster_gpus(e["cluster"])
-        out: dict = {"traces": list(TRACE_FILES), "profiles": profile_files(e["model"], gpus), "artifact": self.artifact.inputs()}
+        out: dict = {
+            "traces": list(TRACE_FILES),
+            "profiles": profile_files(e["model"], gpus),
+            "artifact": self.artifact.inputs(),
+        }
         method = e["method"]
         if is_paper(method):
             # a local copy: track the files themselves (the solution file, and the artifact's graph
@@ -52,7 +58,10 @@ class SimWorkflow:
             else:  # through our own-layout path: the solution file on our cluster
                 out["layout"] = [*files[:1], f"results/clusters/{e['cluster']}.yaml"]
         else:
-            out["layout"] = [f"results/placements/{e['cluster']}/{e['model']}/{method}/layout.yaml", f"results/clusters/{e['cluster']}.yaml"]
+            out["layout"] = [
+                f"results/placements/{e['cluster']}/{e['model']}/{method}/layout.yaml",
+                f"results/clusters/{e['cluster']}.yaml",
+            ]
         return out
 
     def params(self, wildcards) -> dict:

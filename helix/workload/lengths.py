@@ -11,9 +11,16 @@ from helix.errors import HelixInputError
 class LengthSampler:
     """Draw ``(input, output)`` with one ``rng.randint(0, n-1)`` per sample, as the paper does."""
 
-    def __init__(self, inputs: Sequence[int], outputs: Sequence[int], rng: random.Random, source: str = "lengths"):
+    def __init__(
+        self, inputs: Sequence[int], outputs: Sequence[int], rng: random.Random, source: str = "lengths"
+    ):
         if len(inputs) != len(outputs) or not len(inputs):
-            raise HelixInputError(source, "input/output", "length lists must be non-empty and paired", (len(inputs), len(outputs)))
+            raise HelixInputError(
+                source,
+                "input/output",
+                "length lists must be non-empty and paired",
+                (len(inputs), len(outputs)),
+            )
         self.pairs = [(int(a), int(b)) for a, b in zip(inputs, outputs)]
         if any(a <= 0 or b <= 0 for a, b in self.pairs):
             raise HelixInputError(source, "input/output", "lengths must be positive")

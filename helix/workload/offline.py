@@ -23,7 +23,9 @@ class OfflineFeeder:
 
     def __post_init__(self) -> None:
         if self.n_init < 1:
-            raise HelixInputError("workload", "n_init", "an offline run needs at least one initial request", self.n_init)
+            raise HelixInputError(
+                "workload", "n_init", "an offline run needs at least one initial request", self.n_init
+            )
 
     def initial_times(self, t0: float) -> list[float]:
         return [t0 + LAUNCH_DELAY * i for i in range(self.n_init)]

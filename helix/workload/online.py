@@ -18,7 +18,12 @@ WINDOW_S = 3
 
 
 def online_arrivals(
-    counts: Sequence[int], sampler: LengthSampler, rate_tps: float, t0: float, duration_s: float, source: str = "workload"
+    counts: Sequence[int],
+    sampler: LengthSampler,
+    rate_tps: float,
+    t0: float,
+    duration_s: float,
+    source: str = "workload",
 ) -> list[tuple[float, int, int]]:
     """Arrivals ``(time, input, output)`` over ``[t0, t0 + duration_s)``."""
     if not rate_tps > 0:

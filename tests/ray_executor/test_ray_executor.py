@@ -200,9 +200,9 @@ def test_plugin_is_discovered_from_a_regular_install():
         "print(json.dumps([sorted(ExecutorPluginRegistry().plugins), m.__file__]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env())
-    assert (
-        out.returncode == 0
-    ), f"{out.stderr}\nInstall the plugin (not editable): pip install ./snakemake-executor-plugin-ray"
+    assert out.returncode == 0, (
+        f"{out.stderr}\nInstall the plugin (not editable): pip install ./snakemake-executor-plugin-ray"
+    )
     plugins, module_file = json.loads(out.stdout)
     assert "ray" in plugins
     assert "site-packages" in module_file, f"imported from {module_file}, not from the installed copy"

@@ -29,7 +29,14 @@ from helix.artifact.sol_ini import read_sol_ini
 from helix.errors import HelixInputError, PlacementError
 from helix.flow.graph import FlowContext
 from helix.flow.maxflow import max_flow
-from helix.placement.base import PlacementMethod, PlacementProblem, PlacementResult, TraceRow, layout_from_vectors, register
+from helix.placement.base import (
+    PlacementMethod,
+    PlacementProblem,
+    PlacementResult,
+    TraceRow,
+    layout_from_vectors,
+    register,
+)
 from helix.placement.bounds import problem_bound
 from helix.placement.interrupt import STOP
 from helix.placement.methods.petals import petals_layout
@@ -120,19 +127,36 @@ class Planner:
         p, s = self.p, self.s
         out: dict[str, tuple[list[int], list[int]]] = {}
         if p.warm_start_file is not None:
-            layout = read_sol_ini(p.warm_start_file, p.L, p.cluster) if str(p.warm_start_file).endswith(".ini") else None
+            layout = (
+                read_sol_ini(p.warm_start_file, p.L, p.cluster)
+                if str(p.warm_start_file).endswith(".ini")
+                else None
+            )
             if layout is None:
                 from helix.layout import Layout
 
                 layout = Layout.load(p.warm_start_file, p.cluster)
             missing = [m.name for m in p.cluster.machines if m.name not in layout.ranges]
             if missing or layout.num_layers != p.L:
-                raise HelixInputError(p.warm_start_file, "layers", f"warm start does not match cluster {p.cluster.name}", missing[:3] or layout.num_layers)
+                raise HelixInputError(
+                    p.warm_start_file,
+                    "layers",
+                    f"warm start does not match cluster {p.cluster.name}",
+                    missing[:3] or layout.num_layers,
+                )
             starts = [layout.ranges[m.name][0] if layout.ranges[m.name] else 0 for m in p.cluster.machines]
-            sizes = [layout.ranges[m.name][1] - layout.ranges[m.name][0] if layout.ranges[m.name] else 0 for m in p.cluster.machines]
+            sizes = [
+                layout.ranges[m.name][1] - layout.ranges[m.name][0] if layout.ranges[m.name] else 0
+                for m in p.cluster.machines
+            ]
             for i, k in enumerate(sizes):
                 if k > len(self.tables[i]):
-                    raise HelixInputError(p.warm_start_file, f"layers.{p.cluster.machines[i].name}", f"holds more than K={len(self.tables[i])} layers", k)
+                    raise HelixInputError(
+                        p.warm_start_file,
+                        f"layers.{p.cluster.machines[i].name}",
+                        f"holds more than K={len(self.tables[i])} layers",
+                        k,
+                    )
             out["file"] = (starts, sizes)
             return out
         if s.warm_start in ("petals", "best"):
@@ -151,8 +175,13 @@ class Planner:
             except PlacementError:
                 layout = None
             if layout is not None:
-                starts = [layout.ranges[m.name][0] if layout.ranges.get(m.name) else 0 for m in p.cluster.machines]
-                sizes = [layout.ranges[m.name][1] - starts[i] if layout.ranges.get(m.name) else 0 for i, m in enumerate(p.cluster.machines)]
+                starts = [
+                    layout.ranges[m.name][0] if layout.ranges.get(m.name) else 0 for m in p.cluster.machines
+                ]
+                sizes = [
+                    layout.ranges[m.name][1] - starts[i] if layout.ranges.get(m.name) else 0
+                    for i, m in enumerate(p.cluster.machines)
+                ]
                 if all(k <= len(self.tables[i]) for i, k in enumerate(sizes)):
                     out["separate"] = (starts, sizes)
         if s.warm_start != "none" and all(self.value(st, sz) <= 0 for st, sz in out.values()):
@@ -202,7 +231,9 @@ class Planner:
         # chains keep apart the Petals start, which improves slowly on hetero42, from the Swarm
         # start, which stalls there (docs/design/placement.md s10).
         values = {name: self.value(*lay) for name, lay in warm.items()}
-        origins = [(values[name], lay) for name, lay in warm.items() if values[name] > 0 or max(values.values()) <= 0]
+        origins = [
+            (values[name], lay) for name, lay in warm.items() if values[name] > 0 or max(values.values()) <= 0
+        ]
         chains = list(origins)
         n = 0
         evals_left = self.s.max_evaluations
@@ -280,8 +311,11 @@ class Planner:
             c = n % len(chains)
             search = LayoutSearch(self.ctx, self.tables, seed=s.seed + n, score=score)
             v, st, sz = search.run(
-                [chains[c][1]], LANE_S, max_evals=min(s.lane_evaluations, budget - used),
-                on_improve=lambda v, st, sz: add(v, st, sz, "served:search"), stop=self.should_stop,
+                [chains[c][1]],
+                LANE_S,
+                max_evals=min(s.lane_evaluations, budget - used),
+                on_improve=lambda v, st, sz: add(v, st, sz, "served:search"),
+                stop=self.should_stop,
             )
             used += search.evals
             chains[c] = (v, (st, sz)) if v > chains[c][0] + 1e-9 else origins[c]
@@ -293,7 +327,9 @@ class Planner:
         for _, st, sz in floors:
             pool.setdefault((tuple(st), tuple(sz)), score(st, sz))
         if floors:
-            notes["floors"] = [{"floor": f, "estimate": round(pool[(tuple(st), tuple(sz))], 3)} for f, st, sz in floors]
+            notes["floors"] = [
+                {"floor": f, "estimate": round(pool[(tuple(st), tuple(sz))], 3)} for f, st, sz in floors
+            ]
         ranked = sorted(pool.items(), key=lambda kv: (-kv[1], kv[0]))
         cands: list[tuple[str, list[int], list[int]]] = []
 
@@ -310,7 +346,10 @@ class Planner:
         for (st, sz), v in ranked:  # distinct: each differs from every pick on >= 3 machines
             if picked >= max(1, s.rerank):
                 break
-            if any(sum(a != c or (b != d and (b or d)) for a, b, c, d in zip(st, sz, p0, p1)) < 3 for _, p0, p1 in cands):
+            if any(
+                sum(a != c or (b != d and (b or d)) for a, b, c, d in zip(st, sz, p0, p1)) < 3
+                for _, p0, p1 in cands
+            ):
                 continue
             if self.value(st, sz) > 0:
                 take(f"estimate{picked}", st, sz)
@@ -332,9 +371,16 @@ class Planner:
             pool.setdefault((tuple(st), tuple(sz)), score(st, sz))
         # interrupted (SIGINT/SIGTERM): the best by the estimate, no more simulations
         if s.rerank and p.rerank is not None and len(cands) > 1 and not STOP.is_set():
-            keep = [q for q, (_, a, b) in enumerate(cands) if mf is not None and a == list(mf[0]) and b == list(mf[1])]
+            keep = [
+                q
+                for q, (_, a, b) in enumerate(cands)
+                if mf is not None and a == list(mf[0]) and b == list(mf[1])
+            ]
             i, rows = self.rerank(cands, keep)
-            notes["rerank"] = [{**r, "estimate": round(pool[(tuple(st), tuple(sz))], 3)} for r, (_, st, sz) in zip(rows, cands)]
+            notes["rerank"] = [
+                {**r, "estimate": round(pool[(tuple(st), tuple(sz))], 3)}
+                for r, (_, st, sz) in zip(rows, cands)
+            ]
             _, st, sz = cands[i]
             v = pool[(tuple(st), tuple(sz))]
             self.best = (v, st, sz)
@@ -362,8 +408,12 @@ class Planner:
             for lane in range(FLOOR_LANES):
                 if self.should_stop():
                     break
-                search = LayoutSearch(self.ctx, self.tables, seed=s.seed + 1000 * (q + 1) + lane, score=fscore)
-                v, st, sz = search.run([(list(mf[0]), list(mf[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop)
+                search = LayoutSearch(
+                    self.ctx, self.tables, seed=s.seed + 1000 * (q + 1) + lane, score=fscore
+                )
+                v, st, sz = search.run(
+                    [(list(mf[0]), list(mf[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop
+                )
                 lanes.append((v, lane, st, sz))
             lanes.sort(key=lambda r: (-r[0], r[1]))  # best first, ties by lane
             for _, _, st, sz in lanes[: s.floor_candidates]:
@@ -393,12 +443,16 @@ class Planner:
         best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
         return final[best], rows
 
-    def milp(self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict) -> dict:
+    def milp(
+        self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict
+    ) -> dict:
         p, s = self.p, self.s
         arc_cap = _arc_capacity_fn(self.ctx)
         full = build_per_node(p.cluster, self.tables, p.L, arc_cap)
         self.sizes(size_out)
-        if s.formulation == "aggregated" or (s.formulation == "auto" and self.aggregated_is_exact() and not s.prune):
+        if s.formulation == "aggregated" or (
+            s.formulation == "auto" and self.aggregated_is_exact() and not s.prune
+        ):
             return self._milp_aggregated(backend, seconds, start, size_out)
         cluster = p.cluster
         if s.prune:
@@ -427,9 +481,13 @@ class Planner:
         """Table 8: the per-node model's size on the full cluster and after the paper's pruning."""
         if "unpruned" not in size_out:
             p, s = self.p, self.s
-            size_out["unpruned"] = build_per_node(p.cluster, self.tables, p.L, _arc_capacity_fn(self.ctx)).size()
+            size_out["unpruned"] = build_per_node(
+                p.cluster, self.tables, p.L, _arc_capacity_fn(self.ctx)
+            ).size()
             pruned = prune_cluster(p.cluster, s.prune_keep, s.prune_keep, s.prune_threshold)
-            size_out["pruned"] = build_per_node(pruned, self.tables, p.L, _arc_capacity_fn(FlowContext.for_model(pruned, p.model))).size()
+            size_out["pruned"] = build_per_node(
+                pruned, self.tables, p.L, _arc_capacity_fn(FlowContext.for_model(pruned, p.model))
+            ).size()
         return size_out
 
     def aggregated_is_exact(self) -> bool:
@@ -444,7 +502,8 @@ class Planner:
         cap_max = max(max(t) for t in self.tables)
         if cap_max > self.ctx.network_floor:
             raise PlacementError(
-                "placement preset", "formulation",
+                "placement preset",
+                "formulation",
                 f"the aggregated model is exact only when no link can bind; "
                 f"cluster {p.cluster.name} has links slower than a machine",
                 "aggregated",
@@ -453,11 +512,16 @@ class Planner:
         mtype = [gpus.index(m.gpu) for m in p.cluster.machines]
         types = [(g, p.cluster.gpu_mix()[g], self.tables[mtype.index(t)]) for t, g in enumerate(gpus)]
         if any(self.tables[i] != types[mtype[i]][2] for i in range(p.cluster.n)):
-            raise PlacementError("placement preset", "formulation", "the aggregated model needs one capacity table per GPU type", "aggregated")
+            raise PlacementError(
+                "placement preset",
+                "formulation",
+                "the aggregated model needs one capacity table per GPU type",
+                "aggregated",
+            )
         model = build_aggregated(types, p.L, flow_cap=self.ub)
         size_out["aggregated"] = model.size()
         size_out["solved"] = "aggregated"
-        decode_fn = lambda m: (lambda x: aggregated_decode(m, x, mtype))  # noqa: E731
+        decode_fn = lambda m: lambda x: aggregated_decode(m, x, mtype)  # noqa: E731
         if start is None:
             return self._solve(backend, model, None, seconds, decode_fn(model))
         # With an incumbent: ask "is incumbent + tol reachable?" until the answer is no (optimal
@@ -474,7 +538,9 @@ class Planner:
             info = self._solve(backend, model, None, left, decode_fn(model), feasibility=True)
             if info["status"] == "infeasible":
                 self.ub = min(self.ub, target)
-                self.trace.append(TraceRow(round(self.elapsed(), 3), self.best[0], self.ub, f"milp:{backend}:optimal"))
+                self.trace.append(
+                    TraceRow(round(self.elapsed(), 3), self.best[0], self.ub, f"milp:{backend}:optimal")
+                )
                 info["status"] = "optimal"
                 info["tolerance"] = target - best
                 break
@@ -492,7 +558,9 @@ class Planner:
             st, sz = to_layout(x)
             if all(k <= len(self.tables[i]) and st[i] + k <= p.L and st[i] >= 0 for i, k in enumerate(sz)):
                 # a feasibility model's dual bound says nothing about the flow
-                valid = not feasibility and not (s.prune and s.formulation != "aggregated")  # pruned bounds do not bound the full graph
+                valid = not feasibility and not (
+                    s.prune and s.formulation != "aggregated"
+                )  # pruned bounds do not bound the full graph
                 self.offer(self.value(st, sz), st, sz, f"milp:{backend}", bound if valid else None)
 
         outcome = get_backend(backend).solve(model, x0, settings, on_incumbent, self.should_stop)
@@ -506,7 +574,9 @@ class Planner:
             # a proven optimum closes the gap; record the bound at the end of the trace
             self.ub = min(self.ub, max(outcome.objective, self.best[0] if self.best else 0.0))
             if self.best is not None:
-                self.trace.append(TraceRow(round(self.elapsed(), 3), self.best[0], self.ub, f"milp:{backend}:optimal"))
+                self.trace.append(
+                    TraceRow(round(self.elapsed(), 3), self.best[0], self.ub, f"milp:{backend}:optimal")
+                )
         elif outcome.bound is not None and outcome.bound < self.ub and not s.prune:
             self.ub = outcome.bound
         return info
@@ -546,7 +616,9 @@ def write_model_file(model, path, fmt: str) -> None:
     lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = csc.indptr, csc.indices, csc.data
     lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = lp.num_col_, lp.num_row_
     lp.col_names_, lp.row_names_ = model.col_names, model.row_names
-    lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in model.integrality]
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in model.integrality
+    ]
     h.passModel(lp)
     with atomic_path(path) as tmp:
         target = tmp.with_suffix(f".{fmt}")
@@ -584,7 +656,9 @@ class HelixPlanner(PlacementMethod):
             # counted runs always hand over to the MILP (its node limit ends it); timed runs only
             # when time is left
             if (planner.counted or remaining > 0.5) and not planner.should_stop():
-                milp_info = planner.milp(s.milp_backend, remaining, (planner.best[1], planner.best[2]), size_info)
+                milp_info = planner.milp(
+                    s.milp_backend, remaining, (planner.best[1], planner.best[2]), size_info
+                )
         else:
             for name, (st, sz) in warm.items():
                 planner.offer(planner.value(st, sz), st, sz, f"warm:{name}")
@@ -592,15 +666,28 @@ class HelixPlanner(PlacementMethod):
             milp_info = planner.milp(s.backend, T, start, size_info)
         if planner.best is None or planner.best[0] <= 0:
             raise PlacementError(
-                f"cluster {problem.cluster.name}", "links",
+                f"cluster {problem.cluster.name}",
+                "links",
                 f"no layout routes all {problem.L} layers from the coordinator back to it within {T:g} s",
             )
         value, starts, sizes = planner.best
         layout = layout_from_vectors(problem.cluster, problem.L, starts, sizes)
-        solver = {"portfolio": f"heuristic+{s.milp_backend}", "heuristic": "heuristic"}.get(s.backend, s.backend)
+        solver = {"portfolio": f"heuristic+{s.milp_backend}", "heuristic": "heuristic"}.get(
+            s.backend, s.backend
+        )
         if s.objective == "served":
-            solver = "served-search+rerank" if problem.rerank is not None and s.rerank > 1 else "served-search"
-        result = self.finish(problem, layout, "helix", upper_bound=planner.ub, solver=solver, seconds=round(planner.elapsed(), 3), trace=planner.trace)
+            solver = (
+                "served-search+rerank" if problem.rerank is not None and s.rerank > 1 else "served-search"
+            )
+        result = self.finish(
+            problem,
+            layout,
+            "helix",
+            upper_bound=planner.ub,
+            solver=solver,
+            seconds=round(planner.elapsed(), 3),
+            trace=planner.trace,
+        )
         result.milp_size = size_info or None
         result.notes = {"milp": milp_info, "interrupted": STOP.is_set(), "budget": s.budget}
         if served_notes is not None:

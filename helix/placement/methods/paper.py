@@ -51,12 +51,20 @@ def _per_type_files(cluster_key: str, model_key: str, method: str) -> list[tuple
     return None
 
 
-def artifact_lp_tables(artifact_dir: Path, cluster_key: str, model_key: str, cluster: Cluster) -> dict[str, list[float]]:
+def artifact_lp_tables(
+    artifact_dir: Path, cluster_key: str, model_key: str, cluster: Cluster
+) -> dict[str, list[float]]:
     """The authors' c(k) tables (LP coefficients) for the clusters with a committed whole-cluster LP."""
     d = DIRS.get((cluster_key, model_key))
-    lp = artifact_dir / d / ("quality/ilp_model.lp" if cluster_key == "small10" else "ilp/ilp_model.lp") if d else None
+    lp = (
+        artifact_dir / d / ("quality/ilp_model.lp" if cluster_key == "small10" else "ilp/ilp_model.lp")
+        if d
+        else None
+    )
     if lp is None or not lp.is_file():
-        raise HelixInputError("placement preset", "capacities", f"no artifact LP for {cluster_key}/{model_key}", "artifact")
+        raise HelixInputError(
+            "placement preset", "capacities", f"no artifact LP for {cluster_key}/{model_key}", "artifact"
+        )
     tables = lp_capacity_tables(lp)
     return {cluster.machines[i].name: t for i, t in tables.items()}
 
@@ -78,20 +86,37 @@ class Paper(PlacementMethod):
             ck, sub_gpu = ck.rsplit("-", 1)
         d = DIRS.get((ck, mk))
         if d is None:
-            raise HelixInputError(None, "method", f"the artifact has no {name} layout for {problem.cluster_key}/{mk}", name)
+            raise HelixInputError(
+                None, "method", f"the artifact has no {name} layout for {problem.cluster_key}/{mk}", name
+            )
         base = problem.artifact_dir / d
         per_type = _per_type_files(ck, mk, method)
         if sub_gpu is not None:
             match = [f for gpus, f in (per_type or []) if [g.lower() for g in gpus] == [sub_gpu]]
             if not match:
-                raise HelixInputError(None, "method", f"the artifact has no {name} layout for {problem.cluster_key}/{mk}", name)
+                raise HelixInputError(
+                    None, "method", f"the artifact has no {name} layout for {problem.cluster_key}/{mk}", name
+                )
             layout = read_sol_ini(base / match[0], problem.L, problem.cluster)
-            return self.finish(problem, layout, name) if method == "helix" else grouped_result(
-                problem, layout, {problem.cluster.name: [m.name for m in problem.cluster.machines if layout.ranges.get(m.name)]}, name
+            return (
+                self.finish(problem, layout, name)
+                if method == "helix"
+                else grouped_result(
+                    problem,
+                    layout,
+                    {
+                        problem.cluster.name: [
+                            m.name for m in problem.cluster.machines if layout.ranges.get(m.name)
+                        ]
+                    },
+                    name,
+                )
             )
         if per_type is None:
             if method not in WHOLE or (ck == "small10" and method != "helix"):
-                raise HelixInputError(None, "method", f"the artifact has no {name} layout for {ck}/{mk}", name)
+                raise HelixInputError(
+                    None, "method", f"the artifact has no {name} layout for {ck}/{mk}", name
+                )
             path = base / ("quality/ilp_sol.ini" if ck == "small10" else WHOLE[method])
             layout = read_sol_ini(path, problem.L, problem.cluster)
             return self.finish(problem, layout, name)
@@ -102,7 +127,12 @@ class Paper(PlacementMethod):
             raw = read_sol_ini(base / f, problem.L, None, prefix="#")
             order = sorted(raw.ranges, key=lambda k: int(k[1:]))
             if len(order) > len(names) and not (method == "sp_plus" and len(gpus) > 1):
-                raise HelixInputError(base / f, "Solution", f"more nodes than {'/'.join(gpus)} machines in {problem.cluster.name}", len(order))
+                raise HelixInputError(
+                    base / f,
+                    "Solution",
+                    f"more nodes than {'/'.join(gpus)} machines in {problem.cluster.name}",
+                    len(order),
+                )
             for name_, key in zip(names, order):
                 ranges[name_] = raw.ranges[key]
             groups[f"{problem.cluster.name}-" + "-".join(g.lower() for g in gpus)] = names[: len(order)]

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import random
 
-from helix.placement.base import PlacementMethod, PlacementProblem, PlacementResult, layout_from_vectors, register
+from helix.placement.base import (
+    PlacementMethod,
+    PlacementProblem,
+    PlacementResult,
+    layout_from_vectors,
+    register,
+)
 
 
 def petals_layout(problem: PlacementProblem, seed: int = 0) -> tuple[list[int], list[int]]:

@@ -44,7 +44,12 @@ def pipeline_types(problem: PlacementProblem) -> list[str]:
     if s.separate_types is not None:
         unknown = [g for g in s.separate_types if g not in mix]
         if unknown:
-            raise PlacementError("placement preset", "separate_types", f"GPU types not in cluster {problem.cluster.name}", unknown)
+            raise PlacementError(
+                "placement preset",
+                "separate_types",
+                f"GPU types not in cluster {problem.cluster.name}",
+                unknown,
+            )
         return list(s.separate_types)
     types = []
     for gpu, n in mix.items():
@@ -54,7 +59,9 @@ def pipeline_types(problem: PlacementProblem) -> list[str]:
     return types
 
 
-def grouped_result(problem: PlacementProblem, layout: Layout, groups: dict[str, list[str]], method: str) -> PlacementResult:
+def grouped_result(
+    problem: PlacementProblem, layout: Layout, groups: dict[str, list[str]], method: str
+) -> PlacementResult:
     """Sum of max-flows of each group on its own sub-cluster, with that group's machine-mix tables."""
     total = 0.0
     arcs: list = []
@@ -74,7 +81,9 @@ def grouped_result(problem: PlacementProblem, layout: Layout, groups: dict[str, 
         sub_layout = Layout(layout.num_layers, {n: layout.ranges.get(n) for n in names})
         caps = capacities_for(sub, sub_layout, tables, clamp=True)
         starts, ends = _starts_ends(sub, sub_layout)
-        g = FlowContext.for_model(sub, problem.model).graph(starts, ends, [caps.get(m.name, 0.0) for m in sub.machines])
+        g = FlowContext.for_model(sub, problem.model).graph(
+            starts, ends, [caps.get(m.name, 0.0) for m in sub.machines]
+        )
         res = max_flow(g)
         total += res.value
         arcs += g.arcs
@@ -83,13 +92,19 @@ def grouped_result(problem: PlacementProblem, layout: Layout, groups: dict[str, 
         node_flows.update(res.node_flows)
     graph = FlowGraph(layout.num_layers, list(node_caps), node_caps, arcs)
     flow = FlowResult(total, arc_flows, node_flows)
-    return PlacementResult(layout=layout, method=method, objective=total, graph=graph, flow=flow, groups=groups)
+    return PlacementResult(
+        layout=layout, method=method, objective=total, graph=graph, flow=flow, groups=groups
+    )
 
 
 def separate_layout(problem: PlacementProblem) -> tuple[Layout, dict[str, list[str]]]:
     types = pipeline_types(problem)
     if not types:
-        raise PlacementError(f"cluster {problem.cluster.name}", "machines", "no GPU type can hold the model as its own pipeline")
+        raise PlacementError(
+            f"cluster {problem.cluster.name}",
+            "machines",
+            "no GPU type can hold the model as its own pipeline",
+        )
     ranges: dict[str, tuple[int, int] | None] = {m.name: None for m in problem.cluster.machines}
     groups = {}
     for gpu in types:

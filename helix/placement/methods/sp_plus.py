@@ -27,7 +27,12 @@ class SpPlus(PlacementMethod):
             mixed = [g for g in mix if not any(problem.cluster.machine(n).gpu == g for n in used)]
         names = [m.name for g in mixed for m in problem.cluster.machines if m.gpu == g and m.name not in used]
         if not names:
-            raise PlacementError(f"cluster {problem.cluster.name}", "sp_plus_mixed_types", "no idle machines to form a mixed pipeline", mixed)
+            raise PlacementError(
+                f"cluster {problem.cluster.name}",
+                "sp_plus_mixed_types",
+                "no idle machines to form a mixed pipeline",
+                mixed,
+            )
         layout.ranges.update(chain(names, problem.L))
         groups[f"{problem.cluster.name}-" + "-".join(g.lower() for g in mixed)] = names
         return grouped_result(problem, layout, groups, "sp_plus")

@@ -10,7 +10,13 @@ throughput (lowest stage on ties).
 from __future__ import annotations
 
 from helix.errors import PlacementError
-from helix.placement.base import PlacementMethod, PlacementProblem, PlacementResult, layout_from_vectors, register
+from helix.placement.base import (
+    PlacementMethod,
+    PlacementProblem,
+    PlacementResult,
+    layout_from_vectors,
+    register,
+)
 
 
 def swarm_stage_size(problem: PlacementProblem) -> int:
@@ -24,7 +30,12 @@ def swarm_stage_size(problem: PlacementProblem) -> int:
             raise PlacementError("placement preset", "swarm_stages", f"must divide the {L} layers", stages)
         size = L // stages
         if size > min_k:
-            raise PlacementError("placement preset", "swarm_stages", f"stages of {size} layers exceed a machine's K={min_k}", stages)
+            raise PlacementError(
+                "placement preset",
+                "swarm_stages",
+                f"stages of {size} layers exceed a machine's K={min_k}",
+                stages,
+            )
     return size
 
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 from helix.placement.milp.model import INF, Milp, _Builder
 
 
-def build_aggregated(types: list[tuple[str, int, list[float]]], L: int, flow_cap: float = INF, target: float | None = None):
+def build_aggregated(
+    types: list[tuple[str, int, list[float]]], L: int, flow_cap: float = INF, target: float | None = None
+):
     """``types`` = [(gpu, count, c(k) table)]; the Milp carries its intervals [(type index, s, k)].
 
     With ``target`` the model is a feasibility question, "is a flow of exactly ``target``
@@ -34,9 +36,13 @@ def build_aggregated(types: list[tuple[str, int, list[float]]], L: int, flow_cap
             for k in range(1, min(len(table), L - s) + 1):
                 intervals.append((t, s, k))
                 xcol.append(b.var(f"x_{gpu}_{s}_{k}", 0.0, float(count), integer=True))
-                fcol.append(b.var(f"f_{gpu}_{s}_{k}", 0.0, INF, obj=1.0 if (s == 0 and target is None) else 0.0))
+                fcol.append(
+                    b.var(f"f_{gpu}_{s}_{k}", 0.0, INF, obj=1.0 if (s == 0 and target is None) else 0.0)
+                )
     for t, (gpu, count, _) in enumerate(types):
-        b.row(f"count_{gpu}", [(xcol[a], 1.0) for a, iv in enumerate(intervals) if iv[0] == t], hi=float(count))
+        b.row(
+            f"count_{gpu}", [(xcol[a], 1.0) for a, iv in enumerate(intervals) if iv[0] == t], hi=float(count)
+        )
     for a, (t, s, k) in enumerate(intervals):
         c = min(types[t][2][k - 1], flow_cap)
         b.row(f"cap_{types[t][0]}_{s}_{k}", [(fcol[a], 1.0), (xcol[a], -c)], hi=0.0)
@@ -46,7 +52,12 @@ def build_aggregated(types: list[tuple[str, int, list[float]]], L: int, flow_cap
         starting[s].append(a)
         ending[s + k].append(a)
     for bd in range(1, L):
-        b.row(f"conserve_{bd}", [(fcol[a], 1.0) for a in ending[bd]] + [(fcol[a], -1.0) for a in starting[bd]], 0.0, 0.0)
+        b.row(
+            f"conserve_{bd}",
+            [(fcol[a], 1.0) for a in ending[bd]] + [(fcol[a], -1.0) for a in starting[bd]],
+            0.0,
+            0.0,
+        )
     if target is not None:
         b.row("target", [(fcol[a], 1.0) for a in starting[0]], float(target), float(target))
         # Layer cover cuts: a layer covered by one machine alone needs c >= target, otherwise at

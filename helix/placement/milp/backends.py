@@ -44,7 +44,9 @@ def backend_names() -> list[str]:
 
 @register_backend("highs")
 class HighsBackend:
-    def solve(self, milp: Milp, start, settings, on_incumbent: Callable, should_stop: Callable[[], bool]) -> MilpOutcome:
+    def solve(
+        self, milp: Milp, start, settings, on_incumbent: Callable, should_stop: Callable[[], bool]
+    ) -> MilpOutcome:
         import highspy
 
         h = highspy.Highs()
@@ -71,13 +73,17 @@ class HighsBackend:
         lp.a_matrix_.value_ = csc.data
         lp.a_matrix_.num_col_ = n
         lp.a_matrix_.num_row_ = milp.A.shape[0]
-        lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in milp.integrality]
+        lp.integrality_ = [
+            highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous for v in milp.integrality
+        ]
         h.passModel(lp)
         t0 = time.monotonic()
 
         def improving(e):
             x = np.array(e.data_out.mip_solution)
-            on_incumbent(time.monotonic() - t0, -e.data_out.objective_function_value, -e.data_out.mip_dual_bound, x)
+            on_incumbent(
+                time.monotonic() - t0, -e.data_out.objective_function_value, -e.data_out.mip_dual_bound, x
+            )
 
         def interrupt(e):
             if should_stop():
@@ -94,7 +100,12 @@ class HighsBackend:
         status = h.getModelStatus()
         info = h.getInfo()
         S = highspy.HighsModelStatus
-        name = {S.kOptimal: "optimal", S.kTimeLimit: "time_limit", S.kInterrupt: "interrupted", S.kInfeasible: "infeasible"}.get(status, str(status))
+        name = {
+            S.kOptimal: "optimal",
+            S.kTimeLimit: "time_limit",
+            S.kInterrupt: "interrupted",
+            S.kInfeasible: "infeasible",
+        }.get(status, str(status))
         x = None
         if info.primal_solution_status == 2:
             x = np.array(h.getSolution().col_value)
@@ -119,7 +130,11 @@ class CpSatBackend:
             lo, hi = milp.col_lo[j], milp.col_hi[j]
             hi = inf if np.isinf(hi) else hi
             # CP-SAT needs finite domains: no start exceeds L, no flow exceeds the objective's scale
-            xs.append(solver.IntVar(lo, hi, milp.col_names[j]) if milp.integrality[j] else solver.NumVar(lo, hi, milp.col_names[j]))
+            xs.append(
+                solver.IntVar(lo, hi, milp.col_names[j])
+                if milp.integrality[j]
+                else solver.NumVar(lo, hi, milp.col_names[j])
+            )
         A = milp.A.tocsr()
         for r in range(A.shape[0]):
             lo, hi = milp.row_lo[r], milp.row_hi[r]
@@ -139,7 +154,11 @@ class CpSatBackend:
         solver.SetSolverSpecificParametersAsString(params)
         t0 = time.monotonic()
         status = solver.Solve()
-        names = {pywraplp.Solver.OPTIMAL: "optimal", pywraplp.Solver.FEASIBLE: "time_limit", pywraplp.Solver.INFEASIBLE: "infeasible"}
+        names = {
+            pywraplp.Solver.OPTIMAL: "optimal",
+            pywraplp.Solver.FEASIBLE: "time_limit",
+            pywraplp.Solver.INFEASIBLE: "infeasible",
+        }
         if status in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
             x = np.array([v.solution_value() for v in xs])
             obj = objective.Value()
@@ -156,7 +175,9 @@ class GurobiBackend:
             import gurobipy as gp
             from gurobipy import GRB
         except ImportError:
-            raise HelixInputError("placement preset", "backend", "gurobipy is not installed (pip install gurobipy)", "gurobi") from None
+            raise HelixInputError(
+                "placement preset", "backend", "gurobipy is not installed (pip install gurobipy)", "gurobi"
+            ) from None
         try:
             env = gp.Env(empty=True)
             env.setParam("OutputFlag", 0)
@@ -168,7 +189,13 @@ class GurobiBackend:
             if settings.budget == "evaluations":
                 m.Params.NodeLimit = float(settings.milp_max_nodes)
             vt = np.where(milp.integrality == 1, GRB.INTEGER, GRB.CONTINUOUS)
-            x = m.addMVar(len(milp.col_names), lb=milp.col_lo, ub=np.where(np.isinf(milp.col_hi), GRB.INFINITY, milp.col_hi), vtype=vt, obj=milp.c)
+            x = m.addMVar(
+                len(milp.col_names),
+                lb=milp.col_lo,
+                ub=np.where(np.isinf(milp.col_hi), GRB.INFINITY, milp.col_hi),
+                vtype=vt,
+                obj=milp.c,
+            )
             m.ModelSense = GRB.MAXIMIZE
             lo_f, hi_f = np.isfinite(milp.row_lo), np.isfinite(milp.row_hi)
             eq = lo_f & hi_f & (milp.row_lo == milp.row_hi)
@@ -188,14 +215,26 @@ class GurobiBackend:
             def cb(model, where):
                 if where == GRB.Callback.MIPSOL:
                     vals = np.array(model.cbGetSolution(x.tolist()))
-                    on_incumbent(time.monotonic() - t0, model.cbGet(GRB.Callback.MIPSOL_OBJ), model.cbGet(GRB.Callback.MIPSOL_OBJBND), vals)
+                    on_incumbent(
+                        time.monotonic() - t0,
+                        model.cbGet(GRB.Callback.MIPSOL_OBJ),
+                        model.cbGet(GRB.Callback.MIPSOL_OBJBND),
+                        vals,
+                    )
                 elif where == GRB.Callback.MIP and should_stop():
                     model.terminate()
 
             m.optimize(cb)
         except gp.GurobiError as exc:
-            raise HelixInputError("placement preset", "backend", f"Gurobi cannot solve this model: {exc}", "gurobi") from None
-        names = {GRB.OPTIMAL: "optimal", GRB.TIME_LIMIT: "time_limit", GRB.INTERRUPTED: "interrupted", GRB.INFEASIBLE: "infeasible"}
+            raise HelixInputError(
+                "placement preset", "backend", f"Gurobi cannot solve this model: {exc}", "gurobi"
+            ) from None
+        names = {
+            GRB.OPTIMAL: "optimal",
+            GRB.TIME_LIMIT: "time_limit",
+            GRB.INTERRUPTED: "interrupted",
+            GRB.INFEASIBLE: "infeasible",
+        }
         status = names.get(m.Status, str(m.Status))
         if m.SolCount > 0:
             return MilpOutcome(status, np.array(x.X), float(m.ObjVal), float(m.ObjBound))

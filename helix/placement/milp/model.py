@@ -79,9 +79,16 @@ class _Builder:
         A = sp.csr_matrix((self.vals, (self.rows, self.cols)), shape=(len(self.rnames), len(self.names)))
         A.sum_duplicates()
         return Milp(
-            c=np.array(self.c), A=A, row_lo=np.array(self.rlo), row_hi=np.array(self.rhi),
-            col_lo=np.array(self.lo), col_hi=np.array(self.hi), integrality=np.array(self.integ, dtype=np.int8),
-            col_names=self.names, row_names=self.rnames, **extra,
+            c=np.array(self.c),
+            A=A,
+            row_lo=np.array(self.rlo),
+            row_hi=np.array(self.rhi),
+            col_lo=np.array(self.lo),
+            col_hi=np.array(self.hi),
+            integrality=np.array(self.integ, dtype=np.int8),
+            col_names=self.names,
+            row_names=self.rnames,
+            **extra,
         )
 
 
@@ -105,7 +112,10 @@ def build_per_node(cluster: Cluster, tables: list[list[float]], L: int, arc_capa
     b = _Builder()
     n = cluster.n
     start = [b.var(f"start_{i}", 0.0, INF, integer=True) for i in range(n)]
-    hold = [[b.var(f"hold_{i}_{k}", 0.0, 1.0, integer=True) for k in range(1, len(tables[i]) + 1)] for i in range(n)]
+    hold = [
+        [b.var(f"hold_{i}_{k}", 0.0, 1.0, integer=True) for k in range(1, len(tables[i]) + 1)]
+        for i in range(n)
+    ]
     arcs = directed_arcs(cluster)
 
     def nm(x):
@@ -124,7 +134,12 @@ def build_per_node(cluster: Cluster, tables: list[list[float]], L: int, arc_capa
         ks = list(enumerate(hold[i], start=1))
         b.row(f"hold_constraint_{i}", [(h, 1.0) for _, h in ks], 1.0, 1.0)
         b.row(f"end_constraint_{i}", [(start[i], 1.0)] + [(h, k) for k, h in ks], hi=float(L))
-        b.row(f"node_flow_constraint_{i}", [(flow[a], 1.0) for a in into[i]] + [(flow[a], -1.0) for a in out[i]], 0.0, 0.0)
+        b.row(
+            f"node_flow_constraint_{i}",
+            [(flow[a], 1.0) for a in into[i]] + [(flow[a], -1.0) for a in out[i]],
+            0.0,
+            0.0,
+        )
         b.row(
             f"node_throughput_constraint_{i}",
             [(flow[a], 1.0) for a in into[i]] + [(h, -tables[i][k - 1]) for k, h in ks],
@@ -135,16 +150,28 @@ def build_per_node(cluster: Cluster, tables: list[list[float]], L: int, arc_capa
         if u == -1:  # s_v <= L (1 - d)
             b.row(f"edge_disable_constr_{name}", [(start[v], 1.0), (switch[a], float(L))], hi=float(L))
         elif v == -2:  # L d <= e_u
-            b.row(f"edge_disable_constr_{name}", [(switch[a], float(L)), (start[u], -1.0)] + [(h, -k) for k, h in enumerate(hold[u], 1)], hi=0.0)
+            b.row(
+                f"edge_disable_constr_{name}",
+                [(switch[a], float(L)), (start[u], -1.0)] + [(h, -k) for k, h in enumerate(hold[u], 1)],
+                hi=0.0,
+            )
         else:  # L d <= L + (s_v - e_u) and L d <= L - (s_v - e_u)
             e_u = [(start[u], 1.0)] + [(h, float(k)) for k, h in enumerate(hold[u], 1)]
-            b.row(f"edge_disable_constr1_{name}", [(switch[a], float(L)), (start[v], -1.0)] + e_u, hi=float(L))
-            b.row(f"edge_disable_constr2_{name}", [(switch[a], float(L)), (start[v], 1.0)] + [(j, -x) for j, x in e_u], hi=float(L))
+            b.row(
+                f"edge_disable_constr1_{name}", [(switch[a], float(L)), (start[v], -1.0)] + e_u, hi=float(L)
+            )
+            b.row(
+                f"edge_disable_constr2_{name}",
+                [(switch[a], float(L)), (start[v], 1.0)] + [(j, -x) for j, x in e_u],
+                hi=float(L),
+            )
         b.row(f"edge_flow_constr_{name}", [(flow[a], 1.0), (switch[a], -arc_capacity(u, v))], hi=0.0)
     return b.build(start_col=start, hold_cols=hold, arcs=arcs, flow_col=flow, switch_col=switch)
 
 
-def start_vector(milp: Milp, starts: list[int], sizes: list[int], arc_flows: dict[tuple[int, int], float], L: int) -> np.ndarray:
+def start_vector(
+    milp: Milp, starts: list[int], sizes: list[int], arc_flows: dict[tuple[int, int], float], L: int
+) -> np.ndarray:
     """A complete MIP start: layout, the max-flow's arc flows, and every switch the layout allows.
 
     Machines the layout leaves unused get a 1-layer range at layer 0 with no flow (the MILP has no

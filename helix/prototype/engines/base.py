@@ -40,8 +40,16 @@ class StageOutput:
 class StageEngine(ABC):
     name = "base"
 
-    def __init__(self, model_cfg, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32",
-                 checkpoint: str | None = None):
+    def __init__(
+        self,
+        model_cfg,
+        held: tuple[int, int],
+        *,
+        seed: int = 0,
+        device: str = "cpu",
+        dtype: str = "float32",
+        checkpoint: str | None = None,
+    ):
         """``checkpoint``: a HF checkpoint directory to read the held range's weights from (None:
         seeded random weights)."""
         self.model_cfg, self.held, self.seed, self.device, self.dtype = model_cfg, held, seed, device, dtype

@@ -22,8 +22,16 @@ DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.
 class TorchEngine(StageEngine):
     name = "torch"
 
-    def __init__(self, model_cfg: LlamaConfig, held: tuple[int, int], *, seed: int = 0, device: str = "cpu", dtype: str = "float32",
-                 checkpoint: str | None = None):
+    def __init__(
+        self,
+        model_cfg: LlamaConfig,
+        held: tuple[int, int],
+        *,
+        seed: int = 0,
+        device: str = "cpu",
+        dtype: str = "float32",
+        checkpoint: str | None = None,
+    ):
         super().__init__(model_cfg, held, seed=seed, device=device, dtype=dtype, checkpoint=checkpoint)
         self.tdtype = DTYPES[dtype]
         check_device_dtype(device, self.tdtype)
@@ -36,13 +44,21 @@ class TorchEngine(StageEngine):
             ck = Checkpoint(checkpoint, model_cfg.name)
             t = ck.load(s, e, self.tdtype)
         self.layers = {
-            i: DecoderLayer(model_cfg, i, seed, device, ck.layer_weights(t, i) if ck else None).to(device=device, dtype=self.tdtype)
+            i: DecoderLayer(model_cfg, i, seed, device, ck.layer_weights(t, i) if ck else None).to(
+                device=device, dtype=self.tdtype
+            )
             for i in range(s, e)
         }
-        self.embed = Embedding(model_cfg, seed, device, t[EMBED] if ck else None).to(device=device, dtype=self.tdtype) if s == 0 else None
+        self.embed = (
+            Embedding(model_cfg, seed, device, t[EMBED] if ck else None).to(device=device, dtype=self.tdtype)
+            if s == 0
+            else None
+        )
         self.head = None
         if e == L:
-            self.head = Head(model_cfg, seed, device, ck.head_weight(t) if ck else None, t[NORM] if ck else None)
+            self.head = Head(
+                model_cfg, seed, device, ck.head_weight(t) if ck else None, t[NORM] if ck else None
+            )
             self.head = self.head.to(device=device, dtype=self.tdtype)
         del t
         self.caches: dict[int, dict[int, LayerCache]] = {}
@@ -52,17 +68,23 @@ class TorchEngine(StageEngine):
     def submit(self, work: StageWork) -> None:
         s, e = self.held
         if not (s <= work.start < work.end <= e):
-            raise ValueError(f"request {work.rid}: layers [{work.start}, {work.end}) not within held [{s}, {e})")
+            raise ValueError(
+                f"request {work.rid}: layers [{work.start}, {work.end}) not within held [{s}, {e})"
+            )
         if work.start == 0 and self.embed is None:
             raise ValueError(f"request {work.rid}: starts at layer 0 but this worker has no embedding")
         if work.phase == "decode":
             caches = self.caches.get(work.rid)
             if caches is None or work.start not in caches:
-                raise ValueError(f"request {work.rid}: decode of layers [{work.start}, {work.end}) "
-                                 "without their prompt pass here")
+                raise ValueError(
+                    f"request {work.rid}: decode of layers [{work.start}, {work.end}) "
+                    "without their prompt pass here"
+                )
             if caches[work.start].length != work.context:
-                raise ValueError(f"request {work.rid}: decode at position {work.context} "
-                                 f"but {caches[work.start].length} tokens cached")
+                raise ValueError(
+                    f"request {work.rid}: decode at position {work.context} "
+                    f"but {caches[work.start].length} tokens cached"
+                )
         self.queue.append(work)
 
     def free(self, rid: int) -> None:
@@ -86,7 +108,9 @@ class TorchEngine(StageEngine):
         for o in outs:
             w = o.work
             n = 1 if w.phase == "decode" else int(_length(w.payload))
-            if o.error is not None or w.context + n >= w.max_tokens - 1:  # last iteration ran (or failed): KV not needed
+            if (
+                o.error is not None or w.context + n >= w.max_tokens - 1
+            ):  # last iteration ran (or failed): KV not needed
                 self.free(w.rid)
         return outs
 
@@ -157,7 +181,12 @@ def check_device_dtype(device: str, dtype: torch.dtype) -> None:
         if not torch.cuda.is_available():
             raise HelixInputError("prototype", "device", "CUDA is not available on this machine", device)
         if dtype == torch.bfloat16 and not torch.cuda.is_bf16_supported():
-            raise HelixInputError("prototype", "dtype", f"{torch.cuda.get_device_name()} cannot run bfloat16; use float16", "bfloat16")
+            raise HelixInputError(
+                "prototype",
+                "dtype",
+                f"{torch.cuda.get_device_name()} cannot run bfloat16; use float16",
+                "bfloat16",
+            )
 
 
 def _length(payload) -> int:
