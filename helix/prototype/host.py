@@ -430,7 +430,8 @@ class Host(NodeSockets):
                     continue
                 try:
                     req = self._on_token(*got, rel())
-                except Exception as exc:  # noqa: BLE001 - never the host: fail the request the message was about
+                except Exception as exc:  # noqa: BLE001
+                    # never the host: fail the request the message was about
                     self.errors["internal"] += 1
                     self.log(f"host: {type(exc).__name__}: {exc}")
                     bad = self.requests.get(got[0].get("rid")) if isinstance(got[0].get("rid"), int) else None

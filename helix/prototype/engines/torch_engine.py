@@ -103,7 +103,8 @@ class TorchEngine(StageEngine):
         if decodes:
             try:
                 outs.extend(self._decodes(decodes))
-            except Exception:  # noqa: BLE001 - find the request at fault: rerun one by one (KV writes are idempotent)
+            except Exception:  # noqa: BLE001
+                # find the request at fault: rerun one by one (KV writes are idempotent)
                 outs.extend(self._guard(lambda w: self._decodes([w])[0], w) for w in decodes)
         for o in outs:
             w = o.work
