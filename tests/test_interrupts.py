@@ -150,7 +150,8 @@ def test_interrupted_simulation_fails_without_outputs(artifact_dir, tmp_path):
                     "method": "paper-helix",
                     "scheduler": "helix",
                     "mode": "offline",
-                    "workload": {"mode": "offline", "duration_s": 3000},
+                    # long enough that the compiled loop is still running when the signal lands
+                    "workload": {"mode": "offline", "duration_s": 200000},
                 }
             ],
         }
