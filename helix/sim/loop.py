@@ -17,6 +17,8 @@ import heapq
 import sys
 from collections import deque
 
+from helix.sim.signals import let_signals_in as _let_signals_in
+
 SOURCE_ID, SINK_ID = 0, 1  # helix.scheduling.base's ids (not imported: the compiled copy stands alone)
 # event kinds (WAKE: a landing on a node that was idle, see run_loop)
 NEW_REQ, START_TX, FINISH_SEND, FINISH_TX, GATHER, START_EXEC, FINISH_EXEC, WAKE = range(8)
@@ -320,6 +322,10 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                 break
             t, k1, k2, k3, kind, a, b = pop(heap)
         events += 1
+        if not events & 0xFFFF:
+            # A Python call lets the interpreter run pending signal handlers (Ctrl-C, a scheduler's
+            # SIGINT/SIGTERM): the compiled copy of this loop otherwise never gives them a chance.
+            _let_signals_in()
         if progress and events >= next_progress:
             next_progress += 1 << 20
             print(
