@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ctrl_c import sigint_as_in_a_terminal
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -159,9 +160,10 @@ def test_interrupted_simulation_fails_without_outputs(artifact_dir, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
     target = f"{run}/metrics.json"
-    proc = subprocess.Popen(
-        _snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    with sigint_as_in_a_terminal():  # else a pytest started with `&` passes SIGINT on as ignored
+        proc = subprocess.Popen(
+            _snakemake(tmp_path, target), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
     try:
         pid = _job_started(tmp_path, "simulate.py")
         time.sleep(4)

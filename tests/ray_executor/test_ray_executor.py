@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ctrl_c import sigint_as_in_a_terminal
 
 pytest.importorskip("ray", reason="the ray extra is not installed")
 
@@ -81,8 +82,10 @@ def _ray_start(args: list[str], temp_dir: str, log: Path, ports: int) -> subproc
         f"--min-worker-port={ports + 20}",
         f"--max-worker-port={ports + 99}",
     ]  # fmt: skip
-    with open(log, "w") as out:
-        # its own session: a Ctrl-C meant for pytest must not reach the cluster
+    # its own session: a Ctrl-C meant for pytest must not reach the cluster. SIGINT as in a terminal:
+    # Ray's cancel interrupts a task with KeyboardInterrupt, which a worker that inherited SIGINT as
+    # ignored never raises (the plugin then force-kills after the grace period instead).
+    with open(log, "w") as out, sigint_as_in_a_terminal():
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(), start_new_session=True)
     deadline = time.monotonic() + 120
     while "Ray runtime started" not in log.read_text():
@@ -268,15 +271,19 @@ def test_sigint_cancels_the_running_ray_task(cluster, tmp_path):
     args = [sys.executable, "-m", "snakemake", "--nocolor", "--executor", "ray", "--jobs", "2"]
     args += ["--ray-address", cluster["address"], "--ray-cancel-grace-seconds", "5", "results/slow.txt"]
     log = tmp_path / "snakemake.out"
-    with open(log, "w") as out:
+    with open(log, "w") as out, sigint_as_in_a_terminal():
         proc = subprocess.Popen(args, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, env=_env())
     try:
         job_pid = _wait_for_pid(workdir / "slow.pid", proc, log)
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=60)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"snakemake still running 60 s after SIGINT:\n{log.read_text()}")
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
     text = log.read_text()
     assert proc.returncode != 0
     assert "Ray executor: cancelling 1 Ray task(s)" in text, text
