@@ -3,8 +3,10 @@
 The prototype: host + worker processes, tiny-llama (8 layers, hidden 256), helix scheduler,
 offline closed loop with exactly N requests in flight (``feed: replace``). Layout ``pipe2``
 (default): 2 workers, layers [0,4) and [4,8), one stage per core of the 2-core development
-machine, each worker running at most N/2 decodes per step (``decode_batch``) so the two stages
-work on two micro-batches at once; ``branching``: the 4-worker test placement
+machine, with the prototype's defaults: the requests in flight decode as one batch (the first
+stage regroups decodes that arrive apart, ``regroup``) and each stage runs prompts a layer at a
+time while the batch is at the other stage (``prompt_layers``); ``--decode-batch N/2`` runs
+micro-batches instead; ``branching``: the 4-worker test placement
 config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch``
 engine, the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all
 decodes in one batch), no network, run with 1 torch thread and with the workers' total (the ratio
@@ -115,7 +117,25 @@ def single_process(
                     StageWork(out.work.rid, "decode", 0, cfg.num_layers, out.payload, r["in"] + r["out"], ctx)
                 )
     kept = [t for t in decodes if t >= warmup_s]
-    return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid
+    return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid, dict(eng.perf)
+
+
+def engine_split(perf: dict, loop_cpu_s: float | None = None) -> dict:
+    """An engine's counters as CPU seconds per phase and rows per decode step (and, for a worker, the
+    rest of its serving thread: receiving, checking, encoding and sending messages, bookkeeping)."""
+    out = {
+        "prompt_cpu_s": round(perf.get("prompt_cpu_s", 0.0), 2),
+        "decode_cpu_s": round(perf.get("decode_cpu_s", 0.0), 2),
+        "rows_per_decode_step": round(perf["decode_rows"] / perf["decode_steps"], 2)
+        if perf.get("decode_steps")
+        else None,
+        "decode_ms_per_step": round(1000 * perf["decode_cpu_s"] / perf["decode_steps"], 2)
+        if perf.get("decode_steps")
+        else None,
+    }
+    if loop_cpu_s is not None:
+        out["messaging_and_rest_cpu_s"] = round(loop_cpu_s - out["prompt_cpu_s"] - out["decode_cpu_s"], 2)
+    return out
 
 
 def schedstat(pid: int | str = "self", main_only: bool = False) -> tuple[float, float, int]:
@@ -250,14 +270,26 @@ def main() -> int:
         "--decode-batch",
         type=int,
         default=None,
-        help="most decodes a worker runs per step (default: "
-        "concurrency / pipeline stages, so the stages work on different micro-batches; 0 = all waiting)",
+        help="most decodes a worker runs per step (default 0: all waiting, "
+        "one batch; concurrency / pipeline stages gives micro-batches that the stages work on at once)",
     )
     p.add_argument(
         "--no-loopback",
         action="store_true",
         help="every decode goes out from the host (spec.loopback "
         "off) instead of the last stage sending it straight to the first",
+    )
+    p.add_argument(
+        "--no-regroup",
+        action="store_true",
+        help="workers run waiting decodes at once (spec.regroup off) instead of regrouping them",
+    )
+    p.add_argument(
+        "--prompt-layers",
+        type=int,
+        default=None,
+        help="layers of prompts a worker runs between two looks at its inbox (default: the spec's, 1; "
+        "0 = whole prompts)",
     )
     p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()
@@ -293,8 +325,7 @@ def main() -> int:
             layout_path.write_text(json.dumps({"num_layers": 8, "layers": LAYOUTS[args.layout]}))
         layout = Layout.load(layout_path)
         n_workers = len(layout.used())
-        stages = 2 if args.layout == "pipe2" else 1
-        decode_batch = args.decode_batch if args.decode_batch is not None else max(1, args.n_init // stages)
+        decode_batch = args.decode_batch or 0
         # the single process with the workers' total thread count, and with 1 (on a loaded 2-core box its
         # intra-op threads mostly wait for each other); the ratio is taken against the faster of the two
         single_threads = (
@@ -319,6 +350,8 @@ def main() -> int:
             threads=args.threads,
             loopback=not args.no_loopback,
             decode_batch=decode_batch or None,
+            regroup=not args.no_regroup,
+            **({} if args.prompt_layers is None else {"prompt_layers": args.prompt_layers}),
         )
         lengths, arrivals = load_traces()
         shape = model_shape(model_config)
@@ -349,6 +382,11 @@ def main() -> int:
                 # per second of run
                 cores = sum(r.get("cpu_s", 0.0) for r in run["worker_reports"].values()) / args.duration_s
                 host_cores = (time.process_time() - cpu0) / args.duration_s  # the host runs in this process
+                split = {
+                    f"worker {k}": engine_split(r["perf"], r["perf"].get("loop_cpu_s"))
+                    for k, r in sorted(run["worker_reports"].items())
+                    if r.get("perf")
+                }
                 return (
                     float(m["decode_throughput_tps"]),
                     run["requests"],
@@ -356,13 +394,14 @@ def main() -> int:
                     host_cores,
                     workers,
                     host_wait,
+                    split,
                 )
 
             def single_side():
                 out = {}
                 for t in single_threads:
                     cpu0, s0 = time.process_time(), schedstat()
-                    tps_t, launched_t = single_process(
+                    tps_t, launched_t, perf_t = single_process(
                         spec, lengths, args.duration_s, args.warmup_s, model_config, t
                     )
                     out[t] = (
@@ -370,16 +409,17 @@ def main() -> int:
                         launched_t,
                         round((time.process_time() - cpu0) / args.duration_s, 2),
                         round(schedstat()[1] - s0[1], 2),
+                        engine_split(perf_t),
                     )
                 return out
 
             # alternate which side goes first, so a load that drifts during a round favours neither
             if k % 2 == 0:
-                tps, launched, proto_cores, host_cores, workers, host_wait = proto_side()
+                tps, launched, proto_cores, host_cores, workers, host_wait, split = proto_side()
                 single_out = single_side()
             else:
                 single_out = single_side()
-                tps, launched, proto_cores, host_cores, workers, host_wait = proto_side()
+                tps, launched, proto_cores, host_cores, workers, host_wait, split = proto_side()
             singles = {t: v[0] for t, v in single_out.items()}
             single_launched = {t: v[1] for t, v in single_out.items()}
             single_cores = {t: v[2] for t, v in single_out.items()}
@@ -412,6 +452,9 @@ def main() -> int:
                         "host": round(host_wait, 2),
                         "single": single_wait[best_t],
                     },
+                    # CPU seconds per phase of the round (engine counters; a worker's rest is
+                    # messaging and bookkeeping) and rows per decode step
+                    "engine": {**split, f"single {best_t} threads": single_out[best_t][4]},
                     "first": "prototype" if k % 2 == 0 else "single process",
                     "load_average_1min": round(os.getloadavg()[0], 2),
                 }
@@ -430,6 +473,8 @@ def main() -> int:
         "threads_per_worker": args.threads,
         "single_process_threads": single_threads,
         "decode_batch": decode_batch or "all",
+        "regroup": spec.regroup,
+        "prompt_layers": spec.prompt_layers,
         "loopback": not args.no_loopback,
         "rounds": rounds,
         "prototype_decode_tps": round(proto, 1),

@@ -109,6 +109,107 @@ def test_decode_micro_batches_leave_the_rest_queued_and_equal_single_process(cfg
     assert s0.cached_requests() == s1.cached_requests() == 0
 
 
+def test_packed_linear_equals_the_plain_product_and_rows_do_not_depend_on_the_batch():
+    """``model.linear`` with a oneDNN-packed weight (fp32, CPU): the product F.linear computes, to
+    rounding, and each row's result bit-identical whatever else is in the batch (MKL's sgemm behind
+    F.linear does not promise that), so a request's numbers do not depend on what it is batched with."""
+    from helix.prototype.model import PACKED_LINEAR, linear, pack_weight
+
+    g = torch.Generator().manual_seed(3)
+    w = torch.randn(688, 256, generator=g) / 16
+    x = torch.randn(8, 256, generator=g)
+    packed = pack_weight(w)
+    if not PACKED_LINEAR:
+        assert packed is None  # switched off (HELIX_PACKED_LINEAR=0) or no oneDNN: the plain product
+        pytest.skip("packed linear not available")
+    assert packed is not None and pack_weight(w.double()) is None  # fp32 only
+    y = linear(x, w, packed)
+    assert torch.allclose(y, torch.nn.functional.linear(x, w), rtol=1e-5, atol=1e-5)
+    for rows in ([0], [0, 1, 2], [0, 3, 4, 5, 6, 7]):
+        assert torch.equal(linear(x[rows], w, packed)[0], y[0])
+
+
+def test_prompts_a_layer_at_a_time_and_decodes_first_give_the_same_tokens(cfg):
+    """``step(phase="decode")`` runs only the decodes (the prompts stay queued), ``step(phase="prompt",
+    max_layers=1)`` one layer of the oldest prompt (an unfinished prompt resumes where it stopped),
+    and requests run that way get the whole model's tokens; the engine counts steps and rows."""
+    ref = Reference(cfg, seed=0)
+    prompts = _prompts(3, cfg.vocab_size)
+    out_len = 4
+    want = [ref.generate(p, out_len) for p in prompts]
+    eng = get_engine("torch")(cfg, (0, 8))
+    got = {i: [] for i in range(3)}
+    eng.submit(
+        StageWork(0, "prompt", 0, 8, torch.tensor(prompts[0], dtype=torch.int32), len(prompts[0]) + out_len)
+    )
+    layers_run = 0
+    while eng.queue:
+        if len(got[0]) == 1 and not got[1] and all(w.rid != 1 for w in eng.queue):
+            for i in (1, 2):  # two more prompts join while request 0 decodes
+                p = prompts[i]
+                eng.submit(StageWork(i, "prompt", 0, 8, torch.tensor(p, dtype=torch.int32), len(p) + out_len))
+        n_prompts = sum(w.phase == "prompt" for w in eng.queue)
+        outs = eng.step(phase="decode")
+        assert all(o.work.phase == "decode" for o in outs)
+        assert sum(w.phase == "prompt" for w in eng.queue) == n_prompts  # untouched
+        before = eng._partial.get(eng.queue[0].rid, (None, 0))[1] if n_prompts else None
+        outs += eng.step(phase="prompt", max_layers=1)
+        if n_prompts:
+            layers_run += 1
+            done = [o for o in outs if o.work.phase == "prompt"]
+            assert len(done) <= 1 and (done or eng._partial[eng.queue[0].rid][1] == (before or 0) + 1)
+        for o in outs:
+            rid = o.work.rid
+            got[rid].append(int(o.payload[0]))
+            if len(got[rid]) < out_len:
+                ctx = len(prompts[rid]) + len(got[rid]) - 1
+                eng.submit(StageWork(rid, "decode", 0, 8, o.payload, len(prompts[rid]) + out_len, ctx))
+    assert [got[i] for i in range(3)] == want
+    assert layers_run == 3 * cfg.num_layers  # each prompt took one call per layer
+    assert eng.perf["prompts"] == 3 and eng.perf["decode_rows"] == 3 * (out_len - 1)
+    assert eng.cached_requests() == 0 and not eng._partial
+
+
+def test_first_stage_holds_decodes_for_the_rest_of_their_group():
+    """``Worker.hold_s``: a first stage holds waiting decodes while decodes it sent on are still to come
+    back, at most twice its recent step time; never with regroup off, a full batch, or a decode in the
+    middle of its route."""
+    import argparse
+    import time
+
+    from helix.prototype.worker import Worker
+
+    w = Worker.__new__(Worker)
+    w.args = argparse.Namespace(decode_batch=None)
+    w.engine = argparse.Namespace(queue=[])
+    w.regroup, w.step_s = True, 0.01
+
+    def decode(rid, stage=0):
+        return StageWork(rid, "decode", 0, 4, None, 20, 5, {"stage": stage})
+
+    now = time.monotonic()
+    w.engine.queue = [decode(1)]
+    w.waiting_since, w.expected = now, {2: now, 3: now}
+    assert 0.015 < w.hold_s() <= 0.02  # 2 x 10 ms from the first decode's arrival
+    w.expected = {}
+    assert w.hold_s() == 0  # the whole group is here
+    w.expected = {2: now}
+    w.waiting_since = now - 0.03
+    assert w.hold_s() <= 0  # held long enough
+    w.waiting_since = now
+    w.args.decode_batch = 1
+    assert w.hold_s() == 0  # a full batch
+    w.args.decode_batch = None
+    w.engine.queue = [decode(1), decode(4, stage=1)]
+    assert w.hold_s() == 0  # a later stage runs what comes
+    w.engine.queue = [decode(1)]
+    w.regroup = False
+    assert w.hold_s() == 0
+    w.regroup = True
+    w.expected = {2: now - 5}
+    assert w.hold_s() == 0 and not w.expected  # one that cannot be on its way any more is forgotten
+
+
 def test_weights_depend_on_layer_and_seed_only(cfg):
     from helix.prototype.model import DecoderLayer
 

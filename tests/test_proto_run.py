@@ -241,7 +241,8 @@ def test_killed_worker_fails_its_requests_and_the_run_ends_cleanly(tmp_path, clu
     ]
     assert after, "no request was served after the failure"
     assert all(3 not in _ints(r["nodes"]) for r in after)
-    assert run["worker_reports"]["1"]["dropped"] == {
+    # a late loop-back decode of a request the host has just aborted is dropped as "aborted" (a race)
+    assert {k: v for k, v in run["worker_reports"]["1"]["dropped"].items() if k != "aborted"} == {
         "malformed": 1,
         "bad_mac": 1,
         "unknown_peer": 1,

@@ -213,6 +213,8 @@ class Host(NodeSockets):
             }
             if "cpu_s" in msg:  # CPU seconds the worker's serving loop has used so far
                 self.stats["worker_reports"][src]["cpu_s"] = msg["cpu_s"]
+            if msg.get("perf"):  # the engine's CPU per phase, steps and rows (see StageEngine.perf)
+                self.stats["worker_reports"][src]["perf"] = msg["perf"]
         elif kind == "fail" and on_fail is not None:
             on_fail(msg["rid"], msg.get("reason", ""))
         elif kind == "fatal":

@@ -49,6 +49,9 @@ def worker_argv(
     ]
     if spec.decode_batch:
         argv += ["--decode-batch", str(spec.decode_batch)]
+    argv += ["--prompt-layers", str(spec.prompt_layers)]
+    if not spec.regroup:
+        argv += ["--no-regroup"]
     if checkpoint:  # read on the worker's machine: the same path must exist there (shared or copied)
         argv += ["--checkpoint", str(Path(checkpoint).resolve())]
     return argv

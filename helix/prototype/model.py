@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,38 @@ def _randn(shape, seed: int, std: float, device="cpu") -> torch.Tensor:
     CPU would take minutes)."""
     g = torch.Generator(device=device).manual_seed(int(seed) % (2**63 - 1))
     return torch.randn(*shape, generator=g, dtype=torch.float32, device=device) * std
+
+
+# oneDNN's fp32 product with a weight packed once into its blocked layout (what torch's inductor
+# uses on CPU after freezing). For the few rows of a decode batch, MKL's sgemm behind F.linear
+# re-packs the whole weight on every call: on the 2-core development machine a 3-row product with a
+# 256 x 1376 weight not in cache costs ~120 us with F.linear and ~60 us packed, 1-8 rows cost about
+# the same packed (the weight read dominates), and each row's result does not depend on the other
+# rows of the batch (MKL's does), so a request's numbers are the same whatever it is batched with.
+# CPU and fp32 only; HELIX_PACKED_LINEAR=0 turns it off (F.linear everywhere, as before).
+PACKED_LINEAR = (
+    os.environ.get("HELIX_PACKED_LINEAR", "1") != "0"
+    and torch.backends.mkldnn.is_available()
+    and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+    and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+)
+
+
+def pack_weight(w: torch.Tensor) -> torch.Tensor | None:
+    """``w`` [out, in] packed for ``linear`` where that pays (fp32 on CPU), else None."""
+    if not PACKED_LINEAR or w.device.type != "cpu" or w.dtype != torch.float32:
+        return None
+    try:
+        return torch.ops.mkldnn._reorder_linear_weight(w.detach())
+    except RuntimeError:  # a build without oneDNN's fp32 matmul: the plain product
+        return None
+
+
+def linear(x: torch.Tensor, w: torch.Tensor, packed: torch.Tensor | None) -> torch.Tensor:
+    """x @ w.T, with the packed weight when there is one."""
+    if packed is None or x.dtype != torch.float32 or x.device.type != "cpu":
+        return F.linear(x, w)
+    return torch.ops.mkldnn._linear_pointwise(x, packed, None, "none", [], "")
 
 
 class RMSNorm(torch.nn.Module):
@@ -275,6 +308,8 @@ class DecoderLayer(torch.nn.Module):
             self.wo.data = self.wo.data.t().contiguous().t()
             self.w_down.data = self.w_down.data.t().contiguous().t()
             f = self._fw = (qkv, gu)
+            # packed copies for ``linear`` (None off CPU/fp32): qkv, wo, gate|up, down
+            self._pw = tuple(pack_weight(w) for w in (qkv, self.wo.data, gu, self.w_down.data))
         return f
 
     def qkv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor | None = None):
@@ -285,7 +320,7 @@ class DecoderLayer(torch.nn.Module):
             cos, sin = rope_at(c, cos, x.dtype)
         w_qkv, _ = self._fused()
         nq, nk = c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim
-        y = F.linear(self.attn_norm(x), w_qkv)
+        y = linear(self.attn_norm.forward(x), w_qkv, self._pw[0])  # .forward: no module-call overhead
         qk = apply_rope(
             y[:, : nq + nk].view(-1, c.num_heads + c.num_kv_heads, c.head_dim), cos, sin
         )  # q and k at once
@@ -293,11 +328,12 @@ class DecoderLayer(torch.nn.Module):
         return qk[:, : c.num_heads], qk[:, c.num_heads :], v
 
     def finish(self, x: torch.Tensor, attn: torch.Tensor) -> torch.Tensor:
-        _, w_gu = self._fused()
-        x = x + F.linear(attn.reshape(x.shape[0], -1), self.wo)
-        gu = F.linear(self.mlp_norm(x), w_gu)
+        """The rest of the block after attention (always called after ``qkv``, which fused the weights)."""
+        w_gu, pw = self._fw[1], self._pw
+        x = x + linear(attn.reshape(x.shape[0], -1), self.wo, pw[1])
+        gu = linear(self.mlp_norm.forward(x), w_gu, pw[2])
         ff = self.cfg.intermediate_size
-        return x + F.linear(F.silu(gu[:, :ff]) * gu[:, ff:], self.w_down)
+        return x + linear(F.silu(gu[:, :ff]) * gu[:, ff:], self.w_down, pw[3])
 
     def forward_prompt(self, x: torch.Tensor, cache: "LayerCache") -> torch.Tensor:
         """x: [n, h], the whole prompt of one request starting at position 0 (causal)."""
@@ -329,9 +365,9 @@ class DecoderLayer(torch.nn.Module):
             kk, vv = caches[0].view(lens[0])
             kk, vv = kk.transpose(0, 1)[None], vv.transpose(0, 1)[None]  # [1, kvh, m, d]
         else:
-            m = batch.m
-            kk = torch.stack([c.padded(m)[0] for c in caches]).transpose(1, 2)  # [B, kvh, m, d]
-            vv = torch.stack([c.padded(m)[1] for c in caches]).transpose(1, 2)
+            kvs = [c.padded(batch.m) for c in caches]
+            kk = torch.stack([kv[0] for kv in kvs]).transpose(1, 2)  # [B, kvh, m, d]
+            vv = torch.stack([kv[1] for kv in kvs]).transpose(1, 2)
         out = F.scaled_dot_product_attention(q[:, :, None, :], kk, vv, attn_mask=batch.mask, enable_gqa=True)
         return self.finish(x, out.reshape(x.shape[0], -1))
 
@@ -405,7 +441,11 @@ class Head(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: [B, h] last-token hidden states -> [B] int32 greedy tokens."""
-        logits = F.linear(self.norm(x).float(), self.weight.float())
+        w = self.weight.float()
+        p = getattr(self, "_pw", None)
+        if p is None or p[0] != self.weight.data_ptr():  # packed once, again if the weight moved
+            p = self._pw = (self.weight.data_ptr(), pack_weight(w) if w is self.weight else None)
+        logits = linear(self.norm(x).float(), w, p[1])
         return torch.argmax(logits, dim=-1).to(torch.int32)
 
 

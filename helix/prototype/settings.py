@@ -70,6 +70,22 @@ class ProtoRunSpec(BaseModel):
             "different micro-batches at the same time instead of passing one batch back and forth"
         ),
     )
+    regroup: bool = Field(
+        True,
+        description=(
+            "a worker holds the decodes waiting for it while more of the decodes it sent on are still to "
+            "come back (at most twice its recent decode step time), so the requests in flight run as one "
+            "batch instead of drifting into several small ones that each read every weight"
+        ),
+    )
+    prompt_layers: int = Field(
+        1,
+        ge=0,
+        description=(
+            "layers of prompts a worker runs between two looks at its inbox (0 = whole prompts): a decode "
+            "batch that arrives meanwhile waits one layer, not a whole prompt"
+        ),
+    )
     loopback: bool = Field(
         True,
         description=(

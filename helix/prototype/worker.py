@@ -20,6 +20,7 @@ Run as ``python -m helix.prototype.worker --system-config F --node-id K
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import threading
@@ -85,6 +86,14 @@ class Worker(NodeSockets):
             if args.scheduler in ("swarm", "random")
             else None
         )
+        # regrouping (``step``): requests whose decode this worker sent on and that will come back to
+        # it (rid -> when sent), the arrival time of the oldest decode waiting here, and an EMA of the
+        # wall time of a decode step (how long to hold waiting decodes for the rest of their group)
+        self.expected: dict[int, float] = {}
+        self.waiting_since: float | None = None
+        self.step_s = 0.005
+        self.regroup = getattr(args, "regroup", True)
+        self.prompt_layers = getattr(args, "prompt_layers", 0) or None
         self.dead: set[int] = set()
         self.aborted: dict[int, None] = {}  # recently aborted requests (oldest first, bounded)
         self.errors: Counter = Counter()
@@ -120,6 +129,7 @@ class Worker(NodeSockets):
         elif kind == "abort":
             for rid in msg["rids"]:
                 self.engine.free(rid)
+                self.expected.pop(rid, None)
                 self.aborted[rid] = None
             while len(self.aborted) > ABORTED_KEPT:
                 del self.aborted[next(iter(self.aborted))]
@@ -177,17 +187,64 @@ class Worker(NodeSockets):
             self.errors["rejected"] += 1
             self.tell_host({"type": "fail", "rid": header["rid"], "reason": str(exc)})
             return False
+        if work.phase == "decode":
+            self.expected.pop(work.rid, None)
+            if self.waiting_since is None:
+                self.waiting_since = time.monotonic()
         return True
 
     def step(self) -> None:
-        """Run the engine once; send the outputs on, one batch per next hop (a failed request is
-        reported, not raised)."""
+        """One turn of the engine: the waiting decodes (at most ``--decode-batch``) as one batch,
+        their outputs sent on at once, when they are ready (``hold_s``); otherwise (or then) at most
+        ``--prompt-layers`` layers of the waiting prompts. Decodes first (the paper's engine runs
+        prompts first) because a decode batch is what the next stage waits for; prompts a layer at
+        a time because a decode batch arriving meanwhile should wait one layer, not a whole prompt:
+        a stage runs prompts while the decode batch is at the other stages, instead of in its way."""
+        eng = self.engine
+        if any(w.phase == "decode" for w in eng.queue) and self.hold_s() <= 0:
+            t0 = time.monotonic()
+            mb = getattr(self.args, "decode_batch", None)
+            self.send_outputs(eng.step(max_decodes=mb, phase="decode"))
+            self.step_s = 0.8 * self.step_s + 0.2 * (time.monotonic() - t0)
+            self.waiting_since = time.monotonic() if any(w.phase == "decode" for w in eng.queue) else None
+            return
+        if any(w.phase == "prompt" for w in eng.queue):
+            self.send_outputs(eng.step(phase="prompt", max_layers=self.prompt_layers))
+
+    def hold_s(self) -> float:
+        """Seconds the waiting decodes should still wait for the rest of their group (<= 0: run them
+        now). With the decode loop-back a batch leaves the last stage and reaches the first one
+        together, but a request that has just finished its prompt, or one that waited for a full
+        micro-batch, arrives on its own; run at once, it would become a second batch that reads
+        every weight of the stage again for one or two rows, and stay one. So while some of the
+        decodes this worker sent on are still to come back (``expected``), it holds the waiting ones
+        for at most twice its recent decode step time (running prompt layers meanwhile), and stops
+        holding when they are all here or the decode batch is full. Only a request's first stage
+        holds (where the loop-back and the host feed decodes in); the later stages run what comes,
+        so two stages never wait for each other's batch."""
+        if not self.regroup or self.waiting_since is None or not self.expected:
+            return 0.0
+        waiting = [w for w in self.engine.queue if w.phase == "decode"]
+        mb = getattr(self.args, "decode_batch", None)
+        if (mb and len(waiting) >= mb) or any((w.meta or {}).get("stage", 0) != 0 for w in waiting):
+            return 0.0  # a full batch, or a decode in the middle of its route: that one never waits
+        now = time.monotonic()
+        limit = min(0.05, max(0.002, 2 * self.step_s))
+        for rid, sent in list(self.expected.items()):  # forget what cannot be on its way any more
+            if now - sent > 1.0:
+                del self.expected[rid]
+        return self.waiting_since + limit - now if self.expected else 0.0
+
+    def send_outputs(self, outs: list) -> None:
+        """Send engine outputs on, one batch per next hop (a failed request is reported, not raised)."""
         from helix.prototype.sysconfig import HOST_ID
         from helix.prototype.transport import encode
 
-        outs = self.engine.step(max_decodes=getattr(self.args, "decode_batch", None))
+        if not outs:
+            return
         loops: dict[int, list] = {}  # first stage -> next decodes (sent first: they are the critical path)
         batches: dict[int, list] = {}
+        now = time.monotonic()
         for out in outs:
             h = dict(out.work.meta)
             if out.error is not None:
@@ -232,6 +289,9 @@ class Worker(NodeSockets):
             h["stage"] = k + 1
             h["src"] = self.me.id
             batches.setdefault(nxt, []).append((h["rid"], encode(h, out.payload, self.key)))
+            w = out.work
+            if k == 0 and w.phase == "decode" and w.context + 1 <= w.max_tokens - 2:
+                self.expected[h["rid"]] = now  # the first stage: its next decode comes back here
         for nxt, batch in [*loops.items(), *batches.items()]:
             if not self.outbox.send_many(nxt, [frames for _, frames in batch]):
                 for rid, _ in batch:
@@ -278,6 +338,8 @@ class Worker(NodeSockets):
         poller.register(self.bcast, zmq.POLLIN)
         stop_hb = threading.Event()
         self.cpu0 = time.process_time()  # every thread of this process: torch, the zmq I/O thread, heartbeats
+        self.loop_clock = _thread_clock()  # this (serving) thread's CPU clock, readable from the heartbeats
+        self.loop0 = _clock(self.loop_clock)
         hb = threading.Thread(
             target=_heartbeat,
             args=(
@@ -291,6 +353,7 @@ class Worker(NodeSockets):
                     dict(self.inbox.dropped),
                     dict(self.errors),
                     round(time.process_time() - self.cpu0, 3),
+                    self.perf(),
                 ),
             ),
             daemon=True,
@@ -304,7 +367,14 @@ class Worker(NodeSockets):
                 )
                 break
             # Block until something arrives, unless decodes left over by ``--decode-batch`` wait.
-            poller.poll(timeout=0 if getattr(self.engine, "queue", None) else 100)
+            queue = getattr(self.engine, "queue", None)
+            if not queue:
+                wait = 100
+            elif any(w.phase == "prompt" for w in queue):
+                wait = 0
+            else:  # only decodes, held for the rest of their group (or ready: 0)
+                wait = max(0, min(100, math.ceil(1000 * self.hold_s())))
+            poller.poll(timeout=wait)
             self._guarded(self._drain_broadcasts)
             if not self.running:
                 break
@@ -318,11 +388,19 @@ class Worker(NodeSockets):
                 "dropped": dict(self.inbox.dropped),
                 "errors": dict(self.errors),
                 "cpu_s": round(time.process_time() - self.cpu0, 3),
+                "perf": self.perf(),
             }
         )
         time.sleep(0.05)
         self.close()
         return 0
+
+    def perf(self) -> dict:
+        """The engine's counters (CPU seconds per phase, steps, rows) and the serving thread's CPU
+        seconds (``loop_cpu_s``; the rest of it is messaging and bookkeeping)."""
+        out = {k: round(v, 4) if isinstance(v, float) else v for k, v in dict(self.engine.perf).items()}
+        out["loop_cpu_s"] = round(_clock(self.loop_clock) - self.loop0, 4)
+        return out
 
     def _drain_data(self) -> None:
         for _ in range(10_000):
@@ -349,6 +427,18 @@ class Worker(NodeSockets):
             print(f"worker {self.me.id}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
 
+def _thread_clock():
+    """The calling thread's CPU-time clock id (Linux), or None (then the process's CPU time)."""
+    try:
+        return time.pthread_getcpuclockid(threading.get_ident())
+    except (AttributeError, OSError):
+        return None
+
+
+def _clock(clock) -> float:
+    return time.process_time() if clock is None else time.clock_gettime(clock)
+
+
 def serve_worker(args) -> int:
     return Worker(args).run()
 
@@ -363,9 +453,9 @@ def _heartbeat(ctx, endpoint: str, nid: int, key, stop: threading.Event, state) 
 
     while not stop.is_set():
         try:
-            cached, dropped, errors, cpu = state()
+            cached, dropped, errors, cpu, perf = state()
         except RuntimeError:  # a counter changed size while copied: report next beat
-            cached, dropped, errors, cpu = 0, {}, {}, 0.0
+            cached, dropped, errors, cpu, perf = 0, {}, {}, 0.0, {}
         try:
             msg = {
                 "type": "hb",
@@ -374,6 +464,7 @@ def _heartbeat(ctx, endpoint: str, nid: int, key, stop: threading.Event, state) 
                 "dropped": dropped,
                 "errors": errors,
                 "cpu_s": cpu,
+                "perf": perf,
             }
             sock.send_multipart(seal(msg, key), zmq.NOBLOCK)
         except zmq.Again:
@@ -399,6 +490,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument(
         "--decode-batch", type=int, default=None, help="most decodes per step (default: all waiting)"
+    )
+    p.add_argument(
+        "--prompt-layers",
+        type=int,
+        default=1,
+        help="layers of prompts between two looks at the inbox (0 = whole prompts)",
+    )
+    p.add_argument(
+        "--no-regroup",
+        dest="regroup",
+        action="store_false",
+        help="run waiting decodes at once, without holding them for the rest of their group",
     )
     p.add_argument("--orphan-timeout-s", type=float, default=15.0)
     return p

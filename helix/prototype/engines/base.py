@@ -54,15 +54,30 @@ class StageEngine(ABC):
         seeded random weights)."""
         self.model_cfg, self.held, self.seed, self.device, self.dtype = model_cfg, held, seed, device, dtype
         self.checkpoint = checkpoint
+        # where the engine's time goes (CPU seconds of the calling thread per phase, steps, rows):
+        # the worker reports it with its heartbeats, benchmarks/prototype.py prints it
+        self.perf: dict[str, float] = {
+            "prompt_cpu_s": 0.0,
+            "decode_cpu_s": 0.0,
+            "prompts": 0,
+            "decode_steps": 0,
+            "decode_rows": 0,
+        }
 
     @abstractmethod
     def submit(self, work: StageWork) -> None:
         """Queue one iteration of one request."""
 
     @abstractmethod
-    def step(self, max_decodes: int | None = None) -> list[StageOutput]:
+    def step(
+        self, max_decodes: int | None = None, phase: str | None = None, max_layers: int | None = None
+    ) -> list[StageOutput]:
         """Run the queued work (every prompt; at most ``max_decodes`` decodes, oldest first, the
-        rest stay in ``queue``); return outputs in the order they can be sent on."""
+        rest stay in ``queue``); return outputs in the order they can be sent on. ``phase``
+        ("prompt" or "decode"): run only that phase's work, the rest stays queued (a worker runs
+        and sends its decodes before its prompts, so the next stage is not kept waiting).
+        ``max_layers``: run at most that many layers of prompts (oldest first); an unfinished
+        prompt stays queued and resumes where it stopped."""
 
     @abstractmethod
     def free(self, rid: int) -> None:

@@ -9,6 +9,8 @@ Prompts go first, then decodes, as in the paper's layer-wise engine (docs/design
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from helix.prototype.engines import register
@@ -63,6 +65,7 @@ class TorchEngine(StageEngine):
         del t
         self.caches: dict[int, dict[int, LayerCache]] = {}
         self.queue: list[StageWork] = []
+        self._partial: dict[int, tuple[torch.Tensor, int]] = {}  # rid -> (hidden, next layer) of a prompt
 
     # -- interface -----------------------------------------------------------------------------
     def submit(self, work: StageWork) -> None:
@@ -89,23 +92,42 @@ class TorchEngine(StageEngine):
 
     def free(self, rid: int) -> None:
         self.caches.pop(rid, None)
+        self._partial.pop(rid, None)
 
     def cached_requests(self) -> int:
         return len(self.caches)
 
     @torch.inference_mode()
-    def step(self, max_decodes: int | None = None) -> list[StageOutput]:
+    def step(
+        self, max_decodes: int | None = None, phase: str | None = None, max_layers: int | None = None
+    ) -> list[StageOutput]:
         work, self.queue = self.queue, []
-        outs = [self._guard(self._prompt, w) for w in work if w.phase == "prompt"]
+        if phase is not None:
+            self.queue = [w for w in work if w.phase != phase]
+            work = [w for w in work if w.phase == phase]
+        perf, t0 = self.perf, time.thread_time()
+        prompts = [w for w in work if w.phase == "prompt"]
+        if max_layers is None:
+            outs = [self._guard(self._prompt, w) for w in prompts]
+        else:
+            outs, unfinished = self._prompt_layers(prompts, max_layers)
+            self.queue = unfinished + self.queue
+        t1 = time.thread_time()
+        perf["prompts"] += len(outs)
+        perf["prompt_cpu_s"] += t1 - t0
         decodes = [w for w in work if w.phase == "decode"]
         if max_decodes is not None and len(decodes) > max_decodes:
-            decodes, self.queue = decodes[:max_decodes], decodes[max_decodes:]
+            decodes, rest = decodes[:max_decodes], decodes[max_decodes:]
+            self.queue = rest + self.queue
         if decodes:
             try:
                 outs.extend(self._decodes(decodes))
             except Exception:  # noqa: BLE001
                 # find the request at fault: rerun one by one (KV writes are idempotent)
                 outs.extend(self._guard(lambda w: self._decodes([w])[0], w) for w in decodes)
+            perf["decode_steps"] += 1
+            perf["decode_rows"] += len(decodes)
+            perf["decode_cpu_s"] += time.thread_time() - t1
         for o in outs:
             w = o.work
             n = 1 if w.phase == "decode" else int(_length(w.payload))
@@ -141,6 +163,39 @@ class TorchEngine(StageEngine):
             caches[i] = LayerCache(self.model_cfg, w.max_tokens, self.device, self.tdtype)
             x = self.layers[i].forward_prompt(x, caches[i])
         return self._output(w, x)
+
+    def _prompt_layers(self, prompts: list[StageWork], budget: int) -> tuple[list[StageOutput], list]:
+        """Run at most ``budget`` layers of the queued prompts, oldest first; a prompt stopped
+        between two layers keeps its hidden state here and goes on at the next call (the worker
+        runs prompts a layer at a time so that a decode batch arriving meanwhile waits one layer,
+        not a whole prompt). Returns the finished prompts' outputs and the unfinished work."""
+        outs, rest = [], []
+        for w in prompts:
+            if budget <= 0:
+                rest.append(w)
+                continue
+            try:
+                got = self._partial.pop(w.rid, None)
+                if got is None:
+                    x, i = self._input(w), w.start
+                    self.caches.setdefault(w.rid, {})
+                else:
+                    x, i = got
+                caches = self.caches[w.rid]
+                while i < w.end and budget > 0:
+                    caches[i] = LayerCache(self.model_cfg, w.max_tokens, self.device, self.tdtype)
+                    x = self.layers[i].forward_prompt(x, caches[i])
+                    i, budget = i + 1, budget - 1
+                if i < w.end:
+                    self._partial[w.rid] = (x, i)
+                    rest.append(w)
+                else:
+                    outs.append(self._output(w, x))
+            except Exception as exc:  # noqa: BLE001 - one request's fault fails that request only
+                self._partial.pop(w.rid, None)
+                outs.append(StageOutput(w, None, False, error=f"{type(exc).__name__}: {exc}"))
+                budget -= 1
+        return outs, rest
 
     def _decodes(self, ws: list[StageWork]) -> list[StageOutput]:
         """One batch per layer over the decodes whose sub-range holds it. The batch tensor, the
