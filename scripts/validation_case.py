@@ -1,7 +1,7 @@
 """Rule estimator_validation_case: estimate and simulate every validation layout of one (cluster, model).
 
-Thin: the layouts, the estimate and the simulation are in helix.planning.validation and
-helix.planning.rerank; bad input is one line in the log and on stderr, with no output.
+Thin: the layouts, the estimate and the simulation are in helix.planning.validation; bad input
+is one line in the log and on stderr, with no output.
 """
 
 from helix.artifact.source import ArtifactSource
@@ -11,8 +11,7 @@ from helix.io import write_text
 from helix.models import load_hf_config
 from helix.placement.api import make_problem
 from helix.placement.settings import PlacementPreset
-from helix.planning.rerank import simulate_layout
-from helix.planning.validation import candidate_layouts, rows_csv, validate
+from helix.planning.validation import candidate_layouts, rows_csv, simulate_with_stats, validate
 from helix.profiles.entry import model_profiles
 from helix.profiles.store import ProfileStore
 from helix.runner import rule_log
@@ -37,9 +36,7 @@ with rule_log(sm) as log:
     lengths = (inp.tolist(), out.tolist())
 
     def simulate(layout):
-        return simulate_layout(cluster, layout, model, w.model, profiles, sm.params.gpus, lengths)[
-            "decode_throughput_tps"
-        ]
+        return simulate_with_stats(cluster, layout, model, profiles, sm.params.gpus, lengths)
 
     rows = validate(problem, layouts, simulate, progress=lambda line: print(line, file=log, flush=True))
     write_text(sm.output.csv, rows_csv(rows))

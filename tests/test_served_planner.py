@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 
 from helix.cluster import Cluster, Link, Machine
 from helix.models import load_hf_config
@@ -124,7 +126,14 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
     with short simulations: rows for every routable layout, a summary per cluster."""
     from helix.artifact.traces import import_traces, load_lengths
     from helix.planning.rerank import simulate_layout
-    from helix.planning.validation import candidate_layouts, read_rows, rows_csv, summarize, validate
+    from helix.planning.validation import (
+        candidate_layouts,
+        read_rows,
+        rows_csv,
+        simulate_with_stats,
+        summarize,
+        validate,
+    )
 
     p = _problem(artifact_dir)
     layouts = candidate_layouts(p, None, {}, seed=0)[:4]
@@ -132,24 +141,26 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
     assert len(names) == len(set(names)) >= 3
     inp, out = load_lengths(import_traces(artifact_dir, tmp_path / "traces")["lengths"])
     gpus = {g: {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9} for g in ("A100", "L4")}
+    lengths = (inp.tolist(), out.tolist())
     skipped = []
     rows = validate(
         p,
         layouts,
-        lambda lay: simulate_layout(
-            p.cluster,
-            lay,
-            p.model,
-            "llama30b",
-            p.profiles,
-            gpus,
-            (inp.tolist(), out.tolist()),
-            duration_s=60,
-            warmup_s=20,
-        )["decode_throughput_tps"],
+        lambda lay: simulate_with_stats(
+            p.cluster, lay, p.model, p.profiles, gpus, lengths, duration_s=60, warmup_s=20
+        ),
         progress=skipped.append,
     )
     assert rows and all(r["estimate"] > 0 and r["simulated"] > 0 for r in rows)
+    # the same run as the re-ranking's simulate_layout, with the closed loop's figures beside it
+    first = next(lay for name, _, lay in layouts if name == rows[0]["layout"])
+    same = simulate_layout(
+        p.cluster, first, p.model, "llama30b", p.profiles, gpus, lengths, duration_s=60, warmup_s=20
+    )
+    assert rows[0]["simulated"] == pytest.approx(same["decode_throughput_tps"], abs=1e-4)
+    for r in rows:
+        assert r["in_flight_simulated"] > 0 and r["rtt_simulated"] > 0 and 0 <= r["rejected_share"] <= 1
+        assert 0 < r["input_in_flight"] < 4096 and r["in_flight"] > 0 and r["rtt"] > 0
     path = tmp_path / "v.csv"
     path.write_text(rows_csv(rows))
     back = read_rows(path)
@@ -159,6 +170,35 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
         s["two-regions"]["layouts"] == len(rows)
         and s["two-regions/llama30b"]["pairs"] <= len(rows) * (len(rows) - 1) // 2
     )
+    assert {"log_error_estimate", "log_error_in_flight", "log_error_rtt"} <= set(s["two-regions"])
+    # a throughput-only simulate callable still works: the simulation's figures stay empty
+    bare = validate(p, [lay for lay in layouts if lay[0] == rows[0]["layout"]], lambda lay: 100.0)
+    path.write_text(rows_csv(bare))
+    assert (
+        read_rows(path)[0]["rejected_share"] is None
+        and "log_error_rtt" not in summarize(read_rows(path))["two-regions"]
+    )
+
+
+def test_closed_loop_stats_are_window_averages():
+    """Time averages over the window from hand-made queries (NaN: not reached before the end)."""
+    from types import SimpleNamespace as Q
+
+    from helix.planning.validation import closed_loop_stats
+
+    nan = float("nan")
+    queries = [
+        Q(arrival=50.0, prompt_fin=60.0, finish=150.0, rejected=False, input=100),  # 50 s in the window
+        Q(arrival=120.0, prompt_fin=130.0, finish=nan, rejected=False, input=300),  # 80 s, 10 in prompt
+        Q(arrival=150.0, prompt_fin=nan, finish=nan, rejected=True, input=900),
+        Q(arrival=110.0, prompt_fin=115.0, finish=190.0, rejected=False, input=200),  # 80 s, 5 in prompt
+        Q(arrival=20.0, prompt_fin=nan, finish=nan, rejected=True, input=50),  # before the window
+    ]
+    s = closed_loop_stats(queries, (100.0, 200.0), decode_tps=3.9)
+    assert s["in_flight_simulated"] == pytest.approx(2.1)
+    assert s["rtt_simulated"] == pytest.approx((210 - 15) / 100 / 3.9)
+    assert s["rejected_share"] == pytest.approx(1 / 3)
+    assert s["input_in_flight"] == pytest.approx((50 * 100 + 80 * 300 + 80 * 200) / 210)
 
 
 def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_simulation(

@@ -11,6 +11,14 @@ max flow, ``estimate_fast``), and the simulated offline decode throughput throug
 path (helix.sim.graph), helix scheduler. ``summarize`` gives per cluster the Spearman correlation
 of both estimates and of max-flow with the simulation, and the share of pairs each orders like the
 simulator.
+
+Besides the throughputs, each row has the two factors of Little's law on both sides, so a
+misordered pair says which factor the estimate got wrong: requests in flight (the estimate's KV
+bound; the simulation's time average over the measure window) and the round trip of a decode
+token (the estimate's; the simulation's by Little, requests in decode over decode throughput),
+with what the router did in the simulation: the share of launches it rejected and the mean
+input of the requests in flight (the trace's is 763 tokens; below it, the admission favours short
+prompts). ``summarize`` also gives the mean absolute log error of the estimate and of each factor.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import math
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,8 +43,17 @@ COLUMNS = [
     "estimate_fast",
     "crossings",
     "simulated",
+    "in_flight",
+    "in_flight_simulated",
+    "rtt",
+    "rtt_simulated",
+    "rejected_share",
+    "input_in_flight",
 ]
-NUMERIC = ("max_flow", "estimate", "estimate_fast", "crossings", "simulated")
+# the simulation's closed-loop figures (closed_loop_stats): empty when the simulate callable gives
+# only the decode throughput
+SIM_STATS = ("in_flight_simulated", "rtt_simulated", "rejected_share", "input_in_flight")
+NUMERIC = ("max_flow", "estimate", "estimate_fast", "crossings", "simulated", "in_flight", "rtt", *SIM_STATS)
 RANDOM_LAYOUTS = 3  # seeded random walks per (cluster, model)
 SEGMENT_LAYOUTS = 2  # best region-aware segment starts per (cluster, model), by estimate
 
@@ -135,10 +153,69 @@ def candidate_layouts(
     return out
 
 
+def closed_loop_stats(queries, window: tuple[float, float], decode_tps: float) -> dict:
+    """What the simulated run's admission did over its measure window, from its queries (objects
+    with ``arrival``, ``prompt_fin``, ``finish``, ``rejected`` and ``input``; NaN times: not reached).
+
+    ``in_flight_simulated``: time average of the admitted requests between arrival and finish;
+    ``rtt_simulated``: by Little, the time average of those past their prompt over ``decode_tps``;
+    ``rejected_share``: of the launches arriving in the window, the share the router rejected;
+    ``input_in_flight``: mean input of the requests in flight, weighted by their time in the window.
+    """
+    w0, w1 = window
+    span = w1 - w0
+    flight = prompt = weighted_in = 0.0
+    launched = rejected = 0
+    for q in queries:
+        if w0 <= q.arrival < w1:
+            launched += 1
+            rejected += bool(q.rejected)
+        if q.rejected:
+            continue
+        end = q.finish if q.finish == q.finish else w1  # NaN: still in flight at the end
+        pend = q.prompt_fin if q.prompt_fin == q.prompt_fin else w1
+        stay = max(0.0, min(end, w1) - max(q.arrival, w0))
+        flight += stay
+        prompt += max(0.0, min(pend, w1) - max(q.arrival, w0))
+        weighted_in += stay * q.input
+    return {
+        "in_flight_simulated": flight / span if span > 0 else 0.0,
+        "rtt_simulated": (flight - prompt) / span / decode_tps if span > 0 and decode_tps > 0 else 0.0,
+        "rejected_share": rejected / launched if launched else 0.0,
+        "input_in_flight": weighted_in / flight if flight > 0 else 0.0,
+    }
+
+
+def simulate_with_stats(
+    cluster, layout, model, profiles, gpus: dict, lengths, seed: int = 0, **workload
+) -> dict:
+    """One offline simulation of ``layout`` through the own-layout path (helix.sim.graph), helix
+    scheduler, configured protocol unless ``workload`` (WorkloadSpec fields) says otherwise, as
+    :func:`helix.planning.rerank.simulate_layout` runs it: its metrics and :func:`closed_loop_stats`."""
+    from helix.profiles.entry import as_model_profiles
+    from helix.sim.graph import graph_from_layout
+    from helix.sim.run import simulate
+    from helix.sim.settings import WorkloadSpec
+
+    profiles = as_model_profiles(model, profiles)
+    src = f"layout on {cluster.name}"
+    sc = graph_from_layout(cluster, layout, profiles, gpus, source=src)
+    wl = WorkloadSpec(mode="offline", seed=seed, **workload)
+    out = simulate(model, sc, dict(layout.used()), profiles, "helix", wl, lengths, None, source=src)
+    tps = out.metrics["decode_throughput_tps"]
+    return {**out.metrics, **closed_loop_stats(out.result.queries, out.window, tps)}
+
+
 def validate(
-    problem, layouts, simulate: Callable[[object], float], progress: Callable[[str], None] | None = None
+    problem,
+    layouts,
+    simulate: Callable[[object], float | dict],
+    progress: Callable[[str], None] | None = None,
 ) -> list[dict]:
-    """One row per layout that routes (the others are reported through ``progress`` and skipped)."""
+    """One row per layout that routes (the others are reported through ``progress`` and skipped).
+
+    ``simulate(layout)``: the simulated offline decode throughput, or a dict with it
+    (``decode_throughput_tps``) and the :data:`SIM_STATS` (:func:`simulate_with_stats`)."""
     from helix.placement.served import ServedModel
 
     cl = problem.cluster
@@ -158,11 +235,13 @@ def validate(
                 progress(f"{name}: skipped ({e.reason})")
             continue
         try:
-            s = simulate(lay)
+            got = simulate(lay)
         except (HelixInputError, HelixRunError) as exc:  # bad layout, or a simulated KV overflow
             if progress:
                 progress(f"{name}: skipped, simulator: {exc.one_line()}")
             continue
+        stats = got if isinstance(got, dict) else {}
+        s = float(stats["decode_throughput_tps"]) if stats else float(got)
         ef = fast.estimate(st, sz)
         rows.append(
             {
@@ -175,11 +254,21 @@ def validate(
                 "estimate_fast": round(ef.throughput, 4),
                 "crossings": round(e.crossings, 4),
                 "simulated": round(s, 4),
+                "in_flight": round(e.in_flight, 4),
+                "rtt": round(e.rtt, 6),
+                **{k: (round(float(stats[k]), 6) if k in stats else "") for k in SIM_STATS},
             }
         )
         if progress:
+            more = (
+                f"; in flight {e.in_flight:.1f} vs {stats['in_flight_simulated']:.1f}, round trip "
+                f"{e.rtt:.3f} vs {stats['rtt_simulated']:.3f} s, {stats['rejected_share']:.0%} rejected"
+                if stats
+                else ""
+            )
             progress(
                 f"{name}: max-flow {e.max_flow:.1f}, estimate {e.throughput:.1f}, simulated {s:.1f} tok/s"
+                + more
             )
     return rows
 
@@ -199,7 +288,7 @@ def read_rows(path: str | Path) -> list[dict]:
     for r in rows:
         for k in NUMERIC:
             if k in r:
-                r[k] = float(r[k])
+                r[k] = float(r[k]) if r[k] != "" else None
     return rows
 
 
@@ -247,6 +336,16 @@ def summarize(rows: Sequence[dict]) -> dict:
             "pairs_ordered_estimate": ok_e,
             "pairs_ordered_max_flow": ok_m,
         }
+        # which factor of Little's law errs: mean |log(estimate / simulation)| of the throughput,
+        # of the requests in flight and of the round trip (where the rows have them)
+        for key_out, a, b in (
+            ("log_error_estimate", "estimate", "simulated"),
+            ("log_error_in_flight", "in_flight", "in_flight_simulated"),
+            ("log_error_rtt", "rtt", "rtt_simulated"),
+        ):
+            vals = [(r.get(a), r.get(b)) for r in g]
+            if vals and all(x is not None and y is not None and x > 0 and y > 0 for x, y in vals):
+                out[key][key_out] = round(sum(abs(math.log(x / y)) for x, y in vals) / len(vals), 4)
         if all("estimate_fast" in r for r in g):
             fast = [r["estimate_fast"] for r in g]
             out[key]["spearman_estimate_fast"] = _spearman(fast, sim)
