@@ -4,9 +4,10 @@ The prototype: host + worker processes, tiny-llama (8 layers, hidden 256), helix
 offline closed loop with exactly N requests in flight (``feed: replace``). Layout ``pipe2``
 (default): 2 workers, layers [0,4) and [4,8), one stage per core of the 2-core development
 machine, with the prototype's defaults: the requests in flight decode as one batch (the first
-stage regroups decodes that arrive apart, ``regroup``) and each stage runs prompts a layer at a
-time while the batch is at the other stage (``prompt_layers``); ``--decode-batch N/2`` runs
-micro-batches instead; ``branching``: the 4-worker test placement
+stage regroups decodes that arrive apart, ``regroup``), a stage runs and sends its decodes before
+its prompts, so it runs prompts while the batch is at the other stage; ``--decode-batch N/2`` runs
+micro-batches instead, ``--prompt-layers k`` prompts k layers at a time; ``branching``: the
+4-worker test placement
 config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch``
 engine, the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all
 decodes in one batch), no network, run with 1 torch thread and with the workers' total (the ratio
@@ -223,6 +224,7 @@ def profile_summary(prof_dir: Path, top: int = 6) -> dict:
         pick = {
             "loop": "worker.py:run",
             "prompts": "torch_engine.py:_prompt",
+            "prompt layers": "torch_engine.py:_prompt_layers",
             "decodes": "torch_engine.py:_decodes",
             "check+queue": "worker.py:on_data",
             "encode": "transport.py:encode",
@@ -288,8 +290,8 @@ def main() -> int:
         "--prompt-layers",
         type=int,
         default=None,
-        help="layers of prompts a worker runs between two looks at its inbox (default: the spec's, 1; "
-        "0 = whole prompts)",
+        help="layers of prompts a worker runs between two looks at its inbox (default: the spec's, 0 = "
+        "whole prompts)",
     )
     p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()

@@ -74,9 +74,13 @@ def check_route(cfg: SystemConfig, route: Any, complete: bool) -> list[list[int]
     prev, prev_end = HOST_ID, 0
     n_nodes = len(cfg.nodes)
     for j, st in enumerate(route):
-        if not (isinstance(st, list) and len(st) == 3 and all(is_int(x) for x in st)):
+        # exact types (JSON gives int or bool; bool is not an id): checked inline, this runs for
+        # every message on every hop
+        if type(st) is not list or len(st) != 3:
             raise Drop("bad_route", f"stage {j} is not [node, start, end]")
         node, s, e = st
+        if type(node) is not int or type(s) is not int or type(e) is not int:
+            raise Drop("bad_route", f"stage {j} is not [node, start, end]")
         if not 1 <= node < n_nodes:
             raise Drop("bad_route", f"stage {j}: no worker {node}")
         held = cfg.nodes[node]
@@ -123,15 +127,15 @@ def check_stage_message(
     int_field(h, "rid", 0, MAX_ID)
     max_tokens = int_field(h, "max_tokens", 2, max_position)
     stage = int_field(h, "stage", 0, MAX_ROUTE - 1)
-    route = check_route(cfg, h.get("route"), complete=False)
+    loop = check_loop(h, vocab_size)
+    # the decode loop-back: the last stage of this request's (complete) route sends its next decode
+    looped = stage == 0 and phase == "decode" and loop is not None and h.get("src") != HOST_ID
+    route = check_route(cfg, h.get("route"), complete=looped)
     if stage >= len(route) or route[stage][0] != me:
         raise Drop("not_for_me", f"stage {stage} of {route}")
     if len(route) > stage + 1 and route[-1][2] != cfg.num_layers:
         raise Drop("bad_route", "a route planned past this stage must end at the last layer")
-    loop = check_loop(h, vocab_size)
-    if stage == 0 and phase == "decode" and loop is not None and h.get("src") != HOST_ID:
-        # the decode loop-back: the last stage of this request's (complete) route sends its next decode
-        check_route(cfg, route, complete=True)
+    if looped:
         if h.get("src") != route[-1][0]:
             raise Drop("wrong_src", f"src {h.get('src')!r} is not the last stage of the route")
     elif h.get("src") != (HOST_ID if stage == 0 else route[stage - 1][0]):

@@ -79,11 +79,12 @@ class ProtoRunSpec(BaseModel):
         ),
     )
     prompt_layers: int = Field(
-        1,
+        0,
         ge=0,
         description=(
-            "layers of prompts a worker runs between two looks at its inbox (0 = whole prompts): a decode "
-            "batch that arrives meanwhile waits one layer, not a whole prompt"
+            "layers of prompts a worker runs between two looks at its inbox (0 = whole prompts): with k, a "
+            "decode batch that arrives meanwhile waits k layers, not a whole prompt (on the 2-core CPU "
+            "benchmark whole prompts did better: the decodes that wait for a prompt join one larger batch)"
         ),
     )
     loopback: bool = Field(

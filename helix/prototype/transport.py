@@ -133,10 +133,17 @@ def decode(frames: list[bytes], keys: dict[int, bytes] | None = None) -> tuple[d
         if missing:
             raise Malformed(f"missing header fields {sorted(missing)}")
         route = header["route"]
-        if not isinstance(route, list) or not all(
-            isinstance(s, list) and len(s) == 3 and all(isinstance(x, int) for x in s) for s in route
-        ):
+        if not isinstance(route, list):
             raise Malformed("route must be a list of [node, start, end]")
+        for s in route:  # a loop, not nested generators: this runs for every message
+            if (
+                not isinstance(s, list)
+                or len(s) != 3
+                or not isinstance(s[0], int)
+                or not isinstance(s[1], int)
+                or not isinstance(s[2], int)
+            ):
+                raise Malformed("route must be a list of [node, start, end]")
     if "dtype" not in header:
         return header, None
     dt = DTYPES.get(header["dtype"]) if isinstance(header["dtype"], str) else None

@@ -195,11 +195,10 @@ class Worker(NodeSockets):
 
     def step(self) -> None:
         """One turn of the engine: the waiting decodes (at most ``--decode-batch``) as one batch,
-        their outputs sent on at once, when they are ready (``hold_s``); otherwise (or then) at most
-        ``--prompt-layers`` layers of the waiting prompts. Decodes first (the paper's engine runs
-        prompts first) because a decode batch is what the next stage waits for; prompts a layer at
-        a time because a decode batch arriving meanwhile should wait one layer, not a whole prompt:
-        a stage runs prompts while the decode batch is at the other stages, instead of in its way."""
+        their outputs sent on at once, when they are ready (``hold_s``); otherwise the waiting
+        prompts (with ``--prompt-layers k``, at most k layers of them per turn). Decodes first (the
+        paper's engine runs prompts first) because a decode batch is what the next stage waits for:
+        a stage runs its prompts while the decode batch is at the other stages, not in its way."""
         eng = self.engine
         if any(w.phase == "decode" for w in eng.queue) and self.hold_s() <= 0:
             t0 = time.monotonic()
@@ -494,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--prompt-layers",
         type=int,
-        default=1,
+        default=0,
         help="layers of prompts between two looks at the inbox (0 = whole prompts)",
     )
     p.add_argument(
