@@ -12,13 +12,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from helix.artifact.source import CLONE_DIR, CLONE_MARKER, ArtifactSource, artifact_root
+
+from snakemake_cli import snakemake_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,19 +83,7 @@ def test_default_target_through_the_cloned_artifact(artifact_dir, tmp_path):
     }
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if k != "HELIX_ARTIFACT_DIR"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(work / "config.yaml"),
-        "--cores",
-        "2",
-    ]
+    cmd = snakemake_cmd(work, config=work / "config.yaml", cores=2)
     run = subprocess.run(
         [*cmd, "all", "results/profiles/analytic_fit.json"],
         env=env,

@@ -7,15 +7,15 @@ from it and nothing else, and a bad cluster file fails the job with one line and
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from helix.cluster import Cluster
+
+from snakemake_cli import run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -39,19 +39,7 @@ HAND = {
 
 
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "1",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), timeout=300)
+    return run_snakemake(workdir, *args)
 
 
 def _write_config(workdir: Path, data: dict) -> None:

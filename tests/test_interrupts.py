@@ -12,13 +12,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
 from ctrl_c import sigint_as_in_a_terminal
+from snakemake_cli import snakemake_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -26,20 +27,7 @@ PLACE = "results/placements/place12/llama70b/helix"
 
 
 def _snakemake(workdir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "1",
-        *args,
-    ]
+    return snakemake_cmd(workdir, *args, config=workdir / "config.yaml")
 
 
 def _write_config(workdir: Path, **preset) -> None:

@@ -19,6 +19,8 @@ from helix.placement.bounds import layer_capacity_bound
 from helix.placement.pruning import prune_cluster
 from helix.placement.settings import PlacementPreset
 
+from snakemake_cli import run_snakemake, snakemake_cmd
+
 AE = "artifact_evaluation"
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 CLUSTERS = {
@@ -187,21 +189,7 @@ def test_snakemake_imports_a_paper_layout_with_a_hyphen(repo, artifact_dir, tmp_
 
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
     target = "results/placements/geo24/llama70b/paper-helix-noprune/flow.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(repo / "config/config.yaml"),
-        "--cores",
-        "2",
-        target,
-    ]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    run = run_snakemake(tmp_path, target, config=repo / "config/config.yaml", cores=2, env=env, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     base = tmp_path / "results/placements/geo24/llama70b/paper-helix-noprune"
     flow = json.loads((base / "flow.json").read_text())
@@ -461,20 +449,7 @@ def test_snakemake_placement_rule(repo, artifact_dir, tmp_path):
 
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact_dir))
     targets = [f"results/placements/place12/llama70b/{m}/flow.json" for m in ("helix", "petals")]
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(repo / "config/test/config.yaml"),
-        "--cores",
-        "2",
-        *targets,
-    ]
+    cmd = snakemake_cmd(tmp_path, *targets, config=repo / "config/test/config.yaml", cores=2)
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     base = tmp_path / "results/placements/place12/llama70b"

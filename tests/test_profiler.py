@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,8 @@ from helix.cli import main  # noqa: E402
 from helix.errors import HelixInputError  # noqa: E402
 from helix.profiles.profiler import ProfileGrid, ProfileRun, profile_layer, write_run  # noqa: E402
 from helix.profiles.store import ProfileStore  # noqa: E402
+
+from snakemake_cli import run_snakemake  # noqa: E402
 
 TINY = "config/test/tiny-llama.json"
 SMALL = ProfileGrid(prompt_tokens=(8, 64), decode_batches=(1, 4), contexts=(16, 64), warmup=1, repeats=3)
@@ -164,21 +164,7 @@ def test_bad_committed_measurement_is_rejected(repo, tmp_path, decode, what):
 
 def _snakemake(repo: Path, workdir: Path, artifact: Path, config: Path, *targets: str):
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        "2",
-        *targets,
-    ]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    return run_snakemake(workdir, *targets, config=config, cores=2, env=env, timeout=600)
 
 
 @pytest.mark.slow

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from helix.cli import main
 from helix.profiles.store import ProfileStore
+
+from snakemake_cli import run_snakemake
 
 TARGETS = [
     "resources/traces/azure_conv_lengths.parquet",
@@ -38,21 +39,7 @@ def test_cli_missing_artifact_is_one_line(tmp_path, capsys):
 
 def _snakemake(repo: Path, workdir: Path, artifact: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, HELIX_ARTIFACT_DIR=str(artifact))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(repo / "config" / "test" / "config.yaml"),
-        "--cores",
-        "1",
-        *args,
-    ]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    return run_snakemake(workdir, *args, config=repo / "config" / "test" / "config.yaml", env=env)
 
 
 @pytest.mark.slow
@@ -86,21 +73,12 @@ def test_snakemake_uses_cloned_artifact_copy(repo, artifact_dir, tmp_path):
     (tmp_path / "resources").mkdir()
     (tmp_path / "resources" / "helix-artifact").symlink_to(artifact_dir)
     env = {k: v for k, v in os.environ.items() if k != "HELIX_ARTIFACT_DIR"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(tmp_path),
-        "--configfile",
-        str(repo / "config" / "test" / "config.yaml"),
-        "--cores",
-        "1",
+    run = run_snakemake(
+        tmp_path,
         "resources/profiles/llama70b/t4/decode.csv",
-    ]
-    run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        config=repo / "config" / "test" / "config.yaml",
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "fetch_artifact" not in run.stdout + run.stderr  # the copy is there: nothing cloned
     meta = (tmp_path / "resources/profiles/llama70b/t4/meta.json").read_text()

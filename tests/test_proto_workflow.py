@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from snakemake_cli import run_snakemake
 
 pytest.importorskip("torch")
 
@@ -19,21 +20,7 @@ RUN = "results/proto/tiny4/tiny-llama/manual/helix/offline"
 
 
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    return run_snakemake(workdir, *args, config=workdir / "config.yaml", cores=2, timeout=600)
 
 
 @pytest.fixture

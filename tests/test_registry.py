@@ -15,6 +15,8 @@ import yaml
 from helix.errors import HelixInputError
 from helix.registry import Registry
 
+from snakemake_cli import snakemake_cmd
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -104,19 +106,7 @@ def test_new_scheduler_is_one_file_and_reaches_the_simulate_rule(tmp_path, artif
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     base_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(plug)])}
     base_env.pop("HELIX_PLUGINS", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "-n",
-        "--cores",
-        "1",
-        TARGET,
-    ]
+    cmd = snakemake_cmd(work, "-n", TARGET)
 
     # without the plugin the config names an unknown scheduler: one line, nothing planned
     run = subprocess.run(cmd, capture_output=True, text=True, env=base_env, timeout=300)

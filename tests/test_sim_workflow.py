@@ -8,13 +8,13 @@ simulated (70B on 20-layer A100 nodes without the force flag) fails with one lin
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from snakemake_cli import run_snakemake
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -24,19 +24,7 @@ BAD = "results/sims/single24/llama70b/paper-separate/random/offline/metrics.json
 
 
 def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy(), timeout=600)
+    return run_snakemake(workdir, *args, cores=2, timeout=600)
 
 
 def _config(workdir: Path, rate: float) -> None:

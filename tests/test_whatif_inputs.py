@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +14,8 @@ from helix.config.schema import load_config
 from helix.errors import HelixInputError
 from helix.profiles.workflow import ProfilePlan, cluster_gpu_counts
 from helix.sim.experiments import default_entry
+
+from snakemake_cli import run_snakemake
 
 MISTRAL = {
     "model_type": "mistral",
@@ -124,21 +124,7 @@ def test_path_with_unknown_method_or_online_rate(repo, tmp_path):
 
 
 def _snakemake(repo, workdir, config, *args):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(repo / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config),
-        "--cores",
-        "1",
-        *args,
-    ]
-    return subprocess.run(cmd, env=dict(os.environ), capture_output=True, text=True, timeout=300)
+    return run_snakemake(workdir, *args, config=config)
 
 
 @pytest.mark.slow
