@@ -12,22 +12,19 @@ from __future__ import annotations
 import pytest
 
 import helix.sim.engine as engine
-from helix.artifact.simulator_cluster import read_simulator_cluster
 from helix.errors import HelixRunError
 from helix.sim import loop as py_loop
-from helix.sim.paper import paper_files
-from helix.sim.pipeline import load_model, paper_ranges
 from helix.sim.run import simulate
 from helix.sim.settings import WorkloadSpec
 
-from test_sim_kit import chain, diamond, store, tiny_model, traces
+from test_sim_kit import chain, diamond, paper_case_args, sim_state, store, tiny_model, tiny_workload, traces
 
 needs_compiled = pytest.mark.skipif(
     engine.compiled_core() is None, reason="helix.sim._loop_c not built (python setup.py build_ext --inplace)"
 )
 
 
-def _fingerprint(out) -> tuple:
+def _fingerprint(out) -> dict:
     sim = out.sim
     queries = repr(
         [
@@ -47,32 +44,17 @@ def _fingerprint(out) -> tuple:
             for q in out.result.queries
         ]
     )
-    return (
-        bytes(out.result.decode),
-        bytes(out.result.prompt),
-        sim.node_busy,
-        sim.node_stay,
-        sim.node_stay_n,
-        sim.link_busy,
-        sim.link_wait,
-        sim.link_sends,
-        sim.kv_peak,
-        sim.kv_used,
-        sim.nic_out_free_,
-        sim.nic_in_free_,
-        sim.link_free,
-        queries,
-        repr(out.metrics),
-        out.result.events,
-        out.result.rejected,
-        sim.now,
-    )
-
-
-NAMES = (
-    "decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
-    "nic_out nic_in link_free queries metrics events rejected now"
-).split()
+    return {
+        **sim_state(out),
+        "nic_out": sim.nic_out_free_,
+        "nic_in": sim.nic_in_free_,
+        "link_free": sim.link_free,
+        "queries": queries,
+        "metrics": repr(out.metrics),
+        "events": out.result.events,
+        "rejected": out.result.rejected,
+        "now": sim.now,
+    }
 
 
 def _both(monkeypatch, *args):
@@ -82,7 +64,7 @@ def _both(monkeypatch, *args):
         out = simulate(*args)
         assert out.sim.core is (py_loop if core == "python" else engine.compiled_core())
         outs[core] = _fingerprint(out)
-    diff = [n for n, a, b in zip(NAMES, outs["python"], outs["compiled"]) if a != b]
+    diff = [n for n in outs["python"] if outs["python"][n] != outs["compiled"][n]]
     assert not diff, f"the compiled loop differs from helix/sim/loop.py in: {diff}"
     return outs["python"]
 
@@ -93,16 +75,9 @@ def _both(monkeypatch, *args):
 def test_tiny_placements_same_in_both_loops(monkeypatch, sched, mode, artifact_dir):
     (lengths, counts) = traces()
     for graph in (diamond(), chain()):
-        spec = WorkloadSpec(
-            mode=mode,
-            **(
-                {"rate_tps": 300, "duration_s": 60}
-                if mode == "online"
-                else {"warmup_s": 5, "duration_s": 30, "n_init": None if sched == "helix" else 12}
-            ),
-        )
+        spec = tiny_workload(mode, sched)
         fp = _both(monkeypatch, tiny_model(), *graph, store(), sched, spec, lengths, counts)
-        assert len(fp[0]) > 0  # decodes were recorded
+        assert len(fp["decode"]) > 0  # decodes were recorded
 
 
 PAPER_CASES = [
@@ -115,23 +90,7 @@ PAPER_CASES = [
 @needs_compiled
 @pytest.mark.parametrize("case", PAPER_CASES, ids=lambda c: "-".join(c[:4]))
 def test_paper_layouts_same_in_both_loops(monkeypatch, artifact_dir, case):
-    cluster, model, method, sched, wl = case
-    sol, graph = paper_files(artifact_dir, cluster, model, method)
-    m = load_model(
-        model, artifact_dir / f"artifact_evaluation/single_cluster/models/{model}/config.json", 1.53e9
-    )
-    (lengths, counts) = traces()
-    _both(
-        monkeypatch,
-        m,
-        read_simulator_cluster(graph),
-        paper_ranges(sol, m.num_layers),
-        store(),
-        sched,
-        WorkloadSpec(**wl),
-        lengths,
-        counts,
-    )
+    _both(monkeypatch, *paper_case_args(artifact_dir, case))
 
 
 @needs_compiled

@@ -17,13 +17,9 @@ from pathlib import Path
 import pytest
 
 import helix.sim.run as run_mod
-from helix.artifact.simulator_cluster import read_simulator_cluster
-from helix.sim.paper import paper_files
-from helix.sim.pipeline import load_model, paper_ranges
 from helix.sim.run import simulate
-from helix.sim.settings import WorkloadSpec
 
-from test_sim_kit import chain, diamond, store, tiny_model, traces
+from test_sim_kit import chain, diamond, paper_case_args, sim_state, store, tiny_model, tiny_workload, traces
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE_REV = "cc61853"
@@ -45,8 +41,7 @@ def baseline(tmp_path_factory):
     return mod.Simulator
 
 
-def _fingerprint(out) -> tuple:
-    sim = out.sim
+def _fingerprint(out) -> dict:
     queries = repr(
         [
             (q.route, q.done, q.finish, q.prompt_lat, q.prompt_fin, q.dec_sum, q.dec_max, q.rejected)
@@ -54,20 +49,7 @@ def _fingerprint(out) -> tuple:
         ]
     )
     metrics = {k: v for k, v in out.metrics.items() if k != "events"}
-    return (
-        bytes(out.result.decode),
-        bytes(out.result.prompt),
-        sim.node_busy,
-        sim.node_stay,
-        sim.node_stay_n,
-        sim.link_busy,
-        sim.link_wait,
-        sim.link_sends,
-        sim.kv_peak,
-        sim.kv_used,
-        queries,
-        repr(metrics),
-    )
+    return {**sim_state(out), "queries": queries, "metrics": repr(metrics)}
 
 
 def _both(baseline, monkeypatch, *args, **kwargs):
@@ -79,11 +61,8 @@ def _both(baseline, monkeypatch, *args, **kwargs):
 
 
 def _assert_same(cur, old):
-    names = (
-        "decode prompt node_busy node_stay node_stay_n link_busy link_wait link_sends kv_peak kv_used "
-        "queries metrics"
-    ).split()
-    diff = [n for n, a, b in zip(names, _fingerprint(cur), _fingerprint(old)) if a != b]
+    a, b = _fingerprint(cur), _fingerprint(old)
+    diff = [n for n in a if a[n] != b[n]]
     assert not diff, f"outputs differ from the {BASELINE_REV} engine: {diff}"
     assert cur.metrics["n_decodes"] > 0
 
@@ -93,14 +72,7 @@ def _assert_same(cur, old):
 def test_tiny_placements_equal_the_baseline(baseline, monkeypatch, sched, mode, artifact_dir):
     (lengths, counts) = traces()
     for graph in (diamond(), chain()):
-        spec = WorkloadSpec(
-            mode=mode,
-            **(
-                {"rate_tps": 300, "duration_s": 60}
-                if mode == "online"
-                else {"warmup_s": 5, "duration_s": 30, "n_init": None if sched == "helix" else 12}
-            ),
-        )
+        spec = tiny_workload(mode, sched)
         _assert_same(
             *_both(baseline, monkeypatch, tiny_model(), *graph, store(), sched, spec, lengths, counts)
         )
@@ -125,22 +97,6 @@ PAPER_CASES = [
 @pytest.mark.slow
 @pytest.mark.parametrize("case", PAPER_CASES, ids=lambda c: "-".join(c[:4]))
 def test_paper_layouts_equal_the_baseline(baseline, monkeypatch, artifact_dir, case):
-    cluster, model, method, sched, wl = case
-    sol, graph = paper_files(artifact_dir, cluster, model, method)
-    m = load_model(
-        model, artifact_dir / f"artifact_evaluation/single_cluster/models/{model}/config.json", 1.53e9
-    )
-    (lengths, counts) = traces()
-    args = (
-        m,
-        read_simulator_cluster(graph),
-        paper_ranges(sol, m.num_layers),
-        store(),
-        sched,
-        WorkloadSpec(**wl),
-        lengths,
-        counts,
-    )
-    cur, old = _both(baseline, monkeypatch, *args)
+    cur, old = _both(baseline, monkeypatch, *paper_case_args(artifact_dir, case))
     _assert_same(cur, old)
     assert cur.result.events <= old.result.events
