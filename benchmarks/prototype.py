@@ -252,7 +252,12 @@ def main() -> int:
         "head dim 64): how the ratio moves as compute outweighs per-op overhead",
     )
     p.add_argument("--length-scale", type=float, default=LENGTHS["scale"])
-    p.add_argument("--rounds", type=int, default=3, help="alternating prototype / single-process rounds")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="alternating prototype / single-process rounds (the median of their ratios is the figure)",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
     p.add_argument(
         "--single-threads",
