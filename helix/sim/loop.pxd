@@ -44,11 +44,15 @@ cdef class Req:
 cpdef Req new_query(list queries, double t, long inp, long out)
 
 
+cdef class PlannedLinks:
+    cdef list fixed_bw, l_lat, l_bpt, l_src, l_dst, link_free_at, link_busy, link_wait, link_sends
+    cdef list parked, wake_at, busy, heap
+    cdef double w0, w1
+
+
 @cython.locals(bw=object, lat=cython.double, st=cython.double, dur=cython.double, fs=cython.double,
-               land=cython.double, dst=cython.Py_ssize_t)
-cdef void send_planned(Req r, Py_ssize_t j, double t, long seq, list fixed_bw, list l_lat, list l_bpt, list l_src,
-                       list l_dst, list link_free_at, list link_busy, list link_wait, list link_sends, list parked,
-                       list wake_at, list busy, list heap, double w0, double w1) except *
+               land=cython.double, dst=cython.Py_ssize_t, link_free_at=list, wake_at=list)
+cdef void send_planned(Req r, Py_ssize_t j, double t, long seq, PlannedLinks pl) except *
 
 
 @cython.locals(p=list, qs=list, q0=list, ntok=cython.long, r=Req, item=tuple, stage=tuple, land=cython.double,
@@ -88,5 +92,5 @@ cdef Req launched(double t, object sampler, list queries)
     maxp=cython.long, maxpt=cython.long, maxd=cython.long, maxc=cython.long, tokens=cython.long,
     planned=cython.bint, park=cython.bint, progress=cython.bint, has_feeder=cython.bint,
     feed_on_prompt=cython.bint, inwin=cython.bint, whole=cython.bint, walk=cython.bint, rescan=cython.bint,
-    r=Req, qr=Query)
+    r=Req, qr=Query, pl=PlannedLinks)
 cpdef double run_loop(object sim, object until, list arrivals, list fuse, object fixed_bw, double act_cost) except? -1.0

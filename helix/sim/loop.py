@@ -100,55 +100,69 @@ def new_query(queries: list, t: float, inp: int, out: int) -> Req:
 
 
 # ---- helpers for the less frequent steps (the loop's state passed in) ---------------------------
-def send_planned(
-    r: Req,
-    j: int,
-    t: float,
-    seq: int,
-    fixed_bw: list,
-    l_lat: list,
-    l_bpt: list,
-    l_src: list,
-    l_dst: list,
-    link_free_at: list,
-    link_busy: list,
-    link_wait: list,
-    link_sends: list,
-    parked: list,
-    wake_at: list,
-    busy: list,
-    heap: list,
-    w0: float,
-    w1: float,
-) -> None:
+class PlannedLinks:
+    """What :func:`send_planned` works on, gathered once per run (the very lists the loop uses):
+    the links' fixed bandwidths, latencies, bytes per token and ends, when each is free next and its
+    window accumulators, the landings parked per node, the nodes' pending wakes and busy flags, the
+    event heap and the measurement window [w0, w1]."""
+
+    __slots__ = (
+        "fixed_bw",
+        "l_lat",
+        "l_bpt",
+        "l_src",
+        "l_dst",
+        "link_free_at",
+        "link_busy",
+        "link_wait",
+        "link_sends",
+        "parked",
+        "wake_at",
+        "busy",
+        "heap",
+        "w0",
+        "w1",
+    )
+
+    def __init__(self, sim, fixed_bw: list, link_free_at: list, parked: list, wake_at: list):
+        self.fixed_bw, self.link_free_at, self.parked, self.wake_at = fixed_bw, link_free_at, parked, wake_at
+        self.l_lat, self.l_bpt, self.l_src, self.l_dst = sim.l_lat, sim.l_bpt, sim.l_src, sim.l_dst
+        self.link_busy, self.link_wait, self.link_sends = sim.link_busy, sim.link_wait, sim.link_sends
+        self.busy, self.heap = sim.busy, sim.heap
+        self.w0, self.w1 = sim.window
+
+
+def send_planned(r: Req, j: int, t: float, seq: int, pl: PlannedLinks) -> None:
     """Queue ``r`` on fixed-bandwidth link ``j`` at ``t``: it starts when the link's previous send
     ends; its landing is parked on the receiver (or an event at the sink)."""
-    bw = fixed_bw[j]
-    lat = l_lat[j]
+    bw = pl.fixed_bw[j]
+    lat = pl.l_lat[j]
+    link_free_at = pl.link_free_at
     st = link_free_at[j]
     if st < t:
         st = t
     if r.prompt and r.hop:
         if r.stays is None:
             r.stays = []
-        r.stays.append((l_src[j], st - r.arrived_at))
-    dur = l_bpt[j] * r.ntok / bw + lat
+        r.stays.append((pl.l_src[j], st - r.arrived_at))
+    dur = pl.l_bpt[j] * r.ntok / bw + lat
     fs = st + (dur - lat)
     link_free_at[j] = fs
-    if w0 <= st <= w1:
-        link_busy[j] += dur - lat
-        link_wait[j] += st - t
-        link_sends[j] += 1
+    if pl.w0 <= st <= pl.w1:
+        pl.link_busy[j] += dur - lat
+        pl.link_wait[j] += st - t
+        pl.link_sends[j] += 1
     land = fs + lat
-    dst = l_dst[j]
+    dst = pl.l_dst[j]
     if dst == SINK_ID:
-        heapq.heappush(heap, (land, fs, st, seq, FINISH_TX, r, j))
+        heapq.heappush(pl.heap, (land, fs, st, seq, FINISH_TX, r, j))
         return
-    if land < wake_at[dst] and not busy[dst]:
+    wake_at = pl.wake_at
+    if land < wake_at[dst] and not pl.busy[dst]:
         wake_at[dst] = land
-        heapq.heappush(heap, (land, fs, st, seq, WAKE, r, dst))
+        heapq.heappush(pl.heap, (land, fs, st, seq, WAKE, r, dst))
     else:
-        parked[dst].append((land, fs, st, seq, r))
+        pl.parked[dst].append((land, fs, st, seq, r))
 
 
 def unpark(u: int, key: tuple, parked: list, queues: list, start: list, cpu_buf: list, fuse: list) -> None:
@@ -285,6 +299,7 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
         for j in range(n_links):
             if fixed_bw[j] > 0:
                 d1[j] = (l_bpt[j] / fixed_bw[j] + l_lat[j]) - l_lat[j]
+    pl = PlannedLinks(sim, fixed_bw, link_free_at, parked, wake_at)
     ptcache = [dict() for _ in range(n_ids)]
     dtcache = [dict() for _ in range(n_ids)]
     ai = 0
@@ -363,27 +378,7 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
                     for r in batch:
                         seq += 1
                         if r.prompt:
-                            send_planned(
-                                r,
-                                r.route[r.hop][0],
-                                t,
-                                seq,
-                                fixed_bw,
-                                l_lat,
-                                l_bpt,
-                                l_src,
-                                l_dst,
-                                link_free_at,
-                                link_busy,
-                                link_wait,
-                                link_sends,
-                                parked,
-                                wake_at,
-                                busy,
-                                heap,
-                                w0,
-                                w1,
-                            )
+                            send_planned(r, r.route[r.hop][0], t, seq, pl)
                             continue
                         # a decode: send_planned inlined (one token, precomputed send time); the
                         # list items are read into locals first (C doubles in the compiled copy)
@@ -666,27 +661,7 @@ def run_loop(sim, until, arrivals: list, fuse: list, fixed_bw, act_cost: float) 
             r.route = r.query.route
             if planned:
                 seq += 1
-                send_planned(
-                    r,
-                    r.route[0][0],
-                    t,
-                    seq,
-                    fixed_bw,
-                    l_lat,
-                    l_bpt,
-                    l_src,
-                    l_dst,
-                    link_free_at,
-                    link_busy,
-                    link_wait,
-                    link_sends,
-                    parked,
-                    wake_at,
-                    busy,
-                    heap,
-                    w0,
-                    w1,
-                )
+                send_planned(r, r.route[0][0], t, seq, pl)
             else:
                 r.ready_at = t
                 outbound[SOURCE_ID][r] = r
