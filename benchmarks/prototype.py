@@ -197,6 +197,18 @@ class SchedSampler:
         return {k: round(v, 2) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def pin(pids: dict) -> None:
+    """Worker k (node ids in order) and all its threads on CPU k mod the CPUs this process may use:
+    one stage per core, as the layout intends (``--pin-workers``)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    for k, (_, pid) in enumerate(sorted(pids.items())):
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                os.sched_setaffinity(int(task.name), {cpus[k % len(cpus)]})
+            except OSError:
+                pass
+
+
 def model_shape(path: Path) -> dict:
     d = json.loads(Path(path).read_text())
     keys = (
@@ -298,6 +310,11 @@ def main() -> int:
         help="layers of prompts a worker runs between two looks at its inbox (default: the spec's, 0 = "
         "whole prompts)",
     )
+    p.add_argument(
+        "--pin-workers",
+        action="store_true",
+        help="pin worker k (all its threads) to CPU k, one stage per core (the single process is not pinned)",
+    )
     p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()
     os.environ.setdefault("HELIX_ARTIFACT_DIR", str(REPO.parent / "shared" / "reference" / "helix-artifact"))
@@ -380,7 +397,10 @@ def main() -> int:
                     lengths,
                     arrivals,
                     log=lambda s: None,
-                    on_serving=sampler.on_serving,
+                    on_serving=lambda pids: (
+                        pin(pids) if args.pin_workers else None,
+                        sampler.on_serving(pids),
+                    ),
                 )
                 workers = sampler.totals()
                 host_wait = schedstat()[1] - host0[1]
