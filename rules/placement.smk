@@ -20,9 +20,11 @@ from helix.placement.workflow import (
     model_json_input,
     placement_targets,
     preset_param,
+    arrivals_input,
 )
 
 placement_preset = preset_param(HCFG)
+placement_arrivals = arrivals_input(HCFG)
 placement_model_json = model_json_input(HCFG, ARTIFACT)
 placement_cluster = cluster_input(PROFILES)
 placement_unknown = unknown_method_input(HCFG, CONFIG_SOURCE)
@@ -37,6 +39,8 @@ rule placement:
         profiles=PROFILES.cluster_profiles,
         artifact=ARTIFACT.inputs(),
         lengths=TRACE_FILES[0],
+        # a serving-aware placement re-ranks online too (the preset's rerank_online_tps)
+        arrivals=placement_arrivals,
     output:
         layout="results/placements/{cluster}/{model}/{method}/layout.yaml",
         flow="results/placements/{cluster}/{model}/{method}/flow.json",

@@ -14,6 +14,9 @@ from helix.runner import rule_log
 
 sm = snakemake  # noqa: F821 - injected by Snakemake
 w = sm.wildcards
+# the arrival trace, named only when the preset re-ranks online (an empty list otherwise)
+arrivals = sm.input.get("arrivals", [])
+arrivals = [arrivals] if isinstance(arrivals, str) else list(arrivals)
 with rule_log(sm) as log:
     placement_job(
         cluster_key=w.cluster,
@@ -26,6 +29,7 @@ with rule_log(sm) as log:
         gpus=sm.params.gpus,
         profiles_root=sm.params.profiles_root,
         lengths=sm.input.lengths,
+        arrivals=arrivals,
         out_dir=Path(sm.output.layout).parent,
         say=lambda line: print(line, file=log, flush=True),
     )

@@ -257,3 +257,96 @@ def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_
         warmup_s=30,
     )["decode_throughput_tps"]
     assert round(written, 3) == best >= finals["maxflow"]
+
+
+def test_online_rerank_scores_offline_and_online_and_writes_the_best_score(artifact_dir, tmp_path):
+    """Round-trip ceilings add candidates; with online rates, the candidates near the best offline
+    simulation are also simulated online (best offline first, down to the margin), and the written
+    layout has the best combined score (offline plus online, each relative to the best), which the
+    simulator reproduces."""
+    from helix.artifact.traces import import_traces, load_arrivals, load_lengths
+    from helix.planning.rerank import attach_reranker, simulate_layout
+
+    rate, margin = 400.0, 0.3
+    served = dict(
+        SMALL,
+        objective="served",
+        served_evaluations=600,
+        served_rtt_ceilings=[0.9],
+        floor_evaluations=300,
+        floor_candidates=2,
+        rerank=2,
+        rerank_duration_s=120,
+        rerank_warmup_s=30,
+        rerank_online_tps=[rate],
+        rerank_online_duration_s=200,
+        rerank_online_margin=margin,
+    )
+    traces = import_traces(artifact_dir, tmp_path / "traces")
+    gpus = {
+        "A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
+        "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
+    }
+    p = _problem(artifact_dir, **served)
+    attach_reranker(p, traces["lengths"], gpus, arrivals_path=traces["arrivals"])
+    res = run_placement(p, "helix", tmp_path / "a")
+    rows = json.loads((tmp_path / "a/flow.json").read_text())["notes"]["served"]["rerank"]
+    names = {n for r in rows for n in r["candidate"].split("+")}
+    assert {"rtt0.9", "rtt0.9.1"} <= names
+    key = f"online@{rate:g}"
+    scored = [r for r in rows if r.get(key, -1) > 0]
+    assert scored and all("score" in r for r in scored)
+    # best offline first: every candidate down to the margin below the best offline throughput
+    # among those that run online was simulated online, none below it
+    top = max(r["simulated"] for r in scored)
+    for r in rows:
+        if r["simulated"] > 0:
+            assert (key in r) == (r["simulated"] >= (1 - margin) * top - 1e-3), r
+    best_on = max(r[key] for r in scored)
+    for r in scored:
+        assert abs(r["score"] - (r["simulated"] / top + r[key] / best_on)) < 1e-5
+    chosen = max(scored, key=lambda r: (r["score"], r["simulated"]))
+    inp, out = load_lengths(traces["lengths"])
+    kw = dict(model_key="llama30b", store=p.profiles, gpus=gpus, lengths=(inp.tolist(), out.tolist()))
+    off = simulate_layout(p.cluster, res.layout, p.model, duration_s=120, warmup_s=30, **kw)
+    on = simulate_layout(
+        p.cluster,
+        res.layout,
+        p.model,
+        mode="online",
+        rate_tps=rate,
+        duration_s=200,
+        arrivals=load_arrivals(traces["arrivals"]).tolist(),
+        **kw,
+    )
+    assert round(off["decode_throughput_tps"], 3) == chosen["simulated"]
+    assert round(on["decode_throughput_tps"], 3) == chosen[key]
+
+
+def test_serving_aware_presets_take_the_configured_online_rates(tmp_path):
+    """The workflow gives a served preset the rates of its layout's configured online runs; a
+    max-flow preset, or a placement with no online run, re-ranks offline only."""
+    import pytest
+    from pydantic import ValidationError
+
+    from helix.config.schema import load_config
+    from helix.placement.workflow import online_rates, resolved_preset
+
+    from pathlib import Path
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "config/config.yaml")
+    # the served preset, and the max-flow planner on the same cluster
+    assert resolved_preset(cfg, "hetero42", "llama70b", "helix").rerank_online_tps == [2150.0]
+    assert resolved_preset(cfg, "hetero42", "llama70b", "helix-maxflow").rerank_online_tps == []
+    assert online_rates(cfg, "geo24", "llama70b", "helix") == [320.0]
+    # LLaMA-1 30B runs in parts (other clusters' layouts): no whole-cluster online run
+    assert online_rates(cfg, "single24", "llama30b", "helix") == []
+    # a preset that names its rates keeps them
+    cfg.placement_presets["served"] = cfg.placement_presets["served"].model_copy(
+        update={"rerank_online_tps": [100.0]}
+    )
+    assert resolved_preset(cfg, "hetero42", "llama70b", "helix").rerank_online_tps == [100.0]
+    with pytest.raises(ValidationError, match="positive token rate"):
+        PlacementPreset(rerank_online_tps=[0.0])
+    with pytest.raises(ValidationError, match="fraction in"):
+        PlacementPreset(served_rtt_ceilings=[1.5])

@@ -61,7 +61,7 @@ def run(args) -> int:
     from helix.commands._common import gpu_entries, load, profile_store, resolve_cluster, resolve_model
     from helix.errors import HelixInputError
     from helix.placement.api import make_problem, run_placement
-    from helix.placement.settings import PlacementPreset, resolve_preset
+    from helix.placement.settings import PlacementPreset
     from helix.profiles.entry import model_profiles
 
     updates = {
@@ -92,7 +92,10 @@ def run(args) -> int:
             )
         preset = cfg.placement_presets[args.preset]
     else:
-        _, preset = resolve_preset(cfg.placement_presets, cfg.placement, cname, args.model, args.method)
+        # as the workflow: a serving-aware preset re-ranks at the configured online runs' rates
+        from helix.placement.workflow import resolved_preset
+
+        preset = resolved_preset(cfg, cname, args.model, args.method)
     try:
         preset = type(preset).model_validate(
             {**preset.model_dump(), **{k: v for k, v in updates.items() if v is not None}}
@@ -120,7 +123,7 @@ def run(args) -> int:
         # as the workflow: the served planner's best candidates are re-ranked by simulation
         from helix.planning.rerank import attach_reranker
 
-        attach_reranker(problem, TRACE_FILES[0], gpu_entries(cfg, gpus))
+        attach_reranker(problem, TRACE_FILES[0], gpu_entries(cfg, gpus), arrivals_path=TRACE_FILES[1])
     result = run_placement(problem, args.method, out)
     bound = f" (upper bound {result.upper_bound:.1f})" if result.upper_bound else ""
     print(f"{cname}/{args.model}/{args.method}: max-flow {result.objective:.1f} tok/s{bound}; wrote {out}")

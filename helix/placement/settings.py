@@ -83,18 +83,41 @@ class PlacementPreset(BaseModel):
     served_flow_floors: list[float] = Field(default_factory=list)
     floor_evaluations: int = Field(4_500, ge=1)
     floor_candidates: int = Field(1, ge=1, le=3)
+    # Served search, round-trip ceilings: for each fraction f, the estimate is also annealed from
+    # its best layout keeping the estimated per-token round trip at or below f of that layout's
+    # (soft, like the floors; floor_evaluations per ceiling, floor_candidates re-ranked). Why: an
+    # online run below capacity loses what is still decoding when its window ends, which grows
+    # with the round trip, so shorter round trips serve more online.
+    served_rtt_ceilings: list[float] = Field(default_factory=list)
     # Two-stage re-ranking: with rerank_screen_s > 0 every candidate is first simulated for
     # rerank_screen_s (after rerank_warmup_s), then the ``rerank_final`` best of that screen and
     # the max-flow layout get the full rerank_duration_s; the best full simulation wins.
     rerank_screen_s: float = Field(0.0, ge=0)
     rerank_final: int = Field(2, ge=1)
+    # Serving-aware re-ranking: online rates (tokens/s) at which the re-ranked candidates are also
+    # simulated online (rerank_online_duration_s of arrivals, the helix scheduler). The workflow
+    # fills it from the configured online runs of the placement's layout (cluster/model/method);
+    # empty = offline only. Among the candidates whose simulated offline throughput is within
+    # rerank_online_margin of the best, the one with the highest combined score (offline and each
+    # online throughput, each relative to the best candidate's) wins. Why: one layout serves both
+    # workloads, and online below capacity prefers shorter round trips (docs/design/placement.md).
+    rerank_online_tps: list[float] = Field(default_factory=list)
+    rerank_online_duration_s: float = Field(1800.0, gt=0)
+    rerank_online_margin: float = Field(0.02, ge=0, lt=1)
 
-    @field_validator("served_flow_floors")
+    @field_validator("served_flow_floors", "served_rtt_ceilings")
     @classmethod
     def _floors(cls, v: list[float]) -> list[float]:
         if any(not 0 < f <= 1 for f in v):
-            raise ValueError("each flow floor is a fraction of the max-flow in (0, 1]")
+            raise ValueError("each flow floor or round-trip ceiling is a fraction in (0, 1]")
         return v
+
+    @field_validator("rerank_online_tps")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        if any(not r > 0 for r in v):
+            raise ValueError("each online re-ranking rate is a positive token rate (tokens/s)")
+        return sorted(set(v))
 
 
 def resolve_preset(

@@ -48,16 +48,54 @@ def is_helix_family(method: str) -> bool:
     return helix_variant(method) is not None
 
 
+def online_rates(cfg, cluster: str, model: str, method: str) -> list[float]:
+    """The rates (tokens/s) of the configured online runs of one placement's layout: simulations
+    of this cluster, model and method with one online workload (runs split into parts simulate
+    other clusters' layouts), sorted, each once."""
+    return sorted(
+        {
+            float(run.workload.rate_tps)
+            for exp in cfg.experiments.values()
+            for run in exp.simulations
+            if (run.cluster, run.model, run.method) == (cluster, model, method)
+            and run.workload is not None
+            and run.workload.mode == "online"
+        }
+    )
+
+
+def resolved_preset(cfg, cluster: str, model: str, method: str):
+    """The preset one placement runs with. A serving-aware preset (``objective: served``) that
+    re-ranks by simulation and names no online rates gets those of the configured online runs
+    of its layout (``online_rates``), so the layout is chosen for the workloads it will serve."""
+    _, preset = resolve_preset(cfg.placement_presets, cfg.placement, cluster, model, method)
+    if preset.objective == "served" and preset.rerank > 1 and not preset.rerank_online_tps:
+        rates = online_rates(cfg, cluster, model, method)
+        if rates:
+            preset = preset.model_copy(update={"rerank_online_tps": rates})
+    return preset
+
+
 def preset_param(cfg) -> Callable:
     """Input function: the resolved preset of one placement, as a JSON-able dict (the rule's params)."""
 
     def placement_preset(wildcards) -> dict:
-        _, preset = resolve_preset(
-            cfg.placement_presets, cfg.placement, wildcards.cluster, wildcards.model, wildcards.method
-        )
+        preset = resolved_preset(cfg, wildcards.cluster, wildcards.model, wildcards.method)
         return preset.model_dump(mode="json")
 
     return placement_preset
+
+
+def arrivals_input(cfg) -> Callable:
+    """Input function: the arrival trace, for a placement that re-ranks online (else nothing)."""
+
+    def placement_arrivals(wildcards) -> list[str]:
+        from helix.profiles.paths import TRACE_FILES
+
+        preset = resolved_preset(cfg, wildcards.cluster, wildcards.model, wildcards.method)
+        return [TRACE_FILES[1]] if preset.rerank_online_tps else []
+
+    return placement_arrivals
 
 
 def cluster_input(plan) -> Callable:

@@ -36,6 +36,7 @@ def placement_job(
     lengths: str,
     out_dir: str | Path,
     say: Callable[[str], None],
+    arrivals: str | list[str] | None = None,
 ) -> PlacementResult:
     """Place and write layout.yaml, flow.json, meta.json (and the helix family's solver files).
 
@@ -55,7 +56,10 @@ def placement_job(
         cluster, spec, model_key, settings, profiles, source.root, cluster_key, work_dir=Path(out_dir)
     )
     # served objective: the best candidates are re-ranked by short simulations
-    attach_reranker(problem, lengths, gpus, log=say)
+    # (and online at the preset's rerank_online_tps, from ``arrivals``, the arrival trace)
+    if isinstance(arrivals, list):
+        arrivals = arrivals[0] if arrivals else None
+    attach_reranker(problem, lengths, gpus, log=say, arrivals_path=arrivals)
     t0 = time.monotonic()
     result = run_placement(problem, method, out_dir, on_interrupt="fail")
     say(

@@ -1,4 +1,5 @@
-"""Re-rank a planner's candidate layouts by short simulations (offline, helix scheduler).
+"""Re-rank a planner's candidate layouts by simulations (offline, and online at the configured
+rates; helix scheduler).
 
 Why: the served-throughput estimate ranks layouts well but not perfectly; the best few candidates
 it proposes are close, and a short simulation tells them apart. The planner
@@ -71,14 +72,28 @@ def simulated_reranker(
     warmup_s: float,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    arrivals: Sequence[int] | None = None,
+    online_duration_s: float | None = None,
 ) -> Callable:
-    """A ``PlacementProblem.rerank`` callable: [(starts, sizes)] -> simulated offline decode tok/s."""
+    """A ``PlacementProblem.rerank`` callable: [(starts, sizes)] -> simulated decode tok/s,
+    offline, or online at ``rate_tps`` (then ``arrivals``, the arrival trace, is needed)."""
     full_s = duration_s
 
-    def rerank(candidates: list[tuple[list[int], list[int]]], duration_s: float | None = None) -> list[float]:
-        """Simulated offline decode tok/s of each candidate; ``duration_s`` (a screening run)
-        replaces the full length, the warm-up stays."""
-        dur = duration_s or full_s
+    def rerank(
+        candidates: list[tuple[list[int], list[int]]],
+        duration_s: float | None = None,
+        rate_tps: float | None = None,
+    ) -> list[float]:
+        """Simulated decode tok/s of each candidate: offline (``duration_s``, a screening run,
+        replaces the full length, the warm-up stays), or online at ``rate_tps`` tokens/s over
+        ``online_duration_s`` of arrivals (a rate the layout cannot take scores -1)."""
+        online = rate_tps is not None
+        if online and arrivals is None:
+            raise HelixInputError(
+                "placement", "rerank_online_tps", "online re-ranking needs the arrival trace"
+            )
+        dur = online_duration_s if online else duration_s or full_s
+        what = f"online at {rate_tps:g} tok/s" if online else "offline"
         out = []
         for q, (st, sz) in enumerate(candidates):
             lay = layout_from_vectors(cluster, model.num_layers, st, sz)
@@ -91,30 +106,47 @@ def simulated_reranker(
                     store,
                     gpus,
                     lengths,
+                    mode="online" if online else "offline",
+                    rate_tps=rate_tps,
                     duration_s=dur,
-                    warmup_s=warmup_s,
+                    warmup_s=None if online else warmup_s,
+                    arrivals=arrivals if online else None,
                     seed=seed,
                 )
                 v = float(m["decode_throughput_tps"])
-            except (HelixInputError, HelixRunError) as exc:  # bad layout, or a simulated KV overflow
+            except (HelixInputError, HelixRunError) as exc:  # bad layout, a KV overflow, all links masked
                 v = -1.0
                 if log:
-                    log(f"rerank candidate {q}: {exc.one_line()}")
+                    log(f"rerank candidate {q} {what}: {exc.one_line()}")
             if log:
-                log(f"rerank candidate {q}: {v:.2f} decode tok/s simulated over {dur:g} s")
+                log(f"rerank candidate {q}: {v:.2f} decode tok/s simulated {what} over {dur:g} s")
             out.append(v)
         return out
 
     return rerank
 
 
-def attach_reranker(problem, lengths_path, gpus: dict, log: Callable[[str], None] | None = None) -> None:
-    """Give a served-objective placement its simulated re-ranking (a no-op for max-flow presets)."""
+def attach_reranker(
+    problem,
+    lengths_path,
+    gpus: dict,
+    log: Callable[[str], None] | None = None,
+    arrivals_path=None,
+) -> None:
+    """Give a served-objective placement its simulated re-ranking (a no-op for max-flow presets);
+    ``arrivals_path`` (the arrival trace) is needed when the preset re-ranks online."""
     s = problem.settings
     if s.objective != "served" or s.rerank <= 1:
         return
-    from helix.artifact.traces import load_lengths
+    from helix.artifact.traces import load_arrivals, load_lengths
 
+    arrivals = None
+    if s.rerank_online_tps:
+        if arrivals_path is None:
+            raise HelixInputError(
+                "placement preset", "rerank_online_tps", "online re-ranking needs the arrival trace"
+            )
+        arrivals = load_arrivals(arrivals_path).tolist()
     inp, out = load_lengths(lengths_path)
     problem.rerank = simulated_reranker(
         problem.cluster,
@@ -127,4 +159,6 @@ def attach_reranker(problem, lengths_path, gpus: dict, log: Callable[[str], None
         s.rerank_warmup_s,
         seed=s.seed,
         log=log,
+        arrivals=arrivals,
+        online_duration_s=s.rerank_online_duration_s,
     )

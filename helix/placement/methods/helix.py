@@ -376,7 +376,20 @@ class Planner:
                 for q, (_, a, b) in enumerate(cands)
                 if mf is not None and a == list(mf[0]) and b == list(mf[1])
             ]
-            i, rows = self.rerank(cands, keep)
+
+            def ceilings(st, sz) -> list[int]:
+                """Round-trip ceilings from the simulator's best layout: their new candidates."""
+                found = self.rtt_ceilings((st, sz), sm, s.served_rtt_ceilings)
+                notes["ceilings"] = [{"ceiling": f, "estimate": round(score(a, b), 3)} for f, a, b in found]
+                n0, seen_c = len(cands), {}
+                for f, a, b in found:
+                    seen_c[f] = seen_c.get(f, 0) + 1
+                    take(f"rtt{f:g}" + (f".{seen_c[f] - 1}" if seen_c[f] > 1 else ""), a, b)
+                for _, a, b in cands[n0:]:
+                    pool.setdefault((tuple(a), tuple(b)), score(a, b))
+                return list(range(n0, len(cands)))
+
+            i, rows = self.rerank(cands, keep, ceilings if s.served_rtt_ceilings else None)
             notes["rerank"] = [
                 {**r, "estimate": round(pool[(tuple(st), tuple(sz))], 3)}
                 for r, (_, st, sz) in zip(rows, cands)
@@ -420,12 +433,52 @@ class Planner:
                 out.append((frac, st, sz))
         return out
 
-    def rerank(self, cands, keep: list[int]) -> tuple[int, list[dict]]:
+    def rtt_ceilings(self, ref, sm: ServedModel, fractions) -> list[tuple[float, list[int], list[int]]]:
+        """Per fraction f: the best score annealed from ``ref`` with the estimated per-token round
+        trip held (softly) at f of ref's or below; FLOOR_LANES seeded lanes, counted.
+
+        Why: an online run at a rate below capacity serves what arrives, less what is still being
+        decoded when its window ends; that tail grows with the per-token round trip, so a layout a
+        little below the offline optimum but with a shorter round trip serves more online."""
+        s = self.s
+        r0 = sm.estimate(*ref).rtt
+        out = []
+        if not r0 > 0:
+            return out
+        per_lane = max(1, s.floor_evaluations // FLOOR_LANES)
+        for q, frac in enumerate(fractions):
+            cap = frac * r0
+
+            def cscore(st, sz, cap=cap):
+                e = sm.estimate(st, sz)
+                v = _served_score(e)
+                return v if e.rtt <= cap else v * (cap / e.rtt) ** 4
+
+            lanes = []
+            for lane in range(FLOOR_LANES):
+                if self.should_stop():
+                    break
+                search = LayoutSearch(
+                    self.ctx, self.tables, seed=s.seed + 2000 * (q + 1) + lane, score=cscore
+                )
+                v, st, sz = search.run(
+                    [(list(ref[0]), list(ref[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop
+                )
+                lanes.append((v, lane, st, sz))
+            lanes.sort(key=lambda r: (-r[0], r[1]))
+            for _, _, st, sz in lanes[: s.floor_candidates]:
+                out.append((frac, st, sz))
+        return out
+
+    def rerank(self, cands, keep: list[int], extend=None) -> tuple[int, list[dict]]:
         """Simulate the candidates (``problem.rerank``); the index of the best and a row each.
 
         With ``rerank_screen_s`` every candidate is simulated that long first, then the
         ``rerank_final`` best of the screen and the candidates at ``keep`` (the max-flow layout)
-        get the full simulation; the best full simulation wins (ties: the earlier one)."""
+        get the full simulation; the best full simulation wins (ties: the earlier one).
+        ``extend(starts, sizes)``, given the best fully simulated layout, appends candidates to
+        ``cands`` and returns their indices; they get the full simulation too (the round-trip
+        ceilings). With ``rerank_online_tps`` the choice is :meth:`rerank_online`'s."""
         s, rr = self.s, self.p.rerank
         vec = [(st, sz) for _, st, sz in cands]
         rows = [{"candidate": name} for name, _, _ in cands]
@@ -438,10 +491,56 @@ class Planner:
             final += [q for q in keep if q not in final]
             final.sort()
         full = rr([vec[q] for q in final])
+        best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
+        if extend is not None and full[best] > 0 and not STOP.is_set():
+            new = extend(*vec[final[best]])
+            vec += [(st, sz) for _, st, sz in cands[len(vec) :]]
+            rows += [{"candidate": name} for name, _, _ in cands[len(rows) :]]
+            for r, (name, _, _) in zip(rows, cands):  # a layout found again is renamed "a+b"
+                r["candidate"] = name
+            final += new
+            full += rr([vec[q] for q in new]) if new else []
+            best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
         for q, x in zip(final, full):
             rows[q]["simulated"] = round(x, 3)
-        best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
+        if s.rerank_online_tps and full[best] > 0:
+            best = self.rerank_online(vec, final, full, rows)
         return final[best], rows
+
+    def rerank_online(self, vec, final: list[int], full: list[float], rows: list[dict]) -> int:
+        """The serving-aware choice among the fully simulated candidates ``final`` (offline
+        throughputs ``full``); returns an index into ``final``.
+
+        Candidates are simulated online at each of ``rerank_online_tps`` in order of offline
+        throughput, best first; one the simulator cannot run at a rate (e.g. every link masked)
+        is out, and the walk stops below ``rerank_online_margin`` of the best offline throughput
+        among those that run. Each remaining candidate is scored by its offline throughput plus
+        each online one, every term relative to the best of them, and the best score wins (ties:
+        the higher offline throughput, then the earlier candidate); if none runs online, the
+        offline choice stands. Why: one layout serves both workloads, and below capacity online
+        throughput is what arrives less what is still decoding when the window ends, which grows
+        with the round trip, so the offline optimum is often not the best online
+        (docs/served.md, "Round-trip ceilings")."""
+        s, rr = self.s, self.p.rerank
+        order = sorted((j for j in range(len(final)) if full[j] > 0), key=lambda j: (-full[j], final[j]))
+        top = None
+        runs: dict[int, list[float]] = {}
+        for j in order:
+            if top is not None and full[j] < (1.0 - s.rerank_online_margin) * top:
+                break
+            on = [rr([vec[final[j]]], rate_tps=rate)[0] for rate in s.rerank_online_tps]
+            for rate, x in zip(s.rerank_online_tps, on):
+                rows[final[j]][f"online@{rate:g}"] = round(x, 3)
+            if all(x > 0 for x in on):
+                top = full[j] if top is None else top
+                runs[j] = on
+        if not runs:  # no candidate runs online: the offline choice
+            return order[0] if order else 0
+        best_on = [max(on[r] for on in runs.values()) for r in range(len(s.rerank_online_tps))]
+        score = {j: full[j] / top + sum(x / b for x, b in zip(on, best_on)) for j, on in runs.items()}
+        for j, v in score.items():
+            rows[final[j]]["score"] = round(v, 6)
+        return max(score, key=lambda j: (round(score[j], 9), full[j], -final[j]))
 
     def milp(
         self, backend: str, seconds: float, start: tuple[list[int], list[int]] | None, size_out: dict
