@@ -441,10 +441,14 @@ class Planner:
         decoded when its window ends; that tail grows with the per-token round trip, so a layout a
         little below the offline optimum but with a shorter round trip serves more online."""
         s = self.s
-        r0 = sm.estimate(*ref).rtt
+        e0 = sm.estimate(*ref)
+        r0 = e0.rtt
         out = []
         if not r0 > 0:
             return out
+        # the lowest flow floor holds here too, relative to ref's max-flow: a shorter round trip
+        # bought with KV room and flow costs offline what it gains online
+        floor = min(s.served_flow_floors, default=0.0) * e0.max_flow
         per_lane = max(1, s.floor_evaluations // FLOOR_LANES)
         for q, frac in enumerate(fractions):
             cap = frac * r0
@@ -452,6 +456,8 @@ class Planner:
             def cscore(st, sz, cap=cap):
                 e = sm.estimate(st, sz)
                 v = _served_score(e)
+                if e.max_flow < floor:
+                    v *= (e.max_flow / floor) ** 4
                 return v if e.rtt <= cap else v * (cap / e.rtt) ** 4
 
             lanes = []
