@@ -83,11 +83,12 @@ class PlacementPreset(BaseModel):
     served_flow_floors: list[float] = Field(default_factory=list)
     floor_evaluations: int = Field(4_500, ge=1)
     floor_candidates: int = Field(1, ge=1, le=3)
-    # Served search, round-trip ceilings: for each fraction f, the estimate is also annealed from
-    # its best layout keeping the estimated per-token round trip at or below f of that layout's
-    # (soft, like the floors; floor_evaluations per ceiling, floor_candidates re-ranked). Why: an
-    # online run below capacity loses what is still decoding when its window ends, which grows
-    # with the round trip, so shorter round trips serve more online.
+    # Served search, round-trip ceilings (run during the re-ranking): for each fraction f, the
+    # estimate is also annealed from the layout the offline simulation ranks best, keeping the
+    # estimated per-token round trip at or below f of that layout's and its max-flow at or above
+    # the lowest flow floor's share of it (soft, like the floors; floor_evaluations per ceiling,
+    # floor_candidates simulated). Why: an online run below capacity loses what is still decoding
+    # when its window ends, which grows with the round trip (docs/served.md).
     served_rtt_ceilings: list[float] = Field(default_factory=list)
     # Two-stage re-ranking: with rerank_screen_s > 0 every candidate is first simulated for
     # rerank_screen_s (after rerank_warmup_s), then the ``rerank_final`` best of that screen and
@@ -98,9 +99,10 @@ class PlacementPreset(BaseModel):
     # simulated online (rerank_online_duration_s of arrivals, the helix scheduler). The workflow
     # fills it from the configured online runs of the placement's layout (cluster/model/method);
     # empty = offline only. Among the candidates whose simulated offline throughput is within
-    # rerank_online_margin of the best, the one with the highest combined score (offline and each
-    # online throughput, each relative to the best candidate's) wins. Why: one layout serves both
-    # workloads, and online below capacity prefers shorter round trips (docs/design/placement.md).
+    # rerank_online_margin of the best one that runs online, the one with the highest combined
+    # score (offline and each online throughput, each relative to the best of them) wins. Why: one
+    # layout serves both workloads, and online below capacity prefers shorter round trips
+    # (docs/served.md).
     rerank_online_tps: list[float] = Field(default_factory=list)
     rerank_online_duration_s: float = Field(1800.0, gt=0)
     rerank_online_margin: float = Field(0.02, ge=0, lt=1)
