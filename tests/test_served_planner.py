@@ -350,3 +350,30 @@ def test_serving_aware_presets_take_the_configured_online_rates(tmp_path):
         PlacementPreset(rerank_online_tps=[0.0])
     with pytest.raises(ValidationError, match="fraction in"):
         PlacementPreset(served_rtt_ceilings=[1.5])
+
+
+def test_rerank_stops_on_a_broken_simulator_instead_of_scoring_every_candidate_minus_one(
+    artifact_dir, tmp_path, monkeypatch
+):
+    """A simulator that cannot run at all (here HELIX_SIM_CORE names no loop) is an error of the
+    run, not of a candidate: the re-ranking raises it rather than scoring every layout -1 and letting
+    the planner write the estimate's first pick unchecked."""
+    from helix.artifact.traces import import_traces, load_lengths
+    from helix.errors import HelixInputError
+    from helix.planning.rerank import simulated_reranker
+
+    p = _problem(artifact_dir, **SMALL)
+    inp, out = load_lengths(import_traces(artifact_dir, tmp_path / "traces")["lengths"])
+    gpus = {
+        g: {"vram_bytes": v, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}
+        for g, v in [("A100", 40e9), ("L4", 24e9)]
+    }
+    rerank = simulated_reranker(
+        p.cluster, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()), 60, 10
+    )
+    candidate = ([0, 18, 36, 0, 11, 22, 54], [18, 18, 18, 11, 11, 11, 6])  # route: a0 a1 a2 l3
+    monkeypatch.setenv("HELIX_SIM_CORE", "python")
+    assert rerank([candidate])[0] > 0  # the same candidate simulates with a working loop
+    monkeypatch.setenv("HELIX_SIM_CORE", "no-such-loop")
+    with pytest.raises(HelixInputError, match="HELIX_SIM_CORE"):
+        rerank([candidate])

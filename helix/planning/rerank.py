@@ -77,6 +77,8 @@ def simulated_reranker(
 ) -> Callable:
     """A ``PlacementProblem.rerank`` callable: [(starts, sizes)] -> simulated decode tok/s,
     offline, or online at ``rate_tps`` (then ``arrivals``, the arrival trace, is needed)."""
+    from helix.sim.engine import default_core
+
     full_s = duration_s
 
     def rerank(
@@ -92,6 +94,10 @@ def simulated_reranker(
             raise HelixInputError(
                 "placement", "rerank_online_tps", "online re-ranking needs the arrival trace"
             )
+        # The simulator's own environment (HELIX_SIM_CORE, a stale compiled loop) is checked once,
+        # outside the per-candidate errors: were it caught there, every candidate would score -1 and
+        # the planner would quietly write the estimate's first pick.
+        default_core()
         dur = online_duration_s if online else duration_s or full_s
         what = f"online at {rate_tps:g} tok/s" if online else "offline"
         out = []
