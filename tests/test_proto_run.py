@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -211,8 +212,12 @@ def test_killed_worker_fails_its_requests_and_the_run_ends_cleanly(tmp_path, clu
         _inject_garbage(tmp_path / "work" / "system_config.yaml", node=1)
 
         def kill():
-            time.sleep(2.5)
-            os.kill(victim, 9)
+            # stopped for half a second first: requests routed to it meanwhile are surely in flight
+            # when it dies (a fast prototype can have none on it at a given instant; CI saw that)
+            time.sleep(2.0)
+            os.kill(victim, signal.SIGSTOP)
+            time.sleep(0.5)
+            os.kill(victim, signal.SIGKILL)
             killed_at.append(time.monotonic())
 
         threading.Thread(target=kill, daemon=True).start()
