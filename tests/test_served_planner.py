@@ -47,28 +47,44 @@ def _problem(artifact_dir, **preset):
     )
 
 
+# the two GPU types of two_regions() as the simulator's graph needs them (memory, NICs, disk)
+GPUS = {
+    g: {"vram_bytes": v, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}
+    for g, v in [("A100", 40e9), ("L4", 24e9)]
+}
+
+
+def _simulate_offline(p, layout, lengths) -> float:
+    """Decode tok/s of ``layout`` in the planner tests' short offline run (120 s after 30 s)."""
+    from helix.artifact.traces import load_lengths
+    from helix.planning.rerank import simulate_layout
+
+    inp, out = load_lengths(lengths)
+    lens = (inp.tolist(), out.tolist())
+    m = simulate_layout(
+        p.cluster, layout, p.model, "llama30b", p.profiles, GPUS, lens, duration_s=120, warmup_s=30
+    )
+    return m["decode_throughput_tps"]
+
+
 SMALL = dict(
     budget="evaluations", max_evaluations=3000, lane_evaluations=1000, time_limit_s=300, milp_max_nodes=20
 )
 
 
 def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact_dir, tmp_path):
-    from helix.artifact.traces import import_traces, load_lengths
+    from helix.artifact.traces import import_traces
     from helix.placement.served import ServedModel
-    from helix.planning.rerank import attach_reranker, simulate_layout
+    from helix.planning.rerank import attach_reranker
 
     served = dict(
         SMALL, objective="served", served_evaluations=800, rerank=2, rerank_duration_s=120, rerank_warmup_s=30
     )
     lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
-    gpus = {
-        "A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
-        "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
-    }
     results = {}
     for run in ("a", "b"):
         p = _problem(artifact_dir, **served)
-        attach_reranker(p, lengths, gpus)
+        attach_reranker(p, lengths, GPUS)
         assert p.rerank is not None
         results[run] = run_placement(p, "helix", tmp_path / run)
     assert (tmp_path / "a/layout.yaml").read_bytes() == (
@@ -93,22 +109,7 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
     sm = ServedModel(p.cluster, p.model, [p.table(i) for i in range(p.cluster.n)], p.profiles, "llama30b")
     ours, theirs = sm.estimate_layout(results["a"].layout), sm.estimate_layout(mf.layout)
     assert ours.throughput >= theirs.throughput and ours.crossings <= theirs.crossings + 1e-9
-    inp, out = load_lengths(lengths)
-    sims = [
-        simulate_layout(
-            p.cluster,
-            lay,
-            p.model,
-            "llama30b",
-            p.profiles,
-            gpus,
-            (inp.tolist(), out.tolist()),
-            duration_s=120,
-            warmup_s=30,
-        )
-        for lay in (results["a"].layout, mf.layout)
-    ]
-    assert sims[0]["decode_throughput_tps"] >= sims[1]["decode_throughput_tps"]
+    assert _simulate_offline(p, results["a"].layout, lengths) >= _simulate_offline(p, mf.layout, lengths)
 
 
 def test_placement_imports_nothing_of_the_simulator():
@@ -207,8 +208,8 @@ def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_
     """Flow floors and a two-stage re-ranking: every candidate is screened, the max-flow layout
     always reaches the full simulation, and the written layout is the best full simulation, which
     the configured protocol reproduces (so the choice is never worse than the max-flow layout's)."""
-    from helix.artifact.traces import import_traces, load_lengths
-    from helix.planning.rerank import attach_reranker, simulate_layout
+    from helix.artifact.traces import import_traces
+    from helix.planning.rerank import attach_reranker
 
     served = dict(
         SMALL,
@@ -224,12 +225,8 @@ def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_
         rerank_warmup_s=30,
     )
     lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
-    gpus = {
-        "A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
-        "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
-    }
     p = _problem(artifact_dir, **served)
-    attach_reranker(p, lengths, gpus)
+    attach_reranker(p, lengths, GPUS)
     res = run_placement(p, "helix", tmp_path / "a")
     notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]["served"]
     # a layout found under several names is one candidate named "a+b"
@@ -244,18 +241,7 @@ def test_rerank_keeps_the_max_flow_layout_in_the_final_and_writes_the_best_full_
         "maxflow" in finals and 1 <= len({r["candidate"] for r in notes["rerank"] if "simulated" in r}) <= 2
     )
     best = max(finals.values())
-    inp, out = load_lengths(lengths)
-    written = simulate_layout(
-        p.cluster,
-        res.layout,
-        p.model,
-        "llama30b",
-        p.profiles,
-        gpus,
-        (inp.tolist(), out.tolist()),
-        duration_s=120,
-        warmup_s=30,
-    )["decode_throughput_tps"]
+    written = _simulate_offline(p, res.layout, lengths)
     assert round(written, 3) == best >= finals["maxflow"]
 
 
@@ -283,12 +269,8 @@ def test_online_rerank_scores_offline_and_online_and_writes_the_best_score(artif
         rerank_online_margin=margin,
     )
     traces = import_traces(artifact_dir, tmp_path / "traces")
-    gpus = {
-        "A100": {"vram_bytes": 40e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
-        "L4": {"vram_bytes": 24e9, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9},
-    }
     p = _problem(artifact_dir, **served)
-    attach_reranker(p, traces["lengths"], gpus, arrivals_path=traces["arrivals"])
+    attach_reranker(p, traces["lengths"], GPUS, arrivals_path=traces["arrivals"])
     res = run_placement(p, "helix", tmp_path / "a")
     rows = json.loads((tmp_path / "a/flow.json").read_text())["notes"]["served"]["rerank"]
     names = {n for r in rows for n in r["candidate"].split("+")}
@@ -307,7 +289,7 @@ def test_online_rerank_scores_offline_and_online_and_writes_the_best_score(artif
         assert abs(r["score"] - (r["simulated"] / top + r[key] / best_on)) < 1e-5
     chosen = max(scored, key=lambda r: (r["score"], r["simulated"]))
     inp, out = load_lengths(traces["lengths"])
-    kw = dict(model_key="llama30b", store=p.profiles, gpus=gpus, lengths=(inp.tolist(), out.tolist()))
+    kw = dict(model_key="llama30b", store=p.profiles, gpus=GPUS, lengths=(inp.tolist(), out.tolist()))
     off = simulate_layout(p.cluster, res.layout, p.model, duration_s=120, warmup_s=30, **kw)
     on = simulate_layout(
         p.cluster,
@@ -364,12 +346,8 @@ def test_rerank_stops_on_a_broken_simulator_instead_of_scoring_every_candidate_m
 
     p = _problem(artifact_dir, **SMALL)
     inp, out = load_lengths(import_traces(artifact_dir, tmp_path / "traces")["lengths"])
-    gpus = {
-        g: {"vram_bytes": v, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}
-        for g, v in [("A100", 40e9), ("L4", 24e9)]
-    }
     rerank = simulated_reranker(
-        p.cluster, p.model, "llama30b", p.profiles, gpus, (inp.tolist(), out.tolist()), 60, 10
+        p.cluster, p.model, "llama30b", p.profiles, GPUS, (inp.tolist(), out.tolist()), 60, 10
     )
     candidate = ([0, 18, 36, 0, 11, 22, 54], [18, 18, 18, 11, 11, 11, 6])  # route: a0 a1 a2 l3
     monkeypatch.setenv("HELIX_SIM_CORE", "python")
