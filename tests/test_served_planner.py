@@ -11,25 +11,12 @@ import sys
 import pytest
 
 
-from helix.cluster import Cluster, Link, Machine
+from two_regions import GPUS, two_regions
 from helix.models import load_hf_config
 from helix.placement.api import make_problem, run_placement
 from helix.placement.settings import PlacementPreset
 
 AE = "artifact_evaluation"
-
-
-def two_regions() -> Cluster:
-    """3 A100 in r0 (54 of LLaMA-1 30B's 60 layers), 4 L4 in r1 (44): every route must cross."""
-    ms = [Machine(f"a{i}", "A100", "r0") for i in range(3)] + [Machine(f"l{i}", "L4", "r1") for i in range(4)]
-    links = []
-    for i, a in enumerate(ms):
-        for end in ("source", "sink"):
-            links.append(Link(end, a.name, 1.25e7, 0.05))
-        for b in ms[i + 1 :]:
-            same = a.region == b.region
-            links.append(Link(a.name, b.name, 1.0e9 if same else 1.25e7, 0.001 if same else 0.05))
-    return Cluster("two-regions", ms, links)
 
 
 def _problem(artifact_dir, **preset):
@@ -45,13 +32,6 @@ def _problem(artifact_dir, **preset):
         artifact_dir,
         "two-regions",
     )
-
-
-# the two GPU types of two_regions() as the simulator's graph needs them (memory, NICs, disk)
-GPUS = {
-    g: {"vram_bytes": v, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}
-    for g, v in [("A100", 40e9), ("L4", 24e9)]
-}
 
 
 def _simulate_offline(p, layout, lengths) -> float:

@@ -11,29 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from helix.cluster import Cluster, Link, Machine
+from two_regions import GPUS, two_regions
 from helix.models import load_hf_config
 from helix.placement.api import make_problem
 from helix.placement.settings import PlacementPreset
 
 AE = "artifact_evaluation"
-GPUS = {
-    g: {"vram_bytes": v, "nic_in": 1e10, "nic_out": 1e10, "disk": 1e9}
-    for g, v in (("A100", 40e9), ("L4", 24e9))
-}
-
-
-def _cluster() -> Cluster:
-    """3 A100 in r0, 4 L4 in r1 (LLaMA-1 30B): routes cross regions, many max flows."""
-    ms = [Machine(f"a{i}", "A100", "r0") for i in range(3)] + [Machine(f"l{i}", "L4", "r1") for i in range(4)]
-    links = []
-    for i, a in enumerate(ms):
-        for end in ("source", "sink"):
-            links.append(Link(end, a.name, 1.25e7, 0.05))
-        for b in ms[i + 1 :]:
-            same = a.region == b.region
-            links.append(Link(a.name, b.name, 1.0e9 if same else 1.25e7, 0.001 if same else 0.05))
-    return Cluster("two-regions", ms, links)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +27,7 @@ def problem(artifact_dir):
     model = load_hf_config(artifact_dir / f"{AE}/single_cluster/models/llama30b/config.json", "llama30b")
     profiles = model_profiles(model, GPUS, ProfileStore.from_artifact(artifact_dir), source="test gpus")
     return make_problem(
-        _cluster(), model, "llama30b", PlacementPreset(), profiles, artifact_dir, "two-regions"
+        two_regions(), model, "llama30b", PlacementPreset(), profiles, artifact_dir, "two-regions"
     )
 
 

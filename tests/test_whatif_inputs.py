@@ -90,16 +90,18 @@ def test_gpu_without_datasheet_or_measured_profile(repo, tmp_path):
     assert "X9" not in plan.whatif_gpus and "B200" in plan.whatif_gpus  # rule all asks for no X9 profile
 
 
-def test_cluster_that_cannot_hold_the_model(repo, tmp_path, artifact_dir):
-    def edit(cfg):
-        cfg["clusters"]["t4x3"] = {
-            "generator": "fake",
-            "seed": 0,
-            "types": {"T4": 3},
-            "link": {"bandwidth": 1e9, "latency": 0.001},
-        }
+def _add_t4x3(cfg):
+    """A cluster of three T4s: it holds a 7B model, not LLaMA-2 70B."""
+    cfg["clusters"]["t4x3"] = {
+        "generator": "fake",
+        "seed": 0,
+        "types": {"T4": 3},
+        "link": {"bandwidth": 1e9, "latency": 0.001},
+    }
 
-    path, cfg = _config(repo, tmp_path, edit)
+
+def test_cluster_that_cannot_hold_the_model(repo, tmp_path, artifact_dir):
+    path, cfg = _config(repo, tmp_path, _add_t4x3)
     plan = ProfilePlan(cfg, repo, [], str(path))
     assert cluster_gpu_counts("t4x3", {k: v.model_dump() for k, v in cfg.clusters.items()}) == {"T4": 3}
     with pytest.raises(HelixInputError) as err:
@@ -129,15 +131,7 @@ def _snakemake(repo, workdir, config, *args):
 
 @pytest.mark.slow
 def test_snakemake_plans_an_unconfigured_path_and_stops_bad_ones(repo, tmp_path, artifact_dir):
-    def edit(cfg):
-        cfg["clusters"]["t4x3"] = {
-            "generator": "fake",
-            "seed": 0,
-            "types": {"T4": 3},
-            "link": {"bandwidth": 1e9, "latency": 0.001},
-        }
-
-    path, _ = _config(repo, tmp_path, edit)
+    path, _ = _config(repo, tmp_path, _add_t4x3)
     work = tmp_path / "work"
     work.mkdir()
     dry = _snakemake(repo, work, path, "-n", "results/sims/mix12/mistral7b/helix/helix/offline/metrics.json")
