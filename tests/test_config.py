@@ -41,6 +41,14 @@ def test_checked_in_schema_matches_models():
         (lambda d: d["gpus"]["T4"].pop("vram_bytes"), "gpus.T4.vram_bytes: Field required"),
         (lambda d: d["clusters"]["single24-a100"].update({"parent": "nope"}), "unknown cluster 'nope'"),
         (lambda d: d.update({"colour": "blue"}), "colour: Extra inputs are not permitted"),
+        (
+            lambda d: d["experiments"]["single_cluster"]["simulations"][0].update({"model": "gpt9"}),
+            "experiments.single_cluster.simulations[0].model: unknown model 'gpt9'",
+        ),
+        (
+            lambda d: d["experiments"]["single_cluster"]["simulations"][1].update({"cluster": "nowhere"}),
+            "experiments.single_cluster.simulations[1].cluster: unknown cluster 'nowhere'",
+        ),
     ],
 )
 def test_bad_config_gives_one_line_error(mutate, expected):

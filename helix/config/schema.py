@@ -165,24 +165,15 @@ class Config(_Strict):
             if preset not in self.placement_presets:
                 raise ValueError(f"placement.{pname}: unknown preset {preset!r}")
         for ename, exp in self.experiments.items():
-            for i, run in enumerate(exp.simulations):
-                if run.model not in self.models:
-                    raise ValueError(
-                        f"experiments.{ename}.simulations[{i}].model: unknown model {run.model!r}"
-                    )
-                if run.cluster not in self.clusters:
-                    raise ValueError(
-                        f"experiments.{ename}.simulations[{i}].cluster: unknown cluster {run.cluster!r}"
-                    )
+            for family, runs in (("simulations", exp.simulations), ("prototypes", exp.prototypes)):
+                for i, run in enumerate(runs):
+                    for field, names in (("model", self.models), ("cluster", self.clusters)):
+                        if getattr(run, field) not in names:
+                            raise ValueError(
+                                f"experiments.{ename}.{family}[{i}].{field}: unknown {field} "
+                                f"{getattr(run, field)!r}"
+                            )
             for i, run in enumerate(exp.prototypes):
-                if run.model not in self.models:
-                    raise ValueError(
-                        f"experiments.{ename}.prototypes[{i}].model: unknown model {run.model!r}"
-                    )
-                if run.cluster not in self.clusters:
-                    raise ValueError(
-                        f"experiments.{ename}.prototypes[{i}].cluster: unknown cluster {run.cluster!r}"
-                    )
                 for part in run.parts or {}:
                     if part not in self.clusters:
                         raise ValueError(
