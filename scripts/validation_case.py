@@ -38,5 +38,7 @@ with rule_log(sm) as log:
     def simulate(layout):
         return simulate_with_stats(cluster, layout, model, profiles, sm.params.gpus, lengths)
 
-    rows = validate(problem, layouts, simulate, progress=lambda line: print(line, file=log, flush=True))
+    rows = validate(
+        problem, layouts, simulate, progress=lambda line: print(line, file=log, flush=True), lengths=lengths
+    )
     write_text(sm.output.csv, rows_csv(rows))

@@ -131,8 +131,11 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
             p.cluster, lay, p.model, p.profiles, gpus, lengths, duration_s=60, warmup_s=20
         ),
         progress=skipped.append,
+        lengths=lengths,
     )
     assert rows and all(r["estimate"] > 0 and r["simulated"] > 0 for r in rows)
+    # the estimate's admission replay on the trace's lengths, beside the simulation's figures
+    assert all(0 <= r["rejected_share_replay"] <= 1 and 0 < r["input_in_flight_replay"] < 4096 for r in rows)
     # the same run as the re-ranking's simulate_layout, with the closed loop's figures beside it
     first = next(lay for name, _, lay in layouts if name == rows[0]["layout"])
     same = simulate_layout(
@@ -157,6 +160,7 @@ def test_validation_rows_and_summary_on_a_small_case(artifact_dir, tmp_path):
     path.write_text(rows_csv(bare))
     assert (
         read_rows(path)[0]["rejected_share"] is None
+        and read_rows(path)[0]["rejected_share_replay"] is None
         and "log_error_rtt" not in summarize(read_rows(path))["two-regions"]
     )
 

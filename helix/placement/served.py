@@ -65,6 +65,9 @@ DEFAULT_NIC = 10e9  # bytes/s: the config schema's default NIC (helix/config/sch
 # "maxflow": route by our own max flow (fast, the planner's search); "scheduler": by the helix
 # scheduler's own max flow and per-link bandwidths, as the simulator does (slower: networkx)
 ROUTINGS = ("maxflow", "scheduler")
+# requests in flight: "bound" (the closed-form KV bound, fast: the planner's search) or "replay" (the
+# offline closed loop's admission replayed, helix.placement.admission; offline only, slower)
+ADMISSIONS = ("bound", "replay")
 BUSY_CAP = 0.95  # a busy share at or above 1 means overload (caught separately); keeps 1 - busy > 0
 # the simulator's offline run (helix/sim/settings.py: HELIX_N_INIT, OFFLINE_WARMUP_S, OFFLINE_MEASURE_S;
 # a test keeps them equal): requests launched at its start, and its measure window after the start (s)
@@ -80,6 +83,8 @@ class WorkloadStats:
     input_sq: float  # E[input^2]
     # mean over requests weighted by output length (residence) of input + 240 * ratio, per mode
     kv_tokens: Mapping[str, float]
+    # the (inputs, outputs) themselves, for the admission replay (None: moments only)
+    pairs: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_lengths(cls, inputs: Sequence[int], outputs: Sequence[int]) -> "WorkloadStats":
@@ -90,7 +95,7 @@ class WorkloadStats:
                 "lengths", "input/output", "need equally many input and output lengths, some output > 0"
             )
         kv = {m: float(((i + AVG_OUTPUT_LEN * r) * o).sum() / o.sum()) for m, r in KV_RATIO.items()}
-        return cls(float(i.mean()), float(o.mean()), float((i * i).mean()), kv)
+        return cls(float(i.mean()), float(o.mean()), float((i * i).mean()), kv, pairs=(i, o))
 
 
 # The Azure conversation trace the paper uses (16657 requests); tests check these against the file.
@@ -177,10 +182,22 @@ class ServedModel:
         gpu_models: Mapping[str, GpuServing] | None = None,
         routing: str = "maxflow",
         run: tuple[int, float, float] | None = SIM_OFFLINE_RUN,
+        admission: str = "bound",
+        flow_cap: bool = True,
     ):
         if routing not in ROUTINGS:
             raise HelixInputError(
                 "served estimate", "routing", f"routing must be one of {', '.join(ROUTINGS)}", routing
+            )
+        if admission not in ADMISSIONS:
+            raise HelixInputError(
+                "served estimate", "admission", f"admission must be one of {', '.join(ADMISSIONS)}", admission
+            )
+        if admission == "replay" and workload.pairs is None:
+            raise HelixInputError(
+                "served estimate",
+                "workload",
+                "the admission replay needs the trace's lengths (WorkloadStats.from_lengths)",
             )
         if profiles is None and gpu_models is None:
             raise HelixInputError(
@@ -223,6 +240,8 @@ class ServedModel:
         self.coord_bw = (cluster.coordinator.outbound_nic, cluster.coordinator.inbound_nic)
         self.multi_region = len(set(self.region)) > 1
         self.routing = routing
+        self.admission = admission
+        self.flow_cap = flow_cap  # the max-flow's decode share caps the estimate (False: only overload)
         self.run = run  # offline: (requests at the start, window start, window end); None: steady state
         self.model = model
         self.profiles = None
@@ -456,11 +475,61 @@ class ServedModel:
                 j = arcs[p][1]
                 bwd[i] += share[p] ** 2 * (1.0 if j == -2 else bwd[j])
         coll = [fwd[i] * bwd[i] for i in range(n)]
-        return self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
+        est = self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
+        if self.admission == "replay" and mode == "offline" and est.throughput > 0:
+            rep = self._replay(starts, sizes, used, arcs, link_flows, share, est.detail.pop("costs"))
+            est2 = self._solve(
+                starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw, rep.in_flight
+            )
+            est2.detail["replay"] = rep
+            est2.detail.pop("costs", None)
+            return est2
+        est.detail.pop("costs", None)
+        return est
+
+    def _replay(self, starts, sizes, used, arcs, link_flows, share, costs):
+        """The admission replay (helix.placement.admission) on this routing: the scheduler's
+        candidate links (``share`` > 0: the 5 % mask applied) with their flows, every holder's KV
+        slots and the feeder's holder groups, and the per-visit prompt and decode seconds of the
+        estimate's solution (``costs``)."""
+        from helix.placement.admission import replay
+
+        n, L = self.cluster.n, self.L
+        node_cost_arr, link_cost_arr, on = costs
+        node_cost = [(0.0, 0.0)] * n
+        for q, i in enumerate(on):
+            node_cost[i] = (float(node_cost_arr[0][q]), float(node_cost_arr[1][q]))
+        links, lcost = [], []
+        for p, (i, j) in enumerate(arcs):
+            if share[p] > 0:
+                links.append((i, j, float(link_flows[p])))
+                lcost.append((float(link_cost_arr[0][p]), float(link_cost_arr[1][p])))
+        groups, seen = [], set()
+        for layer in range(L):
+            g = tuple(i for i in used if starts[i] <= layer < starts[i] + sizes[i])
+            if g and g not in seen:
+                seen.add(g)
+                groups.append(g)
+        k = [max(sizes[i], 1) for i in range(n)]
+        cap = [float(self.gm[i].kv[sizes[i] - 1]) if sizes[i] else 0.0 for i in range(n)]
+        return replay(
+            n,
+            k,
+            cap,
+            groups,
+            links,
+            node_cost,
+            lcost,
+            self.w.pairs,
+            KV_HWM["offline"],
+            AVG_OUTPUT_LEN * KV_RATIO["offline"],
+            FEED_HWM,
+            self.run[0] if self.run else SIM_OFFLINE_RUN[0],
+        )
 
     # ------------------------------------------------------------------------------------------
     def _solve(
-        self, starts, sizes, used, arcs, p_arc, visit, coll_all, F, mode, rate_tps, link_bw=None
+        self, starts, sizes, used, arcs, p_arc, visit, coll_all, F, mode, rate_tps, link_bw=None, n_in=None
     ) -> Estimate:
         w, L, n = self.w, self.L, self.cluster.n
         x = w.kv_tokens[mode]
@@ -478,6 +547,8 @@ class ServedModel:
         c_all = float(np.cumsum(all_c)[:L].min())
         c_flow = float(np.cumsum(flow_c)[:L].min())
         n_kv = min(FEED_HWM * c_all if mode == "offline" else math.inf, KV_HWM[mode] * c_flow) / x
+        if n_in is not None:  # the admission replay's requests in flight (offline)
+            n_kv = n_in
         # per-machine arrays (machines on routes)
         on = [i for i in used if visit[i] > 1e-9]
         pv = np.array([visit[i] for i in on])
@@ -518,7 +589,7 @@ class ServedModel:
             passes = np.maximum(1.0, b / dm)
             return k * t * passes + b * self.act * CPU_BUFFER_COST
 
-        def times(T: float, n_dec: float, q: float | None = None):
+        def times(T: float, n_dec: float, q: float | None = None, parts: bool = False):
             """(prompt latency, round trip) at decode throughput T with n_dec requests decoding and
             q prompts per second (default: one per finished request, T / mean output), or None when
             a link or machine would be overloaded."""
@@ -548,6 +619,8 @@ class ServedModel:
             rtt = float(pv @ stay + pl @ (lat + s_tok + wait_l + burst))
             pwait = (lam_u * P * P / 2) / (1 - np.minimum(rho_u, 0.999))
             plat = float(pv @ (P + D / 2 + pwait) + pl @ (lat + s_in + wait_l))
+            if parts:  # per visit: (prompt, decode) seconds per machine on routes and per link
+                return (P + D / 2 + pwait, stay), (lat + s_in + wait_l, lat + s_tok + wait_l + burst)
             return plat, rtt
 
         # the cap: the decode share of the max-flow, and the rate at which some link or machine
@@ -556,7 +629,8 @@ class ServedModel:
             float((pl * (s_in / mo + s_tok)).max(initial=0.0)),
             float((pv * (P / mo + k * dec[n_dec_idx, dm.astype(int)] / dm)).max(initial=0.0)),
         )
-        f_dec = min(F * mo / (w.mean_input + mo), (1 - 1e-6) / coef if coef > 0 else math.inf)
+        f_mf = F * mo / (w.mean_input + mo) if self.flow_cap else math.inf
+        f_dec = min(f_mf, (1 - 1e-6) / coef if coef > 0 else math.inf)
         est = Estimate(0.0, F, mode, in_flight=n_kv, crossings=cross)
 
         def q_cap(T: float) -> float:
@@ -601,6 +675,10 @@ class ServedModel:
             r = g(lo) or (0.0, 0.0, (0.0, 0.0))
             est.throughput, est.in_decode = lo, r[1]
             est.prompt_latency, est.rtt = r[2]
+            if self.admission == "replay" and lo > 0:
+                costs = times(lo, r[1], None, parts=True)
+                if costs is not None:
+                    est.detail["costs"] = (*costs, on)
             if lo <= 0:
                 est.reason = "no request fits the KV cache of the scarcest layer"
             return est

@@ -49,11 +49,26 @@ COLUMNS = [
     "rtt_simulated",
     "rejected_share",
     "input_in_flight",
+    "rejected_share_replay",
+    "input_in_flight_replay",
 ]
 # the simulation's closed-loop figures (closed_loop_stats): empty when the simulate callable gives
 # only the decode throughput
 SIM_STATS = ("in_flight_simulated", "rtt_simulated", "rejected_share", "input_in_flight")
-NUMERIC = ("max_flow", "estimate", "estimate_fast", "crossings", "simulated", "in_flight", "rtt", *SIM_STATS)
+# the estimate's admission replay (helix.placement.admission): the same two figures on its side; empty
+# when the validation runs without the trace's lengths (the closed-form KV bound)
+REPLAY_STATS = ("rejected_share_replay", "input_in_flight_replay")
+NUMERIC = (
+    "max_flow",
+    "estimate",
+    "estimate_fast",
+    "crossings",
+    "simulated",
+    "in_flight",
+    "rtt",
+    *SIM_STATS,
+    *REPLAY_STATS,
+)
 RANDOM_LAYOUTS = 3  # seeded random walks per (cluster, model)
 SEGMENT_LAYOUTS = 2  # best region-aware segment starts per (cluster, model), by estimate
 
@@ -206,21 +221,41 @@ def simulate_with_stats(
     return {**out.metrics, **closed_loop_stats(out.result.queries, out.window, tps)}
 
 
+def validation_model(problem, lengths=None):
+    """The estimate the validation scores (column ``estimate``): routed as the helix scheduler routes,
+    and, given the trace's ``lengths`` (inputs, outputs), with the admission replayed
+    (``admission="replay"``) and no max-flow cap (``flow_cap=False``: the simulator serves up to
+    1.5 times the max-flow's decode share, docs/served.md); without them the closed-form KV bound."""
+    from helix.placement.served import ServedModel, WorkloadStats
+
+    cl = problem.cluster
+    tables = [problem.table(i) for i in range(cl.n)]
+    kw = {}
+    if lengths is not None:
+        kw = dict(admission="replay", flow_cap=False, workload=WorkloadStats.from_lengths(*lengths))
+    return ServedModel(
+        cl, problem.model, tables, problem.profiles, problem.model_key, routing="scheduler", **kw
+    )
+
+
 def validate(
     problem,
     layouts,
     simulate: Callable[[object], float | dict],
     progress: Callable[[str], None] | None = None,
+    lengths=None,
 ) -> list[dict]:
     """One row per layout that routes (the others are reported through ``progress`` and skipped).
 
     ``simulate(layout)``: the simulated offline decode throughput, or a dict with it
-    (``decode_throughput_tps``) and the :data:`SIM_STATS` (:func:`simulate_with_stats`)."""
+    (``decode_throughput_tps``) and the :data:`SIM_STATS` (:func:`simulate_with_stats`);
+    ``lengths``: the trace's (inputs, outputs), for the estimate's admission replay
+    (:func:`validation_model`)."""
     from helix.placement.served import ServedModel
 
     cl = problem.cluster
     tables = [problem.table(i) for i in range(cl.n)]
-    sm = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key, routing="scheduler")
+    sm = validation_model(problem, lengths)
     fast = ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key, ctx=sm.ctx)
     rows = []
     for name, source, lay in layouts:
@@ -243,6 +278,7 @@ def validate(
         stats = got if isinstance(got, dict) else {}
         s = float(stats["decode_throughput_tps"]) if stats else float(got)
         ef = fast.estimate(st, sz)
+        rp = e.detail.get("replay")
         rows.append(
             {
                 "cluster": problem.cluster_key,
@@ -257,6 +293,8 @@ def validate(
                 "in_flight": round(e.in_flight, 4),
                 "rtt": round(e.rtt, 6),
                 **{k: (round(float(stats[k]), 6) if k in stats else "") for k in SIM_STATS},
+                "rejected_share_replay": round(rp.rejected_share, 6) if rp else "",
+                "input_in_flight_replay": round(rp.input_in_flight, 6) if rp else "",
             }
         )
         if progress:

@@ -1,0 +1,113 @@
+"""The admission replay of the served estimate (helix/placement/admission.py) on hand-made clusters.
+
+A chain, where the feeder's per-layer check binds: the requests in flight are the per-layer KV
+bound of the closed-form estimate (0.8 of a layer's KV over a request's expected tokens, at most the
+router's 0.85 mark). Two chains whose first stages the router splits 3:1 by their flows, the
+larger one ending in a machine with little KV that is the only candidate after its first stage: the
+router, not the feeder, binds, so (as the simulator measures, docs/served.md) it turns down half of
+the launches, long requests fit that machine less often than short ones, and fewer requests are
+in flight than the per-layer bound says.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_served import FAST, MODEL, gpu
+
+from helix.cluster import Cluster, Link, Machine
+from helix.errors import HelixInputError
+from helix.placement import admission
+from helix.placement.served import AVG_OUTPUT_LEN, FEED_HWM, KV_HWM, ServedModel, WorkloadStats
+
+SHORT, LONG, OUT = 100, 1500, 50
+
+
+def lengths(pairs):
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def model(cl, pairs, kv_per_layer, flows=None, **kw):
+    """Machines of type ``name`` (one GPU type each, KV per layer of tokens as given); capacity
+    tables ``flows`` per machine (the max flow's node capacities)."""
+    gms = {m.gpu: gpu(kv_per_layer=kv_per_layer[m.name]) for m in cl.machines}
+    tables = [[(flows or {}).get(m.name, 1e6)] * 4 for m in cl.machines]
+    wl = WorkloadStats.from_lengths(*lengths(pairs))
+    return ServedModel(cl, MODEL, tables, None, "toy", workload=wl, gpu_models=gms, admission="replay", **kw)
+
+
+def test_replay_on_a_chain_gives_the_per_layer_kv_bound():
+    cl = Cluster(
+        "chain",
+        [Machine("a", "a"), Machine("b", "b")],
+        [Link("source", "a", FAST, 0.01), Link("a", "b", FAST, 0.02), Link("b", "sink", FAST, 0.01)],
+    )
+    kv = 10_000.0  # tokens per layer on both machines
+    sm = model(cl, [(SHORT, OUT)] * 10, {"a": kv, "b": kv})
+    e = sm.estimate([0, 2], [2, 2])
+    rep = e.detail["replay"]
+    x = SHORT + AVG_OUTPUT_LEN  # every request's expected KV tokens per layer
+    # the feeder admits while the layer's use is at most 0.8; launches already on their way pass
+    # until the router's 0.85 mark
+    assert FEED_HWM * kv / x - 1 <= rep.in_flight <= KV_HWM["offline"] * kv / x
+    assert rep.input_in_flight == pytest.approx(SHORT) and rep.kv_in_flight == pytest.approx(x)
+    again = model(cl, [(SHORT, OUT)] * 10, {"a": kv, "b": kv}).estimate
+    plain = ServedModel(
+        cl,
+        MODEL,
+        [[1e6] * 4] * 2,
+        None,
+        "toy",
+        workload=WorkloadStats.from_lengths([SHORT], [OUT]),
+        gpu_models={"a": gpu(kv_per_layer=kv), "b": gpu(kv_per_layer=kv)},
+    ).estimate([0, 2], [2, 2])
+    assert plain.in_flight == pytest.approx(FEED_HWM * kv / x)
+    assert e.in_flight == pytest.approx(rep.in_flight)
+    # the throughput follows the requests in flight (Little's law, the same round trip)
+    assert e.throughput / plain.throughput == pytest.approx(rep.in_flight / plain.in_flight, rel=0.05)
+    assert again([0, 2], [2, 2]).throughput == e.throughput  # deterministic
+
+
+def two_chains():
+    """a1 -> c1 and a2 -> c2 (no cross links), a1 and c1 three times the flow of a2 and c2."""
+    names = ["a1", "a2", "c1", "c2"]
+    links = [Link("source", "a1", FAST, 0.01), Link("source", "a2", FAST, 0.01)]
+    links += [Link("a1", "c1", FAST, 0.01), Link("a2", "c2", FAST, 0.01)]
+    links += [Link("c1", "sink", FAST, 0.01), Link("c2", "sink", FAST, 0.01)]
+    return Cluster("two", [Machine(n, n) for n in names], links)
+
+
+def test_a_forced_hop_rejects_half_the_launches_and_keeps_long_inputs_out():
+    cl = two_chains()
+    pairs = [(SHORT, OUT), (LONG, OUT)] * 50
+    kv = {"a1": 40_000.0, "a2": 40_000.0, "c1": 6_000.0, "c2": 20_000.0}
+    flows = {"a1": 3e6, "c1": 3e6, "a2": 1e6, "c2": 1e6}
+    e = model(cl, pairs, kv, flows).estimate([0, 0, 2, 2], [2, 2, 2, 2])
+    rep = e.detail["replay"]
+    # in a steady state every admitted request triggers two launches (its prompt and its end)
+    assert 0.4 <= rep.rejected_share <= 0.6
+    # c1 (the only candidate after a1) has room for a short request more often than for a long one
+    assert rep.input_in_flight < 0.9 * (SHORT + LONG) / 2
+    # the closed-form bound: the feeder's 0.8 of layers 2-3 (c1 and c2 hold them) over the mean
+    # request; the router stops c1's chain first, so fewer are in flight than the bound says
+    x = (SHORT + LONG) / 2 + AVG_OUTPUT_LEN
+    assert rep.in_flight < FEED_HWM * (kv["c1"] + kv["c2"]) / x
+    # the more KV c1 has, the more long requests fit it (and the more requests are in flight)
+    roomy = model(cl, pairs, {**kv, "c1": 60_000.0}, flows).estimate([0, 0, 2, 2], [2, 2, 2, 2])
+    more = roomy.detail["replay"]
+    assert more.input_in_flight > 2 * rep.input_in_flight and more.in_flight > 3 * rep.in_flight
+    assert roomy.throughput > 3 * e.throughput
+
+
+def test_replay_needs_the_lengths_and_a_known_admission():
+    cl = two_chains()
+    gms = {m.gpu: gpu() for m in cl.machines}
+    with pytest.raises(HelixInputError, match="lengths"):
+        ServedModel(cl, MODEL, [[1e6] * 4] * 4, None, "toy", gpu_models=gms, admission="replay")
+    with pytest.raises(HelixInputError, match="admission"):
+        ServedModel(cl, MODEL, [[1e6] * 4] * 4, None, "toy", gpu_models=gms, admission="nope")
+
+
+def test_launch_delay_is_the_simulators():
+    from helix.workload.offline import LAUNCH_DELAY
+
+    assert admission.LAUNCH_DELAY == LAUNCH_DELAY
