@@ -1,4 +1,5 @@
-"""The admission replay of the served estimate (helix/placement/admission.py) on hand-made clusters.
+"""The admission replay of the served estimate (helix/placement/admission.py) and its decode
+platoons by machine class (``groups="class"``) on hand-made clusters.
 
 A chain, where the feeder's per-layer check binds: the requests in flight are the per-layer KV
 bound of the closed-form estimate (0.8 of a layer's KV over a request's expected tokens, at most the
@@ -11,8 +12,9 @@ in flight than the per-layer bound says.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from test_served import FAST, MODEL, gpu
+from test_served import FAST, MODEL, TD, gpu
 
 from helix.cluster import Cluster, Link, Machine
 from helix.errors import HelixInputError
@@ -111,3 +113,40 @@ def test_launch_delay_is_the_simulators():
     from helix.workload.offline import LAUNCH_DELAY
 
     assert admission.LAUNCH_DELAY == LAUNCH_DELAY
+
+
+def diamond(gpus=("G", "G")):
+    """a (layers 0-1) -> b1 | b2 (layer 2, half the flow each) -> c (layer 3); latencies 0.01 s."""
+    ms = [Machine("a", "G"), Machine("b1", gpus[0]), Machine("b2", gpus[1]), Machine("c", "G")]
+    pairs = [("source", "a"), ("a", "b1"), ("a", "b2"), ("b1", "c"), ("b2", "c"), ("c", "sink")]
+    return Cluster("diamond", ms, [Link(x, y, FAST, 0.01) for x, y in pairs])
+
+
+def diamond_estimate(groups, gpus=("G", "G")):
+    cl = diamond(gpus)
+    tables = [[1e6] * 4, [5e5] * 4, [5e5] * 4, [1e6] * 4]
+    gms = {g: gpu() for g in {"G", *gpus}}
+    wl = WorkloadStats.from_lengths([SHORT], [OUT])
+    sm = ServedModel(cl, MODEL, tables, None, "toy", workload=wl, gpu_models=gms, groups=groups)
+    return sm.estimate([0, 2, 2, 3], [2, 1, 1, 1])
+
+
+def test_class_groups_rejoin_a_platoon_split_over_equal_machines():
+    """With groups="class" the tokens split over b1 and b2 (same layers, same GPU type) travel on
+    as one platoon: a and c walk groups of every decoding token, b1 and b2 half of them each, so
+    (decode time independent of the batch, walks D, busy share D / RTT as in test_served) the round
+    trip solves RTT = c + sum_m v_m (D_m + (1 - 1/g_m)(1 - D_m/RTT) D_m + D_m^2 / (2 RTT))."""
+    e = diamond_estimate("class")
+    nd = e.in_decode
+    terms = [(1.0, 2 * TD, nd), (1.0, TD, nd / 2), (1.0, TD, nd)]  # (visits, walk, group): a, b1+b2, c
+    a = sum(v * (d + (1 - 1 / g) * d) for v, d, g in terms)
+    q = sum(v * d * d * (0.5 - (1 - 1 / g)) for v, d, g in terms)
+    c = 0.04
+    assert e.rtt == pytest.approx(((c + a) + np.sqrt((c + a) ** 2 + 4 * q)) / 2, rel=1e-4)
+    # per route, a and c see two routes of half the tokens each: smaller groups, shorter waits
+    assert diamond_estimate("route").rtt < e.rtt
+    # machines of different GPU types do not walk in step: "class" is "route" there
+    mixed = diamond_estimate("class", ("G", "H"))
+    assert mixed.rtt == pytest.approx(diamond_estimate("route", ("G", "H")).rtt, rel=1e-12)
+    with pytest.raises(HelixInputError, match="groups"):
+        ServedModel(diamond(), MODEL, [[1e6] * 4] * 4, None, "toy", gpu_models={"G": gpu()}, groups="x")

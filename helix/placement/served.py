@@ -11,6 +11,11 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   ``N = min(FEED_HWM * C_min, kv_hwm * C_flow) / x``, where ``C_min`` is the smallest per-layer KV
   capacity over layers of every holder, ``C_flow`` the same over machines that carry flow, and
   ``x`` the KV tokens of a request weighted by how long it stays (long outputs stay longer).
+  That closed-form bound is the default (``admission="bound"``, the planner's search). Where the
+  router, not the feeder, binds (a full machine that is a hop's only candidate turns requests
+  down), ``admission="replay"`` replays the closed loop's admission instead
+  (:mod:`helix.placement.admission`: launches, IWRR routing of the trace's lengths, KV checks,
+  rejections) and uses its requests in flight; slower (tens to hundreds of ms), the validation's.
 * **routing**: the scheduler splits requests at every hop in proportion to the max-flow's link
   flows (links under 5 % of the sender's flow are masked), so a machine's share of routes is its
   visit probability in that Markov chain, and the mean round trip is linear in those shares. Max
@@ -22,12 +27,15 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   ``n_dec * A * B / share``, A and B the forward and backward sums of squared route shares: the
   chance that two tokens share their whole route), and the batch is that group plus what lands
   during a walk; on an idle machine the first token of a group wakes it and walks alone, so the
-  rest waits one lone walk; on a busy one a token waits the rest of the walk in progress (decode
-  walks, and prompt walks of ``P + D``). Per link, latency, the token's send time, the wait behind
-  the other tokens of its batch and an M/G/1 wait behind prompt activations (about 1 s each on a
-  12.5 MB/s link): this is what prices region crossings.
+  rest waits one lone walk (``groups="class"``: machines of the same layers and GPU type count as
+  one in the route, since a platoon split over them walks in step and rejoins); on a busy one a
+  token waits the rest of the walk in progress (decode walks, and prompt walks of ``P + D``). Per
+  link, latency, the token's send time, the wait behind the other tokens of its batch and an M/G/1
+  wait behind prompt activations (about 1 s each on a 12.5 MB/s link): this is what prices region
+  crossings.
 * the decode throughput ``T`` solves ``T = min(F_dec, N_dec(T) / RTT(T))`` (prompt and queueing
-  terms grow with T) as a fixed point; ``F_dec`` is the decode share of the max-flow, the cap.
+  terms grow with T) as a fixed point; ``F_dec`` is the decode share of the max-flow, the cap
+  (``flow_cap=False``: only the rate at which a link or machine would be busy all the time).
 * **the simulator's run** (``run``, default ``SIM_OFFLINE_RUN``): the offline run starts with 20
   requests and launches one more per finished prompt, so it fills at 20 per prompt latency (at
   most what the busiest link serves); a layout of slow prompts (several slow crossings) is still
@@ -68,6 +76,9 @@ ROUTINGS = ("maxflow", "scheduler")
 # requests in flight: "bound" (the closed-form KV bound, fast: the planner's search) or "replay" (the
 # offline closed loop's admission replayed, helix.placement.admission; offline only, slower)
 ADMISSIONS = ("bound", "replay")
+# decode platoons: tokens sharing their whole route ("route", the planner's search) or their route's
+# sequence of machine classes (same layers and GPU type: "class", the validation's)
+GROUPS = ("route", "class")
 BUSY_CAP = 0.95  # a busy share at or above 1 means overload (caught separately); keeps 1 - busy > 0
 # the simulator's offline run (helix/sim/settings.py: HELIX_N_INIT, OFFLINE_WARMUP_S, OFFLINE_MEASURE_S;
 # a test keeps them equal): requests launched at its start, and its measure window after the start (s)
@@ -184,6 +195,7 @@ class ServedModel:
         run: tuple[int, float, float] | None = SIM_OFFLINE_RUN,
         admission: str = "bound",
         flow_cap: bool = True,
+        groups: str = "route",
     ):
         if routing not in ROUTINGS:
             raise HelixInputError(
@@ -198,6 +210,10 @@ class ServedModel:
                 "served estimate",
                 "workload",
                 "the admission replay needs the trace's lengths (WorkloadStats.from_lengths)",
+            )
+        if groups not in GROUPS:
+            raise HelixInputError(
+                "served estimate", "groups", f"groups must be one of {', '.join(GROUPS)}", groups
             )
         if profiles is None and gpu_models is None:
             raise HelixInputError(
@@ -241,6 +257,7 @@ class ServedModel:
         self.multi_region = len(set(self.region)) > 1
         self.routing = routing
         self.admission = admission
+        self.groups = groups  # decode tokens travel together: per route, or per route of classes
         self.flow_cap = flow_cap  # the max-flow's decode share caps the estimate (False: only overload)
         self.run = run  # offline: (requests at the start, window start, window end); None: steady state
         self.model = model
@@ -475,6 +492,8 @@ class ServedModel:
                 j = arcs[p][1]
                 bwd[i] += share[p] ** 2 * (1.0 if j == -2 else bwd[j])
         coll = [fwd[i] * bwd[i] for i in range(n)]
+        if self.groups == "class":
+            coll = self._class_coll(starts, sizes, used, arcs, p_arc, visit)
         est = self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
         if self.admission == "replay" and mode == "offline" and est.throughput > 0:
             rep = self._replay(starts, sizes, used, arcs, link_flows, share, est.detail.pop("costs"))
@@ -486,6 +505,54 @@ class ServedModel:
             return est2
         est.detail.pop("costs", None)
         return est
+
+    def _class_coll(self, starts, sizes, used, arcs, p_arc, visit):
+        """``coll`` with machines of the same layers and GPU type counted as one (``groups="class"``).
+
+        Decode tokens of one route travel together; a platoon split over parallel machines of the
+        same layers and speed walks them in step and rejoins, so tokens travel together when they
+        share their route's sequence of such classes, not only its machines. Per class, the sum of
+        squared class-route shares (forward and backward, as ``coll``) is the chance that two tokens
+        share it; the part of such a platoon on machine ``i`` is its share of the class's visits, so
+        ``coll_i = coll_class * (visit_i / visit_class)^2`` and the group ``n_dec coll_i / visit_i``
+        is the tokens of the token's class route times the share of them that walk on ``i``."""
+        n = self.cluster.n
+        key = {i: (starts[i], sizes[i], self.cluster.machines[i].gpu) for i in used}
+        cls = sorted(set(key.values()))
+        cid = {c: q for q, c in enumerate(cls)}
+        of = {i: cid[key[i]] for i in used}
+        of[-1], of[-2] = -1, -2
+        cv = [0.0] * len(cls)
+        for i in used:
+            cv[of[i]] += visit[i]
+        flow: dict[tuple[int, int], float] = {}
+        for p, (i, j) in enumerate(arcs):
+            if p_arc[p] > 0:
+                e = (of[i], of[j])
+                flow[e] = flow.get(e, 0.0) + p_arc[p]
+        order = sorted(range(len(cls)), key=lambda c: cls[c][0])
+        fwd = [0.0] * len(cls)
+        for (a, b), f in flow.items():
+            if a == -1 and b >= 0:
+                fwd[b] += f * f
+        out: dict[int, list[tuple[int, float]]] = {}
+        for (a, b), f in flow.items():
+            if a >= 0:
+                out.setdefault(a, []).append((b, f / cv[a]))
+        for c in order:
+            for b, sh in out.get(c, ()):
+                if b >= 0:
+                    fwd[b] += fwd[c] * sh * sh
+        bwd = [0.0] * len(cls)
+        for c in reversed(order):
+            for b, sh in out.get(c, ()):
+                bwd[c] += sh * sh * (1.0 if b == -2 else bwd[b])
+        coll = [0.0] * n
+        for i in used:
+            c = of[i]
+            cc = fwd[c] * bwd[c]
+            coll[i] = cc * visit[i] ** 2 / cv[c] ** 2 if cv[c] > 0 else 0.0
+        return coll
 
     def _replay(self, starts, sizes, used, arcs, link_flows, share, costs):
         """The admission replay (helix.placement.admission) on this routing: the scheduler's
