@@ -495,15 +495,15 @@ class ServedModel:
         if self.groups == "class":
             coll = self._class_coll(starts, sizes, used, arcs, p_arc, visit)
         est = self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
-        if self.admission == "replay" and mode == "offline" and est.throughput > 0:
-            rep = self._replay(starts, sizes, used, arcs, link_flows, share, est.detail.pop("costs"))
+        costs = est.detail.pop("costs", None)  # None: no solution to replay with (the bound stays)
+        if self.admission == "replay" and mode == "offline" and est.throughput > 0 and costs is not None:
+            rep = self._replay(starts, sizes, used, arcs, link_flows, share, costs)
             est2 = self._solve(
                 starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw, rep.in_flight
             )
             est2.detail["replay"] = rep
             est2.detail.pop("costs", None)
             return est2
-        est.detail.pop("costs", None)
         return est
 
     def _class_coll(self, starts, sizes, used, arcs, p_arc, visit):
