@@ -173,10 +173,55 @@ def test_run_matches_the_simulator_settings():
 def test_online_rate_served_or_saturated():
     sm = served(chain(bw=100.0, regions=("r0", "r1")))
     ok = sm.estimate([0, 2], [2, 2], "online", rate_tps=15.0)
-    assert not ok.saturated and ok.throughput == pytest.approx(15.0 * 50 / 150)
-    assert ok.rtt > 0.06 and ok.in_decode == pytest.approx(ok.throughput * ok.rtt, rel=1e-4)  # Little's law
+    assert not ok.saturated and ok.detail["offered"] == pytest.approx(15.0 * 50 / 150)
+    # the offered rate less the run's tail: P + r (E[out^2] / E[out] + 1) / 2 seconds of it
+    tail = (ok.prompt_latency + ok.rtt * (50 + 1) / 2) / 1800.0
+    assert ok.throughput == pytest.approx(15.0 * 50 / 150 * (1 - tail), rel=1e-9)
+    assert ok.rtt > 0.06 and ok.in_decode == pytest.approx(ok.detail["offered"] * ok.rtt, rel=1e-4)  # Little
     too_much = sm.estimate([0, 2], [2, 2], "online", rate_tps=60.0)
     assert too_much.saturated and too_much.throughput == 0.0 and too_much.reason
+
+
+def test_online_window_matches_the_simulator_settings():
+    from helix.placement.served import SIM_ONLINE_WINDOW
+    from helix.sim.settings import ONLINE_DURATION_S, WorkloadSpec
+
+    assert SIM_ONLINE_WINDOW == ONLINE_DURATION_S
+    spec = WorkloadSpec(mode="online", rate_tps=1.0)
+    assert (spec.warmup, spec.duration) == (0.0, SIM_ONLINE_WINDOW)  # measured from the first arrival
+
+
+def test_online_tail_counts_the_tokens_past_the_window():
+    """A chain online below capacity (latencies 0.1 s per hop, walks of 0.2 ms): the prompt
+    latency is the three latencies plus half a walk per machine, the round trip about the same
+    0.3 s. Arrivals spread evenly over a 60 s window, outputs of 10 and 90 tokens: a token of a
+    request arriving at t is done at t + P + j r (j = 1..out), and the share of the offered tokens
+    done by the window's end, counted request by request, is the estimate's (to the counting
+    grid)."""
+    wl = WorkloadStats.from_lengths([100, 100], [10, 90])
+    assert wl.tail_tokens == pytest.approx((10 * 11 + 90 * 91) / 2 / 100)
+    cl = chain(lat=(0.1, 0.1, 0.1))
+    sm = ServedModel(
+        cl, MODEL, [[1e6] * 4] * 2, None, workload=wl, gpu_models={"G": gpu()}, online_window=60.0
+    )
+    e = sm.estimate([0, 2], [2, 2], "online", rate_tps=3.0)
+    steady = ServedModel(
+        cl, MODEL, [[1e6] * 4] * 2, None, workload=wl, gpu_models={"G": gpu()}, online_window=None
+    ).estimate([0, 2], [2, 2], "online", rate_tps=3.0)
+    P, r = e.prompt_latency, e.rtt
+    assert P == pytest.approx(0.3, rel=0.05) and r == pytest.approx(0.3, rel=0.05)
+    assert steady.throughput == pytest.approx(3.0 * 50 / 150) == e.detail["offered"]
+    arrivals = np.linspace(0.0, 60.0, 600_001)[:-1] + 0.5e-4  # uniform over the window
+    done = sum(np.clip(np.floor((60.0 - arrivals - P) / r), 0, out).sum() for out in (10, 90))
+    offered = arrivals.size * (10 + 90)
+    assert e.throughput / steady.throughput == pytest.approx(done / offered, abs=2e-4)
+    assert e.throughput < 0.8 * steady.throughput  # 0.3 s + 41.5 x 0.3 s of a 60 s window
+    # a longer round trip at the same rate serves less of it
+    slow = ServedModel(
+        chain(lat=(0.2, 0.2, 0.2)), MODEL, [[1e6] * 4] * 2, None, workload=wl, gpu_models={"G": gpu()},
+        online_window=60.0,
+    ).estimate([0, 2], [2, 2], "online", rate_tps=3.0)
+    assert slow.detail["offered"] == e.detail["offered"] and slow.throughput < e.throughput
 
 
 def test_no_complete_route_is_zero_with_a_reason():
@@ -211,5 +256,7 @@ def test_azure_moments_match_the_trace(artifact_dir, tmp_path):
     assert w.mean_input == pytest.approx(AZURE_CONV.mean_input, rel=1e-5)
     assert w.mean_output == pytest.approx(AZURE_CONV.mean_output, rel=1e-5)
     assert w.input_sq == pytest.approx(AZURE_CONV.input_sq, rel=1e-5)
+    assert w.output_sq == pytest.approx(AZURE_CONV.output_sq, rel=1e-5)
+    assert AZURE_CONV.tail_tokens == pytest.approx(175.13, abs=0.01)
     for mode in ("offline", "online"):
         assert w.kv_tokens[mode] == pytest.approx(AZURE_CONV.kv_tokens[mode], rel=1e-5)

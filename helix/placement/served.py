@@ -44,7 +44,15 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   window (``run=None``: steady state).
 
 Online at an arrival rate, the rate is served if the requests it keeps in flight fit the KV limits
-and no link or machine is overloaded; otherwise the estimate says ``saturated`` (no number).
+and no link or machine is overloaded; otherwise the estimate says ``saturated`` (no number). What a
+served rate yields over the simulator's online run (``online_window``, default its 1800 s of
+arrivals, measured from the first arrival to the window's end) is what arrives less the run's tail:
+a request that arrives ``s`` seconds before the end has its prompt (latency ``P``) and then one
+decode token per round trip ``r`` to finish, so the tokens still pending at the end are, per
+arriving request, ``P out + r out (out + 1) / 2`` (integrated over ``s``), a share
+``(P + r (E[out^2] / E[out] + 1) / 2) / window`` of the offered decode tokens, with ``P`` and ``r``
+at the online load. So among layouts that take a rate, the one with the shorter prompt and round
+trip serves more of it (``online_window=None``: the steady state, the offered rate).
 
 The estimate is a ranking tool and a search score (validated against the simulator by rule
 ``estimator_validation``, docs/served.md), not a substitute for the simulator. Cost per layout:
@@ -83,6 +91,9 @@ BUSY_CAP = 0.95  # a busy share at or above 1 means overload (caught separately)
 # the simulator's offline run (helix/sim/settings.py: HELIX_N_INIT, OFFLINE_WARMUP_S, OFFLINE_MEASURE_S;
 # a test keeps them equal): requests launched at its start, and its measure window after the start (s)
 SIM_OFFLINE_RUN = (20, 60.0, 660.0)
+# the simulator's online run (helix/sim/settings.py: ONLINE_DURATION_S; a test keeps them equal): its
+# arrivals span this many seconds and so does its measure window, from the first arrival
+SIM_ONLINE_WINDOW = 1800.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,14 @@ class WorkloadStats:
     kv_tokens: Mapping[str, float]
     # the (inputs, outputs) themselves, for the admission replay (None: moments only)
     pairs: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
+    output_sq: float | None = None  # E[output^2]; None: every output of the mean length
+
+    @property
+    def tail_tokens(self) -> float:
+        """E[out (out + 1)] / (2 E[out]): the round trips' worth of decode tokens an online run's
+        tail loses per offered decode token per second of window (module doc)."""
+        sq = self.mean_output**2 if self.output_sq is None else self.output_sq
+        return (sq + self.mean_output) / (2 * self.mean_output)
 
     @classmethod
     def from_lengths(cls, inputs: Sequence[int], outputs: Sequence[int]) -> "WorkloadStats":
@@ -106,18 +125,28 @@ class WorkloadStats:
                 "lengths", "input/output", "need equally many input and output lengths, some output > 0"
             )
         kv = {m: float(((i + AVG_OUTPUT_LEN * r) * o).sum() / o.sum()) for m, r in KV_RATIO.items()}
-        return cls(float(i.mean()), float(o.mean()), float((i * i).mean()), kv, pairs=(i, o))
+        return cls(
+            float(i.mean()),
+            float(o.mean()),
+            float((i * i).mean()),
+            kv,
+            pairs=(i, o),
+            output_sq=float((o * o).mean()),
+        )
 
 
 # The Azure conversation trace the paper uses (16657 requests); tests check these against the file.
-AZURE_CONV = WorkloadStats(763.078, 232.449, 779921.2, {"offline": 1164.10, "online": 1068.10})
+AZURE_CONV = WorkloadStats(
+    763.078, 232.449, 779921.2, {"offline": 1164.10, "online": 1068.10}, output_sq=81184.21
+)
 
 
 @dataclass
 class Estimate:
     """Served decode throughput of one layout (tokens/s) and what it came from."""
 
-    throughput: float  # decode tokens/s (online: the rate served; 0 when saturated or no route)
+    # decode tokens/s (online: the offered rate less the run's tail; 0 when saturated or no route)
+    throughput: float
     max_flow: float  # tokens/s, the max-flow of the layout
     mode: str = "offline"
     saturated: bool = False  # online: the rate cannot be sustained
@@ -196,6 +225,7 @@ class ServedModel:
         admission: str = "bound",
         flow_cap: bool = True,
         groups: str = "route",
+        online_window: float | None = SIM_ONLINE_WINDOW,
     ):
         if routing not in ROUTINGS:
             raise HelixInputError(
@@ -260,6 +290,7 @@ class ServedModel:
         self.groups = groups  # decode tokens travel together: per route, or per route of classes
         self.flow_cap = flow_cap  # the max-flow's decode share caps the estimate (False: only overload)
         self.run = run  # offline: (requests at the start, window start, window end); None: steady state
+        self.online_window = online_window  # online: the run's length (s); None: steady state
         self.model = model
         self.profiles = None
         if profiles is not None:
@@ -780,5 +811,11 @@ class ServedModel:
                 else f"the rate keeps {nd + q * r[0]:.0f} requests in flight; the KV cache holds {n_kv:.0f}"
             )
             return est
-        est.throughput, est.in_decode, est.prompt_latency, est.rtt = T, nd, r[0], r[1]
+        # the run's tail: what is still in its prompt or decoding when the window ends (module doc)
+        tail = 0.0
+        if self.online_window:
+            tail = min((r[0] + r[1] * w.tail_tokens) / self.online_window, 1.0)
+        est.throughput, est.in_decode, est.prompt_latency, est.rtt = T * (1.0 - tail), nd, r[0], r[1]
+        est.detail["offered"] = T
+        est.detail["tail_share"] = tail
         return est

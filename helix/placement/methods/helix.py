@@ -270,7 +270,15 @@ class Planner:
         are simulated by ``problem.rerank`` when given, and the best simulated one wins.
         """
         p, s = self.p, self.s
-        sm = ServedModel(p.cluster, p.model, self.tables, p.profiles, p.model_key or None, ctx=self.ctx)
+        sm = ServedModel(
+            p.cluster,
+            p.model,
+            self.tables,
+            p.profiles,
+            p.model_key or None,
+            ctx=self.ctx,
+            online_window=s.rerank_online_duration_s,
+        )
         budget = s.served_evaluations
         used = 0
         pool: dict[tuple, float] = {}
