@@ -1,14 +1,20 @@
-"""Build hook: the compiled copy of the simulator's event loop (everything else is in pyproject.toml).
+"""Build hook: the compiled copies of the event loops (everything else is in pyproject.toml).
 
-``helix/sim/loop.py`` (plain Python, the reference) and its declarations ``helix/sim/loop.pxd`` are
-copied to ``build/cython/helix/sim/`` as ``_loop_c.py``/``_loop_c.pxd`` with the sha256 of the two sources
-appended, and compiled with Cython into the extension ``helix.sim._loop_c``. The engine uses the
-extension only when its hash matches the sources next to it (a stale build is ignored), so editing
-loop.py never runs old compiled code. The extension is optional: without Cython or a C compiler
-the install goes on and the simulator runs the Python loop (same numbers, slower).
+Two loops have a compiled copy, each a plain Python module (the reference) with a Cython
+declarations file beside it:
 
-Developers with a checkout on PYTHONPATH: ``python setup.py build_ext --inplace`` after editing
-loop.py or loop.pxd (``pip install -e .`` does the same).
+* the simulator's event loop, ``helix/sim/loop.py`` + ``loop.pxd`` -> ``helix.sim._loop_c``;
+* the served estimate's admission replay, ``helix/placement/replay_loop.py`` + ``replay_loop.pxd``
+  -> ``helix.placement._replay_c``.
+
+Each pair is copied to ``build/cython/<package>/`` as ``<ext>.py``/``<ext>.pxd`` with the sha256 of
+the two sources appended, and compiled with Cython into the extension. The code using a loop takes
+the extension only when its hash matches the sources next to it (a stale build is ignored), so
+editing a loop never runs old compiled code. The extensions are optional: without Cython or a C
+compiler the install goes on and the Python loops run (same numbers, slower).
+
+Developers with a checkout on PYTHONPATH: ``python setup.py build_ext --inplace`` after editing a
+loop or its .pxd (``pip install -e .`` does the same).
 """
 
 from __future__ import annotations
@@ -20,58 +26,71 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
-SIM = HERE / "helix" / "sim"
-GEN = HERE / "build" / "cython"  # Cython finds the .pxd by the module's full name: GEN/helix/sim/_loop_c.pxd
+GEN = HERE / "build" / "cython"  # Cython finds a .pxd by the module's full name: GEN/helix/sim/_loop_c.pxd
 
-# loop.py uses no negative index and no index outside its lists (the Python reference would raise)
+# the loops use no negative index and no index outside their arrays (the Python reference would raise)
 DIRECTIVES = {"language_level": 3, "annotation_typing": False, "boundscheck": False, "wraparound": False}
+# (package, source module, extension module, extra directives)
+LOOPS = (
+    ("helix/sim", "loop", "_loop_c", {}),
+    # every memoryview attribute is set in __init__
+    ("helix/placement", "replay_loop", "_replay_c", {"initializedcheck": False}),
+)
 
 
-def _generate() -> str:
-    """Write build/cython/helix/sim/_loop_c.{py,pxd}; return the .py path (relative, as setuptools wants)."""
-    src, pxd = (SIM / "loop.py").read_bytes(), (SIM / "loop.pxd").read_bytes()
+def _generate(package: str, source: str, ext: str) -> str:
+    """Write build/cython/<package>/<ext>.{py,pxd}; return the .py path (relative, as setuptools wants)."""
+    src_dir = HERE / package
+    src, pxd = (src_dir / f"{source}.py").read_bytes(), (src_dir / f"{source}.pxd").read_bytes()
     digest = hashlib.sha256(src + pxd).hexdigest()
-    pkg = GEN / "helix" / "sim"
+    pkg = GEN / package
     pkg.mkdir(parents=True, exist_ok=True)
-    for init in (GEN / "helix" / "__init__.py", pkg / "__init__.py"):
-        init.touch()
-    py = pkg / "_loop_c.py"
+    parts = Path(package).parts
+    for depth in range(1, len(parts) + 1):
+        (GEN.joinpath(*parts[:depth]) / "__init__.py").touch()
+    py = pkg / f"{ext}.py"
     body = (
         src
         + (
-            f'\n\nSOURCE_SHA256 = "{digest}"  # of helix/sim/loop.py + loop.pxd (added by setup.py)\n'
+            f'\n\nSOURCE_SHA256 = "{digest}"  # of {package}/{source}.py + {source}.pxd (added by setup.py)\n'
             f"# Cython directives: {sorted(DIRECTIVES.items())}\n"
         ).encode()
     )
-    for path, data in ((py, body), (pkg / "_loop_c.pxd", pxd)):
+    for path, data in ((py, body), (pkg / f"{ext}.pxd", pxd)):
         if not path.exists() or path.read_bytes() != data:
             path.write_bytes(data)
     return str(py.relative_to(HERE))
 
 
 class OptionalBuildExt(build_ext):
-    """A failed compile (no C compiler) leaves the pure-Python loop in use, never a failed install."""
+    """A failed compile (no C compiler) leaves the pure-Python loops in use, never a failed install."""
 
     def run(self):
         try:
             super().run()
         except Exception as exc:  # noqa: BLE001 - an optional speed-up
-            print(f"warning: helix.sim._loop_c not built ({exc}); the simulator runs its Python loop")
+            print(f"warning: compiled loops not built ({exc}); the Python loops run")
 
 
 def _extensions() -> list:
-    ext = Extension(
-        "helix.sim._loop_c", [_generate()], extra_compile_args=["-O2", "-ffp-contract=off"], optional=True
-    )
     try:
         from Cython.Build import cythonize
     except ImportError:
-        print(
-            "warning: Cython is not installed; helix.sim._loop_c not built, "
-            "the simulator runs its Python loop"
-        )
+        print("warning: Cython is not installed; compiled loops not built, the Python loops run")
         return []
-    return cythonize([ext], include_path=[str(GEN)], compiler_directives=DIRECTIVES, quiet=True)
+    out = []
+    for package, source, ext, extra in LOOPS:
+        name = ".".join((*Path(package).parts, ext))
+        extension = Extension(
+            name,
+            [_generate(package, source, ext)],
+            extra_compile_args=["-O2", "-ffp-contract=off"],
+            optional=True,
+        )
+        out += cythonize(
+            [extension], include_path=[str(GEN)], compiler_directives={**DIRECTIVES, **extra}, quiet=True
+        )
+    return out
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": OptionalBuildExt})

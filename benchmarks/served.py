@@ -4,10 +4,13 @@
    evaluation of the same layout, measured in this run (ms per layout and the ratio), on the
    paper's layouts and the baselines of single24, geo24 and hetero42 (LLaMA-2 70B); and of the
    estimate routed by the helix scheduler's own max flow (``routing="scheduler"``, what the
-   estimator validation uses) against the default one; then the validation's estimate (the
-   scheduler's routing with the admission replayed, ``admission="replay"``, on the trace's lengths
-   in resources/traces) against the scheduler-routed one.
-2. The table of the figure results/figures/served_throughput.pdf, from the configured runs in
+   estimator validation uses) against the default one.
+2. The cost of the estimate the validation scores (``validation_model``: the scheduler's routing,
+   class platoons, the admission replayed on the trace's lengths in resources/traces) on every
+   validation layout (rebuilt as rule estimator_validation_case builds them, from results/), with
+   its parts (the scheduler's routing, the replay, the rest) and, measured in the same run, the
+   same estimate with the replay's Python loop instead of the compiled one (the ratio).
+3. The table of the figure results/figures/served_throughput.pdf, from the configured runs in
    results/ (run `snakemake --cores 2 served` first): per cluster, the paper's layout, the max-flow
    planner (helix-maxflow) and the serving-aware planner (helix): max-flow and simulated decode
    throughput offline and online (helix scheduler), with the ratios helix / paper and
@@ -48,7 +51,6 @@ def main() -> int:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     worst = worst_sched = 0.0
-    replay_rows = []
     for name in args.clusters:
         problem = setup.problem(name)
         cluster = problem.cluster
@@ -94,13 +96,12 @@ def main() -> int:
                 f"| {ss / es:.1f} | {es2.throughput:.1f} |",
                 flush=True,
             )
-            replay_rows.append((name, lname, cluster, tables, st, sz, ss))
     print(
         f"\nslowest estimate: {worst:.2f} ms per layout (budget 20 ms); with the scheduler's routing "
         f"(the validation's): {worst_sched:.2f} ms\n"
     )
 
-    replay_cost(replay_rows, model, store, max(args.repeat // 10, 3))
+    replay_cost(setup.cfg, max(args.repeat // 5, 5))
 
     rows = comparison_table(str(REPO))
     by = {(r["cluster"], r["layout"]): r for r in rows}
@@ -127,31 +128,155 @@ def main() -> int:
     return 0
 
 
-def replay_cost(rows, model, store, reps: int) -> None:
-    """The validation's estimate (admission replayed) against the scheduler-routed one, per layout."""
+def validation_problems(cfg):
+    """(cluster, model) -> placement problem of every validation case, built as rule
+    estimator_validation_case builds it (scripts/validation_case.py: the cluster from results/clusters,
+    the profiles from resources/profiles); None where its inputs are missing."""
+    from helix.artifact.source import ArtifactSource
+    from helix.cluster import Cluster
+    from helix.models import load_hf_config
+    from helix.placement.api import make_problem
+    from helix.placement.settings import PlacementPreset
+    from helix.planning.workflow import VALIDATION_CASES
+    from helix.profiles.entry import model_profiles
+    from helix.profiles.store import ProfileStore
+
+    source = ArtifactSource.at(cfg.artifact_dir())
+    gpus = {k: v.model_dump(mode="json") for k, v in cfg.gpus.items()}
+    out = {}
+    for c, m in VALIDATION_CASES:
+        path = REPO / f"results/clusters/{c}.yaml"
+        own = {
+            meth: REPO / f"results/placements/{c}/{m}/{meth}/layout.yaml"
+            for meth in ("helix", "helix-maxflow")
+        }
+        if not path.is_file() or not all(f.is_file() for f in own.values()):
+            out[(c, m)] = None
+            continue
+        entry = cfg.models[m].model_dump(mode="json")
+        spec = load_hf_config(
+            source.path(entry["config_json"]),
+            m,
+            param_bytes_per_layer_override=entry.get("param_bytes_per_layer"),
+        )
+        profiles = model_profiles(
+            spec, gpus, ProfileStore(str(REPO / "resources/profiles")), source="config gpus"
+        )
+        cluster = Cluster.load(path)
+        out[(c, m)] = (make_problem(cluster, spec, m, PlacementPreset(), profiles, source.root, c), own)
+    return out
+
+
+def _timed(fn, reps: int) -> tuple[float, float, object]:
+    """(mean ms, best ms, last result) of ``reps`` calls."""
+    times, res = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        res = fn()
+        times.append(time.perf_counter() - t0)
+    return sum(times) / reps * 1e3, min(times) * 1e3, res
+
+
+def replay_cost(cfg, reps: int) -> None:
+    """The validation's estimate (helix.planning.validation.validation_model: the scheduler's routing,
+    class platoons, the admission replayed on the trace's lengths) on every validation layout, with
+    what its parts cost (the scheduler's routing: networkx's preflow-push; the replay; the rest: two
+    fixed points), and, measured in this run, the same estimate with the replay's Python loop in
+    place of the compiled one."""
+    import os
+
     from helix.artifact.traces import load_lengths
-    from helix.placement.served import ServedModel, WorkloadStats
+    from helix.placement import admission
+    from helix.planning.validation import _vectors, candidate_layouts, validation_model
     from helix.profiles.paths import TRACE_FILES
 
     path = REPO / TRACE_FILES[0]
     if not path.is_file():
         print(f"(no {TRACE_FILES[0]}: the replay's cost needs the trace; `snakemake --cores 2 {path}`)\n")
         return
-    wl = WorkloadStats.from_lengths(*load_lengths(path))
-    print("| cluster | layout | replayed estimate (ms) | ratio to the scheduler-routed estimate | tok/s |")
-    print("|---|---|---|---|---|")
-    worst = 0.0
-    for name, lname, cluster, tables, st, sz, ss in rows:
-        kw = dict(routing="scheduler", admission="replay", flow_cap=False, workload=wl)
-        rp = ServedModel(cluster, model, tables, store, "llama70b", **kw)
-        rp.estimate(st, sz)
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            e = rp.estimate(st, sz)
-        ms = (time.perf_counter() - t0) / reps * 1e3
-        worst = max(worst, ms)
-        print(f"| {name} | {lname} | {ms:.1f} | {ms / ss:.1f} | {e.throughput:.1f} |", flush=True)
-    print(f"\nslowest replayed estimate: {worst:.1f} ms per layout (the validation's, not the search's)\n")
+    inp, out = load_lengths(path)
+    lengths = (inp.tolist(), out.tolist())
+    compiled = admission.compiled_core() is not None
+    print(
+        "The validation's estimate per validation layout (ms per layout: mean and best of "
+        f"{reps}); the replay's loop: {'compiled' if compiled else 'Python (no compiled copy built)'}\n"
+    )
+    print(
+        "| cluster | model | layout | validated estimate (ms) | best (ms) | scheduler routing (ms) "
+        "| replay (ms) | rest (ms) | with the Python replay (ms) | ratio | tok/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    worst = worst_best = 0.0
+    ratios_py, worst_replay = [], 0.0
+    old_env = os.environ.get("HELIX_REPLAY_CORE")
+    parts = {"routing": 0.0, "replay": 0.0}
+
+    def timed(fn, key):
+        def call(*a):
+            t0 = time.perf_counter()
+            r = fn(*a)
+            parts[key] += (time.perf_counter() - t0) * 1e3
+            return r
+
+        return call
+
+    orig_replay = admission.replay
+    for (c, m), case in validation_problems(cfg).items():
+        if case is None:
+            print(
+                f"| {c} | {m} | (results/ lacks its cluster or layouts: "
+                "`snakemake --cores 2 estimator_validation`) |"
+            )
+            continue
+        problem, own = case
+        sm = validation_model(problem, lengths)
+        for name, _, lay in candidate_layouts(problem, cfg.artifact_dir(), own, int(cfg.seed)):
+            st, sz = _vectors(problem.cluster, lay)
+            if any(k > len(problem.table(i)) for i, k in enumerate(sz)):
+                continue  # more than K layers on a machine: the validation skips it too
+            e = sm.estimate(st, sz)  # warm caches
+            if e.throughput <= 0:
+                continue
+            admission.replay = timed(orig_replay, "replay")
+            sm._scheduler_flows = timed(type(sm)._scheduler_flows.__get__(sm), "routing")
+            parts.update(routing=0.0, replay=0.0)
+            try:
+                ms, best, e = _timed(lambda: sm.estimate(st, sz), reps)
+            finally:
+                admission.replay = orig_replay
+                del sm._scheduler_flows
+            route_ms, rp_ms = parts["routing"] / reps, parts["replay"] / reps
+            worst_replay = max(worst_replay, rp_ms)
+            py_cell = ratio_cell = "-"
+            if compiled:
+                os.environ["HELIX_REPLAY_CORE"] = "python"
+                try:
+                    py_ms, _, e_py = _timed(lambda: sm.estimate(st, sz), max(reps // 5, 1))
+                finally:
+                    if old_env is None:
+                        os.environ.pop("HELIX_REPLAY_CORE", None)
+                    else:
+                        os.environ["HELIX_REPLAY_CORE"] = old_env
+                assert e_py.throughput == e.throughput, "the compiled replay differs from the Python one"
+                py_cell, ratio_cell = f"{py_ms:.1f}", f"{ms / py_ms:.2f}"
+                ratios_py.append(ms / py_ms)
+            worst, worst_best = max(worst, ms), max(worst_best, best)
+            print(
+                f"| {c} | {m} | {name} | {ms:.1f} | {best:.1f} | {route_ms:.1f} | {rp_ms:.1f} "
+                f"| {ms - route_ms - rp_ms:.1f} | {py_cell} | {ratio_cell} | {e.throughput:.1f} |",
+                flush=True,
+            )
+    print(
+        f"\nslowest validated estimate: {worst:.1f} ms per layout (mean; best of {reps}: "
+        f"{worst_best:.1f} ms; budget 20 ms); slowest replay: {worst_replay:.1f} ms"
+        + (
+            f"; the estimate with the compiled replay / with the Python one: "
+            f"{min(ratios_py):.2f}-{max(ratios_py):.2f}"
+            if ratios_py
+            else ""
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_served import FAST, MODEL, TD, gpu
 
 from helix.cluster import Cluster, Link, Machine
-from helix.errors import HelixInputError
+from helix.errors import HelixInputError, HelixRunError
 from helix.placement import admission
 from helix.placement.served import AVG_OUTPUT_LEN, FEED_HWM, KV_HWM, ServedModel, WorkloadStats
 
@@ -150,3 +152,133 @@ def test_class_groups_rejoin_a_platoon_split_over_equal_machines():
     assert mixed.rtt == pytest.approx(diamond_estimate("route", ("G", "H")).rtt, rel=1e-12)
     with pytest.raises(HelixInputError, match="groups"):
         ServedModel(diamond(), MODEL, [[1e6] * 4] * 4, None, "toy", gpu_models={"G": gpu()}, groups="x")
+
+
+# ---- the compiled replay loop (helix.placement._replay_c, Cython) against the Python one it is built
+# from (helix/placement/replay_loop.py, the reference): the same result, bit for bit. The comparisons
+# skip where no compiled copy was built (no C compiler); the selection tests run everywhere.
+
+needs_compiled = pytest.mark.skipif(
+    admission.compiled_core() is None,
+    reason="helix.placement._replay_c not built (python setup.py build_ext --inplace)",
+)
+
+
+def _both_cores(monkeypatch, run):
+    """``run()`` under the Python loop and under the compiled one."""
+    outs = []
+    for core in ("python", "compiled"):
+        monkeypatch.setenv("HELIX_REPLAY_CORE", core)
+        assert admission.replay_core() is (
+            admission.py_loop if core == "python" else admission.compiled_core()
+        )
+        outs.append(run())
+    return outs
+
+
+@st.composite
+def staged_replays(draw):
+    """Arguments of :func:`admission.replay` on a random staged layout: 1-4 stages over 8 layers,
+    1-3 machines per stage (of random KV, some too small for long requests), links from each stage to
+    the next (random subset, random flows), random per-visit costs and trace lengths."""
+    n_st = draw(st.integers(1, 4))
+    cuts = sorted(draw(st.lists(st.integers(1, 7), min_size=n_st - 1, max_size=n_st - 1, unique=True)))
+    bounds = [0, *cuts, 8]
+    stages, k = [], []
+    for s in range(n_st):
+        m = draw(st.integers(1, 3))
+        stages.append(list(range(len(k), len(k) + m)))
+        k += [bounds[s + 1] - bounds[s]] * m
+    n = len(k)
+    cap = [draw(st.floats(2_000.0, 200_000.0)) * kk for kk in k]
+    flow = st.floats(0.5, 50.0)
+    links = [(-1, u, draw(flow)) for u in stages[0]]
+    for a_st, b_st in zip(stages, stages[1:]):
+        for a in a_st:
+            dst = draw(st.lists(st.sampled_from(b_st), min_size=1, max_size=len(b_st), unique=True))
+            links += [(a, b, draw(flow)) for b in sorted(dst)]
+    links += [(u, -2, draw(flow)) for u in stages[-1]]
+    cost = st.tuples(st.floats(0.0, 2.0), st.floats(1e-3, 0.2))
+    node_cost = [draw(cost) for _ in range(n)]
+    link_cost = [draw(cost) for _ in links]
+    sizes = st.lists(st.tuples(st.integers(1, 3000), st.integers(1, 400)), min_size=1, max_size=40)
+    pairs = draw(sizes)
+    arrays = (np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float))
+    n_init = draw(st.integers(1, 30))
+    return (n, k, cap, stages, links, node_cost, link_cost, arrays, 0.85, 240.0, 0.8, n_init)
+
+
+@needs_compiled
+@settings(max_examples=40, deadline=None)
+@given(args=staged_replays())
+def test_compiled_replay_is_the_python_replay_on_random_layouts(args):
+    with pytest.MonkeyPatch.context() as mp:
+        py, cc = _both_cores(mp, lambda: admission.replay(*args))
+    assert py == cc
+
+
+@needs_compiled
+def test_compiled_replay_is_the_python_replay_on_hand_made_clusters(monkeypatch):
+    cl = two_chains()
+    pairs = [(SHORT, OUT), (LONG, OUT)] * 50
+    kv = {"a1": 40_000.0, "a2": 40_000.0, "c1": 6_000.0, "c2": 20_000.0}
+    flows = {"a1": 3e6, "c1": 3e6, "a2": 1e6, "c2": 1e6}
+    py, cc = _both_cores(
+        monkeypatch, lambda: model(cl, pairs, kv, flows).estimate([0, 0, 2, 2], [2, 2, 2, 2])
+    )
+    assert py.detail["replay"] == cc.detail["replay"] and py.detail["replay"].rejected_share > 0.3
+    assert (py.throughput, py.in_flight, py.rtt) == (cc.throughput, cc.in_flight, cc.rtt)
+
+
+@needs_compiled
+def test_compiled_replay_is_the_python_replay_on_validation_layouts(monkeypatch, artifact_dir):
+    """The validation's estimate (scheduler routing, class platoons, the replay on the artifact's
+    trace) of the layouts the validation rule makes on a two-region cluster."""
+    from test_sim_kit import traces
+    from two_regions import GPUS, two_regions
+
+    from helix.models import load_hf_config
+    from helix.placement.api import make_problem
+    from helix.placement.settings import PlacementPreset
+    from helix.planning.validation import _vectors, candidate_layouts, validation_model
+    from helix.profiles.entry import model_profiles
+    from helix.profiles.store import ProfileStore
+
+    model_ = load_hf_config(
+        artifact_dir / "artifact_evaluation/single_cluster/models/llama30b/config.json", "llama30b"
+    )
+    profiles = model_profiles(model_, GPUS, ProfileStore.from_artifact(artifact_dir), source="test gpus")
+    problem = make_problem(
+        two_regions(), model_, "llama30b", PlacementPreset(), profiles, artifact_dir, "two-regions"
+    )
+    sm = validation_model(problem, traces()[0])
+    compared = 0
+    for _, _, layout in candidate_layouts(problem, None, {}, seed=0):
+        st_, sz = _vectors(problem.cluster, layout)
+        if any(k > len(problem.table(i)) for i, k in enumerate(sz)):
+            continue
+        py, cc = _both_cores(monkeypatch, lambda: sm.estimate(st_, sz))
+        assert py.throughput == cc.throughput and py.detail.get("replay") == cc.detail.get("replay")
+        compared += py.detail.get("replay") is not None
+    assert compared >= 3
+
+
+def test_a_stale_replay_build_is_never_used(monkeypatch):
+    """The compiled copy carries the hash of the sources it was built from; another hash: Python."""
+    monkeypatch.setattr(admission, "loop_source_hash", lambda: "0" * 64)
+    monkeypatch.delenv("HELIX_REPLAY_CORE", raising=False)
+    assert admission.compiled_core() is None
+    assert admission.replay_core() is admission.py_loop
+    monkeypatch.setenv("HELIX_REPLAY_CORE", "compiled")
+    with pytest.raises(HelixRunError, match="missing or stale"):
+        admission.replay_core()
+
+
+def test_replay_core_switch(monkeypatch):
+    monkeypatch.setenv("HELIX_REPLAY_CORE", "python")
+    assert admission.replay_core() is admission.py_loop
+    monkeypatch.setenv("HELIX_REPLAY_CORE", "fast")
+    with pytest.raises(HelixInputError, match="HELIX_REPLAY_CORE"):
+        admission.replay_core()
+    monkeypatch.setenv("HELIX_REPLAY_CORE", "auto")
+    assert admission.replay_core() is (admission.compiled_core() or admission.py_loop)

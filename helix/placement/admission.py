@@ -18,16 +18,29 @@ routing, KV expectation and rejection, the feeder's per-layer check, and the run
 requests at 0.1 s apart). It returns the time averages over a steady window (in flight, in their
 prompt, their KV expectation) that the estimate's Little's-law fixed point then uses in place of
 the bound. Deterministic: the same inputs give the same answer (no hash order, fixed seed).
+
+The event loop itself is :mod:`helix.placement.replay_loop` (plain Python, the reference), or its
+compiled copy ``helix.placement._replay_c`` when ``setup.py`` built one from the same source (Cython,
+the same steps on the same numbers: :func:`replay_core`). With it a replay costs about 1-10 ms on
+the validation's layouts (the Python loop 20-550 ms); the estimate that uses it, the validation's
+(``helix.planning.validation.validation_model``), costs more than that: the scheduler's routing and
+two fixed points (``benchmarks/served.py``; docs/served.md, "Validation").
 """
 
 from __future__ import annotations
 
-import heapq
+import hashlib
 import math
+import os
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+
+from helix.errors import HelixInputError, HelixRunError
+from helix.placement import replay_loop as py_loop
 
 LAUNCH_DELAY = 0.1  # s from a trigger to its launch (helix/workload/offline.py; a test keeps them equal)
 REPLAY_SEED = 20251129  # the replay's draws of (input, output) pairs from the trace
@@ -36,6 +49,48 @@ REPLAY_SEED = 20251129  # the replay's draws of (input, output) pairs from the t
 REPLAY_SETTLE = 1.0
 REPLAY_SPAN = 3.0
 REPLAY_MAX_LAUNCHES = 60_000  # a guard on the cost (reached only by layouts of thousands in flight)
+
+
+def loop_source_hash() -> str | None:
+    """sha256 of the replay loop's source and its Cython declarations (what a compiled copy is built
+    from; setup.py appends it to the copy)."""
+    here = Path(py_loop.__file__).parent
+    h = hashlib.sha256()
+    try:
+        for name in ("replay_loop.py", "replay_loop.pxd"):
+            h.update((here / name).read_bytes())
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
+def compiled_core():
+    """The compiled copy of :mod:`helix.placement.replay_loop` if one was built from this very source,
+    else None."""
+    try:
+        from helix.placement import _replay_c  # built by setup.py (Cython); absent without a C compiler
+    except ImportError:
+        return None
+    want = loop_source_hash()
+    return _replay_c if want is not None and getattr(_replay_c, "SOURCE_SHA256", None) == want else None
+
+
+def replay_core():
+    """The loop :func:`replay` runs: ``HELIX_REPLAY_CORE`` = ``auto`` (default: the compiled copy when
+    it is current, else the Python one), ``python`` or ``compiled`` (an error if there is none)."""
+    mode = os.environ.get("HELIX_REPLAY_CORE", "auto")
+    if mode == "python":
+        return py_loop
+    if mode not in ("auto", "compiled"):
+        raise HelixInputError("environment", "HELIX_REPLAY_CORE", "must be auto, python or compiled", mode)
+    core = compiled_core()
+    if core is None and mode == "compiled":
+        raise HelixRunError(
+            "admission replay",
+            "HELIX_REPLAY_CORE=compiled but helix.placement._replay_c is missing or stale "
+            "(rebuild: python setup.py build_ext --inplace)",
+        )
+    return core or py_loop
 
 
 @dataclass
@@ -77,185 +132,48 @@ def replay(
     (240 * kv_ratio); ``n_init`` requests start 0.1 s apart.
     """
     inputs, outputs = pairs
-    rng = np.random.default_rng(REPLAY_SEED)
     k = [int(v) for v in node_k]
     cap = [float(c) for c in node_cap]
     floor = [(1.0 - kv_hwm) * c for c in cap]
-    avail = list(cap)
-    # feeder groups: free = sum avail / k over members, usage = 1 - free / total
+    # feeder groups: free = sum avail / k over members, usage = 1 - free / total; a launch needs every
+    # group's free share at or above 1 - feed_hwm (groups of no capacity never bind)
     g_tot = [sum(cap[u] / k[u] for u in g) for g in holder_groups]
-    g_free = list(g_tot)
-    node_groups: list[list[int]] = [[] for _ in range(n_nodes)]
-    for gi, g in enumerate(holder_groups):
-        for u in g:
-            node_groups[u].append(gi)
-    g_live = [gi for gi, t in enumerate(g_tot) if t > 0]
-    limit = 1.0 - feed_hwm  # may launch while every group's free share is at least this
-
-    def may_launch() -> bool:
-        for gi in g_live:
-            if g_free[gi] < limit * g_tot[gi]:
-                return False
-        return True
-
-    # candidates per sender; IWRR loads with decode tokens accrued lazily (rate x time)
-    cands: dict[int, list[int]] = {}
-    l_dst, inv = [], []
-    for j, (a, b, f) in enumerate(links):
-        cands.setdefault(a, []).append(j)
-        l_dst.append(b)
-        inv.append(1.0 / f)
-    nl = len(links)
-    loads = [0.0] * nl
-    d_rate = [0.0] * nl  # decode tokens per second currently crossing the link
-    d_last = [0.0] * nl
-    n_pc = [c[0] for c in node_cost]
-    n_dc = [c[1] for c in node_cost]
-    l_pc = [c[0] for c in link_cost]
-    l_dc = [c[1] for c in link_cost]
-
-    def settle(j: int, t: float) -> float:
-        v = loads[j] + inv[j] * d_rate[j] * (t - d_last[j])
-        loads[j] = v
-        d_last[j] = t
-        return v
-
-    def plan(w: float, x: float, t: float) -> list[int] | None:
-        chosen: list[int] = []
-        cur = -1
-        while cur != -2:
-            best, best_v = -1, math.inf
-            for j in cands.get(cur, ()):
-                dst = l_dst[j]
-                if dst >= 0 and avail[dst] - x * k[dst] < floor[dst]:
-                    continue
-                v = settle(j, t) + w * inv[j]
-                if v < best_v:
-                    best_v, best = v, j
-            if best < 0:
-                for j in chosen:
-                    loads[j] -= w * inv[j]
-                return None
-            loads[best] += w * inv[best]
-            chosen.append(best)
-            cur = l_dst[best]
-        return chosen
-
-    def take(route: list[int], x: float, sign: float) -> None:
-        for j in route:
-            u = l_dst[j]
-            if u >= 0:
-                d = sign * x * k[u]
-                avail[u] += d
-                for gi in node_groups[u]:
-                    g_free[gi] += d / k[u]
-
-    # draws of the trace's pairs, made in blocks (one generator, fixed seed)
-    n_tr = len(inputs)
-    block: list[int] = []
-
-    def draw() -> tuple[float, float]:
-        if not block:
-            block.extend(rng.integers(0, n_tr, 4096).tolist()[::-1])
-        q = block.pop()
-        return float(inputs[q]), float(outputs[q])
-
-    heap: list[tuple[float, int, int, int]] = []  # (time, seq, kind, request)
-    LAUNCH, PROMPT, FINISH = 0, 1, 2
-    for q in range(n_init):
-        heap.append((LAUNCH_DELAY * q, q, LAUNCH, -1))
-    heapq.heapify(heap)
-    seq = n_init
-    reqs: list[tuple[float, float, list[int], float]] = []  # (input, x, route, round trip)
-    # the window opens REPLAY_SETTLE mean lifetimes after the loop first turns a launch down (feeder
-    # or router) and lasts REPLAY_SPAN lifetimes
-    t_open = t_end = math.inf
-    area_f = area_p = area_in = area_x = area_d = 0.0  # time integrals over the window
-    n_flight = n_prompt = 0
-    s_in = s_x = s_rate = 0.0  # sums over requests in flight (input, x) and decoding (1 / rtt)
-    last = 0.0
-    launches = rejected = admitted = total = 0
-    life_sum = 0.0
-
-    while heap:
-        t, _, kind, r = heapq.heappop(heap)
-        dt = min(t, t_end) - max(last, t_open)
-        if dt > 0:
-            area_f += n_flight * dt
-            area_p += n_prompt * dt
-            area_in += s_in * dt
-            area_x += s_x * dt
-            area_d += s_rate * dt
-        if t >= t_end:
-            last = t_end
-            break
-        last = t
-        limited = False
-        if kind == LAUNCH:
-            total += 1
-            in_win = t >= t_open
-            launches += in_win
-            w, out = draw()
-            x = w + kv_extra
-            route = plan(w, x, t)
-            if route is None:
-                rejected += in_win
-                limited = True
-            else:
-                take(route, x, -1.0)
-                pl = rtt = 0.0
-                for j in route:
-                    pl += l_pc[j]
-                    rtt += l_dc[j]
-                    u = l_dst[j]
-                    if u >= 0:
-                        pl += n_pc[u]
-                        rtt += n_dc[u]
-                rtt = max(rtt, 1e-9)
-                reqs.append((w, x, route, rtt))
-                admitted += in_win
-                n_flight += 1
-                n_prompt += 1
-                s_in += w
-                s_x += x
-                life_sum += pl + out * rtt
-                heapq.heappush(heap, (t + pl, seq, PROMPT, len(reqs) - 1))
-                heapq.heappush(heap, (t + pl + out * rtt, seq + 1, FINISH, len(reqs) - 1))
-                seq += 2
-        else:
-            w, x, route, rtt = reqs[r]
-            step = 1.0 / rtt if kind == PROMPT else -1.0 / rtt
-            if kind == PROMPT:
-                n_prompt -= 1
-            else:
-                n_flight -= 1
-                s_in -= w
-                s_x -= x
-                take(route, x, 1.0)
-            s_rate += step
-            for j in route:
-                settle(j, t)
-                d_rate[j] += step
-            if may_launch() and total < REPLAY_MAX_LAUNCHES:
-                heapq.heappush(heap, (t + LAUNCH_DELAY, seq, LAUNCH, -1))
-                seq += 1
-            else:
-                limited = True
-        if limited and t_open == math.inf:
-            life = life_sum / max(len(reqs), 1)
-            t_open = t + REPLAY_SETTLE * life
-            t_end = t_open + REPLAY_SPAN * life
-    span = last - t_open
-    if not span > 0:  # no window (no request, or the loop ran dry): the state at the end
-        span = 1.0
-        area_f, area_p, area_in, area_x, area_d = n_flight, n_prompt, s_in, s_x, s_rate
-    nf = area_f / span
-    return ReplayResult(
-        in_flight=nf,
-        in_prompt=area_p / span,
-        in_decode_rate=area_d / span,
-        rejected_share=rejected / launches if launches else 0.0,
-        input_in_flight=area_in / area_f if area_f > 0 else 0.0,
-        kv_in_flight=area_x / area_f if area_f > 0 else 0.0,
-        admitted=admitted,
+    limit = 1.0 - feed_hwm
+    g_thr = [limit * t if t > 0 else -math.inf for t in g_tot]
+    # candidate links per sender (the source -1 first), in the scheduler's link order
+    by_sender: list[list[int]] = [[] for _ in range(n_nodes + 1)]
+    for j, (a, _, _) in enumerate(links):
+        by_sender[a + 1].append(j)
+    res = replay_core().run(
+        array("q", k),
+        array("d", cap),
+        array("d", floor),
+        array("d", g_tot),
+        array("d", g_thr),
+        array("q", _offsets(by_sender)),
+        array("q", [j for row in by_sender for j in row]),
+        array("q", [b for _, b, _ in links]),
+        array("d", [1.0 / f for _, _, f in links]),
+        array("d", [c[0] for c in node_cost]),
+        array("d", [c[1] for c in node_cost]),
+        array("d", [c[0] for c in link_cost]),
+        array("d", [c[1] for c in link_cost]),
+        np.ascontiguousarray(inputs, dtype=float),
+        np.ascontiguousarray(outputs, dtype=float),
+        np.random.default_rng(REPLAY_SEED),
+        float(kv_extra),
+        int(n_init),
+        LAUNCH_DELAY,
+        REPLAY_SETTLE,
+        REPLAY_SPAN,
+        REPLAY_MAX_LAUNCHES,
     )
+    return ReplayResult(*res)
+
+
+def _offsets(rows: Sequence[Sequence[int]]) -> list[int]:
+    """CSR row starts of ``rows`` and the end (len(rows) + 1 entries)."""
+    out = [0]
+    for r in rows:
+        out.append(out[-1] + len(r))
+    return out
