@@ -260,3 +260,14 @@ def test_azure_moments_match_the_trace(artifact_dir, tmp_path):
     assert AZURE_CONV.tail_tokens == pytest.approx(175.13, abs=0.01)
     for mode in ("offline", "online"):
         assert w.kv_tokens[mode] == pytest.approx(AZURE_CONV.kv_tokens[mode], rel=1e-5)
+
+
+def test_estimate_modes_share_one_routing_and_equal_single_estimates():
+    sm = served(chain(bw=100.0, regions=("r0", "r1")))
+    queries = [("offline", None), ("online", 15.0), ("online", 60.0)]
+    many = sm.estimate_modes([0, 2], [2, 2], queries)
+    assert [e.as_dict() for e in many] == [sm.estimate([0, 2], [2, 2], m, r).as_dict() for m, r in queries]
+    assert [e.mode for e in many] == ["offline", "online", "online"] and many[2].saturated
+    none = sm.estimate_modes([0, 3], [2, 1], queries)  # no complete route: every query says so
+    assert all(e.throughput == 0.0 and "route" in e.reason for e in none)
+    assert [e.saturated for e in none] == [False, True, True]

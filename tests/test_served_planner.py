@@ -339,3 +339,34 @@ def test_rerank_stops_on_a_broken_simulator_instead_of_scoring_every_candidate_m
     monkeypatch.setenv("HELIX_SIM_CORE", "no-such-loop")
     with pytest.raises(HelixInputError, match="HELIX_SIM_CORE"):
         rerank([candidate])
+
+
+def test_round_trip_ceiling_scores_the_online_round_trip_at_the_configured_rates():
+    """The ceiling lanes' value (Planner.rtt_ceilings): with online rates, a layout's round trip at
+    those rates against the reference's (worst ratio), not its offline one; a rate it cannot take
+    scores 0; without rates, the offline round trip as before. Estimates of a hand-made chain whose
+    links are slow (the reference) or fast."""
+    from test_served import chain, served
+
+    from helix.placement.methods.helix import _ceiling_score, _served_score
+
+    q = [("offline", None), ("online", 15.0), ("online", 20.0)]
+    ref_off, *ref_on = served(chain(lat=(0.2, 0.2, 0.2))).estimate_modes([0, 2], [2, 2], q)
+    e, *ons = served(chain(lat=(0.01, 0.02, 0.03))).estimate_modes([0, 2], [2, 2], q)
+    r0 = [on.rtt for on in ref_on]
+    assert all(on.rtt < 0.5 * r for on, r in zip(ons, r0))  # the fast chain: well under the ceiling
+    v = _served_score(e)
+    assert v > 0 and _ceiling_score(e, ons, r0, 0.9, 0.0) == pytest.approx(v)
+    # the reference itself sits at ratio 1: the fourth power of the excess over the ceiling
+    v0 = _served_score(ref_off)
+    assert _ceiling_score(ref_off, ref_on, r0, 0.9, 0.0) == pytest.approx(v0 * 0.9**4)
+    # the worst rate counts: a reference round trip half the layout's at the second rate
+    tight = [r0[0], ons[1].rtt / 2]
+    assert _ceiling_score(e, ons, tight, 0.9, 0.0) == pytest.approx(v * (0.9 / 2) ** 4)
+    # without online rates, the offline round trip against the reference's offline one
+    assert _ceiling_score(e, [], [e.rtt / 2], 0.9, 0.0) == pytest.approx(v * 0.45**4)
+    assert _ceiling_score(e, [], [ref_off.rtt], 0.9, 0.0) == pytest.approx(v)
+    # a rate the layout cannot take: 0; a max-flow below the floor: the fourth power of the shortfall
+    sat = served(chain(bw=100.0, regions=("r0", "r1"))).estimate([0, 2], [2, 2], "online", 60.0)
+    assert sat.saturated and _ceiling_score(e, [ons[0], sat], r0, 0.9, 0.0) == 0.0
+    assert _ceiling_score(e, ons, r0, 0.9, 2 * e.max_flow) == pytest.approx(v / 16)

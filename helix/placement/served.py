@@ -318,46 +318,54 @@ class ServedModel:
         mode: str = "offline",
         rate_tps: float | None = None,
     ) -> Estimate:
-        if mode not in KV_HWM:
-            raise HelixInputError("served estimate", "mode", "mode must be offline or online", mode)
-        if mode == "online" and not (rate_tps and rate_tps > 0):
-            raise HelixInputError(
-                "served estimate", "rate_tps", "an online estimate needs a positive rate (tokens/s)", rate_tps
-            )
+        return self.estimate_modes(starts, sizes, [(mode, rate_tps)])[0]
+
+    def estimate_modes(
+        self, starts: Sequence[int], sizes: Sequence[int], queries: Sequence[tuple[str, float | None]]
+    ) -> list[Estimate]:
+        """One estimate per ``(mode, rate_tps)`` of ``queries``, on one max flow and routing (what
+        :meth:`estimate` gives for each; the max flow and the routing are most of its cost)."""
+        for mode, rate_tps in queries:
+            if mode not in KV_HWM:
+                raise HelixInputError("served estimate", "mode", "mode must be offline or online", mode)
+            if mode == "online" and not (rate_tps and rate_tps > 0):
+                raise HelixInputError(
+                    "served estimate",
+                    "rate_tps",
+                    "an online estimate needs a positive rate (tokens/s)",
+                    rate_tps,
+                )
+
+        def none(F: float, reason: str) -> list[Estimate]:
+            return [Estimate(0.0, F, mode, mode == "online", reason) for mode, _ in queries]
+
         L = self.L
         caps = []
         for i, k in enumerate(sizes):
             if k < 0 or k > self.gm[i].K or (k and not 0 <= starts[i] <= L - k):
-                return Estimate(
-                    0.0,
-                    0.0,
-                    mode,
-                    mode == "online",
-                    f"machine {self.ctx.names[i]} holds an invalid range ({starts[i]}, {k} layers)",
-                )
+                bad = f"machine {self.ctx.names[i]} holds an invalid range ({starts[i]}, {k} layers)"
+                return none(0.0, bad)
             caps.append(self.tables[i][k - 1] if k else 0.0)
         ends = [s + k for s, k in zip(starts, sizes)]
         used, tails, heads, cap, arcs = self.ctx._arrays(starts, ends, caps)
         if not arcs:
-            return Estimate(0.0, 0.0, mode, mode == "online", "no complete route from the source to the sink")
+            return none(0.0, "no complete route from the source to the sink")
         F, flows = dinic(2 + 2 * len(used), tails, heads, cap, 0, 1)
         if not F > 1e-9:
-            return Estimate(0.0, 0.0, mode, mode == "online", "no complete route from the source to the sink")
+            return none(0.0, "no complete route from the source to the sink")
         m0 = len(used)
         if self.routing == "scheduler":
             s_arcs, s_flows, s_bw = self._scheduler_flows(starts, sizes)
             if not sum(f for (a, _), f in zip(s_arcs, s_flows) if a == -1) > 1e-9:
-                return Estimate(
-                    0.0, F, mode, mode == "online", "the helix scheduler's flow graph routes nothing"
-                )
-            est = self._routed(starts, sizes, used, s_arcs, s_flows, F, mode, rate_tps, s_bw)
+                return none(F, "the helix scheduler's flow graph routes nothing")
+            ests = self._routed(starts, sizes, used, s_arcs, s_flows, F, queries, s_bw)
         else:
-            est = self._routed(starts, sizes, used, arcs, flows[m0:], F, mode, rate_tps)
+            ests = self._routed(starts, sizes, used, arcs, flows[m0:], F, queries)
         # crossing arcs our flow leaves empty: the scheduler's own max flow (not unique) may use them
-        est.optional_crossings = sum(
-            1 for p, arc in enumerate(arcs) if self._crosses(arc) and flows[m0 + p] <= 1e-9
-        )
-        return est
+        optional = sum(1 for p, arc in enumerate(arcs) if self._crosses(arc) and flows[m0 + p] <= 1e-9)
+        for est in ests:
+            est.optional_crossings = optional
+        return ests
 
     def _window(self, n_kv: float, pl: float, q_steady: float, q_cap: float) -> tuple[float, float, float]:
         """Window averages of (requests in flight, requests in their prompt, prompts per second) in
@@ -477,7 +485,7 @@ class ServedModel:
             get("nic_out", DEFAULT_NIC) or DEFAULT_NIC
         )
 
-    def _routed(self, starts, sizes, used, arcs, link_flows, F, mode, rate_tps, link_bw=None) -> Estimate:
+    def _routed(self, starts, sizes, used, arcs, link_flows, F, queries, link_bw=None) -> list[Estimate]:
         n = self.cluster.n
         # routing shares: per sender, links carrying >= 5 % of its flow, split in proportion to flow
         out: dict[int, list[tuple[int, float]]] = {}
@@ -526,17 +534,19 @@ class ServedModel:
         coll = [fwd[i] * bwd[i] for i in range(n)]
         if self.groups == "class":
             coll = self._class_coll(starts, sizes, used, arcs, p_arc, visit)
-        est = self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
-        costs = est.detail.pop("costs", None)  # None: no solution to replay with (the bound stays)
-        if self.admission == "replay" and mode == "offline" and est.throughput > 0 and costs is not None:
-            rep = self._replay(starts, sizes, used, arcs, link_flows, share, costs)
-            est2 = self._solve(
-                starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw, rep.in_flight
-            )
-            est2.detail["replay"] = rep
-            est2.detail.pop("costs", None)
-            return est2
-        return est
+        out = []
+        for mode, rate_tps in queries:
+            est = self._solve(starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw)
+            costs = est.detail.pop("costs", None)  # None: no solution to replay with (the bound stays)
+            if self.admission == "replay" and mode == "offline" and est.throughput > 0 and costs is not None:
+                rep = self._replay(starts, sizes, used, arcs, link_flows, share, costs)
+                est = self._solve(
+                    starts, sizes, used, arcs, p_arc, visit, coll, F, mode, rate_tps, link_bw, rep.in_flight
+                )
+                est.detail["replay"] = rep
+                est.detail.pop("costs", None)
+            out.append(est)
+        return out
 
     def _class_coll(self, starts, sizes, used, arcs, p_arc, visit):
         """``coll`` with machines of the same layers and GPU type counted as one (``groups="class"``).

@@ -67,6 +67,30 @@ def _served_score(e) -> float:
     return e.throughput * (1.0 - min(0.1, OPTIONAL_CROSSING_PRICE * e.optional_crossings))
 
 
+def _ceiling_score(e, ons, r0: list[float], frac: float, floor: float) -> float:
+    """The round-trip ceiling lanes' value of a layout (``Planner.rtt_ceilings``).
+
+    ``e``: its offline estimate; ``ons``: its online estimates at the rates the reference layout
+    takes (empty: none, or no online rate configured); ``r0``: the reference's round trips, one per
+    online rate (or its offline one when ``ons`` is empty). The served score, falling with the
+    fourth power of the shortfall below the max-flow ``floor`` and of the excess over ``frac`` of
+    the reference's round trip: the worst ratio over the online rates, or the offline round trip.
+    A layout the online estimate finds saturated at a rate the reference takes scores 0: it would
+    lose what the reference serves there."""
+    v = _served_score(e)
+    if v <= 0:
+        return v
+    if e.max_flow < floor:
+        v *= (e.max_flow / floor) ** 4
+    if not ons:
+        cap = frac * r0[0]
+        return v if e.rtt <= cap else v * (cap / e.rtt) ** 4
+    if any(on.saturated for on in ons):
+        return 0.0
+    x = max(on.rtt / r for on, r in zip(ons, r0))
+    return v if x <= frac else v * (frac / x) ** 4
+
+
 def _arc_capacity_fn(ctx: FlowContext):
     def cap(u: int, v: int) -> float:
         if u == -1:
@@ -446,27 +470,31 @@ class Planner:
         trip held (softly) at f of ref's or below; FLOOR_LANES seeded lanes, counted.
 
         Why: an online run at a rate below capacity serves what arrives, less what is still being
-        decoded when its window ends; that tail grows with the per-token round trip, so a layout a
-        little below the offline optimum but with a shorter round trip serves more online."""
+        decoded when its window ends; that tail grows with the per-token round trip at the run's
+        load, so a layout with a shorter round trip there serves more online. The round trip is
+        the online estimate's at each rate of ``rerank_online_tps`` that ref takes (the worst
+        ratio to ref's over those rates; a layout that cannot take one of them scores 0), and the
+        offline estimate's where there is no such rate: the offline round trip, at full batches,
+        ranks layouts differently from the online one (docs/served.md, "Round-trip ceilings")."""
         s = self.s
-        e0 = sm.estimate(*ref)
-        r0 = e0.rtt
+        online = [("online", r) for r in s.rerank_online_tps]
+        e0, *ons0 = sm.estimate_modes(*ref, [("offline", None), *online])
+        rates = [r for r, on in zip(s.rerank_online_tps, ons0) if not on.saturated]
+        r0 = [on.rtt for on in ons0 if not on.saturated] if rates else [e0.rtt]
         out = []
-        if not r0 > 0:
+        if not min(r0, default=0.0) > 0:
             return out
         # the lowest flow floor holds here too, relative to ref's max-flow: a shorter round trip
         # bought with KV room and flow costs offline what it gains online
         floor = min(s.served_flow_floors, default=0.0) * e0.max_flow
         per_lane = max(1, s.floor_evaluations // FLOOR_LANES)
+        queries = [("offline", None)] + [("online", r) for r in rates]
         for q, frac in enumerate(fractions):
-            cap = frac * r0
 
-            def cscore(st, sz, cap=cap):
-                e = sm.estimate(st, sz)
-                v = _served_score(e)
-                if e.max_flow < floor:
-                    v *= (e.max_flow / floor) ** 4
-                return v if e.rtt <= cap else v * (cap / e.rtt) ** 4
+            def cscore(st, sz, frac=frac):
+                # one max flow and routing for the offline estimate and the online ones
+                e, *ons = sm.estimate_modes(st, sz, queries)
+                return _ceiling_score(e, ons, r0, frac, floor)
 
             lanes = []
             for lane in range(FLOOR_LANES):
