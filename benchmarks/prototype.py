@@ -17,10 +17,15 @@ ratio, the CPU each side used, the CPU per decode token, the seconds each side w
 a CPU (schedstat) and the 1-minute load average. The prototype runs with its defaults, as the
 server does (decode loop-back on; ``--no-loopback`` for the host-in-every-iteration path).
 ``--profile DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where the
-workers' time went. Findings are in docs/prototype-performance.md.
+workers' time went; ``--timeline DIR`` has each worker write a wall-clock timeline of its serving
+loop (HELIX_TIMELINE_DIR) and copies the last round's host events next to them, which
+``benchmarks/prototype_timeline.py DIR`` splits into the parts of a decode round. Each round also
+prints both sides' mean prompt and decode latency: in this closed loop tokens/s = in flight x
+decodes per request / (0.1-s relaunch delay + prompt latency + decodes per request x decode
+latency), which is how the two sides compare. Findings are in docs/prototype-performance.md.
 
     python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 3] \
-        [--layout pipe2|branching] [--profile DIR]
+        [--layout pipe2|branching] [--profile DIR] [--timeline DIR] [--fit-prompts]
     # GPU check (all workers share the GPU): LLaMA-2-70B-shaped layers, 8 of them, bf16
     python benchmarks/prototype.py --device cuda --dtype bfloat16 \
         --shape-from <llama70b config.json> --length-scale 0.25
@@ -79,7 +84,7 @@ def single_process(
     def launch():
         nonlocal rid
         i, o = sampler.sample()
-        live[rid] = {"in": i, "out": o, "toks": []}
+        live[rid] = {"in": i, "out": o, "toks": [], "t": time.monotonic()}
         eng.submit(
             StageWork(
                 rid,
@@ -96,6 +101,7 @@ def single_process(
     t0 = time.monotonic()
     due = [t0 + 0.1 * (k + 1) for k in range(spec.n_init)]  # the host's initial releases
     decodes = []
+    lat: dict = {"prompt": [], "decode": []}
     while time.monotonic() - t0 < duration_s:
         now = time.monotonic()
         while due and due[0] <= now:
@@ -106,6 +112,10 @@ def single_process(
             continue
         for out in eng.step():
             r = live[out.work.rid]
+            now = time.monotonic()
+            if now - t0 >= warmup_s:  # latencies of the iterations (for the closed loop's arithmetic)
+                lat[out.work.phase].append(now - r["t"])
+            r["t"] = now
             if out.work.phase == "decode":
                 decodes.append(time.monotonic() - t0)
             r["toks"].append(int(out.payload[0]))
@@ -118,7 +128,10 @@ def single_process(
                     StageWork(out.work.rid, "decode", 0, cfg.num_layers, out.payload, r["in"] + r["out"], ctx)
                 )
     kept = [t for t in decodes if t >= warmup_s]
-    return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid, dict(eng.perf)
+    perf = dict(eng.perf)
+    for k, v in lat.items():
+        perf[f"{k}_latency_ms"] = round(1000 * statistics.mean(v), 2) if v else None
+    return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid, perf
 
 
 def engine_split(perf: dict, loop_cpu_s: float | None = None) -> dict:
@@ -134,6 +147,9 @@ def engine_split(perf: dict, loop_cpu_s: float | None = None) -> dict:
         if perf.get("decode_steps")
         else None,
     }
+    for k in ("prompt_latency_ms", "decode_latency_ms"):
+        if k in perf:
+            out[k] = perf[k]
     if loop_cpu_s is not None:
         out["messaging_and_rest_cpu_s"] = round(loop_cpu_s - out["prompt_cpu_s"] - out["decode_cpu_s"], 2)
     return out
@@ -304,6 +320,12 @@ def main() -> int:
         help="workers run waiting decodes at once (spec.regroup off) instead of regrouping them",
     )
     p.add_argument(
+        "--fit-prompts",
+        action="store_true",
+        help="workers fit prompt layers around the returning decode batch (spec.fit_prompts) instead "
+        "of running whole prompts whenever no decode waits",
+    )
+    p.add_argument(
         "--prompt-layers",
         type=int,
         default=None,
@@ -314,6 +336,12 @@ def main() -> int:
         "--pin-workers",
         action="store_true",
         help="pin worker k (all its threads) to CPU k, one stage per core (the single process is not pinned)",
+    )
+    p.add_argument(
+        "--timeline",
+        default=None,
+        help="directory for each worker's wall-clock timeline of the last round "
+        "(benchmarks/prototype_timeline.py reads it)",
     )
     p.add_argument("--profile", default=None, help="directory for per-worker cProfile files and a breakdown")
     args = p.parse_args()
@@ -375,6 +403,7 @@ def main() -> int:
             loopback=not args.no_loopback,
             decode_batch=decode_batch or None,
             regroup=not args.no_regroup,
+            **({"fit_prompts": True} if args.fit_prompts else {}),
             **({} if args.prompt_layers is None else {"prompt_layers": args.prompt_layers}),
         )
         lengths, arrivals = load_traces()
@@ -382,6 +411,9 @@ def main() -> int:
         if args.profile:
             Path(args.profile).mkdir(parents=True, exist_ok=True)
             os.environ["HELIX_PROFILE_DIR"] = str(Path(args.profile).resolve())
+        if args.timeline:
+            Path(args.timeline).mkdir(parents=True, exist_ok=True)
+            os.environ["HELIX_TIMELINE_DIR"] = str(Path(args.timeline).resolve())
         rounds = []
         for k in range(args.rounds):
 
@@ -403,6 +435,8 @@ def main() -> int:
                     ),
                 )
                 workers = sampler.totals()
+                if args.timeline:  # the host's events of the same round, next to the timelines
+                    (Path(args.timeline) / "events.csv").write_bytes((run_dir / "events.csv").read_bytes())
                 host_wait = schedstat()[1] - host0[1]
                 run = json.loads((run_dir / "run.json").read_text())
                 # CPU seconds of the serving loops (workers report theirs; start-up excluded)
@@ -413,6 +447,12 @@ def main() -> int:
                     f"worker {k}": engine_split(r["perf"], r["perf"].get("loop_cpu_s"))
                     for k, r in sorted(run["worker_reports"].items())
                     if r.get("perf")
+                }
+                # the closed loop's arithmetic: tokens/s = in flight x decodes per request / (relaunch
+                # delay + prompt latency + decodes per request x decode latency)
+                split["latency_ms"] = {
+                    "prompt": round(1000 * m["prompt_latency_s"]["mean"], 2),
+                    "decode": round(1000 * m["decode_latency_s"]["mean"], 2),
                 }
                 return (
                     float(m["decode_throughput_tps"]),
@@ -501,6 +541,7 @@ def main() -> int:
         "single_process_threads": single_threads,
         "decode_batch": decode_batch or "all",
         "regroup": spec.regroup,
+        "fit_prompts": getattr(spec, "fit_prompts", None),
         "prompt_layers": spec.prompt_layers,
         "loopback": not args.no_loopback,
         "rounds": rounds,

@@ -210,6 +210,52 @@ def test_first_stage_holds_decodes_for_the_rest_of_their_group():
     assert w.hold_s() == 0 and not w.expected  # one that cannot be on its way any more is forgotten
 
 
+def test_prompt_layers_are_fitted_around_the_returning_decode_batch(cfg):
+    """``Worker.prompt_budget``: with no decode on its way back a worker runs whole prompts; with a
+    batch due later it runs the prompt layers that fit before it; with the batch about to return it
+    runs none and says how long to wait for it, unless the prompts would wait longer than the
+    batch's requests lose (the cost rule) or the batch is late; ``pending_prompts`` counts what is
+    left of a prompt stopped between two layers. A returning decode teaches the round-trip time."""
+    import argparse
+    import time
+
+    from helix.prototype.worker import Worker
+
+    eng = get_engine("torch")(cfg, (0, 4))
+    w = Worker.__new__(Worker)
+    w.engine, w.fit_prompts, w.prompt_layers = eng, True, None
+    w.coming, w.rtt, w.layer_s, w.step_s, w.sent_at, w.stretch = {}, None, 1e-4, 0.003, 0.0, 1.0
+    eng.submit(StageWork(7, "prompt", 0, 4, torch.arange(16, dtype=torch.int32), 40))  # 16 + 34 -> 5 ms
+    assert eng.pending_prompts() == [(16, 4)]
+    assert w.prompt_budget() == (None, 0.0)  # nothing coming back: whole prompts
+    now = time.monotonic()
+    w.coming, w.sent_at, w.rtt = {1: now, 2: now, 3: now}, now, 0.0125  # due in 12.5 ms
+    assert w.prompt_budget()[0] == 2  # two 5-ms layers fit, the third would overrun by 2.5 ms x 3 rows
+    w.rtt = 0.001  # due in 1 ms: 3 rows x 4 ms overrun > 1 prompt x (1 + 3) ms waiting
+    layers, wait = w.prompt_budget()
+    assert layers == 0 and 0 < wait <= 0.0015
+    w.stretch = 2.0  # other processes take the core: whole prompts
+    assert w.prompt_budget() == (None, 0.0)
+    w.stretch = 1.0
+    w.step_s = 0.02  # a long decode step: the prompt would wait longer than the rows lose
+    assert w.prompt_budget()[0] >= 1
+    w.step_s, w.prompt_layers = 0.003, 1
+    w.sent_at = time.monotonic() - 0.01  # the batch is late (by more than a quarter round trip)
+    assert w.prompt_budget() == (1, 0.0)
+    w.fit_prompts = False
+    assert w.prompt_budget() == (1, 0.0)  # whole prompts, capped by --prompt-layers
+    eng.step(phase="prompt", max_layers=3)
+    assert eng.pending_prompts() == [(16, 1)]
+    w.args = argparse.Namespace(decode_batch=None)
+    w.expected, w.waiting_since, w.aborted = {}, None, {}
+    w.woke_at, w.woke_idle, w.rtt = now + 0.004, True, 0.01
+    w._round_trip(now)
+    assert w.rtt == pytest.approx(0.8 * 0.01 + 0.2 * 0.004)  # an exact sample (the worker was idle)
+    w.woke_idle, w.woke_at = False, now + 0.05
+    w._round_trip(now)
+    assert w.rtt == pytest.approx(0.8 * 0.01 + 0.2 * 0.004)  # busy: only an upper bound, not lower
+
+
 def test_weights_depend_on_layer_and_seed_only(cfg):
     from helix.prototype.model import DecoderLayer
 

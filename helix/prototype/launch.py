@@ -52,6 +52,8 @@ def worker_argv(
     argv += ["--prompt-layers", str(spec.prompt_layers)]
     if not spec.regroup:
         argv += ["--no-regroup"]
+    if spec.fit_prompts:
+        argv += ["--fit-prompts"]
     if checkpoint:  # read on the worker's machine: the same path must exist there (shared or copied)
         argv += ["--checkpoint", str(Path(checkpoint).resolve())]
     return argv

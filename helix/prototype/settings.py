@@ -78,6 +78,16 @@ class ProtoRunSpec(BaseModel):
             "batch instead of drifting into several small ones that each read every weight"
         ),
     )
+    fit_prompts: bool = Field(
+        False,
+        description=(
+            "while a decode batch this worker sent on is still to come back, start a prompt layer only if "
+            "the batch's requests lose less by its overrun past the batch's due time than the waiting "
+            "prompts lose by waiting (Worker.prompt_budget); False = whole prompts whenever no decode "
+            "waits. On the 2-core CPU benchmark it shortened the decode round and lengthened the prompt "
+            "latency about as much (docs/prototype-performance.md), so it is off"
+        ),
+    )
     prompt_layers: int = Field(
         0,
         ge=0,

@@ -20,6 +20,7 @@ Run as ``python -m helix.prototype.worker --system-config F --node-id K
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import os
 import sys
@@ -33,6 +34,10 @@ from helix.prototype.routing import hop_feedback
 from helix.prototype.transport import NodeSockets
 
 HEARTBEAT_S = 0.2
+# prompts are fitted around the decode batch only while decode steps take at most this much wall time
+# per CPU second: on a core shared with other processes a worker that waits for the batch instead of
+# running a prompt loses the core, and the estimates the fitting relies on no longer hold
+STRETCH_MAX = 1.25
 ABORTED_KEPT = 10_000  # aborted request ids remembered (to drop their late loop-back decodes quietly)
 
 
@@ -94,11 +99,26 @@ class Worker(NodeSockets):
         self.step_s = 0.005
         self.regroup = getattr(args, "regroup", True)
         self.prompt_layers = getattr(args, "prompt_layers", 0) or None
+        # fitting prompts around the decode batch (``prompt_budget``): requests whose decode this
+        # worker sent on and whose next decode will come back here (rid -> when sent), when the last
+        # such batch left, an EMA of the seconds until the next batch arrives here (the round trip
+        # through the other stages), and an EMA of a prompt layer's wall seconds per (tokens + 34)
+        self.fit_prompts = getattr(args, "fit_prompts", False)
+        self.coming: dict[int, float] = {}
+        self.sent_at = 0.0
+        self.rtt: float | None = None
+        self.layer_s = 2.5e-5
+        self.woke_at = 0.0  # when the last poll returned, and whether it had waited for a message
+        self.woke_idle = False
+        self.stretch = 1.0  # EMA of a decode step's wall / CPU time (``prompt_budget``)
         self.dead: set[int] = set()
         self.aborted: dict[int, None] = {}  # recently aborted requests (oldest first, bounded)
         self.errors: Counter = Counter()
         self.last_host = time.monotonic()
         self.running = True
+        # a wall-clock timeline of the serving loop (HELIX_TIMELINE_DIR; benchmarks/prototype.py
+        # --timeline): (kind, monotonic start, end, rows / messages); written when the worker stops
+        self.timeline: list | None = [] if os.environ.get("HELIX_TIMELINE_DIR") else None
 
     def tell_host(self, msg: dict) -> None:
         from helix.prototype.transport import seal
@@ -130,6 +150,7 @@ class Worker(NodeSockets):
             for rid in msg["rids"]:
                 self.engine.free(rid)
                 self.expected.pop(rid, None)
+                self.coming.pop(rid, None)
                 self.aborted[rid] = None
             while len(self.aborted) > ABORTED_KEPT:
                 del self.aborted[next(iter(self.aborted))]
@@ -189,26 +210,107 @@ class Worker(NodeSockets):
             return False
         if work.phase == "decode":
             self.expected.pop(work.rid, None)
+            sent = self.coming.pop(work.rid, None)
+            if sent is not None:
+                self._round_trip(sent)
             if self.waiting_since is None:
                 self.waiting_since = time.monotonic()
         return True
 
-    def step(self) -> None:
+    def _round_trip(self, sent: float) -> None:
+        """A decode this worker sent on is back: learn how long a round trip takes. Exact when the
+        worker was waiting in ``poll`` when it came; otherwise (it was busy) it came earlier, so the
+        sample only bounds the round trip from above and only lowers the estimate."""
+        got = self.woke_at - sent
+        if got <= 0:
+            return
+        if self.rtt is None:
+            self.rtt = got
+        elif self.woke_idle or got < self.rtt:
+            self.rtt = 0.8 * self.rtt + 0.2 * min(got, 0.1)
+
+    def step(self) -> float | None:
         """One turn of the engine: the waiting decodes (at most ``--decode-batch``) as one batch,
-        their outputs sent on at once, when they are ready (``hold_s``); otherwise the waiting
-        prompts (with ``--prompt-layers k``, at most k layers of them per turn). Decodes first (the
-        paper's engine runs prompts first) because a decode batch is what the next stage waits for:
-        a stage runs its prompts while the decode batch is at the other stages, not in its way."""
+        their outputs sent on at once, when they are ready (``hold_s``); otherwise as many prompt
+        layers as ``prompt_budget`` allows. Decodes first (the paper's engine runs prompts first)
+        because a decode batch is what the next stage waits for: a stage runs its prompts while the
+        decode batch is at the other stages, not in its way. Returns how long the loop may block
+        waiting for a message before the next turn (0: go on at once; None: until one comes)."""
         eng = self.engine
-        if any(w.phase == "decode" for w in eng.queue) and self.hold_s() <= 0:
+        tl = self.timeline
+        hold = self.hold_s() if any(w.phase == "decode" for w in eng.queue) else None
+        if hold is not None and hold <= 0:
+            cpu0 = eng.perf.get("decode_cpu_s", 0.0)
             t0 = time.monotonic()
             mb = getattr(self.args, "decode_batch", None)
-            self.send_outputs(eng.step(max_decodes=mb, phase="decode"))
+            outs = eng.step(max_decodes=mb, phase="decode")
+            t1 = time.monotonic()
+            cpu = eng.perf.get("decode_cpu_s", 0.0) - cpu0
+            if cpu > 0:  # wall / CPU time of the step: > 1 when other processes take this core
+                self.stretch = 0.9 * self.stretch + 0.1 * min((t1 - t0) / cpu, 4.0)
+            self.send_outputs(outs)
             self.step_s = 0.8 * self.step_s + 0.2 * (time.monotonic() - t0)
+            if tl is not None:
+                tl.append(("dec", t0, t1, time.monotonic(), len(outs)))
             self.waiting_since = time.monotonic() if any(w.phase == "decode" for w in eng.queue) else None
-            return
+            return 0.0
         if any(w.phase == "prompt" for w in eng.queue):
-            self.send_outputs(eng.step(phase="prompt", max_layers=self.prompt_layers))
+            layers, wait = self.prompt_budget()
+            if layers == 0:  # nothing fits before the decode batch is back: wait for it
+                return wait if hold is None else min(wait, hold)
+            units = _layer_units(eng.pending_prompts(), layers)
+            t0 = time.monotonic()
+            outs = eng.step(phase="prompt", max_layers=layers)
+            t1 = time.monotonic()
+            if units:  # a prompt layer's wall time per (tokens + 34), for ``prompt_budget`` (a sample
+                # stretched by preemption counts at most twice the estimate)
+                self.layer_s = 0.8 * self.layer_s + 0.2 * min((t1 - t0) / units, 2 * self.layer_s)
+            self.send_outputs(outs)
+            if tl is not None:
+                tl.append(("pro", t0, t1, time.monotonic(), len(outs), [o.work.rid for o in outs]))
+            return 0.0
+        return hold
+
+    def prompt_budget(self) -> tuple[int | None, float]:
+        """How many layers of the waiting prompts to run now (None: all, whole prompts), and, when
+        none, how long to wait for the decode batch. A prompt layer that a returning decode batch
+        finds running delays every request of the batch by what is left of it; a layer not started
+        now waits until the batch has been through this worker's decode step, which delays every
+        waiting prompt by that long. So while decodes this worker sent on are still to come back
+        (``coming``, due at sent + the round-trip estimate), it starts the next prompt layer (its
+        time estimated from its token count) only if that costs less in request-seconds: rows
+        coming back x the layer's expected overrun past the due time, against waiting prompts x
+        (time until due + one decode step). If the batch is late (by a quarter round trip), one
+        layer runs anyway. On a core other processes take (decode steps stretched past
+        ``STRETCH_MAX``), and without ``--fit-prompts`` (the default), whole prompts run whenever
+        no decode waits; ``--prompt-layers k`` caps the layers per turn."""
+        cap = self.prompt_layers
+        if not self.fit_prompts or not self.coming or self.rtt is None or self.stretch > STRETCH_MAX:
+            return cap, 0.0
+        pending = self.engine.pending_prompts()
+        if pending is None:
+            return cap, 0.0
+        now = time.monotonic()
+        due = self.sent_at + self.rtt
+        late = due + max(0.0005, 0.25 * self.rtt)
+        left = due - now
+        rows, waiting = len(self.coming), len(pending)
+        layers = 0
+        for n, remaining in pending:
+            est = self.layer_s * (n + 34)
+            for _ in range(remaining):
+                if cap is not None and layers >= cap:
+                    break
+                if rows * max(0.0, est - left) > waiting * (max(0.0, left) + self.step_s):
+                    break
+                left -= est
+                layers += 1
+            else:
+                continue
+            break
+        if layers == 0 and now >= late:
+            return 1, 0.0  # the batch is late: do not keep the prompts waiting for it
+        return layers, max(0.0, late - now)
 
     def hold_s(self) -> float:
         """Seconds the waiting decodes should still wait for the rest of their group (<= 0: run them
@@ -243,6 +345,7 @@ class Worker(NodeSockets):
             return
         loops: dict[int, list] = {}  # first stage -> next decodes (sent first: they are the critical path)
         batches: dict[int, list] = {}
+        back: list[int] = []
         now = time.monotonic()
         for out in outs:
             h = dict(out.work.meta)
@@ -264,9 +367,11 @@ class Worker(NodeSockets):
             k = h["stage"]
             route = h["route"]
             h["hops"] = h.get("hops", []) + [time.time()]
+            nd_sent = False
             if out.work.end == self.L:
                 nxt = HOST_ID
                 nd = self._next_decode(h, out)
+                nd_sent = nd is not None or h.get("loop") is None  # without loop-back: via the host
                 if nd is not None:
                     loops.setdefault(route[0][0], []).append((h["rid"], encode(nd, out.payload, self.key)))
             else:
@@ -287,15 +392,28 @@ class Worker(NodeSockets):
                 nxt = route[k + 1][0]
             h["stage"] = k + 1
             h["src"] = self.me.id
-            batches.setdefault(nxt, []).append((h["rid"], encode(h, out.payload, self.key)))
+            batches.setdefault(nxt, []).append((h, out.payload))
             w = out.work
-            if k == 0 and w.phase == "decode" and w.context + 1 <= w.max_tokens - 2:
-                self.expected[h["rid"]] = now  # the first stage: its next decode comes back here
-        for nxt, batch in [*loops.items(), *batches.items()]:
-            if not self.outbox.send_many(nxt, [frames for _, frames in batch]):
-                for rid, _ in batch:
-                    self.errors["send"] += 1
-                    self.tell_host({"type": "fail", "rid": rid, "reason": f"cannot send to node {nxt}"})
+            if w.phase == "decode" and w.context + 1 <= w.max_tokens - 2 and (nxt != HOST_ID or nd_sent):
+                back.append(h["rid"])  # its next decode comes back here
+                if k == 0:
+                    self.expected[h["rid"]] = now  # the first stage: hold for it (``hold_s``)
+        # the next decodes first, then each next hop's batch, each encoded just before it is sent:
+        # the tokens for the host are encoded after the first stage already has its decodes
+        for nxt, batch in loops.items():
+            self._send_batch(nxt, batch)
+        for nxt, batch in batches.items():
+            self._send_batch(nxt, [(h["rid"], encode(h, payload, self.key)) for h, payload in batch])
+        if back:
+            self.sent_at = time.monotonic()
+            for rid in back:
+                self.coming[rid] = self.sent_at
+
+    def _send_batch(self, nxt: int, batch: list) -> None:
+        if not self.outbox.send_many(nxt, [frames for _, frames in batch]):
+            for rid, _ in batch:
+                self.errors["send"] += 1
+                self.tell_host({"type": "fail", "rid": rid, "reason": f"cannot send to node {nxt}"})
 
     def _next_decode(self, h: dict, out) -> dict | None:
         """The decode loop-back: for a request whose header carries ``loop`` (its stop token ids),
@@ -358,6 +476,10 @@ class Worker(NodeSockets):
             daemon=True,
         )
         hb.start()
+        # everything built so far (model, sockets, config) lives as long as the process: keep it out
+        # of the cyclic collector's full passes, which otherwise walk it between two steps
+        gc.freeze()
+        ahead = None
         while self.running:
             if time.monotonic() - self.last_host > args.orphan_timeout_s:
                 print(
@@ -365,20 +487,24 @@ class Worker(NodeSockets):
                     file=sys.stderr,
                 )
                 break
-            # Block until something arrives, unless decodes left over by ``--decode-batch`` wait.
-            queue = getattr(self.engine, "queue", None)
-            if not queue:
-                wait = 100
-            elif any(w.phase == "prompt" for w in queue):
-                wait = 0
-            else:  # only decodes, held for the rest of their group (or ready: 0)
-                wait = max(0, min(100, math.ceil(1000 * self.hold_s())))
-            poller.poll(timeout=wait)
+            # Block until something arrives, or for as long as the last turn allowed (decodes held
+            # for the rest of their group, prompts waiting for the decode batch to pass)
+            wait = 100 if ahead is None else max(0, min(100, math.ceil(1000 * ahead)))
+            t0 = time.monotonic()
+            events = poller.poll(timeout=wait)
+            self.woke_at = time.monotonic()
+            self.woke_idle = bool(events) and self.woke_at - t0 > 5e-5
+            if self.timeline is not None:
+                queued = len(getattr(self.engine, "queue", ()))
+                self.timeline.append(("poll", t0, self.woke_at, wait, queued))
             self._guarded(self._drain_broadcasts)
             if not self.running:
                 break
             self._drain_data()
-            self._guarded(self.step)
+            ahead = self._guarded(self.step)
+            if ahead is None and getattr(self.engine, "queue", None):
+                ahead = 0.0  # a step that failed leaves work queued: look again soon
+            self._forget_stale()
         stop_hb.set()
         hb.join()
         self.tell_host(
@@ -392,7 +518,16 @@ class Worker(NodeSockets):
         )
         time.sleep(0.05)
         self.close()
+        if self.timeline is not None:
+            _write_timeline(self.timeline, self.me.id)
         return 0
+
+    def _forget_stale(self) -> None:
+        """Decodes sent on more than a second ago are not coming back (finished elsewhere, aborted)."""
+        if self.coming:
+            now = time.monotonic()
+            if now - min(self.coming.values()) > 1.0:
+                self.coming = {r: t for r, t in self.coming.items() if now - t <= 1.0}
 
     def perf(self) -> dict:
         """The engine's counters (CPU seconds per phase, steps, rows) and the serving thread's CPU
@@ -407,7 +542,10 @@ class Worker(NodeSockets):
                 frames = self.inbox.sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            t0 = time.monotonic()
             self._guarded(self.on_data, frames)
+            if self.timeline is not None:
+                self.timeline.append(("recv", t0, time.monotonic(), len(frames) // 3, _kind(frames)))
 
     def _drain_broadcasts(self) -> None:
         while True:
@@ -417,13 +555,42 @@ class Worker(NodeSockets):
                 return
             self.on_broadcast(frames)
 
-    def _guarded(self, fn, *a) -> None:
+    def _guarded(self, fn, *a):
         """No exception ends the worker: it is counted, logged, and the loop goes on."""
         try:
-            fn(*a)
+            return fn(*a)
         except Exception as exc:  # noqa: BLE001 - by design: one bad message or step never kills the process
             self.errors["internal"] += 1
             print(f"worker {self.me.id}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+
+
+def _layer_units(pending: list | None, layers: int | None) -> int:
+    """Sum of (tokens + 34) over the next ``layers`` prompt layers (all if None): a prompt layer's
+    time is about proportional to it on CPU (a fixed part like 34 tokens' worth, then linear)."""
+    units = 0
+    left = layers
+    for n, remaining in pending or ():
+        k = remaining if left is None else min(remaining, left)
+        units += k * (n + 34)
+        if left is not None:
+            left -= k
+            if left <= 0:
+                break
+    return units
+
+
+def _kind(frames: list) -> str:
+    """'decode' / 'prompt' / 'mixed' of a received batch (for the timeline only)."""
+    kinds = {b'"type": "decode"' in bytes(f) for f in frames[::3]}
+    return "mixed" if len(kinds) > 1 else ("decode" if kinds.pop() else "prompt")
+
+
+def _write_timeline(timeline: list, nid: int) -> None:
+    import json
+
+    path = os.path.join(os.environ["HELIX_TIMELINE_DIR"], f"worker{nid}.json")
+    with open(path, "w") as fh:
+        json.dump(timeline, fh)
 
 
 def _thread_clock():
@@ -501,6 +668,12 @@ def build_parser() -> argparse.ArgumentParser:
         dest="regroup",
         action="store_false",
         help="run waiting decodes at once, without holding them for the rest of their group",
+    )
+    p.add_argument(
+        "--fit-prompts",
+        action="store_true",
+        help="while a decode batch is on its way back, start a prompt layer only if its overrun costs "
+        "less than the prompts' wait (default: whole prompts whenever no decode waits)",
     )
     p.add_argument("--orphan-timeout-s", type=float, default=15.0)
     return p

@@ -86,3 +86,8 @@ class StageEngine(ABC):
     @abstractmethod
     def cached_requests(self) -> int:
         """Requests holding KV cache here (for logs and tests)."""
+
+    def pending_prompts(self) -> list[tuple[int, int]] | None:
+        """(tokens, layers still to run) of each queued prompt, in the order ``step`` runs them;
+        None if this engine cannot say (the worker then runs whole prompts)."""
+        return None

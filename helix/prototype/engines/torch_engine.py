@@ -97,6 +97,14 @@ class TorchEngine(StageEngine):
     def cached_requests(self) -> int:
         return len(self.caches)
 
+    def pending_prompts(self) -> list[tuple[int, int]]:
+        partial = self._partial
+        return [
+            (_length(w.payload), w.end - (partial[w.rid][1] if w.rid in partial else w.start))
+            for w in self.queue
+            if w.phase == "prompt"
+        ]
+
     @torch.inference_mode()
     def step(
         self, max_decodes: int | None = None, phase: str | None = None, max_layers: int | None = None
