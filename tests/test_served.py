@@ -218,7 +218,12 @@ def test_online_tail_counts_the_tokens_past_the_window():
     assert e.throughput < 0.8 * steady.throughput  # 0.3 s + 41.5 x 0.3 s of a 60 s window
     # a longer round trip at the same rate serves less of it
     slow = ServedModel(
-        chain(lat=(0.2, 0.2, 0.2)), MODEL, [[1e6] * 4] * 2, None, workload=wl, gpu_models={"G": gpu()},
+        chain(lat=(0.2, 0.2, 0.2)),
+        MODEL,
+        [[1e6] * 4] * 2,
+        None,
+        workload=wl,
+        gpu_models={"G": gpu()},
         online_window=60.0,
     ).estimate([0, 2], [2, 2], "online", rate_tps=3.0)
     assert slow.detail["offered"] == e.detail["offered"] and slow.throughput < e.throughput
