@@ -168,8 +168,10 @@ def main() -> int:
             skip = ev[0][1] + args.skip_s
             lat = sorted(outs[k] - ins[k] for k in range(n) if ins[k] >= skip)
             n = len(lat)
-            print(f"{name}: prompt at the worker {1000 * statistics.mean(lat):.2f} ms mean, "
-                  f"{1000 * lat[n // 2]:.2f} median, {1000 * lat[int(0.9 * n)]:.2f} p90")
+            print(
+                f"{name}: prompt at the worker {1000 * statistics.mean(lat):.2f} ms mean, "
+                f"{1000 * lat[n // 2]:.2f} median, {1000 * lat[int(0.9 * n)]:.2f} p90"
+            )
     if (d / "events.csv").is_file():
         print("requests", request_states(d / "events.csv", args.skip_s))
     return 0
