@@ -29,17 +29,14 @@ two fixed points (``benchmarks/served.py``; docs/served.md, "Validation").
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from helix.errors import HelixInputError, HelixRunError
+from helix.compiled import choose, current_copy, source_hash
 from helix.placement import replay_loop as py_loop
 
 LAUNCH_DELAY = 0.1  # s from a trigger to its launch (helix/workload/offline.py; a test keeps them equal)
@@ -54,43 +51,21 @@ REPLAY_MAX_LAUNCHES = 60_000  # a guard on the cost (reached only by layouts of 
 def loop_source_hash() -> str | None:
     """sha256 of the replay loop's source and its Cython declarations (what a compiled copy is built
     from; setup.py appends it to the copy)."""
-    here = Path(py_loop.__file__).parent
-    h = hashlib.sha256()
-    try:
-        for name in ("replay_loop.py", "replay_loop.pxd"):
-            h.update((here / name).read_bytes())
-    except OSError:
-        return None
-    return h.hexdigest()
+    return source_hash(py_loop, ("replay_loop.py", "replay_loop.pxd"))
 
 
 def compiled_core():
     """The compiled copy of :mod:`helix.placement.replay_loop` if one was built from this very source,
     else None."""
-    try:
-        from helix.placement import _replay_c  # built by setup.py (Cython); absent without a C compiler
-    except ImportError:
-        return None
-    want = loop_source_hash()
-    return _replay_c if want is not None and getattr(_replay_c, "SOURCE_SHA256", None) == want else None
+    return current_copy("helix.placement._replay_c", loop_source_hash())
 
 
 def replay_core():
     """The loop :func:`replay` runs: ``HELIX_REPLAY_CORE`` = ``auto`` (default: the compiled copy when
     it is current, else the Python one), ``python`` or ``compiled`` (an error if there is none)."""
-    mode = os.environ.get("HELIX_REPLAY_CORE", "auto")
-    if mode == "python":
-        return py_loop
-    if mode not in ("auto", "compiled"):
-        raise HelixInputError("environment", "HELIX_REPLAY_CORE", "must be auto, python or compiled", mode)
-    core = compiled_core()
-    if core is None and mode == "compiled":
-        raise HelixRunError(
-            "admission replay",
-            "HELIX_REPLAY_CORE=compiled but helix.placement._replay_c is missing or stale "
-            "(rebuild: python setup.py build_ext --inplace)",
-        )
-    return core or py_loop
+    return choose(
+        "HELIX_REPLAY_CORE", "admission replay", py_loop, compiled_core, "helix.placement._replay_c"
+    )
 
 
 @dataclass

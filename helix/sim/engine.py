@@ -27,13 +27,11 @@ congestion accumulators), which is what keeps a 70B single24 run within seconds 
 from __future__ import annotations
 
 import gc
-import hashlib
 import heapq
-import os
 from array import array
 from dataclasses import dataclass
-from pathlib import Path
 
+from helix.compiled import choose, current_copy, source_hash
 from helix.errors import HelixInputError, HelixRunError
 from helix.scheduling.base import SINK_ID, SOURCE_ID, Scheduler, Topology
 from helix.sim import loop as py_loop
@@ -44,42 +42,18 @@ CPU_BUFFER_COST = 1 / 4e9 + 1 / 5e9  # s per activation byte: GPU->CPU copy + CP
 
 def core_source_hash() -> str | None:
     """sha256 of the loop's source and its Cython declarations (what a compiled copy is built from)."""
-    here = Path(py_loop.__file__).parent
-    h = hashlib.sha256()
-    try:
-        for name in ("loop.py", "loop.pxd"):
-            h.update((here / name).read_bytes())
-    except OSError:
-        return None
-    return h.hexdigest()
+    return source_hash(py_loop, ("loop.py", "loop.pxd"))
 
 
 def compiled_core():
     """The compiled copy of :mod:`helix.sim.loop` if one was built from this very source, else None."""
-    try:
-        from helix.sim import _loop_c  # built by setup.py (Cython); absent without a C compiler
-    except ImportError:
-        return None
-    want = core_source_hash()
-    return _loop_c if want is not None and getattr(_loop_c, "SOURCE_SHA256", None) == want else None
+    return current_copy("helix.sim._loop_c", core_source_hash())
 
 
 def default_core():
     """The loop a Simulator runs: ``HELIX_SIM_CORE`` = ``auto`` (default: the compiled copy when it
     is current, else the Python one), ``python`` or ``compiled`` (an error if there is none)."""
-    mode = os.environ.get("HELIX_SIM_CORE", "auto")
-    if mode == "python":
-        return py_loop
-    if mode not in ("auto", "compiled"):
-        raise HelixInputError("environment", "HELIX_SIM_CORE", "must be auto, python or compiled", mode)
-    core = compiled_core()
-    if core is None and mode == "compiled":
-        raise HelixRunError(
-            "simulation",
-            "HELIX_SIM_CORE=compiled but helix.sim._loop_c is missing or stale "
-            "(rebuild: python setup.py build_ext --inplace)",
-        )
-    return core or py_loop
+    return choose("HELIX_SIM_CORE", "simulation", py_loop, compiled_core, "helix.sim._loop_c")
 
 
 class SimulationError(HelixRunError):
