@@ -289,55 +289,6 @@ def test_online_rerank_scores_offline_and_online_and_writes_the_best_score(artif
     assert round(on["decode_throughput_tps"], 3) == chosen[key]
 
 
-def test_ceiling_lanes_screened_by_simulation_and_the_screen_best_fully_simulated(artifact_dir, tmp_path):
-    """With ceiling_screen_s, every distinct ceiling lane layout is simulated that long, and the
-    ceiling_final best of that screen (not the estimate's best lanes) get the full simulation."""
-    from helix.artifact.traces import import_traces
-    from helix.planning.rerank import attach_reranker
-
-    served = dict(
-        SMALL,
-        objective="served",
-        served_evaluations=600,
-        served_rtt_ceilings=[0.9],
-        floor_evaluations=400,
-        ceiling_lanes=4,
-        ceiling_screen_s=40,
-        ceiling_final=1,
-        floor_candidates=2,
-        rerank=2,
-        rerank_duration_s=120,
-        rerank_warmup_s=30,
-    )
-    lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
-    p = _problem(artifact_dir, **served)
-    attach_reranker(p, lengths, GPUS)
-    inner, calls = p.rerank, []
-
-    def recording(cands, duration_s=None, rate_tps=None):
-        out = inner(cands, duration_s=duration_s, rate_tps=rate_tps)
-        calls.append(([(list(a), list(b)) for a, b in cands], duration_s or rate_tps, out))
-        return out
-
-    p.rerank = recording
-    run_placement(p, "helix", tmp_path / "a")
-    notes = json.loads((tmp_path / "a/flow.json").read_text())["notes"]["served"]
-    screens = [c for c in calls if c[1] == 40]
-    assert len(screens) == 1  # one ceiling, one screen of its lanes
-    lanes, _, vals = screens[0]
-    assert 1 <= len(lanes) <= 4 and len({json.dumps(x) for x in lanes}) == len(lanes)  # distinct
-    assert [r["screened"] for r in notes["ceiling_screen"]] == [round(v, 3) for v in vals]
-    # the ceiling's candidate is the screen's best lane only (ceiling_final): fully simulated once
-    # (after the screen, unless it was a candidate already); the other lanes are not
-    best = lanes[max(range(len(vals)), key=lambda j: (vals[j], -j))]
-    full = [c for c in calls if c[1] is None]
-    assert sum(best in c[0] for c in full) == 1
-    later = [x for c in calls[calls.index(screens[0]) + 1 :] for x in c[0]]
-    assert all(x == best for x in later)
-    names = {n for r in notes["rerank"] for n in r["candidate"].split("+")}
-    assert "rtt0.9" in names and "rtt0.9.1" not in names
-
-
 def test_serving_aware_presets_take_the_configured_online_rates(tmp_path):
     """The workflow gives a served preset the rates of its layout's configured online runs; a
     max-flow preset, or a placement with no online run, re-ranks offline only."""

@@ -86,20 +86,10 @@ class PlacementPreset(BaseModel):
     # Served search, round-trip ceilings (run during the re-ranking): for each fraction f, the
     # estimate is also annealed from the layout the offline simulation ranks best, keeping the
     # estimated per-token round trip at or below f of that layout's and its max-flow at or above
-    # the lowest flow floor's share of it (soft, like the floors; floor_evaluations per ceiling).
-    # Why: an online run below capacity loses what is still decoding when its window ends, which
-    # grows with the round trip (docs/served.md).
+    # the lowest flow floor's share of it (soft, like the floors; floor_evaluations per ceiling,
+    # floor_candidates simulated). Why: an online run below capacity loses what is still decoding
+    # when its window ends, which grows with the round trip (docs/served.md).
     served_rtt_ceilings: list[float] = Field(default_factory=list)
-    # Round-trip ceilings' lanes: ``ceiling_lanes`` seeded lanes per ceiling share its
-    # floor_evaluations. With ceiling_screen_s > 0 every distinct lane layout is first simulated
-    # offline for ceiling_screen_s (after rerank_warmup_s) and the ``ceiling_final`` best of that
-    # screen per ceiling get the full re-ranking; otherwise the ``floor_candidates`` best by the
-    # estimate do. Why: the estimate cannot tell the ceiling lanes apart (same max-flow and
-    # estimate, 620-770 tok/s simulated on hetero42), so more lanes only help when the simulator
-    # picks among them.
-    ceiling_lanes: int = Field(3, ge=1)
-    ceiling_screen_s: float = Field(0.0, ge=0)
-    ceiling_final: int = Field(2, ge=1)
     # Two-stage re-ranking: with rerank_screen_s > 0 every candidate is first simulated for
     # rerank_screen_s (after rerank_warmup_s), then the ``rerank_final`` best of that screen and
     # the max-flow layout get the full rerank_duration_s; the best full simulation wins.

@@ -411,7 +411,7 @@ class Planner:
 
             def ceilings(st, sz) -> list[int]:
                 """Round-trip ceilings from the simulator's best layout: their new candidates."""
-                found = self.rtt_ceilings((st, sz), sm, s.served_rtt_ceilings, notes)
+                found = self.rtt_ceilings((st, sz), sm, s.served_rtt_ceilings)
                 notes["ceilings"] = [{"ceiling": f, "estimate": round(score(a, b), 3)} for f, a, b in found]
                 n0, seen_c = len(cands), {}
                 for f, a, b in found:
@@ -465,15 +465,9 @@ class Planner:
                 out.append((frac, st, sz))
         return out
 
-    def rtt_ceilings(
-        self, ref, sm: ServedModel, fractions, notes: dict | None = None
-    ) -> list[tuple[float, list[int], list[int]]]:
+    def rtt_ceilings(self, ref, sm: ServedModel, fractions) -> list[tuple[float, list[int], list[int]]]:
         """Per fraction f: the best score annealed from ``ref`` with the estimated per-token round
-        trip held (softly) at f of ref's or below; ``ceiling_lanes`` seeded lanes, counted. The
-        best lanes per ceiling: the ``ceiling_final`` best by a short offline simulation of every
-        distinct lane layout where ``ceiling_screen_s`` > 0 (and a re-ranking is attached; the
-        screen's figures go to ``notes["ceiling_screen"]``), else the ``floor_candidates`` best
-        by the estimate.
+        trip held (softly) at f of ref's or below; FLOOR_LANES seeded lanes, counted.
 
         Why: an online run at a rate below capacity serves what arrives, less what is still being
         decoded when its window ends; that tail grows with the per-token round trip at the run's
@@ -493,9 +487,8 @@ class Planner:
         # the lowest flow floor holds here too, relative to ref's max-flow: a shorter round trip
         # bought with KV room and flow costs offline what it gains online
         floor = min(s.served_flow_floors, default=0.0) * e0.max_flow
-        per_lane = max(1, s.floor_evaluations // s.ceiling_lanes)  # the ceiling's evaluations, shared
+        per_lane = max(1, s.floor_evaluations // FLOOR_LANES)
         queries = [("offline", None)] + [("online", r) for r in rates]
-        screen = s.ceiling_screen_s > 0 and self.p.rerank is not None
         for q, frac in enumerate(fractions):
 
             def cscore(st, sz, frac=frac):
@@ -504,7 +497,7 @@ class Planner:
                 return _ceiling_score(e, ons, r0, frac, floor)
 
             lanes = []
-            for lane in range(s.ceiling_lanes):
+            for lane in range(FLOOR_LANES):
                 if self.should_stop():
                     break
                 search = LayoutSearch(
@@ -515,26 +508,7 @@ class Planner:
                 )
                 lanes.append((v, lane, st, sz))
             lanes.sort(key=lambda r: (-r[0], r[1]))
-            if screen and len(lanes) > s.ceiling_final and not self.should_stop():
-                # distinct layouts only (the first lane of each, by estimate), then the simulator
-                # picks: by its short offline run, ties by the estimate's order
-                seen, uniq = set(), []
-                for r in lanes:
-                    k = (tuple(r[2]), tuple(r[3]))
-                    if k not in seen:
-                        seen.add(k)
-                        uniq.append(r)
-                sim = self.p.rerank([(st, sz) for _, _, st, sz in uniq], duration_s=s.ceiling_screen_s)
-                if notes is not None:
-                    notes.setdefault("ceiling_screen", []).extend(
-                        {"ceiling": frac, "lane": r[1], "value": round(r[0], 3), "screened": round(x, 3)}
-                        for r, x in zip(uniq, sim)
-                    )
-                order = sorted(range(len(uniq)), key=lambda j: (-sim[j], j))
-                lanes, keep = [uniq[j] for j in order], s.ceiling_final
-            else:
-                keep = s.floor_candidates
-            for _, _, st, sz in lanes[:keep]:
+            for _, _, st, sz in lanes[: s.floor_candidates]:
                 out.append((frac, st, sz))
         return out
 
