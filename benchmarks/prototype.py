@@ -6,8 +6,9 @@ offline closed loop with exactly N requests in flight (``feed: replace``). Layou
 machine, with the prototype's defaults: the requests in flight decode as one batch (the first
 stage regroups decodes that arrive apart, ``regroup``), a stage runs and sends its decodes before
 its prompts, so it runs prompts while the batch is at the other stage; ``--decode-batch N/2`` runs
-micro-batches instead, ``--prompt-layers k`` prompts k layers at a time; ``branching``: the
-4-worker test placement
+micro-batches instead, ``--prompt-layers k`` prompts k layers at a time; ``replicas``: 2 workers
+that each hold all 8 layers (every route one stage: a worker queues its requests' next decodes
+itself and runs waiting prompts in its decode steps); ``branching``: the 4-worker test placement
 config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch``
 engine, the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all
 decodes in one batch), no network, run with 1 torch thread and with the workers' total (the ratio
@@ -25,7 +26,7 @@ decodes per request / (0.1-s relaunch delay + prompt latency + decodes per reque
 latency), which is how the two sides compare. Findings are in docs/prototype-performance.md.
 
     python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 3] \
-        [--layout pipe2|branching] [--profile DIR] [--timeline DIR] [--fit-prompts]
+        [--layout pipe2|replicas|branching] [--profile DIR] [--timeline DIR] [--fit-prompts]
     # GPU check (all workers share the GPU): LLaMA-2-70B-shaped layers, 8 of them, bf16
     python benchmarks/prototype.py --device cuda --dtype bfloat16 \
         --shape-from <llama70b config.json> --length-scale 0.25
@@ -46,7 +47,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-LAYOUTS = {"pipe2": {"n0": [0, 4], "n1": [4, 8]}, "branching": None}
+LAYOUTS = {"pipe2": {"n0": [0, 4], "n1": [4, 8]}, "replicas": {"n0": [0, 8], "n1": [0, 8]}, "branching": None}
 LENGTHS = {"scale": 0.0625, "min_input": 4, "max_input": 64, "min_output": 2, "max_output": 16}
 
 
@@ -298,8 +299,8 @@ def main() -> int:
         "--layout",
         default="pipe2",
         choices=sorted(LAYOUTS),
-        help="pipe2: 2 workers, layers [0,4) and [4,8) "
-        "(as many stages as this machine has cores); branching: config/test/proto-layout.yaml (4 workers)",
+        help="pipe2: 2 workers, layers [0,4) and [4,8) (as many stages as this machine has cores); "
+        "replicas: 2 workers holding all 8 layers each; branching: config/test/proto-layout.yaml (4 workers)",
     )
     p.add_argument(
         "--decode-batch",

@@ -304,3 +304,26 @@ def test_ray_launcher_runs_one_worker_per_gpu_model_node(tmp_path, cluster, trac
     cfg = yaml.safe_load((tmp_path / "system_config.yaml").read_text())
     assert len({n["address"] for n in cfg["nodes"]}) == 1  # one Ray node here: every worker on it
     _check_routes(_read(tmp_path / "routes.csv"), Layout.load(LAYOUT), cfg)
+
+
+def test_workers_holding_every_layer_serve_the_single_process_tokens(tmp_path, cluster, traces):
+    """Two workers that each hold all 8 layers: every route is one stage, so a worker queues a
+    request's next decode itself (no message to itself) and runs waiting prompts in its decode
+    steps; the tokens are still the single process's, and every request's route is one worker."""
+    path = tmp_path / "replicas.yaml"
+    path.write_text(json.dumps({"num_layers": 8, "layers": {"n0": [0, 8], "n1": [0, 8]}}))
+    out = tmp_path / "run"
+    metrics = run_prototype(Layout.load(path, cluster), TINY, _spec(), out, *traces, cluster=cluster)
+    assert metrics["failed_requests"] == 0
+    ref = Reference(LlamaConfig.from_json(TINY, "tiny-llama"), seed=0)
+    rows = [r for r in _read(out / "tokens.csv") if r["status"] == "finished"]
+    assert len(rows) >= 5
+    for r in rows:
+        prompt = _ints(r["prompt"])
+        assert _ints(r["output"]) == ref.generate(prompt, len(_ints(r["output"]))), r["request_id"]
+    run = json.loads((out / "run.json").read_text())
+    reports = run["worker_reports"].values()
+    assert all(not any(rep["dropped"].values()) for rep in reports)
+    assert len(reports) == 2 and all(rep["perf"]["local_decodes"] > 0 for rep in reports)
+    finished = [r for r in _read(out / "routes.csv") if r["status"] == "finished"]
+    assert finished and all(len(_ints(r["nodes"])) == 1 for r in finished), finished[:3]

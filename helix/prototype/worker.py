@@ -104,6 +104,7 @@ class Worker(NodeSockets):
         # such batch left, an EMA of the seconds until the next batch arrives here (the round trip
         # through the other stages), and an EMA of a prompt layer's wall seconds per (tokens + 34)
         self.fit_prompts = getattr(args, "fit_prompts", False)
+        self.local_decodes = 0  # next decodes of one-stage routes queued without a message (``send_outputs``)
         self.coming: dict[int, float] = {}
         self.sent_at = 0.0
         self.rtt: float | None = None
@@ -238,12 +239,18 @@ class Worker(NodeSockets):
         waiting for a message before the next turn (0: go on at once; None: until one comes)."""
         eng = self.engine
         tl = self.timeline
-        hold = self.hold_s() if any(w.phase == "decode" for w in eng.queue) else None
+        decodes = [w for w in eng.queue if w.phase == "decode"]
+        hold = self.hold_s() if decodes else None
         if hold is not None and hold <= 0:
             cpu0 = eng.perf.get("decode_cpu_s", 0.0)
             t0 = time.monotonic()
             mb = getattr(self.args, "decode_batch", None)
-            outs = eng.step(max_decodes=mb, phase="decode")
+            # decodes go first so that the next stage is not kept waiting; where this worker is
+            # every stage of their routes, no other stage waits for them, and prompts left for
+            # later would wait for every turn of the batch: run the waiting prompts in the same
+            # step, as one process holding the whole model does
+            alone = all(len((w.meta or {}).get("route") or ()) == 1 for w in decodes)
+            outs = eng.step(max_decodes=mb, phase=None if alone else "decode")
             t1 = time.monotonic()
             cpu = eng.perf.get("decode_cpu_s", 0.0) - cpu0
             if cpu > 0:  # wall / CPU time of the step: > 1 when other processes take this core
@@ -346,6 +353,7 @@ class Worker(NodeSockets):
         loops: dict[int, list] = {}  # first stage -> next decodes (sent first: they are the critical path)
         batches: dict[int, list] = {}
         back: list[int] = []
+        own: list[tuple[dict, object]] = []  # next decodes of routes that start here: no wire to cross
         now = time.monotonic()
         for out in outs:
             h = dict(out.work.meta)
@@ -372,7 +380,9 @@ class Worker(NodeSockets):
                 nxt = HOST_ID
                 nd = self._next_decode(h, out)
                 nd_sent = nd is not None or h.get("loop") is None  # without loop-back: via the host
-                if nd is not None:
+                if nd is not None and route[0][0] == self.me.id:
+                    own.append((nd, out.payload))
+                elif nd is not None:
                     loops.setdefault(route[0][0], []).append((h["rid"], encode(nd, out.payload, self.key)))
             else:
                 if len(route) <= k + 1:
@@ -408,6 +418,16 @@ class Worker(NodeSockets):
             self.sent_at = time.monotonic()
             for rid in back:
                 self.coming[rid] = self.sent_at
+        # a route that starts where it ends (this worker holds all its layers): its next decode is
+        # queued here through the same checks as a received one (``_accept``), without encoding,
+        # signing and sending it to this very process
+        for nd, token in own:
+            self.local_decodes += 1
+            try:
+                self._accept(nd, token.detach().clone())
+            except Exception as exc:  # noqa: BLE001 - as on_data: one bad message never kills the process
+                self.errors["internal"] += 1
+                print(f"worker {self.me.id}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
 
     def _send_batch(self, nxt: int, batch: list) -> None:
         if not self.outbox.send_many(nxt, [frames for _, frames in batch]):
@@ -534,6 +554,7 @@ class Worker(NodeSockets):
         seconds (``loop_cpu_s``; the rest of it is messaging and bookkeeping)."""
         out = {k: round(v, 4) if isinstance(v, float) else v for k, v in dict(self.engine.perf).items()}
         out["loop_cpu_s"] = round(_clock(self.loop_clock) - self.loop0, 4)
+        out["local_decodes"] = self.local_decodes  # next decodes queued here without a message
         return out
 
     def _drain_data(self) -> None:
