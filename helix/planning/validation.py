@@ -49,26 +49,15 @@ COLUMNS = [
     "rtt_simulated",
     "rejected_share",
     "input_in_flight",
+    # the estimate's admission replay (helix.placement.admission): the same two figures on its side;
+    # empty when the validation runs without the trace's lengths (the closed-form KV bound)
     "rejected_share_replay",
     "input_in_flight_replay",
 ]
 # the simulation's closed-loop figures (closed_loop_stats): empty when the simulate callable gives
 # only the decode throughput
 SIM_STATS = ("in_flight_simulated", "rtt_simulated", "rejected_share", "input_in_flight")
-# the estimate's admission replay (helix.placement.admission): the same two figures on its side; empty
-# when the validation runs without the trace's lengths (the closed-form KV bound)
-REPLAY_STATS = ("rejected_share_replay", "input_in_flight_replay")
-NUMERIC = (
-    "max_flow",
-    "estimate",
-    "estimate_fast",
-    "crossings",
-    "simulated",
-    "in_flight",
-    "rtt",
-    *SIM_STATS,
-    *REPLAY_STATS,
-)
+NUMERIC = tuple(c for c in COLUMNS if c not in ("cluster", "model", "layout", "source"))
 RANDOM_LAYOUTS = 3  # seeded random walks per (cluster, model)
 SEGMENT_LAYOUTS = 2  # best region-aware segment starts per (cluster, model), by estimate
 

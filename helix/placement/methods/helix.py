@@ -449,20 +449,7 @@ class Planner:
                 v = _served_score(e)
                 return v if e.max_flow >= floor else v * (e.max_flow / floor) ** 4
 
-            lanes = []
-            for lane in range(FLOOR_LANES):
-                if self.should_stop():
-                    break
-                search = LayoutSearch(
-                    self.ctx, self.tables, seed=s.seed + 1000 * (q + 1) + lane, score=fscore
-                )
-                v, st, sz = search.run(
-                    [(list(mf[0]), list(mf[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop
-                )
-                lanes.append((v, lane, st, sz))
-            lanes.sort(key=lambda r: (-r[0], r[1]))  # best first, ties by lane
-            for _, _, st, sz in lanes[: s.floor_candidates]:
-                out.append((frac, st, sz))
+            out += [(frac, st, sz) for st, sz in self._lanes(mf, fscore, s.seed + 1000 * (q + 1), per_lane)]
         return out
 
     def rtt_ceilings(self, ref, sm: ServedModel, fractions) -> list[tuple[float, list[int], list[int]]]:
@@ -496,21 +483,23 @@ class Planner:
                 e, *ons = sm.estimate_modes(st, sz, queries)
                 return _ceiling_score(e, ons, r0, frac, floor)
 
-            lanes = []
-            for lane in range(FLOOR_LANES):
-                if self.should_stop():
-                    break
-                search = LayoutSearch(
-                    self.ctx, self.tables, seed=s.seed + 2000 * (q + 1) + lane, score=cscore
-                )
-                v, st, sz = search.run(
-                    [(list(ref[0]), list(ref[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop
-                )
-                lanes.append((v, lane, st, sz))
-            lanes.sort(key=lambda r: (-r[0], r[1]))
-            for _, _, st, sz in lanes[: s.floor_candidates]:
-                out.append((frac, st, sz))
+            out += [(frac, st, sz) for st, sz in self._lanes(ref, cscore, s.seed + 2000 * (q + 1), per_lane)]
         return out
+
+    def _lanes(self, start, score, seed: int, per_lane: int) -> list[tuple[list[int], list[int]]]:
+        """FLOOR_LANES seeded searches from ``start`` under ``score`` (seeds ``seed + lane``, at most
+        ``per_lane`` evaluations each); the ``floor_candidates`` best layouts, best first, ties by lane."""
+        lanes = []
+        for lane in range(FLOOR_LANES):
+            if self.should_stop():
+                break
+            search = LayoutSearch(self.ctx, self.tables, seed=seed + lane, score=score)
+            v, st, sz = search.run(
+                [(list(start[0]), list(start[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop
+            )
+            lanes.append((v, lane, st, sz))
+        lanes.sort(key=lambda r: (-r[0], r[1]))
+        return [(st, sz) for _, _, st, sz in lanes[: self.s.floor_candidates]]
 
     def rerank(self, cands, keep: list[int], extend=None) -> tuple[int, list[dict]]:
         """Simulate the candidates (``problem.rerank``); the index of the best and a row each.
