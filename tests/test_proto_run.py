@@ -325,5 +325,6 @@ def test_workers_holding_every_layer_serve_the_single_process_tokens(tmp_path, c
     reports = run["worker_reports"].values()
     assert all(not any(rep["dropped"].values()) for rep in reports)
     assert len(reports) == 2 and all(rep["perf"]["local_decodes"] > 0 for rep in reports)
+    assert run["host_loop_cpu_s"] > 0  # the host's serving-loop CPU (benchmarks/prototype.py reads it)
     finished = [r for r in _read(out / "routes.csv") if r["status"] == "finished"]
     assert finished and all(len(_ints(r["nodes"])) == 1 for r in finished), finished[:3]
