@@ -3,31 +3,30 @@
 The prototype: host + worker processes, tiny-llama (8 layers, hidden 256), helix scheduler, offline
 closed loop with exactly N requests in flight (``feed: replace``). Layout ``replicas`` (default): 2
 workers that each hold all 8 layers, one per core of the 2-core development machine (data parallel,
-what Helix's placement gives machines that each hold the whole model: every route is one stage, a
-worker queues its requests' next decodes itself and runs waiting prompts in its decode steps;
-docs/prototype-performance.md says why this layout and not the pipeline); ``pipe2``: 2 workers,
-layers [0,4) and [4,8), with the prototype's defaults: the requests in flight decode as one batch
-(the first stage regroups decodes that arrive apart, ``regroup``), a stage runs and sends its
-decodes before its prompts, so it runs prompts while the batch is at the other stage;
-``--decode-batch N/2`` runs micro-batches instead, ``--prompt-layers k`` prompts k layers at a time;
-``branching``: the 4-worker test placement config/test/proto-layout.yaml. The baseline: one process
-holding all layers in one ``torch`` engine, the same closed loop (same lengths, same concurrency,
-same 0.1-s relaunch delay, all decodes in one batch), no network, run with 1 torch thread and with
-the workers' total (the ratio is against the faster of the two). Each round runs the prototype and
-the baseline(s) back to back, alternating which goes first, so they see the same machine load; per
-round it prints tokens/s, the ratio, the CPU each side's serving loop used, the CPU per decode
-token, the seconds each side was runnable without a CPU (schedstat), whether the round was
-uncontended (no side waited for a CPU more than 10 % of it) and the 1-minute load average; the run's
-figure is the median of the rounds' ratios, also given over the uncontended rounds alone. The
-prototype runs with its defaults, as the server does (decode loop-back on; ``--no-loopback`` for the
-host-in-every-iteration path). ``--profile DIR`` also writes each worker's cProfile
-(HELIX_PROFILE_DIR) and prints where the workers' time went; ``--timeline DIR`` has each worker
-write a wall-clock timeline of its serving loop (HELIX_TIMELINE_DIR) and copies the last round's
-host events next to them, which ``benchmarks/prototype_timeline.py DIR`` splits into the parts of a
-decode round. Each round also prints both sides' mean prompt and decode latency: in this closed loop
-tokens/s = in flight x decodes per request / (0.1-s relaunch delay + prompt latency + decodes per
-request x decode latency), which is how the two sides compare. Findings are in
-docs/prototype-performance.md.
+as when each machine holds the whole model: every route is one stage, a worker queues its requests'
+next decodes itself and runs waiting prompts in its decode steps; docs/prototype-performance.md says
+why this layout and not the pipeline); ``pipe2``: 2 workers, layers [0,4) and [4,8), with the
+prototype's defaults: the requests in flight decode as one batch (the first stage regroups decodes
+that arrive apart, ``regroup``), a stage runs and sends its decodes before its prompts, so it runs
+prompts while the batch is at the other stage; ``--decode-batch N/2`` runs micro-batches instead,
+``--prompt-layers k`` prompts k layers at a time; ``branching``: the 4-worker test placement
+config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch`` engine,
+the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all decodes in one
+batch), no network, run with 1 torch thread and with the workers' total (the ratio is against the
+faster of the two). Each round runs the prototype and the baseline(s) back to back, alternating
+which goes first, so they see the same machine load; per round it prints tokens/s, the ratio, the
+CPU each side's serving loop used, the CPU per decode token, the seconds each side was runnable
+without a CPU (schedstat), whether the round was uncontended (no side waited for a CPU more than 10
+% of it) and the 1-minute load average; the run's figure is the median of the rounds' ratios, also
+given over the uncontended rounds alone. The prototype runs with its defaults, as the server does
+(decode loop-back on; ``--no-loopback`` for the host-in-every-iteration path). ``--profile DIR``
+also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where the workers' time went;
+``--timeline DIR`` has each worker write a wall-clock timeline of its serving loop
+(HELIX_TIMELINE_DIR) and copies the last round's host events next to them, which
+``benchmarks/prototype_timeline.py DIR`` splits into the parts of a decode round. Each round also
+prints both sides' mean prompt and decode latency: in this closed loop tokens/s = in flight x
+decodes per request / (0.1-s relaunch delay + prompt latency + decodes per request x decode
+latency), which is how the two sides compare. Findings are in docs/prototype-performance.md.
 
     python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 5] \
         [--layout replicas|pipe2|branching] [--profile DIR] [--timeline DIR] [--fit-prompts]
