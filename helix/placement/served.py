@@ -34,6 +34,9 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   link, latency, the token's send time, the wait behind the other tokens of its batch and an M/G/1
   wait behind prompt activations (about 1 s each on a 12.5 MB/s link): this is what prices region
   crossings.
+* ``decode="replay"`` (offline, an option): the round trip and decode throughput from the decode loop
+  replayed on this routing and these costs (:mod:`helix.placement.decode_replay`: platoons, lone
+  heads, merges, prompts of the requests' turnover) instead of the closed form; docs/served.md.
 * the decode throughput ``T`` solves ``T = min(F_dec, N_dec(T) / RTT(T))`` (prompt and queueing
   terms grow with T) as a fixed point; ``F_dec`` is the decode share of the max-flow, the cap
   (``flow_cap=False``: only the rate at which a link or machine would be busy all the time).
@@ -71,6 +74,7 @@ import numpy as np
 from helix.errors import HelixInputError
 from helix.flow.graph import FlowContext
 from helix.flow.maxflow import dinic
+from helix.placement.decode_replay import ReplayArc, ReplayNode
 
 FLOW_MASK = 0.05  # the helix scheduler ignores links under 5 % of the sender's flow
 FEED_HWM = 0.8  # offline feeder: admit while the worst layer's expected KV use <= 0.8
@@ -88,6 +92,9 @@ ADMISSIONS = ("bound", "replay")
 # decode platoons: tokens sharing their whole route ("route", the planner's search) or their route's
 # sequence of machine classes (same layers and GPU type: "class", the validation's)
 GROUPS = ("route", "class")
+# the round trip of a decode token: the closed form ("analytic", the planner's search) or the decode loop
+# replayed (helix.placement.decode_replay: the validation's; offline only, needs the trace's lengths)
+DECODES = ("analytic", "replay")
 BUSY_CAP = 0.95  # a busy share at or above 1 means overload (caught separately); keeps 1 - busy > 0
 # the simulator's offline run (helix/sim/settings.py: HELIX_N_INIT, OFFLINE_WARMUP_S, OFFLINE_MEASURE_S;
 # a test keeps them equal): requests launched at its start, and its measure window after the start (s)
@@ -227,6 +234,7 @@ class ServedModel:
         flow_cap: bool = True,
         groups: str = "route",
         online_window: float | None = SIM_ONLINE_WINDOW,
+        decode: str = "analytic",
     ):
         if routing not in ROUTINGS:
             raise HelixInputError(
@@ -245,6 +253,16 @@ class ServedModel:
         if groups not in GROUPS:
             raise HelixInputError(
                 "served estimate", "groups", f"groups must be one of {', '.join(GROUPS)}", groups
+            )
+        if decode not in DECODES:
+            raise HelixInputError(
+                "served estimate", "decode", f"decode must be one of {', '.join(DECODES)}", decode
+            )
+        if decode == "replay" and workload.pairs is None:
+            raise HelixInputError(
+                "served estimate",
+                "workload",
+                "the decode replay needs the trace's lengths (WorkloadStats.from_lengths)",
             )
         if profiles is None and gpu_models is None:
             raise HelixInputError(
@@ -289,6 +307,7 @@ class ServedModel:
         self.routing = routing
         self.admission = admission
         self.groups = groups  # decode tokens travel together: per route, or per route of classes
+        self.decode = decode  # offline round trip: the closed form, or the decode loop replayed
         self.flow_cap = flow_cap  # the max-flow's decode share caps the estimate (False: only overload)
         self.run = run  # offline: (requests at the start, window start, window end); None: steady state
         self.online_window = online_window  # online: the run's length (s); None: steady state
@@ -545,6 +564,9 @@ class ServedModel:
                 )
                 est.detail["replay"] = rep
                 est.detail.pop("costs", None)
+            decode_inputs = est.detail.pop("decode_inputs", None)
+            if decode_inputs is not None:
+                est = self._decoded(est, *decode_inputs)
             out.append(est)
         return out
 
@@ -595,6 +617,21 @@ class ServedModel:
             cc = fwd[c] * bwd[c]
             coll[i] = cc * visit[i] ** 2 / cv[c] ** 2 if cv[c] > 0 else 0.0
         return coll
+
+    def _decoded(self, est: Estimate, nodes, arcs, n_requests, extra_rate, window, cap) -> Estimate:
+        """``est`` with its decode throughput, requests decoding and round trip from the decode replay
+        (helix.placement.decode_replay) of the solution's requests in flight, at most ``cap`` (the
+        max-flow share where the cap is on, and the rate at which a link or machine is busy all the
+        time); the prompt latency and the requests in flight stay the closed form's."""
+        from helix.placement.decode_replay import replay_decode
+
+        res = replay_decode(nodes, arcs, n_requests, self.w.pairs[1], window, extra_rate)
+        est.detail["decode_replay"] = res
+        est.throughput = min(res.throughput, cap)
+        est.in_decode, est.rtt = res.in_decode, res.rtt
+        if est.throughput <= 0:
+            est.reason = "no decode token finished in the replayed run's window"
+        return est
 
     def _replay(self, starts, sizes, used, arcs, link_flows, share, costs):
         """The admission replay (helix.placement.admission) on this routing: the scheduler's
@@ -765,7 +802,7 @@ class ServedModel:
                     r = times(T, nd, q)
                 if r is None:
                     return None
-                return nd / r[1], nd, r
+                return nd / r[1], nd, r, (nw, q)
 
             # fixed point T = min(F_dec, g(T)): g falls as T grows (prompt and queueing terms), so
             # iterate from g(0), averaging once it oscillates; an overload at T steps down
@@ -781,9 +818,42 @@ class ServedModel:
                     break
                 T = x if it < 2 else (T + x) / 2
             lo = T
-            r = g(lo) or (0.0, 0.0, (0.0, 0.0))
+            r = g(lo) or (0.0, 0.0, (0.0, 0.0), (n_kv, 0.0))
             est.throughput, est.in_decode = lo, r[1]
             est.prompt_latency, est.rtt = r[2]
+            if self.decode == "replay" and lo > 0 and r[1] > 0:
+                # what the decode replay needs (run by _routed on the final solution): the machines
+                # and the routing chain's links with this solution's costs, the requests in flight
+                # (over the run's window) and the prompts a run still filling adds over the steady rate
+                pos = {i: q for q, i in enumerate(on)}
+                nodes = [
+                    ReplayNode(
+                        float(k[q]),
+                        tuple(float(v) for v in dec[q, : int(dm[q]) + 1]),
+                        int(dm[q]),
+                        self.act * CPU_BUFFER_COST,
+                        float(P[q]),
+                    )
+                    for q in range(len(on))
+                ]
+                links = []
+                for p, (i, j) in enumerate(arcs):
+                    v = 1.0 if i == -1 else visit[i]
+                    on_route = (i == -1 or i in pos) and (j == -2 or j in pos) and v > 0
+                    links.append(
+                        ReplayArc(
+                            -1 if i == -1 else pos.get(i, -3),
+                            -2 if j == -2 else pos.get(j, -3),
+                            p_arc[p] / v if on_route else 0.0,
+                            float(lat[p]),
+                            float(s_tok[p]),
+                            float(s_in[p]),
+                        )
+                    )
+                nw, q = r[3]
+                window = (self.run[1], self.run[2]) if self.run else SIM_OFFLINE_RUN[1:]
+                extra = max(q - lo / mo, 0.0) if self.run else 0.0
+                est.detail["decode_inputs"] = (nodes, links, int(round(nw)), extra, window, f_dec)
             if self.admission == "replay" and lo > 0:
                 costs = times(lo, r[1], None, parts=True)
                 if costs is not None:
