@@ -81,6 +81,13 @@ def test_the_replay_is_deterministic():
     assert replay_decode(*args) == replay_decode(*args)
 
 
+def test_no_complete_route_decodes_nothing():
+    nodes = [node(), node()]
+    arcs = [ReplayArc(-1, 0, 1.0, 0.0, 0.0, 0.0), ReplayArc(0, 1, 1.0, 0.0, 0.0, 0.0)]  # 1 leads nowhere
+    res = replay_decode(nodes, arcs, 10, NEVER, WINDOW)
+    assert (res.throughput, res.rtt) == (0.0, 0.0)
+
+
 def test_a_link_of_no_share_is_never_taken():
     """A second first stage that the routing chain gives no share is never walked: the replay is the
     one without it, token for token (the slow machine would otherwise change the throughput)."""

@@ -106,6 +106,17 @@ def replay_decode(
     for a, arc in enumerate(arcs):
         if arc.share > 0:
             out_arcs.setdefault(arc.src, []).append((a, arc.share))
+    # every machine a route reaches must lead on (else no complete route: nothing decodes)
+    seen, todo = {_SOURCE}, [_SOURCE]
+    while todo:
+        u = todo.pop()
+        if u != _SINK and u not in out_arcs:
+            return DecodeReplayResult(0.0, 0.0, 0.0)
+        for a, _ in out_arcs.get(u, ()):
+            v = arcs[a].dst
+            if v not in seen:
+                seen.add(v)
+                todo.append(v)
     served = {u: [0] * len(lst) for u, lst in out_arcs.items()}
     asked = dict.fromkeys(out_arcs, 0)
 
