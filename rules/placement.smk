@@ -20,10 +20,12 @@ from helix.placement.workflow import (
     model_json_input,
     placement_targets,
     preset_param,
+    threads_param,
     arrivals_input,
 )
 
 placement_preset = preset_param(HCFG)
+placement_threads = threads_param(HCFG)
 placement_arrivals = arrivals_input(HCFG)
 placement_model_json = model_json_input(HCFG, ARTIFACT)
 placement_cluster = cluster_input(PROFILES)
@@ -54,6 +56,7 @@ rule placement:
         method=METHOD_PATTERN,
     conda:
         "../envs/helix.yaml"
+    threads: placement_threads
     params:
         preset=placement_preset,
         model=model_entry,

@@ -32,4 +32,5 @@ with rule_log(sm) as log:
         arrivals=arrivals,
         out_dir=Path(sm.output.layout).parent,
         say=lambda line: print(line, file=log, flush=True),
+        cores=sm.threads,
     )

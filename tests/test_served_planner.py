@@ -370,3 +370,51 @@ def test_round_trip_ceiling_scores_the_online_round_trip_at_the_configured_rates
     sat = served(chain(bw=100.0, regions=("r0", "r1"))).estimate([0, 2], [2, 2], "online", 60.0)
     assert sat.saturated and _ceiling_score(e, [ons[0], sat], r0, 0.9, 0.0) == 0.0
     assert _ceiling_score(e, ons, r0, 0.9, 2 * e.max_flow) == pytest.approx(v / 16)
+
+
+def test_more_ceiling_lanes_add_candidates_and_worker_processes_change_nothing(artifact_dir, tmp_path):
+    """Ceiling lanes beyond the first keep the first lanes' layouts (seeds ``seed + lane``, the
+    same evaluations per lane) and add their own, every one simulated; and the planner run in two
+    worker processes writes byte for byte what it writes in one (lanes and simulations are
+    seeded and gathered in order, helix/parallel.py)."""
+    from helix.artifact.traces import import_traces
+    from helix.parallel import can_fork
+    from helix.planning.rerank import attach_reranker
+
+    served = dict(
+        SMALL,
+        objective="served",
+        served_evaluations=600,
+        served_rtt_ceilings=[0.9],
+        floor_evaluations=300,
+        floor_candidates=1,
+        rerank=2,
+        rerank_duration_s=120,
+        rerank_warmup_s=30,
+        rerank_online_tps=[400.0],
+        rerank_online_duration_s=200,
+        rerank_online_margin=0.3,
+    )
+    traces = import_traces(artifact_dir, tmp_path / "traces")
+    runs = {}
+    for name, extra in {
+        "one": dict(threads=1),
+        "wide": dict(threads=1, ceiling_lanes=4, ceiling_candidates=4),
+        "wide2": dict(threads=2, ceiling_lanes=4, ceiling_candidates=4),
+    }.items():
+        p = _problem(artifact_dir, **served, **extra)
+        attach_reranker(p, traces["lengths"], GPUS, arrivals_path=traces["arrivals"])
+        run_placement(p, "helix", tmp_path / name)
+        notes = json.loads((tmp_path / name / "flow.json").read_text())["notes"]["served"]
+        runs[name] = ((tmp_path / name / "layout.yaml").read_bytes(), notes)
+
+    def simulated(notes) -> dict[str, float]:
+        return {n: r["simulated"] for r in notes["rerank"] for n in r["candidate"].split("+")}
+
+    one, wide = simulated(runs["one"][1]), simulated(runs["wide"][1])
+    assert "rtt0.9" in one and "rtt0.9.1" not in one  # floor_candidates: the best lane only
+    # the wider ceiling: every lane's best is a candidate, among them the narrower run's
+    assert set(one.values()) <= set(wide.values()) and len({k for k in wide if k.startswith("rtt")}) >= 2
+    assert len(runs["wide"][1]["ceilings"]) == 4
+    if can_fork():
+        assert runs["wide2"] == runs["wide"]

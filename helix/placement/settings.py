@@ -40,6 +40,8 @@ class PlacementPreset(BaseModel):
     time_limit_s: float = Field(60.0, gt=0)
     # share of the time limit the portfolio gives the heuristic before the MILP
     heuristic_share: float = Field(0.5, gt=0, le=1)
+    # solver threads (MILP backends); the served planner's worker processes for its independent
+    # lanes and simulations (helix/parallel.py: the same layout with any number)
     threads: int = Field(2, ge=1)
     seed: int = 0
     prune: bool = False
@@ -90,6 +92,13 @@ class PlacementPreset(BaseModel):
     # floor_candidates simulated). Why: an online run below capacity loses what is still decoding
     # when its window ends, which grows with the round trip (docs/served.md).
     served_rtt_ceilings: list[float] = Field(default_factory=list)
+    # Lanes per round-trip ceiling (each of floor_evaluations / 3 estimates, seeded
+    # ``seed + 2000 * (ceiling + 1) + lane``, so more lanes only add to fewer) and how many of
+    # their best layouts are simulated (default: floor_candidates). Why: the estimate cannot tell
+    # the ceiling lanes' layouts apart while the simulator serves them up to 20 % apart
+    # (docs/served.md), so more lanes, each simulated, buy candidates the estimate would not pick.
+    ceiling_lanes: int = Field(3, ge=1)
+    ceiling_candidates: int | None = Field(None, ge=1)
     # Two-stage re-ranking: with rerank_screen_s > 0 every candidate is first simulated for
     # rerank_screen_s (after rerank_warmup_s), then the ``rerank_final`` best of that screen and
     # the max-flow layout get the full rerank_duration_s; the best full simulation wins.

@@ -86,6 +86,18 @@ def preset_param(cfg) -> Callable:
     return placement_preset
 
 
+def threads_param(cfg) -> Callable:
+    """The rule's threads: a serving-aware placement runs its lanes and simulations in the
+    preset's ``threads`` worker processes (helix/parallel.py), so it asks for that many cores;
+    every other placement for one (the MILP backends' threads are the preset's as before)."""
+
+    def placement_threads(wildcards) -> int:
+        preset = resolved_preset(cfg, wildcards.cluster, wildcards.model, wildcards.method)
+        return preset.threads if preset.objective == "served" else 1
+
+    return placement_threads
+
+
 def arrivals_input(cfg) -> Callable:
     """Input function: the arrival trace, for a placement that re-ranks online (else nothing)."""
 

@@ -7,6 +7,7 @@ only this package may import both placement and the simulator.
 
 from __future__ import annotations
 
+import resource
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -37,13 +38,18 @@ def placement_job(
     out_dir: str | Path,
     say: Callable[[str], None],
     arrivals: str | list[str] | None = None,
+    cores: int | None = None,
 ) -> PlacementResult:
     """Place and write layout.yaml, flow.json, meta.json (and the helix family's solver files).
 
     A signal during the solve fails the job (no output, so Snakemake never caches it); the
-    incumbent waits in ``.incumbent/`` for the rerun (helix.placement.interrupt).
+    incumbent waits in ``.incumbent/`` for the rerun (helix.placement.interrupt). ``cores``: the
+    cores the rule got, at most the worker processes of a serving-aware placement (its layout is
+    the same with any number, helix/parallel.py).
     """
     settings = PlacementPreset.model_validate(preset)
+    if cores is not None and settings.objective == "served" and settings.threads > cores:
+        settings = settings.model_copy(update={"threads": max(1, cores)})
     cluster = Cluster.load(cluster_yaml)
     source = ArtifactSource.at(artifact)  # the root, whichever way it came
     spec = load_hf_config(
@@ -62,9 +68,12 @@ def placement_job(
     attach_reranker(problem, lengths, gpus, log=say, arrivals_path=arrivals)
     t0 = time.monotonic()
     result = run_placement(problem, method, out_dir, on_interrupt="fail")
+    cpu = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     say(
         f"{cluster_key}/{model_key}/{method}: max_flow {result.objective:.2f} tok/s, "
-        f"bound {result.upper_bound}, {time.monotonic() - t0:.1f} s wall"
+        f"bound {result.upper_bound}, {time.monotonic() - t0:.1f} s wall, CPU s "
+        f"{cpu[0].ru_utime + cpu[0].ru_stime:.1f} in this process and "
+        f"{cpu[1].ru_utime + cpu[1].ru_stime:.1f} in its workers"
     )
     for row in result.trace:
         say(f"  {row.seconds:8.2f}s {row.objective:10.2f} {row.source}")

@@ -13,9 +13,11 @@ Runs are deterministic (seeded workload, no wall clock); a candidate the simulat
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from helix.cluster import Cluster
 from helix.errors import HelixInputError, HelixRunError
+from helix.parallel import ordered_map
 from helix.placement.base import layout_from_vectors
 
 
@@ -74,9 +76,11 @@ def simulated_reranker(
     log: Callable[[str], None] | None = None,
     arrivals: Sequence[int] | None = None,
     online_duration_s: float | None = None,
+    workers: int = 1,
 ) -> Callable:
     """A ``PlacementProblem.rerank`` callable: [(starts, sizes)] -> simulated decode tok/s,
-    offline, or online at ``rate_tps`` (then ``arrivals``, the arrival trace, is needed)."""
+    offline, or online at ``rate_tps`` (then ``arrivals``, the arrival trace, is needed); the
+    candidates' simulations run in ``workers`` processes (the same numbers as one by one)."""
     from helix.sim.engine import default_core
 
     full_s = duration_s
@@ -100,9 +104,11 @@ def simulated_reranker(
         default_core()
         dur = online_duration_s if online else duration_s or full_s
         what = f"online at {rate_tps:g} tok/s" if online else "offline"
-        out = []
-        for q, (st, sz) in enumerate(candidates):
+
+        def job(st, sz):
+            """One candidate's throughput (-1 where the simulator rejects it) and its log lines."""
             lay = layout_from_vectors(cluster, model.num_layers, st, sz)
+            lines = []
             try:
                 m = simulate_layout(
                     cluster,
@@ -122,10 +128,17 @@ def simulated_reranker(
                 v = float(m["decode_throughput_tps"])
             except (HelixInputError, HelixRunError) as exc:  # bad layout, a KV overflow, all links masked
                 v = -1.0
-                if log:
-                    log(f"rerank candidate {q} {what}: {exc.one_line()}")
+                lines.append(f"{what}: {exc.one_line()}")
+            lines.append(f"{v:.2f} decode tok/s simulated {what} over {dur:g} s")
+            return v, lines
+
+        # independent, seeded runs: in ``workers`` processes, gathered in the candidates' order
+        done = ordered_map([partial(job, st, sz) for st, sz in candidates], workers)
+        out = []
+        for q, (v, lines) in enumerate(done):
             if log:
-                log(f"rerank candidate {q}: {v:.2f} decode tok/s simulated {what} over {dur:g} s")
+                for line in lines:
+                    log(f"rerank candidate {q}: {line}")
             out.append(v)
         return out
 
@@ -167,4 +180,5 @@ def attach_reranker(
         log=log,
         arrivals=arrivals,
         online_duration_s=s.rerank_online_duration_s,
+        workers=s.threads,
     )

@@ -29,6 +29,7 @@ from helix.artifact.sol_ini import read_sol_ini
 from helix.errors import HelixInputError, PlacementError
 from helix.flow.graph import FlowContext
 from helix.flow.maxflow import max_flow
+from helix.parallel import ordered_map
 from helix.placement.base import (
     PlacementMethod,
     PlacementProblem,
@@ -483,23 +484,33 @@ class Planner:
                 e, *ons = sm.estimate_modes(st, sz, queries)
                 return _ceiling_score(e, ons, r0, frac, floor)
 
-            out += [(frac, st, sz) for st, sz in self._lanes(ref, cscore, s.seed + 2000 * (q + 1), per_lane)]
+            lanes = self._lanes(
+                ref, cscore, s.seed + 2000 * (q + 1), per_lane, s.ceiling_lanes, s.ceiling_candidates
+            )
+            out += [(frac, st, sz) for st, sz in lanes]
         return out
 
-    def _lanes(self, start, score, seed: int, per_lane: int) -> list[tuple[list[int], list[int]]]:
-        """FLOOR_LANES seeded searches from ``start`` under ``score`` (seeds ``seed + lane``, at most
-        ``per_lane`` evaluations each); the ``floor_candidates`` best layouts, best first, ties by lane."""
-        lanes = []
-        for lane in range(FLOOR_LANES):
-            if self.should_stop():
-                break
-            search = LayoutSearch(self.ctx, self.tables, seed=seed + lane, score=score)
-            v, st, sz = search.run(
-                [(list(start[0]), list(start[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop
-            )
-            lanes.append((v, lane, st, sz))
-        lanes.sort(key=lambda r: (-r[0], r[1]))
-        return [(st, sz) for _, _, st, sz in lanes[: self.s.floor_candidates]]
+    def _lanes(
+        self, start, score, seed: int, per_lane: int, lanes: int = FLOOR_LANES, keep: int | None = None
+    ) -> list[tuple[list[int], list[int]]]:
+        """``lanes`` seeded searches from ``start`` under ``score`` (seeds ``seed + lane``, at most
+        ``per_lane`` evaluations each), in ``threads`` worker processes (helix/parallel.py: the
+        same lanes and results as one after the other); the ``keep`` (default
+        ``floor_candidates``) best layouts, best first, ties by lane."""
+
+        def lane_job(lane: int):
+            def job():
+                search = LayoutSearch(self.ctx, self.tables, seed=seed + lane, score=score)
+                v, st, sz = search.run(
+                    [(list(start[0]), list(start[1]))], LANE_S, max_evals=per_lane, stop=self.should_stop
+                )
+                return v, lane, st, sz
+
+            return job
+
+        found = ordered_map([lane_job(q) for q in range(lanes)], self.s.threads, stop=self.should_stop)
+        found.sort(key=lambda r: (-r[0], r[1]))
+        return [(st, sz) for _, _, st, sz in found[: self.s.floor_candidates if keep is None else keep]]
 
     def rerank(self, cands, keep: list[int], extend=None) -> tuple[int, list[dict]]:
         """Simulate the candidates (``problem.rerank``); the index of the best and a row each.
@@ -556,15 +567,24 @@ class Planner:
         order = sorted((j for j in range(len(final)) if full[j] > 0), key=lambda j: (-full[j], final[j]))
         top = None
         runs: dict[int, list[float]] = {}
-        for j in order:
-            if top is not None and full[j] < (1.0 - s.rerank_online_margin) * top:
+        i, keep = 0, 1.0 - s.rerank_online_margin
+        while i < len(order):
+            if top is not None and full[order[i]] < keep * top:
                 break
-            on = [rr([vec[final[j]]], rate_tps=rate)[0] for rate in s.rerank_online_tps]
-            for rate, x in zip(s.rerank_online_tps, on):
-                rows[final[j]][f"online@{rate:g}"] = round(x, 3)
-            if all(x > 0 for x in on):
-                top = full[j] if top is None else top
-                runs[j] = on
+            # the candidates this walk reaches for certain, simulated together (in the reranker's
+            # worker processes): those within the margin of ``top``, or of this one's offline
+            # throughput while none runs online (the first that runs is no better than it)
+            ref = full[order[i]] if top is None else top
+            batch = [j for j in order[i:] if full[j] >= keep * ref]
+            sims = [rr([vec[final[j]] for j in batch], rate_tps=rate) for rate in s.rerank_online_tps]
+            for b, j in enumerate(batch):
+                on = [sim[b] for sim in sims]
+                for rate, x in zip(s.rerank_online_tps, on):
+                    rows[final[j]][f"online@{rate:g}"] = round(x, 3)
+                if all(x > 0 for x in on):
+                    top = full[j] if top is None else top
+                    runs[j] = on
+            i += len(batch)
         if not runs:  # no candidate runs online: the offline choice
             return order[0] if order else 0
         best_on = [max(on[r] for on in runs.values()) for r in range(len(s.rerank_online_tps))]
