@@ -90,3 +90,27 @@ def test_the_pool_ends_under_the_planners_signal_handlers():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+@needs_fork
+def test_a_signal_to_the_whole_job_ends_the_map():
+    """Snakemake cancels a job with SIGTERM to its process group: the workers die of it, the
+    parent's handler sets STOP, and a map polling STOP returns what finished (here nothing)
+    instead of waiting for results that will never come. In a child process of its own group."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, threading, time\n"
+        "from helix.parallel import ordered_map\n"
+        "from helix.placement.interrupt import STOP, stop_on_signals\n"
+        "jobs = [lambda: time.sleep(60) for _ in range(4)]\n"
+        "threading.Timer(1.0, lambda: os.killpg(os.getpgid(0), signal.SIGTERM)).start()\n"
+        "with stop_on_signals():\n"
+        "    out = ordered_map(jobs, 2, stop=STOP.is_set)\n"
+        "print('done', len(out), STOP.is_set())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, start_new_session=True
+    )
+    assert out.stdout.split() == ["done", "0", "True"], out.stderr

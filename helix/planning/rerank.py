@@ -18,6 +18,7 @@ from functools import partial
 from helix.cluster import Cluster
 from helix.errors import HelixInputError, HelixRunError
 from helix.parallel import ordered_map
+from helix.placement.interrupt import STOP
 from helix.placement.base import layout_from_vectors
 
 
@@ -132,15 +133,18 @@ def simulated_reranker(
             lines.append(f"{v:.2f} decode tok/s simulated {what} over {dur:g} s")
             return v, lines
 
-        # independent, seeded runs: in ``workers`` processes, gathered in the candidates' order
-        done = ordered_map([partial(job, st, sz) for st, sz in candidates], workers)
+        # independent, seeded runs: in ``workers`` processes, gathered in the candidates' order.
+        # A signal (SIGINT/SIGTERM: STOP) ends the runs, and the candidates not simulated score -1,
+        # like rejected ones: the planner then ends as interrupted (helix.placement.interrupt)
+        # instead of waiting on workers the same signal may have killed.
+        done = ordered_map([partial(job, st, sz) for st, sz in candidates], workers, stop=STOP.is_set)
         out = []
         for q, (v, lines) in enumerate(done):
             if log:
                 for line in lines:
                     log(f"rerank candidate {q}: {line}")
             out.append(v)
-        return out
+        return out + [-1.0] * (len(candidates) - len(out))
 
     return rerank
 
