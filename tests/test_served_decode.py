@@ -17,11 +17,11 @@ from test_served import MODEL, WL, chain, gpu
 
 from helix.errors import HelixInputError
 from helix.placement.admission import LAUNCH_DELAY
-from helix.placement.decode_replay import ReplayArc, ReplayNode, replay_decode
+from helix.placement.decode_replay import ReplayArc, ReplayNode, iwrr_route, replay_decode
 from helix.placement.served import GpuServing, ServedModel, WorkloadStats
 
 TD = 0.05  # s per layer of a decode walk, any batch
-NEVER = [10**9]  # outputs that never finish inside the window: a fixed population decoding
+NEVER = ([100], [10**9])  # outputs that never finish inside the window: a fixed population decoding
 WINDOW = (10.0, 110.0)
 RUN = (20, 10.0, 40.0)  # a short offline run for the estimate: its window is the replay's
 
@@ -66,7 +66,7 @@ def test_a_platoon_over_the_decode_limit_walks_in_parts():
 def test_little_holds_and_turnover_launches_prompts():
     nodes = [node(k=2, prompt=0.2), node(k=2, prompt=0.1)]
     n, out = 30, [20, 40, 60]
-    res = replay_decode(nodes, line(nodes, lat=0.01, send=1e-4, prompt_send=0.05), n, out, WINDOW)
+    res = replay_decode(nodes, line(nodes, lat=0.01, send=1e-4, prompt_send=0.05), n, ([50] * 3, out), WINDOW)
     assert res.throughput > 0 and res.in_prompt > 0
     # every request is decoding, in its prompt, or waiting out the launch delay after it finished
     finishing = res.throughput / (sum(out) / len(out))
@@ -77,8 +77,27 @@ def test_little_holds_and_turnover_launches_prompts():
 
 def test_the_replay_is_deterministic():
     nodes = [node(k=2, prompt=0.2), node(k=1)]
-    args = (nodes, line(nodes, lat=0.01, send=1e-3, prompt_send=0.05), 25, [10, 30, 90], WINDOW, 0.5)
+    args = (
+        nodes,
+        line(nodes, lat=0.01, send=1e-3, prompt_send=0.05),
+        25,
+        ([10, 500, 90], [10, 30, 90]),
+        WINDOW,
+        0.5,
+    )
     assert replay_decode(*args) == replay_decode(*args)
+
+
+def test_iwrr_sends_long_prompts_to_the_link_of_large_flow():
+    """The scheduler's rule: a long prompt takes the 3/4 link, the short ones after it fill the 1/4
+    link until its load catches up."""
+    arcs = [ReplayArc(-1, 0, 0.75, 0, 0, 0), ReplayArc(-1, 1, 0.25, 0, 0, 0)]
+    arcs += [ReplayArc(0, -2, 1.0, 0, 0, 0), ReplayArc(1, -2, 1.0, 0, 0, 0)]
+    out = {-1: [(0, 0.75), (1, 0.25)], 0: [(2, 1.0)], 1: [(3, 1.0)]}
+    load = [0.0] * 4
+    firsts = [iwrr_route(out, arcs, load, w)[0] for w in (1500, 100, 100, 100, 100, 100, 100)]
+    assert firsts == [0, 1, 1, 1, 1, 1, 0]
+    assert load[0] == pytest.approx(1500 / 0.75 + 100 / 0.75) and load[1] == pytest.approx(5 * 100 / 0.25)
 
 
 def test_no_complete_route_decodes_nothing():

@@ -11,10 +11,12 @@ Measured with the simulator's loop instrumented, the batches are 0.12-0.93 of a 
 tokens, not any constant share, and on hetero42 the closed form's round trips were 20-50 % short.
 
 :func:`replay_decode` runs that loop alone, with the estimate's inputs and none of the simulator:
-``n_requests`` requests in a closed loop (the requests in flight of the estimate), each on a route
-of the routing chain (a smooth weighted round robin per sender, so the routes' counts follow the
-flow shares as the scheduler's interleaved round robin does), decoding its output length (drawn
-from the trace by a fixed seed) one token at a time, then finishing, and a new request launched
+``n_requests`` requests in a closed loop (the requests in flight of the estimate), each an (input,
+output) pair of the trace drawn by a fixed seed and routed as the helix scheduler routes (IWRR: per
+hop, of the links the routing chain keeps, the one minimising ``load + input / share``, which then
+takes ``input / share`` of load, and every decode token adds ``1 / share`` to each link of its
+route as it leaves, so long prompts go to the links of large flow), decoding its output one token
+at a time, then finishing, and a new request launched
 ``LAUNCH_DELAY`` later whose prompt (the mean prompt: its walk and activation sends) travels its
 route before its decode; the run starts in a steady state (the requests in flight drawn in
 proportion to their output, each part-way through it); a run still filling adds prompts at the
@@ -25,8 +27,8 @@ decode tokens completed in the simulator's measure window give the throughput, a
 the round trip. Deterministic: the same inputs give the same numbers (fixed seed, no hash order).
 
 Plain Python: 0.2-8 s of CPU per layout on the validation's layouts (the decode events of the 660 s
-run). An option of the estimate (``ServedModel(decode="replay")``): neither the planner's search nor
-the validation's estimate uses it; what it orders on the validation's layouts is in docs/served.md.
+run). The validation's estimate uses it (``ServedModel(decode="replay")``,
+helix.planning.validation.validation_model); the planner's search does not (docs/served.md).
 """
 
 from __future__ import annotations
@@ -83,20 +85,41 @@ class DecodeReplayResult:
         return self.in_decode / self.throughput if self.throughput > 0 else 0.0
 
 
+def iwrr_route(
+    out_arcs: dict[int, list[tuple[int, float]]], arcs: Sequence[ReplayArc], load: list[float], w: float
+) -> list[int]:
+    """The helix scheduler's IWRR route of a request of input ``w``: from the source, per hop the link
+    (of the sender's ``(arc, share)`` candidates) minimising ``load + w / share`` (the first on a tie),
+    which then takes ``w / share`` of load; the arcs of the route in order."""
+    path = []
+    u = _SOURCE
+    while u != _SINK:
+        best, low = -1, float("inf")
+        for a, share in out_arcs[u]:
+            v = load[a] + w / share
+            if v < low:
+                best, low = a, v
+        load[best] += w / arcs[best].share
+        path.append(best)
+        u = arcs[best].dst
+    return path
+
+
 def replay_decode(
     nodes: Sequence[ReplayNode],
     arcs: Sequence[ReplayArc],
     n_requests: int,
-    outputs: Sequence[float],
+    lengths: tuple[Sequence[float], Sequence[float]],
     window: tuple[float, float],
     extra_prompt_rate: float = 0.0,
     seed: int = DECODE_SEED,
 ) -> DecodeReplayResult:
-    """Replay the decode loop of ``n_requests`` requests on ``nodes`` and ``arcs`` (module doc) up to
-    ``window[1]`` seconds and measure over ``window``."""
+    """Replay the decode loop of ``n_requests`` requests of the trace's ``lengths`` (inputs, outputs)
+    on ``nodes`` and ``arcs`` (module doc) up to ``window[1]`` seconds and measure over ``window``."""
     w0, w1 = window
     rng = random.Random(seed)
-    outs = [max(int(o), 1) for o in outputs]
+    ins = [float(v) for v in lengths[0]]
+    outs = [max(int(o), 1) for o in lengths[1]]
     cum: list[int] = []
     total = 0
     for o in outs:
@@ -117,27 +140,10 @@ def replay_decode(
             if v not in seen:
                 seen.add(v)
                 todo.append(v)
-    served = {u: [0] * len(lst) for u, lst in out_arcs.items()}
-    asked = dict.fromkeys(out_arcs, 0)
+    load = [0.0] * len(arcs)  # IWRR loads
 
-    def route() -> list[int]:
-        """The next route: per sender, the arc furthest behind its share (smooth weighted round robin)."""
-        path = []
-        u = _SOURCE
-        while u != _SINK:
-            lst = out_arcs[u]
-            cnt = served[u]
-            asked[u] += 1
-            best, lag = 0, -1e300
-            for q, (_, share) in enumerate(lst):
-                v = share * asked[u] - cnt[q]
-                if v > lag + 1e-12:
-                    best, lag = q, v
-            cnt[best] += 1
-            a = lst[best][0]
-            path.append(a)
-            u = arcs[a].dst
-        return path
+    def route(w: float) -> list[int]:
+        return iwrr_route(out_arcs, arcs, load, w)
 
     n = len(nodes)
     link_free = [0.0] * len(arcs)
@@ -157,6 +163,9 @@ def replay_decode(
         nonlocal seq
         arc = arcs[item[0][item[1]]]
         a = item[0][item[1]]
+        if item[1] == 0 and not item[2]:  # a decode token leaves: 1 / share on each link of its route
+            for b in item[0]:
+                load[b] += 1.0 / arcs[b].share
         s = link_free[a] if link_free[a] > t else t
         f = s + (arc.prompt_send if item[2] else arc.token_send)
         link_free[a] = f
@@ -173,8 +182,8 @@ def replay_decode(
 
     for x in range(n_requests):
         # a steady state: requests in flight drawn in proportion to their output, part-way through it
-        y = bisect.bisect_right(cum, rng.random() * total)
-        item = [route(), 0, False, 1 + rng.randrange(outs[min(y, len(outs) - 1)])]
+        y = min(bisect.bisect_right(cum, rng.random() * total), len(outs) - 1)
+        item = [route(ins[y]), 0, False, 1 + rng.randrange(outs[y])]
         n_dec += 1
         seq += 1
         heapq.heappush(heap, (x / max(n_requests, 1), seq, DECODE, item, None))
@@ -186,7 +195,8 @@ def replay_decode(
             if t >= w1:
                 break
             nxt = t + rng.expovariate(extra_prompt_rate)
-            send([route(), 0, True, -1], t)
+            z = rng.randrange(len(outs))
+            send([route(ins[z]), 0, True, -1], t)
             continue
         t, _, kind, item, u = heapq.heappop(heap)
         if t >= w1:
@@ -219,7 +229,7 @@ def replay_decode(
             n_dec -= 1
             y = rng.randrange(len(outs))  # the next request's output length
             seq += 1
-            heapq.heappush(heap, (t + LAUNCH_DELAY, seq, LAUNCH, [route(), 0, True, outs[y]], None))
+            heapq.heappush(heap, (t + LAUNCH_DELAY, seq, LAUNCH, [route(ins[y]), 0, True, outs[y]], None))
         elif kind == START:
             node = nodes[u]
             batch, rest = [], []

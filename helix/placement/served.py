@@ -34,7 +34,7 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   link, latency, the token's send time, the wait behind the other tokens of its batch and an M/G/1
   wait behind prompt activations (about 1 s each on a 12.5 MB/s link): this is what prices region
   crossings.
-* ``decode="replay"`` (offline, an option): the round trip and decode throughput from the decode loop
+* ``decode="replay"`` (offline, the validation's): the round trip and decode throughput from the decode loop
   replayed on this routing and these costs (:mod:`helix.placement.decode_replay`: platoons, lone
   heads, merges, prompts of the requests' turnover) instead of the closed form; docs/served.md.
 * the decode throughput ``T`` solves ``T = min(F_dec, N_dec(T) / RTT(T))`` (prompt and queueing
@@ -625,7 +625,7 @@ class ServedModel:
         time); the prompt latency and the requests in flight stay the closed form's."""
         from helix.placement.decode_replay import replay_decode
 
-        res = replay_decode(nodes, arcs, n_requests, self.w.pairs[1], window, extra_rate)
+        res = replay_decode(nodes, arcs, n_requests, self.w.pairs, window, extra_rate)
         est.detail["decode_replay"] = res
         est.throughput = min(res.throughput, cap)
         est.in_decode, est.rtt = res.in_decode, res.rtt

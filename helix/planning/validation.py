@@ -213,16 +213,22 @@ def simulate_with_stats(
 def validation_model(problem, lengths=None):
     """The estimate the validation scores (column ``estimate``): routed as the helix scheduler routes,
     with decode platoons by machine class (``groups="class"``), and, given the trace's ``lengths``
-    (inputs, outputs), with the admission replayed (``admission="replay"``) and no max-flow cap
+    (inputs, outputs), with the admission replayed (``admission="replay"``), the decode loop replayed
+    for the round trip (``decode="replay"``, helix.placement.decode_replay) and no max-flow cap
     (``flow_cap=False``: the simulator serves up to 1.5 times the max-flow's decode share,
-    docs/served.md); without them the closed-form KV bound."""
+    docs/served.md); without them the closed-form KV bound and round trip."""
     from helix.placement.served import ServedModel, WorkloadStats
 
     cl = problem.cluster
     tables = [problem.table(i) for i in range(cl.n)]
     kw: dict = {"groups": "class"}
     if lengths is not None:
-        kw.update(admission="replay", flow_cap=False, workload=WorkloadStats.from_lengths(*lengths))
+        kw.update(
+            admission="replay",
+            flow_cap=False,
+            decode="replay",
+            workload=WorkloadStats.from_lengths(*lengths),
+        )
     return ServedModel(
         cl, problem.model, tables, problem.profiles, problem.model_key, routing="scheduler", **kw
     )
