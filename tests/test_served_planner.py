@@ -418,3 +418,35 @@ def test_more_ceiling_lanes_add_candidates_and_worker_processes_change_nothing(a
     assert len(runs["wide"][1]["ceilings"]) == 4
     if can_fork():
         assert runs["wide2"] == runs["wide"]
+
+
+def test_a_max_flow_search_that_ends_at_its_warm_start_is_retried_with_fresh_lane_seeds(artifact_dir):
+    """``maxflow_retries``: a search whose best is still a warm start runs again, its lanes seeded
+    from ``seed + lanes`` (SMALL: 3000 evaluations in lanes of 1000, so from seed + 3), and the
+    better layout stays; a search that beat the warm starts is kept as it is. On this cluster the
+    search at seed 0 beats them and the one at seed 3 does not."""
+    from helix.placement.methods.helix import Planner
+
+    def planner(seed, retries=0):
+        pl = Planner(_problem(artifact_dir, **SMALL, objective="served", seed=seed, maxflow_retries=retries))
+        return pl, pl.warm_starts()
+
+    seen = set()
+    for seed in (0, 3):
+        runs = {}
+        for retries in (0, 1):
+            pl, warm = planner(seed, retries)
+            runs[retries] = (pl.maxflow_search(60, warm), pl.best)
+        warm_best = max(pl.value(*w) for w in warm.values())
+        first = runs[0][1]
+        assert runs[0][0] == 1
+        if first[0] > warm_best + 1e-9:
+            seen.add("kept")
+            assert runs[1] == (1, first)
+        else:
+            seen.add("retried")
+            alone, warm = planner(seed)
+            alone.heuristic(60, warm, seed=seed + 3)
+            assert runs[1][0] == 2
+            assert runs[1][1][0] == max(first[0], alone.best[0]) > first[0]
+    assert seen == {"kept", "retried"}

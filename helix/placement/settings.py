@@ -72,6 +72,12 @@ class PlacementPreset(BaseModel):
     # (helix/planning/rerank.py); max-flow stays a bound inside the estimate.
     objective: Literal["maxflow", "served"] = "maxflow"
     served_evaluations: int = Field(12_000, ge=1)
+    # Served objective: further max-flow searches (step 1) while the search's best is still a warm
+    # start (no lane beat them), at most ``maxflow_retries``; search q seeds its lanes
+    # ``seed + q * lanes + lane`` (lanes: max_evaluations / lane_evaluations, rounded up). Why: a
+    # search that ends at its warm start failed, and every later step starts from its layout
+    # (hetero42 at seed 1: 4892 tok/s, the Swarm start; docs/served.md, "Results").
+    maxflow_retries: int = Field(0, ge=0)
     rerank: int = Field(4, ge=0)
     rerank_duration_s: float = Field(240.0, gt=0)
     rerank_warmup_s: float = Field(60.0, ge=0)
