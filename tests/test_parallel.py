@@ -93,10 +93,26 @@ def test_the_pool_ends_under_the_planners_signal_handlers():
 
 
 @needs_fork
-def test_a_signal_to_the_whole_job_ends_the_map():
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    import signal
+
+    from helix.parallel import WorkerError
+
+    def dies():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(WorkerError, match="job 1: its worker died"):
+        ordered_map([lambda: 0, dies, lambda: 2], 2)
+
+
+@needs_fork
+@pytest.mark.parametrize("delay", [0.05, 1.0])
+def test_a_signal_to_the_whole_job_ends_the_map(delay):
     """Snakemake cancels a job with SIGTERM to its process group: the workers die of it, the
     parent's handler sets STOP, and a map polling STOP returns what finished (here nothing)
-    instead of waiting for results that will never come. In a child process of its own group."""
+    instead of waiting for results that will never come, also when the signal comes while the
+    workers start (a pool whose killed worker held its queue's lock hung here). In a child
+    process of its own group."""
     import subprocess
     import sys
 
@@ -105,8 +121,8 @@ def test_a_signal_to_the_whole_job_ends_the_map():
         "from helix.parallel import ordered_map\n"
         "from helix.placement.interrupt import STOP, stop_on_signals\n"
         "jobs = [lambda: time.sleep(60) for _ in range(4)]\n"
-        "threading.Timer(1.0, lambda: os.killpg(os.getpgid(0), signal.SIGTERM)).start()\n"
         "with stop_on_signals():\n"
+        f"    threading.Timer({delay}, lambda: os.killpg(os.getpgid(0), signal.SIGTERM)).start()\n"
         "    out = ordered_map(jobs, 2, stop=STOP.is_set)\n"
         "print('done', len(out), STOP.is_set())\n"
     )
