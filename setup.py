@@ -1,11 +1,13 @@
 """Build hook: the compiled copies of the event loops (everything else is in pyproject.toml).
 
-Two loops have a compiled copy, each a plain Python module (the reference) with a Cython
+Three loops have a compiled copy, each a plain Python module (the reference) with a Cython
 declarations file beside it:
 
 * the simulator's event loop, ``helix/sim/loop.py`` + ``loop.pxd`` -> ``helix.sim._loop_c``;
 * the served estimate's admission replay, ``helix/placement/replay_loop.py`` + ``replay_loop.pxd``
-  -> ``helix.placement._replay_c``.
+  -> ``helix.placement._replay_c``;
+* the served estimate's decode replay, ``helix/placement/decode_loop.py`` + ``decode_loop.pxd``
+  -> ``helix.placement._decode_c``.
 
 Each pair is copied to ``build/cython/<package>/`` as ``<ext>.py``/``<ext>.pxd`` with the sha256 of
 the two sources appended, and compiled with Cython into the extension. The code using a loop takes
@@ -35,6 +37,7 @@ LOOPS = (
     ("helix/sim", "loop", "_loop_c", {}),
     # every memoryview attribute is set in __init__
     ("helix/placement", "replay_loop", "_replay_c", {"initializedcheck": False}),
+    ("helix/placement", "decode_loop", "_decode_c", {"initializedcheck": False}),
 )
 
 

@@ -9,8 +9,8 @@
    class platoons, the admission and the decode loop replayed on the trace's lengths in
    resources/traces) on every validation layout (rebuilt as rule estimator_validation_case builds
    them, from results/), with its parts (the scheduler's routing, the admission replay, the decode
-   replay, the rest) and, measured in the same run, the same estimate with the admission replay's
-   Python loop instead of the compiled one (the ratio). Two calls per layout: the decode replay
+   replay, the rest) and, measured in the same run, the same estimate with the replays'
+   Python loops instead of the compiled ones (the ratio). Two calls per layout: the decode replay
    makes one take seconds.
 3. The table of the figure results/figures/served_throughput.pdf, from the configured runs in
    results/ (run `snakemake --cores 2 served` first): per cluster, the paper's layout, the max-flow
@@ -183,9 +183,9 @@ def replay_cost(cfg, reps: int) -> None:
     """The validation's estimate (helix.planning.validation.validation_model: the scheduler's routing,
     class platoons, the admission and the decode loop replayed on the trace's lengths) on every
     validation layout, with what its parts cost (the scheduler's routing: networkx's preflow-push;
-    the admission replay; the decode replay, helix.placement.decode_replay, a Python loop; the rest:
-    two fixed points), and, measured in this run, the same estimate with the admission replay's
-    Python loop in place of the compiled one."""
+    the admission replay; the decode replay, helix.placement.decode_replay; the rest:
+    two fixed points), and, measured in this run, the same estimate with the replays' Python loops
+    in place of the compiled ones."""
     import os
 
     from helix.artifact.traces import load_lengths

@@ -1,8 +1,9 @@
 """Which copy of a plain-Python event loop runs: the reference, or its compiled copy.
 
-Why one module: the simulator's loop (``helix.sim.loop`` -> ``helix.sim._loop_c``) and the admission
-replay's (``helix.placement.replay_loop`` -> ``helix.placement._replay_c``) are both kept as plain
-Python, the reference, and compiled by ``setup.py`` with Cython when a C compiler is there, with the
+Why one module: the simulator's loop (``helix.sim.loop`` -> ``helix.sim._loop_c``) and the served
+estimate's admission and decode replays (``helix.placement.replay_loop`` -> ``helix.placement._replay_c``,
+``helix.placement.decode_loop`` -> ``helix.placement._decode_c``) are all kept as plain Python, the
+reference, and compiled by ``setup.py`` with Cython when a C compiler is there, with the
 sha256 of their sources appended. A compiled copy runs only when that hash matches the sources next
 to it, so editing a loop never runs old compiled code, and an environment variable
 (``auto``/``python``/``compiled``) picks one explicitly. Sits below placement and the simulator

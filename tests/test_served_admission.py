@@ -259,7 +259,8 @@ def test_compiled_replay_is_the_python_replay_on_validation_layouts(monkeypatch,
             continue
         py, cc = _both_cores(monkeypatch, lambda: sm.estimate(st_, sz))
         assert py.throughput == cc.throughput and py.detail.get("replay") == cc.detail.get("replay")
-        compared += py.detail.get("replay") is not None
+        assert py.detail.get("decode_replay") == cc.detail.get("decode_replay")  # the decode loop's too
+        compared += py.detail.get("replay") is not None and py.detail.get("decode_replay") is not None
     assert compared >= 3
 
 

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_served import MODEL, WL, chain, gpu
 
-from helix.errors import HelixInputError
+from helix.errors import HelixInputError, HelixRunError
+from helix.placement import decode_replay
 from helix.placement.admission import LAUNCH_DELAY
 from helix.placement.decode_replay import ReplayArc, ReplayNode, iwrr_route, replay_decode
 from helix.placement.served import GpuServing, ServedModel, WorkloadStats
@@ -151,3 +154,99 @@ def test_decode_replay_needs_the_lengths_and_a_known_mode():
         ServedModel(cl, MODEL, tables, None, "toy", workload=WL, gpu_models=gms, decode="replay")
     with pytest.raises(HelixInputError, match="decode must be one of"):
         ServedModel(cl, MODEL, tables, None, "toy", workload=WL, gpu_models=gms, decode="sim")
+
+
+# ---- the compiled decode loop (helix.placement._decode_c, Cython) against the Python one it is built
+# from (helix/placement/decode_loop.py, the reference): the same result, bit for bit. The comparisons
+# skip where no compiled copy was built (no C compiler); the selection tests run everywhere. The
+# validation's layouts are compared in tests/test_served_admission.py (both replays switch together).
+
+needs_compiled = pytest.mark.skipif(
+    decode_replay.compiled_core() is None,
+    reason="helix.placement._decode_c not built (python setup.py build_ext --inplace)",
+)
+
+
+@st.composite
+def staged_decodes(draw):
+    """Arguments of :func:`replay_decode` on a random staged layout: 1-4 stages of 1-3 machines (random
+    layers, decode tables, batch limits, copy and prompt costs), links from each stage to a random
+    subset of the next with random shares (some 0: not on routes), latencies and send times, random
+    trace lengths, a random population and, often, surplus prompts (slots beyond the population)."""
+    n_st = draw(st.integers(1, 4))
+    stages, nodes = [], []
+    for _ in range(n_st):
+        m = draw(st.integers(1, 3))
+        stages.append(list(range(len(nodes), len(nodes) + m)))
+        for _ in range(m):
+            dm = draw(st.integers(1, 8))
+            base = draw(st.floats(1e-3, 0.05))
+            grow = draw(st.floats(0.0, 0.02))
+            dec = tuple(base + grow * b for b in range(dm + 1))
+            nodes.append(
+                ReplayNode(
+                    float(draw(st.integers(1, 6))),
+                    dec,
+                    dm,
+                    draw(st.floats(0.0, 1e-3)),
+                    draw(st.floats(0.0, 0.3)),
+                )
+            )
+    cost = st.tuples(st.floats(0.0, 0.05), st.floats(0.0, 0.01), st.floats(0.0, 0.5))
+    share = st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, 3.0])
+
+    def arc(a, b, first):
+        lat, tok, pr = draw(cost)
+        return ReplayArc(a, b, 1.0 if first else draw(share), lat, tok, pr)
+
+    arcs = [arc(-1, u, q == 0) for q, u in enumerate(stages[0])]
+    for a_st, b_st in zip(stages, stages[1:]):
+        for a in a_st:
+            dst = draw(st.lists(st.sampled_from(b_st), min_size=1, max_size=len(b_st), unique=True))
+            arcs += [arc(a, b, q == 0) for q, b in enumerate(sorted(dst))]
+    arcs += [arc(u, -2, True) for u in stages[-1]]
+    pairs = draw(st.lists(st.tuples(st.integers(1, 3000), st.integers(1, 200)), min_size=1, max_size=30))
+    lengths = ([p[0] for p in pairs], [p[1] for p in pairs])
+    extra = draw(st.sampled_from([0.0, 0.0, 2.0, 20.0]))
+    return nodes, arcs, draw(st.integers(1, 40)), lengths, (2.0, 20.0), extra, draw(st.integers(0, 3))
+
+
+@needs_compiled
+@settings(max_examples=40, deadline=None)
+@given(args=staged_decodes())
+def test_compiled_decode_loop_is_the_python_loop_on_random_layouts(args):
+    outs = []
+    with pytest.MonkeyPatch.context() as mp:
+        for core in ("python", "compiled"):
+            mp.setenv("HELIX_REPLAY_CORE", core)
+            assert decode_replay.decode_core() is (
+                decode_replay.py_loop if core == "python" else decode_replay.compiled_core()
+            )
+            outs.append(replay_decode(*args))
+    assert outs[0] == outs[1]
+
+
+def test_a_stale_decode_build_is_never_used(monkeypatch):
+    """The compiled copy carries the hash of the sources it was built from; another hash: Python."""
+    monkeypatch.setattr(decode_replay, "loop_source_hash", lambda: "0" * 64)
+    monkeypatch.delenv("HELIX_REPLAY_CORE", raising=False)
+    assert decode_replay.compiled_core() is None
+    assert decode_replay.decode_core() is decode_replay.py_loop
+    monkeypatch.setenv("HELIX_REPLAY_CORE", "compiled")
+    with pytest.raises(HelixRunError, match="missing or stale"):
+        decode_replay.decode_core()
+    monkeypatch.setenv("HELIX_REPLAY_CORE", "python")
+    assert decode_replay.decode_core() is decode_replay.py_loop
+
+
+@needs_compiled
+def test_compiled_decode_loop_is_the_python_loop_when_surplus_prompts_pile_up(monkeypatch):
+    """Surplus prompts at 40/s on a link that sends one per 0.1 s: hundreds in flight at once, so the
+    loop grows its slots and heap several times; both loops still agree."""
+    nodes = [node(k=2, dm=4, prompt=0.01), node(k=3, dm=4, prompt=0.02)]
+    arcs = line(nodes, lat=0.01, send=1e-3, prompt_send=0.1)
+    outs = []
+    for core in ("python", "compiled"):
+        monkeypatch.setenv("HELIX_REPLAY_CORE", core)
+        outs.append(replay_decode(nodes, arcs, 8, ([100, 900, 300], [1, 2, 3]), (2.0, 30.0), 40.0))
+    assert outs[0] == outs[1] and outs[0].throughput > 0 and outs[0].in_prompt > 0

@@ -26,19 +26,22 @@ next; links send one item at a time (token or prompt activations) after their la
 decode tokens completed in the simulator's measure window give the throughput, and Little's law
 the round trip. Deterministic: the same inputs give the same numbers (fixed seed, no hash order).
 
-Plain Python: 0.2-8 s of CPU per layout on the validation's layouts (the decode events of the 660 s
-run). The validation's estimate uses it (``ServedModel(decode="replay")``,
+The event loop itself is :mod:`helix.placement.decode_loop` (plain Python, the reference), or its
+compiled copy ``helix.placement._decode_c`` when ``setup.py`` built one from the same source (Cython,
+the same steps on the same numbers: :func:`decode_core`; ``HELIX_REPLAY_CORE`` picks the loop of
+both replays). The validation's estimate uses it (``ServedModel(decode="replay")``,
 helix.planning.validation.validation_model); the planner's search does not (docs/served.md).
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import random
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from helix.compiled import choose, current_copy, source_hash
+from helix.placement import decode_loop as py_loop
 from helix.placement.admission import LAUNCH_DELAY
 
 DECODE_SEED = 20251129  # the replay's draws of output lengths from the trace
@@ -90,19 +93,44 @@ def iwrr_route(
 ) -> list[int]:
     """The helix scheduler's IWRR route of a request of input ``w``: from the source, per hop the link
     (of the sender's ``(arc, share)`` candidates) minimising ``load + w / share`` (the first on a tie),
-    which then takes ``w / share`` of load; the arcs of the route in order."""
-    path = []
-    u = _SOURCE
-    while u != _SINK:
-        best, low = -1, float("inf")
-        for a, share in out_arcs[u]:
-            v = load[a] + w / share
-            if v < low:
-                best, low = a, v
-        load[best] += w / arcs[best].share
-        path.append(best)
-        u = arcs[best].dst
-    return path
+    which then takes ``w / share`` of load; the arcs of the route in order. The replay's own rule
+    (:func:`helix.placement.decode_loop.route`), called on ``load`` in place."""
+    n = 1 + max((a.src for a in arcs), default=-1)
+    rows = [[a for a, _ in out_arcs.get(u, ())] for u in range(-1, n)]
+    c_start = [0]
+    for row in rows:
+        c_start.append(c_start[-1] + len(row))
+    rt = [0] * (n + 1)
+    h = py_loop.route(
+        c_start,
+        [a for row in rows for a in row],
+        [a.dst for a in arcs],
+        [a.share for a in arcs],
+        load,
+        rt,
+        0,
+        w,
+    )
+    return rt[:h]
+
+
+def loop_source_hash() -> str | None:
+    """sha256 of the decode loop's source and its Cython declarations (what a compiled copy is built
+    from; setup.py appends it to the copy)."""
+    return source_hash(py_loop, ("decode_loop.py", "decode_loop.pxd"))
+
+
+def compiled_core():
+    """The compiled copy of :mod:`helix.placement.decode_loop` if one was built from this very source,
+    else None."""
+    return current_copy("helix.placement._decode_c", loop_source_hash())
+
+
+def decode_core():
+    """The loop :func:`replay_decode` runs: ``HELIX_REPLAY_CORE`` (the switch of both replays of the
+    served estimate) = ``auto`` (default: the compiled copy when it is current, else the Python one),
+    ``python`` or ``compiled`` (an error if there is none)."""
+    return choose("HELIX_REPLAY_CORE", "decode replay", py_loop, compiled_core, "helix.placement._decode_c")
 
 
 def replay_decode(
@@ -117,7 +145,6 @@ def replay_decode(
     """Replay the decode loop of ``n_requests`` requests of the trace's ``lengths`` (inputs, outputs)
     on ``nodes`` and ``arcs`` (module doc) up to ``window[1]`` seconds and measure over ``window``."""
     w0, w1 = window
-    rng = random.Random(seed)
     ins = [float(v) for v in lengths[0]]
     outs = [max(int(o), 1) for o in lengths[1]]
     cum: list[int] = []
@@ -125,147 +152,56 @@ def replay_decode(
     for o in outs:
         total += o
         cum.append(total)
-    out_arcs: dict[int, list[tuple[int, float]]] = {}
+    out_arcs: dict[int, list[int]] = {}
     for a, arc in enumerate(arcs):
         if arc.share > 0:
-            out_arcs.setdefault(arc.src, []).append((a, arc.share))
+            out_arcs.setdefault(arc.src, []).append(a)
     # every machine a route reaches must lead on (else no complete route: nothing decodes)
     seen, todo = {_SOURCE}, [_SOURCE]
     while todo:
         u = todo.pop()
         if u != _SINK and u not in out_arcs:
             return DecodeReplayResult(0.0, 0.0, 0.0)
-        for a, _ in out_arcs.get(u, ()):
+        for a in out_arcs.get(u, ()):
             v = arcs[a].dst
             if v not in seen:
                 seen.add(v)
                 todo.append(v)
-    load = [0.0] * len(arcs)  # IWRR loads
-
-    def route(w: float) -> list[int]:
-        return iwrr_route(out_arcs, arcs, load, w)
-
     n = len(nodes)
-    link_free = [0.0] * len(arcs)
-    busy = [False] * n
-    queue: list[list] = [[] for _ in range(n)]
-    walking: list = [None] * n
-    heap: list = []
-    seq = 0
-    done = 0
-    n_dec = n_pr = 0
-    area_dec = area_pr = 0.0
-    last = w0
-    # an item: [route, next hop, prompt (True) or decode, decode tokens left (-1: a surplus prompt)]
-    LAND, START, END, LAUNCH, DECODE = range(5)
-
-    def send(item: list, t: float) -> None:
-        nonlocal seq
-        arc = arcs[item[0][item[1]]]
-        a = item[0][item[1]]
-        if item[1] == 0 and not item[2]:  # a decode token leaves: 1 / share on each link of its route
-            for b in item[0]:
-                load[b] += 1.0 / arcs[b].share
-        s = link_free[a] if link_free[a] > t else t
-        f = s + (arc.prompt_send if item[2] else arc.token_send)
-        link_free[a] = f
-        seq += 1
-        heapq.heappush(heap, (f + arc.latency, seq, LAND, item, arc.dst))
-
-    def account(t: float) -> None:
-        nonlocal area_dec, area_pr, last
-        if t > w0:
-            a = max(last, w0)
-            area_dec += n_dec * (t - a)
-            area_pr += n_pr * (t - a)
-            last = t
-
-    for x in range(n_requests):
-        # a steady state: requests in flight drawn in proportion to their output, part-way through it
-        y = min(bisect.bisect_right(cum, rng.random() * total), len(outs) - 1)
-        item = [route(ins[y]), 0, False, 1 + rng.randrange(outs[y])]
-        n_dec += 1
-        seq += 1
-        heapq.heappush(heap, (x / max(n_requests, 1), seq, DECODE, item, None))
-    nxt = rng.expovariate(extra_prompt_rate) if extra_prompt_rate > 0 else float("inf")
-    t = 0.0
-    while heap:
-        if nxt < heap[0][0]:
-            t = nxt
-            if t >= w1:
-                break
-            nxt = t + rng.expovariate(extra_prompt_rate)
-            z = rng.randrange(len(outs))
-            send([route(ins[z]), 0, True, -1], t)
-            continue
-        t, _, kind, item, u = heapq.heappop(heap)
-        if t >= w1:
-            break
-        if kind == LAND:
-            if u != _SINK:
-                queue[u].append(item)
-                if not busy[u]:  # it wakes the machine, after what lands at this same instant
-                    busy[u] = True
-                    seq += 1
-                    heapq.heappush(heap, (t, seq, START, None, u))
-                continue
-            item[1] = 0
-            if item[2]:  # a prompt done: its request decodes (a surplus prompt ends here)
-                if item[3] < 0:
-                    continue
-                account(t)
-                n_pr -= 1
-                n_dec += 1
-                item[2] = False
-                send(item, t)
-                continue
-            if t >= w0:
-                done += 1
-            item[3] -= 1
-            if item[3] > 0:
-                send(item, t)
-                continue
-            account(t)
-            n_dec -= 1
-            y = rng.randrange(len(outs))  # the next request's output length
-            seq += 1
-            heapq.heappush(heap, (t + LAUNCH_DELAY, seq, LAUNCH, [route(ins[y]), 0, True, outs[y]], None))
-        elif kind == START:
-            node = nodes[u]
-            batch, rest = [], []
-            nd = 0
-            prompts = 0
-            for it in queue[u]:
-                if it[2]:
-                    prompts += 1
-                    batch.append(it)
-                elif nd < node.dm:
-                    nd += 1
-                    batch.append(it)
-                else:
-                    rest.append(it)
-            queue[u] = rest
-            dec = node.dec[nd if nd < len(node.dec) else len(node.dec) - 1] if nd else 0.0
-            walk = node.k * dec + prompts * node.prompt + nd * node.copy
-            walking[u] = batch
-            seq += 1
-            heapq.heappush(heap, (t + walk, seq, END, None, u))
-        elif kind == END:
-            for it in walking[u]:
-                it[1] += 1
-                send(it, t)
-            walking[u] = None
-            if queue[u]:
-                seq += 1
-                heapq.heappush(heap, (t, seq, START, None, u))
-            else:
-                busy[u] = False
-        elif kind == LAUNCH:
-            account(t)
-            n_pr += 1
-            send(item, t)
-        else:  # DECODE: a request of the starting state sends its next token
-            send(item, t)
-    account(w1)
+    dec: list[float] = []
+    d_off: list[int] = []
+    for nd in nodes:
+        d_off.append(len(dec))
+        dec += nd.dec
+    senders = [out_arcs.get(u, []) for u in range(-1, n)]
+    c_start = [0]
+    for row in senders:
+        c_start.append(c_start[-1] + len(row))
+    done, area_dec, area_pr = decode_core().run(
+        array("d", [nd.k for nd in nodes]),
+        array("d", dec),
+        array("q", d_off),
+        array("q", [len(nd.dec) for nd in nodes]),
+        array("q", [nd.dm for nd in nodes]),
+        array("d", [nd.copy for nd in nodes]),
+        array("d", [nd.prompt for nd in nodes]),
+        array("q", c_start),
+        array("q", [a for row in senders for a in row]),
+        array("q", [arc.dst for arc in arcs]),
+        array("d", [arc.share for arc in arcs]),
+        array("d", [1.0 / arc.share if arc.share > 0 else 0.0 for arc in arcs]),
+        array("d", [arc.latency for arc in arcs]),
+        array("d", [arc.token_send for arc in arcs]),
+        array("d", [arc.prompt_send for arc in arcs]),
+        array("d", ins),
+        array("q", outs),
+        array("q", cum),
+        int(n_requests),
+        float(w0),
+        float(w1),
+        float(extra_prompt_rate),
+        random.Random(seed),
+        LAUNCH_DELAY,
+    )
     span = w1 - w0
     return DecodeReplayResult(done / span, area_dec / span, area_pr / span)
