@@ -26,7 +26,7 @@ from helix.placement.served import GpuServing, ServedModel, WorkloadStats
 TD = 0.05  # s per layer of a decode walk, any batch
 NEVER = ([100], [10**9])  # outputs that never finish inside the window: a fixed population decoding
 WINDOW = (10.0, 110.0)
-RUN = (20, 10.0, 40.0)  # a short offline run for the estimate: its window is the replay's
+RUN = (20, 10.0, 40.0)  # a short offline run for the estimate (the replay keeps its own window)
 
 
 def node(k=2, dm=1000, copy=0.0, prompt=0.0, td=TD):
@@ -89,6 +89,24 @@ def test_the_replay_is_deterministic():
         0.5,
     )
     assert replay_decode(*args) == replay_decode(*args)
+
+
+def test_seeds_average_their_runs():
+    """Several seeds: the mean of the runs of each (tokens and time integrals summed over runs)."""
+    nodes = [node(k=2, prompt=0.2), node(k=1)]
+    args = (
+        nodes,
+        line(nodes, lat=0.01, send=1e-3, prompt_send=0.05),
+        25,
+        ([10, 500, 90], [10, 30, 90]),
+        WINDOW,
+    )
+    one = [replay_decode(*args, 0.5, (s,)) for s in (1, 2, 3)]
+    both = replay_decode(*args, 0.5, (1, 2, 3))
+    assert len({r.throughput for r in one}) > 1  # the seeds do differ
+    assert both.throughput == pytest.approx(sum(r.throughput for r in one) / 3, rel=1e-12)
+    assert both.in_decode == pytest.approx(sum(r.in_decode for r in one) / 3, rel=1e-12)
+    assert both.in_prompt == pytest.approx(sum(r.in_prompt for r in one) / 3, rel=1e-12)
 
 
 def test_iwrr_sends_long_prompts_to_the_link_of_large_flow():
@@ -208,7 +226,8 @@ def staged_decodes(draw):
     pairs = draw(st.lists(st.tuples(st.integers(1, 3000), st.integers(1, 200)), min_size=1, max_size=30))
     lengths = ([p[0] for p in pairs], [p[1] for p in pairs])
     extra = draw(st.sampled_from([0.0, 0.0, 2.0, 20.0]))
-    return nodes, arcs, draw(st.integers(1, 40)), lengths, (2.0, 20.0), extra, draw(st.integers(0, 3))
+    seeds = tuple(draw(st.lists(st.integers(0, 3), min_size=1, max_size=2)))
+    return nodes, arcs, draw(st.integers(1, 40)), lengths, (2.0, 20.0), extra, seeds
 
 
 @needs_compiled

@@ -23,8 +23,11 @@ proportion to their output, each part-way through it); a run still filling adds 
 estimate's surplus rate (``extra_prompt_rate``). A machine, when idle, takes what has landed and
 walks it (up to ``Dm`` decodes, with every prompt), and whatever lands during a walk waits for the
 next; links send one item at a time (token or prompt activations) after their latency. The
-decode tokens completed in the simulator's measure window give the throughput, and Little's law
-the round trip. Deterministic: the same inputs give the same numbers (fixed seed, no hash order).
+decode tokens completed in the measure window give the throughput, and Little's law the round
+trip. The served estimate runs three fixed seeds over 30-90 s and averages them (``DECODE_SEEDS``,
+``DECODE_WINDOW``): one run over the simulator's whole window (60-660 s) costs 2.4 times as much
+and its pairs in the validation hinge on its seed. Deterministic: the same inputs give the same
+numbers (fixed seeds, no hash order).
 
 The event loop itself is :mod:`helix.placement.decode_loop` (plain Python, the reference), or its
 compiled copy ``helix.placement._decode_c`` when ``setup.py`` built one from the same source (Cython,
@@ -45,6 +48,12 @@ from helix.placement import decode_loop as py_loop
 from helix.placement.admission import LAUNCH_DELAY
 
 DECODE_SEED = 20251129  # the replay's draws of output lengths from the trace
+# what the served estimate replays (docs/served.md, "The decode loop replayed, shorter"): three runs
+# of fixed seeds from the steady state, each measured over 30-90 s (the first 30 s let the platoons
+# form), averaged: the validation's pairs are then the same for other seeds, at 0.4 of one run over
+# the simulator's window (60-660 s)
+DECODE_SEEDS = (DECODE_SEED, DECODE_SEED + 1, DECODE_SEED + 2)
+DECODE_WINDOW = (30.0, 90.0)
 _SOURCE, _SINK = -1, -2
 
 
@@ -114,6 +123,27 @@ def iwrr_route(
     return rt[:h]
 
 
+@dataclass(frozen=True)
+class DecodeTrace:
+    """The trace's (input, output) pairs as the loop takes them: inputs, outputs (at least 1 token)
+    and the running sums of the outputs (to draw a request in proportion to its output). Made once
+    per trace (:meth:`of`) and kept by the caller: building them costs more than a short replay."""
+
+    ins: array
+    outs: array
+    cum: array
+
+    @classmethod
+    def of(cls, lengths: tuple[Sequence[float], Sequence[float]]) -> DecodeTrace:
+        outs = [max(int(o), 1) for o in lengths[1]]
+        cum: list[int] = []
+        total = 0
+        for o in outs:
+            total += o
+            cum.append(total)
+        return cls(array("d", [float(v) for v in lengths[0]]), array("q", outs), array("q", cum))
+
+
 def loop_source_hash() -> str | None:
     """sha256 of the decode loop's source and its Cython declarations (what a compiled copy is built
     from; setup.py appends it to the copy)."""
@@ -137,21 +167,16 @@ def replay_decode(
     nodes: Sequence[ReplayNode],
     arcs: Sequence[ReplayArc],
     n_requests: int,
-    lengths: tuple[Sequence[float], Sequence[float]],
+    lengths: tuple[Sequence[float], Sequence[float]] | DecodeTrace,
     window: tuple[float, float],
     extra_prompt_rate: float = 0.0,
-    seed: int = DECODE_SEED,
+    seeds: Sequence[int] = (DECODE_SEED,),
 ) -> DecodeReplayResult:
-    """Replay the decode loop of ``n_requests`` requests of the trace's ``lengths`` (inputs, outputs)
-    on ``nodes`` and ``arcs`` (module doc) up to ``window[1]`` seconds and measure over ``window``."""
+    """Replay the decode loop of ``n_requests`` requests of the trace's ``lengths`` (inputs, outputs,
+    or a :class:`DecodeTrace` of them) on ``nodes`` and ``arcs`` (module doc) up to ``window[1]``
+    seconds and measure over ``window``; one run per seed of ``seeds``, averaged."""
     w0, w1 = window
-    ins = [float(v) for v in lengths[0]]
-    outs = [max(int(o), 1) for o in lengths[1]]
-    cum: list[int] = []
-    total = 0
-    for o in outs:
-        total += o
-        cum.append(total)
+    trace = lengths if isinstance(lengths, DecodeTrace) else DecodeTrace.of(lengths)
     out_arcs: dict[int, list[int]] = {}
     for a, arc in enumerate(arcs):
         if arc.share > 0:
@@ -177,7 +202,7 @@ def replay_decode(
     c_start = [0]
     for row in senders:
         c_start.append(c_start[-1] + len(row))
-    done, area_dec, area_pr = decode_core().run(
+    layout = (
         array("d", [nd.k for nd in nodes]),
         array("d", dec),
         array("q", d_off),
@@ -193,15 +218,24 @@ def replay_decode(
         array("d", [arc.latency for arc in arcs]),
         array("d", [arc.token_send for arc in arcs]),
         array("d", [arc.prompt_send for arc in arcs]),
-        array("d", ins),
-        array("q", outs),
-        array("q", cum),
-        int(n_requests),
-        float(w0),
-        float(w1),
-        float(extra_prompt_rate),
-        random.Random(seed),
-        LAUNCH_DELAY,
+        trace.ins,
+        trace.outs,
+        trace.cum,
     )
-    span = w1 - w0
+    core = decode_core()
+    done = area_dec = area_pr = 0.0
+    for seed in seeds:  # the loop reads these arrays and keeps its state in its own
+        d, a_dec, a_pr = core.run(
+            *layout,
+            int(n_requests),
+            float(w0),
+            float(w1),
+            float(extra_prompt_rate),
+            random.Random(seed),
+            LAUNCH_DELAY,
+        )
+        done += d
+        area_dec += a_dec
+        area_pr += a_pr
+    span = (w1 - w0) * len(seeds)
     return DecodeReplayResult(done / span, area_dec / span, area_pr / span)

@@ -273,6 +273,7 @@ class ServedModel:
         self.L = int(model.num_layers)
         self.tables = [list(t) for t in tables]
         self.w = workload
+        self._decode_trace = None  # the decode replay's trace arrays, made on first use
         gpus: dict[str, GpuServing] = dict(gpu_models or {})
         if any(m.gpu not in gpus for m in cluster.machines):
             from helix.profiles.entry import as_model_profiles
@@ -618,14 +619,19 @@ class ServedModel:
             coll[i] = cc * visit[i] ** 2 / cv[c] ** 2 if cv[c] > 0 else 0.0
         return coll
 
-    def _decoded(self, est: Estimate, nodes, arcs, n_requests, extra_rate, window, cap) -> Estimate:
+    def _decoded(self, est: Estimate, nodes, arcs, n_requests, extra_rate, cap) -> Estimate:
         """``est`` with its decode throughput, requests decoding and round trip from the decode replay
-        (helix.placement.decode_replay) of the solution's requests in flight, at most ``cap`` (the
+        (helix.placement.decode_replay: DECODE_SEEDS runs over DECODE_WINDOW, averaged) of the
+        solution's requests in flight, at most ``cap`` (the
         max-flow share where the cap is on, and the rate at which a link or machine is busy all the
         time); the prompt latency and the requests in flight stay the closed form's."""
-        from helix.placement.decode_replay import replay_decode
+        from helix.placement.decode_replay import DECODE_SEEDS, DECODE_WINDOW, DecodeTrace, replay_decode
 
-        res = replay_decode(nodes, arcs, n_requests, self.w.pairs, window, extra_rate)
+        if self._decode_trace is None:
+            self._decode_trace = DecodeTrace.of(self.w.pairs)
+        res = replay_decode(
+            nodes, arcs, n_requests, self._decode_trace, DECODE_WINDOW, extra_rate, DECODE_SEEDS
+        )
         est.detail["decode_replay"] = res
         est.throughput = min(res.throughput, cap)
         est.in_decode, est.rtt = res.in_decode, res.rtt
@@ -851,9 +857,8 @@ class ServedModel:
                         )
                     )
                 nw, q = r[3]
-                window = (self.run[1], self.run[2]) if self.run else SIM_OFFLINE_RUN[1:]
                 extra = max(q - lo / mo, 0.0) if self.run else 0.0
-                est.detail["decode_inputs"] = (nodes, links, int(round(nw)), extra, window, f_dec)
+                est.detail["decode_inputs"] = (nodes, links, int(round(nw)), extra, f_dec)
             if self.admission == "replay" and lo > 0:
                 costs = times(lo, r[1], None, parts=True)
                 if costs is not None:
