@@ -11,8 +11,8 @@ cdef long long SINK, LAND, START, END, LAUNCH, DECODE
 
 
 @cython.locals(i=cython.Py_ssize_t, p=cython.Py_ssize_t)
-cdef inline void heap_push(double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t n, double t, long long s,
-                    long long e) noexcept
+cdef inline void heap_push(double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t n, double t,
+                           long long s, long long e) noexcept
 
 
 @cython.locals(i=cython.Py_ssize_t, c=cython.Py_ssize_t, t=cython.double, s=cython.longlong, e=cython.longlong)
@@ -21,8 +21,9 @@ cdef inline void heap_drop(double[::1] ht, long long[::1] hs, long long[::1] he,
 
 @cython.locals(h=cython.Py_ssize_t, u=cython.longlong, best=cython.Py_ssize_t, low=cython.double,
                c=cython.Py_ssize_t, a=cython.Py_ssize_t, v=cython.double)
-cdef inline Py_ssize_t route(long long[::1] c_start, long long[::1] c_idx, long long[::1] dst, double[::1] share,
-                      double[::1] load, long long[::1] rt, Py_ssize_t r0, double w) noexcept
+cdef inline Py_ssize_t route(long long[::1] c_start, long long[::1] c_idx, long long[::1] dst,
+                             double[::1] share, double[::1] load, long long[::1] rt, Py_ssize_t r0,
+                             double w) noexcept
 
 
 @cython.locals(lo=cython.Py_ssize_t, hi=cython.Py_ssize_t, mid=cython.Py_ssize_t)
@@ -32,9 +33,10 @@ cdef inline Py_ssize_t bisect_right(long long[::1] cum, Py_ssize_t n, double v) 
 @cython.locals(h=cython.Py_ssize_t, a=cython.Py_ssize_t, c=cython.Py_ssize_t, b=cython.Py_ssize_t,
                f=cython.double)
 cdef inline void send(Py_ssize_t s, double t, Py_ssize_t r0, long long[::1] r_hop, long long[::1] r_pr,
-               long long[::1] r_len, long long[::1] rt, long long[::1] dst, double[::1] inv, double[::1] lat,
-               double[::1] tok, double[::1] prs, double[::1] load, double[::1] link_free, double[::1] ht,
-               long long[::1] hs, long long[::1] he, Py_ssize_t hn, long long seq) noexcept
+                      long long[::1] r_len, long long[::1] rt, long long[::1] dst, double[::1] inv,
+                      double[::1] lat, double[::1] tok, double[::1] prs, double[::1] load,
+                      double[::1] link_free, double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t hn,
+                      long long seq) noexcept
 
 
 @cython.locals(

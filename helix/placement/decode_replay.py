@@ -48,10 +48,10 @@ from helix.placement import decode_loop as py_loop
 from helix.placement.admission import LAUNCH_DELAY
 
 DECODE_SEED = 20251129  # the replay's draws of output lengths from the trace
-# what the served estimate replays (docs/served.md, "The decode loop replayed, shorter"): three runs
-# of fixed seeds from the steady state, each measured over 30-90 s (the first 30 s let the platoons
-# form), averaged: the validation's pairs are then the same for other seeds, at 0.4 of one run over
-# the simulator's window (60-660 s)
+# what the served estimate replays (docs/served.md, "The decode loop replayed, compiled and
+# shorter"): three runs of fixed seeds from the steady state, each measured over 30-90 s (the first
+# 30 s let the platoons form), averaged: the validation's pairs are then the same for other seeds,
+# at 0.4 of the cost of one run over the simulator's window (60-660 s)
 DECODE_SEEDS = (DECODE_SEED, DECODE_SEED + 1, DECODE_SEED + 2)
 DECODE_WINDOW = (30.0, 90.0)
 _SOURCE, _SINK = -1, -2

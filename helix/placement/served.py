@@ -622,9 +622,9 @@ class ServedModel:
     def _decoded(self, est: Estimate, nodes, arcs, n_requests, extra_rate, cap) -> Estimate:
         """``est`` with its decode throughput, requests decoding and round trip from the decode replay
         (helix.placement.decode_replay: DECODE_SEEDS runs over DECODE_WINDOW, averaged) of the
-        solution's requests in flight, at most ``cap`` (the
-        max-flow share where the cap is on, and the rate at which a link or machine is busy all the
-        time); the prompt latency and the requests in flight stay the closed form's."""
+        solution's requests in flight, at most ``cap`` (the max-flow share where the cap is on, and
+        the rate at which a link or machine is busy all the time); the prompt latency and the
+        requests in flight stay the closed form's."""
         from helix.placement.decode_replay import DECODE_SEEDS, DECODE_WINDOW, DecodeTrace, replay_decode
 
         if self._decode_trace is None:
