@@ -11,9 +11,7 @@
    them, from results/), with its parts (the scheduler's routing, the admission replay, the decode
    replay, the rest) and, measured in the same run, the same estimate with the replays'
    Python loops instead of the compiled ones (the ratio). Two calls per layout: the decode replay
-   makes one take seconds. Beside it, on each layout: the scheduler's max flow by networkx (what the
-   simulator runs) against helix.scheduling.preflow's copy (what the estimate runs; checked to give
-   the same flow), and the same estimate without the decode replay (the closed-form round trip).
+   makes one take seconds.
 3. The table of the figure results/figures/served_throughput.pdf, from the configured runs in
    results/ (run `snakemake --cores 2 served` first): per cluster, the paper's layout, the max-flow
    planner (helix-maxflow) and the serving-aware planner (helix): max-flow and simulated decode
@@ -21,7 +19,7 @@
    helix / helix-maxflow. Every layout is simulated through our own-layout path (helix.sim.graph;
    the paper's as paper-helix@graph), so the ratios compare layouts on one placement-graph path.
 
-    python benchmarks/served.py [--clusters single24 geo24 hetero42] [--repeat 50] [--no-python-replay]
+    python benchmarks/served.py [--clusters single24 geo24 hetero42] [--repeat 50]
 """
 
 from __future__ import annotations
@@ -40,11 +38,6 @@ def main() -> int:
     ap.add_argument("--clusters", nargs="+", default=["single24", "geo24", "hetero42"])
     ap.add_argument("--repeat", type=int, default=50)
     ap.add_argument("--config", default=CONFIG)
-    ap.add_argument(
-        "--no-python-replay",
-        action="store_true",
-        help="skip the validated estimate with the replays' Python loops (seconds to a minute per layout)",
-    )
     args = ap.parse_args()
     setup = paper_setup(args.config)
 
@@ -113,7 +106,7 @@ def main() -> int:
         f"routing (the validation's): {worst_sched:.2f} ms\n"
     )
 
-    replay_cost(setup.cfg, 2, not args.no_python_replay)  # the decode replay makes a call take seconds
+    replay_cost(setup.cfg, 2)  # the decode replay makes a call take seconds
 
     rows = comparison_table(str(REPO))
     by = {(r["cluster"], r["layout"]): r for r in rows}
@@ -189,20 +182,17 @@ def _timed(fn, reps: int) -> tuple[float, float, object]:
     return sum(times) / reps * 1e3, min(times) * 1e3, res
 
 
-def replay_cost(cfg, reps: int, python_loops: bool = True) -> None:
+def replay_cost(cfg, reps: int) -> None:
     """The validation's estimate (helix.planning.validation.validation_model: the scheduler's routing,
     class platoons, the admission and the decode loop replayed on the trace's lengths) on every
-    validation layout, with what its parts cost (the scheduler's routing: networkx's preflow-push
-    taken on lists by helix.scheduling.preflow, and networkx's own on the same graph for the ratio;
+    validation layout, with what its parts cost (the scheduler's routing: networkx's preflow-push;
     the admission replay; the decode replay, helix.placement.decode_replay; the rest:
-    two fixed points), the same estimate without the decode replay, and, measured in this run, the
-    same estimate with the replays' Python loops in place of the compiled ones (``python_loops``)."""
-    import copy
+    two fixed points), and, measured in this run, the same estimate with the replays' Python loops
+    in place of the compiled ones."""
     import os
 
     from helix.artifact.traces import load_lengths
     from helix.placement import admission, decode_replay
-    from helix.scheduling import flowgraph, preflow
     from helix.planning.validation import _vectors, candidate_layouts, validation_model
     from helix.profiles.paths import TRACE_FILES
 
@@ -219,32 +209,14 @@ def replay_cost(cfg, reps: int, python_loops: bool = True) -> None:
     )
     print(
         "| cluster | model | layout | validated estimate (ms) | best (ms) | scheduler routing (ms) "
-        "| its max flow, networkx (ms) | ratio to ours | replay (ms) | decode replay (ms) | rest (ms) "
-        "| with the Python replay (ms) | ratio | tok/s | without the decode replay (ms) | best (ms) |"
+        "| replay (ms) | decode replay (ms) | rest (ms) | with the Python replay (ms) | ratio | tok/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     worst = worst_best = 0.0
     ratios_py, worst_replay = [], 0.0
     per_cluster: dict[str, list[tuple[float, float]]] = {}  # (mean ms, best ms) per layout
     old_env = os.environ.get("HELIX_REPLAY_CORE")
-    parts = {"routing": 0.0, "replay": 0.0, "decode": 0.0, "flow": 0.0, "flow_nx": 0.0}
-    closed: dict[str, list[tuple[float, float]]] = {}  # the same without the decode replay
-
-    orig_solve = preflow.solve
-
-    def solve_both(topo, caps):
-        # the estimate's max flow (helix.scheduling.preflow) and networkx's (the simulator's) on the
-        # same graph in this run, best of 3 calls each: they must be the same flow, bit for bit
-        ms_ours, got = min(
-            (_timed(lambda: orig_solve(topo, caps), 1)[0::2] for _ in range(3)), key=lambda r: r[0]
-        )
-        ms_nx, ref = min(
-            (_timed(lambda: flowgraph.solve(topo, caps), 1)[0::2] for _ in range(3)), key=lambda r: r[0]
-        )
-        parts["flow"] += ms_ours
-        parts["flow_nx"] += ms_nx
-        assert got == ref, "helix.scheduling.preflow's flow differs from networkx's"
-        return got
+    parts = {"routing": 0.0, "replay": 0.0, "decode": 0.0}
 
     def timed(fn, key):
         def call(*a):
@@ -266,8 +238,6 @@ def replay_cost(cfg, reps: int, python_loops: bool = True) -> None:
             continue
         problem, own = case
         sm = validation_model(problem, lengths)
-        sm_closed = copy.copy(sm)
-        sm_closed.decode = "analytic"  # the closed-form round trip: no decode replay
         for name, _, lay in candidate_layouts(problem, cfg.artifact_dir(), own, int(cfg.seed)):
             st, sz = _vectors(problem.cluster, lay)
             if any(k > len(problem.table(i)) for i, k in enumerate(sz)):
@@ -278,26 +248,18 @@ def replay_cost(cfg, reps: int, python_loops: bool = True) -> None:
             admission.replay = timed(orig_replay, "replay")
             decode_replay.replay_decode = timed(orig_decode, "decode")
             sm._scheduler_flows = timed(type(sm)._scheduler_flows.__get__(sm), "routing")
-            parts.update(routing=0.0, replay=0.0, decode=0.0, flow=0.0, flow_nx=0.0)
+            parts.update(routing=0.0, replay=0.0, decode=0.0)
             try:
                 ms, best, e = _timed(lambda: sm.estimate(st, sz), reps)
             finally:
                 admission.replay = orig_replay
                 decode_replay.replay_decode = orig_decode
                 del sm._scheduler_flows
-            preflow.solve = solve_both
-            try:
-                sm_closed.estimate(st, sz)  # the same routing: times both max flows once
-            finally:
-                preflow.solve = orig_solve
-            flow_ms, flow_nx_ms = parts["flow"], parts["flow_nx"]
-            c_ms, c_best, _ = _timed(lambda: sm_closed.estimate(st, sz), 5 * reps)
-            closed.setdefault(c, []).append((c_ms, c_best))
             route_ms, rp_ms = parts["routing"] / reps, parts["replay"] / reps
             dec_ms = parts["decode"] / reps
             worst_replay = max(worst_replay, rp_ms)
             py_cell = ratio_cell = "-"
-            if compiled and python_loops:
+            if compiled:
                 os.environ["HELIX_REPLAY_CORE"] = "python"
                 try:
                     py_ms, _, e_py = _timed(lambda: sm.estimate(st, sz), max(reps // 5, 1))
@@ -312,10 +274,9 @@ def replay_cost(cfg, reps: int, python_loops: bool = True) -> None:
             worst, worst_best = max(worst, ms), max(worst_best, best)
             per_cluster.setdefault(c, []).append((ms, best))
             print(
-                f"| {c} | {m} | {name} | {ms:.1f} | {best:.1f} | {route_ms:.1f} | {flow_nx_ms:.1f} "
-                f"| {flow_nx_ms / flow_ms:.1f} | {rp_ms:.1f} "
+                f"| {c} | {m} | {name} | {ms:.1f} | {best:.1f} | {route_ms:.1f} | {rp_ms:.1f} "
                 f"| {dec_ms:.1f} | {ms - route_ms - rp_ms - dec_ms:.1f} | {py_cell} | {ratio_cell} "
-                f"| {e.throughput:.1f} | {c_ms:.1f} | {c_best:.1f} |",
+                f"| {e.throughput:.1f} |",
                 flush=True,
             )
     print(
@@ -328,12 +289,6 @@ def replay_cost(cfg, reps: int, python_loops: bool = True) -> None:
             f"| {c} | {len(v)} | {sum(m for m, _ in v) / len(v):.1f} | {max(m for m, _ in v):.1f} "
             f"| {max(b for _, b in v):.1f} | {sum(m <= BUDGET_MS for m, _ in v)} / "
             f"{sum(b <= BUDGET_MS for _, b in v)} |"
-        )
-    for c, v in closed.items():
-        print(
-            f"| {c}, without the decode replay | {len(v)} | {sum(m for m, _ in v) / len(v):.1f} "
-            f"| {max(m for m, _ in v):.1f} | {max(b for _, b in v):.1f} "
-            f"| {sum(m <= BUDGET_MS for m, _ in v)} / {sum(b <= BUDGET_MS for _, b in v)} |"
         )
     n_all = sum(len(v) for v in per_cluster.values())
     ok = sum(m <= BUDGET_MS for v in per_cluster.values() for m, _ in v)

@@ -22,8 +22,7 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   visit probability in that Markov chain, and the mean round trip is linear in those shares. Max
   flows are not unique: ``routing="maxflow"`` (the default, fast: the planner's search) uses our
   own; ``routing="scheduler"`` the helix scheduler's own flows and per-link bandwidths on the
-  simulator's placement graph (networkx's preflow-push, taken step for step on lists by
-  helix.scheduling.preflow: the same flows, bit for bit), as the validation does.
+  simulator's placement graph (helix.scheduling, networkx; 2-9x slower), as the validation does.
 * **round trip of a token**: per machine, the decode walk of its ``k`` layers at its batch, and
   the waits the simulator's batching makes: tokens of one route travel together (a group of
   ``n_dec * A * B / share``, A and B the forward and backward sums of squared route shares: the
@@ -424,14 +423,11 @@ class ServedModel:
         arc where a range hands over exactly and the cluster has the link, then one pruning pass each
         way) and hands it to :class:`helix.scheduling.helix.HelixScheduler` (its flow graph: token +
         activation bytes on compute links, NIC caps, node capacities tau(k) of the used machines'
-        mix) for its fixed per-link bandwidths, with the flows of that graph from
-        :func:`helix.scheduling.preflow.solve` (networkx's preflow-push, the scheduler's solver, step
-        for step on lists: the same flows bit for bit at a quarter of the cost). Placement and
-        schedulers sit at the same level; nothing here imports the simulator.
+        mix) for its flows and its fixed per-link bandwidths. Placement and schedulers sit at the
+        same level; nothing here imports the simulator.
         """
         from helix.scheduling.base import LinkView, NodeView, Topology
         from helix.scheduling.helix import HelixScheduler
-        from helix.scheduling.preflow import solve as solve_preflow
 
         n, L = self.cluster.n, self.L
         used = [i for i in range(n) if sizes[i] > 0]
@@ -483,9 +479,7 @@ class ServedModel:
             token_size=int(self.tok),
             activation_size=int(self.act),
         )
-        # networkx's preflow-push, the scheduler's solver, step for step on flat lists: the same flows
-        _, flows = solve_preflow(topo, {uid[i]: cap[i] for i in used})
-        sched = HelixScheduler(topo, {uid[i]: cap[i] for i in used}, "offline", flows=flows)
+        sched = HelixScheduler(topo, {uid[i]: cap[i] for i in used}, "offline")
         # a link without flow gets no bandwidth from the scheduler; it carries nothing either way
         bw = [b if b > 0 else links[q].bandwidth for q, b in enumerate(sched.bandwidth)]
         return arcs, list(sched.flows), bw

@@ -8,9 +8,7 @@ default preflow-push on integer vertex labels (string labels make the flow depen
 (unlike the placement MILP, which counts activations only).
 
 ``solve`` is the one place that calls a max-flow routine, so another exact solver can be swapped in
-where the flow decomposition does not need to match the paper's. The served estimate takes the
-same steps on lists (:mod:`helix.scheduling.preflow`: the same flows bit for bit, tested against
-this function), because it needs this very flow at a fraction of networkx's cost.
+where the flow decomposition does not need to match the paper's.
 """
 
 from __future__ import annotations
