@@ -236,34 +236,24 @@ class ServedModel:
         online_window: float | None = SIM_ONLINE_WINDOW,
         decode: str = "analytic",
     ):
-        if routing not in ROUTINGS:
-            raise HelixInputError(
-                "served estimate", "routing", f"routing must be one of {', '.join(ROUTINGS)}", routing
-            )
-        if admission not in ADMISSIONS:
-            raise HelixInputError(
-                "served estimate", "admission", f"admission must be one of {', '.join(ADMISSIONS)}", admission
-            )
-        if admission == "replay" and workload.pairs is None:
-            raise HelixInputError(
-                "served estimate",
-                "workload",
-                "the admission replay needs the trace's lengths (WorkloadStats.from_lengths)",
-            )
-        if groups not in GROUPS:
-            raise HelixInputError(
-                "served estimate", "groups", f"groups must be one of {', '.join(GROUPS)}", groups
-            )
-        if decode not in DECODES:
-            raise HelixInputError(
-                "served estimate", "decode", f"decode must be one of {', '.join(DECODES)}", decode
-            )
-        if decode == "replay" and workload.pairs is None:
-            raise HelixInputError(
-                "served estimate",
-                "workload",
-                "the decode replay needs the trace's lengths (WorkloadStats.from_lengths)",
-            )
+        for option, value, allowed in (
+            ("routing", routing, ROUTINGS),
+            ("admission", admission, ADMISSIONS),
+            ("groups", groups, GROUPS),
+            ("decode", decode, DECODES),
+        ):
+            if value not in allowed:
+                raise HelixInputError(
+                    "served estimate", option, f"{option} must be one of {', '.join(allowed)}", value
+                )
+        for option, value in (("admission", admission), ("decode", decode)):
+            if value == "replay" and workload.pairs is None:
+                what = "admission replay" if option == "admission" else "decode replay"
+                raise HelixInputError(
+                    "served estimate",
+                    "workload",
+                    f"the {what} needs the trace's lengths (WorkloadStats.from_lengths)",
+                )
         if profiles is None and gpu_models is None:
             raise HelixInputError(
                 f"cluster {cluster.name}", "profiles", "the served-throughput estimate needs the GPU profiles"
