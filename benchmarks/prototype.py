@@ -2,31 +2,34 @@
 
 The prototype: host + worker processes, tiny-llama (8 layers, hidden 256), helix scheduler, offline
 closed loop with exactly N requests in flight (``feed: replace``). Layout ``replicas`` (default): 2
-workers that each hold all 8 layers, one per core of the 2-core development machine (data parallel,
-as when each machine holds the whole model: every route is one stage, a worker queues its requests'
-next decodes itself and runs waiting prompts in its decode steps; docs/prototype-performance.md says
-why this layout and not the pipeline); ``pipe2``: 2 workers, layers [0,4) and [4,8), with the
-prototype's defaults: the requests in flight decode as one batch (the first stage regroups decodes
-that arrive apart, ``regroup``), a stage runs and sends its decodes before its prompts, so it runs
-prompts while the batch is at the other stage; ``--decode-batch N/2`` runs micro-batches instead,
-``--prompt-layers k`` prompts k layers at a time; ``branching``: the 4-worker test placement
-config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch`` engine,
-the same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all decodes in one
-batch), no network, run with 1 torch thread and with the workers' total (the ratio is against the
-faster of the two). Each round runs the prototype and the baseline(s) back to back, alternating
-which goes first, so they see the same machine load; per round it prints tokens/s, the ratio, the
-CPU each side's serving loop used, the CPU per decode token, the seconds each side was runnable
-without a CPU (schedstat), whether the round was uncontended (no side waited for a CPU more than 10
-% of it) and the 1-minute load average; the run's figure is the median of the rounds' ratios, also
-given over the uncontended rounds alone. The prototype runs with its defaults, as the server does
-(decode loop-back on; ``--no-loopback`` for the host-in-every-iteration path). ``--profile DIR``
-also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where the workers' time went;
-``--timeline DIR`` has each worker write a wall-clock timeline of its serving loop
-(HELIX_TIMELINE_DIR) and copies the last round's host events next to them, which
-``benchmarks/prototype_timeline.py DIR`` splits into the parts of a decode round. Each round also
-prints both sides' mean prompt and decode latency: in this closed loop tokens/s = in flight x
-decodes per request / (0.1-s relaunch delay + prompt latency + decodes per request x decode
-latency), which is how the two sides compare. Findings are in docs/prototype-performance.md.
+workers that each hold all 8 layers (data parallel, as when each machine holds the whole model: every
+route is one stage, a worker queues its requests' next decodes itself and runs waiting prompts in its
+decode steps; docs/prototype-performance.md says why this layout and not the pipeline), each with 2
+torch threads whose idle OpenMP threads sleep at once (``--threads 2 --omp-wait-policy passive``, the
+defaults): a worker's products and prompts use the other core of the 2-core development machine while
+the other worker does not, without spinning on it while it does; ``pipe2``: 2 workers, layers [0,4) and
+[4,8), with the prototype's defaults: the requests in flight decode as one batch (the first stage
+regroups decodes that arrive apart, ``regroup``), a stage runs and sends its decodes before its prompts,
+so it runs prompts while the batch is at the other stage; ``--decode-batch N/2`` runs micro-batches
+instead, ``--prompt-layers k`` prompts k layers at a time; ``branching``: the 4-worker test placement
+config/test/proto-layout.yaml. The baseline: one process holding all layers in one ``torch`` engine, the
+same closed loop (same lengths, same concurrency, same 0.1-s relaunch delay, all decodes in one batch),
+no network, run in a process of its own with 1 torch thread and with the workers' total (at most the
+CPUs), the latter both with the OpenMP runtime's default wait policy (spinning) and passive; the ratio
+is against the fastest of the three in each round. Each round runs the prototype and the baseline(s)
+back to back, alternating which goes first, so they see the same machine load; per round it prints
+tokens/s, the ratio, the CPU each side's serving loop used, the CPU per decode token, the seconds each
+side was runnable without a CPU (schedstat), whether the round was uncontended (no side waited for a CPU
+more than 10 % of it) and the 1-minute load average; the run's figure is the median of the rounds'
+ratios, also given over the uncontended rounds alone. The prototype runs with its defaults, as the
+server does (decode loop-back on; ``--no-loopback`` for the host-in-every-iteration path). ``--profile
+DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where the workers' time went;
+``--timeline DIR`` has each worker write a wall-clock timeline of its serving loop (HELIX_TIMELINE_DIR)
+and copies the last round's host events next to them, which ``benchmarks/prototype_timeline.py DIR``
+splits into the parts of a decode round. Each round also prints both sides' mean prompt and decode
+latency: in this closed loop tokens/s = in flight x decodes per request / (0.1-s relaunch delay + prompt
+latency + decodes per request x decode latency), which is how the two sides compare. Findings are in
+docs/prototype-performance.md.
 
     python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 5] \
         [--layout replicas|pipe2|branching] [--profile DIR] [--timeline DIR] [--fit-prompts]
@@ -141,6 +144,55 @@ def single_process(
     return (len(kept) / (kept[-1] - kept[0] + 1e-6) if len(kept) > 1 else 0.0), rid, perf
 
 
+def _single_child(conn, args: tuple) -> None:
+    """A spawned process (a fresh torch: the OpenMP wait policy is read when it loads) serving the
+    single-process closed loop; sends back its result and its own schedstat wait."""
+    s0 = schedstat()
+    tps, launched, perf = single_process(*args)
+    conn.send((tps, launched, perf, schedstat()[1] - s0[1]))
+    conn.close()
+
+
+def single_process_run(
+    spec, lengths, duration_s: float, warmup_s: float, model_config: Path, threads: int, policy: str | None
+) -> tuple[float, int, dict, float]:
+    """``single_process`` in a process of its own, started with OMP_WAIT_POLICY=``policy`` (None: the
+    runtime's default, which spins before it sleeps) and ``threads`` OpenMP threads. Returns decode
+    tokens/s, requests launched, its counters, and the seconds it was runnable without a CPU."""
+    import multiprocessing as mp
+
+    saved = {k: os.environ.get(k) for k in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    if policy:
+        os.environ["OMP_WAIT_POLICY"] = policy.upper()
+    else:
+        os.environ.pop("OMP_WAIT_POLICY", None)
+    try:
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(
+            target=_single_child, args=(child, (spec, lengths, duration_s, warmup_s, model_config, threads))
+        )
+        proc.start()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    child.close()
+    try:
+        got = parent.recv()
+    except EOFError:
+        got = None
+    proc.join()
+    if got is None:
+        raise RuntimeError(
+            f"the single process ({threads} threads, wait policy {policy}) exited with {proc.exitcode}"
+        )
+    return got
+
+
 def engine_split(perf: dict, loop_cpu_s: float | None = None) -> dict:
     """An engine's counters as CPU seconds per phase and rows per decode step (and, for a worker, the
     rest of its serving thread: receiving, checking, encoding and sending messages, bookkeeping)."""
@@ -154,7 +206,7 @@ def engine_split(perf: dict, loop_cpu_s: float | None = None) -> dict:
         if perf.get("decode_steps")
         else None,
     }
-    for k in ("prompt_latency_ms", "decode_latency_ms"):
+    for k in ("prompt_latency_ms", "decode_latency_ms", "torch_threads", "omp_passive"):
         if k in perf:
             out[k] = perf[k]
     if loop_cpu_s is not None:
@@ -293,13 +345,26 @@ def main() -> int:
         default=5,
         help="alternating prototype / single-process rounds (the median of their ratios is the figure)",
     )
-    p.add_argument("--threads", type=int, default=1, help="torch threads per worker process")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads per worker process (default 2: a worker's products use the other core "
+        "while it is free)",
+    )
+    p.add_argument(
+        "--omp-wait-policy",
+        default="passive",
+        choices=["passive", "active", "default"],
+        help="the workers' OMP_WAIT_POLICY (spec.omp_wait_policy; default passive: idle torch threads sleep "
+        "at once instead of spinning on a core the other worker needs; 'default': the runtime's own)",
+    )
     p.add_argument(
         "--single-threads",
         type=int,
         default=None,
-        help="torch threads of the single process "
-        "(default: the workers' total, so both sides run the same number of compute threads)",
+        help="torch threads of the single process's multi-threaded runs (default: the workers' total, at "
+        "most the CPUs); it also runs with 1 thread, and the ratio is against the fastest run",
     )
     p.add_argument(
         "--layout",
@@ -386,11 +451,12 @@ def main() -> int:
         layout = Layout.load(layout_path)
         n_workers = len(layout.used())
         decode_batch = args.decode_batch or 0
-        # the single process with the workers' total thread count, and with 1 (on a loaded 2-core box its
-        # intra-op threads mostly wait for each other); the ratio is taken against the faster of the two
-        single_threads = (
-            [args.single_threads] if args.single_threads else sorted({1, n_workers * args.threads})
-        )
+        # the single process with 1 thread and with the workers' total thread count (at most the CPUs),
+        # the latter both with the runtime's default wait policy (spinning: fastest on an idle machine)
+        # and passive (sleeping: better when other processes want the CPUs); the ratio is taken against
+        # the fastest of them in each round
+        many = args.single_threads or min(os.cpu_count() or 1, n_workers * args.threads)
+        single_runs = [(1, None)] + ([(many, None), (many, "passive")] if many > 1 else [])
         spec = ProtoRunSpec(
             cluster="tiny4",
             model=model_config.stem,
@@ -408,6 +474,7 @@ def main() -> int:
             dtype=args.dtype,
             feed="replace",
             threads=args.threads,
+            omp_wait_policy=None if args.omp_wait_policy == "default" else args.omp_wait_policy,
             loopback=not args.no_loopback,
             decode_batch=decode_batch or None,
             regroup=not args.no_regroup,
@@ -477,16 +544,15 @@ def main() -> int:
 
             def single_side():
                 out = {}
-                for t in single_threads:
-                    cpu0, s0 = time.process_time(), schedstat()
-                    tps_t, launched_t, perf_t = single_process(
-                        spec, lengths, args.duration_s, args.warmup_s, model_config, t
+                for t, policy in single_runs:
+                    tps_t, launched_t, perf_t, wait_t = single_process_run(
+                        spec, lengths, args.duration_s, args.warmup_s, model_config, t, policy
                     )
-                    out[t] = (
+                    out[f"{t} threads" + (f" {policy}" if policy else "")] = (
                         float(tps_t),
                         launched_t,
-                        round(perf_t.get("loop_cpu_s", time.process_time() - cpu0) / args.duration_s, 2),
-                        round(schedstat()[1] - s0[1], 2),
+                        round(perf_t["loop_cpu_s"] / args.duration_s, 2),
+                        round(wait_t, 2),
                         engine_split(perf_t),
                     )
                 return out
@@ -507,15 +573,15 @@ def main() -> int:
             rounds.append(
                 {
                     "prototype_decode_tps": round(tps, 1),
-                    "single_process_decode_tps": {f"{t} threads": round(v, 1) for t, v in singles.items()},
+                    "single_process_decode_tps": {t: round(v, 1) for t, v in singles.items()},
                     "ratio": round(tps / best, 3) if best else None,
                     "requests_launched": {
                         "prototype": launched,
-                        **{f"single {t} threads": v for t, v in single_launched.items()},
+                        **{f"single {t}": v for t, v in single_launched.items()},
                     },
                     "worker_cores_used": round(proto_cores, 2),
                     "host_cores_used": round(host_cores, 2),
-                    "single_process_cores_used": {f"{t} threads": v for t, v in single_cores.items()},
+                    "single_process_cores_used": dict(single_cores),
                     # CPU (workers + host / the faster single process) per decode token:
                     # efficiency, whatever the load
                     "cpu_ms_per_decode_token": {
@@ -532,7 +598,7 @@ def main() -> int:
                     },
                     # CPU seconds per phase of the round (engine counters; a worker's rest is
                     # messaging and bookkeeping) and rows per decode step
-                    "engine": {**split, f"single {best_t} threads": single_out[best_t][4]},
+                    "engine": {**split, f"single {best_t}": single_out[best_t][4]},
                     "first": "prototype" if k % 2 == 0 else "single process",
                     "load_average_1min": round(os.getloadavg()[0], 2),
                     # no side runnable without a CPU for more than 10 % of the round (per process): the
@@ -556,7 +622,8 @@ def main() -> int:
         "dtype": args.dtype,
         "concurrency": args.n_init,
         "threads_per_worker": args.threads,
-        "single_process_threads": single_threads,
+        "omp_wait_policy": spec.omp_wait_policy or "default",
+        "single_process_runs": [f"{t} threads" + (f" {p}" if p else "") for t, p in single_runs],
         "decode_batch": decode_batch or "all",
         "regroup": spec.regroup,
         "fit_prompts": getattr(spec, "fit_prompts", None),

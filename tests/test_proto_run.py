@@ -311,13 +311,16 @@ def test_ray_launcher_runs_one_worker_per_gpu_model_node(tmp_path, cluster, trac
 
 
 def test_workers_holding_every_layer_serve_the_single_process_tokens(tmp_path, cluster, traces):
-    """Two workers that each hold all 8 layers: every route is one stage, so a worker queues a
+    """Two workers that each hold all 8 layers, as benchmarks/prototype.py runs them (2 torch threads
+    each, idle OpenMP threads sleeping at once): every route is one stage, so a worker queues a
     request's next decode itself (no message to itself) and runs waiting prompts in its decode
-    steps; the tokens are still the single process's, and every request's route is one worker."""
+    steps; the tokens are still the one-thread single process's, every request's route is one
+    worker, and each worker ran with the threads and wait policy it was given."""
     path = tmp_path / "replicas.yaml"
     path.write_text(json.dumps({"num_layers": 8, "layers": {"n0": [0, 8], "n1": [0, 8]}}))
     out = tmp_path / "run"
-    metrics = run_prototype(Layout.load(path, cluster), TINY, _spec(), out, *traces, cluster=cluster)
+    spec = _spec(threads=2, omp_wait_policy="passive")
+    metrics = run_prototype(Layout.load(path, cluster), TINY, spec, out, *traces, cluster=cluster)
     assert metrics["failed_requests"] == 0
     ref = Reference(LlamaConfig.from_json(TINY, "tiny-llama"), seed=0)
     rows = [r for r in _read(out / "tokens.csv") if r["status"] == "finished"]
@@ -329,6 +332,7 @@ def test_workers_holding_every_layer_serve_the_single_process_tokens(tmp_path, c
     reports = run["worker_reports"].values()
     assert all(not any(rep["dropped"].values()) for rep in reports)
     assert len(reports) == 2 and all(rep["perf"]["local_decodes"] > 0 for rep in reports)
+    assert all(rep["perf"]["torch_threads"] == 2 and rep["perf"]["omp_passive"] == 1 for rep in reports)
     assert run["host_loop_cpu_s"] > 0  # the host's serving-loop CPU (benchmarks/prototype.py reads it)
     finished = [r for r in _read(out / "routes.csv") if r["status"] == "finished"]
     assert finished and all(len(_ints(r["nodes"])) == 1 for r in finished), finished[:3]

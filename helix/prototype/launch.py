@@ -59,6 +59,15 @@ def worker_argv(
     return argv
 
 
+def worker_env(spec) -> dict[str, str]:
+    """Environment a worker process needs before torch loads: its thread count and, if set, the
+    OpenMP wait policy (read once, when torch's OpenMP runtime loads; nothing can change it later)."""
+    env = {"OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads)}
+    if spec.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = spec.omp_wait_policy.upper()
+    return env
+
+
 class LocalLauncher:
     """One ``python -m helix.prototype.worker`` subprocess per worker; stderr to ``log_dir``."""
 
@@ -75,12 +84,7 @@ class LocalLauncher:
         self.procs: dict[int, subprocess.Popen] = {}
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = dict(
-            os.environ,
-            OMP_NUM_THREADS=str(spec.threads),
-            MKL_NUM_THREADS=str(spec.threads),
-            PYTHONUNBUFFERED="1",
-        )
+        env = dict(os.environ, **worker_env(spec), PYTHONUNBUFFERED="1")
         for w in cfg.workers:
             fh = open(self.log_dir / f"worker{w.id}.log", "w")
             argv = [
@@ -191,6 +195,8 @@ class RayLauncher:
                 "num_gpus": spec.gpu,
                 "num_cpus": 0,
                 "max_retries": 0,
+                # a fresh worker process per task with this environment (torch reads it when it loads)
+                "runtime_env": {"env_vars": worker_env(spec)},
             }
             argv = worker_argv("-", w.id, "-", model_name, spec, checkpoint)
             self.refs[w.id] = task.options(**opts).remote(cfg.to_dict(), model_json, argv)

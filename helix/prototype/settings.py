@@ -61,6 +61,17 @@ class ProtoRunSpec(BaseModel):
     device: str = "cpu"
     dtype: Literal["float32", "float16", "bfloat16"] = "float32"
     threads: int = Field(1, ge=1, description="torch threads per worker process")
+    omp_wait_policy: Literal["active", "passive"] | None = Field(
+        None,
+        description=(
+            "how a worker's idle torch (OpenMP) threads wait for the next parallel region: "
+            "OMP_WAIT_POLICY in the worker's environment, set by the launcher before torch loads; None = "
+            "the runtime's default (torch's libgomp spins for a while, then sleeps). 'passive' sleeps at "
+            "once: with threads > 1 a worker's products use a second core while it is free and do not "
+            "burn it while another process needs it (benchmarks/prototype.py runs 2 threads per worker "
+            "with 'passive', docs/prototype-performance.md)"
+        ),
+    )
     decode_batch: int | None = Field(
         None,
         ge=1,

@@ -55,6 +55,7 @@ class Worker(NodeSockets):
         from helix.prototype.transport import Inbox, Outbox
 
         torch.set_num_threads(max(1, args.threads))
+        self.torch_threads = torch.get_num_threads()
         self.args = args
         cfg = self.cfg = SystemConfig.load(args.system_config)
         me = self.me = cfg.node(args.node_id)
@@ -555,6 +556,9 @@ class Worker(NodeSockets):
         out = {k: round(v, 4) if isinstance(v, float) else v for k, v in dict(self.engine.perf).items()}
         out["loop_cpu_s"] = round(_clock(self.loop_clock) - self.loop0, 4)
         out["local_decodes"] = self.local_decodes  # next decodes queued here without a message
+        # the threads its products may use, and whether idle ones sleep at once (OMP_WAIT_POLICY)
+        out["torch_threads"] = self.torch_threads
+        out["omp_passive"] = int(os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive")
         return out
 
     def _drain_data(self) -> None:
