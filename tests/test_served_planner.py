@@ -420,6 +420,50 @@ def test_more_ceiling_lanes_add_candidates_and_worker_processes_change_nothing(a
         assert runs["wide2"] == runs["wide"]
 
 
+def test_ceiling_rounds_start_from_the_best_simulated_layout_so_far(artifact_dir):
+    """``ceiling_rounds``: each round of ceiling lanes starts from the best layout simulated before
+    it (the re-ranking's loop, with a stand-in simulator), and round r's lanes are the lanes
+    ``r * ceiling_lanes`` on of one round of more lanes from the same start (the seeds)."""
+    from helix.placement.methods.helix import Planner
+    from helix.placement.served import ServedModel
+
+    p = _problem(artifact_dir, **SMALL, objective="served", ceiling_lanes=1, ceiling_rounds=3, rerank=2)
+    pl = Planner(p)
+    warm = pl.warm_starts()
+    cands = [(name, list(st), list(sz)) for name, (st, sz) in sorted(warm.items())]
+
+    # a stand-in simulator: the value of a layout is its index in cands + 1, so every new candidate
+    # is the best so far, and the rounds walk the chain of new candidates
+    def simulate(vec, **kw):
+        return [float(next(q for q, c in enumerate(cands) if list(c[1:]) == list(v)) + 1) for v in vec]
+
+    p.rerank = simulate
+    starts = []
+
+    def extend(st, sz, rnd):
+        starts.append((rnd, next(n for n, a, b in cands if (a, b) == (st, sz))))
+        n, sizes = len(cands), list(sz)
+        k = next(q for q, x in enumerate(sizes) if x > 1)
+        sizes[k] -= 1  # a different layout (need not route: the stand-in simulates anything)
+        cands.append((f"new{rnd}", list(st), sizes))
+        return [n]
+
+    i, rows = pl.rerank(cands, [], extend)
+    assert [r for r, _ in starts] == [0, 1, 2]
+    assert [n for _, n in starts] == [cands[len(warm) - 1][0], "new0", "new1"]
+    assert cands[i][0] == "new2" and rows[i]["simulated"] == len(cands)
+
+    # the lane seeds: round 1 of one lane is the second lane of one round of two, from one start
+    sm = ServedModel(p.cluster, p.model, pl.tables, p.profiles, "llama30b", ctx=pl.ctx)
+    ref = warm["swarm"]
+    short = dict(SMALL, objective="served", floor_evaluations=300)
+    one = Planner(_problem(artifact_dir, **short, ceiling_lanes=1))
+    two = Planner(_problem(artifact_dir, **short, ceiling_lanes=2, ceiling_candidates=2))
+    lanes = [one.rtt_ceilings(ref, sm, [0.5], rnd) for rnd in (0, 1)]
+    both = two.rtt_ceilings(ref, sm, [0.5], 0)
+    assert lanes[0] != lanes[1] and sorted(lanes[0] + lanes[1]) == sorted(both)
+
+
 def test_a_max_flow_search_that_ends_at_its_warm_start_is_retried_with_fresh_lane_seeds(artifact_dir):
     """``maxflow_retries``: a search whose best is still a warm start runs again, its lanes seeded
     from ``seed + lanes`` (SMALL: 3000 evaluations in lanes of 1000, so from seed + 3), and the

@@ -105,6 +105,14 @@ class PlacementPreset(BaseModel):
     # (docs/served.md), so more lanes, each simulated, buy candidates the estimate would not pick.
     ceiling_lanes: int = Field(3, ge=1)
     ceiling_candidates: int | None = Field(None, ge=1)
+    # Rounds of round-trip ceilings: round r anneals ``ceiling_lanes`` lanes per ceiling (seeds
+    # ``seed + 2000 * (ceiling + 1) + r * ceiling_lanes + lane``) from the layout the offline
+    # simulation ranks best after round r - 1's candidates are simulated, so a round that found a
+    # better layout is the next round's reference, and a round that did not leaves the next one
+    # the same lanes as one round of more lanes. Why: the ceilings hold the round trip relative to
+    # their reference, and a weak reference (the estimate's pick, where no floor layout simulates
+    # well) caps what its lanes reach (hetero42 at seed 2, docs/served.md).
+    ceiling_rounds: int = Field(1, ge=1)
     # Two-stage re-ranking: with rerank_screen_s > 0 every candidate is first simulated for
     # rerank_screen_s (after rerank_warmup_s), then the ``rerank_final`` best of that screen and
     # the max-flow layout get the full rerank_duration_s; the best full simulation wins.

@@ -438,11 +438,23 @@ class Planner:
                 if mf is not None and a == list(mf[0]) and b == list(mf[1])
             ]
 
-            def ceilings(st, sz) -> list[int]:
-                """Round-trip ceilings from the simulator's best layout: their new candidates."""
-                found = self.rtt_ceilings((st, sz), sm, s.served_rtt_ceilings)
-                notes["ceilings"] = [{"ceiling": f, "estimate": round(score(a, b), 3)} for f, a, b in found]
-                n0, seen_c = len(cands), {}
+            seen_c: dict[float, int] = {}
+            first: list = []  # the first round's reference: every round's ceilings and floor
+
+            def ceilings(st, sz, rnd: int = 0) -> list[int]:
+                """Round ``rnd`` of the round-trip ceilings, from the simulator's best layout so
+                far and held to the first round's reference: their new candidates (named on from
+                the earlier rounds')."""
+                if not first:
+                    first.append((st, sz))
+                ref = next(n for n, a, b in cands if a == list(st) and b == list(sz))
+                rounds = notes.setdefault("ceiling_rounds", [])
+                rounds.append({"round": rnd, "from": ref, "after": len(cands)})
+                found = self.rtt_ceilings((st, sz), sm, s.served_rtt_ceilings, rnd, first[0])
+                notes.setdefault("ceilings", []).extend(
+                    {"ceiling": f, "estimate": round(score(a, b), 3), "round": rnd} for f, a, b in found
+                )
+                n0 = len(cands)
                 for f, a, b in found:
                     seen_c[f] = seen_c.get(f, 0) + 1
                     take(f"rtt{f:g}" + (f".{seen_c[f] - 1}" if seen_c[f] > 1 else ""), a, b)
@@ -481,9 +493,12 @@ class Planner:
             out += [(frac, st, sz) for st, sz in self._lanes(mf, fscore, s.seed + 1000 * (q + 1), per_lane)]
         return out
 
-    def rtt_ceilings(self, ref, sm: ServedModel, fractions) -> list[tuple[float, list[int], list[int]]]:
+    def rtt_ceilings(
+        self, ref, sm: ServedModel, fractions, rnd: int = 0, anchor=None
+    ) -> list[tuple[float, list[int], list[int]]]:
         """Per fraction f: the best score annealed from ``ref`` with the estimated per-token round
-        trip held (softly) at f of ref's or below; FLOOR_LANES seeded lanes, counted.
+        trip held (softly) at f of ``anchor``'s (default: ref's) or below; ``ceiling_lanes`` seeded
+        lanes, counted (round ``rnd`` takes the lane seeds after the earlier rounds').
 
         Why: an online run at a rate below capacity serves what arrives, less what is still being
         decoded when its window ends; that tail grows with the per-token round trip at the run's
@@ -491,10 +506,13 @@ class Planner:
         the online estimate's at each rate of ``rerank_online_tps`` that ref takes (the worst
         ratio to ref's over those rates; a layout that cannot take one of them scores 0), and the
         offline estimate's where there is no such rate: the offline round trip, at full batches,
-        ranks layouts differently from the online one (docs/served.md, "Round-trip ceilings")."""
+        ranks layouts differently from the online one (docs/served.md, "Round-trip ceilings").
+        Later rounds (``ceiling_rounds``) start from the best layout simulated so far but keep the
+        first round's ceilings and floor (``anchor``): held to their own start, a good start's
+        lanes end where they began (hetero42 at seed 2, docs/served.md)."""
         s = self.s
         online = [("online", r) for r in s.rerank_online_tps]
-        e0, *ons0 = sm.estimate_modes(*ref, [("offline", None), *online])
+        e0, *ons0 = sm.estimate_modes(*(anchor or ref), [("offline", None), *online])
         rates = [r for r, on in zip(s.rerank_online_tps, ons0) if not on.saturated]
         r0 = [on.rtt for on in ons0 if not on.saturated] if rates else [e0.rtt]
         out = []
@@ -512,9 +530,8 @@ class Planner:
                 e, *ons = sm.estimate_modes(st, sz, queries)
                 return _ceiling_score(e, ons, r0, frac, floor)
 
-            lanes = self._lanes(
-                ref, cscore, s.seed + 2000 * (q + 1), per_lane, s.ceiling_lanes, s.ceiling_candidates
-            )
+            seed = s.seed + 2000 * (q + 1) + rnd * s.ceiling_lanes
+            lanes = self._lanes(ref, cscore, seed, per_lane, s.ceiling_lanes, s.ceiling_candidates)
             out += [(frac, st, sz) for st, sz in lanes]
         return out
 
@@ -546,9 +563,10 @@ class Planner:
         With ``rerank_screen_s`` every candidate is simulated that long first, then the
         ``rerank_final`` best of the screen and the candidates at ``keep`` (the max-flow layout)
         get the full simulation; the best full simulation wins (ties: the earlier one).
-        ``extend(starts, sizes)``, given the best fully simulated layout, appends candidates to
-        ``cands`` and returns their indices; they get the full simulation too (the round-trip
-        ceilings). With ``rerank_online_tps`` the choice is :meth:`rerank_online`'s."""
+        ``extend(starts, sizes, round)``, given the best fully simulated layout, appends candidates
+        to ``cands`` and returns their indices; they get the full simulation too (the round-trip
+        ceilings), ``ceiling_rounds`` times, each round from the best simulated layout so far.
+        With ``rerank_online_tps`` the choice is :meth:`rerank_online`'s."""
         s, rr = self.s, self.p.rerank
         vec = [(st, sz) for _, st, sz in cands]
         rows = [{"candidate": name} for name, _, _ in cands]
@@ -562,8 +580,10 @@ class Planner:
             final.sort()
         full = rr([vec[q] for q in final])
         best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
-        if extend is not None and full[best] > 0 and not STOP.is_set():
-            new = extend(*vec[final[best]])
+        for rnd in range(s.ceiling_rounds if extend is not None else 0):
+            if full[best] <= 0 or STOP.is_set():
+                break
+            new = extend(*vec[final[best]], rnd)
             vec += [(st, sz) for _, st, sz in cands[len(vec) :]]
             rows += [{"candidate": name} for name, _, _ in cands[len(rows) :]]
             for r, (name, _, _) in zip(rows, cands):  # a layout found again is renamed "a+b"
