@@ -4,10 +4,10 @@ The prototype: host + worker processes, tiny-llama (8 layers, hidden 256), helix
 closed loop with exactly N requests in flight (``feed: replace``). Layout ``replicas`` (default): 2
 workers that each hold all 8 layers (data parallel, as when each machine holds the whole model: every
 route is one stage, a worker queues its requests' next decodes itself and runs waiting prompts in its
-decode steps; docs/prototype-performance.md says why this layout and not the pipeline), each with 2
-torch threads whose idle OpenMP threads sleep at once (``--threads 2 --omp-wait-policy passive``, the
-defaults): a worker's products and prompts use the other core of the 2-core development machine while
-the other worker does not, without spinning on it while it does; ``pipe2``: 2 workers, layers [0,4) and
+decode steps; docs/prototype-performance.md says why this layout and not the pipeline), one per core of
+the 2-core development machine with 1 torch thread each (``--threads 2 --omp-wait-policy passive`` gives
+each worker a second thread that sleeps at once when idle: ahead under load, behind on a quiet machine,
+where its helper thread takes the core the other worker needs); ``pipe2``: 2 workers, layers [0,4) and
 [4,8), with the prototype's defaults: the requests in flight decode as one batch (the first stage
 regroups decodes that arrive apart, ``regroup``), a stage runs and sends its decodes before its prompts,
 so it runs prompts while the batch is at the other stage; ``--decode-batch N/2`` runs micro-batches
@@ -348,16 +348,16 @@ def main() -> int:
     p.add_argument(
         "--threads",
         type=int,
-        default=2,
-        help="torch threads per worker process (default 2: a worker's products use the other core "
-        "while it is free)",
+        default=1,
+        help="torch threads per worker process (2 with --omp-wait-policy passive: faster on a loaded "
+        "machine, slower on a quiet one, docs/prototype-performance.md)",
     )
     p.add_argument(
         "--omp-wait-policy",
-        default="passive",
+        default="default",
         choices=["passive", "active", "default"],
-        help="the workers' OMP_WAIT_POLICY (spec.omp_wait_policy; default passive: idle torch threads sleep "
-        "at once instead of spinning on a core the other worker needs; 'default': the runtime's own)",
+        help="the workers' OMP_WAIT_POLICY (spec.omp_wait_policy; passive: idle torch threads sleep at once "
+        "instead of spinning on a core the other worker needs; default: the runtime's own)",
     )
     p.add_argument(
         "--single-threads",

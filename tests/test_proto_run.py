@@ -311,11 +311,12 @@ def test_ray_launcher_runs_one_worker_per_gpu_model_node(tmp_path, cluster, trac
 
 
 def test_workers_holding_every_layer_serve_the_single_process_tokens(tmp_path, cluster, traces):
-    """Two workers that each hold all 8 layers, as benchmarks/prototype.py runs them (2 torch threads
-    each, idle OpenMP threads sleeping at once): every route is one stage, so a worker queues a
-    request's next decode itself (no message to itself) and runs waiting prompts in its decode
-    steps; the tokens are still the one-thread single process's, every request's route is one
-    worker, and each worker ran with the threads and wait policy it was given."""
+    """Two workers that each hold all 8 layers, with 2 torch threads each whose idle OpenMP threads
+    sleep at once (``benchmarks/prototype.py --threads 2 --omp-wait-policy passive``): every route
+    is one stage, so a worker queues a request's next decode itself (no message to itself) and runs
+    waiting prompts in its decode steps; the tokens are still the one-thread single process's,
+    every request's route is one worker, and each worker ran with the threads and wait policy it
+    was given."""
     path = tmp_path / "replicas.yaml"
     path.write_text(json.dumps({"num_layers": 8, "layers": {"n0": [0, 8], "n1": [0, 8]}}))
     out = tmp_path / "run"

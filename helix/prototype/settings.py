@@ -68,8 +68,9 @@ class ProtoRunSpec(BaseModel):
             "OMP_WAIT_POLICY in the worker's environment, set by the launcher before torch loads; None = "
             "the runtime's default (torch's libgomp spins for a while, then sleeps). 'passive' sleeps at "
             "once: with threads > 1 a worker's products use a second core while it is free and do not "
-            "burn it while another process needs it (benchmarks/prototype.py runs 2 threads per worker "
-            "with 'passive', docs/prototype-performance.md)"
+            "burn it while another process needs it (benchmarks/prototype.py --threads 2 "
+            "--omp-wait-policy passive: ahead of one thread per worker on a loaded machine, behind it on "
+            "a quiet one, docs/prototype-performance.md)"
         ),
     )
     decode_batch: int | None = Field(
