@@ -78,29 +78,22 @@ def test_little_holds_and_turnover_launches_prompts():
     assert res.rtt >= 4 * TD + 3 * (0.01 + 1e-4)
 
 
-def test_the_replay_is_deterministic():
+def two_machine_case() -> tuple:
+    """A 2-machine line with prompts, latency and send times, 25 requests, three lengths: the
+    arguments of replay_decode up to its window."""
     nodes = [node(k=2, prompt=0.2), node(k=1)]
-    args = (
-        nodes,
-        line(nodes, lat=0.01, send=1e-3, prompt_send=0.05),
-        25,
-        ([10, 500, 90], [10, 30, 90]),
-        WINDOW,
-        0.5,
-    )
+    lengths = ([10, 500, 90], [10, 30, 90])
+    return nodes, line(nodes, lat=0.01, send=1e-3, prompt_send=0.05), 25, lengths, WINDOW
+
+
+def test_the_replay_is_deterministic():
+    args = (*two_machine_case(), 0.5)
     assert replay_decode(*args) == replay_decode(*args)
 
 
 def test_seeds_average_their_runs():
     """Several seeds: the mean of the runs of each (tokens and time integrals summed over runs)."""
-    nodes = [node(k=2, prompt=0.2), node(k=1)]
-    args = (
-        nodes,
-        line(nodes, lat=0.01, send=1e-3, prompt_send=0.05),
-        25,
-        ([10, 500, 90], [10, 30, 90]),
-        WINDOW,
-    )
+    args = two_machine_case()
     one = [replay_decode(*args, 0.5, (s,)) for s in (1, 2, 3)]
     both = replay_decode(*args, 0.5, (1, 2, 3))
     assert len({r.throughput for r in one}) > 1  # the seeds do differ
