@@ -30,25 +30,34 @@ cdef inline Py_ssize_t route(long long[::1] c_start, long long[::1] c_idx, long 
 cdef inline Py_ssize_t bisect_right(long long[::1] cum, Py_ssize_t n, double v) noexcept
 
 
-@cython.locals(h=cython.Py_ssize_t, a=cython.Py_ssize_t, c=cython.Py_ssize_t, b=cython.Py_ssize_t,
-               f=cython.double)
-cdef inline void send(Py_ssize_t s, double t, Py_ssize_t r0, long long[::1] r_hop, long long[::1] r_pr,
-                      long long[::1] r_len, long long[::1] rt, long long[::1] dst, double[::1] inv,
-                      double[::1] lat, double[::1] tok, double[::1] prs, double[::1] load,
-                      double[::1] link_free, double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t hn,
-                      long long seq) noexcept
+@cython.locals(f=cython.double, item=cython.double, sp=cython.double)
+cdef inline void send(Py_ssize_t a, Py_ssize_t g, long long pr, double t, double sp_in, double[::1] lat,
+                      double[::1] tok, double[::1] prs, double[::1] link_free, long long[::1] g_cnt,
+                      double[::1] g_t, double[::1] g_sp, double[::1] ht, long long[::1] hs, long long[::1] he,
+                      Py_ssize_t hn, long long seq) noexcept
+
+
+@cython.locals(c=cython.Py_ssize_t, b=cython.Py_ssize_t)
+cdef inline void load_route(Py_ssize_t s, Py_ssize_t r0, long long[::1] r_len, long long[::1] rt,
+                            double[::1] inv, double[::1] load) noexcept
 
 
 @cython.locals(
     n=cython.Py_ssize_t, nl=cython.Py_ssize_t, hops=cython.Py_ssize_t, n_tr=cython.Py_ssize_t,
     total=cython.longlong, load=cython.double[::1], link_free=cython.double[::1], busy=cython.longlong[::1],
     q_head=cython.longlong[::1], q_tail=cython.longlong[::1], w_head=cython.longlong[::1], u=cython.Py_ssize_t,
+    p_head=cython.longlong[::1], p_tail=cython.longlong[::1], p_cnt=cython.longlong[::1],
+    p_t=cython.double[::1], p_tl=cython.double[::1], touched=cython.longlong[::1],
     cap=cython.Py_ssize_t, r_hop=cython.longlong[::1], r_pr=cython.longlong[::1], r_left=cython.longlong[::1],
     r_len=cython.longlong[::1], r_next=cython.longlong[::1], rt=cython.longlong[::1], free=cython.longlong[::1],
+    g_head=cython.longlong[::1], g_cnt=cython.longlong[::1], g_t=cython.double[::1], g_sp=cython.double[::1],
+    g_next=cython.longlong[::1], g_free=cython.longlong[::1], n_gfree=cython.Py_ssize_t,
     ht=cython.double[::1], hs=cython.longlong[::1], he=cython.longlong[::1], n_slots=cython.Py_ssize_t,
     n_free=cython.Py_ssize_t, hn=cython.Py_ssize_t, seq=cython.longlong, done=cython.longlong,
     n_dec=cython.longlong, n_pr=cython.longlong, area_dec=cython.double, area_pr=cython.double,
     last=cython.double, x=cython.Py_ssize_t, y=cython.Py_ssize_t, z=cython.Py_ssize_t, s=cython.Py_ssize_t,
+    c=cython.Py_ssize_t, g=cython.Py_ssize_t, gn=cython.Py_ssize_t, keep=cython.int, nt=cython.Py_ssize_t,
+    sp=cython.double, ti=cython.double, order=list,
     nxt=cython.double, t=cython.double, ev=cython.longlong, kind=cython.longlong, p=cython.Py_ssize_t,
     r0=cython.Py_ssize_t, a=cython.double, nd=cython.Py_ssize_t, prompts=cython.Py_ssize_t,
     bh=cython.Py_ssize_t, bt=cython.Py_ssize_t, qh=cython.Py_ssize_t, qt=cython.Py_ssize_t,

@@ -8,9 +8,10 @@ they give the same result, bit for bit (tests/test_served_decode.py).
 
 Written for the compiler, as the admission replay's loop (helix.placement.replay_loop): no closures,
 state in flat arrays (``array.array``: typed memoryviews in the compiled copy), the event heap in
-arrays, a slot per request (its route, hop, phase and tokens left) and the machines' queues and
-walking batches as lists linked through the slots, so no Python object is made per event. Only
-:func:`run` is called from outside.
+arrays, a slot per request (its route, hop, phase and tokens left), a group per set of slots sent
+together on one link (one event for all of them: a walk's decode tokens leave together), the
+machines' queues as lists of groups and their walking batches as lists linked through the slots, so
+no Python object is made per event. Only :func:`run` is called from outside.
 """
 
 from __future__ import annotations
@@ -115,24 +116,28 @@ def bisect_right(cum, n, v):
     return lo
 
 
-def send(s, t, r0, r_hop, r_pr, r_len, rt, dst, inv, lat, tok, prs, load, link_free, ht, hs, he, hn, seq):
-    """The item in slot ``s`` (route at ``rt[r0:]``) leaves on its next link at ``t``: queued behind
-    what the link is sending, it lands one send time and the latency later (event pushed as the
-    heap's ``hn``-th, sequence ``seq``). A decode token leaving the source adds ``1 / share`` of IWRR
-    load to every link of its route."""
-    h = r_hop[s]
-    a = rt[r0 + h]
-    if h == 0 and r_pr[s] == 0:
-        for c in range(r0, r0 + r_len[s]):
-            b = rt[c]
-            load[b] += inv[b]
+def send(a, g, pr, t, sp_in, lat, tok, prs, link_free, g_cnt, g_t, g_sp, ht, hs, he, hn, seq):
+    """Group ``g`` (``g_cnt[g]`` items, prompt activations if ``pr``, the first ready at ``t``, the others
+    ``sp_in`` apart) leaves on link ``a``: queued behind what the link is sending, one item after the
+    other, the first lands one send time and the latency later and the others one send time (or
+    ``sp_in``, if longer) apart (the group's landing pushed as the heap's ``hn``-th event, sequence
+    ``seq``)."""
     f = link_free[a] if link_free[a] > t else t
-    if r_pr[s]:
-        f = f + prs[a]
-    else:
-        f = f + tok[a]
-    link_free[a] = f
-    heap_push(ht, hs, he, hn, f + lat[a], seq, 8 * s + LAND)
+    item = prs[a] if pr else tok[a]
+    sp = item if item > sp_in else sp_in
+    f = f + item
+    g_t[g] = f + lat[a]
+    g_sp[g] = sp
+    link_free[a] = f + (g_cnt[g] - 1) * sp
+    heap_push(ht, hs, he, hn, g_t[g], seq, 8 * g + LAND)
+
+
+def load_route(s, r0, r_len, rt, inv, load):
+    """A decode token of slot ``s`` (route at ``rt[r0:]``) leaves the source: ``1 / share`` of IWRR load
+    on every link of its route."""
+    for c in range(r0, r0 + r_len[s]):
+        b = rt[c]
+        load[b] += inv[b]
 
 
 def run(
@@ -171,7 +176,14 @@ def run(
     and their running sums ``cum``; ``n_req`` requests decoding at the start (drawn by ``rng`` in
     proportion to their output, part-way through it), surplus prompts at rate ``extra`` per second,
     a new request ``delay`` after each finished one. Returns (decode tokens finished in
-    [``w0``, ``w1``), the time integrals over it of the requests decoding and in their prompt)."""
+    [``w0``, ``w1``), the time integrals over it of the requests decoding and in their prompt).
+
+    Items move in groups: the decode tokens a walk (or the sink) sends on one link leave together,
+    one send time apart, as one event (their first landing); a prompt's activations are a group of
+    one. A machine's queue holds the groups that have begun to land; a walk takes of each what has
+    landed by its start (decode tokens up to ``Dm``), and the rest of a group lands again as a group
+    when its next item does (so a token that lands on an idle machine walks alone, as the simulator's
+    lone heads do)."""
     n = len(k)
     nl = len(dst)
     hops = n + 1  # the longest route (layers only grow along a route)
@@ -180,16 +192,26 @@ def run(
     load = _zeros("d", nl)
     link_free = _zeros("d", nl)
     busy = _zeros("q", n)
-    q_head = _zeros("q", n)  # per machine: what has landed (a list linked by r_next), its last one,
+    q_head = _zeros("q", n)  # per machine: the groups that have begun to land (linked by g_next), the last
     q_tail = _zeros("q", n)
-    w_head = _zeros("q", n)  # and the batch it walks
+    w_head = _zeros("q", n)  # and the items it walks (slots linked by r_next)
     for u in range(n):
         q_head[u] = -1
         q_tail[u] = -1
         w_head[u] = -1
+    # per link, the group being gathered (its first and last slot, size, when its first is ready), and
+    # the links that have one
+    p_head = _zeros("q", nl)
+    p_tail = _zeros("q", nl)
+    p_cnt = _zeros("q", nl)
+    p_t = _zeros("d", nl)
+    p_tl = _zeros("d", nl)  # when its last is ready
+    touched = _zeros("q", nl)
     # growable arrays: the array objects (*_a) and the views used (the same objects here). A slot per
     # item (a request, or a surplus prompt): its hop, prompt (1) or decode (0), decode tokens left
-    # (-1: a surplus prompt), number of links, the next slot in its machine's list, and its links
+    # (-1: a surplus prompt), number of links, the next slot in its group or batch, and its links. A
+    # group per set of slots travelling together (at most one per slot): its first slot, size, when
+    # its first lands, the spacing of the others, the next group in its machine's queue; free groups.
     cap = n_req + 16
     r_hop_a = _zeros("q", cap)
     r_pr_a = _zeros("q", cap)
@@ -198,7 +220,14 @@ def run(
     r_next_a = _zeros("q", cap)
     rt_a = _zeros("q", cap * hops)
     free_a = _zeros("q", cap)  # free slots below n_slots (a stack)
-    # at most one event per slot and one START or END per machine
+    g_head_a = _zeros("q", cap)
+    g_cnt_a = _zeros("q", cap)
+    g_t_a = _zeros("d", cap)
+    g_sp_a = _zeros("d", cap)
+    g_next_a = _zeros("q", cap)
+    g_free_a = _zeros("q", cap)
+    # at most one event per slot (its group's, its launch or first decode) and one START or END per
+    # machine
     ht_a = _zeros("d", cap + n + 1)
     hs_a = _zeros("q", cap + n + 1)
     he_a = _zeros("q", cap + n + 1)
@@ -209,9 +238,19 @@ def run(
     r_next = r_next_a
     rt = rt_a
     free = free_a
+    g_head = g_head_a
+    g_cnt = g_cnt_a
+    g_t = g_t_a
+    g_sp = g_sp_a
+    g_next = g_next_a
+    g_free = g_free_a
     ht = ht_a
     hs = hs_a
     he = he_a
+    n_gfree = 0
+    for x in range(cap - 1, -1, -1):
+        g_free[n_gfree] = x
+        n_gfree += 1
     n_slots = 0
     n_free = 0
     hn = 0
@@ -222,9 +261,14 @@ def run(
     area_dec = 0.0
     area_pr = 0.0
     last = w0
+    # a steady state: requests in flight drawn in proportion to their output, part-way through it;
+    # both draws stratified (request x draws from the x-th of n_req equal slices of the trace's
+    # output-weighted order, and from a shuffled slice of its output), so the run starts with the
+    # trace's mix and an even spread of finishing times, not a draw's clusters of them
+    order = list(range(n_req))
+    rng.shuffle(order)
     for x in range(n_req):
-        # a steady state: requests in flight drawn in proportion to their output, part-way through it
-        y = bisect_right(cum, n_tr, rng.random() * total)
+        y = bisect_right(cum, n_tr, (x + rng.random()) / n_req * total)
         if y > n_tr - 1:
             y = n_tr - 1
         s = n_slots
@@ -232,25 +276,28 @@ def run(
         r_len[s] = route(c_start, c_idx, dst, share, load, rt, s * hops, ins[y])
         r_hop[s] = 0
         r_pr[s] = 0
-        r_left[s] = 1 + rng.randrange(outs[y])
+        z = order[x]
+        c = int((z + rng.random()) / n_req * outs[y])
+        r_left[s] = 1 + (c if c < outs[y] else outs[y] - 1)
         n_dec += 1
         seq += 1
         heap_push(ht, hs, he, hn, float(x) / (n_req if n_req > 1 else 1), seq, 8 * s + DECODE)
         hn += 1
-    nxt = rng.expovariate(extra) if extra > 0 else INF
+    nxt = rng.random() / extra if extra > 0 else INF  # surplus prompts: evenly spaced, a random phase
     t = 0.0
     while hn > 0:
+        nt = 0  # links with a group gathered by this event
         if nxt < ht[0]:  # a surplus prompt of a run still filling
             t = nxt
             if t >= w1:
                 break
-            nxt = t + rng.expovariate(extra)
+            nxt = t + 1.0 / extra
             z = rng.randrange(n_tr)
             if n_free > 0:
                 n_free -= 1
                 s = free[n_free]
             else:
-                if n_slots == len(r_hop):  # double the slots and the heap
+                if n_slots == len(r_hop):  # double the slots, the groups and the heap
                     r_hop_a = r_hop_a + r_hop_a
                     r_pr_a = r_pr_a + r_pr_a
                     r_left_a = r_left_a + r_left_a
@@ -258,6 +305,12 @@ def run(
                     r_next_a = r_next_a + r_next_a
                     rt_a = rt_a + rt_a
                     free_a = free_a + free_a
+                    g_head_a = g_head_a + g_head_a
+                    g_cnt_a = g_cnt_a + g_cnt_a
+                    g_t_a = g_t_a + g_t_a
+                    g_sp_a = g_sp_a + g_sp_a
+                    g_next_a = g_next_a + g_next_a
+                    g_free_a = g_free_a + g_free_a
                     ht_a = ht_a + ht_a
                     hs_a = hs_a + hs_a
                     he_a = he_a + he_a
@@ -268,94 +321,307 @@ def run(
                     r_next = r_next_a
                     rt = rt_a
                     free = free_a
+                    g_head = g_head_a
+                    g_cnt = g_cnt_a
+                    g_t = g_t_a
+                    g_sp = g_sp_a
+                    g_next = g_next_a
+                    g_free = g_free_a
                     ht = ht_a
                     hs = hs_a
                     he = he_a
+                    for x in range(2 * n_slots - 1, n_slots - 1, -1):
+                        g_free[n_gfree] = x
+                        n_gfree += 1
                 s = n_slots
                 n_slots += 1
             r_len[s] = route(c_start, c_idx, dst, share, load, rt, s * hops, ins[z])
             r_hop[s] = 0
             r_pr[s] = 1
             r_left[s] = -1
-            seq += 1
-            send(
-                s,
-                t,
-                s * hops,
-                r_hop,
-                r_pr,
-                r_len,
-                rt,
-                dst,
-                inv,
-                lat,
-                tok,
-                prs,
-                load,
-                link_free,
-                ht,
-                hs,
-                he,
-                hn,
-                seq,
-            )
-            hn += 1
-            continue
-        t = ht[0]
-        ev = he[0]
-        heap_drop(ht, hs, he, hn)
-        hn -= 1
-        if t >= w1:
-            break
-        kind = ev & 7
-        p = ev >> 3
-        if kind == LAND:
-            s = p
-            r0 = s * hops
-            u = dst[rt[r0 + r_hop[s]]]
-            if u != SINK:
-                r_next[s] = -1
-                if q_tail[u] >= 0:
-                    r_next[q_tail[u]] = s
-                else:
-                    q_head[u] = s
-                q_tail[u] = s
-                if busy[u] == 0:  # it wakes the machine, after what lands at this same instant
-                    busy[u] = 1
+            x = rt[s * hops]
+            p_head[x] = s
+            p_tail[x] = s
+            p_cnt[x] = 1
+            p_t[x] = t
+            p_tl[x] = t
+            touched[nt] = x
+            nt += 1
+        else:
+            t = ht[0]
+            ev = he[0]
+            heap_drop(ht, hs, he, hn)
+            hn -= 1
+            if t >= w1:
+                break
+            kind = ev & 7
+            p = ev >> 3
+            if kind == LAND:
+                g = p
+                s = g_head[g]
+                u = dst[rt[s * hops + r_hop[s]]]
+                if u != SINK:
+                    g_next[g] = -1
+                    if q_tail[u] >= 0:
+                        g_next[q_tail[u]] = g
+                    else:
+                        q_head[u] = g
+                    q_tail[u] = g
+                    if busy[u] == 0:  # it wakes the machine, after what lands at this same instant
+                        busy[u] = 1
+                        seq += 1
+                        heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
+                        hn += 1
+                    continue
+                # at the sink: the items land one by one, ``sp`` apart
+                sp = g_sp[g]
+                ti = t
+                y = g_cnt[g]
+                g_free[n_gfree] = g
+                n_gfree += 1
+                for z in range(y):
+                    nx = r_next[s]
+                    r0 = s * hops
+                    r_hop[s] = 0
+                    x = -1  # the link it leaves on again (-1: none)
+                    if r_pr[s]:  # a prompt done: its request decodes (a surplus prompt ends here)
+                        if r_left[s] < 0:
+                            free[n_free] = s
+                            n_free += 1
+                        else:
+                            if t > w0:
+                                a = last if last > w0 else w0
+                                area_dec += n_dec * (t - a)
+                                area_pr += n_pr * (t - a)
+                                last = t
+                            n_pr -= 1
+                            n_dec += 1
+                            r_pr[s] = 0
+                            x = rt[r0]
+                    else:
+                        if ti >= w0 and ti < w1:
+                            done += 1
+                        r_left[s] -= 1
+                        if r_left[s] > 0:
+                            x = rt[r0]
+                        else:
+                            if t > w0:
+                                a = last if last > w0 else w0
+                                area_dec += n_dec * (t - a)
+                                area_pr += n_pr * (t - a)
+                                last = t
+                            n_dec -= 1
+                            # the request is done; the next one (its slot) is routed now and launched
+                            # after the delay
+                            c = rng.randrange(n_tr)
+                            r_len[s] = route(c_start, c_idx, dst, share, load, rt, r0, ins[c])
+                            r_pr[s] = 1
+                            r_left[s] = outs[c]
+                            seq += 1
+                            heap_push(ht, hs, he, hn, ti + delay, seq, 8 * s + LAUNCH)
+                            hn += 1
+                    if x >= 0:  # its next token leaves the source
+                        load_route(s, r0, r_len, rt, inv, load)
+                        if p_cnt[x] > 0:
+                            r_next[p_tail[x]] = s
+                        else:
+                            p_head[x] = s
+                            p_t[x] = ti
+                            touched[nt] = x
+                            nt += 1
+                        p_tail[x] = s
+                        p_tl[x] = ti
+                        p_cnt[x] += 1
+                    ti += sp
+                    s = nx
+            elif kind == START:
+                u = p
+                nd = 0
+                prompts = 0
+                bh = -1  # the batch (head, tail) and the groups that stay queued
+                bt = -1
+                qh = -1
+                qt = -1
+                g = q_head[u]
+                while g >= 0:
+                    gn = g_next[g]
+                    s = g_head[g]
+                    keep = 0
+                    if r_pr[s]:  # a prompt (a group of one) always walks
+                        prompts += 1
+                        z = s
+                        y = 1
+                        ti = t
+                    elif nd < dm[u]:  # what has landed of the group, up to the decode limit
+                        y = 1
+                        z = s
+                        ti = g_t[g] + g_sp[g]
+                        while y < g_cnt[g] and nd + y < dm[u] and ti <= t:
+                            z = r_next[z]
+                            y += 1
+                            ti += g_sp[g]
+                        nd += y
+                    else:
+                        y = 0
+                        z = -1
+                        ti = t
+                        keep = 1
+                    if y > 0:
+                        if bt >= 0:
+                            r_next[bt] = s
+                        else:
+                            bh = s
+                        bt = z
+                        if y == g_cnt[g]:
+                            g_free[n_gfree] = g
+                            n_gfree += 1
+                        else:
+                            g_head[g] = r_next[z]
+                            g_cnt[g] -= y
+                            g_t[g] = ti
+                            if ti <= t:  # landed, held back by the decode limit
+                                keep = 1
+                            else:  # the rest lands later
+                                seq += 1
+                                heap_push(ht, hs, he, hn, ti, seq, 8 * g + LAND)
+                                hn += 1
+                    if keep:
+                        g_next[g] = -1
+                        if qt >= 0:
+                            g_next[qt] = g
+                        else:
+                            qh = g
+                        qt = g
+                    g = gn
+                if bt >= 0:
+                    r_next[bt] = -1
+                q_head[u] = qh
+                q_tail[u] = qt
+                w_head[u] = bh
+                dv = 0.0
+                if nd > 0:
+                    dv = dec[d_off[u] + (nd if nd < d_n[u] else d_n[u] - 1)]
+                walk = k[u] * dv + prompts * prompt[u] + nd * copy[u]
+                seq += 1
+                heap_push(ht, hs, he, hn, t + walk, seq, 8 * u + END)
+                hn += 1
+                continue
+            elif kind == END:  # the batch leaves: per next link, its decode tokens as a group
+                u = p
+                s = w_head[u]
+                w_head[u] = -1
+                while s >= 0:
+                    nx = r_next[s]
+                    r_hop[s] += 1
+                    x = rt[s * hops + r_hop[s]]
+                    if r_pr[s]:  # prompt activations: after the tokens gathered before them
+                        if p_cnt[x] > 0:
+                            g = g_free[n_gfree - 1]
+                            n_gfree -= 1
+                            g_head[g] = p_head[x]
+                            g_cnt[g] = p_cnt[x]
+                            r_next[p_tail[x]] = -1
+                            p_cnt[x] = 0
+                            seq += 1
+                            send(
+                                x,
+                                g,
+                                0,
+                                p_t[x],
+                                0.0,
+                                lat,
+                                tok,
+                                prs,
+                                link_free,
+                                g_cnt,
+                                g_t,
+                                g_sp,
+                                ht,
+                                hs,
+                                he,
+                                hn,
+                                seq,
+                            )
+                            hn += 1
+                        g = g_free[n_gfree - 1]
+                        n_gfree -= 1
+                        g_head[g] = s
+                        g_cnt[g] = 1
+                        r_next[s] = -1
+                        seq += 1
+                        send(x, g, 1, t, 0.0, lat, tok, prs, link_free, g_cnt, g_t, g_sp, ht, hs, he, hn, seq)
+                        hn += 1
+                    else:
+                        if p_cnt[x] > 0:
+                            r_next[p_tail[x]] = s
+                        else:
+                            p_head[x] = s
+                            p_t[x] = t
+                            touched[nt] = x
+                            nt += 1
+                        p_tail[x] = s
+                        p_tl[x] = t
+                        p_cnt[x] += 1
+                    s = nx
+                if q_head[u] >= 0:
                     seq += 1
                     heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
                     hn += 1
-                continue
-            r_hop[s] = 0
-            if r_pr[s]:  # a prompt done: its request decodes (a surplus prompt ends here)
-                if r_left[s] < 0:
-                    free[n_free] = s
-                    n_free += 1
-                    continue
+                else:
+                    busy[u] = 0
+            elif kind == LAUNCH:  # a new request's prompt leaves the source
+                s = p
                 if t > w0:
                     a = last if last > w0 else w0
                     area_dec += n_dec * (t - a)
                     area_pr += n_pr * (t - a)
                     last = t
-                n_pr -= 1
-                n_dec += 1
-                r_pr[s] = 0
+                n_pr += 1
+                x = rt[s * hops]
+                p_head[x] = s
+                p_tail[x] = s
+                p_cnt[x] = 1
+                p_t[x] = t
+                p_tl[x] = t
+                touched[nt] = x
+                nt += 1
+            else:  # DECODE: a request of the starting state sends its next token
+                s = p
+                load_route(s, s * hops, r_len, rt, inv, load)
+                x = rt[s * hops]
+                p_head[x] = s
+                p_tail[x] = s
+                p_cnt[x] = 1
+                p_t[x] = t
+                p_tl[x] = t
+                touched[nt] = x
+                nt += 1
+        # the groups gathered leave on their links
+        for z in range(nt):
+            x = touched[z]
+            if p_cnt[x] > 0:
+                g = g_free[n_gfree - 1]
+                n_gfree -= 1
+                g_head[g] = p_head[x]
+                g_cnt[g] = p_cnt[x]
+                r_next[p_tail[x]] = -1
+                p_cnt[x] = 0
+                # the items were ready one by one (at the sink, one of its link's send times apart)
+                sp = (p_tl[x] - p_t[x]) / (g_cnt[g] - 1) if g_cnt[g] > 1 else 0.0
                 seq += 1
                 send(
-                    s,
-                    t,
-                    r0,
-                    r_hop,
-                    r_pr,
-                    r_len,
-                    rt,
-                    dst,
-                    inv,
+                    x,
+                    g,
+                    r_pr[p_head[x]],
+                    p_t[x],
+                    sp,
                     lat,
                     tok,
                     prs,
-                    load,
                     link_free,
+                    g_cnt,
+                    g_t,
+                    g_sp,
                     ht,
                     hs,
                     he,
@@ -363,181 +629,6 @@ def run(
                     seq,
                 )
                 hn += 1
-                continue
-            if t >= w0:
-                done += 1
-            r_left[s] -= 1
-            if r_left[s] > 0:
-                seq += 1
-                send(
-                    s,
-                    t,
-                    r0,
-                    r_hop,
-                    r_pr,
-                    r_len,
-                    rt,
-                    dst,
-                    inv,
-                    lat,
-                    tok,
-                    prs,
-                    load,
-                    link_free,
-                    ht,
-                    hs,
-                    he,
-                    hn,
-                    seq,
-                )
-                hn += 1
-                continue
-            if t > w0:
-                a = last if last > w0 else w0
-                area_dec += n_dec * (t - a)
-                area_pr += n_pr * (t - a)
-                last = t
-            n_dec -= 1
-            # the request is done; the next one (its slot) is routed now and launched after the delay
-            y = rng.randrange(n_tr)
-            r_len[s] = route(c_start, c_idx, dst, share, load, rt, r0, ins[y])
-            r_pr[s] = 1
-            r_left[s] = outs[y]
-            seq += 1
-            heap_push(ht, hs, he, hn, t + delay, seq, 8 * s + LAUNCH)
-            hn += 1
-        elif kind == START:
-            u = p
-            nd = 0
-            prompts = 0
-            bh = -1  # the batch (head, tail) and what stays queued
-            bt = -1
-            qh = -1
-            qt = -1
-            s = q_head[u]
-            while s >= 0:
-                nx = r_next[s]
-                r_next[s] = -1
-                if r_pr[s] or nd < dm[u]:
-                    if r_pr[s]:
-                        prompts += 1
-                    else:
-                        nd += 1
-                    if bt >= 0:
-                        r_next[bt] = s
-                    else:
-                        bh = s
-                    bt = s
-                else:
-                    if qt >= 0:
-                        r_next[qt] = s
-                    else:
-                        qh = s
-                    qt = s
-                s = nx
-            q_head[u] = qh
-            q_tail[u] = qt
-            w_head[u] = bh
-            dv = 0.0
-            if nd > 0:
-                dv = dec[d_off[u] + (nd if nd < d_n[u] else d_n[u] - 1)]
-            walk = k[u] * dv + prompts * prompt[u] + nd * copy[u]
-            seq += 1
-            heap_push(ht, hs, he, hn, t + walk, seq, 8 * u + END)
-            hn += 1
-        elif kind == END:
-            u = p
-            s = w_head[u]
-            w_head[u] = -1
-            while s >= 0:
-                nx = r_next[s]
-                r_hop[s] += 1
-                seq += 1
-                send(
-                    s,
-                    t,
-                    s * hops,
-                    r_hop,
-                    r_pr,
-                    r_len,
-                    rt,
-                    dst,
-                    inv,
-                    lat,
-                    tok,
-                    prs,
-                    load,
-                    link_free,
-                    ht,
-                    hs,
-                    he,
-                    hn,
-                    seq,
-                )
-                hn += 1
-                s = nx
-            if q_head[u] >= 0:
-                seq += 1
-                heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
-                hn += 1
-            else:
-                busy[u] = 0
-        elif kind == LAUNCH:
-            s = p
-            if t > w0:
-                a = last if last > w0 else w0
-                area_dec += n_dec * (t - a)
-                area_pr += n_pr * (t - a)
-                last = t
-            n_pr += 1
-            seq += 1
-            send(
-                s,
-                t,
-                s * hops,
-                r_hop,
-                r_pr,
-                r_len,
-                rt,
-                dst,
-                inv,
-                lat,
-                tok,
-                prs,
-                load,
-                link_free,
-                ht,
-                hs,
-                he,
-                hn,
-                seq,
-            )
-            hn += 1
-        else:  # DECODE: a request of the starting state sends its next token
-            s = p
-            seq += 1
-            send(
-                s,
-                t,
-                s * hops,
-                r_hop,
-                r_pr,
-                r_len,
-                rt,
-                dst,
-                inv,
-                lat,
-                tok,
-                prs,
-                load,
-                link_free,
-                ht,
-                hs,
-                he,
-                hn,
-                seq,
-            )
-            hn += 1
     if w1 > w0:
         a = last if last > w0 else w0
         area_dec += n_dec * (w1 - a)

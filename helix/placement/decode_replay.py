@@ -19,12 +19,16 @@ route as it leaves, so long prompts go to the links of large flow), decoding its
 at a time, then finishing, and a new request launched
 ``LAUNCH_DELAY`` later whose prompt (the mean prompt: its walk and activation sends) travels its
 route before its decode; the run starts in a steady state (the requests in flight drawn in
-proportion to their output, each part-way through it); a run still filling adds prompts at the
-estimate's surplus rate (``extra_prompt_rate``). A machine, when idle, takes what has landed and
-walks it (up to ``Dm`` decodes, with every prompt), and whatever lands during a walk waits for the
-next; links send one item at a time (token or prompt activations) after their latency. The
-decode tokens completed in the measure window give the throughput, and Little's law the round
-trip. The served estimate runs three fixed seeds over 30-90 s and averages them (``DECODE_SEEDS``,
+proportion to their output, each part-way through it, both draws stratified so that the start has
+the trace's mix and an even spread of finishing times); a run still filling adds prompts at the
+estimate's surplus rate (``extra_prompt_rate``, evenly spaced from a random phase). A machine, when
+idle, takes what has landed and walks it (up to ``Dm`` decodes, with every prompt), and whatever
+lands during a walk waits for the next; links send one item at a time (token or prompt
+activations) after their latency. The tokens a walk sends on one link travel as one group (one
+event, its items landing one send time apart) and a walk takes of a group what has landed, so a
+token landing on an idle machine still walks alone, as the simulator's shed heads do. The decode
+tokens completed in the measure window give the throughput, and Little's law the round trip. The
+served estimate runs three fixed seeds over 30-90 s and averages them (``DECODE_SEEDS``,
 ``DECODE_WINDOW``): one run over the simulator's whole window (60-660 s) costs 2.4 times as much
 and its pairs in the validation hinge on its seed. Deterministic: the same inputs give the same
 numbers (fixed seeds, no hash order).
