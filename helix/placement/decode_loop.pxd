@@ -57,7 +57,7 @@ cdef inline void load_route(Py_ssize_t s, Py_ssize_t r0, long long[::1] r_len, l
     n_dec=cython.longlong, n_pr=cython.longlong, area_dec=cython.double, area_pr=cython.double,
     last=cython.double, x=cython.Py_ssize_t, y=cython.Py_ssize_t, z=cython.Py_ssize_t, s=cython.Py_ssize_t,
     c=cython.Py_ssize_t, g=cython.Py_ssize_t, gn=cython.Py_ssize_t, keep=cython.int, nt=cython.Py_ssize_t,
-    sp=cython.double, ti=cython.double, order=list,
+    sp=cython.double, ti=cython.double, order=list, pend=cython.Py_ssize_t,
     nxt=cython.double, t=cython.double, ev=cython.longlong, kind=cython.longlong, p=cython.Py_ssize_t,
     r0=cython.Py_ssize_t, a=cython.double, nd=cython.Py_ssize_t, prompts=cython.Py_ssize_t,
     bh=cython.Py_ssize_t, bt=cython.Py_ssize_t, qh=cython.Py_ssize_t, qt=cython.Py_ssize_t,

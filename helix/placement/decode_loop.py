@@ -285,9 +285,10 @@ def run(
         hn += 1
     nxt = rng.random() / extra if extra > 0 else INF  # surplus prompts: evenly spaced, a random phase
     t = 0.0
-    while hn > 0:
+    pend = -1  # a machine whose walk starts at this instant with nothing else due first (or -1)
+    while hn > 0 or pend >= 0:
         nt = 0  # links with a group gathered by this event
-        if nxt < ht[0]:  # a surplus prompt of a run still filling
+        if pend < 0 and nxt < ht[0]:  # a surplus prompt of a run still filling
             t = nxt
             if t >= w1:
                 break
@@ -348,14 +349,19 @@ def run(
             touched[nt] = x
             nt += 1
         else:
-            t = ht[0]
-            ev = he[0]
-            heap_drop(ht, hs, he, hn)
-            hn -= 1
-            if t >= w1:
-                break
-            kind = ev & 7
-            p = ev >> 3
+            if pend >= 0:  # that walk starts now, as its START event would have, next, at this instant
+                kind = START
+                p = pend
+                pend = -1
+            else:
+                t = ht[0]
+                ev = he[0]
+                heap_drop(ht, hs, he, hn)
+                hn -= 1
+                if t >= w1:
+                    break
+                kind = ev & 7
+                p = ev >> 3
             if kind == LAND:
                 g = p
                 s = g_head[g]
@@ -369,9 +375,12 @@ def run(
                     q_tail[u] = g
                     if busy[u] == 0:  # it wakes the machine, after what lands at this same instant
                         busy[u] = 1
-                        seq += 1
-                        heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
-                        hn += 1
+                        if hn == 0 or ht[0] > t:
+                            pend = u
+                        else:
+                            seq += 1
+                            heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
+                            hn += 1
                     continue
                 # at the sink: the items land one by one, ``sp`` apart
                 sp = g_sp[g]
@@ -563,12 +572,14 @@ def run(
                         p_tl[x] = t
                         p_cnt[x] += 1
                     s = nx
-                if q_head[u] >= 0:
+                if q_head[u] < 0:
+                    busy[u] = 0
+                elif hn == 0 or ht[0] > t:  # (what it sends below lands after that START)
+                    pend = u
+                else:
                     seq += 1
                     heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
                     hn += 1
-                else:
-                    busy[u] = 0
             elif kind == LAUNCH:  # a new request's prompt leaves the source
                 s = p
                 if t > w0:
