@@ -557,7 +557,7 @@ class ServedModel:
                 est.detail.pop("costs", None)
             decode_inputs = est.detail.pop("decode_inputs", None)
             if decode_inputs is not None:
-                est = self._decoded(est, *decode_inputs)
+                est = self._decoded(est, *self._replay_inputs(*decode_inputs[0]), *decode_inputs[1:])
             out.append(est)
         return out
 
@@ -608,6 +608,36 @@ class ServedModel:
             cc = fwd[c] * bwd[c]
             coll[i] = cc * visit[i] ** 2 / cv[c] ** 2 if cv[c] > 0 else 0.0
         return coll
+
+    def _replay_inputs(self, on, k, dec, dm, P, arcs, visit, p_arc, lat, s_tok, s_in):
+        """The decode replay's machines (those on routes, ``on``) and links (the routing chain's, with
+        the share of the sender's routes each takes) with a solution's costs."""
+        pos = {i: q for q, i in enumerate(on)}
+        nodes = [
+            ReplayNode(
+                float(k[q]),
+                tuple(dec[q, : int(dm[q]) + 1].tolist()),
+                int(dm[q]),
+                self.act * CPU_BUFFER_COST,
+                float(P[q]),
+            )
+            for q in range(len(on))
+        ]
+        links = []
+        for p, (i, j) in enumerate(arcs):
+            v = 1.0 if i == -1 else visit[i]
+            on_route = (i == -1 or i in pos) and (j == -2 or j in pos) and v > 0
+            links.append(
+                ReplayArc(
+                    -1 if i == -1 else pos.get(i, -3),
+                    -2 if j == -2 else pos.get(j, -3),
+                    p_arc[p] / v if on_route else 0.0,
+                    float(lat[p]),
+                    float(s_tok[p]),
+                    float(s_in[p]),
+                )
+            )
+        return nodes, links
 
     def _decoded(self, est: Estimate, nodes, arcs, n_requests, extra_rate, cap) -> Estimate:
         """``est`` with its decode throughput, requests decoding and round trip from the decode replay
@@ -818,37 +848,18 @@ class ServedModel:
             est.throughput, est.in_decode = lo, r[1]
             est.prompt_latency, est.rtt = r[2]
             if self.decode == "replay" and lo > 0 and r[1] > 0:
-                # what the decode replay needs (run by _routed on the final solution): the machines
-                # and the routing chain's links with this solution's costs, the requests in flight
-                # (over the run's window) and the prompts a run still filling adds over the steady rate
-                pos = {i: q for q, i in enumerate(on)}
-                nodes = [
-                    ReplayNode(
-                        float(k[q]),
-                        tuple(float(v) for v in dec[q, : int(dm[q]) + 1]),
-                        int(dm[q]),
-                        self.act * CPU_BUFFER_COST,
-                        float(P[q]),
-                    )
-                    for q in range(len(on))
-                ]
-                links = []
-                for p, (i, j) in enumerate(arcs):
-                    v = 1.0 if i == -1 else visit[i]
-                    on_route = (i == -1 or i in pos) and (j == -2 or j in pos) and v > 0
-                    links.append(
-                        ReplayArc(
-                            -1 if i == -1 else pos.get(i, -3),
-                            -2 if j == -2 else pos.get(j, -3),
-                            p_arc[p] / v if on_route else 0.0,
-                            float(lat[p]),
-                            float(s_tok[p]),
-                            float(s_in[p]),
-                        )
-                    )
+                # what the decode replay needs (run by _routed on the final solution; built there,
+                # by _replay_inputs, only for the solution it replays): the machines and the routing
+                # chain's links with this solution's costs, the requests in flight (over the run's
+                # window) and the prompts a run still filling adds over the steady rate
                 nw, q = r[3]
                 extra = max(q - lo / mo, 0.0) if self.run else 0.0
-                est.detail["decode_inputs"] = (nodes, links, int(round(nw)), extra, f_dec)
+                est.detail["decode_inputs"] = (
+                    (on, k, dec, dm, P, arcs, visit, p_arc, lat, s_tok, s_in),
+                    int(round(nw)),
+                    extra,
+                    f_dec,
+                )
             if self.admission == "replay" and lo > 0:
                 costs = times(lo, r[1], None, parts=True)
                 if costs is not None:
