@@ -1,8 +1,8 @@
 # Cython declarations for helix/placement/decode_loop.py (an "augmenting" .pxd: the .py stays plain
 # Python and is the reference; setup.py compiles a copy of both as helix.placement._decode_c). Only
 # exact types are declared: C doubles where Python has floats, C integers where it has ints far below
-# 2**62, typed memoryviews over the array.array buffers (passed to the cdef helpers without reference
-# counting), so the compiled copy takes the same steps on the same numbers.
+# 2**62, typed memoryviews over the array.array buffers (the helpers' as module state: a memoryview
+# argument is a struct copied by value), so the compiled copy takes the same steps on the same numbers.
 cimport cython
 
 
@@ -10,13 +10,17 @@ cdef double INF
 cdef long long SINK, LAND, START, END, LAUNCH, DECODE
 
 
+# the helpers' arrays (module state, set by run)
+cdef double[::1] _ht, _lat, _tok, _prs, _link_free, _g_t, _g_sp, _inv, _load
+cdef long long[::1] _hs, _he, _g_cnt, _r_len, _rt
+
+
 @cython.locals(i=cython.Py_ssize_t, p=cython.Py_ssize_t)
-cdef inline void heap_push(double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t n, double t,
-                           long long s, long long e) noexcept
+cdef void heap_push(Py_ssize_t n, double t, long long s, long long e) noexcept
 
 
 @cython.locals(i=cython.Py_ssize_t, c=cython.Py_ssize_t, t=cython.double, s=cython.longlong, e=cython.longlong)
-cdef inline void heap_drop(double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t n) noexcept
+cdef void heap_drop(Py_ssize_t n) noexcept
 
 
 @cython.locals(h=cython.Py_ssize_t, u=cython.longlong, best=cython.Py_ssize_t, low=cython.double,
@@ -31,15 +35,12 @@ cdef inline Py_ssize_t bisect_right(long long[::1] cum, Py_ssize_t n, double v) 
 
 
 @cython.locals(f=cython.double, item=cython.double, sp=cython.double)
-cdef inline void send(Py_ssize_t a, Py_ssize_t g, long long pr, double t, double sp_in, double[::1] lat,
-                      double[::1] tok, double[::1] prs, double[::1] link_free, long long[::1] g_cnt,
-                      double[::1] g_t, double[::1] g_sp, double[::1] ht, long long[::1] hs, long long[::1] he,
-                      Py_ssize_t hn, long long seq) noexcept
+cdef void send(Py_ssize_t a, Py_ssize_t g, long long pr, double t, double sp_in, Py_ssize_t hn,
+               long long seq) noexcept
 
 
 @cython.locals(c=cython.Py_ssize_t, b=cython.Py_ssize_t)
-cdef inline void load_route(Py_ssize_t s, Py_ssize_t r0, long long[::1] r_len, long long[::1] rt,
-                            double[::1] inv, double[::1] load) noexcept
+cdef void load_route(Py_ssize_t s, Py_ssize_t r0) noexcept
 
 
 @cython.locals(

@@ -33,51 +33,59 @@ def _zeros(code: str, n: int) -> array:
     return array(code, bytes(8 * n))
 
 
+# ---- the arrays the helpers below work on, set by :func:`run` (module state, so that the compiled
+# copy hands them no array: a typed memoryview is a struct passed by value). Not reentrant.
+_ht = _hs = _he = None  # the event heap
+_lat = _tok = _prs = _link_free = None  # per link: latency, token and prompt send times, free at
+_g_cnt = _g_t = _g_sp = None  # per group: size, first landing, spacing
+_r_len = _rt = _inv = _load = None  # per slot: route length, links; per link: 1 / share, IWRR load
+
+
 # ---- the event heap: parallel arrays of (time, sequence number, event), a min-heap on (time, seq).
 # Sequence numbers are unique, so events pop in the order of their keys whatever the heap's layout
 # (as heapq on (time, seq, ...) tuples).
 
 
-def heap_push(ht, hs, he, n, t, s, e):
+def heap_push(n, t, s, e):
     """Add (t, s, e) to the heap of ``n`` events (the arrays have room for one more)."""
     i = n
     while i > 0:
         p = (i - 1) >> 1
-        if ht[p] < t or (ht[p] == t and hs[p] < s):
+        if _ht[p] < t or (_ht[p] == t and _hs[p] < s):
             break
-        ht[i] = ht[p]
-        hs[i] = hs[p]
-        he[i] = he[p]
+        _ht[i] = _ht[p]
+        _hs[i] = _hs[p]
+        _he[i] = _he[p]
         i = p
-    ht[i] = t
-    hs[i] = s
-    he[i] = e
+    _ht[i] = t
+    _hs[i] = s
+    _he[i] = e
 
 
-def heap_drop(ht, hs, he, n):
+def heap_drop(n):
     """Remove the first event of the heap of ``n`` events."""
     n -= 1
     if n == 0:
         return
-    t = ht[n]
-    s = hs[n]
-    e = he[n]
+    t = _ht[n]
+    s = _hs[n]
+    e = _he[n]
     i = 0
     while True:
         c = 2 * i + 1
         if c >= n:
             break
-        if c + 1 < n and (ht[c + 1] < ht[c] or (ht[c + 1] == ht[c] and hs[c + 1] < hs[c])):
+        if c + 1 < n and (_ht[c + 1] < _ht[c] or (_ht[c + 1] == _ht[c] and _hs[c + 1] < _hs[c])):
             c += 1
-        if t < ht[c] or (t == ht[c] and s < hs[c]):
+        if t < _ht[c] or (t == _ht[c] and s < _hs[c]):
             break
-        ht[i] = ht[c]
-        hs[i] = hs[c]
-        he[i] = he[c]
+        _ht[i] = _ht[c]
+        _hs[i] = _hs[c]
+        _he[i] = _he[c]
         i = c
-    ht[i] = t
-    hs[i] = s
-    he[i] = e
+    _ht[i] = t
+    _hs[i] = s
+    _he[i] = e
 
 
 def route(c_start, c_idx, dst, share, load, rt, r0, w):
@@ -116,28 +124,28 @@ def bisect_right(cum, n, v):
     return lo
 
 
-def send(a, g, pr, t, sp_in, lat, tok, prs, link_free, g_cnt, g_t, g_sp, ht, hs, he, hn, seq):
+def send(a, g, pr, t, sp_in, hn, seq):
     """Group ``g`` (``g_cnt[g]`` items, prompt activations if ``pr``, the first ready at ``t``, the others
     ``sp_in`` apart) leaves on link ``a``: queued behind what the link is sending, one item after the
     other, the first lands one send time and the latency later and the others one send time (or
     ``sp_in``, if longer) apart (the group's landing pushed as the heap's ``hn``-th event, sequence
     ``seq``)."""
-    f = link_free[a] if link_free[a] > t else t
-    item = prs[a] if pr else tok[a]
+    f = _link_free[a] if _link_free[a] > t else t
+    item = _prs[a] if pr else _tok[a]
     sp = item if item > sp_in else sp_in
     f = f + item
-    g_t[g] = f + lat[a]
-    g_sp[g] = sp
-    link_free[a] = f + (g_cnt[g] - 1) * sp
-    heap_push(ht, hs, he, hn, g_t[g], seq, 8 * g + LAND)
+    _g_t[g] = f + _lat[a]
+    _g_sp[g] = sp
+    _link_free[a] = f + (_g_cnt[g] - 1) * sp
+    heap_push(hn, _g_t[g], seq, 8 * g + LAND)
 
 
-def load_route(s, r0, r_len, rt, inv, load):
+def load_route(s, r0):
     """A decode token of slot ``s`` (route at ``rt[r0:]``) leaves the source: ``1 / share`` of IWRR load
     on every link of its route."""
-    for c in range(r0, r0 + r_len[s]):
-        b = rt[c]
-        load[b] += inv[b]
+    for c in range(r0, r0 + _r_len[s]):
+        b = _rt[c]
+        _load[b] += _inv[b]
 
 
 def run(
@@ -184,6 +192,7 @@ def run(
     landed by its start (decode tokens up to ``Dm``), and the rest of a group lands again as a group
     when its next item does (so a token that lands on an idle machine walks alone, as the simulator's
     lone heads do)."""
+    global _ht, _hs, _he, _lat, _tok, _prs, _link_free, _g_cnt, _g_t, _g_sp, _r_len, _rt, _inv, _load
     n = len(k)
     nl = len(dst)
     hops = n + 1  # the longest route (layers only grow along a route)
@@ -247,6 +256,20 @@ def run(
     ht = ht_a
     hs = hs_a
     he = he_a
+    _ht = ht
+    _hs = hs
+    _he = he
+    _lat = lat
+    _tok = tok
+    _prs = prs
+    _link_free = link_free
+    _g_cnt = g_cnt
+    _g_t = g_t
+    _g_sp = g_sp
+    _r_len = r_len
+    _rt = rt
+    _inv = inv
+    _load = load
     n_gfree = 0
     for x in range(cap - 1, -1, -1):
         g_free[n_gfree] = x
@@ -281,7 +304,7 @@ def run(
         r_left[s] = 1 + (c if c < outs[y] else outs[y] - 1)
         n_dec += 1
         seq += 1
-        heap_push(ht, hs, he, hn, float(x) / (n_req if n_req > 1 else 1), seq, 8 * s + DECODE)
+        heap_push(hn, float(x) / (n_req if n_req > 1 else 1), seq, 8 * s + DECODE)
         hn += 1
     nxt = rng.random() / extra if extra > 0 else INF  # surplus prompts: evenly spaced, a random phase
     t = 0.0
@@ -331,6 +354,14 @@ def run(
                     ht = ht_a
                     hs = hs_a
                     he = he_a
+                    _ht = ht
+                    _hs = hs
+                    _he = he
+                    _g_cnt = g_cnt
+                    _g_t = g_t
+                    _g_sp = g_sp
+                    _r_len = r_len
+                    _rt = rt
                     for x in range(2 * n_slots - 1, n_slots - 1, -1):
                         g_free[n_gfree] = x
                         n_gfree += 1
@@ -356,7 +387,7 @@ def run(
             else:
                 t = ht[0]
                 ev = he[0]
-                heap_drop(ht, hs, he, hn)
+                heap_drop(hn)
                 hn -= 1
                 if t >= w1:
                     break
@@ -379,7 +410,7 @@ def run(
                             pend = u
                         else:
                             seq += 1
-                            heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
+                            heap_push(hn, t, seq, 8 * u + START)
                             hn += 1
                     continue
                 # at the sink: the items land one by one, ``sp`` apart
@@ -427,10 +458,10 @@ def run(
                             r_pr[s] = 1
                             r_left[s] = outs[c]
                             seq += 1
-                            heap_push(ht, hs, he, hn, ti + delay, seq, 8 * s + LAUNCH)
+                            heap_push(hn, ti + delay, seq, 8 * s + LAUNCH)
                             hn += 1
                     if x >= 0:  # its next token leaves the source
-                        load_route(s, r0, r_len, rt, inv, load)
+                        load_route(s, r0)
                         if p_cnt[x] > 0:
                             r_next[p_tail[x]] = s
                         else:
@@ -492,7 +523,7 @@ def run(
                                 keep = 1
                             else:  # the rest lands later
                                 seq += 1
-                                heap_push(ht, hs, he, hn, ti, seq, 8 * g + LAND)
+                                heap_push(hn, ti, seq, 8 * g + LAND)
                                 hn += 1
                     if keep:
                         g_next[g] = -1
@@ -512,7 +543,7 @@ def run(
                     dv = dec[d_off[u] + (nd if nd < d_n[u] else d_n[u] - 1)]
                 walk = k[u] * dv + prompts * prompt[u] + nd * copy[u]
                 seq += 1
-                heap_push(ht, hs, he, hn, t + walk, seq, 8 * u + END)
+                heap_push(hn, t + walk, seq, 8 * u + END)
                 hn += 1
                 continue
             elif kind == END:  # the batch leaves: per next link, its decode tokens as a group
@@ -532,25 +563,7 @@ def run(
                             r_next[p_tail[x]] = -1
                             p_cnt[x] = 0
                             seq += 1
-                            send(
-                                x,
-                                g,
-                                0,
-                                p_t[x],
-                                0.0,
-                                lat,
-                                tok,
-                                prs,
-                                link_free,
-                                g_cnt,
-                                g_t,
-                                g_sp,
-                                ht,
-                                hs,
-                                he,
-                                hn,
-                                seq,
-                            )
+                            send(x, g, 0, p_t[x], 0.0, hn, seq)
                             hn += 1
                         g = g_free[n_gfree - 1]
                         n_gfree -= 1
@@ -558,7 +571,7 @@ def run(
                         g_cnt[g] = 1
                         r_next[s] = -1
                         seq += 1
-                        send(x, g, 1, t, 0.0, lat, tok, prs, link_free, g_cnt, g_t, g_sp, ht, hs, he, hn, seq)
+                        send(x, g, 1, t, 0.0, hn, seq)
                         hn += 1
                     else:
                         if p_cnt[x] > 0:
@@ -578,7 +591,7 @@ def run(
                     pend = u
                 else:
                     seq += 1
-                    heap_push(ht, hs, he, hn, t, seq, 8 * u + START)
+                    heap_push(hn, t, seq, 8 * u + START)
                     hn += 1
             elif kind == LAUNCH:  # a new request's prompt leaves the source
                 s = p
@@ -598,7 +611,7 @@ def run(
                 nt += 1
             else:  # DECODE: a request of the starting state sends its next token
                 s = p
-                load_route(s, s * hops, r_len, rt, inv, load)
+                load_route(s, s * hops)
                 x = rt[s * hops]
                 p_head[x] = s
                 p_tail[x] = s
@@ -620,25 +633,7 @@ def run(
                 # the items were ready one by one (at the sink, one of its link's send times apart)
                 sp = (p_tl[x] - p_t[x]) / (g_cnt[g] - 1) if g_cnt[g] > 1 else 0.0
                 seq += 1
-                send(
-                    x,
-                    g,
-                    r_pr[p_head[x]],
-                    p_t[x],
-                    sp,
-                    lat,
-                    tok,
-                    prs,
-                    link_free,
-                    g_cnt,
-                    g_t,
-                    g_sp,
-                    ht,
-                    hs,
-                    he,
-                    hn,
-                    seq,
-                )
+                send(x, g, r_pr[p_head[x]], p_t[x], sp, hn, seq)
                 hn += 1
     if w1 > w0:
         a = last if last > w0 else w0
