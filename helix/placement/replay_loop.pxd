@@ -1,8 +1,8 @@
 # Cython declarations for helix/placement/replay_loop.py (an "augmenting" .pxd: the .py stays plain
 # Python and is the reference; setup.py compiles a copy of both as helix.placement._replay_c). Only
 # exact types are declared: C doubles where Python has floats, C integers where it has ints far below
-# 2**62, typed memoryviews over the array.array buffers (passed to the cdef helpers without reference
-# counting), so the compiled copy takes the same steps on the same numbers.
+# 2**62, typed memoryviews over the array.array buffers (the helpers' as module state: a memoryview
+# argument is a struct copied by value), so the compiled copy takes the same steps on the same numbers.
 cimport cython
 
 
@@ -10,31 +10,30 @@ cdef double INF
 cdef long long LAUNCH
 
 
+# the helpers' arrays (module state, set by run)
+cdef double[::1] _ht, _avail, _floor, _inv, _loads, _d_rate, _d_last
+cdef long long[::1] _hs, _he, _k, _c_start, _c_idx, _l_dst, _route
+
+
 @cython.locals(i=cython.Py_ssize_t, p=cython.Py_ssize_t)
-cdef void heap_push(double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t n, double t, long long s,
-                    long long e) noexcept
+cdef void heap_push(Py_ssize_t n, double t, long long s, long long e) noexcept
 
 
 @cython.locals(i=cython.Py_ssize_t, c=cython.Py_ssize_t, t=cython.double, s=cython.longlong, e=cython.longlong)
-cdef void heap_drop(double[::1] ht, long long[::1] hs, long long[::1] he, Py_ssize_t n) noexcept
+cdef void heap_drop(Py_ssize_t n) noexcept
 
 
 @cython.locals(h=cython.Py_ssize_t, cur=cython.Py_ssize_t, best=cython.Py_ssize_t, c=cython.Py_ssize_t,
                j=cython.Py_ssize_t, dst=cython.Py_ssize_t, best_v=cython.double, v=cython.double)
-cdef Py_ssize_t plan(long long[::1] k, double[::1] avail, double[::1] floor, long long[::1] c_start,
-                     long long[::1] c_idx, long long[::1] l_dst, double[::1] inv, double[::1] loads,
-                     double[::1] d_rate, double[::1] d_last, long long[::1] route, Py_ssize_t rn, double w,
-                     double x, double t) noexcept
+cdef Py_ssize_t plan(Py_ssize_t rn, double w, double x, double t) noexcept
 
 
 @cython.locals(c=cython.Py_ssize_t, u=cython.Py_ssize_t)
-cdef void take(long long[::1] k, double[::1] avail, long long[::1] l_dst, long long[::1] route, Py_ssize_t r0,
-               Py_ssize_t h, double x, double sign) noexcept
+cdef void take(Py_ssize_t r0, Py_ssize_t h, double x, double sign) noexcept
 
 
 @cython.locals(c=cython.Py_ssize_t, j=cython.Py_ssize_t)
-cdef void decode(double[::1] inv, double[::1] loads, double[::1] d_rate, double[::1] d_last,
-                 long long[::1] route, Py_ssize_t r0, Py_ssize_t h, double t, double step) noexcept
+cdef void decode(Py_ssize_t r0, Py_ssize_t h, double t, double step) noexcept
 
 
 @cython.locals(

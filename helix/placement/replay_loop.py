@@ -24,51 +24,60 @@ def _zeros(code: str, n: int) -> array:
     return array(code, bytes(8 * n))
 
 
+# ---- the arrays the helpers below work on, set by :func:`run` (module state, so that the compiled
+# copy hands them no array: a typed memoryview is a struct passed by value). Not reentrant.
+_ht = _hs = _he = None  # the event heap
+_k = _avail = _floor = None  # per node: layers, free KV slots, mask floor
+_c_start = _c_idx = None  # candidate links per sender (CSR)
+_l_dst = _inv = _loads = _d_rate = _d_last = None  # per link
+_route = None  # per slot: its links
+
+
 # ---- the event heap: parallel arrays of (time, sequence number, event), a min-heap on (time, seq).
 # Sequence numbers are unique, so events pop in the order of their keys whatever the heap's layout
 # (as heapq on (time, seq, ...) tuples).
 
 
-def heap_push(ht, hs, he, n, t, s, e):
+def heap_push(n, t, s, e):
     """Add (t, s, e) to the heap of ``n`` events (the arrays have room for one more)."""
     i = n
     while i > 0:
         p = (i - 1) >> 1
-        if ht[p] < t or (ht[p] == t and hs[p] < s):
+        if _ht[p] < t or (_ht[p] == t and _hs[p] < s):
             break
-        ht[i] = ht[p]
-        hs[i] = hs[p]
-        he[i] = he[p]
+        _ht[i] = _ht[p]
+        _hs[i] = _hs[p]
+        _he[i] = _he[p]
         i = p
-    ht[i] = t
-    hs[i] = s
-    he[i] = e
+    _ht[i] = t
+    _hs[i] = s
+    _he[i] = e
 
 
-def heap_drop(ht, hs, he, n):
+def heap_drop(n):
     """Remove the first event of the heap of ``n`` events."""
     n -= 1
     if n == 0:
         return
-    t = ht[n]
-    s = hs[n]
-    e = he[n]
+    t = _ht[n]
+    s = _hs[n]
+    e = _he[n]
     i = 0
     while True:
         c = 2 * i + 1
         if c >= n:
             break
-        if c + 1 < n and (ht[c + 1] < ht[c] or (ht[c + 1] == ht[c] and hs[c + 1] < hs[c])):
+        if c + 1 < n and (_ht[c + 1] < _ht[c] or (_ht[c + 1] == _ht[c] and _hs[c + 1] < _hs[c])):
             c += 1
-        if t < ht[c] or (t == ht[c] and s < hs[c]):
+        if t < _ht[c] or (t == _ht[c] and s < _hs[c]):
             break
-        ht[i] = ht[c]
-        hs[i] = hs[c]
-        he[i] = he[c]
+        _ht[i] = _ht[c]
+        _hs[i] = _hs[c]
+        _he[i] = _he[c]
         i = c
-    ht[i] = t
-    hs[i] = s
-    he[i] = e
+    _ht[i] = t
+    _hs[i] = s
+    _he[i] = e
 
 
 # ---- the scheduler's IWRR routing and KV expectation. Per node its layer count ``k``, free KV slots
@@ -77,7 +86,7 @@ def heap_drop(ht, hs, he, n):
 # (``c_start``/``c_idx``, sender ``s`` at ``s + 1``: the source is -1) in CSR.
 
 
-def plan(k, avail, floor, c_start, c_idx, l_dst, inv, loads, d_rate, d_last, route, rn, w, x, t):
+def plan(rn, w, x, t):
     """IWRR route of a request of input ``w`` and KV expectation ``x`` launched at ``t``: its number
     of links, stored at ``route[rn:]``, or -1 when some hop has no candidate with room (the loads it
     added are taken back)."""
@@ -86,46 +95,46 @@ def plan(k, avail, floor, c_start, c_idx, l_dst, inv, loads, d_rate, d_last, rou
     while cur != -2:
         best = -1
         best_v = INF
-        for c in range(c_start[cur + 1], c_start[cur + 2]):
-            j = c_idx[c]
-            dst = l_dst[j]
-            if dst >= 0 and avail[dst] - x * k[dst] < floor[dst]:
+        for c in range(_c_start[cur + 1], _c_start[cur + 2]):
+            j = _c_idx[c]
+            dst = _l_dst[j]
+            if dst >= 0 and _avail[dst] - x * _k[dst] < _floor[dst]:
                 continue
             # settle the link's load to t (decode tokens accrued at their rate since d_last)
-            v = loads[j] + inv[j] * d_rate[j] * (t - d_last[j])
-            loads[j] = v
-            d_last[j] = t
-            v = v + w * inv[j]
+            v = _loads[j] + _inv[j] * _d_rate[j] * (t - _d_last[j])
+            _loads[j] = v
+            _d_last[j] = t
+            v = v + w * _inv[j]
             if v < best_v:
                 best_v = v
                 best = j
         if best < 0:
             for c in range(rn, rn + h):
-                j = route[c]
-                loads[j] -= w * inv[j]
+                j = _route[c]
+                _loads[j] -= w * _inv[j]
             return -1
-        loads[best] += w * inv[best]
-        route[rn + h] = best
+        _loads[best] += w * _inv[best]
+        _route[rn + h] = best
         h += 1
-        cur = l_dst[best]
+        cur = _l_dst[best]
     return h
 
 
-def take(k, avail, l_dst, route, r0, h, x, sign):
+def take(r0, h, x, sign):
     """Add ``sign * x`` tokens per layer on every node of the route at ``route[r0:r0 + h]``."""
     for c in range(r0, r0 + h):
-        u = l_dst[route[c]]
+        u = _l_dst[_route[c]]
         if u >= 0:
-            avail[u] += sign * x * k[u]
+            _avail[u] += sign * x * _k[u]
 
 
-def decode(inv, loads, d_rate, d_last, route, r0, h, t, step):
+def decode(r0, h, t, step):
     """The route's decode tokens per second change by ``step`` at ``t`` (loads settled first)."""
     for c in range(r0, r0 + h):
-        j = route[c]
-        loads[j] = loads[j] + inv[j] * d_rate[j] * (t - d_last[j])
-        d_last[j] = t
-        d_rate[j] += step
+        j = _route[c]
+        _loads[j] = _loads[j] + _inv[j] * _d_rate[j] * (t - _d_last[j])
+        _d_last[j] = t
+        _d_rate[j] += step
 
 
 def run(
@@ -163,6 +172,8 @@ def run(
     launch the loop turns down (feeder or router) and lasts ``span_l``. Returns the window's time
     averages: (in flight, in prompt, decode rate, rejected share, input in flight, KV in flight,
     admitted)."""
+    global _ht, _hs, _he, _k, _avail, _floor, _c_start, _c_idx
+    global _l_dst, _inv, _loads, _d_rate, _d_last, _route
     n_tr = len(inputs)
     n_g = len(g_tot)
     blk = rng.integers(0, n_tr, 4096).tolist()  # the trace's pairs, drawn in blocks
@@ -180,9 +191,22 @@ def run(
     ht = ht_a
     hs = hs_a
     he = he_a
+    _ht = ht
+    _hs = hs
+    _he = he
+    _k = k
+    _avail = avail
+    _floor = floor
+    _c_start = c_start
+    _c_idx = c_idx
+    _l_dst = l_dst
+    _inv = inv
+    _loads = loads
+    _d_rate = d_rate
+    _d_last = d_last
     hn = 0
     for q in range(n_init):
-        heap_push(ht, hs, he, hn, delay * q, q, LAUNCH)
+        heap_push(hn, delay * q, q, LAUNCH)
         hn += 1
     seq = n_init
     # a slot per request in flight (freed when it finishes): its input, KV expectation, round trip,
@@ -199,6 +223,7 @@ def run(
     r_h = r_h_a
     route = route_a
     free = free_a
+    _route = route
     n_slots = 0
     n_free = 0
     nr = 0  # requests admitted
@@ -224,7 +249,7 @@ def run(
     while hn > 0:
         t = ht[0]
         ev = he[0]
-        heap_drop(ht, hs, he, hn)
+        heap_drop(hn)
         hn -= 1
         if hn + 2 > len(ht):  # room for the (at most two) events this one adds: double the arrays
             ht_a = ht_a + ht_a
@@ -233,6 +258,9 @@ def run(
             ht = ht_a
             hs = hs_a
             he = he_a
+            _ht = ht
+            _hs = hs
+            _he = he
         dt = min(t, t_end) - max(last, t_open)
         if dt > 0:
             area_f += n_flight * dt
@@ -274,9 +302,10 @@ def run(
                     r_h = r_h_a
                     route = route_a
                     free = free_a
+                    _route = route
                 r = n_slots
             r0 = r * hops
-            h = plan(k, avail, floor, c_start, c_idx, l_dst, inv, loads, d_rate, d_last, route, r0, w, x, t)
+            h = plan(r0, w, x, t)
             if h < 0:
                 if in_win:
                     rejected += 1
@@ -286,7 +315,7 @@ def run(
                     n_free -= 1
                 else:
                     n_slots += 1
-                take(k, avail, l_dst, route, r0, h, x, -1.0)
+                take(r0, h, x, -1.0)
                 pl = 0.0
                 rtt = 0.0
                 for c in range(r0, r0 + h):
@@ -309,8 +338,8 @@ def run(
                 s_in += w
                 s_x += x
                 life_sum += pl + out * rtt
-                heap_push(ht, hs, he, hn, t + pl, seq, 2 * r)
-                heap_push(ht, hs, he, hn + 1, t + pl + out * rtt, seq + 1, 2 * r + 1)
+                heap_push(hn, t + pl, seq, 2 * r)
+                heap_push(hn + 1, t + pl + out * rtt, seq + 1, 2 * r + 1)
                 hn += 2
                 seq += 2
                 nr += 1
@@ -322,21 +351,21 @@ def run(
                 n_flight -= 1
                 s_in -= r_w[r]
                 s_x -= r_x[r]
-                take(k, avail, l_dst, route, r * hops, r_h[r], r_x[r], 1.0)
+                take(r * hops, r_h[r], r_x[r], 1.0)
                 free[n_free] = r
                 n_free += 1
             else:  # prompt finished: decoding from now
                 step = 1.0 / rtt
                 n_prompt -= 1
             s_rate += step
-            decode(inv, loads, d_rate, d_last, route, r * hops, r_h[r], t, step)
+            decode(r * hops, r_h[r], t, step)
             feed = total < max_launches
             for g in range(n_g):
                 if g_tot[g] - s_x < g_thr[g]:  # the feeder's check
                     feed = False
                     break
             if feed:
-                heap_push(ht, hs, he, hn, t + delay, seq, LAUNCH)
+                heap_push(hn, t + delay, seq, LAUNCH)
                 hn += 1
                 seq += 1
             else:
