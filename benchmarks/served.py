@@ -11,7 +11,7 @@
    them, from results/), with its parts (the scheduler's routing, the admission replay, the decode
    replay, the rest) and, measured in the same run, the same estimate with the replays'
    Python loops instead of the compiled ones (the ratio). Two calls per layout: the decode replay
-   makes one take seconds.
+   makes one take up to about 0.1 s (its Python loop several seconds).
 3. The table of the figure results/figures/served_throughput.pdf, from the configured runs in
    results/ (run `snakemake --cores 2 served` first): per cluster, the paper's layout, the max-flow
    planner (helix-maxflow) and the serving-aware planner (helix): max-flow and simulated decode
@@ -106,7 +106,7 @@ def main() -> int:
         f"routing (the validation's): {worst_sched:.2f} ms\n"
     )
 
-    replay_cost(setup.cfg, 2)  # the decode replay makes a call take seconds
+    replay_cost(setup.cfg, 2)  # the decode replay's Python loop makes a call take seconds
 
     rows = comparison_table(str(REPO))
     by = {(r["cluster"], r["layout"]): r for r in rows}

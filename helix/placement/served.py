@@ -15,8 +15,9 @@ the engine limits, with the admission and routing rules of the helix scheduler (
   router, not the feeder, binds (a full machine that is a hop's only candidate turns requests
   down), ``admission="replay"`` replays the closed loop's admission instead
   (:mod:`helix.placement.admission`: launches, IWRR routing of the trace's lengths, KV checks,
-  rejections) and uses its requests in flight; the validation's (its loop compiled: 1-10 ms a
-  replay, the whole estimate with the scheduler's routing 7-45 ms per layout, docs/served.md).
+  rejections) and uses its requests in flight; the validation's (its loop compiled: 1-5 ms a
+  replay; the whole validated estimate, with the scheduler's routing and the decode replay, 13-120
+  ms per layout, docs/served.md).
 * **routing**: the scheduler splits requests at every hop in proportion to the max-flow's link
   flows (links under 5 % of the sender's flow are masked), so a machine's share of routes is its
   visit probability in that Markov chain, and the mean round trip is linear in those shares. Max
