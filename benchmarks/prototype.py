@@ -206,7 +206,7 @@ def engine_split(perf: dict, loop_cpu_s: float | None = None) -> dict:
         if perf.get("decode_steps")
         else None,
     }
-    for k in ("prompt_latency_ms", "decode_latency_ms", "torch_threads", "omp_passive"):
+    for k in ("prompt_latency_ms", "decode_latency_ms", "torch_threads", "omp_passive", "shared_weights"):
         if k in perf:
             out[k] = perf[k]
     if loop_cpu_s is not None:
@@ -406,6 +406,12 @@ def main() -> int:
         "whole prompts)",
     )
     p.add_argument(
+        "--no-share-weights",
+        action="store_true",
+        help="each worker process builds its own copy of the weights (spec.share_weights off) instead of "
+        "being forked from one process that built them once, so that both workers read one physical copy",
+    )
+    p.add_argument(
         "--pin-workers",
         action="store_true",
         help="pin worker k (all its threads) to CPU k, one stage per core (the single process is not pinned)",
@@ -478,6 +484,7 @@ def main() -> int:
             loopback=not args.no_loopback,
             decode_batch=decode_batch or None,
             regroup=not args.no_regroup,
+            share_weights=not args.no_share_weights,
             **({"fit_prompts": True} if args.fit_prompts else {}),
             **({} if args.prompt_layers is None else {"prompt_layers": args.prompt_layers}),
         )
@@ -629,6 +636,7 @@ def main() -> int:
         "fit_prompts": getattr(spec, "fit_prompts", None),
         "prompt_layers": spec.prompt_layers,
         "loopback": not args.no_loopback,
+        "share_weights": spec.share_weights,
         "rounds": rounds,
         "prototype_decode_tps": round(proto, 1),
         "single_process_decode_tps": round(single, 1),  # the faster setting per round

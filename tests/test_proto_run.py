@@ -316,12 +316,28 @@ def test_workers_holding_every_layer_serve_the_single_process_tokens(tmp_path, c
     is one stage, so a worker queues a request's next decode itself (no message to itself) and runs
     waiting prompts in its decode steps; the tokens are still the one-thread single process's,
     every request's route is one worker, and each worker ran with the threads and wait policy it
-    was given."""
+    was given. Both were forked from one process that built the weights (``share_weights``, the
+    default): their weight pages are one physical copy, which each reads (``/proc/<pid>/smaps_rollup``:
+    anonymous memory counted in full in RSS but shared in PSS)."""
     path = tmp_path / "replicas.yaml"
     path.write_text(json.dumps({"num_layers": 8, "layers": {"n0": [0, 8], "n1": [0, 8]}}))
     out = tmp_path / "run"
     spec = _spec(threads=2, omp_wait_policy="passive")
-    metrics = run_prototype(Layout.load(path, cluster), TINY, spec, out, *traces, cluster=cluster)
+    shared_mb = {}
+
+    def look(pids):
+        for nid, pid in pids.items():
+            rollup = Path(f"/proc/{pid}/smaps_rollup")
+            if rollup.is_file():
+                kb = {
+                    k: int(v.split()[0])
+                    for k, v in (ln.split(":", 1) for ln in rollup.read_text().splitlines()[1:])
+                }
+                shared_mb[nid] = (kb["Anonymous"] - kb["Pss_Anon"]) / 1024
+
+    metrics = run_prototype(
+        Layout.load(path, cluster), TINY, spec, out, *traces, cluster=cluster, on_serving=look
+    )
     assert metrics["failed_requests"] == 0
     ref = Reference(LlamaConfig.from_json(TINY, "tiny-llama"), seed=0)
     rows = [r for r in _read(out / "tokens.csv") if r["status"] == "finished"]
@@ -334,6 +350,11 @@ def test_workers_holding_every_layer_serve_the_single_process_tokens(tmp_path, c
     assert all(not any(rep["dropped"].values()) for rep in reports)
     assert len(reports) == 2 and all(rep["perf"]["local_decodes"] > 0 for rep in reports)
     assert all(rep["perf"]["torch_threads"] == 2 and rep["perf"]["omp_passive"] == 1 for rep in reports)
+    assert all(rep["perf"]["shared_weights"] == 1 for rep in reports)
+    # the fused and the packed weights, 2 x 25 MB, shared by the fork server and both workers: each
+    # worker's PSS counts a third of them (none without sharing; Linux only)
+    weights_mb = 2 * 4 * sum(p.numel() for p in ref.layers[0].parameters()) * 8 / 2**20
+    assert set(shared_mb) <= {1, 2} and all(v > weights_mb / 2 for v in shared_mb.values()), shared_mb
     assert run["host_loop_cpu_s"] > 0  # the host's serving-loop CPU (benchmarks/prototype.py reads it)
     finished = [r for r in _read(out / "routes.csv") if r["status"] == "finished"]
     assert finished and all(len(_ints(r["nodes"])) == 1 for r in finished), finished[:3]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -68,8 +70,72 @@ def worker_env(spec) -> dict[str, str]:
     return env
 
 
+class _Forked:
+    """A worker that ``helix.prototype.forkserver`` forked: the part of ``subprocess.Popen`` the
+    launcher uses (``pid``, ``poll``, ``terminate``, ``kill``, ``wait``, ``returncode``), from the
+    server's reports. A worker the server never reported is gone once the server is."""
+
+    def __init__(self, server: subprocess.Popen):
+        self.server = server
+        self.pid: int | None = None
+        self.returncode: int | None = None
+        self.known = threading.Event()  # pid reported (or the server ended without forking it)
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self.server.poll() is not None and not self._exists():
+            # the server died before it reported this worker's end: its code is unknown
+            self.returncode = -signal.SIGKILL if self.pid is not None else 1
+        return self.returncode
+
+    def _exists(self) -> bool:
+        if self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _signal(self, sig: int) -> None:
+        if self.pid is not None and self.returncode is None:
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("worker", timeout)
+            time.sleep(0.01)
+        return self.returncode
+
+
+def share_weights(cfg: SystemConfig, spec) -> bool:
+    """Whether this machine's workers start from one fork server (``helix.prototype.forkserver``):
+    asked for, more than one worker, CPU torch engines (a process cannot fork after CUDA started)."""
+    return (
+        bool(getattr(spec, "share_weights", True))
+        and len(cfg.workers) > 1
+        and spec.engine == "torch"
+        and str(spec.device) == "cpu"
+    )
+
+
 class LocalLauncher:
-    """One ``python -m helix.prototype.worker`` subprocess per worker; stderr to ``log_dir``."""
+    """The workers as processes of this machine; each one's stdout and stderr to
+    ``log_dir/worker<id>.log``. With ``share_weights`` (the default, CPU) one fork server builds
+    the weights they hold once and forks them, so they read one physical copy; otherwise one
+    ``python -m helix.prototype.worker`` subprocess per worker."""
 
     def __init__(
         self,
@@ -81,10 +147,14 @@ class LocalLauncher:
         log_dir: str | Path,
         checkpoint: str | None = None,
     ):
-        self.procs: dict[int, subprocess.Popen] = {}
+        self.procs: dict[int, subprocess.Popen | _Forked] = {}
+        self.server: subprocess.Popen | None = None
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         env = dict(os.environ, **worker_env(spec), PYTHONUNBUFFERED="1")
+        if share_weights(cfg, spec):
+            self._fork(cfg, cfg_path, model_config, model_name, spec, checkpoint, env)
+            return
         for w in cfg.workers:
             fh = open(self.log_dir / f"worker{w.id}.log", "w")
             argv = [
@@ -95,6 +165,49 @@ class LocalLauncher:
             ]
             self.procs[w.id] = subprocess.Popen(argv, stdout=fh, stderr=subprocess.STDOUT, env=env)
             fh.close()
+
+    def _fork(self, cfg, cfg_path, model_config, model_name, spec, checkpoint, env) -> None:
+        plan = {
+            "workers": [
+                {
+                    "id": w.id,
+                    "argv": worker_argv(cfg_path, w.id, model_config, model_name, spec, checkpoint),
+                    "log": str(self.log_dir / f"worker{w.id}.log"),
+                }
+                for w in cfg.workers
+            ]
+        }
+        fh = open(self.log_dir / "forkserver.log", "w")
+        self.server = subprocess.Popen(
+            [sys.executable, "-m", "helix.prototype.forkserver"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=fh,
+            env=env,
+            text=True,
+        )
+        fh.close()
+        self.procs = {w.id: _Forked(self.server) for w in cfg.workers}
+        self.server.stdin.write(json.dumps(plan) + "\n")
+        self.server.stdin.close()
+        self._reader = threading.Thread(target=self._reports, name="helix-forkserver", daemon=True)
+        self._reader.start()
+
+    def _reports(self) -> None:
+        """The fork server's lines: each worker's pid when forked, its exit code when it ended."""
+        for line in self.server.stdout:
+            try:
+                got = json.loads(line)
+                p = self.procs[got["id"]]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if "pid" in got:
+                p.pid = int(got["pid"])
+                p.known.set()
+            elif "code" in got:
+                p.returncode = int(got["code"])
+        for p in self.procs.values():  # the server has ended: nothing more will be forked
+            p.known.set()
 
     def alive(self) -> set[int]:
         """Ids of workers whose process has exited (the name is the host's question: who is gone)."""
@@ -113,7 +226,10 @@ class LocalLauncher:
         return lines[-1].strip()[:300] if lines else ""
 
     def pids(self) -> dict[int, int]:
-        return {nid: p.pid for nid, p in self.procs.items()}
+        for p in self.procs.values():
+            if isinstance(p, _Forked):
+                p.known.wait(10)
+        return {nid: p.pid for nid, p in self.procs.items() if p.pid is not None}
 
     def shutdown(self, grace_s: float = 3.0) -> dict[int, int | None]:
         deadline = time.monotonic() + grace_s
@@ -129,6 +245,13 @@ class LocalLauncher:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        if self.server is not None:  # it exits once it has reaped every worker
+            try:
+                self.server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.server.kill()
+                self.server.wait()
+            self._reader.join(timeout=2)  # the exit codes it reported last
         return {nid: p.returncode for nid, p in self.procs.items()}
 
 

@@ -439,13 +439,19 @@ class Head(torch.nn.Module):
             )
         self.weight = torch.nn.Parameter(w, requires_grad=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: [B, h] last-token hidden states -> [B] int32 greedy tokens."""
+    def packed(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The weight as fp32 and its packed copy (None where packing does not pay), made once and
+        again if the weight moved."""
         w = self.weight.float()
         p = getattr(self, "_pw", None)
-        if p is None or p[0] != self.weight.data_ptr():  # packed once, again if the weight moved
+        if p is None or p[0] != self.weight.data_ptr():
             p = self._pw = (self.weight.data_ptr(), pack_weight(w) if w is self.weight else None)
-        logits = linear(self.norm(x).float(), w, p[1])
+        return w, p[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: [B, h] last-token hidden states -> [B] int32 greedy tokens."""
+        w, packed = self.packed()
+        logits = linear(self.norm(x).float(), w, packed)
         return torch.argmax(logits, dim=-1).to(torch.int32)
 
 

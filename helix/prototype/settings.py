@@ -117,6 +117,14 @@ class ProtoRunSpec(BaseModel):
             "the host, as in the paper. Takes the host's wake-up off every token's critical path"
         ),
     )
+    share_weights: bool = Field(
+        True,
+        description=(
+            "workers started on this machine (launcher 'local', CPU torch engines) are forked from one "
+            "process that built the weights they hold once, so they read one physical copy of them "
+            "(helix.prototype.forkserver); False = each worker process builds its own"
+        ),
+    )
     launcher: Literal["local", "ray"] = "local"
     gpu: float = Field(0, ge=0, description="GPUs each Ray worker task asks for (fractions share a GPU)")
     startup_timeout_s: float = Field(60.0, gt=0)

@@ -559,6 +559,8 @@ class Worker(NodeSockets):
         # the threads its products may use, and whether idle ones sleep at once (OMP_WAIT_POLICY)
         out["torch_threads"] = self.torch_threads
         out["omp_passive"] = int(os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive")
+        # whether its weights are the fork server's copy, shared with the other workers of this machine
+        out["shared_weights"] = int(getattr(self.engine, "shared_weights", False))
         return out
 
     def _drain_data(self) -> None:

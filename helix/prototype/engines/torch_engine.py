@@ -19,6 +19,40 @@ from helix.prototype.model import DecodeBatch, DecoderLayer, Embedding, Head, La
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
+# Weights built in this process before it forked the workers of one machine
+# (``helix.prototype.forkserver``): an engine whose layers are among them takes them instead of
+# building its own, so co-located workers read one physical copy (the pages stay shared copy-on-write;
+# nothing writes a weight). Worth it on CPU: two whole-model replicas on the 2-core development
+# machine stream 2 x 46 MB (plain and oneDNN-packed) through a 32 MB L3, one shared copy half that
+# (docs/prototype-performance.md). Keyed by everything the weights depend on.
+_SHARED: dict[tuple, dict] = {}
+
+
+def _shared_key(model_cfg: LlamaConfig, seed: int, device: str, dtype: str, checkpoint: str | None) -> tuple:
+    return (model_cfg, int(seed), str(device), str(dtype), str(checkpoint) if checkpoint else None)
+
+
+def preload(
+    model_cfg: LlamaConfig,
+    held: tuple[int, int],
+    *,
+    seed: int = 0,
+    device: str = "cpu",
+    dtype: str = "float32",
+    checkpoint: str | None = None,
+) -> "TorchEngine":
+    """Build (read or draw, fuse and pack) the weights of ``held`` once, for every engine this process
+    or its forked children make later for a range within it."""
+    eng = TorchEngine(model_cfg, held, seed=seed, device=device, dtype=dtype, checkpoint=checkpoint)
+    eng.prepare()
+    _SHARED[_shared_key(model_cfg, seed, device, dtype, checkpoint)] = {
+        "held": tuple(held),
+        "layers": eng.layers,
+        "embed": eng.embed,
+        "head": eng.head,
+    }
+    return eng
+
 
 @register("torch")
 class TorchEngine(StageEngine):
@@ -37,6 +71,22 @@ class TorchEngine(StageEngine):
         super().__init__(model_cfg, held, seed=seed, device=device, dtype=dtype, checkpoint=checkpoint)
         self.tdtype = DTYPES[dtype]
         check_device_dtype(device, self.tdtype)
+        s, e = held
+        L = model_cfg.num_layers
+        got = _SHARED.get(_shared_key(model_cfg, seed, device, dtype, checkpoint))
+        # the preloaded range holds the embedding iff it starts at 0 and the head iff it ends at L
+        self.shared_weights = got is not None and got["held"][0] <= s and e <= got["held"][1]
+        if self.shared_weights:
+            self.layers = {i: got["layers"][i] for i in range(s, e)}
+            self.embed = got["embed"] if s == 0 else None
+            self.head = got["head"] if e == L else None
+        else:
+            self._build(model_cfg, held, seed, device, checkpoint)
+        self.caches: dict[int, dict[int, LayerCache]] = {}
+        self.queue: list[StageWork] = []
+        self._partial: dict[int, tuple[torch.Tensor, int]] = {}  # rid -> (hidden, next layer) of a prompt
+
+    def _build(self, model_cfg: LlamaConfig, held: tuple[int, int], seed: int, device: str, checkpoint):
         s, e = held
         L = model_cfg.num_layers
         t, ck = {}, None
@@ -63,9 +113,13 @@ class TorchEngine(StageEngine):
             )
             self.head = self.head.to(device=device, dtype=self.tdtype)
         del t
-        self.caches: dict[int, dict[int, LayerCache]] = {}
-        self.queue: list[StageWork] = []
-        self._partial: dict[int, tuple[torch.Tensor, int]] = {}  # rid -> (hidden, next layer) of a prompt
+
+    def prepare(self) -> None:
+        """Fuse and pack every weight now rather than at the first step (``preload``: before a fork)."""
+        for layer in self.layers.values():
+            layer._fused()
+        if self.head is not None:
+            self.head.packed()
 
     # -- interface -----------------------------------------------------------------------------
     def submit(self, work: StageWork) -> None:
