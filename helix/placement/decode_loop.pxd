@@ -11,8 +11,9 @@ cdef long long SINK, LAND, START, END, LAUNCH, DECODE
 
 
 # the helpers' arrays (module state, set by run)
-cdef double[::1] _ht, _lat, _tok, _prs, _link_free, _g_t, _g_sp, _inv, _load
-cdef long long[::1] _hs, _he, _g_cnt, _r_len, _rt
+cdef double[::1] _ht, _lat, _tok, _prs, _link_free, _g_t, _g_sp, _inv, _load, _p_t, _p_tl
+cdef long long[::1] _hs, _he, _g_cnt, _r_len, _rt, _r_next, _r_pr, _g_head
+cdef long long[::1] _p_head, _p_tail, _p_cnt, _touched
 
 
 @cython.locals(i=cython.Py_ssize_t, p=cython.Py_ssize_t)
@@ -37,6 +38,13 @@ cdef inline Py_ssize_t bisect_right(long long[::1] cum, Py_ssize_t n, double v) 
 @cython.locals(f=cython.double, item=cython.double, sp=cython.double)
 cdef void send(Py_ssize_t a, Py_ssize_t g, long long pr, double t, double sp_in, Py_ssize_t hn,
                long long seq) noexcept
+
+
+cdef Py_ssize_t gather(Py_ssize_t x, Py_ssize_t s, double t, Py_ssize_t nt) noexcept
+
+
+@cython.locals(sp=cython.double)
+cdef void leave(Py_ssize_t x, Py_ssize_t g, Py_ssize_t hn, long long seq) noexcept
 
 
 @cython.locals(c=cython.Py_ssize_t, b=cython.Py_ssize_t)

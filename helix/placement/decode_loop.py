@@ -39,6 +39,8 @@ _ht = _hs = _he = None  # the event heap
 _lat = _tok = _prs = _link_free = None  # per link: latency, token and prompt send times, free at
 _g_cnt = _g_t = _g_sp = None  # per group: size, first landing, spacing
 _r_len = _rt = _inv = _load = None  # per slot: route length, links; per link: 1 / share, IWRR load
+_r_next = _r_pr = _g_head = None  # per slot: the next in its group, prompt (1) or decode; per group: first
+_p_head = _p_tail = _p_cnt = _p_t = _p_tl = _touched = None  # per link: the group gathering (see run)
 
 
 # ---- the event heap: parallel arrays of (time, sequence number, event), a min-heap on (time, seq).
@@ -140,6 +142,34 @@ def send(a, g, pr, t, sp_in, hn, seq):
     heap_push(hn, _g_t[g], seq, 8 * g + LAND)
 
 
+def gather(x, s, t, nt):
+    """Slot ``s``'s item, ready at ``t``, joins the group gathering on link ``x`` (it leaves after the
+    event, :func:`leave`); ``nt`` links have a group, one more if ``x`` had none (returned)."""
+    if _p_cnt[x] > 0:
+        _r_next[_p_tail[x]] = s
+    else:
+        _p_head[x] = s
+        _p_t[x] = t
+        _touched[nt] = x
+        nt += 1
+    _p_tail[x] = s
+    _p_tl[x] = t
+    _p_cnt[x] += 1
+    return nt
+
+
+def leave(x, g, hn, seq):
+    """The group gathered on link ``x`` leaves as group ``g`` (:func:`send`): its items were ready one by
+    one, evenly spaced from its first's time to its last's (at the sink, one of its link's send times
+    apart; within one walk's end, all at once)."""
+    _g_head[g] = _p_head[x]
+    _g_cnt[g] = _p_cnt[x]
+    _r_next[_p_tail[x]] = -1
+    _p_cnt[x] = 0
+    sp = (_p_tl[x] - _p_t[x]) / (_g_cnt[g] - 1) if _g_cnt[g] > 1 else 0.0
+    send(x, g, _r_pr[_p_head[x]], _p_t[x], sp, hn, seq)
+
+
 def load_route(s, r0):
     """A decode token of slot ``s`` (route at ``rt[r0:]``) leaves the source: ``1 / share`` of IWRR load
     on every link of its route."""
@@ -193,6 +223,7 @@ def run(
     when its next item does (so a token that lands on an idle machine walks alone, as the simulator's
     lone heads do)."""
     global _ht, _hs, _he, _lat, _tok, _prs, _link_free, _g_cnt, _g_t, _g_sp, _r_len, _rt, _inv, _load
+    global _r_next, _r_pr, _g_head, _p_head, _p_tail, _p_cnt, _p_t, _p_tl, _touched
     n = len(k)
     nl = len(dst)
     hops = n + 1  # the longest route (layers only grow along a route)
@@ -270,6 +301,15 @@ def run(
     _rt = rt
     _inv = inv
     _load = load
+    _r_next = r_next
+    _r_pr = r_pr
+    _g_head = g_head
+    _p_head = p_head
+    _p_tail = p_tail
+    _p_cnt = p_cnt
+    _p_t = p_t
+    _p_tl = p_tl
+    _touched = touched
     n_gfree = 0
     for x in range(cap - 1, -1, -1):
         g_free[n_gfree] = x
@@ -362,6 +402,9 @@ def run(
                     _g_sp = g_sp
                     _r_len = r_len
                     _rt = rt
+                    _r_next = r_next
+                    _r_pr = r_pr
+                    _g_head = g_head
                     for x in range(2 * n_slots - 1, n_slots - 1, -1):
                         g_free[n_gfree] = x
                         n_gfree += 1
@@ -372,13 +415,7 @@ def run(
             r_pr[s] = 1
             r_left[s] = -1
             x = rt[s * hops]
-            p_head[x] = s
-            p_tail[x] = s
-            p_cnt[x] = 1
-            p_t[x] = t
-            p_tl[x] = t
-            touched[nt] = x
-            nt += 1
+            nt = gather(x, s, t, nt)
         else:
             if pend >= 0:  # that walk starts now, as its START event would have, next, at this instant
                 kind = START
@@ -462,16 +499,7 @@ def run(
                             hn += 1
                     if x >= 0:  # its next token leaves the source
                         load_route(s, r0)
-                        if p_cnt[x] > 0:
-                            r_next[p_tail[x]] = s
-                        else:
-                            p_head[x] = s
-                            p_t[x] = ti
-                            touched[nt] = x
-                            nt += 1
-                        p_tail[x] = s
-                        p_tl[x] = ti
-                        p_cnt[x] += 1
+                        nt = gather(x, s, ti, nt)
                     ti += sp
                     s = nx
             elif kind == START:
@@ -558,12 +586,8 @@ def run(
                         if p_cnt[x] > 0:
                             g = g_free[n_gfree - 1]
                             n_gfree -= 1
-                            g_head[g] = p_head[x]
-                            g_cnt[g] = p_cnt[x]
-                            r_next[p_tail[x]] = -1
-                            p_cnt[x] = 0
                             seq += 1
-                            send(x, g, 0, p_t[x], 0.0, hn, seq)
+                            leave(x, g, hn, seq)
                             hn += 1
                         g = g_free[n_gfree - 1]
                         n_gfree -= 1
@@ -574,16 +598,7 @@ def run(
                         send(x, g, 1, t, 0.0, hn, seq)
                         hn += 1
                     else:
-                        if p_cnt[x] > 0:
-                            r_next[p_tail[x]] = s
-                        else:
-                            p_head[x] = s
-                            p_t[x] = t
-                            touched[nt] = x
-                            nt += 1
-                        p_tail[x] = s
-                        p_tl[x] = t
-                        p_cnt[x] += 1
+                        nt = gather(x, s, t, nt)
                     s = nx
                 if q_head[u] < 0:
                     busy[u] = 0
@@ -602,38 +617,20 @@ def run(
                     last = t
                 n_pr += 1
                 x = rt[s * hops]
-                p_head[x] = s
-                p_tail[x] = s
-                p_cnt[x] = 1
-                p_t[x] = t
-                p_tl[x] = t
-                touched[nt] = x
-                nt += 1
+                nt = gather(x, s, t, nt)
             else:  # DECODE: a request of the starting state sends its next token
                 s = p
                 load_route(s, s * hops)
                 x = rt[s * hops]
-                p_head[x] = s
-                p_tail[x] = s
-                p_cnt[x] = 1
-                p_t[x] = t
-                p_tl[x] = t
-                touched[nt] = x
-                nt += 1
+                nt = gather(x, s, t, nt)
         # the groups gathered leave on their links
         for z in range(nt):
             x = touched[z]
             if p_cnt[x] > 0:
                 g = g_free[n_gfree - 1]
                 n_gfree -= 1
-                g_head[g] = p_head[x]
-                g_cnt[g] = p_cnt[x]
-                r_next[p_tail[x]] = -1
-                p_cnt[x] = 0
-                # the items were ready one by one (at the sink, one of its link's send times apart)
-                sp = (p_tl[x] - p_t[x]) / (g_cnt[g] - 1) if g_cnt[g] > 1 else 0.0
                 seq += 1
-                send(x, g, r_pr[p_head[x]], p_t[x], sp, hn, seq)
+                leave(x, g, hn, seq)
                 hn += 1
     if w1 > w0:
         a = last if last > w0 else w0
