@@ -28,8 +28,13 @@ DIR`` also writes each worker's cProfile (HELIX_PROFILE_DIR) and prints where th
 and copies the last round's host events next to them, which ``benchmarks/prototype_timeline.py DIR``
 splits into the parts of a decode round. Each round also prints both sides' mean prompt and decode
 latency: in this closed loop tokens/s = in flight x decodes per request / (0.1-s relaunch delay + prompt
-latency + decodes per request x decode latency), which is how the two sides compare. Findings are in
-docs/prototype-performance.md.
+latency + decodes per request x decode latency), which is how the two sides compare. The workers are
+forked from one process that built their weights, so they read one physical copy (``share_weights``;
+``--no-share-weights``: each builds its own; no difference in the ratio measured). On a machine
+shared with other sessions, ``nice`` alone does not shield the benchmark from their jobs (the kernel
+shares the CPUs between autogroups first): run it in an autogroup of its own, ``setsid bash -c 'echo
+-20 > /proc/$$/autogroup && exec nice -n -20 python benchmarks/prototype.py'`` (as root). Findings are
+in docs/prototype-performance.md.
 
     python benchmarks/prototype.py [--duration-s 10] [--n-init 8] [--rounds 5] \
         [--layout replicas|pipe2|branching] [--profile DIR] [--timeline DIR] [--fit-prompts]
