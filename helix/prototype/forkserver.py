@@ -18,7 +18,8 @@ are forked all the same and build their own, so each reports its one-line error 
 CPU only: a child forked after CUDA was initialised cannot use it (the launcher spawns workers on
 other devices one by one, as before).
 
-Run as ``python -m helix.prototype.forkserver`` (the launcher does).
+Run as ``python -m helix.prototype.forkserver [RUN_DIR]`` (the launcher does; RUN_DIR only names the run
+in the command line, which the forked workers inherit).
 """
 
 from __future__ import annotations

@@ -179,7 +179,9 @@ class LocalLauncher:
         }
         fh = open(self.log_dir / "forkserver.log", "w")
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "helix.prototype.forkserver"],
+            # the run's directory in the command line (and so in every forked worker's): ``ps`` and
+            # the tests tell whose processes these are, as with the workers' own command lines
+            [sys.executable, "-m", "helix.prototype.forkserver", str(self.log_dir)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=fh,
