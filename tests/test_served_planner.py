@@ -58,7 +58,13 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
     from helix.planning.rerank import attach_reranker
 
     served = dict(
-        SMALL, objective="served", served_evaluations=800, rerank=2, rerank_duration_s=120, rerank_warmup_s=30
+        SMALL,
+        objective="served",
+        served_evaluations=800,
+        rerank=2,
+        rerank_duration_s=120,
+        rerank_warmup_s=30,
+        validated_candidates=6,
     )
     lengths = import_traces(artifact_dir, tmp_path / "traces")["lengths"]
     results = {}
@@ -75,10 +81,13 @@ def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact
     rows = notes["served"]["rerank"]
     names = [r["candidate"] for r in rows]
     assert (
-        names[:2] == ["estimate0", "estimate1"]
+        [n.split("+")[0] for n in names[:2]] == ["estimate0", "estimate1"]
         and "maxflow" in names
         and any(n.startswith("warm:") for n in names)
     )
+    # the validated re-scoring's picks join last (under their own name, or merged into the name of
+    # a candidate already simulated, "estimate0+validated1")
+    assert any("validated0" in n.split("+") for n in names) and len(notes["served"]["validated"]) >= 1
     # no screening: every candidate gets the full simulation, the trace names the best one
     assert all("simulated" in r and "screened" not in r for r in rows)
     best = max(range(len(rows)), key=lambda q: (rows[q]["simulated"], -q))
@@ -494,3 +503,89 @@ def test_a_max_flow_search_that_ends_at_its_warm_start_is_retried_with_fresh_lan
             assert runs[1][0] == 2
             assert runs[1][1][0] == max(first[0], alone.best[0]) > first[0]
     assert seen == {"kept", "retried"}
+
+
+def test_validated_picks_are_the_validation_forms_best_of_the_search(artifact_dir, tmp_path):
+    """The validated re-scoring scores the ``validated_candidates`` best layouts of the served
+    search with the validation's form of the estimate (helix.planning.validation.validation_model:
+    the same numbers, so the two cannot drift apart) and picks its best distinct ones, the same
+    in one worker process as in two; off, or without the trace's lengths, it picks nothing."""
+    from helix.artifact.traces import import_traces, load_lengths
+    from helix.parallel import can_fork
+    from helix.placement.methods.helix import Planner
+    from helix.placement.search import LayoutSearch
+    from helix.planning.validation import validation_model
+
+    inp, out = load_lengths(import_traces(artifact_dir, tmp_path / "traces")["lengths"])
+    lengths = (inp.tolist(), out.tolist())
+    p = _problem(artifact_dir, **SMALL, objective="served", validated_candidates=5, threads=1)
+    pl = Planner(p)
+    # a pool of feasible layouts, "best first": the warm starts and seeded moves from them
+    search = LayoutSearch(pl.ctx, pl.tables, seed=3)
+    pool = []
+    for st, sz in sorted(pl.warm_starts().values()):
+        for _ in range(40):
+            if search.value(st, sz) > 0 and [st, sz] not in pool:
+                pool.append([list(st), list(sz)])
+            st, sz = search.neighbour(*pool[-1])
+    ranked = [((tuple(st), tuple(sz)), float(len(pool) - q)) for q, (st, sz) in enumerate(pool)]
+    assert len(ranked) > 5
+    assert pl.validated_picks(ranked, 2, pl.ctx) == []  # no lengths: off
+    p.lengths = lengths
+    picks = pl.validated_picks(ranked, 2, pl.ctx)
+    vm = validation_model(p, lengths)
+    vals = [vm.estimate(st, sz).throughput for st, sz in pool[:5]]
+    best = max(range(5), key=lambda q: (vals[q], -q))
+    assert 1 <= len(picks) <= 2 and picks[0] == (vals[best], *pool[best])
+    for v, st, sz in picks[1:]:  # the next best that differs from the first on >= 3 machines
+        q = pool.index([st, sz])
+        assert q < 5 and v == vals[q] <= vals[best]
+        assert sum(a != c or (b != d and (b or d)) for a, b, c, d in zip(st, sz, *pool[best])) >= 3
+    if can_fork():
+        p2 = _problem(artifact_dir, **SMALL, objective="served", validated_candidates=5, threads=2)
+        p2.lengths = lengths
+        assert Planner(p2).validated_picks(ranked, 2, pl.ctx) == picks
+    p0 = _problem(artifact_dir, **SMALL, objective="served", validated_candidates=0)
+    p0.lengths = lengths
+    assert Planner(p0).validated_picks(ranked, 2, pl.ctx) == []
+
+
+def test_late_candidates_are_simulated_after_the_rounds_and_join_the_choice(artifact_dir):
+    """``late`` (the validated re-scoring's picks) runs after the ceiling rounds: its candidates
+    are simulated once, can win the choice, and are never a round's reference (a stand-in
+    simulator: a layout's value is its index in cands + 1)."""
+    from helix.placement.methods.helix import Planner
+
+    p = _problem(artifact_dir, **SMALL, objective="served", ceiling_lanes=1, ceiling_rounds=2, rerank=2)
+    pl = Planner(p)
+    cands = [(name, list(st), list(sz)) for name, (st, sz) in sorted(pl.warm_starts().items())]
+    batches = []
+
+    def simulate(vec, **kw):
+        batches.append(len(vec))
+        return [float(next(q for q, c in enumerate(cands) if list(c[1:]) == list(v)) + 1) for v in vec]
+
+    p.rerank = simulate
+    events = []
+
+    def variant(st, sz, d):
+        sizes = list(sz)
+        k = [q for q, x in enumerate(sizes) if x > 1][d]
+        sizes[k] -= 1  # a different layout (the stand-in simulates anything)
+        return list(st), sizes
+
+    def extend(st, sz, rnd):
+        events.append(("round", next(n for n, a, b in cands if (a, b) == (st, sz))))
+        cands.append((f"new{rnd}", *variant(st, sz, 0)))
+        return [len(cands) - 1]
+
+    def late():
+        events.append(("late", len(cands)))
+        cands.append(("validated0", *variant(cands[0][1], cands[0][2], 1)))
+        return [len(cands) - 1]
+
+    n0 = len(cands)
+    i, rows = pl.rerank(cands, [], extend, late)
+    assert [e for e, _ in events] == ["round", "round", "late"] and "validated0" not in {n for _, n in events}
+    assert batches == [n0, 1, 1, 1]  # the first batch, one per round, the late candidate once
+    assert cands[i][0] == "validated0" and rows[i]["simulated"] == len(cands)

@@ -59,6 +59,9 @@ class PlacementProblem:
     # placement and the simulator (helix/planning/rerank.py), so placement never imports the
     # simulator; None = the estimate decides alone.
     rerank: Callable[..., list[float]] | None = None
+    # The request trace's (input, output) lengths, given with ``rerank``: the served planner's
+    # validated re-scoring replays admission and decode on them (``validated_candidates``).
+    lengths: tuple[Sequence[int], Sequence[int]] | None = None
 
     @property
     def L(self) -> int:

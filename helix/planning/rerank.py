@@ -171,13 +171,14 @@ def attach_reranker(
             )
         arrivals = load_arrivals(arrivals_path).tolist()
     inp, out = load_lengths(lengths_path)
+    problem.lengths = (inp.tolist(), out.tolist())
     problem.rerank = simulated_reranker(
         problem.cluster,
         problem.model,
         problem.model_key,
         problem.profiles,
         gpus,
-        (inp.tolist(), out.tolist()),
+        problem.lengths,
         s.rerank_duration_s,
         s.rerank_warmup_s,
         seed=s.seed,

@@ -49,7 +49,7 @@ from helix.placement.milp.model import build_per_node, decode, start_vector
 from helix.placement.pruning import prune_cluster
 from helix.placement.search import LayoutSearch
 from helix.placement.segments import segment_layouts
-from helix.placement.served import ServedModel
+from helix.placement.served import ServedModel, WorkloadStats
 
 
 LANE_S = 6.0  # seconds per annealing lane of the portfolio's heuristic phase
@@ -462,7 +462,22 @@ class Planner:
                     pool.setdefault((tuple(a), tuple(b)), score(a, b))
                 return list(range(n0, len(cands)))
 
-            i, rows = self.rerank(cands, keep, ceilings if s.served_rtt_ceilings else None)
+            def validated() -> list[int]:
+                """The validated re-scoring's picks of the search's pool, after the ceiling rounds
+                (their new candidates; one already simulated is renamed 'a+b')."""
+                picks = self.validated_picks(ranked, s.rerank, sm.ctx)
+                if picks:
+                    notes["validated"] = [round(v, 3) for v, _, _ in picks]
+                n0 = len(cands)
+                for q, (_, a, b) in enumerate(picks):
+                    take(f"validated{q}", a, b)
+                for _, a, b in cands[n0:]:
+                    pool.setdefault((tuple(a), tuple(b)), score(a, b))
+                return list(range(n0, len(cands)))
+
+            i, rows = self.rerank(
+                cands, keep, ceilings if s.served_rtt_ceilings else None, validated if s.rerank > 1 else None
+            )
             notes["rerank"] = [
                 {**r, "estimate": round(pool[(tuple(st), tuple(sz))], 3)}
                 for r, (_, st, sz) in zip(rows, cands)
@@ -472,6 +487,60 @@ class Planner:
             self.best = (v, st, sz)
             self.trace.append(TraceRow(round(self.elapsed(), 3), v, None, f"served:rerank:{cands[i][0]}"))
         return notes
+
+    def validated_picks(self, ranked, picks: int, ctx) -> list[tuple[float, list[int], list[int]]]:
+        """The ``picks`` best distinct layouts (each differing from the others on at least 3
+        machines) among the ``validated_candidates`` best of ``ranked`` (the served search's pool,
+        best first by the planner's estimate), by the validation's form of the estimate: routed as
+        the helix scheduler routes, decode platoons by machine class, admission and decode loop
+        replayed on the trace's lengths, no max-flow cap (``helix.planning.validation``'s
+        ``validation_model``, which a test keeps equal). Scored in ``threads`` worker processes.
+
+        Why: the planner's closed form (our own max flow, the KV bound, the closed-form round
+        trip) is flat where the served search ends: on geo24 the search's best layouts all score
+        within 1 % (145.0-145.4 at the planner's seed 1) while the simulator serves them at
+        125-154 tok/s, so which of them the re-ranking sees is a draw; the validation's form
+        orders them (Spearman 0.89-0.90 against the simulator over the 18 best of the pool at
+        seeds 1 and 2, against 0.12 and -0.43 for the planner's form; docs/served.md). Too slow
+        for the search (0.1-2 s a layout), it only re-scores the search's best few.
+        Empty when off, without the trace's lengths, or interrupted."""
+        p, s = self.p, self.s
+        if s.validated_candidates <= 0 or p.lengths is None or not ranked or STOP.is_set():
+            return []
+        vm = ServedModel(
+            p.cluster,
+            p.model,
+            self.tables,
+            p.profiles,
+            p.model_key or None,
+            workload=WorkloadStats.from_lengths(*p.lengths),
+            ctx=ctx,
+            routing="scheduler",
+            groups="class",
+            admission="replay",
+            decode="replay",
+            flow_cap=False,
+        )
+        top = [(list(st), list(sz)) for (st, sz), _ in ranked[: s.validated_candidates]]
+
+        def job(st, sz):
+            return lambda: vm.estimate(st, sz).throughput
+
+        vals = ordered_map([job(st, sz) for st, sz in top], s.threads, stop=self.should_stop)
+        if len(vals) < len(top):  # interrupted
+            return []
+        order = sorted(range(len(top)), key=lambda q: (-vals[q], q))
+        out: list[tuple[float, list[int], list[int]]] = []
+        for q in order:
+            st, sz = top[q]
+            if len(out) >= picks or not vals[q] > 0:
+                break
+            if all(
+                sum(a != c or (b != d and (b or d)) for a, b, c, d in zip(st, sz, p0, p1)) >= 3
+                for _, p0, p1 in out
+            ):
+                out.append((vals[q], st, sz))
+        return out
 
     def flow_floors(self, mf, sm: ServedModel, fractions) -> list[tuple[float, list[int], list[int]]]:
         """Per fraction f: the best score annealed from the max-flow layout ``mf`` with its
@@ -557,7 +626,7 @@ class Planner:
         found.sort(key=lambda r: (-r[0], r[1]))
         return [(st, sz) for _, _, st, sz in found[: self.s.floor_candidates if keep is None else keep]]
 
-    def rerank(self, cands, keep: list[int], extend=None) -> tuple[int, list[dict]]:
+    def rerank(self, cands, keep: list[int], extend=None, late=None) -> tuple[int, list[dict]]:
         """Simulate the candidates (``problem.rerank``); the index of the best and a row each.
 
         With ``rerank_screen_s`` every candidate is simulated that long first, then the
@@ -566,6 +635,9 @@ class Planner:
         ``extend(starts, sizes, round)``, given the best fully simulated layout, appends candidates
         to ``cands`` and returns their indices; they get the full simulation too (the round-trip
         ceilings), ``ceiling_rounds`` times, each round from the best simulated layout so far.
+        ``late()``, after the rounds, appends the last candidates (the validated re-scoring's
+        picks) and returns their indices; they get the full simulation and take part in the
+        choice, never in the rounds' references, so the rounds run as without them.
         With ``rerank_online_tps`` the choice is :meth:`rerank_online`'s."""
         s, rr = self.s, self.p.rerank
         vec = [(st, sz) for _, st, sz in cands]
@@ -587,6 +659,15 @@ class Planner:
             vec += [(st, sz) for _, st, sz in cands[len(vec) :]]
             rows += [{"candidate": name} for name, _, _ in cands[len(rows) :]]
             for r, (name, _, _) in zip(rows, cands):  # a layout found again is renamed "a+b"
+                r["candidate"] = name
+            final += new
+            full += rr([vec[q] for q in new]) if new else []
+            best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
+        if late is not None and not STOP.is_set():
+            new = late()
+            vec += [(st, sz) for _, st, sz in cands[len(vec) :]]
+            rows += [{"candidate": name} for name, _, _ in cands[len(rows) :]]
+            for r, (name, _, _) in zip(rows, cands):
                 r["candidate"] = name
             final += new
             full += rr([vec[q] for q in new]) if new else []
