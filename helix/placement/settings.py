@@ -81,12 +81,12 @@ class PlacementPreset(BaseModel):
     rerank: int = Field(4, ge=0)
     # Served search, validated re-scoring: the ``validated_candidates`` best layouts of the search
     # by the planner's estimate are scored again by the validation's form of the estimate (the
-    # scheduler's routing, admission and decode replayed on the trace's lengths; 0.1-2 s a
-    # layout), and its ``rerank`` best distinct ones join the re-ranking beside the planner's
-    # picks. Why: the planner's closed form is flat where the search ends (layouts it scores within
-    # 1 % the simulator serves up to 20 % apart), while the validation's form orders them
-    # (docs/served.md, "Validated re-scoring"). 0: off; needs the trace's lengths (given with the
-    # simulated re-ranking).
+    # scheduler's routing, admission and decode replayed on the trace's lengths; tens to hundreds
+    # of ms a layout), and its ``rerank`` best distinct ones are simulated after the ceiling
+    # rounds and join the choice. Why: the planner's closed form is flat where the search ends
+    # (layouts it scores within 5 % the simulator serves up to 40 % apart), while the
+    # validation's form orders them (docs/served.md, step 5b). 0: off; needs the trace's lengths
+    # (given with the simulated re-ranking).
     validated_candidates: int = Field(0, ge=0)
     rerank_duration_s: float = Field(240.0, gt=0)
     rerank_warmup_s: float = Field(60.0, ge=0)

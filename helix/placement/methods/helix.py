@@ -500,9 +500,9 @@ class Planner:
         trip) is flat where the served search ends: on geo24 the search's best layouts all score
         within 1 % (145.0-145.4 at the planner's seed 1) while the simulator serves them at
         125-154 tok/s, so which of them the re-ranking sees is a draw; the validation's form
-        orders them (Spearman 0.89-0.90 against the simulator over the 18 best of the pool at
+        orders them (Spearman 0.86-0.91 against the simulator over the 18 best of the pool at
         seeds 1 and 2, against 0.12 and -0.43 for the planner's form; docs/served.md). Too slow
-        for the search (0.1-2 s a layout), it only re-scores the search's best few.
+        for the search (tens to hundreds of ms a layout), it re-scores only the search's best few.
         Empty when off, without the trace's lengths, or interrupted."""
         p, s = self.p, self.s
         if s.validated_candidates <= 0 or p.lengths is None or not ranked or STOP.is_set():
