@@ -96,6 +96,18 @@ GROUPS = ("route", "class")
 # the round trip of a decode token: the closed form ("analytic", the planner's search) or the decode loop
 # replayed (helix.placement.decode_replay: the validation's; offline only, needs the trace's lengths)
 DECODES = ("analytic", "replay")
+# The validated form (the validation's column ``estimate``, and the planner's re-scoring of its served
+# search's best layouts, helix.placement.methods.helix): routed as the scheduler routes, platoons by
+# machine class, the admission and the decode loop replayed on the trace's lengths (``workload``:
+# WorkloadStats.from_lengths), no max-flow cap (the simulator serves up to 1.5 times the max-flow's
+# decode share, docs/served.md). One definition, so the planner re-scores with what was validated.
+VALIDATED = {
+    "routing": "scheduler",
+    "groups": "class",
+    "admission": "replay",
+    "decode": "replay",
+    "flow_cap": False,
+}
 BUSY_CAP = 0.95  # a busy share at or above 1 means overload (caught separately); keeps 1 - busy > 0
 # the simulator's offline run (helix/sim/settings.py: HELIX_N_INIT, OFFLINE_WARMUP_S, OFFLINE_MEASURE_S;
 # a test keeps them equal): requests launched at its start, and its measure window after the start (s)

@@ -217,21 +217,14 @@ def validation_model(problem, lengths=None):
     for the round trip (``decode="replay"``, helix.placement.decode_replay) and no max-flow cap
     (``flow_cap=False``: the simulator serves up to 1.5 times the max-flow's decode share,
     docs/served.md); without them the closed-form KV bound and round trip."""
-    from helix.placement.served import ServedModel, WorkloadStats
+    from helix.placement.served import VALIDATED, ServedModel, WorkloadStats
 
     cl = problem.cluster
     tables = [problem.table(i) for i in range(cl.n)]
-    kw: dict = {"groups": "class"}
+    kw: dict = {"routing": VALIDATED["routing"], "groups": VALIDATED["groups"]}
     if lengths is not None:
-        kw.update(
-            admission="replay",
-            flow_cap=False,
-            decode="replay",
-            workload=WorkloadStats.from_lengths(*lengths),
-        )
-    return ServedModel(
-        cl, problem.model, tables, problem.profiles, problem.model_key, routing="scheduler", **kw
-    )
+        kw = {**VALIDATED, "workload": WorkloadStats.from_lengths(*lengths)}
+    return ServedModel(cl, problem.model, tables, problem.profiles, problem.model_key, **kw)
 
 
 def validate(

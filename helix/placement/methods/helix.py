@@ -49,7 +49,7 @@ from helix.placement.milp.model import build_per_node, decode, start_vector
 from helix.placement.pruning import prune_cluster
 from helix.placement.search import LayoutSearch
 from helix.placement.segments import segment_layouts
-from helix.placement.served import ServedModel, WorkloadStats
+from helix.placement.served import VALIDATED, ServedModel, WorkloadStats
 
 
 LANE_S = 6.0  # seconds per annealing lane of the portfolio's heuristic phase
@@ -493,8 +493,9 @@ class Planner:
         machines) among the ``validated_candidates`` best of ``ranked`` (the served search's pool,
         best first by the planner's estimate), by the validation's form of the estimate: routed as
         the helix scheduler routes, decode platoons by machine class, admission and decode loop
-        replayed on the trace's lengths, no max-flow cap (``helix.planning.validation``'s
-        ``validation_model``, which a test keeps equal). Scored in ``threads`` worker processes.
+        replayed on the trace's lengths, no max-flow cap (``served.VALIDATED``, the options
+        ``helix.planning.validation``'s ``validation_model`` uses too). Scored in ``threads``
+        worker processes.
 
         Why: the planner's closed form (our own max flow, the KV bound, the closed-form round
         trip) is flat where the served search ends: on geo24 the search's best layouts all score
@@ -515,11 +516,7 @@ class Planner:
             p.model_key or None,
             workload=WorkloadStats.from_lengths(*p.lengths),
             ctx=ctx,
-            routing="scheduler",
-            groups="class",
-            admission="replay",
-            decode="replay",
-            flow_cap=False,
+            **VALIDATED,
         )
         top = [(list(st), list(sz)) for (st, sz), _ in ranked[: s.validated_candidates]]
 
