@@ -34,20 +34,13 @@ def _shared_key(model_cfg: LlamaConfig, seed: int, device: str, dtype: str, chec
     return (model_cfg, int(seed), str(device), str(dtype), str(checkpoint) if checkpoint else None)
 
 
-def preload(
-    model_cfg: LlamaConfig,
-    held: tuple[int, int],
-    *,
-    seed: int = 0,
-    device: str = "cpu",
-    dtype: str = "float32",
-    checkpoint: str | None = None,
-) -> "TorchEngine":
+def preload(model_cfg: LlamaConfig, held: tuple[int, int], **options) -> "TorchEngine":
     """Build (read or draw, fuse and pack) the weights of ``held`` once, for every engine this process
-    or its forked children make later for a range within it."""
-    eng = TorchEngine(model_cfg, held, seed=seed, device=device, dtype=dtype, checkpoint=checkpoint)
+    or its forked children make later for a range within it (``options``: the engine's keywords,
+    seed, device, dtype and checkpoint)."""
+    eng = TorchEngine(model_cfg, held, **options)
     eng.prepare()
-    _SHARED[_shared_key(model_cfg, seed, device, dtype, checkpoint)] = {
+    _SHARED[_shared_key(model_cfg, eng.seed, eng.device, eng.dtype, eng.checkpoint)] = {
         "held": tuple(held),
         "layers": eng.layers,
         "embed": eng.embed,
