@@ -49,9 +49,9 @@ REPLAY_MAX_LAUNCHES = 60_000  # a guard on the cost (reached only by layouts of 
 
 
 def loop_source_hash() -> str | None:
-    """sha256 of the replay loop's source and its Cython declarations (what a compiled copy is built
-    from; setup.py appends it to the copy)."""
-    return source_hash(py_loop, ("replay_loop.py", "replay_loop.pxd"))
+    """sha256 of the replay loop's source and its Cython declarations, then the event heap's it shares
+    (helix.placement.event_heap): what a compiled copy is built from (setup.py appends it to the copy)."""
+    return source_hash(py_loop, ("replay_loop.py", "replay_loop.pxd", "event_heap.py", "event_heap.pxd"))
 
 
 def compiled_core():

@@ -10,18 +10,11 @@ cdef double INF
 cdef long long SINK, LAND, START, END, LAUNCH, DECODE
 
 
-# the helpers' arrays (module state, set by run)
-cdef double[::1] _ht, _lat, _tok, _prs, _link_free, _g_t, _g_sp, _inv, _load, _p_t, _p_tl
-cdef long long[::1] _hs, _he, _g_cnt, _r_len, _rt, _r_next, _r_pr, _g_head
+# the helpers' arrays (module state, set by run; the event heap's, _ht, _hs, _he, and its functions:
+# event_heap.pxd, which setup.py appends here)
+cdef double[::1] _lat, _tok, _prs, _link_free, _g_t, _g_sp, _inv, _load, _p_t, _p_tl
+cdef long long[::1] _g_cnt, _r_len, _rt, _r_next, _r_pr, _g_head
 cdef long long[::1] _p_head, _p_tail, _p_cnt, _touched
-
-
-@cython.locals(i=cython.Py_ssize_t, p=cython.Py_ssize_t)
-cdef void heap_push(Py_ssize_t n, double t, long long s, long long e) noexcept
-
-
-@cython.locals(i=cython.Py_ssize_t, c=cython.Py_ssize_t, t=cython.double, s=cython.longlong, e=cython.longlong)
-cdef void heap_drop(Py_ssize_t n) noexcept
 
 
 @cython.locals(h=cython.Py_ssize_t, u=cython.longlong, best=cython.Py_ssize_t, low=cython.double,

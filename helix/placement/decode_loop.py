@@ -19,6 +19,8 @@ from __future__ import annotations
 import math
 from array import array
 
+from helix.placement import event_heap
+
 INF = math.inf
 SINK = -2
 # event kinds; an event is 8 * its slot (LAND, LAUNCH, DECODE) or machine (START, END) + its kind
@@ -43,51 +45,9 @@ _r_next = _r_pr = _g_head = None  # per slot: the next in its group, prompt (1) 
 _p_head = _p_tail = _p_cnt = _p_t = _p_tl = _touched = None  # per link: the group gathering (see run)
 
 
-# ---- the event heap: parallel arrays of (time, sequence number, event), a min-heap on (time, seq).
-# Sequence numbers are unique, so events pop in the order of their keys whatever the heap's layout
-# (as heapq on (time, seq, ...) tuples).
-
-
-def heap_push(n, t, s, e):
-    """Add (t, s, e) to the heap of ``n`` events (the arrays have room for one more)."""
-    i = n
-    while i > 0:
-        p = (i - 1) >> 1
-        if _ht[p] < t or (_ht[p] == t and _hs[p] < s):
-            break
-        _ht[i] = _ht[p]
-        _hs[i] = _hs[p]
-        _he[i] = _he[p]
-        i = p
-    _ht[i] = t
-    _hs[i] = s
-    _he[i] = e
-
-
-def heap_drop(n):
-    """Remove the first event of the heap of ``n`` events."""
-    n -= 1
-    if n == 0:
-        return
-    t = _ht[n]
-    s = _hs[n]
-    e = _he[n]
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and (_ht[c + 1] < _ht[c] or (_ht[c + 1] == _ht[c] and _hs[c + 1] < _hs[c])):
-            c += 1
-        if t < _ht[c] or (t == _ht[c] and s < _hs[c]):
-            break
-        _ht[i] = _ht[c]
-        _hs[i] = _hs[c]
-        _he[i] = _he[c]
-        i = c
-    _ht[i] = t
-    _hs[i] = s
-    _he[i] = e
+# ---- the event heap (helix.placement.event_heap) on this module's ``_ht``, ``_hs``, ``_he``; the
+# compiled copy has its code here instead (pasted by setup.py)
+heap_push, heap_drop = event_heap.bound_to(globals())
 
 
 def route(c_start, c_idx, dst, share, load, rt, r0, w):

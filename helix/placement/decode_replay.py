@@ -149,9 +149,9 @@ class DecodeTrace:
 
 
 def loop_source_hash() -> str | None:
-    """sha256 of the decode loop's source and its Cython declarations (what a compiled copy is built
-    from; setup.py appends it to the copy)."""
-    return source_hash(py_loop, ("decode_loop.py", "decode_loop.pxd"))
+    """sha256 of the decode loop's source and its Cython declarations, then the event heap's it shares
+    (helix.placement.event_heap): what a compiled copy is built from (setup.py appends it to the copy)."""
+    return source_hash(py_loop, ("decode_loop.py", "decode_loop.pxd", "event_heap.py", "event_heap.pxd"))
 
 
 def compiled_core():

@@ -10,17 +10,10 @@ cdef double INF
 cdef long long LAUNCH
 
 
-# the helpers' arrays (module state, set by run)
-cdef double[::1] _ht, _avail, _floor, _inv, _loads, _d_rate, _d_last
-cdef long long[::1] _hs, _he, _k, _c_start, _c_idx, _l_dst, _route
-
-
-@cython.locals(i=cython.Py_ssize_t, p=cython.Py_ssize_t)
-cdef void heap_push(Py_ssize_t n, double t, long long s, long long e) noexcept
-
-
-@cython.locals(i=cython.Py_ssize_t, c=cython.Py_ssize_t, t=cython.double, s=cython.longlong, e=cython.longlong)
-cdef void heap_drop(Py_ssize_t n) noexcept
+# the helpers' arrays (module state, set by run; the event heap's, _ht, _hs, _he, and its functions:
+# event_heap.pxd, which setup.py appends here)
+cdef double[::1] _avail, _floor, _inv, _loads, _d_rate, _d_last
+cdef long long[::1] _k, _c_start, _c_idx, _l_dst, _route
 
 
 @cython.locals(h=cython.Py_ssize_t, cur=cython.Py_ssize_t, best=cython.Py_ssize_t, c=cython.Py_ssize_t,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from array import array
 
+from helix.placement import event_heap
+
 INF = math.inf
 LAUNCH = -1  # event codes: a launch, else 2 r (the prompt in slot r finishes) or 2 r + 1 (its request)
 
@@ -33,51 +35,9 @@ _l_dst = _inv = _loads = _d_rate = _d_last = None  # per link
 _route = None  # per slot: its links
 
 
-# ---- the event heap: parallel arrays of (time, sequence number, event), a min-heap on (time, seq).
-# Sequence numbers are unique, so events pop in the order of their keys whatever the heap's layout
-# (as heapq on (time, seq, ...) tuples).
-
-
-def heap_push(n, t, s, e):
-    """Add (t, s, e) to the heap of ``n`` events (the arrays have room for one more)."""
-    i = n
-    while i > 0:
-        p = (i - 1) >> 1
-        if _ht[p] < t or (_ht[p] == t and _hs[p] < s):
-            break
-        _ht[i] = _ht[p]
-        _hs[i] = _hs[p]
-        _he[i] = _he[p]
-        i = p
-    _ht[i] = t
-    _hs[i] = s
-    _he[i] = e
-
-
-def heap_drop(n):
-    """Remove the first event of the heap of ``n`` events."""
-    n -= 1
-    if n == 0:
-        return
-    t = _ht[n]
-    s = _hs[n]
-    e = _he[n]
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and (_ht[c + 1] < _ht[c] or (_ht[c + 1] == _ht[c] and _hs[c + 1] < _hs[c])):
-            c += 1
-        if t < _ht[c] or (t == _ht[c] and s < _hs[c]):
-            break
-        _ht[i] = _ht[c]
-        _hs[i] = _hs[c]
-        _he[i] = _he[c]
-        i = c
-    _ht[i] = t
-    _hs[i] = s
-    _he[i] = e
+# ---- the event heap (helix.placement.event_heap) on this module's ``_ht``, ``_hs``, ``_he``; the
+# compiled copy has its code here instead (pasted by setup.py)
+heap_push, heap_drop = event_heap.bound_to(globals())
 
 
 # ---- the scheduler's IWRR routing and KV expectation. Per node its layer count ``k``, free KV slots
