@@ -335,6 +335,20 @@ def test_compiled_decode_loop_is_the_python_loop_on_random_layouts(args):
     assert outs[0] == outs[1]
 
 
+def test_a_walk_of_many_prompts_regathers_their_link(monkeypatch):
+    """One-token requests on one machine: a walk's batch holds several prompts, each sending ahead
+    of it the tokens gathered on its link, which then gathers again; the loop keeps room for a link
+    once per prompt (it had room for each link once: the Python loop raised IndexError, the compiled
+    one wrote past its array). Both loops, the same numbers."""
+    nodes = [ReplayNode(1.0, (0.05, 0.065, 0.08, 0.095, 0.11), 4, 0.0, 0.0)]
+    arcs = [ReplayArc(-1, 0, 1.0, 0.0, 0.0, 0.0), ReplayArc(0, -2, 1.0, 0.0, 0.0, 0.0)]
+    outs = []
+    for core in ("python", "compiled") if decode_replay.compiled_core() else ("python",):
+        monkeypatch.setenv("HELIX_REPLAY_CORE", core)
+        outs.append(replay_decode(nodes, arcs, 16, ([1], [1]), (2.0, 20.0)))
+    assert outs[0].throughput > 0 and all(o == outs[0] for o in outs)
+
+
 def test_a_stale_decode_build_is_never_used(monkeypatch):
     """The compiled copy carries the hash of the sources it was built from; another hash: Python."""
     monkeypatch.setattr(decode_replay, "loop_source_hash", lambda: "0" * 64)

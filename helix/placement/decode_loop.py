@@ -199,14 +199,12 @@ def run(
         q_head[u] = -1
         q_tail[u] = -1
         w_head[u] = -1
-    # per link, the group being gathered (its first and last slot, size, when its first is ready), and
-    # the links that have one
+    # per link, the group being gathered (its first and last slot, size, when its first is ready)
     p_head = _zeros("q", nl)
     p_tail = _zeros("q", nl)
     p_cnt = _zeros("q", nl)
     p_t = _zeros("d", nl)
     p_tl = _zeros("d", nl)  # when its last is ready
-    touched = _zeros("q", nl)
     # growable arrays: the array objects (*_a) and the views used (the same objects here). A slot per
     # item (a request, or a surplus prompt): its hop, prompt (1) or decode (0), decode tokens left
     # (-1: a surplus prompt), number of links, the next slot in its group or batch, and its links. A
@@ -226,6 +224,9 @@ def run(
     g_sp_a = _zeros("d", cap)
     g_next_a = _zeros("q", cap)
     g_free_a = _zeros("q", cap)
+    # the links that have a group gathered by this event: each link, and a link again after each
+    # prompt of a walk that sends the group gathered before it (at most one per slot)
+    touched_a = _zeros("q", nl + cap)
     # at most one event per slot (its group's, its launch or first decode) and one START or END per
     # machine
     ht_a = _zeros("d", cap + n + 1)
@@ -244,6 +245,7 @@ def run(
     g_sp = g_sp_a
     g_next = g_next_a
     g_free = g_free_a
+    touched = touched_a
     ht = ht_a
     hs = hs_a
     he = he_a
@@ -335,6 +337,7 @@ def run(
                     g_sp_a = g_sp_a + g_sp_a
                     g_next_a = g_next_a + g_next_a
                     g_free_a = g_free_a + g_free_a
+                    touched_a = touched_a + touched_a
                     ht_a = ht_a + ht_a
                     hs_a = hs_a + hs_a
                     he_a = he_a + he_a
@@ -351,6 +354,7 @@ def run(
                     g_sp = g_sp_a
                     g_next = g_next_a
                     g_free = g_free_a
+                    touched = touched_a
                     ht = ht_a
                     hs = hs_a
                     he = he_a
@@ -365,6 +369,7 @@ def run(
                     _r_next = r_next
                     _r_pr = r_pr
                     _g_head = g_head
+                    _touched = touched
                     for x in range(2 * n_slots - 1, n_slots - 1, -1):
                         g_free[n_gfree] = x
                         n_gfree += 1
