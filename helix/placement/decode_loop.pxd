@@ -44,24 +44,28 @@ cdef void leave(Py_ssize_t x, Py_ssize_t g, Py_ssize_t hn, long long seq) noexce
 cdef void load_route(Py_ssize_t s, Py_ssize_t r0) noexcept
 
 
+@cython.locals(a=cython.double)
+cdef (double, double, double) upto(double t, double w0, double last, long long n_dec, long long n_pr,
+                                   double area_dec, double area_pr) noexcept
+
+
 @cython.locals(
     n=cython.Py_ssize_t, nl=cython.Py_ssize_t, hops=cython.Py_ssize_t, n_tr=cython.Py_ssize_t,
-    total=cython.longlong, load=cython.double[::1], link_free=cython.double[::1], busy=cython.longlong[::1],
+    total=cython.longlong, load=cython.double[::1], busy=cython.longlong[::1],
     q_head=cython.longlong[::1], q_tail=cython.longlong[::1], w_head=cython.longlong[::1], u=cython.Py_ssize_t,
-    p_head=cython.longlong[::1], p_tail=cython.longlong[::1], p_cnt=cython.longlong[::1],
-    p_t=cython.double[::1], p_tl=cython.double[::1], touched=cython.longlong[::1],
+    p_cnt=cython.longlong[::1], touched=cython.longlong[::1],
     cap=cython.Py_ssize_t, r_hop=cython.longlong[::1], r_pr=cython.longlong[::1], r_left=cython.longlong[::1],
     r_len=cython.longlong[::1], r_next=cython.longlong[::1], rt=cython.longlong[::1], free=cython.longlong[::1],
     g_head=cython.longlong[::1], g_cnt=cython.longlong[::1], g_t=cython.double[::1], g_sp=cython.double[::1],
     g_next=cython.longlong[::1], g_free=cython.longlong[::1], n_gfree=cython.Py_ssize_t,
-    ht=cython.double[::1], hs=cython.longlong[::1], he=cython.longlong[::1], n_slots=cython.Py_ssize_t,
+    ht=cython.double[::1], he=cython.longlong[::1], n_slots=cython.Py_ssize_t,
     n_free=cython.Py_ssize_t, hn=cython.Py_ssize_t, seq=cython.longlong, done=cython.longlong,
     n_dec=cython.longlong, n_pr=cython.longlong, area_dec=cython.double, area_pr=cython.double,
     last=cython.double, x=cython.Py_ssize_t, y=cython.Py_ssize_t, z=cython.Py_ssize_t, s=cython.Py_ssize_t,
     c=cython.Py_ssize_t, g=cython.Py_ssize_t, gn=cython.Py_ssize_t, keep=cython.int, nt=cython.Py_ssize_t,
     sp=cython.double, ti=cython.double, order=list, pend=cython.Py_ssize_t,
     nxt=cython.double, t=cython.double, ev=cython.longlong, kind=cython.longlong, p=cython.Py_ssize_t,
-    r0=cython.Py_ssize_t, a=cython.double, nd=cython.Py_ssize_t, prompts=cython.Py_ssize_t,
+    r0=cython.Py_ssize_t, nd=cython.Py_ssize_t, prompts=cython.Py_ssize_t,
     bh=cython.Py_ssize_t, bt=cython.Py_ssize_t, qh=cython.Py_ssize_t, qt=cython.Py_ssize_t,
     nx=cython.Py_ssize_t, dv=cython.double, walk=cython.double)
 cpdef tuple run(double[::1] k, double[::1] dec, long long[::1] d_off, long long[::1] d_n, long long[::1] dm,

@@ -138,6 +138,16 @@ def load_route(s, r0):
         _load[b] += _inv[b]
 
 
+def upto(t, w0, last, n_dec, n_pr, area_dec, area_pr):
+    """The time integrals of the requests decoding (``n_dec``) and in their prompt (``n_pr``) over the
+    window from ``w0``, ``area_dec`` and ``area_pr`` up to ``last``, brought up to ``t`` (where a count
+    changes): (t, the integrals); before the window, (``last``, the integrals) unchanged."""
+    if t > w0:
+        a = last if last > w0 else w0
+        return t, area_dec + n_dec * (t - a), area_pr + n_pr * (t - a)
+    return last, area_dec, area_pr
+
+
 def run(
     k,
     dec,
@@ -189,8 +199,10 @@ def run(
     hops = n + 1  # the longest route (layers only grow along a route)
     n_tr = len(outs)
     total = cum[n_tr - 1]
-    load = _zeros("d", nl)
-    link_free = _zeros("d", nl)
+    # an array: the view used here and, where the helpers use it, theirs (_*): the same object (typed
+    # memoryviews in the compiled copy); a growable one also as the array object (*_a), doubled when full
+    load = _load = _zeros("d", nl)
+    _link_free = _zeros("d", nl)
     busy = _zeros("q", n)
     q_head = _zeros("q", n)  # per machine: the groups that have begun to land (linked by g_next), the last
     q_tail = _zeros("q", n)
@@ -200,78 +212,42 @@ def run(
         q_tail[u] = -1
         w_head[u] = -1
     # per link, the group being gathered (its first and last slot, size, when its first is ready)
-    p_head = _zeros("q", nl)
-    p_tail = _zeros("q", nl)
-    p_cnt = _zeros("q", nl)
-    p_t = _zeros("d", nl)
-    p_tl = _zeros("d", nl)  # when its last is ready
-    # growable arrays: the array objects (*_a) and the views used (the same objects here). A slot per
-    # item (a request, or a surplus prompt): its hop, prompt (1) or decode (0), decode tokens left
-    # (-1: a surplus prompt), number of links, the next slot in its group or batch, and its links. A
-    # group per set of slots travelling together (at most one per slot): its first slot, size, when
-    # its first lands, the spacing of the others, the next group in its machine's queue; free groups.
+    _p_head = _zeros("q", nl)
+    _p_tail = _zeros("q", nl)
+    p_cnt = _p_cnt = _zeros("q", nl)
+    _p_t = _zeros("d", nl)
+    _p_tl = _zeros("d", nl)  # when its last is ready
+    # growable arrays (doubled together when the slots run out). A slot per item (a request, or a
+    # surplus prompt): its hop, prompt (1) or decode (0), decode tokens left (-1: a surplus prompt),
+    # number of links, the next slot in its group or batch, and its links. A group per set of slots
+    # travelling together (at most one per slot): its first slot, size, when its first lands, the
+    # spacing of the others, the next group in its machine's queue; free groups.
     cap = n_req + 16
-    r_hop_a = _zeros("q", cap)
-    r_pr_a = _zeros("q", cap)
-    r_left_a = _zeros("q", cap)
-    r_len_a = _zeros("q", cap)
-    r_next_a = _zeros("q", cap)
-    rt_a = _zeros("q", cap * hops)
-    free_a = _zeros("q", cap)  # free slots below n_slots (a stack)
-    g_head_a = _zeros("q", cap)
-    g_cnt_a = _zeros("q", cap)
-    g_t_a = _zeros("d", cap)
-    g_sp_a = _zeros("d", cap)
-    g_next_a = _zeros("q", cap)
-    g_free_a = _zeros("q", cap)
+    r_hop = r_hop_a = _zeros("q", cap)
+    r_pr = _r_pr = r_pr_a = _zeros("q", cap)
+    r_left = r_left_a = _zeros("q", cap)
+    r_len = _r_len = r_len_a = _zeros("q", cap)
+    r_next = _r_next = r_next_a = _zeros("q", cap)
+    rt = _rt = rt_a = _zeros("q", cap * hops)
+    free = free_a = _zeros("q", cap)  # free slots below n_slots (a stack)
+    g_head = _g_head = g_head_a = _zeros("q", cap)
+    g_cnt = _g_cnt = g_cnt_a = _zeros("q", cap)
+    g_t = _g_t = g_t_a = _zeros("d", cap)
+    g_sp = _g_sp = g_sp_a = _zeros("d", cap)
+    g_next = g_next_a = _zeros("q", cap)
+    g_free = g_free_a = _zeros("q", cap)
     # the links that have a group gathered by this event: each link, and a link again after each
     # prompt of a walk that sends the group gathered before it (at most one per slot)
-    touched_a = _zeros("q", nl + cap)
+    touched = _touched = touched_a = _zeros("q", nl + cap)
     # at most one event per slot (its group's, its launch or first decode) and one START or END per
     # machine
-    ht_a = _zeros("d", cap + n + 1)
-    hs_a = _zeros("q", cap + n + 1)
-    he_a = _zeros("q", cap + n + 1)
-    r_hop = r_hop_a
-    r_pr = r_pr_a
-    r_left = r_left_a
-    r_len = r_len_a
-    r_next = r_next_a
-    rt = rt_a
-    free = free_a
-    g_head = g_head_a
-    g_cnt = g_cnt_a
-    g_t = g_t_a
-    g_sp = g_sp_a
-    g_next = g_next_a
-    g_free = g_free_a
-    touched = touched_a
-    ht = ht_a
-    hs = hs_a
-    he = he_a
-    _ht = ht
-    _hs = hs
-    _he = he
+    ht = _ht = ht_a = _zeros("d", cap + n + 1)
+    _hs = hs_a = _zeros("q", cap + n + 1)
+    he = _he = he_a = _zeros("q", cap + n + 1)
     _lat = lat
     _tok = tok
     _prs = prs
-    _link_free = link_free
-    _g_cnt = g_cnt
-    _g_t = g_t
-    _g_sp = g_sp
-    _r_len = r_len
-    _rt = rt
     _inv = inv
-    _load = load
-    _r_next = r_next
-    _r_pr = r_pr
-    _g_head = g_head
-    _p_head = p_head
-    _p_tail = p_tail
-    _p_cnt = p_cnt
-    _p_t = p_t
-    _p_tl = p_tl
-    _touched = touched
     n_gfree = 0
     for x in range(cap - 1, -1, -1):
         g_free[n_gfree] = x
@@ -324,52 +300,23 @@ def run(
                 s = free[n_free]
             else:
                 if n_slots == len(r_hop):  # double the slots, the groups and the heap
-                    r_hop_a = r_hop_a + r_hop_a
-                    r_pr_a = r_pr_a + r_pr_a
-                    r_left_a = r_left_a + r_left_a
-                    r_len_a = r_len_a + r_len_a
-                    r_next_a = r_next_a + r_next_a
-                    rt_a = rt_a + rt_a
-                    free_a = free_a + free_a
-                    g_head_a = g_head_a + g_head_a
-                    g_cnt_a = g_cnt_a + g_cnt_a
-                    g_t_a = g_t_a + g_t_a
-                    g_sp_a = g_sp_a + g_sp_a
-                    g_next_a = g_next_a + g_next_a
-                    g_free_a = g_free_a + g_free_a
-                    touched_a = touched_a + touched_a
-                    ht_a = ht_a + ht_a
-                    hs_a = hs_a + hs_a
-                    he_a = he_a + he_a
-                    r_hop = r_hop_a
-                    r_pr = r_pr_a
-                    r_left = r_left_a
-                    r_len = r_len_a
-                    r_next = r_next_a
-                    rt = rt_a
-                    free = free_a
-                    g_head = g_head_a
-                    g_cnt = g_cnt_a
-                    g_t = g_t_a
-                    g_sp = g_sp_a
-                    g_next = g_next_a
-                    g_free = g_free_a
-                    touched = touched_a
-                    ht = ht_a
-                    hs = hs_a
-                    he = he_a
-                    _ht = ht
-                    _hs = hs
-                    _he = he
-                    _g_cnt = g_cnt
-                    _g_t = g_t
-                    _g_sp = g_sp
-                    _r_len = r_len
-                    _rt = rt
-                    _r_next = r_next
-                    _r_pr = r_pr
-                    _g_head = g_head
-                    _touched = touched
+                    r_hop = r_hop_a = r_hop_a + r_hop_a
+                    r_pr = _r_pr = r_pr_a = r_pr_a + r_pr_a
+                    r_left = r_left_a = r_left_a + r_left_a
+                    r_len = _r_len = r_len_a = r_len_a + r_len_a
+                    r_next = _r_next = r_next_a = r_next_a + r_next_a
+                    rt = _rt = rt_a = rt_a + rt_a
+                    free = free_a = free_a + free_a
+                    g_head = _g_head = g_head_a = g_head_a + g_head_a
+                    g_cnt = _g_cnt = g_cnt_a = g_cnt_a + g_cnt_a
+                    g_t = _g_t = g_t_a = g_t_a + g_t_a
+                    g_sp = _g_sp = g_sp_a = g_sp_a + g_sp_a
+                    g_next = g_next_a = g_next_a + g_next_a
+                    g_free = g_free_a = g_free_a + g_free_a
+                    touched = _touched = touched_a = touched_a + touched_a
+                    ht = _ht = ht_a = ht_a + ht_a
+                    _hs = hs_a = hs_a + hs_a
+                    he = _he = he_a = he_a + he_a
                     for x in range(2 * n_slots - 1, n_slots - 1, -1):
                         g_free[n_gfree] = x
                         n_gfree += 1
@@ -431,11 +378,7 @@ def run(
                             free[n_free] = s
                             n_free += 1
                         else:
-                            if t > w0:
-                                a = last if last > w0 else w0
-                                area_dec += n_dec * (t - a)
-                                area_pr += n_pr * (t - a)
-                                last = t
+                            last, area_dec, area_pr = upto(t, w0, last, n_dec, n_pr, area_dec, area_pr)
                             n_pr -= 1
                             n_dec += 1
                             r_pr[s] = 0
@@ -447,11 +390,7 @@ def run(
                         if r_left[s] > 0:
                             x = rt[r0]
                         else:
-                            if t > w0:
-                                a = last if last > w0 else w0
-                                area_dec += n_dec * (t - a)
-                                area_pr += n_pr * (t - a)
-                                last = t
+                            last, area_dec, area_pr = upto(t, w0, last, n_dec, n_pr, area_dec, area_pr)
                             n_dec -= 1
                             # the request is done; the next one (its slot) is routed now and launched
                             # after the delay
@@ -575,11 +514,7 @@ def run(
                     hn += 1
             elif kind == LAUNCH:  # a new request's prompt leaves the source
                 s = p
-                if t > w0:
-                    a = last if last > w0 else w0
-                    area_dec += n_dec * (t - a)
-                    area_pr += n_pr * (t - a)
-                    last = t
+                last, area_dec, area_pr = upto(t, w0, last, n_dec, n_pr, area_dec, area_pr)
                 n_pr += 1
                 x = rt[s * hops]
                 nt = gather(x, s, t, nt)
@@ -597,8 +532,5 @@ def run(
                 seq += 1
                 leave(x, g, hn, seq)
                 hn += 1
-    if w1 > w0:
-        a = last if last > w0 else w0
-        area_dec += n_dec * (w1 - a)
-        area_pr += n_pr * (w1 - a)
+    last, area_dec, area_pr = upto(w1, w0, last, n_dec, n_pr, area_dec, area_pr)
     return done, area_dec, area_pr

@@ -32,8 +32,7 @@ cdef void decode(Py_ssize_t r0, Py_ssize_t h, double t, double step) noexcept
 @cython.locals(
     blk=list, bi=cython.Py_ssize_t, n_tr=cython.Py_ssize_t, n_g=cython.Py_ssize_t, nl=cython.Py_ssize_t,
     hops=cython.Py_ssize_t, q=cython.Py_ssize_t, g=cython.Py_ssize_t, cap=cython.Py_ssize_t,
-    loads=cython.double[::1], d_rate=cython.double[::1], d_last=cython.double[::1], route=cython.longlong[::1],
-    ht=cython.double[::1], hs=cython.longlong[::1], he=cython.longlong[::1], hn=cython.Py_ssize_t,
+    route=cython.longlong[::1], ht=cython.double[::1], he=cython.longlong[::1], hn=cython.Py_ssize_t,
     seq=cython.longlong, nr=cython.Py_ssize_t, ev=cython.longlong, r=cython.Py_ssize_t,
     r_w=cython.double[::1], r_x=cython.double[::1], r_rtt=cython.double[::1], r_h=cython.longlong[::1],
     free=cython.longlong[::1], n_slots=cython.Py_ssize_t, n_free=cython.Py_ssize_t,

@@ -139,21 +139,16 @@ def run(
     blk = rng.integers(0, n_tr, 4096).tolist()  # the trace's pairs, drawn in blocks
     bi = 0
     nl = len(inv)
-    loads = _zeros("d", nl)
-    d_rate = _zeros("d", nl)
-    d_last = _zeros("d", nl)
+    _loads = _zeros("d", nl)
+    _d_rate = _zeros("d", nl)
+    _d_last = _zeros("d", nl)
     hops = len(k) + 1  # the longest route
-    # growable arrays: the array objects (*_a) and the views used (the same objects here)
+    # growable arrays: the array object (*_a), doubled when full, and its views (the same object here,
+    # typed memoryviews in the compiled copy): the one used here and, where the helpers use it, theirs
     cap = 64 + 2 * n_init
-    ht_a = _zeros("d", cap)
-    hs_a = _zeros("q", cap)
-    he_a = _zeros("q", cap)
-    ht = ht_a
-    hs = hs_a
-    he = he_a
-    _ht = ht
-    _hs = hs
-    _he = he
+    ht = _ht = ht_a = _zeros("d", cap)
+    _hs = hs_a = _zeros("q", cap)
+    he = _he = he_a = _zeros("q", cap)
     _k = k
     _avail = avail
     _floor = floor
@@ -161,9 +156,6 @@ def run(
     _c_idx = c_idx
     _l_dst = l_dst
     _inv = inv
-    _loads = loads
-    _d_rate = d_rate
-    _d_last = d_last
     hn = 0
     for q in range(n_init):
         heap_push(hn, delay * q, q, LAUNCH)
@@ -171,19 +163,12 @@ def run(
     seq = n_init
     # a slot per request in flight (freed when it finishes): its input, KV expectation, round trip,
     # number of links and the links themselves (route[slot * hops:])
-    r_w_a = _zeros("d", cap)
-    r_x_a = _zeros("d", cap)
-    r_rtt_a = _zeros("d", cap)
-    r_h_a = _zeros("q", cap)
-    route_a = _zeros("q", cap * hops)
-    free_a = _zeros("q", cap)  # free slots below n_slots (a stack)
-    r_w = r_w_a
-    r_x = r_x_a
-    r_rtt = r_rtt_a
-    r_h = r_h_a
-    route = route_a
-    free = free_a
-    _route = route
+    r_w = r_w_a = _zeros("d", cap)
+    r_x = r_x_a = _zeros("d", cap)
+    r_rtt = r_rtt_a = _zeros("d", cap)
+    r_h = r_h_a = _zeros("q", cap)
+    route = _route = route_a = _zeros("q", cap * hops)
+    free = free_a = _zeros("q", cap)  # free slots below n_slots (a stack)
     n_slots = 0
     n_free = 0
     nr = 0  # requests admitted
@@ -212,15 +197,9 @@ def run(
         heap_drop(hn)
         hn -= 1
         if hn + 2 > len(ht):  # room for the (at most two) events this one adds: double the arrays
-            ht_a = ht_a + ht_a
-            hs_a = hs_a + hs_a
-            he_a = he_a + he_a
-            ht = ht_a
-            hs = hs_a
-            he = he_a
-            _ht = ht
-            _hs = hs
-            _he = he
+            ht = _ht = ht_a = ht_a + ht_a
+            _hs = hs_a = hs_a + hs_a
+            he = _he = he_a = he_a + he_a
         dt = min(t, t_end) - max(last, t_open)
         if dt > 0:
             area_f += n_flight * dt
@@ -250,19 +229,12 @@ def run(
                 r = free[n_free - 1]
             else:
                 if n_slots == len(r_w):  # double the slots
-                    r_w_a = r_w_a + r_w_a
-                    r_x_a = r_x_a + r_x_a
-                    r_rtt_a = r_rtt_a + r_rtt_a
-                    r_h_a = r_h_a + r_h_a
-                    route_a = route_a + route_a
-                    free_a = free_a + free_a
-                    r_w = r_w_a
-                    r_x = r_x_a
-                    r_rtt = r_rtt_a
-                    r_h = r_h_a
-                    route = route_a
-                    free = free_a
-                    _route = route
+                    r_w = r_w_a = r_w_a + r_w_a
+                    r_x = r_x_a = r_x_a + r_x_a
+                    r_rtt = r_rtt_a = r_rtt_a + r_rtt_a
+                    r_h = r_h_a = r_h_a + r_h_a
+                    route = _route = route_a = route_a + route_a
+                    free = free_a = free_a + free_a
                 r = n_slots
             r0 = r * hops
             h = plan(r0, w, x, t)
