@@ -52,6 +52,27 @@ SMALL = dict(
 )
 
 
+def _online_rerank(**over) -> dict:
+    """The served preset of the online re-ranking tests, with ``over`` in place: SMALL's search, one
+    round-trip ceiling (0.9) and floor lanes, two candidates re-ranked offline (120 s after 30 s),
+    and those near the best (30 %) online at 400 tok/s for 200 s."""
+    preset = dict(
+        SMALL,
+        objective="served",
+        served_evaluations=600,
+        served_rtt_ceilings=[0.9],
+        floor_evaluations=300,
+        floor_candidates=2,
+        rerank=2,
+        rerank_duration_s=120,
+        rerank_warmup_s=30,
+        rerank_online_tps=[400.0],
+        rerank_online_duration_s=200,
+        rerank_online_margin=0.3,
+    )
+    return {**preset, **over}
+
+
 def test_served_planner_beats_maxflow_on_its_estimate_and_in_simulation(artifact_dir, tmp_path):
     from helix.artifact.traces import import_traces
     from helix.placement.served import ServedModel
@@ -246,21 +267,8 @@ def test_online_rerank_scores_offline_and_online_and_writes_the_best_score(artif
     from helix.artifact.traces import import_traces, load_arrivals, load_lengths
     from helix.planning.rerank import attach_reranker, simulate_layout
 
-    rate, margin = 400.0, 0.3
-    served = dict(
-        SMALL,
-        objective="served",
-        served_evaluations=600,
-        served_rtt_ceilings=[0.9],
-        floor_evaluations=300,
-        floor_candidates=2,
-        rerank=2,
-        rerank_duration_s=120,
-        rerank_warmup_s=30,
-        rerank_online_tps=[rate],
-        rerank_online_duration_s=200,
-        rerank_online_margin=margin,
-    )
+    served = _online_rerank()
+    (rate,), margin = served["rerank_online_tps"], served["rerank_online_margin"]
     traces = import_traces(artifact_dir, tmp_path / "traces")
     p = _problem(artifact_dir, **served)
     attach_reranker(p, traces["lengths"], GPUS, arrivals_path=traces["arrivals"])
@@ -283,14 +291,21 @@ def test_online_rerank_scores_offline_and_online_and_writes_the_best_score(artif
     chosen = max(scored, key=lambda r: (r["score"], r["simulated"]))
     inp, out = load_lengths(traces["lengths"])
     kw = dict(model_key="llama30b", store=p.profiles, gpus=GPUS, lengths=(inp.tolist(), out.tolist()))
-    off = simulate_layout(p.cluster, res.layout, p.model, duration_s=120, warmup_s=30, **kw)
+    off = simulate_layout(
+        p.cluster,
+        res.layout,
+        p.model,
+        duration_s=served["rerank_duration_s"],
+        warmup_s=served["rerank_warmup_s"],
+        **kw,
+    )
     on = simulate_layout(
         p.cluster,
         res.layout,
         p.model,
         mode="online",
         rate_tps=rate,
-        duration_s=200,
+        duration_s=served["rerank_online_duration_s"],
         arrivals=load_arrivals(traces["arrivals"]).tolist(),
         **kw,
     )
@@ -390,20 +405,7 @@ def test_more_ceiling_lanes_add_candidates_and_worker_processes_change_nothing(a
     from helix.parallel import can_fork
     from helix.planning.rerank import attach_reranker
 
-    served = dict(
-        SMALL,
-        objective="served",
-        served_evaluations=600,
-        served_rtt_ceilings=[0.9],
-        floor_evaluations=300,
-        floor_candidates=1,
-        rerank=2,
-        rerank_duration_s=120,
-        rerank_warmup_s=30,
-        rerank_online_tps=[400.0],
-        rerank_online_duration_s=200,
-        rerank_online_margin=0.3,
-    )
+    served = _online_rerank(floor_candidates=1)
     traces = import_traces(artifact_dir, tmp_path / "traces")
     runs = {}
     for name, extra in {
