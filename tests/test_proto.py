@@ -554,3 +554,78 @@ def test_sub_cluster_parts_expand_into_runs_and_an_aggregate():
     data["experiments"]["proto_test"]["prototypes"][-1]["parts"] = {"nowhere": {}}
     with pytest.raises(HelixInputError, match="parts: unknown cluster 'nowhere'"):
         validate_config(data)
+
+
+def test_core_board_is_shared_across_fork_and_lends_threads_only_while_the_others_idle(cfg):
+    """Work-conserving threads (``helix.prototype.cores``): a worker's byte on the fork server's board
+    is seen by its siblings; the lender picks ``lent`` torch threads before a layer only while every
+    other worker is idle and ``base`` otherwise; switching threads between layers changes no bit of
+    any result (a request's numbers must not depend on what the other worker was doing)."""
+    import os
+
+    from helix.prototype import cores
+
+    assert cores.board() is None  # not forked from a fork server: a worker here keeps its threads
+    board = cores.CoreBoard(3)
+    pid = os.fork()
+    if pid == 0:  # a sibling worker: marks itself busy, exits
+        board.bind(2).set_busy(True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    board.bind(0)
+    assert board.states() == [0, 0, 1] and board.others_busy() == 1
+    with pytest.raises(ValueError):
+        board.bind(3)
+    lender = cores.ThreadLender(board, base=1, lent=2)
+    try:
+        lender()
+        assert torch.get_num_threads() == 1
+        board.buf[2] = 0  # the sibling went idle
+        lender()
+        assert torch.get_num_threads() == 2
+        lender.set_busy(True)  # this worker's own state does not count
+        lender()
+        assert torch.get_num_threads() == 2 and board.states() == [1, 0, 0]
+        board.buf[1] = 1
+        lender()
+        assert torch.get_num_threads() == 1
+        assert lender.perf() == {"lent_threads": 2, "lent_layer_share": 0.5, "thread_switches": 2}
+
+        def run(hook):
+            """Prompts of 5, 25 and 45 tokens, then 12 batched decodes; and a partial range's
+            hidden states: every output, bit for bit."""
+            eng, mid = get_engine("torch")(cfg, (0, 8)), get_engine("torch")(cfg, (0, 4))
+            eng.on_layer = mid.on_layer = hook
+            for r in range(3):
+                ids = torch.arange(5 + 20 * r, dtype=torch.int32) * 7 % cfg.vocab_size
+                eng.submit(StageWork(r, "prompt", 0, 8, ids, 80, 0))
+            toks = {o.work.rid: o.payload for o in eng.step()}
+            ctx = {r: 5 + 20 * r for r in range(3)}
+            got = [sorted((r, int(t[0])) for r, t in toks.items())]
+            for _ in range(12):
+                for r in range(3):
+                    eng.submit(StageWork(r, "decode", 0, 8, toks[r], 80, ctx[r]))
+                outs = eng.step()
+                for o in outs:
+                    toks[o.work.rid] = o.payload
+                    ctx[o.work.rid] += 1
+                got.append(sorted((o.work.rid, int(o.payload[0])) for o in outs))
+            mid.submit(StageWork(9, "prompt", 0, 4, torch.arange(33, dtype=torch.int32), 40, 0))
+            mid.submit(StageWork(8, "prompt", 0, 4, torch.arange(3, dtype=torch.int32), 40, 0))
+            return got, [o.payload for o in mid.step()]
+
+        torch.set_num_threads(1)
+        want, want_h = run(None)
+        flips = iter(range(10**6))
+        board.buf[1] = 0
+
+        def toggling():  # the sibling busy at every other layer: threads switch between layers
+            board.buf[2] = next(flips) % 2
+            lender()
+
+        got, got_h = run(toggling)
+        assert lender.switches > 10
+        assert got == want
+        assert all(torch.equal(a, b) for a, b in zip(got_h, want_h))
+    finally:
+        torch.set_num_threads(1)
