@@ -211,8 +211,7 @@ def engine_split(perf: dict, loop_cpu_s: float | None = None) -> dict:
         if perf.get("decode_steps")
         else None,
     }
-    keys = ("prompt_latency_ms", "decode_latency_ms", "torch_threads", "omp_passive", "shared_weights")
-    for k in (*keys, "lent_threads", "lent_layer_share", "thread_switches"):
+    for k in ("prompt_latency_ms", "decode_latency_ms", "torch_threads", "omp_passive", "shared_weights"):
         if k in perf:
             out[k] = perf[k]
     if loop_cpu_s is not None:
@@ -366,19 +365,6 @@ def main() -> int:
         "instead of spinning on a core the other worker needs; default: the runtime's own)",
     )
     p.add_argument(
-        "--idle-threads",
-        type=int,
-        default=None,
-        help="torch threads a worker uses while the other worker is idle (spec.idle_threads: "
-        "work-conserving threads; default: always --threads)",
-    )
-    p.add_argument(
-        "--omp-spin-count",
-        type=int,
-        default=None,
-        help="the workers' GOMP_SPINCOUNT (spec.omp_spin_count; default: the runtime's)",
-    )
-    p.add_argument(
         "--single-threads",
         type=int,
         default=None,
@@ -500,8 +486,6 @@ def main() -> int:
             feed="replace",
             threads=args.threads,
             omp_wait_policy=None if args.omp_wait_policy == "default" else args.omp_wait_policy,
-            idle_threads=args.idle_threads,
-            omp_spin_count=args.omp_spin_count,
             loopback=not args.no_loopback,
             decode_batch=decode_batch or None,
             regroup=not args.no_regroup,
@@ -651,8 +635,6 @@ def main() -> int:
         "concurrency": args.n_init,
         "threads_per_worker": args.threads,
         "omp_wait_policy": spec.omp_wait_policy or "default",
-        "idle_threads": spec.idle_threads,
-        "omp_spin_count": spec.omp_spin_count,
         "single_process_runs": [f"{t} threads" + (f" {p}" if p else "") for t, p in single_runs],
         "decode_batch": decode_batch or "all",
         "regroup": spec.regroup,

@@ -57,14 +57,10 @@ def preload(workers: list[dict]) -> None:
         build(cfg, (s, e), seed=seed, device=device, dtype=dtype, checkpoint=ckpt)
 
 
-def _child(w: dict, log_fd: int, report, board, slot: int) -> int:
-    """In the forked child: become worker ``w`` with its log as stdout and stderr, and slot ``slot``
-    of the machine's core board (``helix.prototype.cores``)."""
+def _child(w: dict, log_fd: int, report) -> int:
+    """In the forked child: become worker ``w`` with its log as stdout and stderr."""
     try:
         report.close()
-        from helix.prototype import cores
-
-        cores.install(board.bind(slot))
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         os.close(devnull)
@@ -97,11 +93,6 @@ def serve(plan: dict, report) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     children: dict[int, int] = {}
-    from helix.prototype.cores import CoreBoard
-
-    # which of this machine's workers are serving now, one byte each (a worker with --idle-threads uses
-    # more torch threads while all the others are idle: helix.prototype.cores)
-    board = CoreBoard(len(workers))
 
     def say(obj: dict) -> None:
         try:
@@ -110,11 +101,11 @@ def serve(plan: dict, report) -> int:
         except OSError:  # the launcher is gone; the workers end by themselves (orphan timeout)
             pass
 
-    for slot, w in enumerate(workers):
+    for w in workers:
         log_fd = os.open(w["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         pid = os.fork()
         if pid == 0:
-            os._exit(_child(w, log_fd, report, board, slot))
+            os._exit(_child(w, log_fd, report))
         os.close(log_fd)
         children[pid] = w["id"]
         say({"id": w["id"], "pid": pid})

@@ -49,8 +49,6 @@ def worker_argv(
         "--threads",
         str(spec.threads),
     ]
-    if getattr(spec, "idle_threads", None):
-        argv += ["--idle-threads", str(spec.idle_threads)]
     if spec.decode_batch:
         argv += ["--decode-batch", str(spec.decode_batch)]
     argv += ["--prompt-layers", str(spec.prompt_layers)]
@@ -69,8 +67,6 @@ def worker_env(spec) -> dict[str, str]:
     env = {"OMP_NUM_THREADS": str(spec.threads), "MKL_NUM_THREADS": str(spec.threads)}
     if spec.omp_wait_policy:
         env["OMP_WAIT_POLICY"] = spec.omp_wait_policy.upper()
-    if getattr(spec, "omp_spin_count", None) is not None:
-        env["GOMP_SPINCOUNT"] = str(spec.omp_spin_count)
     return env
 
 

@@ -73,28 +73,6 @@ class ProtoRunSpec(BaseModel):
             "a quiet one, docs/prototype-performance.md)"
         ),
     )
-    idle_threads: int | None = Field(
-        None,
-        ge=1,
-        description=(
-            "torch threads a worker uses while every other worker of its machine is idle (waiting for "
-            "messages), ``threads`` while another one serves: work-conserving threads, chosen before each "
-            "layer from a byte per worker in shared memory (helix.prototype.cores). Only for the workers "
-            "one fork server starts (launcher 'local', CPU, share_weights); elsewhere a worker keeps "
-            "``threads``. None = always ``threads``"
-        ),
-    )
-    omp_spin_count: int | None = Field(
-        None,
-        ge=0,
-        description=(
-            "GOMP_SPINCOUNT in the worker's environment: how many times an idle torch (libgomp) thread "
-            "polls for work before it sleeps (~30 ns each on the development machine); None = the "
-            "runtime's default (~4 ms of spinning after each parallel region, or none with "
-            "omp_wait_policy 'passive'). With idle_threads, a short spin keeps the lent helper thread "
-            "ready between a step's products and frees the core soon after the step"
-        ),
-    )
     decode_batch: int | None = Field(
         None,
         ge=1,

@@ -87,15 +87,6 @@ class Worker(NodeSockets):
             checkpoint=ckpt,
         )
         self.tdtype = self.engine.tdtype
-        # work-conserving threads (--idle-threads): more torch threads while the other workers of this
-        # machine are idle, read from the fork server's core board before each layer
-        from helix.prototype import cores
-
-        board = cores.board()
-        self.lender = None
-        if getattr(args, "idle_threads", None) and board is not None and hasattr(self.engine, "on_layer"):
-            self.lender = cores.ThreadLender(board, self.torch_threads, args.idle_threads)
-            self.engine.on_layer = self.lender
         self.chooser = (
             HopChooser(cfg, args.scheduler, me.id, args.seed)
             if args.scheduler in ("swarm", "random")
@@ -521,11 +512,7 @@ class Worker(NodeSockets):
             # for the rest of their group, prompts waiting for the decode batch to pass)
             wait = 100 if ahead is None else max(0, min(100, math.ceil(1000 * ahead)))
             t0 = time.monotonic()
-            if self.lender is not None and wait > 0:
-                self.lender.set_busy(False)  # the other workers may use this core meanwhile
             events = poller.poll(timeout=wait)
-            if self.lender is not None:
-                self.lender.set_busy(True)
             self.woke_at = time.monotonic()
             self.woke_idle = bool(events) and self.woke_at - t0 > 5e-5
             if self.timeline is not None:
@@ -539,8 +526,6 @@ class Worker(NodeSockets):
             if ahead is None and getattr(self.engine, "queue", None):
                 ahead = 0.0  # a step that failed leaves work queued: look again soon
             self._forget_stale()
-        if self.lender is not None:
-            self.lender.set_busy(False)
         stop_hb.set()
         hb.join()
         self.tell_host(
@@ -576,8 +561,6 @@ class Worker(NodeSockets):
         out["omp_passive"] = int(os.environ.get("OMP_WAIT_POLICY", "").lower() == "passive")
         # whether its weights are the fork server's copy, shared with the other workers of this machine
         out["shared_weights"] = int(getattr(self.engine, "shared_weights", False))
-        if self.lender is not None:  # lent threads: the share of layers run with them, switches
-            out.update(self.lender.perf())
         return out
 
     def _drain_data(self) -> None:
@@ -698,13 +681,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", default="float32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument(
-        "--idle-threads",
-        type=int,
-        default=None,
-        help="torch threads while every other worker of this machine is idle (needs the fork server's "
-        "core board; without it the worker keeps --threads)",
-    )
     p.add_argument(
         "--decode-batch", type=int, default=None, help="most decodes per step (default: all waiting)"
     )

@@ -80,9 +80,6 @@ class TorchEngine(StageEngine):
         self.caches: dict[int, dict[int, LayerCache]] = {}
         self.queue: list[StageWork] = []
         self._partial: dict[int, tuple[torch.Tensor, int]] = {}  # rid -> (hidden, next layer) of a prompt
-        # called before each layer and the head (a worker's ``cores.ThreadLender``: picks the torch
-        # threads of what follows from whether the other workers of its machine are idle); None: nothing
-        self.on_layer = None
 
     def _build(self, model_cfg: LlamaConfig, held: tuple[int, int], seed: int, device: str, checkpoint):
         s, e = held
@@ -213,18 +210,13 @@ class TorchEngine(StageEngine):
 
     def _output(self, w: StageWork, x: torch.Tensor) -> StageOutput:
         if w.end == self.model_cfg.num_layers:
-            if self.on_layer is not None:
-                self.on_layer()
             return StageOutput(w, self.head(x[-1:]).cpu(), True)
         return StageOutput(w, x.cpu(), False)
 
     def _prompt(self, w: StageWork) -> StageOutput:
         x = self._input(w)
         caches = self.caches.setdefault(w.rid, {})
-        hook = self.on_layer
         for i in range(w.start, w.end):
-            if hook is not None:
-                hook()
             caches[i] = LayerCache(self.model_cfg, w.max_tokens, self.device, self.tdtype)
             x = self.layers[i].forward_prompt(x, caches[i])
         return self._output(w, x)
@@ -248,8 +240,6 @@ class TorchEngine(StageEngine):
                     x, i = got
                 caches = self.caches[w.rid]
                 while i < w.end and budget > 0:
-                    if self.on_layer is not None:
-                        self.on_layer()
                     caches[i] = LayerCache(self.model_cfg, w.max_tokens, self.device, self.tdtype)
                     x = self.layers[i].forward_prompt(x, caches[i])
                     i, budget = i + 1, budget - 1
@@ -272,7 +262,6 @@ class TorchEngine(StageEngine):
         pos = torch.tensor([w.context for w in ws], device=self.device)
         cur: list[int] = []
         x = batch = None
-        hook = self.on_layer
         for i in range(min(w.start for w in ws), max(w.end for w in ws)):
             idx = [k for k, w in enumerate(ws) if w.start <= i < w.end]
             if idx != cur:
@@ -285,16 +274,12 @@ class TorchEngine(StageEngine):
                 batch = DecodeBatch(self.model_cfg, pos[idx], x.dtype)
             if not idx:
                 continue
-            if hook is not None:
-                hook()
             x = self.layers[i].forward_decode(x, [self.caches[ws[k].rid][i] for k in idx], batch=batch)
         for j, k in enumerate(cur):
             xs[k] = x[j : j + 1]
         last = [k for k, w in enumerate(ws) if w.end == self.model_cfg.num_layers]
         outs = [StageOutput(w, x.cpu(), False) for w, x in zip(ws, xs)]
         if last:  # one LM-head product for every request that ends here
-            if hook is not None:
-                hook()
             toks = self.head(torch.cat([xs[k] for k in last])).cpu()
             for j, k in enumerate(last):
                 outs[k] = StageOutput(ws[k], toks[j : j + 1], True)
