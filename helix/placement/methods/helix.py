@@ -441,6 +441,16 @@ class Planner:
             seen_c: dict[float, int] = {}
             first: list = []  # the first round's reference: every round's ceilings and floor
 
+            def add(named) -> list[int]:
+                """Take the (name, starts, sizes) candidates ``named``, score them; their indices in
+                ``cands`` (a layout already there is renamed 'a+b' by ``take`` and not added)."""
+                n0 = len(cands)
+                for name, a, b in named:
+                    take(name, a, b)
+                for _, a, b in cands[n0:]:
+                    pool.setdefault((tuple(a), tuple(b)), score(a, b))
+                return list(range(n0, len(cands)))
+
             def ceilings(st, sz, rnd: int = 0) -> list[int]:
                 """Round ``rnd`` of the round-trip ceilings, from the simulator's best layout so
                 far and held to the first round's reference: their new candidates (named on from
@@ -454,13 +464,11 @@ class Planner:
                 notes.setdefault("ceilings", []).extend(
                     {"ceiling": f, "estimate": round(score(a, b), 3), "round": rnd} for f, a, b in found
                 )
-                n0 = len(cands)
+                named = []
                 for f, a, b in found:
                     seen_c[f] = seen_c.get(f, 0) + 1
-                    take(f"rtt{f:g}" + (f".{seen_c[f] - 1}" if seen_c[f] > 1 else ""), a, b)
-                for _, a, b in cands[n0:]:
-                    pool.setdefault((tuple(a), tuple(b)), score(a, b))
-                return list(range(n0, len(cands)))
+                    named.append((f"rtt{f:g}" + (f".{seen_c[f] - 1}" if seen_c[f] > 1 else ""), a, b))
+                return add(named)
 
             def validated() -> list[int]:
                 """The validated re-scoring's picks of the search's pool, after the ceiling rounds
@@ -468,12 +476,7 @@ class Planner:
                 picks = self.validated_picks(ranked, s.rerank, sm.ctx)
                 if picks:
                     notes["validated"] = [round(v, 3) for v, _, _ in picks]
-                n0 = len(cands)
-                for q, (_, a, b) in enumerate(picks):
-                    take(f"validated{q}", a, b)
-                for _, a, b in cands[n0:]:
-                    pool.setdefault((tuple(a), tuple(b)), score(a, b))
-                return list(range(n0, len(cands)))
+                return add([(f"validated{q}", a, b) for q, (_, a, b) in enumerate(picks)])
 
             i, rows = self.rerank(
                 cands, keep, ceilings if s.served_rtt_ceilings else None, validated if s.rerank > 1 else None
@@ -648,27 +651,24 @@ class Planner:
             final += [q for q in keep if q not in final]
             final.sort()
         full = rr([vec[q] for q in final])
-        best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
+
+        def simulate(new: list[int]) -> int:
+            """Simulate the candidates ``extend`` or ``late`` appended at ``new``; the best so far."""
+            vec.extend((st, sz) for _, st, sz in cands[len(vec) :])
+            rows.extend({"candidate": name} for name, _, _ in cands[len(rows) :])
+            for r, (name, _, _) in zip(rows, cands):  # a layout found again is renamed "a+b"
+                r["candidate"] = name
+            final.extend(new)
+            full.extend(rr([vec[q] for q in new]) if new else [])
+            return max(range(len(final)), key=lambda j: (full[j], -final[j]))
+
+        best = simulate([])
         for rnd in range(s.ceiling_rounds if extend is not None else 0):
             if full[best] <= 0 or STOP.is_set():
                 break
-            new = extend(*vec[final[best]], rnd)
-            vec += [(st, sz) for _, st, sz in cands[len(vec) :]]
-            rows += [{"candidate": name} for name, _, _ in cands[len(rows) :]]
-            for r, (name, _, _) in zip(rows, cands):  # a layout found again is renamed "a+b"
-                r["candidate"] = name
-            final += new
-            full += rr([vec[q] for q in new]) if new else []
-            best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
+            best = simulate(extend(*vec[final[best]], rnd))
         if late is not None and not STOP.is_set():
-            new = late()
-            vec += [(st, sz) for _, st, sz in cands[len(vec) :]]
-            rows += [{"candidate": name} for name, _, _ in cands[len(rows) :]]
-            for r, (name, _, _) in zip(rows, cands):
-                r["candidate"] = name
-            final += new
-            full += rr([vec[q] for q in new]) if new else []
-            best = max(range(len(final)), key=lambda j: (full[j], -final[j]))
+            best = simulate(late())
         for q, x in zip(final, full):
             rows[q]["simulated"] = round(x, 3)
         if s.rerank_online_tps and full[best] > 0:
